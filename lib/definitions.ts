@@ -1,0 +1,113 @@
+/**
+ * The data resources of Sundial as plain data. The CDK stack and the local runtime both
+ * build their tables and queues from these, so the two can never drift apart.
+ * No CDK or AWS SDK imports here: this file is loaded by Lambda-free local code too.
+ */
+
+export type KeyType = 'S' | 'N';
+
+export interface KeyDefinition {
+  name: string;
+  type: KeyType;
+}
+
+export interface IndexDefinition {
+  indexName: string;
+  partitionKey: KeyDefinition;
+  sortKey?: KeyDefinition;
+  /** Only these attributes beyond the keys are projected (KEYS_ONLY when empty). */
+  nonKeyAttributes?: string[];
+}
+
+export interface TableDefinition {
+  /** Logical id in the stack and suffix of the physical name locally. */
+  id: 'Jobs' | 'Runs';
+  partitionKey: KeyDefinition;
+  sortKey: KeyDefinition;
+  timeToLiveAttribute?: string;
+  globalSecondaryIndexes: IndexDefinition[];
+  /** Environment variable through which functions learn the table name. */
+  envVar: string;
+}
+
+/** Number of shards of the schedule-sync marker index; spreads writes over partitions. */
+export const SYNC_SHARDS = 8;
+
+export const JOBS_TABLE: TableDefinition = {
+  id: 'Jobs',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  // Runs carry a TTL; jobs table uses it only for idempotency records.
+  timeToLiveAttribute: 'expiresAt',
+  globalSecondaryIndexes: [
+    {
+      // Sparse: only jobs whose EventBridge schedule may be out of date carry these keys.
+      indexName: 'bySyncPending',
+      partitionKey: { name: 'syncShard', type: 'S' },
+      sortKey: { name: 'syncPendingAt', type: 'S' },
+      nonKeyAttributes: [],
+    },
+  ],
+  envVar: 'JOBS_TABLE_NAME',
+};
+
+export const RUNS_TABLE: TableDefinition = {
+  id: 'Runs',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+  globalSecondaryIndexes: [],
+  envVar: 'RUNS_TABLE_NAME',
+};
+
+export const TABLES: readonly TableDefinition[] = [JOBS_TABLE, RUNS_TABLE];
+
+export const PRIORITIES = ['high', 'default', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export interface QueueDefinition {
+  priority: Priority;
+  /** Logical id in the stack; local queue name is `sundial-<name>`. */
+  name: string;
+  dlqName: string;
+  /** Receives before a message moves to the DLQ. */
+  maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
+  /** Messages older than this are dropped by SQS; 14 days so a DLQ keeps them longest. */
+  dlqRetentionSeconds: number;
+  /** Worker concurrency ceiling for this queue's event source mapping. */
+  maxConcurrency: number;
+  batchSize: number;
+  envVar: string;
+}
+
+/** Worker Lambda timeout. Visibility timeouts are a multiple of it (AWS advises 6x). */
+export const WORKER_TIMEOUT_SECONDS = 60;
+/** Maximum HTTP target timeout accepted by the API; must stay below the worker timeout. */
+export const MAX_TARGET_TIMEOUT_SECONDS = 50;
+
+const queue = (priority: Priority, maxConcurrency: number): QueueDefinition => ({
+  priority,
+  name: `jobs-${priority}`,
+  dlqName: `jobs-${priority}-dlq`,
+  maxReceiveCount: 5,
+  visibilityTimeoutSeconds: WORKER_TIMEOUT_SECONDS * 6,
+  dlqRetentionSeconds: 14 * 24 * 3600,
+  maxConcurrency,
+  batchSize: 10,
+  envVar: `QUEUE_URL_${priority.toUpperCase()}`,
+});
+
+export const QUEUES: readonly QueueDefinition[] = [queue('high', 20), queue('default', 10), queue('low', 5)];
+
+/** Every job's schedule lives in this group, so Sundial never touches other schedules. */
+export const SCHEDULE_GROUP_ENV = 'SCHEDULE_GROUP_NAME';
+export const SCHEDULER_ROLE_ENV = 'SCHEDULER_ROLE_ARN';
+/** JSON map priority -> queue ARN, the targets a schedule may send to. */
+export const QUEUE_ARNS_ENV = 'QUEUE_ARNS';
+/** Days a run record is kept before DynamoDB TTL removes it. */
+export const RUN_RETENTION_DAYS = 30;
+/** Markers older than this are repaired by the sync sweeper. */
+export const SYNC_GRACE_SECONDS = 30;
+/** How often the sync sweeper runs (minutes) in the stack. */
+export const SYNC_SWEEP_MINUTES = 1;
