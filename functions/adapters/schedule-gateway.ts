@@ -1,0 +1,115 @@
+/**
+ * The one EventBridge Scheduler schedule of each job. The schedule is derived from the job
+ * (invariant 1): `apply` makes it match the job whatever state it was in, `remove` makes
+ * it gone; both are idempotent, so the sync loop and the sweeper can repeat them freely.
+ */
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  type CreateScheduleCommandInput,
+  DeleteScheduleCommand,
+  ResourceNotFoundException,
+  type SchedulerClient,
+  UpdateScheduleCommand,
+} from '@aws-sdk/client-scheduler';
+import type { Priority } from '../../lib/definitions.js';
+import type { Job } from '../domain/job.js';
+
+export interface ScheduleGateway {
+  apply(job: Job): Promise<void>;
+  remove(jobId: string): Promise<void>;
+}
+
+/** What a firing carries to the worker; `<aws.scheduler.scheduled-time>` is filled in by Scheduler. */
+export interface FiringMessage {
+  v: 1;
+  tenantId: string;
+  jobId: string;
+  scheduledTime: string;
+  trigger: 'schedule';
+}
+
+export function scheduleName(jobId: string): string {
+  return jobId;
+}
+
+export function scheduleInput(job: Pick<Job, 'tenantId' | 'id'>): string {
+  return JSON.stringify({
+    v: 1,
+    tenantId: job.tenantId,
+    jobId: job.id,
+    scheduledTime: '<aws.scheduler.scheduled-time>',
+    trigger: 'schedule',
+  });
+}
+
+export interface SchedulerGatewayOptions {
+  groupName: string;
+  roleArn: string;
+  queueArns: Record<Priority, string>;
+}
+
+export class EventBridgeScheduleGateway implements ScheduleGateway {
+  constructor(
+    private readonly client: SchedulerClient,
+    private readonly options: SchedulerGatewayOptions,
+  ) {}
+
+  toScheduleInput(job: Job): CreateScheduleCommandInput {
+    const { schedule } = job;
+    return {
+      Name: scheduleName(job.id),
+      GroupName: this.options.groupName,
+      Description: `Sundial job ${job.id} (tenant ${job.tenantId})`.slice(0, 512),
+      ScheduleExpression: schedule.expression,
+      ScheduleExpressionTimezone: schedule.timezone,
+      StartDate: schedule.startAt ? new Date(schedule.startAt) : undefined,
+      EndDate: schedule.endAt ? new Date(schedule.endAt) : undefined,
+      FlexibleTimeWindow:
+        schedule.flexibleWindowMinutes > 0
+          ? { Mode: 'FLEXIBLE', MaximumWindowInMinutes: schedule.flexibleWindowMinutes }
+          : { Mode: 'OFF' },
+      State: job.state === 'enabled' ? 'ENABLED' : 'DISABLED',
+      // Keep one-time schedules after they fire: the job row still exists, and a schedule
+      // vanishing on its own would look like drift to the reconciler.
+      ActionAfterCompletion: 'NONE',
+      Target: {
+        Arn: this.options.queueArns[job.priority],
+        RoleArn: this.options.roleArn,
+        Input: scheduleInput(job),
+        RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 },
+      },
+    };
+  }
+
+  async apply(job: Job): Promise<void> {
+    const input = this.toScheduleInput(job);
+    const create = () => this.client.send(new CreateScheduleCommand(input));
+    const update = () => this.client.send(new UpdateScheduleCommand(input));
+    // A new job almost never has a schedule yet, so try the likely call first and fall
+    // back: both orders converge on the same schedule.
+    try {
+      await (job.version === 1 ? create() : update());
+    } catch (error) {
+      if (error instanceof ConflictException) await update();
+      else if (error instanceof ResourceNotFoundException) {
+        try {
+          await create();
+        } catch (createError) {
+          if (!(createError instanceof ConflictException)) throw createError;
+          await update();
+        }
+      } else throw error;
+    }
+  }
+
+  async remove(jobId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteScheduleCommand({ Name: scheduleName(jobId), GroupName: this.options.groupName }),
+      );
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+/** Function configuration from the environment, checked once at cold start. */
+import { z } from 'zod';
+import {
+  JOBS_TABLE,
+  PRIORITIES,
+  QUEUE_ARNS_ENV,
+  RUN_RETENTION_DAYS,
+  RUNS_TABLE,
+  SCHEDULE_GROUP_ENV,
+  SCHEDULER_ROLE_ENV,
+} from '../../lib/definitions.js';
+
+const queueArnsSchema = z.object(
+  Object.fromEntries(PRIORITIES.map((p) => [p, z.string().min(1)])) as {
+    [K in (typeof PRIORITIES)[number]]: z.ZodString;
+  },
+);
+
+export interface Config {
+  jobsTableName: string;
+  runsTableName: string;
+  scheduleGroupName: string;
+  schedulerRoleArn: string;
+  /** Queue ARN per priority: the EventBridge schedule's target. */
+  queueArns: z.infer<typeof queueArnsSchema>;
+  runRetentionDays: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const missing = [
+    JOBS_TABLE.envVar,
+    RUNS_TABLE.envVar,
+    SCHEDULE_GROUP_ENV,
+    SCHEDULER_ROLE_ENV,
+    QUEUE_ARNS_ENV,
+  ].filter((name) => !env[name]);
+  if (missing.length > 0) throw new Error(`missing environment variables: ${missing.join(', ')}`);
+  return {
+    jobsTableName: env[JOBS_TABLE.envVar]!,
+    runsTableName: env[RUNS_TABLE.envVar]!,
+    scheduleGroupName: env[SCHEDULE_GROUP_ENV]!,
+    schedulerRoleArn: env[SCHEDULER_ROLE_ENV]!,
+    queueArns: queueArnsSchema.parse(JSON.parse(env[QUEUE_ARNS_ENV]!)),
+    runRetentionDays: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(RUN_RETENTION_DAYS)
+      .parse(env.RUN_RETENTION_DAYS || undefined),
+  };
+}

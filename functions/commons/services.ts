@@ -1,0 +1,64 @@
+/** Wires adapters and use cases from configuration; shared by the handlers and the local runtime. */
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { callHttpTarget, type HttpCaller } from '../adapters/http-target.js';
+import { JobStore } from '../adapters/job-store.js';
+import { RunStore } from '../adapters/run-store.js';
+import { EventBridgeScheduleGateway, type ScheduleGateway } from '../adapters/schedule-gateway.js';
+import { JobService, type JobServiceLogger } from '../usecases/jobs.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+
+export interface Services {
+  config: Config;
+  clock: Clock;
+  logger: JobServiceLogger;
+  jobStore: JobStore;
+  runStore: RunStore;
+  schedules: ScheduleGateway;
+  jobService: JobService;
+  callTarget: HttpCaller;
+  healthChecks: Record<string, () => Promise<void>>;
+}
+
+export interface ServiceInputs {
+  config: Config;
+  db: DynamoDBDocumentClient;
+  scheduler: SchedulerClient;
+  clock: Clock;
+  logger: JobServiceLogger;
+  /** Replaces the Scheduler adapter, e.g. to simulate a crash in tests. */
+  schedules?: ScheduleGateway;
+  callTarget?: HttpCaller;
+}
+
+export function buildServices(inputs: ServiceInputs): Services {
+  const { config, db, clock, logger } = inputs;
+  const jobStore = new JobStore(db, config.jobsTableName);
+  const runStore = new RunStore(db, config.runsTableName, config.runRetentionDays);
+  const schedules =
+    inputs.schedules ??
+    new EventBridgeScheduleGateway(inputs.scheduler, {
+      groupName: config.scheduleGroupName,
+      roleArn: config.schedulerRoleArn,
+      queueArns: config.queueArns,
+    });
+  return {
+    config,
+    clock,
+    logger,
+    jobStore,
+    runStore,
+    schedules,
+    jobService: new JobService({ jobs: jobStore, schedules, clock, logger }),
+    callTarget: inputs.callTarget ?? callHttpTarget,
+    healthChecks: {
+      // A point read of a key that never exists: proves reachability and permissions cheaply.
+      jobsTable: async () => {
+        await db.send(
+          new GetCommand({ TableName: config.jobsTableName, Key: { pk: 'HEALTH', sk: 'HEALTH' } }),
+        );
+      },
+    },
+  };
+}

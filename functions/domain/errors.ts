@@ -1,0 +1,39 @@
+/** Domain failures, each mapped to one HTTP status by the API layer. */
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+  static of(field: string, message: string): ValidationError {
+    return new ValidationError([{ field, message }]);
+  }
+}
+
+export class NotFoundError extends Error {
+  constructor(readonly resource: string) {
+    super(`${resource} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The caller's version/ETag no longer matches the stored one. */
+export class PreconditionFailedError extends Error {
+  constructor(readonly currentVersion: number) {
+    super(`the job was changed since version you sent; current version is ${currentVersion}`);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+/** Idempotency-Key reused with a different request body. */
+export class IdempotencyConflictError extends Error {
+  constructor() {
+    super('this Idempotency-Key was already used with a different request body');
+    this.name = 'IdempotencyConflictError';
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The job: what a team asks Sundial to run, validated here and nowhere else.
+ * Pure domain code — no AWS SDK — shared by the API, the worker and the sync sweeper.
+ */
+import { z } from 'zod';
+import { MAX_TARGET_TIMEOUT_SECONDS, PRIORITIES, type Priority } from '../../lib/definitions.js';
+import { type FieldError, ValidationError } from './errors.js';
+import {
+  isValidTimeZone,
+  nextFireTimes,
+  type ParsedSchedule,
+  parseScheduleExpression,
+} from './schedule/index.js';
+
+export const JOB_STATES = ['enabled', 'paused'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+/** A job being deleted: hidden from the API while its schedule is removed. */
+export type StoredJobState = JobState | 'deleting';
+
+const isoDateTime = z.iso.datetime({
+  offset: true,
+  error: 'must be an ISO-8601 date-time, e.g. 2026-12-24T18:00:00Z',
+});
+
+const scheduleSchema = z.strictObject({
+  expression: z
+    .string({
+      error: 'is required, e.g. "cron(0 2 * * ? *)", "rate(5 minutes)" or "at(2026-12-24T18:00:00)"',
+    })
+    .min(1, 'must not be empty')
+    .max(256, 'must be at most 256 characters'),
+  timezone: z.string().min(1).max(64).default('UTC'),
+  startAt: isoDateTime.nullable().default(null),
+  endAt: isoDateTime.nullable().default(null),
+  flexibleWindowMinutes: z.number().int().min(0).max(1440).default(0),
+});
+
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const httpTargetSchema = z.strictObject({
+  type: z.literal('http', { error: 'must be "http" (other target types are not supported yet)' }),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
+    .max(2048, 'must be at most 2048 characters'),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+  headers: z
+    .record(
+      z.string().regex(headerName, 'header names must be HTTP tokens').max(128),
+      z.string().max(4096, 'header values must be at most 4096 characters'),
+    )
+    .refine((h) => Object.keys(h).length <= 50, 'at most 50 headers')
+    .default({}),
+  body: z.string().max(65_536, 'must be at most 64 KiB').nullable().default(null),
+  timeoutSeconds: z.number().int().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).default(30),
+});
+
+const tagsSchema = z
+  .record(z.string().min(1).max(128), z.string().max(256))
+  .refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
+
+/** Fields a client may send when creating a job. */
+export const jobInputSchema = z.strictObject({
+  name: z
+    .string({ error: 'is required' })
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters'),
+  description: z.string().max(1024, 'must be at most 1024 characters').nullable().default(null),
+  schedule: scheduleSchema,
+  target: httpTargetSchema,
+  // Retries and overlap rules arrive with the execution-semantics work; until then only the
+  // behaviour Sundial really has is accepted, so nobody believes a job retries when it does not.
+  retryPolicy: z
+    .strictObject({
+      maxAttempts: z.literal(1, { error: 'only 1 is supported yet: runs are attempted once' }),
+    })
+    .default({ maxAttempts: 1 }),
+  overlapPolicy: z.literal('allow', { error: 'only "allow" is supported yet' }).default('allow'),
+  priority: z.enum(PRIORITIES).default('default'),
+  state: z.enum(JOB_STATES).default('enabled'),
+  tags: tagsSchema.default({}),
+});
+
+export type JobInput = z.infer<typeof jobInputSchema>;
+export type JobSchedule = JobInput['schedule'];
+export type HttpTarget = JobInput['target'];
+
+/** The changeable fields of a job; objects are merged one level deep. */
+export const jobPatchSchema = z.strictObject({
+  name: z.unknown().optional(),
+  description: z.unknown().optional(),
+  schedule: z.record(z.string(), z.unknown()).optional(),
+  target: z.record(z.string(), z.unknown()).optional(),
+  retryPolicy: z.unknown().optional(),
+  overlapPolicy: z.unknown().optional(),
+  priority: z.unknown().optional(),
+  state: z.unknown().optional(),
+  tags: z.record(z.string(), z.unknown()).optional(),
+  version: z.number().int().min(1).optional(),
+});
+
+export interface RunSummary {
+  id: string;
+  status: string;
+  scheduledAt: string;
+  finishedAt: string | null;
+}
+
+export interface Job extends JobInput {
+  id: string;
+  tenantId: string;
+  state: JobState;
+  nextRunAt: string | null;
+  lastRun: RunSummary | null;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export function zodIssuesToFieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const base = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({ field: base ? `${base}.${key}` : key, message: 'is not a known field' });
+      }
+      continue;
+    }
+    out.push({ field: base || '(body)', message: issue.message });
+  }
+  return out;
+}
+
+/**
+ * Validates a complete job input, including what a schema cannot: the expression,
+ * the time zone, the window and that the schedule will fire at least once more.
+ */
+export function validateJobInput(
+  raw: unknown,
+  now: Date,
+  options: { requireFutureFire?: boolean } = {},
+): { input: JobInput; schedule: ParsedSchedule } {
+  const parsed = jobInputSchema.safeParse(raw);
+  if (!parsed.success) throw new ValidationError(zodIssuesToFieldErrors(parsed.error));
+  const input = parsed.data;
+  const schedule = validateSchedule(input.schedule, now, 'schedule', options.requireFutureFire ?? true);
+  return { input, schedule };
+}
+
+/** With `requireFutureFire`, a schedule that will never fire again is rejected. */
+export function validateSchedule(
+  s: JobSchedule,
+  now: Date,
+  prefix: string,
+  requireFutureFire = true,
+): ParsedSchedule {
+  const errors: FieldError[] = [];
+  const field = (name: string) => (prefix ? `${prefix}.${name}` : name);
+  const result = parseScheduleExpression(s.expression);
+  if (!result.ok) errors.push({ field: field('expression'), message: result.message });
+  if (!isValidTimeZone(s.timezone)) {
+    errors.push({
+      field: field('timezone'),
+      message: `"${s.timezone}" is not an IANA time zone, e.g. "Europe/Berlin" or "UTC"`,
+    });
+  }
+  if (s.startAt && s.endAt && Date.parse(s.endAt) <= Date.parse(s.startAt)) {
+    errors.push({ field: field('endAt'), message: 'must be after startAt' });
+  }
+  if (errors.length > 0 || !result.ok) throw new ValidationError(errors);
+  if (!requireFutureFire) return result.schedule;
+  const next = nextFireTimes(result.schedule, fireOptions(s, now, now));
+  if (next.length === 0) {
+    throw ValidationError.of(
+      field('expression'),
+      'never fires after now within startAt/endAt; check the date, year field and end time',
+    );
+  }
+  return result.schedule;
+}
+
+function fireOptions(s: JobSchedule, after: Date, createdAt: Date) {
+  return {
+    timezone: s.timezone,
+    after,
+    count: 1,
+    createdAt,
+    ...(s.startAt ? { startAt: new Date(s.startAt) } : {}),
+    ...(s.endAt ? { endAt: new Date(s.endAt) } : {}),
+  };
+}
+
+/** The next time EventBridge Scheduler will fire this job, or null when it won't. */
+export function computeNextRunAt(
+  job: Pick<Job, 'schedule' | 'state' | 'createdAt'>,
+  now: Date,
+  after: Date = now,
+): string | null {
+  if (job.state !== 'enabled') return null;
+  const result = parseScheduleExpression(job.schedule.expression);
+  if (!result.ok) return null;
+  const [next] = nextFireTimes(result.schedule, {
+    ...fireOptions(job.schedule, after, new Date(job.createdAt)),
+  });
+  return next ? next.toISOString() : null;
+}
+
+/** Merges a validated patch into a job's input fields (objects one level deep). */
+export function mergePatch(job: Job, patch: Record<string, unknown>): Record<string, unknown> {
+  const current: Record<string, unknown> = {
+    name: job.name,
+    description: job.description,
+    schedule: job.schedule,
+    target: job.target,
+    retryPolicy: job.retryPolicy,
+    overlapPolicy: job.overlapPolicy,
+    priority: job.priority,
+    state: job.state,
+    tags: job.tags,
+  };
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === 'version' || value === undefined) continue;
+    const existing = current[key];
+    if ((key === 'schedule' || key === 'target') && isPlainObject(existing) && isPlainObject(value)) {
+      current[key] = { ...existing, ...value };
+    } else {
+      current[key] = value;
+    }
+  }
+  return current;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export type { Priority };

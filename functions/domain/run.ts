@@ -1,0 +1,48 @@
+/** A run: one firing of a job and what came of it. */
+
+export const RUN_STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'missed',
+  'timed_out',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'succeeded',
+  'failed',
+  'skipped',
+  'missed',
+  'timed_out',
+]);
+
+export type RunTrigger = 'schedule' | 'manual' | 'retry' | 'dependency' | 'catch_up';
+
+export interface Run {
+  id: string;
+  jobId: string;
+  tenantId: string;
+  scheduledAt: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  attempt: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  result: { statusCode: number; bodyExcerpt: string } | null;
+  error: { type: string; message: string } | null;
+  skipReason: string | null;
+}
+
+/**
+ * The identity of a scheduled run: derived from the scheduled time alone (invariant 2),
+ * so every redelivery of the same firing maps to the same run and sorts by time.
+ * `2026-11-23T01:00:00Z` -> `run_20261123T010000000Z`.
+ */
+export function scheduledRunId(scheduledAt: Date): string {
+  return `run_${scheduledAt.toISOString().replace(/[-:.]/g, '')}`;
+}
+
+export const BODY_EXCERPT_CHARS = 1024;

@@ -1,0 +1,334 @@
+/**
+ * The API: API Gateway (REST, proxy integration) events in, JSON or problem+json out.
+ * Routing and HTTP concerns only; behaviour lives in the use cases.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { z } from 'zod';
+import type { RunStore, StoredRun } from '../adapters/run-store.js';
+import type { Clock } from '../commons/clock.js';
+import {
+  IdempotencyConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+  ValidationError,
+} from '../domain/errors.js';
+import { JOB_STATES, validateSchedule, zodIssuesToFieldErrors } from '../domain/job.js';
+import { RUN_STATUSES, type Run } from '../domain/run.js';
+import { nextFireTimes } from '../domain/schedule/index.js';
+import { type JobService, type JobServiceLogger, toPublicJob } from '../usecases/jobs.js';
+import { openApiDocument } from './openapi.js';
+import { json, problem } from './problem.js';
+
+export interface Principal {
+  tenantId: string;
+  subject: string;
+}
+
+export interface ApiDeps {
+  jobs: JobService;
+  runs: RunStore;
+  clock: Clock;
+  logger: JobServiceLogger;
+  /** Cheap dependency checks for /v1/health; each resolves or throws. */
+  healthChecks: Record<string, () => Promise<void>>;
+  /** Until authentication lands every request acts as this development principal. */
+  resolvePrincipal?: (event: APIGatewayProxyEvent) => Principal;
+}
+
+export const DEV_PRINCIPAL: Principal = { tenantId: 'dev', subject: 'dev' };
+const MAX_BODY_BYTES = 256 * 1024;
+
+type Handler = (req: Request) => Promise<APIGatewayProxyResult>;
+interface Request {
+  event: APIGatewayProxyEvent;
+  principal: Principal;
+  params: Record<string, string>;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  body: () => unknown;
+}
+
+interface Route {
+  pattern: RegExp;
+  keys: string[];
+  methods: Partial<Record<string, Handler>>;
+}
+
+function route(path: string, methods: Partial<Record<string, Handler>>): Route {
+  const keys: string[] = [];
+  const pattern = new RegExp(
+    `^${path.replace(/\{(\w+)\}/g, (_m, key: string) => {
+      keys.push(key);
+      return '([^/]+)';
+    })}/?$`,
+  );
+  return { pattern, keys, methods };
+}
+
+const listJobsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(2048).optional(),
+  state: z.enum(JOB_STATES).optional(),
+  tag: z
+    .string()
+    .regex(/^[^:]+:.*$/, 'must be key:value, e.g. team:billing')
+    .optional(),
+});
+
+const listRunsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(2048).optional(),
+  status: z.enum(RUN_STATUSES).optional(),
+});
+
+const previewBody = z.strictObject({
+  expression: z.string({ error: 'is required' }).min(1).max(256),
+  timezone: z.string().min(1).max(64).default('UTC'),
+  startAt: z.iso.datetime({ offset: true }).nullable().default(null),
+  endAt: z.iso.datetime({ offset: true }).nullable().default(null),
+  count: z.number().int().min(1).max(100).default(10),
+});
+
+const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'must be 1-255 visible ASCII characters');
+
+function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(zodIssuesToFieldErrors(parsed.error, prefix));
+  return parsed.data;
+}
+
+export function toPublicRun(run: StoredRun): Run {
+  const { leaseUntil: _l, claimToken: _c, tenantId: _t, ...rest } = run;
+  return rest as Run;
+}
+
+function etag(version: number): string {
+  return `"${version}"`;
+}
+
+function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = /^(?:W\/)?"?(\d+)"?$/.exec(header.trim());
+  if (!match) throw ValidationError.of('If-Match', 'must be the ETag of the job, e.g. "3"');
+  return Number(match[1]);
+}
+
+export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+  const resolvePrincipal = deps.resolvePrincipal ?? (() => DEV_PRINCIPAL);
+
+  const jobResponse = (
+    status: number,
+    job: Parameters<typeof toPublicJob>[0],
+    headers: Record<string, string> = {},
+  ) => json(status, toPublicJob(job), { etag: etag(job.version), ...headers });
+
+  const routes: Route[] = [
+    route('/v1/health', {
+      GET: async () => {
+        const checks: Record<string, string> = {};
+        let healthy = true;
+        await Promise.all(
+          Object.entries(deps.healthChecks).map(async ([name, check]) => {
+            try {
+              await check();
+              checks[name] = 'ok';
+            } catch (error) {
+              healthy = false;
+              checks[name] = 'failing';
+              deps.logger.error('health check failed', { check: name, error: String(error) });
+            }
+          }),
+        );
+        return json(healthy ? 200 : 503, { status: healthy ? 'ok' : 'unhealthy', checks });
+      },
+    }),
+    route('/v1/openapi.json', { GET: async () => json(200, openApiDocument()) }),
+    route('/v1/schedules/preview', {
+      POST: async (req) => {
+        const body = parseOrThrow(previewBody, req.body());
+        const now = deps.clock.now();
+        const schedule = validateSchedule({ ...body, flexibleWindowMinutes: 0 }, now, '', false);
+        const fireTimes = nextFireTimes(schedule, {
+          timezone: body.timezone,
+          after: now,
+          count: body.count,
+          createdAt: now,
+          ...(body.startAt ? { startAt: new Date(body.startAt) } : {}),
+          ...(body.endAt ? { endAt: new Date(body.endAt) } : {}),
+        });
+        return json(200, { fireTimes: fireTimes.map((d) => d.toISOString()) });
+      },
+    }),
+    route('/v1/jobs', {
+      POST: async (req) => {
+        const key = req.headers['idempotency-key'];
+        const parsedKey =
+          key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
+        const { job, replayed } = await deps.jobs.create(req.principal.tenantId, req.body(), parsedKey);
+        return jobResponse(201, job, {
+          location: `/v1/jobs/${job.id}`,
+          ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+        });
+      },
+      GET: async (req) => {
+        const q = parseOrThrow(listJobsQuery, req.query);
+        const [tagKey, ...tagValue] = q.tag?.split(':') ?? [];
+        const page = await deps.jobs.list(req.principal.tenantId, {
+          limit: q.limit,
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+          ...(q.state ? { state: q.state } : {}),
+          ...(tagKey ? { tag: { key: tagKey, value: tagValue.join(':') } } : {}),
+        });
+        return json(200, { items: page.items.map(toPublicJob), nextCursor: page.nextCursor });
+      },
+    }),
+    route('/v1/jobs/{jobId}', {
+      GET: async (req) => jobResponse(200, await deps.jobs.get(req.principal.tenantId, req.params.jobId!)),
+      PATCH: async (req) => {
+        const ifMatch = parseIfMatch(req.headers['if-match']);
+        return jobResponse(
+          200,
+          await deps.jobs.update(req.principal.tenantId, req.params.jobId!, req.body(), ifMatch),
+        );
+      },
+      DELETE: async (req) => {
+        await deps.jobs.delete(req.principal.tenantId, req.params.jobId!);
+        return { statusCode: 204, headers: {}, body: '' };
+      },
+    }),
+    route('/v1/jobs/{jobId}/pause', {
+      POST: async (req) =>
+        jobResponse(200, await deps.jobs.setState(req.principal.tenantId, req.params.jobId!, 'paused')),
+    }),
+    route('/v1/jobs/{jobId}/resume', {
+      POST: async (req) =>
+        jobResponse(200, await deps.jobs.setState(req.principal.tenantId, req.params.jobId!, 'enabled')),
+    }),
+    route('/v1/jobs/{jobId}/runs', {
+      GET: async (req) => {
+        const q = parseOrThrow(listRunsQuery, req.query);
+        const { tenantId } = req.principal;
+        await deps.jobs.get(tenantId, req.params.jobId!);
+        const page = await deps.runs.list(tenantId, req.params.jobId!, {
+          limit: q.limit,
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+          ...(q.status ? { status: q.status } : {}),
+        });
+        return json(200, { items: page.items.map(toPublicRun), nextCursor: page.nextCursor });
+      },
+    }),
+    route('/v1/jobs/{jobId}/runs/{runId}', {
+      GET: async (req) => {
+        const { tenantId } = req.principal;
+        await deps.jobs.get(tenantId, req.params.jobId!);
+        const run = await deps.runs.get(tenantId, req.params.jobId!, req.params.runId!);
+        if (!run) throw new NotFoundError(`run ${req.params.runId}`);
+        return json(200, toPublicRun(run));
+      },
+    }),
+  ];
+
+  return async (event) => {
+    const path = event.path ?? '/';
+    const method = (event.httpMethod ?? 'GET').toUpperCase();
+    try {
+      for (const r of routes) {
+        const match = r.pattern.exec(path);
+        if (!match) continue;
+        const handler = r.methods[method];
+        if (!handler) {
+          const allow = Object.keys(r.methods).join(', ');
+          return problem(
+            405,
+            'method-not-allowed',
+            'Method not allowed',
+            `${method} is not allowed on ${path}; use ${allow}`,
+            {},
+            { allow },
+          );
+        }
+        const params: Record<string, string> = {};
+        r.keys.forEach((key, i) => {
+          params[key] = decodeURIComponent(match[i + 1]!);
+        });
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(event.headers ?? {}))
+          if (v !== undefined) headers[k.toLowerCase()] = v;
+        const query: Record<string, string> = {};
+        for (const [k, v] of Object.entries(event.queryStringParameters ?? {}))
+          if (v !== undefined) query[k] = v;
+        return await handler({
+          event,
+          principal: resolvePrincipal(event),
+          params,
+          headers,
+          query,
+          body: () => parseBody(event),
+        });
+      }
+      return problem(404, 'not-found', 'Not found', `no resource at ${method} ${path}`);
+    } catch (error) {
+      return toProblem(error, deps.logger, path, method);
+    }
+  };
+}
+
+class PayloadTooLargeError extends Error {}
+
+function parseBody(event: APIGatewayProxyEvent): unknown {
+  const raw = event.body
+    ? event.isBase64Encoded
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body
+    : '';
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw new PayloadTooLargeError();
+  if (raw.trim() === '') throw ValidationError.of('(body)', 'a JSON object is required');
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (error) {
+    throw ValidationError.of('(body)', `is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function toProblem(
+  error: unknown,
+  logger: JobServiceLogger,
+  path: string,
+  method: string,
+): APIGatewayProxyResult {
+  if (error instanceof ValidationError) {
+    return problem(400, 'validation', 'Invalid request', error.message, { errors: error.errors });
+  }
+  if (error instanceof NotFoundError) return problem(404, 'not-found', 'Not found', error.message);
+  if (error instanceof PreconditionFailedError) {
+    return problem(412, 'version-mismatch', 'Version mismatch', error.message, {
+      currentVersion: error.currentVersion,
+    });
+  }
+  if (error instanceof IdempotencyConflictError) {
+    return problem(422, 'idempotency-key-reused', 'Idempotency-Key reused', error.message);
+  }
+  if (error instanceof PayloadTooLargeError) {
+    return problem(
+      413,
+      'payload-too-large',
+      'Payload too large',
+      `request bodies are limited to ${MAX_BODY_BYTES} bytes`,
+    );
+  }
+  logger.error('unhandled error', {
+    path,
+    method,
+    error: error instanceof Error ? error.stack : String(error),
+  });
+  return problem(
+    500,
+    'internal',
+    'Internal error',
+    'the request failed; it is safe to retry with the same Idempotency-Key',
+  );
+}

@@ -1,0 +1,233 @@
+/** The OpenAPI 3.1 document, with request schemas generated from the same zod schemas that validate. */
+import { z } from 'zod';
+import { jobInputSchema } from '../domain/job.js';
+import { RUN_STATUSES } from '../domain/run.js';
+
+const problemSchema = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'detail'],
+  properties: {
+    type: { type: 'string', format: 'uri' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+    },
+  },
+};
+
+const runSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    jobId: { type: 'string' },
+    scheduledAt: { type: 'string', format: 'date-time' },
+    trigger: { type: 'string', enum: ['schedule', 'manual', 'retry', 'dependency', 'catch_up'] },
+    status: { type: 'string', enum: [...RUN_STATUSES] },
+    attempt: { type: 'integer' },
+    startedAt: { type: ['string', 'null'], format: 'date-time' },
+    finishedAt: { type: ['string', 'null'], format: 'date-time' },
+    durationMs: { type: ['integer', 'null'] },
+    result: {
+      type: ['object', 'null'],
+      properties: { statusCode: { type: 'integer' }, bodyExcerpt: { type: 'string' } },
+    },
+    error: {
+      type: ['object', 'null'],
+      properties: { type: { type: 'string' }, message: { type: 'string' } },
+    },
+    skipReason: { type: ['string', 'null'] },
+  },
+};
+
+const problems = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((code) => [
+      String(code),
+      {
+        description: 'problem',
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      },
+    ]),
+  );
+
+const ok = (description: string, schema: object) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const jobId = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
+const page = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+  { name: 'cursor', in: 'query', schema: { type: 'string' } },
+];
+
+let cached: object | undefined;
+
+export function openApiDocument(): object {
+  cached ??= build();
+  return cached;
+}
+
+function build(): object {
+  const jobInput = z.toJSONSchema(jobInputSchema, { io: 'input', target: 'draft-2020-12' });
+  const job = { $ref: '#/components/schemas/Job' };
+  const jobList = {
+    type: 'object',
+    properties: { items: { type: 'array', items: job }, nextCursor: { type: ['string', 'null'] } },
+  };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Sundial API',
+      version: '1.0.0',
+      description: 'Serverless job scheduler on EventBridge Scheduler.',
+    },
+    paths: {
+      '/v1/jobs': {
+        post: {
+          summary: 'Create a job',
+          parameters: [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 255 } }],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/JobInput' } } },
+          },
+          responses: { '201': ok('created', job), ...problems(400, 413, 422) },
+        },
+        get: {
+          summary: 'List jobs',
+          parameters: [
+            ...page,
+            { name: 'state', in: 'query', schema: { type: 'string', enum: ['enabled', 'paused'] } },
+            { name: 'tag', in: 'query', schema: { type: 'string' }, description: 'key:value' },
+          ],
+          responses: { '200': ok('a page of jobs', jobList), ...problems(400) },
+        },
+      },
+      '/v1/jobs/{jobId}': {
+        parameters: [jobId],
+        get: {
+          summary: 'Get a job',
+          responses: { '200': ok('the job; ETag carries its version', job), ...problems(404) },
+        },
+        patch: {
+          summary: 'Change a job (objects merge one level deep)',
+          parameters: [{ name: 'If-Match', in: 'header', schema: { type: 'string' } }],
+          requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: { '200': ok('the changed job', job), ...problems(400, 404, 412) },
+        },
+        delete: {
+          summary: 'Delete a job and its schedule',
+          responses: { '204': { description: 'deleted' }, ...problems(404) },
+        },
+      },
+      '/v1/jobs/{jobId}/pause': {
+        parameters: [jobId],
+        post: {
+          summary: 'Pause (schedule disabled)',
+          responses: { '200': ok('the job', job), ...problems(404) },
+        },
+      },
+      '/v1/jobs/{jobId}/resume': {
+        parameters: [jobId],
+        post: { summary: 'Resume', responses: { '200': ok('the job', job), ...problems(404) } },
+      },
+      '/v1/jobs/{jobId}/runs': {
+        parameters: [jobId],
+        get: {
+          summary: 'Run history, newest first',
+          parameters: [
+            ...page,
+            { name: 'status', in: 'query', schema: { type: 'string', enum: [...RUN_STATUSES] } },
+          ],
+          responses: {
+            '200': ok('a page of runs', {
+              type: 'object',
+              properties: {
+                items: { type: 'array', items: { $ref: '#/components/schemas/Run' } },
+                nextCursor: { type: ['string', 'null'] },
+              },
+            }),
+            ...problems(400, 404),
+          },
+        },
+      },
+      '/v1/jobs/{jobId}/runs/{runId}': {
+        parameters: [jobId, { name: 'runId', in: 'path', required: true, schema: { type: 'string' } }],
+        get: {
+          summary: 'One run',
+          responses: { '200': ok('the run', { $ref: '#/components/schemas/Run' }), ...problems(404) },
+        },
+      },
+      '/v1/schedules/preview': {
+        post: {
+          summary: 'Next fire times of an expression',
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['expression'],
+                  properties: {
+                    expression: { type: 'string' },
+                    timezone: { type: 'string', default: 'UTC' },
+                    startAt: { type: ['string', 'null'], format: 'date-time' },
+                    endAt: { type: ['string', 'null'], format: 'date-time' },
+                    count: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '200': ok('fire times', {
+              type: 'object',
+              properties: { fireTimes: { type: 'array', items: { type: 'string', format: 'date-time' } } },
+            }),
+            ...problems(400),
+          },
+        },
+      },
+      '/v1/health': {
+        get: {
+          summary: 'Health',
+          responses: {
+            '200': ok('healthy', {
+              type: 'object',
+              properties: { status: { type: 'string' }, checks: { type: 'object' } },
+            }),
+            '503': { description: 'a dependency is failing' },
+          },
+        },
+      },
+      '/v1/openapi.json': {
+        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+      },
+    },
+    components: {
+      schemas: {
+        JobInput: jobInput,
+        Job: {
+          allOf: [
+            { $ref: '#/components/schemas/JobInput' },
+            {
+              type: 'object',
+              properties: {
+                id: { type: 'string' },
+                nextRunAt: { type: ['string', 'null'], format: 'date-time' },
+                lastRun: { type: ['object', 'null'] },
+                createdAt: { type: 'string', format: 'date-time' },
+                updatedAt: { type: 'string', format: 'date-time' },
+                version: { type: 'integer' },
+              },
+            },
+          ],
+        },
+        Run: runSchema,
+        Problem: problemSchema,
+      },
+    },
+  };
+}

@@ -1,0 +1,228 @@
+/**
+ * Job use cases. Every change follows the same path (invariant 1): write the job with a
+ * sync marker, apply the schedule, clear the marker if the job did not change meanwhile.
+ * A crash anywhere leaves the marker behind, and `sweepSyncPending` finishes the work.
+ */
+import { createHash } from 'node:crypto';
+import { ulid } from 'ulid';
+import { SYNC_SHARDS } from '../../lib/definitions.js';
+import type { IdempotencyRecord, JobStore, ListJobsQuery, StoredJob } from '../adapters/job-store.js';
+import { isConditionFailure } from '../adapters/job-store.js';
+import type { ScheduleGateway } from '../adapters/schedule-gateway.js';
+import type { Clock } from '../commons/clock.js';
+import { NotFoundError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import {
+  computeNextRunAt,
+  type Job,
+  type JobState,
+  jobPatchSchema,
+  mergePatch,
+  validateJobInput,
+  zodIssuesToFieldErrors,
+} from '../domain/job.js';
+
+/** The slice of the Powertools Logger the use cases need; tests pass a recorder. */
+export interface JobServiceLogger {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export interface JobServiceDeps {
+  jobs: JobStore;
+  schedules: ScheduleGateway;
+  clock: Clock;
+  logger: JobServiceLogger;
+  newJobId?: () => string;
+}
+
+const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** Attempts of the write-apply-clear loop when the job keeps changing under us. */
+const MAX_SYNC_ROUNDS = 5;
+
+export type PublicJob = Job;
+
+/** What the API returns: the stored job without internal bookkeeping. */
+export function toPublicJob(job: StoredJob): PublicJob {
+  const { syncPendingAt: _pending, tenantId: _tenant, ...rest } = job;
+  return rest as PublicJob;
+}
+
+export class JobService {
+  private readonly newJobId: () => string;
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.newJobId = deps.newJobId ?? (() => `job_${ulid()}`);
+  }
+
+  async create(
+    tenantId: string,
+    body: unknown,
+    idempotencyKey?: string,
+  ): Promise<{ job: StoredJob; replayed: boolean }> {
+    const now = this.deps.clock.now();
+    const { input } = validateJobInput(body, now);
+    const createdAt = now.toISOString();
+    const job: Job = {
+      ...input,
+      id: this.newJobId(),
+      tenantId,
+      nextRunAt: null,
+      lastRun: null,
+      createdAt,
+      updatedAt: createdAt,
+      version: 1,
+    };
+    job.nextRunAt = computeNextRunAt(job, now);
+    let idempotency: IdempotencyRecord | undefined;
+    if (idempotencyKey !== undefined) {
+      idempotency = {
+        key: idempotencyKey,
+        requestHash: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
+        expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
+      };
+    }
+    const result = await this.deps.jobs.create(job, idempotency);
+    if (!result.replayed) await this.syncSafely(tenantId, job.id);
+    return result;
+  }
+
+  async get(tenantId: string, jobId: string): Promise<StoredJob> {
+    const job = await this.deps.jobs.get(tenantId, jobId);
+    if (!job || job.state === 'deleting') throw new NotFoundError(`job ${jobId}`);
+    return job;
+  }
+
+  list(tenantId: string, query: ListJobsQuery) {
+    return this.deps.jobs.list(tenantId, query);
+  }
+
+  async update(tenantId: string, jobId: string, body: unknown, ifMatch?: number): Promise<StoredJob> {
+    const patch = jobPatchSchema.safeParse(body);
+    if (!patch.success) throw new ValidationError(zodIssuesToFieldErrors(patch.error));
+    const expected = ifMatch ?? patch.data.version;
+    return this.change(tenantId, jobId, expected, (current) => mergePatch(current as Job, patch.data));
+  }
+
+  async setState(tenantId: string, jobId: string, state: JobState): Promise<StoredJob> {
+    const current = await this.get(tenantId, jobId);
+    if (current.state === state) return current;
+    return this.change(tenantId, jobId, current.version, (job) => ({ ...mergePatch(job as Job, {}), state }));
+  }
+
+  /** Hides the job at once, then removes its schedule and finally the row. */
+  async delete(tenantId: string, jobId: string): Promise<void> {
+    const current = await this.get(tenantId, jobId);
+    const now = this.deps.clock.now().toISOString();
+    const tombstone: StoredJob = {
+      ...current,
+      state: 'deleting',
+      nextRunAt: null,
+      updatedAt: now,
+      version: current.version + 1,
+    };
+    try {
+      await this.deps.jobs.replace(tombstone, current.version, now);
+    } catch (error) {
+      if (isConditionFailure(error)) return this.delete(tenantId, jobId);
+      throw error;
+    }
+    await this.syncSafely(tenantId, jobId);
+  }
+
+  private async change(
+    tenantId: string,
+    jobId: string,
+    expectedVersion: number | undefined,
+    build: (current: StoredJob) => Record<string, unknown>,
+  ): Promise<StoredJob> {
+    const current = await this.get(tenantId, jobId);
+    if (expectedVersion !== undefined && expectedVersion !== current.version) {
+      throw new PreconditionFailedError(current.version);
+    }
+    const now = this.deps.clock.now();
+    const candidate = build(current);
+    // Pausing a job whose one-time firing has passed is fine; a new schedule must fire again.
+    const scheduleChanged = JSON.stringify(candidate.schedule) !== JSON.stringify(current.schedule);
+    const { input } = validateJobInput(candidate, now, { requireFutureFire: scheduleChanged });
+    const next: StoredJob = {
+      ...current,
+      ...input,
+      updatedAt: now.toISOString(),
+      version: current.version + 1,
+    };
+    next.nextRunAt = computeNextRunAt(next as Job, now);
+    try {
+      await this.deps.jobs.replace(next, current.version, now.toISOString());
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Changed or deleted between our read and write.
+      const latest = await this.get(tenantId, jobId);
+      if (expectedVersion !== undefined) throw new PreconditionFailedError(latest.version);
+      return this.change(tenantId, jobId, undefined, build);
+    }
+    await this.syncSafely(tenantId, jobId);
+    return { ...next };
+  }
+
+  /**
+   * Makes the schedule match the latest stored job. Safe to run any number of times from
+   * anywhere: it re-reads the job, applies it, and clears the marker only for the version
+   * it applied, looping if a newer write landed meanwhile.
+   */
+  async syncJob(tenantId: string, jobId: string): Promise<'synced' | 'deleted' | 'absent' | 'clean'> {
+    for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
+      const job = await this.deps.jobs.get(tenantId, jobId);
+      if (!job) return 'absent';
+      if (!job.syncPendingAt) return 'clean';
+      if (job.state === 'deleting') {
+        await this.deps.schedules.remove(jobId);
+        if (await this.deps.jobs.deleteIfVersion(tenantId, jobId, job.version)) return 'deleted';
+        continue;
+      }
+      await this.deps.schedules.apply(job as Job);
+      if (await this.deps.jobs.clearSyncMarker(tenantId, jobId, job.version)) return 'synced';
+    }
+    throw new Error(`job ${jobId} kept changing during schedule sync; the sweeper will retry`);
+  }
+
+  /** The request path: a failed sync is logged and left to the sweeper, never lost. */
+  private async syncSafely(tenantId: string, jobId: string): Promise<void> {
+    try {
+      await this.syncJob(tenantId, jobId);
+    } catch (error) {
+      this.deps.logger.warn('schedule sync deferred to the sweeper', {
+        tenantId,
+        jobId,
+        error: String(error),
+      });
+    }
+  }
+
+  /**
+   * Repairs jobs whose sync marker is older than `graceSeconds`: what a crash between the
+   * table write and the Scheduler call left behind. Returns how many it repaired.
+   */
+  async sweepSyncPending(
+    graceSeconds: number,
+    perShardLimit = 100,
+  ): Promise<{ repaired: number; failed: number }> {
+    const before = new Date(this.deps.clock.now().getTime() - graceSeconds * 1000).toISOString();
+    let repaired = 0;
+    let failed = 0;
+    for (let shard = 0; shard < SYNC_SHARDS; shard++) {
+      const pending = await this.deps.jobs.listSyncPending(shard, before, perShardLimit);
+      for (const { tenantId, jobId } of pending) {
+        try {
+          const outcome = await this.syncJob(tenantId, jobId);
+          if (outcome === 'synced' || outcome === 'deleted') repaired++;
+          this.deps.logger.info('schedule repaired by sweeper', { tenantId, jobId, outcome });
+        } catch (error) {
+          failed++;
+          this.deps.logger.error('schedule repair failed', { tenantId, jobId, error: String(error) });
+        }
+      }
+    }
+    return { repaired, failed };
+  }
+}
