@@ -1,30 +1,12 @@
-/** Sync sweeper Lambda: repairs schedules a crash left out of step with the jobs table. */
+/** Sync sweeper Lambda entry, run every minute by a schedule. */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { SYNC_GRACE_SECONDS } from '../lib/definitions.js';
-import { createDocumentClient, createSchedulerClient } from './commons/clients.js';
-import { systemClock } from './commons/clock.js';
-import { loadConfig } from './commons/config.js';
+import { servicesFromEnv } from './commons/env-services.js';
 import { logger } from './commons/logger.js';
-import { buildServices, type Services } from './commons/services.js';
+import { createSyncHandler } from './handlers/sync.js';
 
-export function createSyncHandler(services: Services) {
-  return async (): Promise<{ repaired: number; failed: number }> => {
-    const result = await services.jobService.sweepSyncPending(SYNC_GRACE_SECONDS);
-    if (result.repaired > 0 || result.failed > 0) services.logger.info('sync sweep finished', result);
-    return result;
-  };
-}
-
-const sweep = createSyncHandler(
-  buildServices({
-    config: loadConfig(),
-    db: createDocumentClient(),
-    scheduler: createSchedulerClient(),
-    clock: systemClock,
-    logger,
-  }),
-);
+const sweep = createSyncHandler(servicesFromEnv(), SYNC_GRACE_SECONDS);
 
 export const handler = middy()
   .use(injectLambdaContext(logger, { resetKeys: true }))

@@ -1,0 +1,16 @@
+import { createDocumentClient, createSchedulerClient } from './clients.js';
+import { systemClock } from './clock.js';
+import { loadConfig } from './config.js';
+import { logger } from './logger.js';
+import { buildServices, type Services } from './services.js';
+
+/** Services for a Lambda entry point, from its environment; fails fast on bad config. */
+export function servicesFromEnv(): Services {
+  return buildServices({
+    config: loadConfig(),
+    db: createDocumentClient(),
+    scheduler: createSchedulerClient(),
+    clock: systemClock,
+    logger,
+  });
+}

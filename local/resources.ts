@@ -1,0 +1,114 @@
+/** Creates the local tables and queues from the same definitions the CDK stack uses. */
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { type Priority, QUEUES, type QueueDefinition, TABLES, type TableDefinition } from '../lib/definitions.js';
+
+export function localTableName(table: TableDefinition): string {
+  return `sundial-local-${table.id.toLowerCase()}`;
+}
+
+export function tableInput(table: TableDefinition, tableName: string): CreateTableCommandInput {
+  const attributes = new Map<string, string>();
+  const keys = [table.partitionKey, table.sortKey, ...table.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+  for (const key of keys) if (key) attributes.set(key.name, key.type);
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
+      AttributeName,
+      AttributeType: AttributeType as 'S' | 'N',
+    })),
+    KeySchema: [
+      { AttributeName: table.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: table.sortKey.name, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes:
+      table.globalSecondaryIndexes.length === 0
+        ? undefined
+        : table.globalSecondaryIndexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: [
+              { AttributeName: index.partitionKey.name, KeyType: 'HASH' as const },
+              ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }] : []),
+            ],
+            Projection:
+              index.nonKeyAttributes && index.nonKeyAttributes.length > 0
+                ? { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: index.nonKeyAttributes }
+                : { ProjectionType: 'KEYS_ONLY' as const },
+          })),
+  };
+}
+
+export async function createTables(client: DynamoDBClient): Promise<Record<TableDefinition['id'], string>> {
+  const names = {} as Record<TableDefinition['id'], string>;
+  for (const table of TABLES) {
+    const name = localTableName(table);
+    try {
+      await client.send(new CreateTableCommand(tableInput(table, name)));
+    } catch (error) {
+      // Kept data (-dbPath) already has the tables.
+      if ((error as Error).name !== 'ResourceInUseException') throw error;
+    }
+    if (table.timeToLiveAttribute) {
+      await client
+        .send(
+          new UpdateTimeToLiveCommand({
+            TableName: name,
+            TimeToLiveSpecification: { AttributeName: table.timeToLiveAttribute, Enabled: true },
+          }),
+        )
+        .catch((error: Error) => {
+          if (!/already enabled/i.test(error.message)) throw error;
+        });
+    }
+    names[table.id] = name;
+  }
+  return names;
+}
+
+export interface LocalQueue {
+  definition: QueueDefinition;
+  url: string;
+  arn: string;
+  dlqUrl: string;
+  dlqArn: string;
+}
+
+async function queueArn(client: SQSClient, url: string): Promise<string> {
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
+  if (!Attributes?.QueueArn) throw new Error(`queue ${url} has no ARN`);
+  return Attributes.QueueArn;
+}
+
+export async function createQueues(client: SQSClient): Promise<Record<Priority, LocalQueue>> {
+  const out = {} as Record<Priority, LocalQueue>;
+  for (const definition of QUEUES) {
+    const dlq = await client.send(
+      new CreateQueueCommand({
+        QueueName: `sundial-${definition.dlqName}`,
+        Attributes: { MessageRetentionPeriod: String(definition.dlqRetentionSeconds) },
+      }),
+    );
+    const dlqUrl = dlq.QueueUrl!;
+    const dlqArn = await queueArn(client, dlqUrl);
+    const main = await client.send(
+      new CreateQueueCommand({
+        QueueName: `sundial-${definition.name}`,
+        Attributes: {
+          VisibilityTimeout: String(definition.visibilityTimeoutSeconds),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: definition.maxReceiveCount }),
+        },
+      }),
+    );
+    const url = main.QueueUrl!;
+    out[definition.priority] = { definition, url, arn: await queueArn(client, url), dlqUrl, dlqArn };
+  }
+  return out;
+}

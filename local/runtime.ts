@@ -1,0 +1,195 @@
+/**
+ * The whole of Sundial on one machine: DynamoDB Local, fauxqs, Sundial's Scheduler
+ * emulator, the API behind a local API Gateway, SQS pollers feeding the worker, and the
+ * sync sweeper — the same handler code and SDK clients as on AWS, pointed at local endpoints.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSEvent } from 'aws-lambda';
+import { startFauxqs } from 'fauxqs';
+import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
+import { createApiHandler } from '../functions/handlers/api.js';
+import type { HttpCaller } from '../functions/adapters/http-target.js';
+import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js';
+import { createDocumentClient } from '../functions/commons/clients.js';
+import { type Clock, systemClock } from '../functions/commons/clock.js';
+import type { Config } from '../functions/commons/config.js';
+import { buildServices, type Services } from '../functions/commons/services.js';
+import { createSyncHandler } from '../functions/handlers/sync.js';
+import { createWorkerHandler } from '../functions/handlers/worker.js';
+import { startApiGateway } from './api-gateway.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
+import { createQueues, createTables, type LocalQueue } from './resources.js';
+import { createSchedulerEmulator, sqsDeliverer } from './scheduler-emulator/index.js';
+import { pollOnce, startPoller } from './sqs-poller.js';
+
+export interface LocalRuntimeOptions {
+  /** API port; 0 picks a free one. Default 3000. */
+  port?: number;
+  /** Injected clock. With one, nothing runs by itself: call tick() to fire and work. */
+  clock?: Clock;
+  /** Keep DynamoDB data in this directory instead of memory. */
+  dbPath?: string;
+  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** Test seams: replace the Scheduler adapter or the HTTP caller of the API/worker. */
+  scheduleGateway?: ScheduleGateway;
+  callTarget?: HttpCaller;
+  /** Sweep interval in real-clock mode. Default 10 s. */
+  sweepIntervalMs?: number;
+}
+
+export interface LocalRuntime {
+  apiUrl: string;
+  endpoints: { dynamodb: string; sqs: string; scheduler: string };
+  config: Config;
+  services: Services;
+  queues: Record<Priority, LocalQueue>;
+  clients: { dynamodb: DynamoDBClient; sqs: SQSClient; scheduler: SchedulerClient };
+  /** Fires due schedules and runs the worker until the queues are empty. */
+  tick(): Promise<void>;
+  /** Hands every visible message to the worker until none is left. */
+  drain(): Promise<number>;
+  /** Runs the schedule-sync sweeper once. */
+  sweep(): Promise<{ repaired: number; failed: number }>;
+  /** Builds services on this runtime's resources with other parts swapped in (tests). */
+  servicesWith(overrides: { scheduleGateway?: ScheduleGateway; callTarget?: HttpCaller }): Services;
+  stop(): Promise<void>;
+}
+
+const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_SCHEDULE_GROUP = 'sundial-local';
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const manual = options.clock !== undefined;
+  const clock = options.clock ?? systemClock;
+  const logger = new Logger({ serviceName: 'sundial', logLevel: options.logLevel ?? 'INFO' });
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch((error) => console.error('shutdown step failed', error));
+    stops.length = 0;
+  };
+
+  try {
+    const dynamo = await startDynamoDbLocal(options.dbPath ? { dbPath: options.dbPath } : {});
+    stops.push(() => dynamo.stop());
+    const fauxqs = await startFauxqs({ port: 0, logger: false });
+    stops.push(() => fauxqs.stop());
+    const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
+    const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamo.endpoint });
+    const sqs = new SQSClient({ ...common, endpoint: sqsEndpoint });
+    stops.push(async () => {
+      dynamodb.destroy();
+      sqs.destroy();
+    });
+
+    const tables = await createTables(dynamodb);
+    const queues = await createQueues(sqs);
+    const byArn = new Map<string, string>();
+    for (const q of Object.values(queues)) {
+      byArn.set(q.arn, q.url);
+      byArn.set(q.dlqArn, q.dlqUrl);
+    }
+
+    const emulator = createSchedulerEmulator({
+      clock,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      deliver: sqsDeliverer(sqs, (arn) => {
+        const url = byArn.get(arn);
+        if (!url) throw new Error(`no local queue with ARN ${arn}`);
+        return url;
+      }),
+    });
+    const schedulerEndpoint = await emulator.listen(0);
+    stops.push(() => emulator.close());
+    const scheduler = new SchedulerClient({ ...common, endpoint: schedulerEndpoint });
+    stops.push(async () => scheduler.destroy());
+    await scheduler.send(new CreateScheduleGroupCommand({ Name: LOCAL_SCHEDULE_GROUP }));
+
+    const config: Config = {
+      jobsTableName: tables.Jobs,
+      runsTableName: tables.Runs,
+      scheduleGroupName: LOCAL_SCHEDULE_GROUP,
+      schedulerRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/sundial-local-scheduler`,
+      queueArns: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].arn])) as Config['queueArns'],
+      runRetentionDays: RUN_RETENTION_DAYS,
+    };
+    const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
+    const servicesWith = (overrides: { scheduleGateway?: ScheduleGateway; callTarget?: HttpCaller }) =>
+      buildServices({
+        config,
+        db,
+        scheduler,
+        clock,
+        logger,
+        ...(overrides.scheduleGateway ? { schedules: overrides.scheduleGateway } : {}),
+        ...(overrides.callTarget ? { callTarget: overrides.callTarget } : {}),
+      });
+    const services = servicesWith({
+      ...(options.scheduleGateway ? { scheduleGateway: options.scheduleGateway } : {}),
+      ...(options.callTarget ? { callTarget: options.callTarget } : {}),
+    });
+
+    const api = await startApiGateway(createApiHandler(services), options.port ?? 3000);
+    stops.push(
+      () =>
+        new Promise<void>((resolve) => {
+          api.server.close(() => resolve());
+          api.server.closeAllConnections();
+        }),
+    );
+
+    const worker = createWorkerHandler(services);
+    const workerInvoke = (event: SQSEvent) => worker(event);
+    const sweep = createSyncHandler(services, SYNC_GRACE_SECONDS);
+    const ordered = PRIORITIES.map((p) => queues[p]);
+    const pollerQueue = (q: LocalQueue) => ({ url: q.url, arn: q.arn, batchSize: q.definition.batchSize });
+
+    const drain = async (): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        let round = 0;
+        // High first, low last: the order a backlog drains in.
+        for (const q of ordered) round += await pollOnce(sqs, pollerQueue(q), workerInvoke);
+        total += round;
+        if (round === 0) return total;
+      }
+    };
+
+    if (!manual) {
+      emulator.startTicking(250);
+      stops.push(async () => emulator.stopTicking());
+      for (const q of ordered) {
+        const poller = startPoller(sqs, pollerQueue(q), workerInvoke);
+        stops.push(() => poller.stop());
+      }
+      const timer = setInterval(() => {
+        sweep().catch((error) => logger.error('sync sweep failed', { error: String(error) }));
+      }, options.sweepIntervalMs ?? 10_000);
+      stops.push(async () => clearInterval(timer));
+    }
+
+    return {
+      apiUrl: api.url,
+      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEndpoint, scheduler: schedulerEndpoint },
+      config,
+      services,
+      queues,
+      clients: { dynamodb, sqs, scheduler },
+      tick: async () => {
+        await emulator.fireDue();
+        await drain();
+      },
+      drain,
+      sweep,
+      servicesWith,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

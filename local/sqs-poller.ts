@@ -1,0 +1,100 @@
+/**
+ * What Lambda's SQS event source mapping does, locally: receive a batch, hand it to the
+ * handler, delete what succeeded, and leave the reported failures to reappear after the
+ * visibility timeout (and reach the DLQ after maxReceiveCount, as SQS's redrive does).
+ */
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+export interface PollerQueue {
+  url: string;
+  arn: string;
+  batchSize: number;
+}
+
+function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'local',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+/** Receives one batch and processes it; returns how many messages it received. */
+export async function pollOnce(
+  sqs: SQSClient,
+  queue: PollerQueue,
+  handler: SqsHandler,
+  options: { waitTimeSeconds?: number; region?: string } = {},
+): Promise<number> {
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queue.url,
+      MaxNumberOfMessages: queue.batchSize,
+      WaitTimeSeconds: options.waitTimeSeconds ?? 0,
+      MessageSystemAttributeNames: ['All'],
+    }),
+  );
+  if (Messages.length === 0) return 0;
+  const records = Messages.map((m) => toRecord(m, queue.arn, options.region ?? 'us-east-1'));
+  let failed = new Set<string>();
+  try {
+    const response = await handler({ Records: records });
+    failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+  } catch (error) {
+    // A thrown handler fails the whole batch, as on Lambda.
+    console.error('worker invocation failed', error);
+    failed = new Set(records.map((r) => r.messageId));
+  }
+  const done = Messages.filter((m) => !failed.has(m.MessageId!));
+  if (done.length > 0) {
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queue.url,
+        Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+  }
+  return Messages.length;
+}
+
+/** A long-polling loop per queue until stopped. */
+export function startPoller(sqs: SQSClient, queue: PollerQueue, handler: SqsHandler): { stop(): Promise<void> } {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        await pollOnce(sqs, queue, handler, { waitTimeSeconds: 1 });
+      } catch (error) {
+        if (!running) break;
+        console.error('poller error', error);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
