@@ -27,13 +27,13 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProx
     const name = req.rawHeaders[i]!;
     const value = req.rawHeaders[i + 1]!;
     headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
-    (multiValueHeaders[name] ??= []).push(value);
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
   for (const [key, value] of url.searchParams) {
     query[key] = value;
-    (multiQuery[key] ??= []).push(value);
+    multiQuery[key] = [...(multiQuery[key] ?? []), value];
   }
   const hasQuery = Object.keys(query).length > 0;
   return {
@@ -54,7 +54,10 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProx
       authorizer: null,
       protocol: 'HTTP/1.1',
       httpMethod: req.method ?? 'GET',
-      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? null },
+      identity: {
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: req.headers['user-agent'] ?? null,
+      },
       path: `/local${url.pathname}`,
       stage: 'local',
       requestId: randomUUID(),
@@ -65,7 +68,11 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProx
   };
 }
 
-export function startApiGateway(handler: ProxyHandler, port: number, host = '127.0.0.1'): Promise<{ url: string; server: Server }> {
+export function startApiGateway(
+  handler: ProxyHandler,
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ url: string; server: Server }> {
   const server = createServer(async (req, res) => {
     try {
       const body = await readBody(req);

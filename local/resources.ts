@@ -6,7 +6,13 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type Priority, QUEUES, type QueueDefinition, TABLES, type TableDefinition } from '../lib/definitions.js';
+import {
+  type Priority,
+  QUEUES,
+  type QueueDefinition,
+  TABLES,
+  type TableDefinition,
+} from '../lib/definitions.js';
 
 export function localTableName(table: TableDefinition): string {
   return `sundial-local-${table.id.toLowerCase()}`;
@@ -14,7 +20,11 @@ export function localTableName(table: TableDefinition): string {
 
 export function tableInput(table: TableDefinition, tableName: string): CreateTableCommandInput {
   const attributes = new Map<string, string>();
-  const keys = [table.partitionKey, table.sortKey, ...table.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+  const keys = [
+    table.partitionKey,
+    table.sortKey,
+    ...table.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ];
   for (const key of keys) if (key) attributes.set(key.name, key.type);
   return {
     TableName: tableName,
@@ -103,7 +113,10 @@ export async function createQueues(client: SQSClient): Promise<Record<Priority, 
         QueueName: `sundial-${definition.name}`,
         Attributes: {
           VisibilityTimeout: String(definition.visibilityTimeoutSeconds),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: definition.maxReceiveCount }),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: dlqArn,
+            maxReceiveCount: definition.maxReceiveCount,
+          }),
         },
       }),
     );

@@ -3,22 +3,23 @@
  * emulator, the API behind a local API Gateway, SQS pollers feeding the worker, and the
  * sync sweeper — the same handler code and SDK clients as on AWS, pointed at local endpoints.
  */
+
+import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
-import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
-import { createApiHandler } from '../functions/handlers/api.js';
 import type { HttpCaller } from '../functions/adapters/http-target.js';
 import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js';
 import { createDocumentClient } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
 import type { Config } from '../functions/commons/config.js';
 import { buildServices, type Services } from '../functions/commons/services.js';
+import { createApiHandler } from '../functions/handlers/api.js';
 import { createSyncHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
+import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
 import { startApiGateway } from './api-gateway.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
 import { createQueues, createTables, type LocalQueue } from './resources.js';
@@ -47,6 +48,8 @@ export interface LocalRuntime {
   services: Services;
   queues: Record<Priority, LocalQueue>;
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; scheduler: SchedulerClient };
+  /** Fires the schedules that are due by the clock (messages land on the queues). */
+  fire(): Promise<void>;
   /** Fires due schedules and runs the worker until the queues are empty. */
   tick(): Promise<void>;
   /** Hands every visible message to the worker until none is left. */
@@ -67,7 +70,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const logger = new Logger({ serviceName: 'sundial', logLevel: options.logLevel ?? 'INFO' });
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
-    for (const fn of stops.reverse()) await fn().catch((error) => console.error('shutdown step failed', error));
+    for (const fn of stops.reverse())
+      await fn().catch((error) => console.error('shutdown step failed', error));
     stops.length = 0;
   };
 
@@ -179,6 +183,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       services,
       queues,
       clients: { dynamodb, sqs, scheduler },
+      fire: async () => {
+        await emulator.fireDue();
+      },
       tick: async () => {
         await emulator.fireDue();
         await drain();

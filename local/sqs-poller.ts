@@ -78,7 +78,11 @@ export async function pollOnce(
 }
 
 /** A long-polling loop per queue until stopped. */
-export function startPoller(sqs: SQSClient, queue: PollerQueue, handler: SqsHandler): { stop(): Promise<void> } {
+export function startPoller(
+  sqs: SQSClient,
+  queue: PollerQueue,
+  handler: SqsHandler,
+): { stop(): Promise<void> } {
   let running = true;
   const loop = (async () => {
     while (running) {

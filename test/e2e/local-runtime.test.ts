@@ -1,0 +1,444 @@
+/**
+ * The whole local system under an injected clock: real DynamoDB Local, fauxqs, the Scheduler
+ * emulator, the API over HTTP and the worker; time moves only when the test says so.
+ */
+import {
+  GetScheduleCommand,
+  ListSchedulesCommand,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-scheduler';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
+import { SYNC_GRACE_SECONDS } from '../../lib/definitions.js';
+import { ManualClock } from '../../local/manual-clock.js';
+import { LOCAL_SCHEDULE_GROUP, type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
+import { apiClient, RecordingTarget } from './support.js';
+
+type Job = {
+  id: string;
+  version: number;
+  state: string;
+  nextRunAt: string | null;
+  lastRun: { status: string } | null;
+};
+type Run = {
+  id: string;
+  status: string;
+  scheduledAt: string;
+  trigger: string;
+  result: { statusCode: number; bodyExcerpt: string } | null;
+  error: { type: string } | null;
+  skipReason: string | null;
+  durationMs: number | null;
+};
+type Page<T> = { items: T[]; nextCursor: string | null };
+
+const MINUTE = 60_000;
+const clock = new ManualClock('2026-11-23T00:00:00.000Z');
+const target = new RecordingTarget();
+let runtime: LocalRuntime;
+let api: ReturnType<typeof apiClient>;
+
+beforeAll(async () => {
+  await target.start();
+  runtime = await startLocalRuntime({ port: 0, clock, logLevel: 'SILENT' });
+  api = apiClient(runtime.apiUrl);
+});
+
+// Each test starts from no jobs, so a clock jump never replays another test's schedules.
+afterEach(async () => {
+  let page: Page<Job>;
+  do {
+    page = (await api<Page<Job>>('GET', '/v1/jobs?limit=100')).body;
+    for (const job of page.items) await api('DELETE', `/v1/jobs/${job.id}`);
+  } while (page.nextCursor);
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await target.stop();
+});
+
+function jobBody(path: string, expression: string, extra: Record<string, unknown> = {}) {
+  return {
+    name: `job-${path.replace(/\W/g, '')}`,
+    schedule: { expression },
+    target: { type: 'http', url: `${target.url}${path}`, method: 'POST', body: '{"hello":"world"}' },
+    ...extra,
+  };
+}
+
+async function createJob(
+  path: string,
+  expression: string,
+  extra: Record<string, unknown> = {},
+): Promise<Job> {
+  const res = await api<Job>('POST', '/v1/jobs', jobBody(path, expression, extra));
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body;
+}
+
+async function runsOf(jobId: string): Promise<Run[]> {
+  const res = await api<Page<Run>>('GET', `/v1/jobs/${jobId}/runs?limit=100`);
+  expect(res.status).toBe(200);
+  return res.body.items;
+}
+
+async function schedule(jobId: string) {
+  return runtime.clients.scheduler.send(
+    new GetScheduleCommand({ Name: jobId, GroupName: LOCAL_SCHEDULE_GROUP }),
+  );
+}
+
+async function advanceMinutes(n: number) {
+  for (let i = 0; i < n; i++) {
+    clock.advance(MINUTE);
+    await runtime.tick();
+  }
+}
+
+describe('firing schedules end to end', () => {
+  it('runs a rate(1 minute) job once per firing and records each run as succeeded', async () => {
+    const job = await createJob('/rate-ok', 'rate(1 minute)');
+    await advanceMinutes(5);
+
+    const calls = target.callsTo('/rate-ok');
+    expect(calls).toHaveLength(5);
+    const runs = await runsOf(job.id);
+    expect(runs).toHaveLength(5);
+    expect(runs.every((r) => r.status === 'succeeded' && r.trigger === 'schedule')).toBe(true);
+    expect(runs.map((r) => r.result?.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    // Newest first, one per scheduled minute, and the target saw the same run ids.
+    expect(new Set(runs.map((r) => r.scheduledAt)).size).toBe(5);
+    expect(new Set(calls.map((c) => c.headers['x-sundial-run-id']))).toEqual(new Set(runs.map((r) => r.id)));
+    expect(calls[0]?.body).toBe('{"hello":"world"}');
+
+    const after = await api<Job>('GET', `/v1/jobs/${job.id}`);
+    expect(after.body.lastRun?.status).toBe('succeeded');
+    expect(after.body.version).toBe(1);
+    await api('DELETE', `/v1/jobs/${job.id}`);
+  });
+
+  it('records a failed run with the status code and body when the target answers 500', async () => {
+    const job = await createJob('/fail-500', 'rate(1 minute)');
+    await advanceMinutes(1);
+    const [run] = await runsOf(job.id);
+    expect(run?.status).toBe('failed');
+    expect(run?.result).toEqual({ statusCode: 500, bodyExcerpt: 'boom: database down' });
+    expect(run?.error?.type).toBe('http_status');
+    expect(target.callsTo('/fail-500')).toHaveLength(1);
+    await api('DELETE', `/v1/jobs/${job.id}`);
+  });
+
+  it('fires a cron job at the wall-clock time of its time zone', async () => {
+    // 01:00 in Berlin on 2026-11-24 is 00:00 UTC (CET, UTC+1).
+    clock.set('2026-11-23T22:00:00.000Z');
+    const job = await createJob('/cron-berlin', 'cron(0 1 * * ? *)', {
+      schedule: { expression: 'cron(0 1 * * ? *)', timezone: 'Europe/Berlin' },
+    });
+    expect(job.nextRunAt).toBe('2026-11-24T00:00:00.000Z');
+    await advanceMinutes(119);
+    expect(target.callsTo('/cron-berlin')).toHaveLength(0);
+    await advanceMinutes(1);
+    expect(target.callsTo('/cron-berlin')).toHaveLength(1);
+    const [run] = await runsOf(job.id);
+    expect(run?.scheduledAt).toBe('2026-11-24T00:00:00.000Z');
+    await api('DELETE', `/v1/jobs/${job.id}`);
+  });
+
+  it('records a firing of a paused job as skipped without calling the target', async () => {
+    const job = await createJob('/paused', 'rate(1 minute)');
+    clock.advance(MINUTE);
+    await runtime.fire(); // the firing is on the queue...
+    const paused = await api<Job>('POST', `/v1/jobs/${job.id}/pause`);
+    expect(paused.body.state).toBe('paused');
+    expect(paused.body.nextRunAt).toBeNull();
+    await runtime.drain(); // ...and reaches the worker after the pause
+    const [run] = await runsOf(job.id);
+    expect(run?.status).toBe('skipped');
+    expect(run?.skipReason).toBe('job is paused');
+    expect(target.callsTo('/paused')).toHaveLength(0);
+
+    expect((await schedule(job.id)).State).toBe('DISABLED');
+    await advanceMinutes(3);
+    expect(await runsOf(job.id)).toHaveLength(1);
+
+    const resumed = await api<Job>('POST', `/v1/jobs/${job.id}/resume`);
+    expect(resumed.body.state).toBe('enabled');
+    expect((await schedule(job.id)).State).toBe('ENABLED');
+    await advanceMinutes(1);
+    expect(target.callsTo('/paused')).toHaveLength(1);
+    await api('DELETE', `/v1/jobs/${job.id}`);
+  });
+
+  it('drops a firing of a deleted job and removes its schedule', async () => {
+    const job = await createJob('/deleted', 'rate(1 minute)');
+    clock.advance(MINUTE);
+    await runtime.fire();
+    expect((await api('DELETE', `/v1/jobs/${job.id}`)).status).toBe(204);
+    await runtime.drain();
+    expect(target.callsTo('/deleted')).toHaveLength(0);
+    expect((await api('GET', `/v1/jobs/${job.id}`)).status).toBe(404);
+    await expect(schedule(job.id)).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+});
+
+describe('job API against the local runtime', () => {
+  it('creates a job with Location, ETag, defaults, nextRunAt and exactly one schedule', async () => {
+    clock.set('2026-12-01T10:00:30.000Z');
+    const res = await api<Job & Record<string, unknown>>('POST', '/v1/jobs', {
+      name: 'nightly-report',
+      schedule: { expression: 'cron(0 2 ? * MON-FRI *)', timezone: 'Europe/Berlin' },
+      target: { type: 'http', url: `${target.url}/report` },
+      priority: 'high',
+      tags: { team: 'billing' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('location')).toBe(`/v1/jobs/${res.body.id}`);
+    expect(res.headers.get('etag')).toBe('"1"');
+    expect(res.body).toMatchObject({
+      name: 'nightly-report',
+      state: 'enabled',
+      priority: 'high',
+      overlapPolicy: 'allow',
+      version: 1,
+      lastRun: null,
+      // Wednesday 2026-12-02 02:00 CET
+      nextRunAt: '2026-12-02T01:00:00.000Z',
+      target: { method: 'POST', timeoutSeconds: 30, headers: {} },
+      schedule: { timezone: 'Europe/Berlin', startAt: null, endAt: null, flexibleWindowMinutes: 0 },
+    });
+    expect(res.body).not.toHaveProperty('tenantId');
+
+    const s = await schedule(res.body.id);
+    expect(s.ScheduleExpression).toBe('cron(0 2 ? * MON-FRI *)');
+    expect(s.ScheduleExpressionTimezone).toBe('Europe/Berlin');
+    expect(s.State).toBe('ENABLED');
+    expect(s.Target?.Arn).toBe(runtime.queues.high.arn);
+    expect(JSON.parse(s.Target?.Input ?? '{}')).toEqual({
+      v: 1,
+      tenantId: 'dev',
+      jobId: res.body.id,
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+      trigger: 'schedule',
+    });
+  });
+
+  it('rejects invalid jobs with 400 problem+json naming the fields, and creates nothing', async () => {
+    const before = await runtime.clients.scheduler.send(
+      new ListSchedulesCommand({ GroupName: LOCAL_SCHEDULE_GROUP }),
+    );
+    const beforeJobs = await api<Page<Job>>('GET', '/v1/jobs?limit=100');
+    const cases: [unknown, string][] = [
+      [jobBody('/x', 'cron(0 2 * * *)'), 'schedule.expression'],
+      [jobBody('/x', 'rate(5 minute)'), 'schedule.expression'],
+      [jobBody('/x', 'at(2020-01-01T00:00:00)'), 'schedule.expression'],
+      [
+        {
+          ...jobBody('/x', 'rate(1 hour)'),
+          schedule: { expression: 'rate(1 hour)', timezone: 'Mars/Olympus' },
+        },
+        'schedule.timezone',
+      ],
+      [
+        { ...jobBody('/x', 'rate(1 hour)'), target: { type: 'http', url: 'ftp://example.com' } },
+        'target.url',
+      ],
+      [{ ...jobBody('/x', 'rate(1 hour)'), priority: 'urgent' }, 'priority'],
+      [{ ...jobBody('/x', 'rate(1 hour)'), colour: 'blue' }, 'colour'],
+      [
+        { schedule: { expression: 'rate(1 hour)' }, target: { type: 'http', url: 'https://example.com' } },
+        'name',
+      ],
+      [
+        {
+          ...jobBody('/x', 'rate(1 hour)'),
+          target: { type: 'http', url: 'https://e.com', timeoutSeconds: 900 },
+        },
+        'target.timeoutSeconds',
+      ],
+      ['{not json', '(body)'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await api<{ type: string; status: number; errors: { field: string; message: string }[] }>(
+        'POST',
+        '/v1/jobs',
+        body,
+      );
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.body.status).toBe(400);
+      expect(res.body.errors.map((e) => e.field)).toContain(field);
+      expect(res.body.errors.every((e) => e.message.length > 0)).toBe(true);
+    }
+    const after = await runtime.clients.scheduler.send(
+      new ListSchedulesCommand({ GroupName: LOCAL_SCHEDULE_GROUP }),
+    );
+    expect(after.Schedules?.length).toBe(before.Schedules?.length);
+    expect((await api<Page<Job>>('GET', '/v1/jobs?limit=100')).body.items.length).toBe(
+      beforeJobs.body.items.length,
+    );
+  });
+
+  it('honours Idempotency-Key: a replay returns the same job, a different body is refused', async () => {
+    const body = jobBody('/idem', 'rate(1 hour)');
+    const headers = { 'idempotency-key': 'create-idem-1' };
+    const first = await api<Job>('POST', '/v1/jobs', body, headers);
+    const again = await api<Job>('POST', '/v1/jobs', body, headers);
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.body.id).toBe(first.body.id);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const different = await api('POST', '/v1/jobs', { ...body, name: 'other' }, headers);
+    expect(different.status).toBe(422);
+    const all = await api<Page<Job & { name: string }>>('GET', '/v1/jobs?limit=100');
+    expect(all.body.items.filter((j) => j.name === body.name)).toHaveLength(1);
+  });
+
+  it('pages through jobs with a cursor and filters by state and tag', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await createJob(`/page${i}`, 'rate(1 hour)', { tags: { suite: 'paging' } })).id);
+    }
+    await api('POST', `/v1/jobs/${ids[1]}/pause`);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = `/v1/jobs?limit=2&tag=suite:paging${cursor ? `&cursor=${cursor}` : ''}`;
+      const page: { body: Page<Job> } = await api<Page<Job>>('GET', query);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.items.map((j) => j.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual([...ids].sort());
+    const paused = await api<Page<Job>>('GET', '/v1/jobs?tag=suite:paging&state=paused');
+    expect(paused.body.items.map((j) => j.id)).toEqual([ids[1]]);
+    expect((await api('GET', '/v1/jobs?cursor=bm9wZQ')).status).toBe(400);
+    expect((await api('GET', '/v1/jobs?limit=1000')).status).toBe(400);
+  });
+
+  it('updates with If-Match: the schedule follows, and a stale version gets 412 and changes nothing', async () => {
+    const job = await createJob('/patch', 'rate(1 hour)');
+    const updated = await api<Job & { schedule: { expression: string } }>(
+      'PATCH',
+      `/v1/jobs/${job.id}`,
+      { schedule: { expression: 'rate(15 minutes)' } },
+      { 'if-match': '"1"' },
+    );
+    expect(updated.status).toBe(200);
+    expect(updated.body.version).toBe(2);
+    expect(updated.headers.get('etag')).toBe('"2"');
+    expect((await schedule(job.id)).ScheduleExpression).toBe('rate(15 minutes)');
+
+    const stale = await api('PATCH', `/v1/jobs/${job.id}`, { name: 'renamed' }, { 'if-match': '"1"' });
+    expect(stale.status).toBe(412);
+    const staleBody = await api('PATCH', `/v1/jobs/${job.id}`, { name: 'renamed', version: 1 });
+    expect(staleBody.status).toBe(412);
+    const bad = await api('PATCH', `/v1/jobs/${job.id}`, { schedule: { expression: 'rate(0 minutes)' } });
+    expect(bad.status).toBe(400);
+    const current = await api<Job & { name: string }>('GET', `/v1/jobs/${job.id}`);
+    expect(current.body.version).toBe(2);
+    expect(current.body.name).toBe('job-patch');
+  });
+
+  it('previews fire times, answers health and serves the OpenAPI document', async () => {
+    const preview = await api<{ fireTimes: string[] }>('POST', '/v1/schedules/preview', {
+      expression: 'cron(30 9 ? * MON#1 *)',
+      timezone: 'America/New_York',
+      count: 2,
+    });
+    expect(preview.status).toBe(200);
+    // clock is in December 2026: first Mondays are 2027-01-04 and 2027-02-01 (EST, UTC-5).
+    expect(preview.body.fireTimes).toEqual(['2027-01-04T14:30:00.000Z', '2027-02-01T14:30:00.000Z']);
+    const badPreview = await api<{ errors: { field: string }[] }>('POST', '/v1/schedules/preview', {
+      expression: 'nope',
+    });
+    expect(badPreview.status).toBe(400);
+    expect(badPreview.body.errors[0]?.field).toBe('expression');
+
+    const health = await api('GET', '/v1/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toEqual({ status: 'ok', checks: { jobsTable: 'ok' } });
+
+    const doc = await api<{ openapi: string; paths: Record<string, unknown> }>('GET', '/v1/openapi.json');
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/jobs',
+        '/v1/jobs/{jobId}',
+        '/v1/jobs/{jobId}/runs',
+        '/v1/schedules/preview',
+      ]),
+    );
+    expect((await api('GET', '/v1/nothing-here')).status).toBe(404);
+    expect((await api('PUT', '/v1/jobs')).status).toBe(405);
+  });
+});
+
+describe('schedule consistency after a crash (invariant 1)', () => {
+  /** Stands in for a process that dies after the table write, before the Scheduler call. */
+  const crashing: ScheduleGateway = {
+    apply: async () => {
+      throw new Error('simulated crash before the Scheduler call');
+    },
+    remove: async () => {
+      throw new Error('simulated crash before the Scheduler call');
+    },
+  };
+
+  it('repairs a job created, paused or deleted without its schedule change, and the job then fires', async () => {
+    clock.set('2026-12-10T00:00:00.000Z');
+    const crashed = runtime.servicesWith({ scheduleGateway: crashing }).jobService;
+
+    const { job } = await crashed.create('dev', jobBody('/repaired', 'rate(1 minute)'));
+    await expect(schedule(job.id)).rejects.toBeInstanceOf(ResourceNotFoundException);
+
+    // Not repaired while a request could still be finishing its own sync...
+    expect((await runtime.sweep()).repaired).toBe(0);
+    clock.advance((SYNC_GRACE_SECONDS + 1) * 1000);
+    expect(await runtime.sweep()).toEqual({ repaired: 1, failed: 0 });
+    expect((await schedule(job.id)).State).toBe('ENABLED');
+    expect(await runtime.sweep()).toEqual({ repaired: 0, failed: 0 });
+    await advanceMinutes(1);
+    expect(target.callsTo('/repaired')).toHaveLength(1);
+
+    await crashed.setState('dev', job.id, 'paused');
+    expect((await schedule(job.id)).State).toBe('ENABLED');
+    clock.advance((SYNC_GRACE_SECONDS + 1) * 1000);
+    expect((await runtime.sweep()).repaired).toBe(1);
+    expect((await schedule(job.id)).State).toBe('DISABLED');
+
+    await crashed.delete('dev', job.id);
+    expect((await api('GET', `/v1/jobs/${job.id}`)).status).toBe(404);
+    clock.advance((SYNC_GRACE_SECONDS + 1) * 1000);
+    expect((await runtime.sweep()).repaired).toBe(1);
+    await expect(schedule(job.id)).rejects.toBeInstanceOf(ResourceNotFoundException);
+    expect(await runtime.services.jobStore.get('dev', job.id)).toBeUndefined();
+  });
+
+  it('applies the newest version when the job changes while its schedule is being written', async () => {
+    clock.set('2026-12-11T00:00:00.000Z');
+    const real = runtime.services.schedules;
+    let interfered = false;
+    const racing: ScheduleGateway = {
+      apply: async (job) => {
+        await real.apply(job);
+        if (!interfered) {
+          interfered = true;
+          // Another request lands between our Scheduler call and clearing the marker.
+          await runtime.services.jobService.update('dev', job.id, {
+            schedule: { expression: 'rate(7 minutes)' },
+          });
+        }
+      },
+      remove: (id) => real.remove(id),
+    };
+    const { job } = await runtime
+      .servicesWith({ scheduleGateway: racing })
+      .jobService.create('dev', jobBody('/race', 'rate(1 minute)'));
+    expect((await schedule(job.id)).ScheduleExpression).toBe('rate(7 minutes)');
+    const stored = await runtime.services.jobStore.get('dev', job.id);
+    expect(stored?.syncPendingAt).toBeUndefined();
+    expect(stored?.version).toBe(2);
+  });
+});

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../functions/domain/errors.js';
+import { computeNextRunAt, type Job, mergePatch, validateJobInput } from '../../functions/domain/job.js';
+import { scheduledRunId } from '../../functions/domain/run.js';
+
+const now = new Date('2026-11-23T10:00:00Z');
+const valid = {
+  name: 'nightly',
+  schedule: { expression: 'cron(0 2 * * ? *)', timezone: 'Europe/Berlin' },
+  target: { type: 'http', url: 'https://example.com/run' },
+};
+
+function fieldsOf(body: unknown): string[] {
+  try {
+    validateJobInput(body, now);
+  } catch (error) {
+    if (error instanceof ValidationError) return error.errors.map((e) => e.field);
+    throw error;
+  }
+  return [];
+}
+
+describe('job validation', () => {
+  it('fills in the documented defaults', () => {
+    const { input } = validateJobInput(valid, now);
+    expect(input).toEqual({
+      name: 'nightly',
+      description: null,
+      schedule: {
+        expression: 'cron(0 2 * * ? *)',
+        timezone: 'Europe/Berlin',
+        startAt: null,
+        endAt: null,
+        flexibleWindowMinutes: 0,
+      },
+      target: {
+        type: 'http',
+        url: 'https://example.com/run',
+        method: 'POST',
+        headers: {},
+        body: null,
+        timeoutSeconds: 30,
+      },
+      retryPolicy: { maxAttempts: 1 },
+      overlapPolicy: 'allow',
+      priority: 'default',
+      state: 'enabled',
+      tags: {},
+    });
+  });
+
+  it.each([
+    [{ ...valid, name: '' }, 'name'],
+    [{ ...valid, name: 'x'.repeat(129) }, 'name'],
+    [{ ...valid, schedule: { expression: 'every day' } }, 'schedule.expression'],
+    [{ ...valid, schedule: { ...valid.schedule, timezone: 'Europe/Atlantis' } }, 'schedule.timezone'],
+    [{ ...valid, schedule: { ...valid.schedule, startAt: 'tomorrow' } }, 'schedule.startAt'],
+    [
+      {
+        ...valid,
+        schedule: { ...valid.schedule, startAt: '2027-01-02T00:00:00Z', endAt: '2027-01-01T00:00:00Z' },
+      },
+      'schedule.endAt',
+    ],
+    [{ ...valid, schedule: { ...valid.schedule, endAt: '2026-11-01T00:00:00Z' } }, 'schedule.expression'],
+    [
+      { ...valid, schedule: { ...valid.schedule, flexibleWindowMinutes: 1441 } },
+      'schedule.flexibleWindowMinutes',
+    ],
+    [{ ...valid, target: { ...valid.target, type: 'lambda' } }, 'target.type'],
+    [{ ...valid, target: { ...valid.target, url: 'not a url' } }, 'target.url'],
+    [{ ...valid, target: { ...valid.target, method: 'TRACE' } }, 'target.method'],
+    [{ ...valid, target: { ...valid.target, headers: { 'bad header': 'x' } } }, 'target.headers.bad header'],
+    [{ ...valid, target: { ...valid.target, timeoutSeconds: 0 } }, 'target.timeoutSeconds'],
+    [{ ...valid, retryPolicy: { maxAttempts: 3 } }, 'retryPolicy.maxAttempts'],
+    [{ ...valid, overlapPolicy: 'skip' }, 'overlapPolicy'],
+    [{ ...valid, priority: 'urgent' }, 'priority'],
+    [{ ...valid, state: 'deleting' }, 'state'],
+    [{ ...valid, id: 'job_mine' }, 'id'],
+    [
+      { ...valid, schedule: { ...valid.schedule, expression: 'at(2026-11-23T09:00:00)', timezone: 'UTC' } },
+      'schedule.expression',
+    ],
+    [[], '(body)'],
+  ])('rejects %j at %s', (body, field) => {
+    expect(fieldsOf(body)).toContain(field);
+  });
+
+  it('reports every bad field at once', () => {
+    expect(
+      fieldsOf({ name: '', schedule: { expression: 'x' }, target: { type: 'http', url: 'nope' } }),
+    ).toEqual(expect.arrayContaining(['name', 'target.url']));
+  });
+});
+
+describe('next run and patches', () => {
+  const job = {
+    ...validateJobInput(valid, now).input,
+    state: 'enabled' as const,
+    createdAt: now.toISOString(),
+  };
+
+  it('computes nextRunAt in the job time zone, and none when paused', () => {
+    // 02:00 in Berlin (CET, UTC+1) on 2026-11-24.
+    expect(computeNextRunAt(job, now)).toBe('2026-11-24T01:00:00.000Z');
+    expect(computeNextRunAt({ ...job, state: 'paused' }, now)).toBeNull();
+  });
+
+  it('merges schedule and target one level deep and replaces everything else', () => {
+    const merged = mergePatch(
+      {
+        ...job,
+        id: 'job_1',
+        tenantId: 't',
+        nextRunAt: null,
+        lastRun: null,
+        updatedAt: '',
+        version: 1,
+      } as Job,
+      {
+        schedule: { expression: 'rate(5 minutes)' },
+        tags: { a: 'b' },
+        version: 1,
+      },
+    );
+    expect(merged.schedule).toEqual({ ...job.schedule, expression: 'rate(5 minutes)' });
+    expect(merged.tags).toEqual({ a: 'b' });
+    expect(merged).not.toHaveProperty('version');
+  });
+
+  it('derives a run id from the scheduled time alone', () => {
+    const at = new Date('2026-11-23T01:00:00Z');
+    expect(scheduledRunId(at)).toBe('run_20261123T010000000Z');
+    expect(scheduledRunId(new Date(at))).toBe(scheduledRunId(at));
+  });
+});
