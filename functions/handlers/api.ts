@@ -3,7 +3,9 @@ import type { Services } from '../commons/services.js';
 import { createApiApp } from '../http/app.js';
 
 /** The API handler over injected services; the Lambda entry and the local runtime both use it. */
-export function createApiHandler(services: Services): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+export function createApiHandler(
+  services: Services,
+): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   return createApiApp({
     jobs: services.jobService,
     runs: services.runStore,

@@ -29,5 +29,6 @@ export function createWorkerHandler(services: Services): (event: SQSEvent) => Pr
     const outcome = await executeFiring(deps, parsed.data);
     if (outcome.result === 'retry') throw new Error(outcome.detail);
   };
-  return (event) => processPartialResponse(event, processRecord, processor, { throwOnFullBatchFailure: false });
+  return (event) =>
+    processPartialResponse(event, processRecord, processor, { throwOnFullBatchFailure: false });
 }
