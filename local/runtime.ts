@@ -37,6 +37,8 @@ export interface LocalRuntimeOptions {
   /** Test seams: replace the Scheduler adapter or the HTTP caller of the API/worker. */
   scheduleGateway?: ScheduleGateway;
   callTarget?: HttpCaller;
+  /** Make failed messages visible again after this many seconds instead of the queue's timeout. */
+  failedVisibilityTimeoutSeconds?: number;
   /** Sweep interval in real-clock mode. Default 10 s. */
   sweepIntervalMs?: number;
 }
@@ -151,13 +153,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const sweep = createSyncHandler(services, SYNC_GRACE_SECONDS);
     const ordered = PRIORITIES.map((p) => queues[p]);
     const pollerQueue = (q: LocalQueue) => ({ url: q.url, arn: q.arn, batchSize: q.definition.batchSize });
+    const pollOptions =
+      options.failedVisibilityTimeoutSeconds === undefined
+        ? {}
+        : { failedVisibilityTimeoutSeconds: options.failedVisibilityTimeoutSeconds };
 
     const drain = async (): Promise<number> => {
       let total = 0;
       for (;;) {
         let round = 0;
         // High first, low last: the order a backlog drains in.
-        for (const q of ordered) round += await pollOnce(sqs, pollerQueue(q), workerInvoke);
+        for (const q of ordered) round += await pollOnce(sqs, pollerQueue(q), workerInvoke, pollOptions);
         total += round;
         if (round === 0) return total;
       }
@@ -167,7 +173,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       emulator.startTicking(250);
       stops.push(async () => emulator.stopTicking());
       for (const q of ordered) {
-        const poller = startPoller(sqs, pollerQueue(q), workerInvoke);
+        const poller = startPoller(sqs, pollerQueue(q), workerInvoke, pollOptions);
         stops.push(() => poller.stop());
       }
       const timer = setInterval(() => {

@@ -4,6 +4,7 @@
  * visibility timeout (and reach the DLQ after maxReceiveCount, as SQS's redrive does).
  */
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -39,12 +40,22 @@ function toRecord(message: Message, queueArn: string, region: string): SQSRecord
   };
 }
 
+export interface PollOptions {
+  waitTimeSeconds?: number;
+  region?: string;
+  /**
+   * Lambda leaves a failed message invisible for the queue's visibility timeout. Tests set
+   * this to make that time pass at once (0) instead of waiting minutes for a redelivery.
+   */
+  failedVisibilityTimeoutSeconds?: number;
+}
+
 /** Receives one batch and processes it; returns how many messages it received. */
 export async function pollOnce(
   sqs: SQSClient,
   queue: PollerQueue,
   handler: SqsHandler,
-  options: { waitTimeSeconds?: number; region?: string } = {},
+  options: PollOptions = {},
 ): Promise<number> {
   const { Messages = [] } = await sqs.send(
     new ReceiveMessageCommand({
@@ -65,6 +76,19 @@ export async function pollOnce(
     console.error('worker invocation failed', error);
     failed = new Set(records.map((r) => r.messageId));
   }
+  const retry = Messages.filter((m) => failed.has(m.MessageId!));
+  if (retry.length > 0 && options.failedVisibilityTimeoutSeconds !== undefined) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queue.url,
+        Entries: retry.map((m, i) => ({
+          Id: String(i),
+          ReceiptHandle: m.ReceiptHandle!,
+          VisibilityTimeout: options.failedVisibilityTimeoutSeconds,
+        })),
+      }),
+    );
+  }
   const done = Messages.filter((m) => !failed.has(m.MessageId!));
   if (done.length > 0) {
     await sqs.send(
@@ -82,12 +106,13 @@ export function startPoller(
   sqs: SQSClient,
   queue: PollerQueue,
   handler: SqsHandler,
+  options: PollOptions = {},
 ): { stop(): Promise<void> } {
   let running = true;
   const loop = (async () => {
     while (running) {
       try {
-        await pollOnce(sqs, queue, handler, { waitTimeSeconds: 1 });
+        await pollOnce(sqs, queue, handler, { ...options, waitTimeSeconds: 1 });
       } catch (error) {
         if (!running) break;
         console.error('poller error', error);

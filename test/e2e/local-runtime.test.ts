@@ -7,6 +7,7 @@ import {
   ListSchedulesCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-scheduler';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
 import { SYNC_GRACE_SECONDS } from '../../lib/definitions.js';
@@ -41,7 +42,12 @@ let api: ReturnType<typeof apiClient>;
 
 beforeAll(async () => {
   await target.start();
-  runtime = await startLocalRuntime({ port: 0, clock, logLevel: 'SILENT' });
+  runtime = await startLocalRuntime({
+    port: 0,
+    clock,
+    logLevel: 'SILENT',
+    failedVisibilityTimeoutSeconds: 0,
+  });
   api = apiClient(runtime.apiUrl);
 });
 
@@ -117,6 +123,43 @@ describe('firing schedules end to end', () => {
     expect(after.body.lastRun?.status).toBe('succeeded');
     expect(after.body.version).toBe(1);
     await api('DELETE', `/v1/jobs/${job.id}`);
+  });
+
+  it('claims each (job, scheduled time) once: a duplicated firing does not call the target twice', async () => {
+    const job = await createJob('/dup', 'rate(1 minute)');
+    clock.advance(MINUTE);
+    await runtime.fire();
+    // Scheduler delivers at least once: send the very same firing again.
+    const scheduledTime = new Date(clock.now().getTime() - (clock.now().getTime() % MINUTE))
+      .toISOString()
+      .replace('.000Z', 'Z');
+    const body = JSON.stringify({ v: 1, tenantId: 'dev', jobId: job.id, scheduledTime, trigger: 'schedule' });
+    await runtime.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: runtime.queues.default.url, MessageBody: body }),
+    );
+    await runtime.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: runtime.queues.default.url, MessageBody: body }),
+    );
+    expect(await runtime.drain()).toBe(3);
+    expect(target.callsTo('/dup')).toHaveLength(1);
+    const runs = await runsOf(job.id);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.status).toBe('succeeded');
+  });
+
+  it('dead-letters a malformed message after maxReceiveCount, never calling a target', async () => {
+    const callsBefore = target.calls.length;
+    const body = '{"v":1,"jobId":42}';
+    await runtime.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: runtime.queues.low.url, MessageBody: body }),
+    );
+    // Failed receives come back at once in this runtime; SQS moves it after the 5th.
+    expect(await runtime.drain()).toBe(runtime.queues.low.definition.maxReceiveCount);
+    const dead = await runtime.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: runtime.queues.low.dlqUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(dead.Messages?.map((m) => m.Body)).toEqual([body]);
+    expect(target.calls.length).toBe(callsBefore);
   });
 
   it('records a failed run with the status code and body when the target answers 500', async () => {
