@@ -1,0 +1,97 @@
+/** The HTTP target caller against a real local server: outcomes, headers, timeout, excerpt. */
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callHttpTarget } from '../../functions/adapters/http-target.js';
+import type { HttpTarget } from '../../functions/domain/job.js';
+import { BODY_EXCERPT_CHARS } from '../../functions/domain/run.js';
+import { freePort } from '../../local/ports.js';
+
+let server: Server;
+let base = '';
+const seen: { method: string; headers: Record<string, unknown>; body: string }[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', headers: req.headers, body });
+      if (req.url === '/hang') return; // never answers
+      if (req.url === '/big') return void res.writeHead(200).end('x'.repeat(100_000));
+      if (req.url === '/redirect') return void res.writeHead(302, { location: '/elsewhere' }).end();
+      res.writeHead(req.url === '/503' ? 503 : 200).end('hello');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const target = (path: string, extra: Partial<HttpTarget> = {}): HttpTarget => ({
+  type: 'http',
+  url: `${base}${path}`,
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
+  body: '{"a":1}',
+  timeoutSeconds: 5,
+  ...extra,
+});
+const context = { jobId: 'job_1', runId: 'run_20261123T010000000Z', scheduledAt: '2026-11-23T01:00:00.000Z' };
+
+describe('callHttpTarget', () => {
+  it('sends method, headers, body and Sundial identity headers', async () => {
+    const outcome = await callHttpTarget(target('/ok'), context);
+    expect(outcome).toEqual({ kind: 'response', statusCode: 200, bodyExcerpt: 'hello' });
+    const request = seen.at(-1)!;
+    expect(request.method).toBe('POST');
+    expect(request.body).toBe('{"a":1}');
+    expect(request.headers).toMatchObject({
+      authorization: 'Bearer t',
+      'x-sundial-job-id': 'job_1',
+      'x-sundial-run-id': 'run_20261123T010000000Z',
+      'x-sundial-scheduled-time': '2026-11-23T01:00:00.000Z',
+    });
+  });
+
+  it('reports the status of a non-2xx answer', async () => {
+    expect(await callHttpTarget(target('/503'), context)).toMatchObject({
+      kind: 'response',
+      statusCode: 503,
+    });
+  });
+
+  it('does not send a body with GET', async () => {
+    await callHttpTarget(target('/ok', { method: 'GET' }), context);
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', body: '' });
+  });
+
+  it('times out after timeoutSeconds', async () => {
+    const outcome = await callHttpTarget(target('/hang', { timeoutSeconds: 1 }), context);
+    expect(outcome).toEqual({ kind: 'timeout', message: 'no response within 1s' });
+  });
+
+  it('keeps only an excerpt of a large body', async () => {
+    const outcome = await callHttpTarget(target('/big'), context);
+    expect(outcome.kind === 'response' && outcome.bodyExcerpt.length).toBe(BODY_EXCERPT_CHARS);
+  });
+
+  it('does not follow redirects', async () => {
+    expect(await callHttpTarget(target('/redirect'), context)).toMatchObject({
+      kind: 'response',
+      statusCode: 302,
+    });
+  });
+
+  it('reports a refused connection as an error', async () => {
+    const closedPort = await freePort();
+    const outcome = await callHttpTarget(target('/', { url: `http://127.0.0.1:${closedPort}/` }), context);
+    expect(outcome).toEqual({ kind: 'error', message: 'ECONNREFUSED' });
+  });
+});
