@@ -1,0 +1,16 @@
+/** The CDK app: `npx cdk deploy -c stage=dev|prod`. */
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { parseStage } from '../lib/stage.js';
+import { SundialStack } from '../lib/sundial-stack.js';
+
+const app = new App();
+const stage = parseStage(app.node.tryGetContext('stage'));
+const stack = new SundialStack(app, `Sundial-${stage}`, {
+  stage,
+  description: `Sundial serverless job scheduler (${stage})`,
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});
+Tags.of(stack).add('app', 'sundial');
+Tags.of(stack).add('stage', stage);
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

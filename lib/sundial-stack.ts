@@ -1,0 +1,304 @@
+/**
+ * Sundial on AWS: API Gateway -> api Lambda -> DynamoDB jobs table; one EventBridge
+ * Scheduler schedule per job -> SQS queue per priority (each with a DLQ) -> worker Lambda
+ * -> DynamoDB runs table; a sweeper repairs schedule drift. Tables and queues come from
+ * lib/definitions.ts, the same data the local runtime builds from.
+ */
+import {
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  LambdaRestApi,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+} from 'aws-cdk-lib/aws-apigateway';
+import {
+  type AttributeType,
+  BillingMode,
+  ProjectionType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { SundialFunction } from './constructs/function.js';
+import {
+  JOBS_TABLE,
+  type Priority,
+  QUEUE_ARNS_ENV,
+  QUEUES,
+  RUN_RETENTION_DAYS,
+  RUNS_TABLE,
+  SCHEDULE_GROUP_ENV,
+  SCHEDULER_ROLE_ENV,
+  SYNC_SWEEP_MINUTES,
+  TABLES,
+  type TableDefinition,
+  WORKER_TIMEOUT_SECONDS,
+} from './definitions.js';
+import type { Stage } from './stage.js';
+
+export interface SundialStackProps extends StackProps {
+  stage: Stage;
+}
+
+export class SundialStack extends Stack {
+  readonly tables: Record<TableDefinition['id'], Table>;
+  readonly queues: Record<Priority, { queue: Queue; dlq: Queue }>;
+
+  constructor(scope: Construct, id: string, props: SundialStackProps) {
+    super(scope, id, props);
+    const { stage } = props;
+    const removalPolicy = stage === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    // --- data ---
+    this.tables = {} as Record<TableDefinition['id'], Table>;
+    for (const def of TABLES) {
+      const table = new Table(this, `${def.id}Table`, {
+        partitionKey: { name: def.partitionKey.name, type: def.partitionKey.type as AttributeType },
+        sortKey: { name: def.sortKey.name, type: def.sortKey.type as AttributeType },
+        billingMode: BillingMode.PAY_PER_REQUEST,
+        // AWS-owned keys cost nothing and need no key policy; a customer key is a later option.
+        encryption: TableEncryption.AWS_MANAGED,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
+        deletionProtection: stage === 'prod',
+        removalPolicy,
+      });
+      for (const index of def.globalSecondaryIndexes) {
+        const nonKey = index.nonKeyAttributes ?? [];
+        table.addGlobalSecondaryIndex({
+          indexName: index.indexName,
+          partitionKey: { name: index.partitionKey.name, type: index.partitionKey.type as AttributeType },
+          ...(index.sortKey
+            ? { sortKey: { name: index.sortKey.name, type: index.sortKey.type as AttributeType } }
+            : {}),
+          ...(nonKey.length > 0
+            ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: nonKey }
+            : { projectionType: ProjectionType.KEYS_ONLY }),
+        });
+      }
+      this.tables[def.id] = table;
+    }
+    const jobs = this.tables[JOBS_TABLE.id];
+    const runs = this.tables[RUNS_TABLE.id];
+
+    this.queues = {} as Record<Priority, { queue: Queue; dlq: Queue }>;
+    for (const def of QUEUES) {
+      const dlq = new Queue(this, `${pascal(def.dlqName)}Queue`, {
+        retentionPeriod: Duration.seconds(def.dlqRetentionSeconds),
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        removalPolicy,
+      });
+      const queue = new Queue(this, `${pascal(def.name)}Queue`, {
+        visibilityTimeout: Duration.seconds(def.visibilityTimeoutSeconds),
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        deadLetterQueue: { queue: dlq, maxReceiveCount: def.maxReceiveCount },
+        removalPolicy,
+      });
+      this.queues[def.priority] = { queue, dlq };
+    }
+
+    // --- EventBridge Scheduler ---
+    const group = new CfnScheduleGroup(this, 'ScheduleGroup', { name: `sundial-${stage}` });
+    const schedulerRole = new Role(this, 'SchedulerRole', {
+      description: 'Assumed by EventBridge Scheduler to deliver Sundial firings to its queues',
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    });
+    schedulerRole.addToPolicy(
+      new PolicyStatement({
+        actions: ['sqs:SendMessage'],
+        resources: QUEUES.map((q) => this.queues[q.priority].queue.queueArn),
+      }),
+    );
+    const scheduleArns = this.formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${group.name}/*`,
+    });
+    const manageSchedules = (grantee: IGrantable) => {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: [
+            'scheduler:CreateSchedule',
+            'scheduler:UpdateSchedule',
+            'scheduler:DeleteSchedule',
+            'scheduler:GetSchedule',
+          ],
+          resources: [scheduleArns],
+        }),
+      );
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['iam:PassRole'],
+          resources: [schedulerRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        }),
+      );
+    };
+
+    // --- functions ---
+    const environment: Record<string, string> = {
+      [JOBS_TABLE.envVar]: jobs.tableName,
+      [RUNS_TABLE.envVar]: runs.tableName,
+      [SCHEDULE_GROUP_ENV]: group.name!,
+      [SCHEDULER_ROLE_ENV]: schedulerRole.roleArn,
+      [QUEUE_ARNS_ENV]: this.toJsonString(
+        Object.fromEntries(QUEUES.map((q) => [q.priority, this.queues[q.priority].queue.queueArn])),
+      ),
+      RUN_RETENTION_DAYS: String(RUN_RETENTION_DAYS),
+      ...Object.fromEntries(QUEUES.map((q) => [q.envVar, this.queues[q.priority].queue.queueUrl])),
+    };
+
+    const api = new SundialFunction(this, 'Api', {
+      entry: 'functions/api.ts',
+      description: 'Sundial job API',
+      timeout: Duration.seconds(29),
+      environment,
+      stage,
+    }).function;
+    jobs.grantReadWriteData(api);
+    runs.grantReadData(api);
+    manageSchedules(api);
+
+    const worker = new SundialFunction(this, 'Worker', {
+      entry: 'functions/worker.ts',
+      description: 'Sundial worker: runs firings and records their runs',
+      timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
+      environment,
+      stage,
+    }).function;
+    jobs.grant(worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    runs.grant(worker, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    for (const def of QUEUES) {
+      worker.addEventSource(
+        new SqsEventSource(this.queues[def.priority].queue, {
+          batchSize: def.batchSize,
+          reportBatchItemFailures: true,
+          maxConcurrency: def.maxConcurrency,
+        }),
+      );
+    }
+
+    const sync = new SundialFunction(this, 'Sync', {
+      entry: 'functions/sync.ts',
+      description: 'Sundial schedule-sync sweeper: repairs schedules a crash left behind',
+      timeout: Duration.seconds(60),
+      environment,
+      stage,
+    }).function;
+    jobs.grant(sync, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    manageSchedules(sync);
+    new Rule(this, 'SyncSweepRule', {
+      description: 'Runs the Sundial schedule-sync sweeper',
+      schedule: Schedule.rate(Duration.minutes(SYNC_SWEEP_MINUTES)),
+      targets: [new LambdaFunction(sync, { retryAttempts: 2 })],
+    });
+
+    // --- API ---
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: stage === 'prod' ? RetentionDays.ONE_YEAR : RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+    const restApi = new LambdaRestApi(this, 'RestApi', {
+      restApiName: `sundial-${stage}`,
+      description: 'Sundial job scheduler API',
+      handler: api,
+      proxy: true,
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: removalPolicy,
+      deployOptions: {
+        stageName: 'v1api',
+        tracingEnabled: true,
+        loggingLevel: MethodLoggingLevel.ERROR,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        throttlingRateLimit: 100,
+        throttlingBurstLimit: 200,
+      },
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: restApi.url, description: 'Base URL; the API lives under /v1' });
+    new CfnOutput(this, 'ScheduleGroupName', { value: group.name! });
+    for (const def of QUEUES) {
+      new CfnOutput(this, `${pascal(def.name)}QueueUrl`, { value: this.queues[def.priority].queue.queueUrl });
+      new CfnOutput(this, `${pascal(def.dlqName)}QueueUrl`, {
+        value: this.queues[def.priority].dlq.queueUrl,
+      });
+    }
+
+    this.acknowledgeNagFindings(group.name!);
+  }
+
+  /** Every cdk-nag finding left is a decision; each says why. */
+  private acknowledgeNagFindings(groupName: string): void {
+    const nag = (finding: string) => `AwsSolutions::AwsSolutions-${finding}`;
+    const literal = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
+    const scheduleArns = `arn:${literal(this.partition, '<AWS::Partition>')}:scheduler:${literal(this.region, '<AWS::Region>')}:${literal(this.account, '<AWS::AccountId>')}:schedule/${groupName}/*`;
+    const jobsIndexes = `<${this.getLogicalId(this.tables.Jobs.node.defaultChild as CfnElement)}.Arn>/index/*`;
+    const auth =
+      'Authentication (Cognito JWT and API keys) is the next piece of work; until then deploy only where the API is not public.';
+    const acknowledgements = [
+      {
+        id: nag(
+          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        ),
+        reason: 'The AWS-managed minimum for a Lambda function to write its own logs.',
+      },
+      {
+        id: nag(
+          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        ),
+        reason: 'The AWS-managed role API Gateway needs to write execution logs to CloudWatch.',
+      },
+      {
+        id: nag('IAM5[Resource::*]'),
+        reason:
+          'Only xray:PutTraceSegments and xray:PutTelemetryRecords, which have no resource-level permissions.',
+      },
+      {
+        id: nag(`IAM5[Resource::${jobsIndexes}]`),
+        reason: "The jobs table's own indexes (the sync-marker index), granted with the table.",
+      },
+      {
+        id: nag(`IAM5[Resource::${scheduleArns}]`),
+        reason:
+          "Sundial's schedules only: one per job, named by job id, all in Sundial's own schedule group.",
+      },
+      {
+        id: nag('APIG2'),
+        reason: 'Requests are validated in the api Lambda (zod), answering problem+json per field.',
+      },
+      { id: nag('APIG3'), reason: 'WAF comes with the production-hardening work; stage throttling is on.' },
+      { id: nag('APIG4'), reason: auth },
+      { id: nag('COG4'), reason: auth },
+    ];
+    for (const a of acknowledgements) Validations.of(this).acknowledge(a);
+  }
+}
+
+function pascal(name: string): string {
+  return name
+    .split(/[^a-zA-Z0-9]/)
+    .filter(Boolean)
+    .map((p) => p[0]!.toUpperCase() + p.slice(1))
+    .join('');
+}

@@ -1,0 +1,280 @@
+/** The synthesized stack: resources, wiring, least privilege and cdk-nag, from a real synth. */
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  JOBS_TABLE,
+  QUEUE_ARNS_ENV,
+  QUEUES,
+  RUNS_TABLE,
+  SCHEDULE_GROUP_ENV,
+  SCHEDULER_ROLE_ENV,
+  WORKER_TIMEOUT_SECONDS,
+} from '../../lib/definitions.js';
+import { parseStage } from '../../lib/stage.js';
+import { SundialStack } from '../../lib/sundial-stack.js';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
+
+let template: Template;
+let resources: Record<string, Resource>;
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const logicalIdOf = (type: string, match: (r: Resource) => boolean) => {
+  const found = ofType(type).find(([, r]) => match(r));
+  if (!found) throw new Error(`no ${type} matching`);
+  return found[0];
+};
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const asList = (v: unknown) => (Array.isArray(v) ? v : [v]);
+
+beforeAll(() => {
+  const app = new App();
+  const stack = new SundialStack(app, 'Sundial-test', { stage: 'dev' });
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, Resource>;
+});
+
+describe('data', () => {
+  it('has the jobs and runs tables with PITR, encryption, TTL and the sync index', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    for (const def of [JOBS_TABLE, RUNS_TABLE]) {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [
+          { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: { AttributeName: def.timeToLiveAttribute, Enabled: true },
+      });
+    }
+    const index = JOBS_TABLE.globalSecondaryIndexes[0]!;
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: index.indexName,
+          KeySchema: [
+            { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
+            { AttributeName: index.sortKey!.name, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+    });
+  });
+
+  it('has a queue per priority, each redriving to its own DLQ, all encrypted', () => {
+    template.resourceCountIs('AWS::SQS::Queue', QUEUES.length * 2);
+    const queues = ofType('AWS::SQS::Queue');
+    const mains = queues.filter(([, q]) => q.Properties.RedrivePolicy);
+    expect(mains).toHaveLength(QUEUES.length);
+    const dlqTargets = new Set<string>();
+    for (const [, q] of mains) {
+      const redrive = q.Properties.RedrivePolicy as {
+        deadLetterTargetArn: { 'Fn::GetAtt': [string, string] };
+        maxReceiveCount: number;
+      };
+      expect(redrive.maxReceiveCount).toBe(QUEUES[0]!.maxReceiveCount);
+      expect(q.Properties.VisibilityTimeout).toBe(WORKER_TIMEOUT_SECONDS * 6);
+      dlqTargets.add(redrive.deadLetterTargetArn['Fn::GetAtt'][0]);
+    }
+    expect(dlqTargets.size).toBe(QUEUES.length);
+    for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+    // enforceSSL: every queue has a policy denying insecure transport.
+    const policies = ofType('AWS::SQS::QueuePolicy');
+    expect(policies).toHaveLength(QUEUES.length * 2);
+    for (const [, p] of policies) {
+      expect(JSON.stringify(p.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+});
+
+describe('scheduler', () => {
+  it('has a schedule group and a role Scheduler can assume only for this account', () => {
+    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'sundial-dev' });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Action: 'sts:AssumeRole',
+            Effect: 'Allow',
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          },
+        ],
+      },
+    });
+  });
+
+  it("lets the Scheduler role send only to Sundial's three main queues", () => {
+    const roleId = logicalIdOf('AWS::IAM::Role', (r) =>
+      JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
+    );
+    const policies = ofType('AWS::IAM::Policy').filter(([, p]) =>
+      JSON.stringify(p.Properties.Roles).includes(roleId),
+    );
+    expect(policies).toHaveLength(1);
+    const statements = (policies[0]![1].Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.Action).toBe('sqs:SendMessage');
+    const mainQueueIds = ofType('AWS::SQS::Queue')
+      .filter(([, q]) => q.Properties.RedrivePolicy)
+      .map(([id]) => id)
+      .sort();
+    const targets = asList(statements[0]!.Resource).map(
+      (r) => (r as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0],
+    );
+    expect(targets.sort()).toEqual(mainQueueIds);
+  });
+});
+
+describe('functions', () => {
+  const functions = () =>
+    ofType('AWS::Lambda::Function').filter(([id]) => /^(Api|Worker|Sync)Function/.test(id));
+
+  it('runs three arm64 Node.js 24 functions with their configuration from resources', () => {
+    expect(functions()).toHaveLength(3);
+    for (const [, fn] of functions()) {
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env[JOBS_TABLE.envVar]).toEqual({ Ref: expect.stringMatching(/^JobsTable/) });
+      expect(env[RUNS_TABLE.envVar]).toEqual({ Ref: expect.stringMatching(/^RunsTable/) });
+      expect(env[SCHEDULER_ROLE_ENV]).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^SchedulerRole/), 'Arn'],
+      });
+      expect(env[SCHEDULE_GROUP_ENV]).toBe('sundial-dev');
+      expect(JSON.stringify(env[QUEUE_ARNS_ENV])).toMatch(/JobsHighQueue.*JobsDefaultQueue.*JobsLowQueue/);
+      for (const q of QUEUES) expect(env[q.envVar]).toEqual({ Ref: expect.stringMatching(/Queue/) });
+      expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
+    }
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('feeds the worker from each queue with partial batch responses and a concurrency cap', () => {
+    const worker = logicalIdOf('AWS::Lambda::Function', (r) =>
+      String(r.Properties.Description).startsWith('Sundial worker'),
+    );
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', QUEUES.length);
+    for (const def of QUEUES) {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: worker },
+        EventSourceArn: {
+          'Fn::GetAtt': [
+            Match.stringLikeRegexp(`^Jobs${def.priority[0]!.toUpperCase()}${def.priority.slice(1)}Queue`),
+            'Arn',
+          ],
+        },
+        BatchSize: def.batchSize,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: def.maxConcurrency },
+      });
+    }
+    expect(resources[worker]!.Properties.Timeout).toBe(WORKER_TIMEOUT_SECONDS);
+  });
+
+  it('scopes schedule management to the group and PassRole to the Scheduler role', () => {
+    const statements = ofType('AWS::IAM::Policy').flatMap(
+      ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+    );
+    const scheduler = statements.filter((s) => actions(s).some((a) => a.startsWith('scheduler:')));
+    expect(scheduler).toHaveLength(2); // api and sync
+    for (const s of scheduler) {
+      expect(JSON.stringify(s.Resource)).toContain(':schedule/sundial-dev/*');
+      expect(actions(s).sort()).toEqual([
+        'scheduler:CreateSchedule',
+        'scheduler:DeleteSchedule',
+        'scheduler:GetSchedule',
+        'scheduler:UpdateSchedule',
+      ]);
+    }
+    const passRole = statements.filter((s) => actions(s).includes('iam:PassRole'));
+    expect(passRole).toHaveLength(2);
+    for (const s of passRole) {
+      expect(s.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SchedulerRole/), 'Arn'] });
+      expect(s.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+    }
+  });
+
+  it('has no IAM statement on "*" but the X-Ray actions that have no resource-level permission', () => {
+    const noResourceLevel = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+    const statements = ofType('AWS::IAM::Policy').flatMap(
+      ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+    );
+    const star = statements.filter((s) => asList(s.Resource).includes('*'));
+    expect(star.length).toBeGreaterThan(0);
+    for (const s of star) for (const a of actions(s)) expect(noResourceLevel.has(a), a).toBe(true);
+  });
+
+  it('runs the sync sweeper every minute', () => {
+    const sync = logicalIdOf('AWS::Lambda::Function', (r) =>
+      String(r.Properties.Description).includes('sweeper'),
+    );
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [sync, 'Arn'] } })],
+    });
+  });
+});
+
+describe('API', () => {
+  it('proxies every request to the api function, with access logs and throttling', () => {
+    const api = logicalIdOf('AWS::Lambda::Function', (r) => r.Properties.Description === 'Sundial job API');
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'ANY',
+      Integration: Match.objectLike({
+        Type: 'AWS_PROXY',
+        Uri: Match.objectLike({
+          'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [api, 'Arn'] }])]),
+        }),
+      }),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      TracingEnabled: true,
+      AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 })],
+    });
+    template.hasOutput('ApiUrl', {});
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('passes with every finding fixed or acknowledged with a reason', () => {
+    const app = new App();
+    new SundialStack(app, 'Sundial-nag', { stage: 'prod' });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('would fail the synth on an unacknowledged finding', () => {
+    const app = new App();
+    const stack = new SundialStack(app, 'Sundial-nag-control', { stage: 'dev' });
+    new Queue(stack, 'UnprotectedQueue');
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/SQS queue is not used as a dead-letter queue/);
+  });
+});
+
+describe('stage', () => {
+  it('accepts dev and prod and refuses anything else', () => {
+    expect(parseStage(undefined)).toBe('dev');
+    expect(parseStage('prod')).toBe('prod');
+    expect(() => parseStage('staging')).toThrow(
+      'stage must be one of dev, prod (pass -c stage=dev), got "staging"',
+    );
+  });
+
+  it('keeps prod data when the stack is deleted', () => {
+    const prod = Template.fromStack(new SundialStack(new App(), 'Sundial-prod', { stage: 'prod' }));
+    prod.allResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+    prod.allResourcesProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
+    template.allResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+});
