@@ -226,7 +226,7 @@ export class SundialStack extends Stack {
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: removalPolicy,
       deployOptions: {
-        stageName: 'v1api',
+        stageName: stage,
         tracingEnabled: true,
         loggingLevel: MethodLoggingLevel.ERROR,
         accessLogDestination: new LogGroupLogDestination(accessLogs),

@@ -1,6 +1,9 @@
 /** `npm start`: the whole of Sundial on this machine. PORT (default 3000) picks the API port. */
 import { startLocalRuntime } from './runtime.js';
 
+// The SDK warns on every start under Node 20; the README says once that 22+ is recommended.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const port = Number(process.env.PORT ?? 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`PORT must be a TCP port number, got "${process.env.PORT}"`);

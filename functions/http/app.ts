@@ -101,9 +101,22 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {
   return parsed.data;
 }
 
-export function toPublicRun(run: StoredRun): Run {
-  const { leaseUntil: _l, claimToken: _c, tenantId: _t, ...rest } = run;
-  return rest as Run;
+/** A run as the API shows it: no lease bookkeeping, stable field order. */
+export function toPublicRun(run: StoredRun): Omit<Run, 'tenantId'> {
+  return {
+    id: run.id,
+    jobId: run.jobId,
+    scheduledAt: run.scheduledAt,
+    trigger: run.trigger,
+    status: run.status,
+    attempt: run.attempt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    durationMs: run.durationMs,
+    result: run.result,
+    error: run.error,
+    skipReason: run.skipReason,
+  };
 }
 
 function etag(version: number): string {

@@ -40,12 +40,41 @@ const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** Attempts of the write-apply-clear loop when the job keeps changing under us. */
 const MAX_SYNC_ROUNDS = 5;
 
-export type PublicJob = Job;
+export type PublicJob = Omit<Job, 'tenantId'>;
 
-/** What the API returns: the stored job without internal bookkeeping. */
+/** What the API returns: the stored job without internal bookkeeping, in a stable field order. */
 export function toPublicJob(job: StoredJob): PublicJob {
-  const { syncPendingAt: _pending, tenantId: _tenant, ...rest } = job;
-  return rest as PublicJob;
+  const { schedule: s, target: t } = job;
+  return {
+    id: job.id,
+    name: job.name,
+    description: job.description,
+    schedule: {
+      expression: s.expression,
+      timezone: s.timezone,
+      startAt: s.startAt,
+      endAt: s.endAt,
+      flexibleWindowMinutes: s.flexibleWindowMinutes,
+    },
+    target: {
+      type: t.type,
+      url: t.url,
+      method: t.method,
+      headers: t.headers,
+      body: t.body,
+      timeoutSeconds: t.timeoutSeconds,
+    },
+    retryPolicy: job.retryPolicy,
+    overlapPolicy: job.overlapPolicy,
+    priority: job.priority,
+    state: job.state as PublicJob['state'],
+    tags: job.tags,
+    nextRunAt: job.nextRunAt,
+    lastRun: job.lastRun,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    version: job.version,
+  } as PublicJob;
 }
 
 export class JobService {
