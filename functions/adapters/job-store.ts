@@ -4,7 +4,7 @@
  * syncPendingAt) that puts it in the sparse `bySyncPending` index until the schedule
  * has been applied; the sweeper repairs what a crash left behind (invariant 1).
  */
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -15,8 +15,9 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { SYNC_SHARDS } from '../../lib/definitions.js';
-import { IdempotencyConflictError, ValidationError } from '../domain/errors.js';
+import { IdempotencyConflictError } from '../domain/errors.js';
 import type { Job, JobState, RunSummary, StoredJobState } from '../domain/job.js';
+import { conditionally, isConditionFailure, queryPage } from './dynamo.js';
 
 export interface StoredJob extends Omit<Job, 'state'> {
   state: StoredJobState;
@@ -39,8 +40,6 @@ export interface IdempotencyRecord {
 const JOB_PREFIX = 'JOB#';
 const tenantPk = (tenantId: string) => `TENANT#${tenantId}`;
 const jobSk = (jobId: string) => `${JOB_PREFIX}${jobId}`;
-/** Bounds the items one list request may read when filters discard most of them. */
-const MAX_EVALUATED_PER_LIST = 1000;
 
 export function syncShardFor(jobId: string): string {
   let hash = 0;
@@ -68,12 +67,7 @@ function fromItem(item: Record<string, unknown>): StoredJob {
   return job as unknown as StoredJob;
 }
 
-export function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error as Error)?.name === 'ConditionalCheckFailedException'
-  );
-}
+export { isConditionFailure };
 
 export class JobStore {
   constructor(
@@ -125,7 +119,9 @@ export class JobStore {
                   job: stored,
                   expiresAt: idempotency.expiresAt,
                 },
-                ConditionExpression: 'attribute_not_exists(pk)',
+                // An expired record may linger until TTL removes it; it no longer counts.
+                ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+                ExpressionAttributeValues: { ':now': Math.floor(Date.parse(now) / 1000) },
               },
             },
           ],
@@ -137,8 +133,7 @@ export class JobStore {
       const { Item } = await this.db.send(
         new GetCommand({ TableName: this.tableName, Key: idemKey, ConsistentRead: true }),
       );
-      // Expired records linger until TTL deletes them; treat them as absent.
-      if (!Item || (Item.expiresAt as number) * 1000 < Date.parse(now)) throw error;
+      if (!Item) throw error;
       if (Item.requestHash !== idempotency.requestHash) throw new IdempotencyConflictError();
       return { job: Item.job as StoredJob, replayed: true };
     }
@@ -150,11 +145,7 @@ export class JobStore {
   ): Promise<{ items: StoredJob[]; nextCursor: string | null }> {
     const filters: string[] = ['#state <> :deleting'];
     const names: Record<string, string> = { '#state': 'state' };
-    const values: Record<string, unknown> = {
-      ':pk': tenantPk(tenantId),
-      ':prefix': JOB_PREFIX,
-      ':deleting': 'deleting',
-    };
+    const values: Record<string, unknown> = { ':deleting': 'deleting' };
     if (query.state) {
       filters.push('#state = :state');
       values[':state'] = query.state;
@@ -165,28 +156,20 @@ export class JobStore {
       names['#tagKey'] = query.tag.key;
       values[':tagValue'] = query.tag.value;
     }
-    let startKey: Record<string, unknown> | undefined = query.cursor
-      ? decodeCursor(tenantId, query.cursor)
-      : undefined;
-    const items: StoredJob[] = [];
-    let evaluated = 0;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          FilterExpression: filters.join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ExclusiveStartKey: startKey,
-          Limit: query.limit - items.length,
-        }),
-      );
-      for (const item of page.Items ?? []) items.push(fromItem(item));
-      evaluated += page.ScannedCount ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && items.length < query.limit && evaluated < MAX_EVALUATED_PER_LIST);
-    return { items, nextCursor: startKey ? encodeCursor(startKey) : null };
+    const page = await queryPage(
+      this.db,
+      {
+        TableName: this.tableName,
+        pk: tenantPk(tenantId),
+        skPrefix: JOB_PREFIX,
+        FilterExpression: filters.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+      query.limit,
+      query.cursor,
+    );
+    return { items: page.items.map(fromItem), nextCursor: page.nextCursor };
   }
 
   /** Replaces a job's fields if it is still at `expectedVersion`; sets the sync marker. */
@@ -203,9 +186,9 @@ export class JobStore {
   }
 
   /** Removes the sync marker only if nobody changed the job since `version` was applied. */
-  async clearSyncMarker(tenantId: string, jobId: string, version: number): Promise<boolean> {
-    try {
-      await this.db.send(
+  clearSyncMarker(tenantId: string, jobId: string, version: number): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
@@ -213,30 +196,22 @@ export class JobStore {
           ConditionExpression: 'version = :v',
           ExpressionAttributeValues: { ':v': version },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /** Deletes the job item once its schedule is gone, unless it changed meanwhile. */
-  async deleteIfVersion(tenantId: string, jobId: string, version: number): Promise<boolean> {
-    try {
-      await this.db.send(
+  deleteIfVersion(tenantId: string, jobId: string, version: number): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
           ConditionExpression: 'version = :v',
           ExpressionAttributeValues: { ':v': version },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /**
@@ -249,8 +224,8 @@ export class JobStore {
     summary: RunSummary,
     nextRunAt: string | null,
   ): Promise<void> {
-    try {
-      await this.db.send(
+    await conditionally(() =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
@@ -264,10 +239,8 @@ export class JobStore {
             ':scheduledAt': summary.scheduledAt,
           },
         }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+      ),
+    );
   }
 
   /** Jobs whose sync marker is older than `before`, oldest first, from one shard. */
@@ -287,21 +260,4 @@ export class JobStore {
     );
     return (Items ?? []).map((item) => parseJobKey(item.pk as string, item.sk as string));
   }
-}
-
-function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify({ sk: key.sk }), 'utf8').toString('base64url');
-}
-
-function decodeCursor(tenantId: string, cursor: string): Record<string, unknown> {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { sk?: unknown };
-    if (typeof parsed.sk === 'string' && parsed.sk.startsWith(JOB_PREFIX)) {
-      // The tenant comes from the caller, never from the cursor.
-      return { pk: tenantPk(tenantId), sk: parsed.sk };
-    }
-  } catch {
-    // fall through to the validation error
-  }
-  throw ValidationError.of('cursor', 'is not a cursor returned by this API');
 }

@@ -3,10 +3,9 @@
  * comes from its scheduled time, so `claim` is the conditional write that makes each
  * (job, scheduled time) run exactly once (invariant 2).
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ValidationError } from '../domain/errors.js';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Run, RunStatus } from '../domain/run.js';
-import { isConditionFailure } from './job-store.js';
+import { conditionally, queryPage } from './dynamo.js';
 
 const runPk = (tenantId: string, jobId: string) => `TENANT#${tenantId}#JOB#${jobId}`;
 const RUN_PREFIX = 'RUN#';
@@ -27,6 +26,15 @@ function fromItem(item: Record<string, unknown>): StoredRun {
 }
 
 export class RunStore {
+  private item(run: StoredRun, now: Date): Record<string, unknown> {
+    return {
+      pk: runPk(run.tenantId, run.jobId),
+      sk: `${RUN_PREFIX}${run.id}`,
+      ...run,
+      expiresAt: this.expiresAt(now),
+    };
+  }
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -42,49 +50,33 @@ export class RunStore {
    * but its lease has expired (its worker died). Anything else is a duplicate delivery.
    */
   async claim(run: StoredRun, now: Date): Promise<ClaimResult> {
-    try {
-      await this.db.send(
+    const claimed = await conditionally(() =>
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            pk: runPk(run.tenantId, run.jobId),
-            sk: `${RUN_PREFIX}${run.id}`,
-            ...run,
-            expiresAt: this.expiresAt(now),
-          },
+          Item: this.item(run, now),
           ConditionExpression: 'attribute_not_exists(pk) OR (#status = :running AND leaseUntil < :now)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':running': 'running', ':now': now.toISOString() },
         }),
-      );
-      return { claimed: true, run };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      return { claimed: false, existing: await this.get(run.tenantId, run.jobId, run.id) };
-    }
+      ),
+    );
+    if (claimed) return { claimed: true, run };
+    return { claimed: false, existing: await this.get(run.tenantId, run.jobId, run.id) };
   }
 
   /** Writes a run's outcome if this worker still holds the claim. */
-  async finish(run: StoredRun, claimToken: string, now: Date): Promise<boolean> {
-    try {
-      await this.db.send(
+  finish(run: StoredRun, claimToken: string, now: Date): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            pk: runPk(run.tenantId, run.jobId),
-            sk: `${RUN_PREFIX}${run.id}`,
-            ...run,
-            expiresAt: this.expiresAt(now),
-          },
+          Item: this.item(run, now),
           ConditionExpression: 'claimToken = :token',
           ExpressionAttributeValues: { ':token': claimToken },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async get(tenantId: string, jobId: string, runId: string): Promise<StoredRun | undefined> {
@@ -104,44 +96,24 @@ export class RunStore {
     jobId: string,
     query: { limit: number; cursor?: string; status?: RunStatus },
   ): Promise<{ items: StoredRun[]; nextCursor: string | null }> {
-    const values: Record<string, unknown> = { ':pk': runPk(tenantId, jobId), ':prefix': RUN_PREFIX };
-    if (query.status) values[':status'] = query.status;
-    let startKey = query.cursor ? decodeCursor(tenantId, jobId, query.cursor) : undefined;
-    const items: StoredRun[] = [];
-    let evaluated = 0;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ...(query.status
-            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
-            : {}),
-          ExpressionAttributeValues: values,
-          ScanIndexForward: false,
-          ExclusiveStartKey: startKey,
-          Limit: query.limit - items.length,
-        }),
-      );
-      for (const item of page.Items ?? []) items.push(fromItem(item));
-      evaluated += page.ScannedCount ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && items.length < query.limit && evaluated < 1000);
-    return {
-      items,
-      nextCursor: startKey ? Buffer.from(JSON.stringify({ sk: startKey.sk })).toString('base64url') : null,
-    };
+    const page = await queryPage(
+      this.db,
+      {
+        TableName: this.tableName,
+        pk: runPk(tenantId, jobId),
+        skPrefix: RUN_PREFIX,
+        ScanIndexForward: false,
+        ...(query.status
+          ? {
+              FilterExpression: '#status = :status',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':status': query.status },
+            }
+          : {}),
+      },
+      query.limit,
+      query.cursor,
+    );
+    return { items: page.items.map(fromItem), nextCursor: page.nextCursor };
   }
-}
-
-function decodeCursor(tenantId: string, jobId: string, cursor: string): Record<string, unknown> {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { sk?: unknown };
-    if (typeof parsed.sk === 'string' && parsed.sk.startsWith(RUN_PREFIX)) {
-      return { pk: runPk(tenantId, jobId), sk: parsed.sk };
-    }
-  } catch {
-    // fall through
-  }
-  throw ValidationError.of('cursor', 'is not a cursor returned by this API');
 }
