@@ -255,6 +255,18 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
 
   // --- firing ---
 
+  function fireTimesAfter(stored: StoredSchedule, after: number, count: number): Date[] {
+    const { model } = stored;
+    return nextFireTimes(stored.parsed, {
+      timezone: model.ScheduleExpressionTimezone ?? 'UTC',
+      after: new Date(after),
+      count,
+      createdAt: new Date(stored.createdAtMs),
+      ...(model.StartDate !== undefined ? { startAt: new Date(model.StartDate * 1000) } : {}),
+      ...(model.EndDate !== undefined ? { endAt: new Date(model.EndDate * 1000) } : {}),
+    });
+  }
+
   function collectDue(stored: StoredSchedule, now: number): void {
     const { model } = stored;
     if (model.State === 'DISABLED') {
@@ -267,14 +279,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
         ? (model.FlexibleTimeWindow.MaximumWindowInMinutes ?? 0) * 60_000
         : 0;
     for (;;) {
-      const times = nextFireTimes(stored.parsed, {
-        timezone: model.ScheduleExpressionTimezone ?? 'UTC',
-        after: new Date(stored.evaluatedUntil),
-        count: BATCH,
-        createdAt: new Date(stored.createdAtMs),
-        ...(model.StartDate !== undefined ? { startAt: new Date(model.StartDate * 1000) } : {}),
-        ...(model.EndDate !== undefined ? { endAt: new Date(model.EndDate * 1000) } : {}),
-      });
+      const times = fireTimesAfter(stored, stored.evaluatedUntil, BATCH);
       const due = times.filter((t) => t.getTime() <= now);
       for (const t of due) {
         const scheduledTime = t.getTime();
@@ -291,17 +296,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
   }
 
   function isFinished(stored: StoredSchedule): boolean {
-    const { model } = stored;
-    return (
-      nextFireTimes(stored.parsed, {
-        timezone: model.ScheduleExpressionTimezone ?? 'UTC',
-        after: new Date(stored.evaluatedUntil),
-        count: 1,
-        createdAt: new Date(stored.createdAtMs),
-        ...(model.StartDate !== undefined ? { startAt: new Date(model.StartDate * 1000) } : {}),
-        ...(model.EndDate !== undefined ? { endAt: new Date(model.EndDate * 1000) } : {}),
-      }).length === 0
-    );
+    return fireTimesAfter(stored, stored.evaluatedUntil, 1).length === 0;
   }
 
   function substitute(input: string, model: ScheduleModel, delivery: PendingDelivery): string {
