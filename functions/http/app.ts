@@ -12,7 +12,13 @@ import {
   PreconditionFailedError,
   ValidationError,
 } from '../domain/errors.js';
-import { JOB_STATES, validateSchedule, zodIssuesToFieldErrors } from '../domain/job.js';
+import {
+  computeNextRunAt,
+  JOB_STATES,
+  type Job,
+  validateSchedule,
+  zodIssuesToFieldErrors,
+} from '../domain/job.js';
 import { RUN_STATUSES, type Run } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
 import { type JobService, type JobServiceLogger, toPublicJob } from '../usecases/jobs.js';
@@ -133,11 +139,16 @@ function parseIfMatch(header: string | undefined): number | undefined {
 export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const resolvePrincipal = deps.resolvePrincipal ?? (() => DEV_PRINCIPAL);
 
+  // nextRunAt is computed as the job is read, so it never shows a time already past.
+  const present = (job: Parameters<typeof toPublicJob>[0]) => ({
+    ...toPublicJob(job),
+    nextRunAt: computeNextRunAt(job as Job, deps.clock.now()),
+  });
   const jobResponse = (
     status: number,
     job: Parameters<typeof toPublicJob>[0],
     headers: Record<string, string> = {},
-  ) => json(status, toPublicJob(job), { etag: etag(job.version), ...headers });
+  ) => json(status, present(job), { etag: etag(job.version), ...headers });
 
   const routes: Route[] = [
     route('/v1/health', {
@@ -196,7 +207,7 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
           ...(q.state ? { state: q.state } : {}),
           ...(tagKey ? { tag: { key: tagKey, value: tagValue.join(':') } } : {}),
         });
-        return json(200, { items: page.items.map(toPublicJob), nextCursor: page.nextCursor });
+        return json(200, { items: page.items.map(present), nextCursor: page.nextCursor });
       },
     }),
     route('/v1/jobs/{jobId}', {

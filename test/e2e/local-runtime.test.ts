@@ -121,6 +121,7 @@ describe('firing schedules end to end', () => {
 
     const after = await api<Job>('GET', `/v1/jobs/${job.id}`);
     expect(after.body.lastRun?.status).toBe('succeeded');
+    expect(after.body.nextRunAt).toBe('2026-11-23T00:06:00.000Z');
     expect(after.body.version).toBe(1);
     await api('DELETE', `/v1/jobs/${job.id}`);
   });
