@@ -10,6 +10,7 @@ import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-sch
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
+import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
 import type { HttpCaller } from '../functions/adapters/http-target.js';
 import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js';
 import { createDocumentClient } from '../functions/commons/clients.js';
@@ -21,6 +22,7 @@ import { createSyncHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
 import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
 import { startApiGateway } from './api-gateway.js';
+import { DelayLine } from './delay-line.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
 import { createQueues, createTables, type LocalQueue } from './resources.js';
 import { createSchedulerEmulator, sqsDeliverer } from './scheduler-emulator/index.js';
@@ -121,16 +123,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       scheduleGroupName: LOCAL_SCHEDULE_GROUP,
       schedulerRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/sundial-local-scheduler`,
       queueArns: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].arn])) as Config['queueArns'],
+      queueUrls: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].url])) as Config['queueUrls'],
       runRetentionDays: RUN_RETENTION_DAYS,
     };
     const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
+    // Under an injected clock, message delays follow that clock too.
+    const delayLine = manual
+      ? new DelayLine(new SqsFiringQueue(sqs, config.queueUrls, clock), clock)
+      : undefined;
     const servicesWith = (overrides: { scheduleGateway?: ScheduleGateway; callTarget?: HttpCaller }) =>
       buildServices({
         config,
         db,
         scheduler,
+        sqs,
         clock,
         logger,
+        ...(delayLine ? { firingQueue: delayLine } : {}),
         ...(overrides.scheduleGateway ? { schedules: overrides.scheduleGateway } : {}),
         ...(overrides.callTarget ? { callTarget: overrides.callTarget } : {}),
       });
@@ -161,7 +170,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const drain = async (): Promise<number> => {
       let total = 0;
       for (;;) {
-        let round = 0;
+        let round = (await delayLine?.release()) ?? 0;
         // High first, low last: the order a backlog drains in.
         for (const q of ordered) round += await pollOnce(sqs, pollerQueue(q), workerInvoke, pollOptions);
         total += round;

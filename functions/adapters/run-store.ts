@@ -3,7 +3,7 @@
  * comes from its scheduled time, so `claim` is the conditional write that makes each
  * (job, scheduled time) run exactly once (invariant 2).
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Run, RunStatus } from '../domain/run.js';
 import { conditionally, queryPage } from './dynamo.js';
 
@@ -63,6 +63,48 @@ export class RunStore {
     );
     if (claimed) return { claimed: true, run };
     return { claimed: false, existing: await this.get(run.tenantId, run.jobId, run.id) };
+  }
+
+  /**
+   * Claims attempt `attempt` (> 1) of a run waiting for its retry, or takes over that same
+   * attempt from a worker whose lease ran out. Returns the claimed run, or undefined.
+   */
+  async claimAttempt(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    claim: { claimToken: string; leaseUntil: string; startedAt: string },
+    now: Date,
+  ): Promise<StoredRun | undefined> {
+    let updated: StoredRun | undefined;
+    const claimed = await conditionally(async () => {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tenantId, jobId), sk: `${RUN_PREFIX}${runId}` },
+          UpdateExpression:
+            'SET #status = :running, attempt = :attempt, claimToken = :token, leaseUntil = :lease, startedAt = :started, nextAttemptAt = :null',
+          ConditionExpression:
+            '(#status = :queued AND attempt = :previous) OR (#status = :running AND attempt = :attempt AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':running': 'running',
+            ':queued': 'queued',
+            ':attempt': attempt,
+            ':previous': attempt - 1,
+            ':token': claim.claimToken,
+            ':lease': claim.leaseUntil,
+            ':started': claim.startedAt,
+            ':now': now.toISOString(),
+            ':null': null,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      updated = Attributes ? fromItem(Attributes) : undefined;
+    });
+    return claimed ? updated : undefined;
   }
 
   /** Writes a run's outcome if this worker still holds the claim. */

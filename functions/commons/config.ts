@@ -4,6 +4,7 @@ import {
   JOBS_TABLE,
   PRIORITIES,
   QUEUE_ARNS_ENV,
+  QUEUES,
   RUN_RETENTION_DAYS,
   RUNS_TABLE,
   SCHEDULE_GROUP_ENV,
@@ -23,6 +24,8 @@ export interface Config {
   schedulerRoleArn: string;
   /** Queue ARN per priority: the EventBridge schedule's target. */
   queueArns: z.infer<typeof queueArnsSchema>;
+  /** Queue URL per priority: where retries and manual runs are sent. */
+  queueUrls: z.infer<typeof queueArnsSchema>;
   runRetentionDays: number;
 }
 
@@ -33,6 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     SCHEDULE_GROUP_ENV,
     SCHEDULER_ROLE_ENV,
     QUEUE_ARNS_ENV,
+    ...QUEUES.map((q) => q.envVar),
   ].filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`missing environment variables: ${missing.join(', ')}`);
   return {
@@ -41,6 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scheduleGroupName: env[SCHEDULE_GROUP_ENV]!,
     schedulerRoleArn: env[SCHEDULER_ROLE_ENV]!,
     queueArns: queueArnsSchema.parse(JSON.parse(env[QUEUE_ARNS_ENV]!)),
+    queueUrls: queueArnsSchema.parse(Object.fromEntries(QUEUES.map((q) => [q.priority, env[q.envVar]]))),
     runRetentionDays: z.coerce
       .number()
       .int()

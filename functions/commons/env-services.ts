@@ -1,3 +1,4 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient, createSchedulerClient } from './clients.js';
 import { systemClock } from './clock.js';
 import { loadConfig } from './config.js';
@@ -10,6 +11,7 @@ export function servicesFromEnv(): Services {
     config: loadConfig(),
     db: createDocumentClient(),
     scheduler: createSchedulerClient(),
+    sqs: new SQSClient({}),
     clock: systemClock,
     logger,
   });

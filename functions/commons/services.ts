@@ -1,6 +1,8 @@
 /** Wires adapters and use cases from configuration; shared by the handlers and the local runtime. */
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type FiringQueue, SqsFiringQueue } from '../adapters/firing-queue.js';
 import { callHttpTarget, type HttpCaller } from '../adapters/http-target.js';
 import { JobStore } from '../adapters/job-store.js';
 import { RunStore } from '../adapters/run-store.js';
@@ -18,6 +20,7 @@ export interface Services {
   schedules: ScheduleGateway;
   jobService: JobService;
   callTarget: HttpCaller;
+  firingQueue: FiringQueue;
   healthChecks: Record<string, () => Promise<void>>;
 }
 
@@ -25,11 +28,14 @@ export interface ServiceInputs {
   config: Config;
   db: DynamoDBDocumentClient;
   scheduler: SchedulerClient;
+  sqs: SQSClient;
   clock: Clock;
   logger: JobServiceLogger;
   /** Replaces the Scheduler adapter, e.g. to simulate a crash in tests. */
   schedules?: ScheduleGateway;
   callTarget?: HttpCaller;
+  /** Replaces SQS for retries and manual runs, e.g. with a clock-driven delay line locally. */
+  firingQueue?: FiringQueue;
 }
 
 export function buildServices(inputs: ServiceInputs): Services {
@@ -52,6 +58,7 @@ export function buildServices(inputs: ServiceInputs): Services {
     schedules,
     jobService: new JobService({ jobs: jobStore, schedules, clock, logger }),
     callTarget: inputs.callTarget ?? callHttpTarget,
+    firingQueue: inputs.firingQueue ?? new SqsFiringQueue(inputs.sqs, config.queueUrls, clock),
     healthChecks: {
       // A point read of a key that never exists: proves reachability and permissions cheaply.
       jobsTable: async () => {

@@ -58,6 +58,18 @@ const tagsSchema = z
   .record(z.string().min(1).max(128), z.string().max(256))
   .refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
 
+const retryPolicySchema = z
+  .strictObject({
+    maxAttempts: z.number().int().min(1).max(10).default(1),
+    initialDelaySeconds: z.number().int().min(1).max(86_400).default(30),
+    multiplier: z.number().min(1).max(10).default(2),
+    maxDelaySeconds: z.number().int().min(1).max(86_400).default(900),
+  })
+  .refine((p) => p.maxDelaySeconds >= p.initialDelaySeconds, {
+    message: 'maxDelaySeconds must be at least initialDelaySeconds',
+    path: ['maxDelaySeconds'],
+  });
+
 /** Fields a client may send when creating a job. */
 export const jobInputSchema = z.strictObject({
   name: z
@@ -67,13 +79,14 @@ export const jobInputSchema = z.strictObject({
   description: z.string().max(1024, 'must be at most 1024 characters').nullable().default(null),
   schedule: scheduleSchema,
   target: httpTargetSchema,
-  // Retries and overlap rules arrive with the execution-semantics work; until then only the
-  // behaviour Sundial really has is accepted, so nobody believes a job retries when it does not.
-  retryPolicy: z
-    .strictObject({
-      maxAttempts: z.literal(1, { error: 'only 1 is supported yet: runs are attempted once' }),
-    })
-    .default({ maxAttempts: 1 }),
+  retryPolicy: retryPolicySchema.default({
+    maxAttempts: 1,
+    initialDelaySeconds: 30,
+    multiplier: 2,
+    maxDelaySeconds: 900,
+  }),
+  // Overlap rules arrive with the rest of the execution work; until then only the
+  // behaviour Sundial really has is accepted.
   overlapPolicy: z.literal('allow', { error: 'only "allow" is supported yet' }).default('allow'),
   priority: z.enum(PRIORITIES).default('default'),
   state: z.enum(JOB_STATES).default('enabled'),

@@ -34,6 +34,20 @@ export interface Run {
   result: { statusCode: number; bodyExcerpt: string } | null;
   error: { type: string; message: string } | null;
   skipReason: string | null;
+  /** Every attempt so far, oldest first; the run's own fields describe the latest. */
+  attempts: AttemptRecord[];
+  /** When a failed attempt will be retried; null when no retry is pending. */
+  nextAttemptAt: string | null;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  status: 'succeeded' | 'failed' | 'timed_out';
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  statusCode: number | null;
+  error: { type: string; message: string } | null;
 }
 
 /**
@@ -46,3 +60,11 @@ export function scheduledRunId(scheduledAt: Date): string {
 }
 
 export const BODY_EXCERPT_CHARS = 1024;
+
+/**
+ * The identity of a manual run ("run now"): its own time and a random suffix, so it never
+ * collides with, or swallows, a scheduled occurrence (invariant 2).
+ */
+export function manualRunId(requestedAt: Date, suffix: string): string {
+  return `${scheduledRunId(requestedAt)}_m${suffix}`;
+}

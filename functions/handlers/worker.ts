@@ -9,6 +9,7 @@ export function createWorkerHandler(services: Services): (event: SQSEvent) => Pr
     jobs: services.jobStore,
     runs: services.runStore,
     callTarget: services.callTarget,
+    queue: services.firingQueue,
     clock: services.clock,
     logger: services.logger,
   };

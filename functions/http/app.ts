@@ -122,6 +122,8 @@ export function toPublicRun(run: StoredRun): Omit<Run, 'tenantId'> {
     result: run.result,
     error: run.error,
     skipReason: run.skipReason,
+    attempts: run.attempts ?? [],
+    nextAttemptAt: run.nextAttemptAt ?? null,
   };
 }
 

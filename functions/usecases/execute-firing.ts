@@ -1,137 +1,279 @@
 /**
- * What the worker does with one firing: load the job, claim the run for (job, scheduled
- * time), call the target, record the outcome. Each path ends in a run record or a
- * deliberate drop with a log line (invariant 3).
+ * What the worker does with one message: load the job, claim the run (for a firing: keyed
+ * on job and scheduled time), call the target, then record the outcome or schedule the
+ * next attempt. Each path ends in a run record, a queued retry, or a deliberate drop with
+ * a log line (invariant 3).
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { HttpCaller } from '../adapters/http-target.js';
-import type { JobStore } from '../adapters/job-store.js';
+import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
+import type { HttpCaller, TargetOutcome } from '../adapters/http-target.js';
+import type { JobStore, StoredJob } from '../adapters/job-store.js';
 import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
 import { computeNextRunAt, type Job } from '../domain/job.js';
-import { scheduledRunId, TERMINAL_STATUSES } from '../domain/run.js';
+import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
+import { type AttemptRecord, scheduledRunId, TERMINAL_STATUSES } from '../domain/run.js';
 import type { JobServiceLogger } from './jobs.js';
 
-export const firingMessageSchema = z.object({
+const base = {
   v: z.literal(1),
   tenantId: z.string().min(1),
   jobId: z.string().min(1),
   scheduledTime: z.iso.datetime({ offset: true }),
-  trigger: z.literal('schedule'),
-});
+};
+
+export const firingMessageSchema = z.discriminatedUnion('trigger', [
+  z.object({ ...base, trigger: z.literal('schedule') }),
+  z.object({
+    ...base,
+    trigger: z.literal('retry'),
+    runId: z.string().min(1),
+    attempt: z.number().int().min(2),
+    notBefore: z.iso.datetime({ offset: true }),
+  }),
+  z.object({ ...base, trigger: z.literal('manual'), runId: z.string().min(1) }),
+]);
 export type FiringMessageBody = z.infer<typeof firingMessageSchema>;
 
 export interface ExecuteDeps {
   jobs: JobStore;
   runs: RunStore;
+  queue: FiringQueue;
   callTarget: HttpCaller;
   clock: Clock;
   logger: JobServiceLogger;
+  /** Jitter source for retry delays. */
+  random?: () => number;
 }
 
 /**
- * - `done`: the firing is fully handled (run recorded, duplicate, or deliberately dropped);
+ * - `done`: handled (run recorded, retry queued, duplicate, or deliberately dropped);
  * - `retry`: another worker holds a live claim; let SQS redeliver later.
  */
 export type FiringOutcome =
   | { result: 'done'; detail: string; run?: StoredRun }
   | { result: 'retry'; detail: string };
 
-/** Seconds a claim outlives the target timeout, covering the bookkeeping around the call. */
+/**
+ * Seconds a claim outlives the target timeout, covering the bookkeeping around the call.
+ * With target timeouts capped below the worker Lambda's timeout, a lease always outlasts
+ * the invocation holding it, so a redelivered message can never start a second copy of a
+ * run still in progress.
+ */
 const LEASE_MARGIN_SECONDS = 30;
 
 export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBody): Promise<FiringOutcome> {
   const { tenantId, jobId } = message;
-  const scheduledAt = new Date(message.scheduledTime);
-  const runId = scheduledRunId(scheduledAt);
-  const log = { tenantId, jobId, runId, scheduledTime: message.scheduledTime };
+  const runId =
+    message.trigger === 'schedule' ? scheduledRunId(new Date(message.scheduledTime)) : message.runId;
+  const log = { tenantId, jobId, runId, trigger: message.trigger, scheduledTime: message.scheduledTime };
 
   const job = await deps.jobs.get(tenantId, jobId);
   if (!job || job.state === 'deleting') {
-    deps.logger.info('firing dropped: job no longer exists', log);
+    deps.logger.info('message dropped: job no longer exists', log);
     return { result: 'done', detail: 'job deleted' };
   }
-
   const now = deps.clock.now();
-  const base: StoredRun = {
-    id: runId,
-    jobId,
-    tenantId,
-    scheduledAt: scheduledAt.toISOString(),
-    trigger: 'schedule',
-    status: 'running',
-    attempt: 1,
-    startedAt: now.toISOString(),
-    finishedAt: null,
-    durationMs: null,
-    result: null,
-    error: null,
-    skipReason: null,
-  };
-
-  if (job.state === 'paused') {
-    // A firing that raced a pause: recorded, not run.
-    const skipped: StoredRun = {
-      ...base,
-      status: 'skipped',
-      startedAt: null,
-      finishedAt: now.toISOString(),
-      skipReason: 'job is paused',
-    };
-    const claim = await deps.runs.claim(skipped, now);
-    if (claim.claimed) await recordOnJob(deps, job as Job, skipped, now);
-    deps.logger.info('firing skipped: job is paused', log);
-    return { result: 'done', detail: 'skipped', run: claim.claimed ? skipped : claim.existing };
+  if (message.trigger === 'retry' && Date.parse(message.notBefore) > now.getTime()) {
+    // Longer than SQS can delay: put it back until it is due.
+    await deps.queue.send(job.priority, message);
+    return { result: 'done', detail: 're-delayed' };
   }
 
   const claimToken = randomUUID();
   const leaseUntil = new Date(now.getTime() + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000);
-  const claim = await deps.runs.claim({ ...base, claimToken, leaseUntil: leaseUntil.toISOString() }, now);
-  if (!claim.claimed) {
-    const existing = claim.existing;
-    if (existing && TERMINAL_STATUSES.has(existing.status)) {
-      deps.logger.info('duplicate firing ignored: run already recorded', { ...log, status: existing.status });
-      return { result: 'done', detail: 'duplicate', run: existing };
+  let run: StoredRun;
+  if (message.trigger === 'retry') {
+    const claimed = await deps.runs.claimAttempt(
+      tenantId,
+      jobId,
+      runId,
+      message.attempt,
+      { claimToken, leaseUntil: leaseUntil.toISOString(), startedAt: now.toISOString() },
+      now,
+    );
+    if (!claimed) return unclaimed(deps, await deps.runs.get(tenantId, jobId, runId), log);
+    run = claimed;
+    if (job.state === 'paused') {
+      return finish(
+        deps,
+        job,
+        { ...run, status: 'skipped', skipReason: 'job was paused before this retry' },
+        claimToken,
+        now,
+      );
     }
-    return { result: 'retry', detail: 'run in progress elsewhere' };
+  } else {
+    const fresh: StoredRun = {
+      id: runId,
+      jobId,
+      tenantId,
+      scheduledAt: new Date(message.scheduledTime).toISOString(),
+      trigger: message.trigger,
+      status: 'running',
+      attempt: 1,
+      startedAt: now.toISOString(),
+      finishedAt: null,
+      durationMs: null,
+      result: null,
+      error: null,
+      skipReason: null,
+      attempts: [],
+      nextAttemptAt: null,
+      claimToken,
+      leaseUntil: leaseUntil.toISOString(),
+    };
+    if (job.state === 'paused' && message.trigger === 'schedule') {
+      // A firing that raced a pause: recorded, not run.
+      const { claimToken: _t, leaseUntil: _l, ...rest } = fresh;
+      const skipped: StoredRun = {
+        ...rest,
+        status: 'skipped',
+        startedAt: null,
+        finishedAt: now.toISOString(),
+        skipReason: 'job is paused',
+      };
+      const claim = await deps.runs.claim(skipped, now);
+      if (!claim.claimed) return unclaimed(deps, claim.existing, log);
+      await recordOnJob(deps, job, skipped, now);
+      deps.logger.info('firing skipped: job is paused', log);
+      return { result: 'done', detail: 'skipped', run: skipped };
+    }
+    const claim = await deps.runs.claim(fresh, now);
+    if (!claim.claimed) return unclaimed(deps, claim.existing, log);
+    run = fresh;
   }
 
   const started = deps.clock.now();
-  const outcome = await deps.callTarget(job.target, { jobId, runId, scheduledAt: base.scheduledAt });
+  const outcome = await deps.callTarget(job.target, { jobId, runId, scheduledAt: run.scheduledAt });
   const finished = deps.clock.now();
-  const durationMs = Math.max(0, finished.getTime() - started.getTime());
-  const run: StoredRun = { ...base, claimToken, finishedAt: finished.toISOString(), durationMs };
-  if (outcome.kind === 'response') {
-    run.result = { statusCode: outcome.statusCode, bodyExcerpt: outcome.bodyExcerpt };
-    if (outcome.statusCode >= 200 && outcome.statusCode < 300) {
-      run.status = 'succeeded';
-    } else {
-      run.status = 'failed';
-      run.error = { type: 'http_status', message: `target answered HTTP ${outcome.statusCode}` };
+  const attempt = toAttempt(run.attempt, outcome, started, finished);
+  const attempted: StoredRun = {
+    ...run,
+    status: attempt.status,
+    startedAt: started.toISOString(),
+    finishedAt: attempt.finishedAt,
+    durationMs: attempt.durationMs,
+    result:
+      outcome.kind === 'response'
+        ? { statusCode: outcome.statusCode, bodyExcerpt: outcome.bodyExcerpt }
+        : null,
+    error: attempt.error,
+    attempts: [...(run.attempts ?? []), attempt],
+  };
+
+  if (attempt.status !== 'succeeded' && hasAttemptsLeft(job.retryPolicy, run.attempt)) {
+    const delay = retryDelaySeconds(job.retryPolicy, run.attempt, deps.random);
+    const notBefore = new Date(finished.getTime() + delay * 1000).toISOString();
+    const retry: QueueMessage = {
+      v: 1,
+      tenantId,
+      jobId,
+      trigger: 'retry',
+      scheduledTime: message.scheduledTime,
+      runId,
+      attempt: run.attempt + 1,
+      notBefore,
+    };
+    // The message goes first: if we crash after it, the retry still happens; if we crash
+    // before it, this attempt's message is redelivered and the lease lets it run again.
+    await deps.queue.send(job.priority, retry);
+    const { leaseUntil: _lease, ...rest } = attempted;
+    const waiting: StoredRun = { ...rest, status: 'queued', nextAttemptAt: notBefore };
+    if (!(await deps.runs.finish(waiting, claimToken, finished))) {
+      deps.logger.warn('retry state not recorded: claim was taken over', log);
     }
-  } else if (outcome.kind === 'timeout') {
-    run.status = 'timed_out';
-    run.error = { type: 'timeout', message: outcome.message };
-  } else {
-    run.status = 'failed';
-    run.error = { type: 'network', message: outcome.message };
+    deps.logger.info('attempt failed; retry scheduled', {
+      ...log,
+      attempt: run.attempt,
+      status: attempt.status,
+      delay,
+    });
+    return { result: 'done', detail: 'retry scheduled', run: waiting };
   }
+  return finish(deps, job, attempted, claimToken, finished);
+}
+
+function toAttempt(n: number, outcome: TargetOutcome, started: Date, finished: Date): AttemptRecord {
+  const common = {
+    attempt: n,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: Math.max(0, finished.getTime() - started.getTime()),
+  };
+  if (outcome.kind === 'response') {
+    const ok = outcome.statusCode >= 200 && outcome.statusCode < 300;
+    return {
+      ...common,
+      status: ok ? 'succeeded' : 'failed',
+      statusCode: outcome.statusCode,
+      error: ok ? null : { type: 'http_status', message: `target answered HTTP ${outcome.statusCode}` },
+    };
+  }
+  if (outcome.kind === 'timeout') {
+    return {
+      ...common,
+      status: 'timed_out',
+      statusCode: null,
+      error: { type: 'timeout', message: outcome.message },
+    };
+  }
+  return {
+    ...common,
+    status: 'failed',
+    statusCode: null,
+    error: { type: 'network', message: outcome.message },
+  };
+}
+
+async function finish(
+  deps: ExecuteDeps,
+  job: StoredJob,
+  run: StoredRun,
+  claimToken: string,
+  now: Date,
+): Promise<FiringOutcome> {
   const { leaseUntil: _lease, ...finalRun } = run;
-  if (!(await deps.runs.finish(finalRun, claimToken, finished))) {
+  const log = { tenantId: run.tenantId, jobId: run.jobId, runId: run.id };
+  if (!(await deps.runs.finish(finalRun, claimToken, now))) {
     deps.logger.warn('run outcome not recorded: claim was taken over', log);
     return { result: 'done', detail: 'claim lost' };
   }
-  await recordOnJob(deps, job as Job, finalRun, finished);
-  deps.logger.info('run finished', { ...log, status: run.status, durationMs });
+  await recordOnJob(deps, job, finalRun, now);
+  deps.logger.info('run finished', {
+    ...log,
+    status: run.status,
+    attempt: run.attempt,
+    durationMs: run.durationMs,
+  });
   return { result: 'done', detail: run.status, run: finalRun };
 }
 
-async function recordOnJob(deps: ExecuteDeps, job: Job, run: StoredRun, now: Date): Promise<void> {
+function unclaimed(
+  deps: ExecuteDeps,
+  existing: StoredRun | undefined,
+  log: Record<string, unknown>,
+): FiringOutcome {
+  if (
+    existing?.status === 'running' &&
+    existing.leaseUntil &&
+    Date.parse(existing.leaseUntil) > deps.clock.now().getTime()
+  ) {
+    return { result: 'retry', detail: 'run in progress elsewhere' };
+  }
+  deps.logger.info('duplicate or stale message ignored', { ...log, status: existing?.status });
+  return {
+    result: 'done',
+    detail: existing && TERMINAL_STATUSES.has(existing.status) ? 'duplicate' : 'stale',
+  };
+}
+
+async function recordOnJob(deps: ExecuteDeps, job: StoredJob, run: StoredRun, now: Date): Promise<void> {
   await deps.jobs.recordLastRun(
     job.tenantId,
     job.id,
     { id: run.id, status: run.status, scheduledAt: run.scheduledAt, finishedAt: run.finishedAt },
-    computeNextRunAt(job, now),
+    computeNextRunAt(job as Job, now),
   );
 }

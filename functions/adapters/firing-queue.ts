@@ -1,0 +1,47 @@
+/**
+ * Putting work back on a priority queue: retries of failed attempts and manual runs. SQS
+ * delays a message at most 15 minutes; a longer wait is carried in `notBefore` and the
+ * worker re-delays the message until it is due.
+ */
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Priority } from '../../lib/definitions.js';
+import type { Clock } from '../commons/clock.js';
+
+export interface QueueMessage {
+  v: 1;
+  tenantId: string;
+  jobId: string;
+  trigger: 'schedule' | 'retry' | 'manual';
+  scheduledTime: string;
+  runId?: string;
+  attempt?: number;
+  /** Not to be worked on before this instant. */
+  notBefore?: string;
+}
+
+export interface FiringQueue {
+  send(priority: Priority, message: QueueMessage): Promise<void>;
+}
+
+/** SQS's ceiling on DelaySeconds. */
+export const MAX_SQS_DELAY_SECONDS = 900;
+
+export class SqsFiringQueue implements FiringQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrls: Record<Priority, string>,
+    private readonly clock: Clock,
+  ) {}
+
+  async send(priority: Priority, message: QueueMessage): Promise<void> {
+    const waitMs = message.notBefore ? Date.parse(message.notBefore) - this.clock.now().getTime() : 0;
+    const delay = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(0, Math.ceil(waitMs / 1000)));
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrls[priority],
+        MessageBody: JSON.stringify(message),
+        DelaySeconds: delay,
+      }),
+    );
+  }
+}
