@@ -22,8 +22,18 @@ type Job = {
   nextRunAt: string | null;
   lastRun: { status: string } | null;
 };
+type Attempt = {
+  attempt: number;
+  status: string;
+  startedAt: string;
+  finishedAt: string;
+  statusCode: number | null;
+};
 type Run = {
   id: string;
+  attempt: number;
+  attempts: Attempt[];
+  nextAttemptAt: string | null;
   status: string;
   scheduledAt: string;
   trigger: string;
@@ -225,6 +235,103 @@ describe('firing schedules end to end', () => {
     expect(target.callsTo('/deleted')).toHaveLength(0);
     expect((await api('GET', `/v1/jobs/${job.id}`)).status).toBe(404);
     await expect(schedule(job.id)).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+});
+
+describe('retries', () => {
+  const retryPolicy = { maxAttempts: 3, initialDelaySeconds: 60, multiplier: 2, maxDelaySeconds: 900 };
+  const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
+
+  it('retries a failing target with growing delays, then records the run as failed', async () => {
+    clock.set('2026-12-20T00:00:00.000Z');
+    const job = await createJob('/fail-retry', 'at(2026-12-20T00:01:00)', { retryPolicy });
+    await advanceMinutes(1);
+    let [run] = await runsOf(job.id);
+    expect(run).toMatchObject({ status: 'queued', attempt: 1, result: { statusCode: 500 } });
+    const firstDelay = seconds(run!.attempts[0]!.finishedAt, run!.nextAttemptAt!);
+    expect(firstDelay).toBeGreaterThanOrEqual(30);
+    expect(firstDelay).toBeLessThanOrEqual(60);
+
+    await advanceMinutes(1);
+    [run] = await runsOf(job.id);
+    expect(run).toMatchObject({ status: 'queued', attempt: 2 });
+    const secondDelay = seconds(run!.attempts[1]!.finishedAt, run!.nextAttemptAt!);
+    expect(secondDelay).toBeGreaterThanOrEqual(60);
+    expect(secondDelay).toBeLessThanOrEqual(120);
+
+    await advanceMinutes(2);
+    [run] = await runsOf(job.id);
+    expect(run).toMatchObject({
+      status: 'failed',
+      attempt: 3,
+      nextAttemptAt: null,
+      error: { type: 'http_status' },
+    });
+    expect(run!.attempts.map((a) => [a.attempt, a.status, a.statusCode])).toEqual([
+      [1, 'failed', 500],
+      [2, 'failed', 500],
+      [3, 'failed', 500],
+    ]);
+    expect(await runsOf(job.id)).toHaveLength(1);
+    expect(target.callsTo('/fail-retry')).toHaveLength(3);
+    // Every attempt carries the same run id, so the receiver can tell retries apart from firings.
+    expect(new Set(target.callsTo('/fail-retry').map((c) => c.headers['x-sundial-run-id']))).toEqual(
+      new Set([run!.id]),
+    );
+    await advanceMinutes(30);
+    expect(target.callsTo('/fail-retry')).toHaveLength(3);
+    expect((await api<Job>('GET', `/v1/jobs/${job.id}`)).body.lastRun?.status).toBe('failed');
+  });
+
+  it('stops retrying once an attempt succeeds', async () => {
+    clock.set('2026-12-21T00:00:00.000Z');
+    const job = await createJob('/flaky-1', 'at(2026-12-21T00:01:00)', { retryPolicy });
+    await advanceMinutes(3);
+    const [run] = await runsOf(job.id);
+    expect(run).toMatchObject({ status: 'succeeded', attempt: 2, result: { statusCode: 200 } });
+    expect(run!.attempts.map((a) => a.status)).toEqual(['failed', 'succeeded']);
+    expect(target.callsTo('/flaky-1')).toHaveLength(2);
+  });
+
+  it('times out a hanging target and retries it', async () => {
+    clock.set('2026-12-22T00:00:00.000Z');
+    const job = await createJob('/hang', 'at(2026-12-22T00:01:00)', {
+      retryPolicy: { ...retryPolicy, maxAttempts: 2 },
+      target: { type: 'http', url: `${target.url}/hang`, timeoutSeconds: 1 },
+    });
+    await advanceMinutes(3);
+    const [run] = await runsOf(job.id);
+    expect(run).toMatchObject({ status: 'timed_out', attempt: 2, error: { type: 'timeout' } });
+    expect(run!.attempts.map((a) => a.status)).toEqual(['timed_out', 'timed_out']);
+    expect(target.callsTo('/hang')).toHaveLength(2);
+  });
+
+  it('waits out delays longer than SQS allows, and puts back a retry that arrives early', async () => {
+    clock.set('2026-12-23T00:00:00.000Z');
+    const long = { maxAttempts: 2, initialDelaySeconds: 3600, multiplier: 1, maxDelaySeconds: 3600 };
+    const job = await createJob('/fail-long', 'at(2026-12-23T00:01:00)', { retryPolicy: long });
+    await advanceMinutes(1);
+    const [queued] = await runsOf(job.id);
+    // An early copy of the retry (as SQS would deliver after its 15-minute maximum delay).
+    const early = {
+      v: 1,
+      tenantId: 'dev',
+      jobId: job.id,
+      trigger: 'retry',
+      scheduledTime: '2026-12-23T00:01:00Z',
+      runId: queued!.id,
+      attempt: 2,
+      notBefore: queued!.nextAttemptAt,
+    };
+    await runtime.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: runtime.queues.default.url, MessageBody: JSON.stringify(early) }),
+    );
+    await advanceMinutes(15);
+    expect(target.callsTo('/fail-long')).toHaveLength(1);
+    await advanceMinutes(50);
+    const [run] = await runsOf(job.id);
+    expect(run).toMatchObject({ status: 'failed', attempt: 2 });
+    expect(target.callsTo('/fail-long')).toHaveLength(2);
   });
 });
 

@@ -23,7 +23,12 @@ export class RecordingTarget {
       req.on('end', () => {
         const path = req.url ?? '/';
         this.calls.push({ method: req.method ?? '', path, headers: req.headers, body });
-        const status = path.startsWith('/fail') ? 500 : 200;
+        if (path.startsWith('/hang')) return; // never answers
+        // /flaky-N fails its first N calls, then succeeds.
+        const flaky = /^\/flaky-(\d+)/.exec(path);
+        const failing =
+          path.startsWith('/fail') || (flaky !== null && this.callsTo(path).length <= Number(flaky[1]));
+        const status = failing ? 500 : 200;
         res
           .writeHead(status, { 'content-type': 'text/plain' })
           .end(status === 200 ? 'ok' : 'boom: database down');
@@ -40,6 +45,7 @@ export class RecordingTarget {
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
 }
