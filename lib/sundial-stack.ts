@@ -187,7 +187,9 @@ export class SundialStack extends Stack {
       stage,
     }).function;
     jobs.grant(worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    runs.grant(worker, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    runs.grant(worker, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // Retries go back on the job's priority queue.
+    for (const def of QUEUES) this.queues[def.priority].queue.grantSendMessages(worker);
     for (const def of QUEUES) {
       worker.addEventSource(
         new SqsEventSource(this.queues[def.priority].queue, {

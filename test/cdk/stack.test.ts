@@ -212,6 +212,21 @@ describe('functions', () => {
     for (const s of star) for (const a of actions(s)) expect(noResourceLevel.has(a), a).toBe(true);
   });
 
+  it('lets only the worker send to the queues (for retries), and only to the three main queues', () => {
+    const worker = logicalIdOf('AWS::Lambda::Function', (r) =>
+      String(r.Properties.Description).startsWith('Sundial worker'),
+    );
+    const workerRole = (resources[worker]!.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+    const senders = ofType('AWS::IAM::Policy').filter(([, p]) =>
+      (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some((s) =>
+        actions(s).includes('sqs:SendMessage'),
+      ),
+    );
+    const roles = senders.map(([, p]) => JSON.stringify(p.Properties.Roles));
+    expect(roles.some((r) => r.includes(workerRole))).toBe(true);
+    expect(roles.every((r) => r.includes(workerRole) || r.includes('SchedulerRole'))).toBe(true);
+  });
+
   it('runs the sync sweeper every minute', () => {
     const sync = logicalIdOf('AWS::Lambda::Function', (r) =>
       String(r.Properties.Description).includes('sweeper'),
