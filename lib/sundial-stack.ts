@@ -176,7 +176,9 @@ export class SundialStack extends Stack {
       stage,
     }).function;
     jobs.grantReadWriteData(api);
-    runs.grantReadData(api);
+    runs.grant(api, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
+    // "Run now" queues a manual run on the job's priority queue.
+    for (const def of QUEUES) this.queues[def.priority].queue.grantSendMessages(api);
     manageSchedules(api);
 
     const worker = new SundialFunction(this, 'Worker', {

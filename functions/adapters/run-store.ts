@@ -55,14 +55,34 @@ export class RunStore {
         new PutCommand({
           TableName: this.tableName,
           Item: this.item(run, now),
-          ConditionExpression: 'attribute_not_exists(pk) OR (#status = :running AND leaseUntil < :now)',
+          // A manual run waits as `queued` with attempt 0 until a worker takes it.
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (#status = :running AND leaseUntil < :now) OR (#status = :queued AND attempt = :zero)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': 'running', ':now': now.toISOString() },
+          ExpressionAttributeValues: {
+            ':running': 'running',
+            ':now': now.toISOString(),
+            ':queued': 'queued',
+            ':zero': 0,
+          },
         }),
       ),
     );
     if (claimed) return { claimed: true, run };
     return { claimed: false, existing: await this.get(run.tenantId, run.jobId, run.id) };
+  }
+
+  /** Records a run waiting for its first attempt, unless a worker already took it. */
+  async putQueued(run: StoredRun, now: Date): Promise<void> {
+    await conditionally(() =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.item(run, now),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
   }
 
   /**

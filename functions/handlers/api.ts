@@ -9,6 +9,7 @@ export function createApiHandler(
   return createApiApp({
     jobs: services.jobService,
     runs: services.runStore,
+    queue: services.firingQueue,
     clock: services.clock,
     logger: services.logger,
     healthChecks: services.healthChecks,

@@ -4,6 +4,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
+import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
 import {
@@ -22,6 +23,7 @@ import {
 import { RUN_STATUSES, type Run } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
 import { type JobService, type JobServiceLogger, toPublicJob } from '../usecases/jobs.js';
+import { runNow } from '../usecases/run-now.js';
 import { openApiDocument } from './openapi.js';
 import { json, problem } from './problem.js';
 
@@ -33,6 +35,8 @@ export interface Principal {
 export interface ApiDeps {
   jobs: JobService;
   runs: RunStore;
+  /** Where manual runs are queued. */
+  queue: FiringQueue;
   clock: Clock;
   logger: JobServiceLogger;
   /** Cheap dependency checks for /v1/health; each resolves or throws. */
@@ -235,6 +239,14 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
         jobResponse(200, await deps.jobs.setState(req.principal.tenantId, req.params.jobId!, 'enabled')),
     }),
     route('/v1/jobs/{jobId}/runs', {
+      POST: async (req) => {
+        const run = await runNow(
+          { jobs: deps.jobs, runs: deps.runs, queue: deps.queue, clock: deps.clock },
+          req.principal.tenantId,
+          req.params.jobId!,
+        );
+        return json(202, toPublicRun(run), { location: `/v1/jobs/${run.jobId}/runs/${run.id}` });
+      },
       GET: async (req) => {
         const q = parseOrThrow(listRunsQuery, req.query);
         const { tenantId } = req.principal;

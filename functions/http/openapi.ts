@@ -136,6 +136,10 @@ function build(): object {
       },
       '/v1/jobs/{jobId}/runs': {
         parameters: [jobId],
+        post: {
+          summary: 'Run now: queue a manual run with its own id',
+          responses: { '202': ok('the queued run', { $ref: '#/components/schemas/Run' }), ...problems(404) },
+        },
         get: {
           summary: 'Run history, newest first',
           parameters: [

@@ -212,11 +212,13 @@ describe('functions', () => {
     for (const s of star) for (const a of actions(s)) expect(noResourceLevel.has(a), a).toBe(true);
   });
 
-  it('lets only the worker send to the queues (for retries), and only to the three main queues', () => {
-    const worker = logicalIdOf('AWS::Lambda::Function', (r) =>
-      String(r.Properties.Description).startsWith('Sundial worker'),
-    );
-    const workerRole = (resources[worker]!.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+  it('lets only the worker (retries) and the api (run now) send to the queues', () => {
+    const roleOf = (matches: (description: string) => boolean) => {
+      const fn = logicalIdOf('AWS::Lambda::Function', (r) => matches(String(r.Properties.Description)));
+      return (resources[fn]!.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+    };
+    const workerRole = roleOf((d) => d.startsWith('Sundial worker'));
+    const apiRole = roleOf((d) => d === 'Sundial job API');
     const senders = ofType('AWS::IAM::Policy').filter(([, p]) =>
       (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some((s) =>
         actions(s).includes('sqs:SendMessage'),
@@ -224,7 +226,10 @@ describe('functions', () => {
     );
     const roles = senders.map(([, p]) => JSON.stringify(p.Properties.Roles));
     expect(roles.some((r) => r.includes(workerRole))).toBe(true);
-    expect(roles.every((r) => r.includes(workerRole) || r.includes('SchedulerRole'))).toBe(true);
+    expect(roles.some((r) => r.includes(apiRole))).toBe(true);
+    expect(
+      roles.every((r) => r.includes(workerRole) || r.includes(apiRole) || r.includes('SchedulerRole')),
+    ).toBe(true);
   });
 
   it('runs the sync sweeper every minute', () => {

@@ -335,6 +335,31 @@ describe('retries', () => {
   });
 });
 
+describe('run now', () => {
+  it('queues a manual run with its own identity that does not swallow the next scheduled one', async () => {
+    clock.set('2026-12-24T00:00:00.000Z');
+    const job = await createJob('/run-now', 'rate(1 hour)');
+    const res = await api<Run & { jobId: string }>('POST', `/v1/jobs/${job.id}/runs`);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ jobId: job.id, trigger: 'manual', status: 'queued', attempt: 0 });
+    expect(res.headers.get('location')).toBe(`/v1/jobs/${job.id}/runs/${res.body.id}`);
+
+    await runtime.drain();
+    const manual = await api<Run>('GET', `/v1/jobs/${job.id}/runs/${res.body.id}`);
+    expect(manual.body).toMatchObject({ status: 'succeeded', trigger: 'manual', attempt: 1 });
+
+    await advanceMinutes(60);
+    const runs = await runsOf(job.id);
+    expect(runs.map((r) => `${r.trigger}:${r.status}`).sort()).toEqual([
+      'manual:succeeded',
+      'schedule:succeeded',
+    ]);
+    expect(runs).toHaveLength(2);
+    expect(target.callsTo('/run-now')).toHaveLength(2);
+    expect((await api('POST', '/v1/jobs/job_nope/runs')).status).toBe(404);
+  });
+});
+
 describe('job API against the local runtime', () => {
   it('creates a job with Location, ETag, defaults, nextRunAt and exactly one schedule', async () => {
     clock.set('2026-12-01T10:00:30.000Z');

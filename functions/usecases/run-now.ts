@@ -1,0 +1,52 @@
+/**
+ * "Run now": a manual run with its own identity (never the next scheduled occurrence's),
+ * queued on the job's priority queue for the worker.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FiringQueue } from '../adapters/firing-queue.js';
+import type { RunStore, StoredRun } from '../adapters/run-store.js';
+import type { Clock } from '../commons/clock.js';
+import { manualRunId } from '../domain/run.js';
+import type { JobService } from './jobs.js';
+
+export interface RunNowDeps {
+  jobs: JobService;
+  runs: RunStore;
+  queue: FiringQueue;
+  clock: Clock;
+}
+
+export async function runNow(deps: RunNowDeps, tenantId: string, jobId: string): Promise<StoredRun> {
+  const job = await deps.jobs.get(tenantId, jobId);
+  const now = deps.clock.now();
+  const runId = manualRunId(now, randomBytes(5).toString('hex'));
+  const scheduledAt = now.toISOString();
+  // The message goes first: if the record below is never written, the worker creates it.
+  await deps.queue.send(job.priority, {
+    v: 1,
+    tenantId,
+    jobId,
+    trigger: 'manual',
+    scheduledTime: scheduledAt,
+    runId,
+  });
+  const run: StoredRun = {
+    id: runId,
+    jobId,
+    tenantId,
+    scheduledAt,
+    trigger: 'manual',
+    status: 'queued',
+    attempt: 0,
+    startedAt: null,
+    finishedAt: null,
+    durationMs: null,
+    result: null,
+    error: null,
+    skipReason: null,
+    attempts: [],
+    nextAttemptAt: null,
+  };
+  await deps.runs.putQueued(run, now);
+  return run;
+}
