@@ -9,6 +9,8 @@ import { conditionally, queryPage } from './dynamo.js';
 
 const runPk = (tenantId: string, jobId: string) => `TENANT#${tenantId}#JOB#${jobId}`;
 const RUN_PREFIX = 'RUN#';
+/** The overlap lock lives beside the runs, outside the RUN# range that lists read. */
+const LOCK_SK = 'LOCK';
 
 export interface StoredRun extends Run {
   /** Until when the claiming worker owns a running run; a later claim may take it over. */
@@ -125,6 +127,89 @@ export class RunStore {
       updated = Attributes ? fromItem(Attributes) : undefined;
     });
     return claimed ? updated : undefined;
+  }
+
+  /**
+   * The job's overlap lock: which run is in progress and until when (a lease, so a worker
+   * that dies cannot block the job forever), and which one firing waits behind it.
+   */
+  acquireLock(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    leaseUntil: string,
+    now: Date,
+  ): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
+          UpdateExpression: 'SET holder = :me, leaseUntil = :lease',
+          ConditionExpression: 'attribute_not_exists(holder) OR leaseUntil < :now OR holder = :me',
+          ExpressionAttributeValues: { ':me': runId, ':lease': leaseUntil, ':now': now.toISOString() },
+        }),
+      ),
+    );
+  }
+
+  async readLock(
+    tenantId: string,
+    jobId: string,
+  ): Promise<{ holder?: string; leaseUntil?: string; buffered?: string }> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
+        ConsistentRead: true,
+      }),
+    );
+    return (Item ?? {}) as { holder?: string; leaseUntil?: string; buffered?: string };
+  }
+
+  /** Takes the single waiting place behind a live lock; false when it is taken or the lock is free. */
+  bufferBehindLock(tenantId: string, jobId: string, runId: string, now: Date): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
+          UpdateExpression: 'SET buffered = :me',
+          ConditionExpression: 'leaseUntil >= :now AND (attribute_not_exists(buffered) OR buffered = :me)',
+          ExpressionAttributeValues: { ':me': runId, ':now': now.toISOString() },
+        }),
+      ),
+    );
+  }
+
+  /** Frees the lock if this run holds it, keeping the waiting place for the buffered firing. */
+  async releaseLock(tenantId: string, jobId: string, runId: string): Promise<void> {
+    await conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
+          UpdateExpression: 'REMOVE holder, leaseUntil',
+          ConditionExpression: 'holder = :me',
+          ExpressionAttributeValues: { ':me': runId },
+        }),
+      ),
+    );
+  }
+
+  /** The buffered firing, once it runs, gives its waiting place to the next one. */
+  async clearBuffered(tenantId: string, jobId: string, runId: string): Promise<void> {
+    await conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
+          UpdateExpression: 'REMOVE buffered',
+          ConditionExpression: 'buffered = :me',
+          ExpressionAttributeValues: { ':me': runId },
+        }),
+      ),
+    );
   }
 
   /** Writes a run's outcome if this worker still holds the claim. */

@@ -13,6 +13,7 @@ import {
 } from './schedule/index.js';
 
 export const JOB_STATES = ['enabled', 'paused'] as const;
+export const OVERLAP_POLICIES = ['allow', 'skip', 'buffer_one'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 /** A job being deleted: hidden from the API while its schedule is removed. */
 export type StoredJobState = JobState | 'deleting';
@@ -85,9 +86,8 @@ export const jobInputSchema = z.strictObject({
     multiplier: 2,
     maxDelaySeconds: 900,
   }),
-  // Overlap rules arrive with the rest of the execution work; until then only the
-  // behaviour Sundial really has is accepted.
-  overlapPolicy: z.literal('allow', { error: 'only "allow" is supported yet' }).default('allow'),
+  // What a firing does while the job's previous run is still running.
+  overlapPolicy: z.enum(OVERLAP_POLICIES).default('allow'),
   priority: z.enum(PRIORITIES).default('default'),
   state: z.enum(JOB_STATES).default('enabled'),
   tags: tagsSchema.default({}),

@@ -21,6 +21,8 @@ const base = {
   tenantId: z.string().min(1),
   jobId: z.string().min(1),
   scheduledTime: z.iso.datetime({ offset: true }),
+  /** Not to be worked on before this instant (retry delays, a firing waiting its turn). */
+  notBefore: z.iso.datetime({ offset: true }).optional(),
 };
 
 export const firingMessageSchema = z.discriminatedUnion('trigger', [
@@ -30,7 +32,6 @@ export const firingMessageSchema = z.discriminatedUnion('trigger', [
     trigger: z.literal('retry'),
     runId: z.string().min(1),
     attempt: z.number().int().min(2),
-    notBefore: z.iso.datetime({ offset: true }),
   }),
   z.object({ ...base, trigger: z.literal('manual'), runId: z.string().min(1) }),
 ]);
@@ -75,7 +76,7 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
     return { result: 'done', detail: 'job deleted' };
   }
   const now = deps.clock.now();
-  if (message.trigger === 'retry' && Date.parse(message.notBefore) > now.getTime()) {
+  if (message.notBefore && Date.parse(message.notBefore) > now.getTime()) {
     // Longer than SQS can delay: put it back until it is due.
     await deps.queue.send(job.priority, message);
     return { result: 'done', detail: 're-delayed' };
@@ -83,6 +84,15 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
 
   const claimToken = randomUUID();
   const leaseUntil = new Date(now.getTime() + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000);
+  const exclusive =
+    job.overlapPolicy !== 'allow' && !(job.state === 'paused' && message.trigger === 'schedule');
+  if (exclusive) {
+    if (!(await deps.runs.acquireLock(tenantId, jobId, runId, leaseUntil.toISOString(), now))) {
+      return overlapped(deps, job, message, runId, now, log);
+    }
+    await deps.runs.clearBuffered(tenantId, jobId, runId);
+  }
+  const release = () => (exclusive ? deps.runs.releaseLock(tenantId, jobId, runId) : Promise.resolve());
   let run: StoredRun;
   if (message.trigger === 'retry') {
     const claimed = await deps.runs.claimAttempt(
@@ -141,7 +151,10 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
       return { result: 'done', detail: 'skipped', run: skipped };
     }
     const claim = await deps.runs.claim(fresh, now);
-    if (!claim.claimed) return unclaimed(deps, claim.existing, log);
+    if (!claim.claimed) {
+      await release();
+      return unclaimed(deps, claim.existing, log);
+    }
     run = fresh;
   }
 
@@ -179,6 +192,11 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
     // The message goes first: if we crash after it, the retry still happens; if we crash
     // before it, this attempt's message is redelivered and the lease lets it run again.
     await deps.queue.send(job.priority, retry);
+    if (exclusive) {
+      // The run is still in progress while it waits for its retry: keep the job's lock.
+      const lockUntil = Date.parse(notBefore) + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000;
+      await deps.runs.acquireLock(tenantId, jobId, runId, new Date(lockUntil).toISOString(), finished);
+    }
     const { leaseUntil: _lease, ...rest } = attempted;
     const waiting: StoredRun = { ...rest, status: 'queued', nextAttemptAt: notBefore };
     if (!(await deps.runs.finish(waiting, claimToken, finished))) {
@@ -192,7 +210,66 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
     });
     return { result: 'done', detail: 'retry scheduled', run: waiting };
   }
-  return finish(deps, job, attempted, claimToken, finished);
+  const result = await finish(deps, job, attempted, claimToken, finished);
+  await release();
+  return result;
+}
+
+/** How long a buffered firing waits before it checks the lock again. */
+const BUFFER_POLL_SECONDS = 10;
+
+/** The job's previous run is still in progress: skip this firing, or let it wait its turn. */
+async function overlapped(
+  deps: ExecuteDeps,
+  job: StoredJob,
+  message: FiringMessageBody,
+  runId: string,
+  now: Date,
+  log: Record<string, unknown>,
+): Promise<FiringOutcome> {
+  const lock = await deps.runs.readLock(job.tenantId, job.id);
+  const record: StoredRun = {
+    id: runId,
+    jobId: job.id,
+    tenantId: job.tenantId,
+    scheduledAt: new Date(message.scheduledTime).toISOString(),
+    trigger: message.trigger === 'retry' ? 'schedule' : message.trigger,
+    status: 'queued',
+    attempt: 0,
+    startedAt: null,
+    finishedAt: null,
+    durationMs: null,
+    result: null,
+    error: null,
+    skipReason: null,
+    attempts: [],
+    nextAttemptAt: null,
+  };
+  if (
+    job.overlapPolicy === 'buffer_one' &&
+    (await deps.runs.bufferBehindLock(job.tenantId, job.id, runId, now))
+  ) {
+    const notBefore = new Date(now.getTime() + BUFFER_POLL_SECONDS * 1000).toISOString();
+    await deps.queue.send(job.priority, { ...message, notBefore });
+    await deps.runs.putQueued({ ...record, nextAttemptAt: notBefore }, now);
+    deps.logger.info('firing waits behind the running run', { ...log, runningRun: lock.holder });
+    return { result: 'done', detail: 'buffered' };
+  }
+  const reason =
+    job.overlapPolicy === 'buffer_one'
+      ? `another firing is already waiting behind run ${lock.holder ?? 'in progress'}`
+      : `previous run ${lock.holder ?? ''} is still running`.replace('  ', ' ');
+  const skipped: StoredRun = {
+    ...record,
+    status: 'skipped',
+    finishedAt: now.toISOString(),
+    skipReason: reason,
+  };
+  const claim = await deps.runs.claim(skipped, now);
+  if (!claim.claimed) return unclaimed(deps, claim.existing, log);
+  await recordOnJob(deps, job, skipped, now);
+  deps.logger.info('firing skipped: overlap', { ...log, reason });
+  return { result: 'done', detail: 'skipped', run: skipped };
 }
 
 function toAttempt(n: number, outcome: TargetOutcome, started: Date, finished: Date): AttemptRecord {

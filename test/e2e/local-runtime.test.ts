@@ -335,6 +335,59 @@ describe('retries', () => {
   });
 });
 
+describe('overlap policies', () => {
+  it('skip: a firing while the previous run is still running is recorded as skipped with the reason', async () => {
+    clock.set('2026-12-25T09:59:00.000Z');
+    const job = await createJob('/slow-skip', 'cron(0,1 10 * * ? *)', { overlapPolicy: 'skip' });
+    clock.set('2026-12-25T10:01:00.000Z');
+    await runtime.tick(); // both firings arrive in one batch and are handled side by side
+    const runs = await runsOf(job.id);
+    expect(runs.map((r) => r.status).sort()).toEqual(['skipped', 'succeeded']);
+    const ran = runs.find((r) => r.status === 'succeeded')!;
+    expect(runs.find((r) => r.status === 'skipped')!.skipReason).toBe(
+      `previous run ${ran.id} is still running`,
+    );
+    expect(target.callsTo('/slow-skip')).toHaveLength(1);
+  });
+
+  it('buffer_one: one firing waits behind the running one, a further one is skipped', async () => {
+    clock.set('2026-12-26T09:59:00.000Z');
+    const job = await createJob('/slow-buffer', 'cron(0,1,2 10 * * ? *)', { overlapPolicy: 'buffer_one' });
+    clock.set('2026-12-26T10:02:00.000Z');
+    await runtime.tick();
+    let runs = await runsOf(job.id);
+    expect(runs.map((r) => r.status).sort()).toEqual(['queued', 'skipped', 'succeeded']);
+    expect(runs.find((r) => r.status === 'skipped')!.skipReason).toMatch(
+      /^another firing is already waiting behind run/,
+    );
+    expect(target.callsTo('/slow-buffer')).toHaveLength(1);
+
+    clock.advance(10_000);
+    await runtime.tick();
+    runs = await runsOf(job.id);
+    expect(runs.map((r) => r.status).sort()).toEqual(['skipped', 'succeeded', 'succeeded']);
+    expect(target.callsTo('/slow-buffer')).toHaveLength(2);
+  });
+
+  it('a crashed run cannot block the job: its lock is a lease that expires', async () => {
+    clock.set('2026-12-27T00:00:00.000Z');
+    const job = await createJob('/after-crash', 'rate(1 minute)', { overlapPolicy: 'skip' });
+    // A worker took the lock for a run and died without releasing it.
+    const lease = new Date(clock.now().getTime() + 90_000).toISOString();
+    expect(
+      await runtime.services.runStore.acquireLock('dev', job.id, 'run_crashed', lease, clock.now()),
+    ).toBe(true);
+    await advanceMinutes(1);
+    expect((await runsOf(job.id))[0]).toMatchObject({
+      status: 'skipped',
+      skipReason: 'previous run run_crashed is still running',
+    });
+    await advanceMinutes(1);
+    expect((await runsOf(job.id))[0]).toMatchObject({ status: 'succeeded' });
+    expect(target.callsTo('/after-crash')).toHaveLength(1);
+  });
+});
+
 describe('run now', () => {
   it('queues a manual run with its own identity that does not swallow the next scheduled one', async () => {
     clock.set('2026-12-24T00:00:00.000Z');

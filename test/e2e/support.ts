@@ -24,6 +24,11 @@ export class RecordingTarget {
         const path = req.url ?? '/';
         this.calls.push({ method: req.method ?? '', path, headers: req.headers, body });
         if (path.startsWith('/hang')) return; // never answers
+        if (path.startsWith('/slow')) {
+          // Long enough that firings handled side by side overlap.
+          setTimeout(() => res.writeHead(200).end('slow ok'), 400);
+          return;
+        }
         // /flaky-N fails its first N calls, then succeeds.
         const flaky = /^\/flaky-(\d+)/.exec(path);
         const failing =

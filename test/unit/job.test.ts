@@ -79,7 +79,7 @@ describe('job validation', () => {
       'retryPolicy.maxDelaySeconds',
     ],
     [{ ...valid, retryPolicy: { multiplier: 0.5 } }, 'retryPolicy.multiplier'],
-    [{ ...valid, overlapPolicy: 'skip' }, 'overlapPolicy'],
+    [{ ...valid, overlapPolicy: 'sometimes' }, 'overlapPolicy'],
     [{ ...valid, priority: 'urgent' }, 'priority'],
     [{ ...valid, state: 'deleting' }, 'state'],
     [{ ...valid, id: 'job_mine' }, 'id'],
