@@ -88,6 +88,8 @@ export const jobInputSchema = z.strictObject({
   }),
   // What a firing does while the job's previous run is still running.
   overlapPolicy: z.enum(OVERLAP_POLICIES).default('allow'),
+  // A firing picked up later than this after its scheduled time is recorded as missed, not run.
+  misfireGraceSeconds: z.number().int().min(1).max(86_400).nullable().default(null),
   priority: z.enum(PRIORITIES).default('default'),
   state: z.enum(JOB_STATES).default('enabled'),
   tags: tagsSchema.default({}),
@@ -227,6 +229,7 @@ export function mergePatch(job: Job, patch: Record<string, unknown>): Record<str
     target: job.target,
     retryPolicy: job.retryPolicy,
     overlapPolicy: job.overlapPolicy,
+    misfireGraceSeconds: job.misfireGraceSeconds ?? null,
     priority: job.priority,
     state: job.state,
     tags: job.tags,

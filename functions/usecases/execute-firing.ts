@@ -82,6 +82,15 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
     return { result: 'done', detail: 're-delayed' };
   }
 
+  const grace = job.misfireGraceSeconds;
+  if (
+    message.trigger === 'schedule' &&
+    grace &&
+    now.getTime() - Date.parse(message.scheduledTime) > grace * 1000
+  ) {
+    return missed(deps, job, message, runId, now, log);
+  }
+
   const claimToken = randomUUID();
   const leaseUntil = new Date(now.getTime() + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000);
   const exclusive =
@@ -213,6 +222,40 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
   const result = await finish(deps, job, attempted, claimToken, finished);
   await release();
   return result;
+}
+
+/** Picked up too late to be worth running (past the job's misfire grace): recorded, not run. */
+async function missed(
+  deps: ExecuteDeps,
+  job: StoredJob,
+  message: FiringMessageBody,
+  runId: string,
+  now: Date,
+  log: Record<string, unknown>,
+): Promise<FiringOutcome> {
+  const lateSeconds = Math.round((now.getTime() - Date.parse(message.scheduledTime)) / 1000);
+  const run: StoredRun = {
+    id: runId,
+    jobId: job.id,
+    tenantId: job.tenantId,
+    scheduledAt: new Date(message.scheduledTime).toISOString(),
+    trigger: 'schedule',
+    status: 'missed',
+    attempt: 0,
+    startedAt: null,
+    finishedAt: now.toISOString(),
+    durationMs: null,
+    result: null,
+    error: null,
+    skipReason: `picked up ${lateSeconds}s after its scheduled time, past the misfire grace of ${job.misfireGraceSeconds}s`,
+    attempts: [],
+    nextAttemptAt: null,
+  };
+  const claim = await deps.runs.claim(run, now);
+  if (!claim.claimed) return unclaimed(deps, claim.existing, log);
+  await recordOnJob(deps, job, run, now);
+  deps.logger.warn('firing missed', { ...log, lateSeconds });
+  return { result: 'done', detail: 'missed', run };
 }
 
 /** How long a buffered firing waits before it checks the lock again. */

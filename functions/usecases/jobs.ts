@@ -66,6 +66,7 @@ export function toPublicJob(job: StoredJob): PublicJob {
     },
     retryPolicy: job.retryPolicy,
     overlapPolicy: job.overlapPolicy,
+    misfireGraceSeconds: job.misfireGraceSeconds ?? null,
     priority: job.priority,
     state: job.state as PublicJob['state'],
     tags: job.tags,

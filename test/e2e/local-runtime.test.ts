@@ -388,6 +388,34 @@ describe('overlap policies', () => {
   });
 });
 
+describe('misfires', () => {
+  it('records a firing picked up after the misfire grace as missed, without calling the target', async () => {
+    clock.set('2026-12-28T00:00:00.000Z');
+    const job = await createJob('/misfire', 'at(2026-12-28T00:01:00)', { misfireGraceSeconds: 120 });
+    clock.set('2026-12-28T00:01:00.000Z');
+    await runtime.fire();
+    clock.set('2026-12-28T00:04:00.000Z'); // the workers were down for three minutes
+    await runtime.drain();
+    const [run] = await runsOf(job.id);
+    expect(run).toMatchObject({
+      status: 'missed',
+      scheduledAt: '2026-12-28T00:01:00.000Z',
+      skipReason: 'picked up 180s after its scheduled time, past the misfire grace of 120s',
+    });
+    expect(target.callsTo('/misfire')).toHaveLength(0);
+  });
+
+  it('runs a late firing that is still within the grace', async () => {
+    clock.set('2026-12-29T00:00:00.000Z');
+    const job = await createJob('/late-ok', 'at(2026-12-29T00:01:00)', { misfireGraceSeconds: 300 });
+    clock.set('2026-12-29T00:01:00.000Z');
+    await runtime.fire();
+    clock.set('2026-12-29T00:04:00.000Z');
+    await runtime.drain();
+    expect((await runsOf(job.id))[0]?.status).toBe('succeeded');
+  });
+});
+
 describe('run now', () => {
   it('queues a manual run with its own identity that does not swallow the next scheduled one', async () => {
     clock.set('2026-12-24T00:00:00.000Z');

@@ -43,6 +43,7 @@ describe('job validation', () => {
       },
       retryPolicy: { maxAttempts: 1, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
       overlapPolicy: 'allow',
+      misfireGraceSeconds: null,
       priority: 'default',
       state: 'enabled',
       tags: {},
@@ -81,6 +82,7 @@ describe('job validation', () => {
     [{ ...valid, retryPolicy: { multiplier: 0.5 } }, 'retryPolicy.multiplier'],
     [{ ...valid, overlapPolicy: 'sometimes' }, 'overlapPolicy'],
     [{ ...valid, priority: 'urgent' }, 'priority'],
+    [{ ...valid, misfireGraceSeconds: 0 }, 'misfireGraceSeconds'],
     [{ ...valid, state: 'deleting' }, 'state'],
     [{ ...valid, id: 'job_mine' }, 'id'],
     [
