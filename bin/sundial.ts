@@ -1,13 +1,15 @@
 /** The CDK app: `npx cdk deploy -c stage=dev|prod`. */
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { parseStage } from '../lib/stage.js';
+import { RUN_RETENTION_DAYS } from '../lib/definitions.js';
+import { parseRetentionDays, parseStage } from '../lib/stage.js';
 import { SundialStack } from '../lib/sundial-stack.js';
 
 const app = new App();
 const stage = parseStage(app.node.tryGetContext('stage'));
 const stack = new SundialStack(app, `Sundial-${stage}`, {
   stage,
+  runRetentionDays: parseRetentionDays(app.node.tryGetContext('runRetentionDays'), RUN_RETENTION_DAYS),
   description: `Sundial serverless job scheduler (${stage})`,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

@@ -54,6 +54,8 @@ import type { Stage } from './stage.js';
 
 export interface SundialStackProps extends StackProps {
   stage: Stage;
+  /** Days a run record is kept before DynamoDB's TTL removes it. Default 30. */
+  runRetentionDays?: number;
 }
 
 export class SundialStack extends Stack {
@@ -164,7 +166,7 @@ export class SundialStack extends Stack {
       [QUEUE_ARNS_ENV]: this.toJsonString(
         Object.fromEntries(QUEUES.map((q) => [q.priority, this.queues[q.priority].queue.queueArn])),
       ),
-      RUN_RETENTION_DAYS: String(RUN_RETENTION_DAYS),
+      RUN_RETENTION_DAYS: String(props.runRetentionDays ?? RUN_RETENTION_DAYS),
       ...Object.fromEntries(QUEUES.map((q) => [q.envVar, this.queues[q.priority].queue.queueUrl])),
     };
 

@@ -13,7 +13,7 @@ import {
   SCHEDULER_ROLE_ENV,
   WORKER_TIMEOUT_SECONDS,
 } from '../../lib/definitions.js';
-import { parseStage } from '../../lib/stage.js';
+import { parseRetentionDays, parseStage } from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -289,6 +289,23 @@ describe('stage', () => {
     expect(() => parseStage('staging')).toThrow(
       'stage must be one of dev, prod (pass -c stage=dev), got "staging"',
     );
+  });
+
+  it('takes the run retention from context, validated', () => {
+    expect(parseRetentionDays(undefined, 30)).toBe(30);
+    expect(parseRetentionDays('90', 30)).toBe(90);
+    expect(() => parseRetentionDays('0', 30)).toThrow(
+      'runRetentionDays must be a whole number of days from 1 to 3650',
+    );
+    const custom = Template.fromStack(
+      new SundialStack(new App(), 'Sundial-retention', { stage: 'dev', runRetentionDays: 7 }),
+    );
+    custom.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ RUN_RETENTION_DAYS: '7' }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ RUN_RETENTION_DAYS: '30' }) },
+    });
   });
 
   it('keeps prod data when the stack is deleted', () => {

@@ -2,6 +2,8 @@
  * The whole local system under an injected clock: real DynamoDB Local, fauxqs, the Scheduler
  * emulator, the API over HTTP and the worker; time moves only when the test says so.
  */
+
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   GetScheduleCommand,
   ListSchedulesCommand,
@@ -128,6 +130,15 @@ describe('firing schedules end to end', () => {
     expect(new Set(runs.map((r) => r.scheduledAt)).size).toBe(5);
     expect(new Set(calls.map((c) => c.headers['x-sundial-run-id']))).toEqual(new Set(runs.map((r) => r.id)));
     expect(calls[0]?.body).toBe('{"hello":"world"}');
+
+    // Each run record expires by TTL after the retention period (30 days).
+    const { Item } = await runtime.clients.dynamodb.send(
+      new GetItemCommand({
+        TableName: runtime.config.runsTableName,
+        Key: { pk: { S: `TENANT#dev#JOB#${job.id}` }, sk: { S: `RUN#${runs[0]!.id}` } },
+      }),
+    );
+    expect(Number(Item?.expiresAt?.N)).toBe(Math.floor(clock.now().getTime() / 1000) + 30 * 86_400);
 
     const after = await api<Job>('GET', `/v1/jobs/${job.id}`);
     expect(after.body.lastRun?.status).toBe('succeeded');
