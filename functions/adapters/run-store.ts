@@ -48,8 +48,8 @@ export class RunStore {
   }
 
   /**
-   * Claims a run: succeeds if no record exists, or if a previous claim is still `running`
-   * but its lease has expired (its worker died). Anything else is a duplicate delivery.
+   * Claims a new run: succeeds if no record exists, or if a manual run is waiting for its
+   * first attempt. Anything else is a duplicate delivery or a run to take over.
    */
   async claim(run: StoredRun, now: Date): Promise<ClaimResult> {
     const claimed = await conditionally(() =>
@@ -57,16 +57,11 @@ export class RunStore {
         new PutCommand({
           TableName: this.tableName,
           Item: this.item(run, now),
-          // A manual run waits as `queued` with attempt 0 until a worker takes it.
-          ConditionExpression:
-            'attribute_not_exists(pk) OR (#status = :running AND leaseUntil < :now) OR (#status = :queued AND attempt = :zero)',
+          // A manual run waits as `queued` with attempt 0 until a worker takes it. A run whose
+          // worker died is not taken here: claimAttempt does that, counting the lost attempt.
+          ConditionExpression: 'attribute_not_exists(pk) OR (#status = :queued AND attempt = :zero)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':running': 'running',
-            ':now': now.toISOString(),
-            ':queued': 'queued',
-            ':zero': 0,
-          },
+          ExpressionAttributeValues: { ':queued': 'queued', ':zero': 0 },
         }),
       ),
     );
@@ -88,8 +83,9 @@ export class RunStore {
   }
 
   /**
-   * Claims attempt `attempt` (> 1) of a run waiting for its retry, or takes over that same
-   * attempt from a worker whose lease ran out. Returns the claimed run, or undefined.
+   * Claims attempt `attempt` of a run: one waiting for its retry (`queued` at attempt-1), or
+   * one whose worker died during attempt `from.attempt` (`running`, lease run out). Returns
+   * the claimed run, or undefined.
    */
   async claimAttempt(
     tenantId: string,
@@ -98,6 +94,7 @@ export class RunStore {
     attempt: number,
     claim: { claimToken: string; leaseUntil: string; startedAt: string },
     now: Date,
+    from: { status: 'queued' | 'running'; attempt: number } = { status: 'queued', attempt: attempt - 1 },
   ): Promise<StoredRun | undefined> {
     let updated: StoredRun | undefined;
     const claimed = await conditionally(async () => {
@@ -108,17 +105,18 @@ export class RunStore {
           UpdateExpression:
             'SET #status = :running, attempt = :attempt, claimToken = :token, leaseUntil = :lease, startedAt = :started, nextAttemptAt = :null',
           ConditionExpression:
-            '(#status = :queued AND attempt = :previous) OR (#status = :running AND attempt = :attempt AND leaseUntil < :now)',
+            from.status === 'queued'
+              ? '#status = :queued AND attempt = :previous'
+              : '#status = :running AND attempt = :previous AND leaseUntil < :now',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':running': 'running',
-            ':queued': 'queued',
             ':attempt': attempt,
-            ':previous': attempt - 1,
+            ':previous': from.attempt,
+            ...(from.status === 'queued' ? { ':queued': 'queued' } : { ':now': now.toISOString() }),
             ':token': claim.claimToken,
             ':lease': claim.leaseUntil,
             ':started': claim.startedAt,
-            ':now': now.toISOString(),
             ':null': null,
           },
           ReturnValues: 'ALL_NEW',

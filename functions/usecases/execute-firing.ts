@@ -112,8 +112,23 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
       { claimToken, leaseUntil: leaseUntil.toISOString(), startedAt: now.toISOString() },
       now,
     );
-    if (!claimed) return unclaimed(deps, await deps.runs.get(tenantId, jobId, runId), log);
-    run = claimed;
+    if (claimed) run = claimed;
+    else {
+      const taken = await takeOver(
+        deps,
+        job,
+        await deps.runs.get(tenantId, jobId, runId),
+        claimToken,
+        leaseUntil,
+        now,
+        log,
+      );
+      if (!('id' in taken)) {
+        await release();
+        return taken;
+      }
+      run = taken;
+    }
     if (job.state === 'paused') {
       return finish(
         deps,
@@ -160,11 +175,15 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
       return { result: 'done', detail: 'skipped', run: skipped };
     }
     const claim = await deps.runs.claim(fresh, now);
-    if (!claim.claimed) {
-      await release();
-      return unclaimed(deps, claim.existing, log);
+    if (claim.claimed) run = fresh;
+    else {
+      const taken = await takeOver(deps, job, claim.existing, claimToken, leaseUntil, now, log);
+      if (!('id' in taken)) {
+        await release();
+        return taken;
+      }
+      run = taken;
     }
-    run = fresh;
   }
 
   const started = deps.clock.now();
@@ -368,6 +387,67 @@ async function finish(
     durationMs: run.durationMs,
   });
   return { result: 'done', detail: run.status, run: finalRun };
+}
+
+/**
+ * The run exists: a duplicate delivery, or a run whose worker stopped mid-attempt (its lease
+ * ran out). The lost attempt counts: the run continues with the next attempt if the retry
+ * policy allows one, and is recorded as failed if not.
+ */
+async function takeOver(
+  deps: ExecuteDeps,
+  job: StoredJob,
+  existing: StoredRun | undefined,
+  claimToken: string,
+  leaseUntil: Date,
+  now: Date,
+  log: Record<string, unknown>,
+): Promise<StoredRun | FiringOutcome> {
+  const expired =
+    existing?.status === 'running' &&
+    existing.leaseUntil !== undefined &&
+    Date.parse(existing.leaseUntil) < now.getTime();
+  if (!existing || !expired) return unclaimed(deps, existing, log);
+  const k = existing.attempt;
+  const startedAt = existing.startedAt ?? now.toISOString();
+  const lost: AttemptRecord = {
+    attempt: k,
+    status: 'failed',
+    startedAt,
+    finishedAt: now.toISOString(),
+    durationMs: Math.max(0, now.getTime() - Date.parse(startedAt)),
+    statusCode: null,
+    error: { type: 'worker_lost', message: `the worker stopped during attempt ${k}; its outcome is unknown` },
+  };
+  const next = hasAttemptsLeft(job.retryPolicy, k) ? k + 1 : k;
+  const claimed = await deps.runs.claimAttempt(
+    existing.tenantId,
+    existing.jobId,
+    existing.id,
+    next,
+    { claimToken, leaseUntil: leaseUntil.toISOString(), startedAt: now.toISOString() },
+    now,
+    { status: 'running', attempt: k },
+  );
+  if (!claimed)
+    return unclaimed(deps, await deps.runs.get(existing.tenantId, existing.jobId, existing.id), log);
+  const run: StoredRun = { ...claimed, attempts: [...(claimed.attempts ?? []), lost] };
+  deps.logger.warn('took over a run whose worker stopped', { ...log, lostAttempt: k });
+  if (next > k) return run;
+  return finish(
+    deps,
+    job,
+    {
+      ...run,
+      status: 'failed',
+      error: lost.error,
+      result: null,
+      finishedAt: lost.finishedAt,
+      durationMs: lost.durationMs,
+    },
+    claimToken,
+    now,
+  );
 }
 
 function unclaimed(

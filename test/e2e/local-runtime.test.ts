@@ -10,8 +10,11 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-scheduler';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { callHttpTarget } from '../../functions/adapters/http-target.js';
 import type { ScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
+import { createWorkerHandler } from '../../functions/handlers/worker.js';
 import { SYNC_GRACE_SECONDS } from '../../lib/definitions.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import { LOCAL_SCHEDULE_GROUP, type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
@@ -343,6 +346,83 @@ describe('retries', () => {
     const [run] = await runsOf(job.id);
     expect(run).toMatchObject({ status: 'failed', attempt: 2 });
     expect(target.callsTo('/fail-long')).toHaveLength(2);
+  });
+});
+
+describe('a worker killed mid-run', () => {
+  /** Hands the queued firing to a worker that calls the target and then dies before recording. */
+  async function deliverToDyingWorker() {
+    const dying = createWorkerHandler(
+      runtime.servicesWith({
+        callTarget: async (t, c) => {
+          await callHttpTarget(t, c);
+          throw new Error('worker killed');
+        },
+      }),
+    );
+    const { Messages = [] } = await runtime.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: runtime.queues.default.url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+      }),
+    );
+    expect(Messages).toHaveLength(1);
+    const records = Messages.map((m) => ({
+      messageId: m.MessageId!,
+      receiptHandle: m.ReceiptHandle!,
+      body: m.Body!,
+      attributes: {} as SQSRecord['attributes'],
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: runtime.queues.default.arn,
+      awsRegion: 'us-east-1',
+    }));
+    const response = await dying({ Records: records });
+    expect(response.batchItemFailures).toHaveLength(1);
+  }
+
+  it('leaves a redelivered firing alone while the attempt may still be in progress', async () => {
+    clock.set('2026-12-30T00:00:00.000Z');
+    const job = await createJob('/killed', 'at(2026-12-30T00:01:00)', {
+      retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
+    });
+    clock.set('2026-12-30T00:01:00.000Z');
+    await runtime.fire();
+    await deliverToDyingWorker();
+    expect((await runsOf(job.id))[0]).toMatchObject({ status: 'running', attempt: 1 });
+
+    // Redelivered before the lease ran out: the attempt may still be in progress, so it waits.
+    await runtime.drain();
+    expect((await runsOf(job.id))[0]).toMatchObject({ status: 'running', attempt: 1 });
+    expect(target.callsTo('/killed')).toHaveLength(1);
+  });
+
+  it('takes the run over once the lease has run out, as the retry policy allows', async () => {
+    clock.set('2026-12-31T00:00:00.000Z');
+    const twice = await createJob('/killed-twice', 'at(2026-12-31T00:01:00)', {
+      retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
+    });
+    clock.set('2026-12-31T00:01:00.000Z');
+    await runtime.fire();
+    await deliverToDyingWorker();
+    clock.advance(2 * MINUTE); // past the lease (timeout 30 s + 30 s)
+    await runtime.drain();
+    const [run] = await runsOf(twice.id);
+    expect(run).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(run!.attempts.map((a) => a.status)).toEqual(['failed', 'succeeded']);
+    expect(target.callsTo('/killed-twice')).toHaveLength(2);
+
+    const once = await createJob('/killed-once', 'at(2026-12-31T01:00:00)');
+    clock.set('2026-12-31T01:00:00.000Z');
+    await runtime.fire();
+    await deliverToDyingWorker();
+    clock.advance(2 * MINUTE);
+    await runtime.drain();
+    const [failed] = await runsOf(once.id);
+    expect(failed).toMatchObject({ status: 'failed', attempt: 1, error: { type: 'worker_lost' } });
+    expect(target.callsTo('/killed-once')).toHaveLength(1);
   });
 });
 
