@@ -52,6 +52,8 @@ export interface LocalRuntime {
   services: Services;
   queues: Record<Priority, LocalQueue>;
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; scheduler: SchedulerClient };
+  /** Fault injection for tests: how many copies of each firing the Scheduler delivers. */
+  faults: { firingCopies: number };
   /** Fires the schedules that are due by the clock (messages land on the queues). */
   fire(): Promise<void>;
   /** Fires due schedules and runs the worker until the queues are empty. */
@@ -69,6 +71,7 @@ const LOCAL_ACCOUNT = '000000000000';
 export const LOCAL_SCHEDULE_GROUP = 'sundial-local';
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const faults: LocalRuntime['faults'] = { firingCopies: 1 };
   const manual = options.clock !== undefined;
   const clock = options.clock ?? systemClock;
   const logger = new Logger({ serviceName: 'sundial', logLevel: options.logLevel ?? 'INFO' });
@@ -101,15 +104,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       byArn.set(q.dlqArn, q.dlqUrl);
     }
 
+    const toQueue = sqsDeliverer(sqs, (arn) => {
+      const url = byArn.get(arn);
+      if (!url) throw new Error(`no local queue with ARN ${arn}`);
+      return url;
+    });
     const emulator = createSchedulerEmulator({
       clock,
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
-      deliver: sqsDeliverer(sqs, (arn) => {
-        const url = byArn.get(arn);
-        if (!url) throw new Error(`no local queue with ARN ${arn}`);
-        return url;
-      }),
+      deliver: async (target) => {
+        // At-least-once, made visible: a fault test can have every firing delivered N times.
+        for (let copy = 0; copy < faults.firingCopies; copy++) await toQueue(target);
+      },
     });
     const schedulerEndpoint = await emulator.listen(0);
     stops.push(() => emulator.close());
@@ -198,6 +205,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       services,
       queues,
       clients: { dynamodb, sqs, scheduler },
+      faults,
       fire: async () => {
         await emulator.fireDue();
       },

@@ -173,6 +173,21 @@ describe('firing schedules end to end', () => {
     expect(runs[0]?.status).toBe('succeeded');
   });
 
+  it('turns firings delivered three times each into exactly one run per firing', async () => {
+    clock.set('2027-01-02T00:00:00.000Z');
+    const job = await createJob('/triple', 'rate(1 minute)');
+    runtime.faults.firingCopies = 3;
+    try {
+      await advanceMinutes(4);
+    } finally {
+      runtime.faults.firingCopies = 1;
+    }
+    const runs = await runsOf(job.id);
+    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(new Set(runs.map((r) => r.scheduledAt)).size).toBe(4);
+    expect(target.callsTo('/triple')).toHaveLength(4);
+  });
+
   it('dead-letters a malformed message after maxReceiveCount, never calling a target', async () => {
     const callsBefore = target.calls.length;
     const body = '{"v":1,"jobId":42}';
