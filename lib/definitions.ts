@@ -103,6 +103,8 @@ export const QUEUES: readonly QueueDefinition[] = [queue('high', 20), queue('def
 /** Every job's schedule lives in this group, so Sundial never touches other schedules. */
 export const SCHEDULE_GROUP_ENV = 'SCHEDULE_GROUP_NAME';
 export const SCHEDULER_ROLE_ENV = 'SCHEDULER_ROLE_ARN';
+/** JSON map priority -> dead-letter queue ARN, for the dead-letter archiver. */
+export const DLQ_ARNS_ENV = 'DEAD_LETTER_QUEUE_ARNS';
 /** JSON map priority -> queue ARN, the targets a schedule may send to. */
 export const QUEUE_ARNS_ENV = 'QUEUE_ARNS';
 /** Days a run record is kept before DynamoDB TTL removes it. */

@@ -18,6 +18,7 @@ import { type Clock, systemClock } from '../functions/commons/clock.js';
 import type { Config } from '../functions/commons/config.js';
 import { buildServices, type Services } from '../functions/commons/services.js';
 import { createApiHandler } from '../functions/handlers/api.js';
+import { createDeadLetterHandler } from '../functions/handlers/dead-letters.js';
 import { createSyncHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
 import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
@@ -165,6 +166,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
 
     const worker = createWorkerHandler(services);
+    const archiveDeadLetters = createDeadLetterHandler(
+      services,
+      Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].dlqArn])) as Record<Priority, string>,
+    );
+    const dlqPollerQueue = (q: LocalQueue) => ({ url: q.dlqUrl, arn: q.dlqArn, batchSize: 10 });
     const workerInvoke = (event: SQSEvent) => worker(event);
     const sweep = createSyncHandler(services, SYNC_GRACE_SECONDS);
     const ordered = PRIORITIES.map((p) => queues[p]);
@@ -180,6 +186,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         let round = (await delayLine?.release()) ?? 0;
         // High first, low last: the order a backlog drains in.
         for (const q of ordered) round += await pollOnce(sqs, pollerQueue(q), workerInvoke, pollOptions);
+        for (const q of ordered)
+          round += await pollOnce(sqs, dlqPollerQueue(q), archiveDeadLetters, pollOptions);
         total += round;
         if (round === 0) return total;
       }
@@ -189,6 +197,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       emulator.startTicking(250);
       stops.push(async () => emulator.stopTicking());
       for (const q of ordered) {
+        const archiver = startPoller(sqs, dlqPollerQueue(q), archiveDeadLetters, pollOptions);
+        stops.push(() => archiver.stop());
         const poller = startPoller(sqs, pollerQueue(q), workerInvoke, pollOptions);
         stops.push(() => poller.stop());
       }

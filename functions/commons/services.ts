@@ -2,6 +2,7 @@
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import { type FiringQueue, SqsFiringQueue } from '../adapters/firing-queue.js';
 import { callHttpTarget, type HttpCaller } from '../adapters/http-target.js';
 import { JobStore } from '../adapters/job-store.js';
@@ -17,6 +18,7 @@ export interface Services {
   logger: JobServiceLogger;
   jobStore: JobStore;
   runStore: RunStore;
+  deadLetterStore: DeadLetterStore;
   schedules: ScheduleGateway;
   jobService: JobService;
   callTarget: HttpCaller;
@@ -55,6 +57,7 @@ export function buildServices(inputs: ServiceInputs): Services {
     logger,
     jobStore,
     runStore,
+    deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
     schedules,
     jobService: new JobService({ jobs: jobStore, schedules, clock, logger }),
     callTarget: inputs.callTarget ?? callHttpTarget,

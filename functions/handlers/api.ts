@@ -10,6 +10,7 @@ export function createApiHandler(
     jobs: services.jobService,
     runs: services.runStore,
     queue: services.firingQueue,
+    deadLetters: services.deadLetterStore,
     clock: services.clock,
     logger: services.logger,
     healthChecks: services.healthChecks,

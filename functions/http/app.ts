@@ -4,6 +4,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
+import type { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
@@ -22,6 +23,7 @@ import {
 } from '../domain/job.js';
 import { RUN_STATUSES, type Run } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
+import { redriveDeadLetters } from '../usecases/dead-letters.js';
 import { type JobService, type JobServiceLogger, toPublicJob } from '../usecases/jobs.js';
 import { runNow } from '../usecases/run-now.js';
 import { openApiDocument } from './openapi.js';
@@ -35,8 +37,9 @@ export interface Principal {
 export interface ApiDeps {
   jobs: JobService;
   runs: RunStore;
-  /** Where manual runs are queued. */
+  /** Where manual runs and redriven dead letters are queued. */
   queue: FiringQueue;
+  deadLetters: DeadLetterStore;
   clock: Clock;
   logger: JobServiceLogger;
   /** Cheap dependency checks for /v1/health; each resolves or throws. */
@@ -89,6 +92,19 @@ const listRunsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
   status: z.enum(RUN_STATUSES).optional(),
+});
+
+const listDeadLettersQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(2048).optional(),
+  status: z.enum(['dead', 'redriven']).optional(),
+});
+
+const redriveBody = z.strictObject({
+  ids: z
+    .array(z.string().min(1).max(128), { error: 'is required: the ids of the dead letters to redrive' })
+    .min(1, 'name at least one dead letter')
+    .max(50, 'at most 50 dead letters per request'),
 });
 
 const previewBody = z.strictObject({
@@ -257,6 +273,32 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
           ...(q.status ? { status: q.status } : {}),
         });
         return json(200, { items: page.items.map(toPublicRun), nextCursor: page.nextCursor });
+      },
+    }),
+    route('/v1/dead-letters', {
+      GET: async (req) => {
+        const q = parseOrThrow(listDeadLettersQuery, req.query);
+        const page = await deps.deadLetters.list(req.principal.tenantId, {
+          limit: q.limit,
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+          ...(q.status ? { status: q.status } : {}),
+        });
+        return json(200, {
+          items: page.items.map(({ tenantId: _t, ...letter }) => letter),
+          nextCursor: page.nextCursor,
+        });
+      },
+    }),
+    route('/v1/dead-letters/redrive', {
+      POST: async (req) => {
+        const { ids } = parseOrThrow(redriveBody, req.body());
+        const result = await redriveDeadLetters(
+          { deadLetters: deps.deadLetters, queue: deps.queue, clock: deps.clock },
+          req.principal.tenantId,
+          ids,
+          req.principal.subject,
+        );
+        return json(200, result);
       },
     }),
     route('/v1/jobs/{jobId}/runs/{runId}', {

@@ -194,12 +194,15 @@ describe('firing schedules end to end', () => {
     await runtime.clients.sqs.send(
       new SendMessageCommand({ QueueUrl: runtime.queues.low.url, MessageBody: body }),
     );
-    // Failed receives come back at once in this runtime; SQS moves it after the 5th.
-    expect(await runtime.drain()).toBe(runtime.queues.low.definition.maxReceiveCount);
-    const dead = await runtime.clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: runtime.queues.low.dlqUrl, MaxNumberOfMessages: 10 }),
-    );
-    expect(dead.Messages?.map((m) => m.Body)).toEqual([body]);
+    // Failed receives come back at once in this runtime; SQS moves it after the 5th, and the
+    // dead-letter archiver takes it from the DLQ.
+    expect(await runtime.drain()).toBe(runtime.queues.low.definition.maxReceiveCount + 1);
+    const archived = await runtime.services.deadLetterStore.list('_unknown', { limit: 10 });
+    expect(archived.items.map((l) => [l.body, l.priority, l.reason])).toContainEqual([
+      body,
+      'low',
+      'the message is not a Sundial firing (malformed body)',
+    ]);
     expect(target.calls.length).toBe(callsBefore);
   });
 
@@ -438,6 +441,76 @@ describe('a worker killed mid-run', () => {
     const [failed] = await runsOf(once.id);
     expect(failed).toMatchObject({ status: 'failed', attempt: 1, error: { type: 'worker_lost' } });
     expect(target.callsTo('/killed-once')).toHaveLength(1);
+  });
+});
+
+describe('dead letters', () => {
+  type Letter = {
+    id: string;
+    jobId: string;
+    runId: string;
+    status: string;
+    reason: string;
+    redrivenBy: string | null;
+  };
+
+  it('lists what the queue gave up on and redrives it, recording who and when', async () => {
+    clock.set('2027-01-03T00:00:00.000Z');
+    const job = await createJob('/redriven', 'at(2027-01-03T00:01:00)', {
+      retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
+    });
+    // A worker holds the run with a long lease and never finishes: every delivery backs off.
+    const stuck = {
+      id: 'run_20270103T000100000Z',
+      jobId: job.id,
+      tenantId: 'dev',
+      scheduledAt: '2027-01-03T00:01:00.000Z',
+      trigger: 'schedule' as const,
+      status: 'running' as const,
+      attempt: 1,
+      startedAt: '2027-01-03T00:01:00.000Z',
+      finishedAt: null,
+      durationMs: null,
+      result: null,
+      error: null,
+      skipReason: null,
+      attempts: [],
+      nextAttemptAt: null,
+      claimToken: 'stuck',
+      leaseUntil: '2027-01-03T01:00:00.000Z',
+    };
+    expect((await runtime.services.runStore.claim(stuck, clock.now())).claimed).toBe(true);
+    await advanceMinutes(1);
+
+    const listed = await api<{ items: Letter[] }>('GET', '/v1/dead-letters');
+    const letter = listed.body.items.find((l) => l.jobId === job.id)!;
+    expect(letter).toMatchObject({
+      runId: stuck.id,
+      status: 'dead',
+      reason: 'not processed after 5 receives; its run was running',
+    });
+    expect(target.callsTo('/redriven')).toHaveLength(0);
+
+    clock.set('2027-01-03T02:00:00.000Z'); // the stuck worker's lease is long gone
+    const redrive = await api('POST', '/v1/dead-letters/redrive', { ids: [letter.id] });
+    expect(redrive.body).toEqual({ redriven: [letter.id], alreadyRedriven: [] });
+    await runtime.drain();
+    const [run] = await runsOf(job.id);
+    expect(run).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(target.callsTo('/redriven')).toHaveLength(1);
+
+    const after = await api<{ items: Letter[] }>('GET', '/v1/dead-letters?status=redriven');
+    expect(after.body.items.find((l) => l.id === letter.id)).toMatchObject({
+      status: 'redriven',
+      redrivenBy: 'dev',
+      redrivenAt: '2027-01-03T02:00:00.000Z',
+    });
+    expect((await api('POST', '/v1/dead-letters/redrive', { ids: [letter.id] })).body).toEqual({
+      redriven: [],
+      alreadyRedriven: [letter.id],
+    });
+    expect((await api('POST', '/v1/dead-letters/redrive', { ids: ['nope'] })).status).toBe(404);
+    expect((await api('POST', '/v1/dead-letters/redrive', { ids: [] })).status).toBe(400);
   });
 });
 

@@ -1,0 +1,102 @@
+/**
+ * Dead letters: what the queues gave up on. Archived per tenant as they arrive, listed
+ * through the API, and redriven onto their queue on request, recording who and when.
+ */
+import { type Priority, QUEUES } from '../../lib/definitions.js';
+import { type DeadLetter, type DeadLetterStore, UNKNOWN_TENANT } from '../adapters/dead-letter-store.js';
+import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
+import type { RunStore } from '../adapters/run-store.js';
+import type { Clock } from '../commons/clock.js';
+import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { scheduledRunId } from '../domain/run.js';
+import { firingMessageSchema } from './execute-firing.js';
+
+export interface ArrivedDeadLetter {
+  messageId: string;
+  body: string;
+  priority: Priority;
+  receiveCount: number;
+  /** Set by Scheduler when it dead-letters a firing it could not deliver. */
+  errorMessage?: string;
+}
+
+export async function archiveDeadLetter(
+  deps: { deadLetters: DeadLetterStore; runs: RunStore; clock: Clock },
+  arrived: ArrivedDeadLetter,
+): Promise<DeadLetter> {
+  const now = deps.clock.now();
+  let parsed: ReturnType<typeof firingMessageSchema.safeParse> | undefined;
+  try {
+    parsed = firingMessageSchema.safeParse(JSON.parse(arrived.body));
+  } catch {
+    parsed = undefined;
+  }
+  const message = parsed?.success ? parsed.data : undefined;
+  const runId = message
+    ? message.trigger === 'schedule'
+      ? scheduledRunId(new Date(message.scheduledTime))
+      : message.runId
+    : null;
+  let reason: string;
+  if (arrived.errorMessage) reason = `Scheduler could not deliver the firing: ${arrived.errorMessage}`;
+  else if (!message) reason = 'the message is not a Sundial firing (malformed body)';
+  else {
+    const run = runId ? await deps.runs.get(message.tenantId, message.jobId, runId) : undefined;
+    // The DLQ's own receive count includes the archiver's; the queue's limit is what ran out.
+    const limit = QUEUES.find((q) => q.priority === arrived.priority)?.maxReceiveCount;
+    reason = `not processed after ${limit} receives${run ? `; its run was ${run.status}` : ''}`;
+  }
+  const letter: DeadLetter = {
+    id: arrived.messageId,
+    tenantId: message?.tenantId ?? UNKNOWN_TENANT,
+    jobId: message?.jobId ?? null,
+    runId,
+    priority: arrived.priority,
+    body: arrived.body,
+    reason,
+    receiveCount: arrived.receiveCount,
+    deadLetteredAt: now.toISOString(),
+    status: 'dead',
+    redrivenAt: null,
+    redrivenBy: null,
+  };
+  await deps.deadLetters.archive(letter, now);
+  return letter;
+}
+
+export async function redriveDeadLetters(
+  deps: { deadLetters: DeadLetterStore; queue: FiringQueue; clock: Clock },
+  tenantId: string,
+  ids: string[],
+  by: string,
+): Promise<{ redriven: string[]; alreadyRedriven: string[] }> {
+  const letters: DeadLetter[] = [];
+  for (const id of ids) {
+    const letter = await deps.deadLetters.get(tenantId, id);
+    if (!letter) throw new NotFoundError(`dead letter ${id}`);
+    letters.push(letter);
+  }
+  const redriven: string[] = [];
+  const alreadyRedriven: string[] = [];
+  for (const letter of letters) {
+    if (letter.status !== 'dead') {
+      alreadyRedriven.push(letter.id);
+      continue;
+    }
+    let message: QueueMessage;
+    try {
+      message = JSON.parse(letter.body) as QueueMessage;
+    } catch {
+      throw ValidationError.of('ids', `dead letter ${letter.id} has a malformed body and cannot be redriven`);
+    }
+    // Send first, then mark: a crash in between can at worst send it twice, and a firing
+    // delivered twice still makes one run; marking first could lose it.
+    await deps.queue.send(letter.priority, message);
+    if (!(await deps.deadLetters.markRedriven(tenantId, letter.id, by, deps.clock.now()))) {
+      alreadyRedriven.push(letter.id);
+      continue;
+    }
+    redriven.push(letter.id);
+  }
+  return { redriven, alreadyRedriven };
+}
