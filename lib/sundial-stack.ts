@@ -37,6 +37,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SundialFunction } from './constructs/function.js';
 import {
+  DLQ_ARNS_ENV,
   JOBS_TABLE,
   type Priority,
   QUEUE_ARNS_ENV,
@@ -203,6 +204,27 @@ export class SundialStack extends Stack {
         }),
       );
     }
+
+    const deadLetters = new SundialFunction(this, 'DeadLetters', {
+      entry: 'functions/deadletters.ts',
+      description: 'Sundial dead-letter archiver: records what the queues gave up on, per tenant',
+      timeout: Duration.seconds(30),
+      environment: {
+        ...environment,
+        [DLQ_ARNS_ENV]: this.toJsonString(
+          Object.fromEntries(QUEUES.map((q) => [q.priority, this.queues[q.priority].dlq.queueArn])),
+        ),
+      },
+      stage,
+    }).function;
+    runs.grant(deadLetters, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    for (const def of QUEUES) {
+      deadLetters.addEventSource(
+        new SqsEventSource(this.queues[def.priority].dlq, { batchSize: 10, reportBatchItemFailures: true }),
+      );
+    }
+    // Redrive (through the API) updates the dead-letter records.
+    runs.grant(api, 'dynamodb:UpdateItem');
 
     const sync = new SundialFunction(this, 'Sync', {
       entry: 'functions/sync.ts',

@@ -139,10 +139,10 @@ describe('scheduler', () => {
 
 describe('functions', () => {
   const functions = () =>
-    ofType('AWS::Lambda::Function').filter(([id]) => /^(Api|Worker|Sync)Function/.test(id));
+    ofType('AWS::Lambda::Function').filter(([id]) => /^(Api|Worker|Sync|DeadLetters)Function/.test(id));
 
-  it('runs three arm64 Node.js 24 functions with their configuration from resources', () => {
-    expect(functions()).toHaveLength(3);
+  it('runs four arm64 Node.js 24 functions with their configuration from resources', () => {
+    expect(functions()).toHaveLength(4);
     for (const [, fn] of functions()) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
@@ -165,7 +165,8 @@ describe('functions', () => {
     const worker = logicalIdOf('AWS::Lambda::Function', (r) =>
       String(r.Properties.Description).startsWith('Sundial worker'),
     );
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', QUEUES.length);
+    // One mapping per main queue for the worker, one per DLQ for the dead-letter archiver.
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', QUEUES.length * 2);
     for (const def of QUEUES) {
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         FunctionName: { Ref: worker },
@@ -234,6 +235,21 @@ describe('functions', () => {
     expect(
       roles.every((r) => r.includes(workerRole) || r.includes(apiRole) || r.includes('SchedulerRole')),
     ).toBe(true);
+  });
+
+  it('archives every DLQ with the dead-letter function', () => {
+    const archiver = logicalIdOf('AWS::Lambda::Function', (r) =>
+      String(r.Properties.Description).startsWith('Sundial dead-letter archiver'),
+    );
+    const dlqIds = ofType('AWS::SQS::Queue')
+      .filter(([, q]) => !q.Properties.RedrivePolicy)
+      .map(([id]) => id)
+      .sort();
+    const sources = ofType('AWS::Lambda::EventSourceMapping')
+      .filter(([, m]) => JSON.stringify(m.Properties.FunctionName).includes(archiver))
+      .map(([, m]) => (m.Properties.EventSourceArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0])
+      .sort();
+    expect(sources).toEqual(dlqIds);
   });
 
   it('runs the sync sweeper every minute', () => {
