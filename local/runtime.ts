@@ -7,6 +7,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
@@ -52,7 +53,7 @@ export interface LocalRuntime {
   config: Config;
   services: Services;
   queues: Record<Priority, LocalQueue>;
-  clients: { dynamodb: DynamoDBClient; sqs: SQSClient; scheduler: SchedulerClient };
+  clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient; scheduler: SchedulerClient };
   /** Fault injection for tests: how many copies of each firing the Scheduler delivers. */
   faults: { firingCopies: number };
   /** Fires the schedules that are due by the clock (messages land on the queues). */
@@ -92,12 +93,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamo.endpoint });
     const sqs = new SQSClient({ ...common, endpoint: sqsEndpoint });
+    // fauxqs speaks SNS too: the failure topic lives beside the queues.
+    const sns = new SNSClient({ ...common, endpoint: sqsEndpoint });
     stops.push(async () => {
       dynamodb.destroy();
       sqs.destroy();
+      sns.destroy();
     });
 
     const tables = await createTables(dynamodb);
+    const { TopicArn: failureTopicArn } = await sns.send(
+      new CreateTopicCommand({ Name: 'sundial-failures' }),
+    );
     const queues = await createQueues(sqs);
     const byArn = new Map<string, string>();
     for (const q of Object.values(queues)) {
@@ -133,6 +140,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       queueArns: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].arn])) as Config['queueArns'],
       queueUrls: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].url])) as Config['queueUrls'],
       runRetentionDays: RUN_RETENTION_DAYS,
+      ...(failureTopicArn ? { failureTopicArn } : {}),
     };
     const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
     // Under an injected clock, message delays follow that clock too.
@@ -145,6 +153,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         db,
         scheduler,
         sqs,
+        sns,
         clock,
         logger,
         ...(delayLine ? { firingQueue: delayLine } : {}),
@@ -214,7 +223,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       config,
       services,
       queues,
-      clients: { dynamodb, sqs, scheduler },
+      clients: { dynamodb, sqs, sns, scheduler },
       faults,
       fire: async () => {
         await emulator.fireDue();

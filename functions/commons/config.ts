@@ -27,6 +27,8 @@ export interface Config {
   /** Queue URL per priority: where retries and manual runs are sent. */
   queueUrls: z.infer<typeof queueArnsSchema>;
   runRetentionDays: number;
+  /** SNS topic told of every final run failure; none when unset. */
+  failureTopicArn?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -46,6 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schedulerRoleArn: env[SCHEDULER_ROLE_ENV]!,
     queueArns: queueArnsSchema.parse(JSON.parse(env[QUEUE_ARNS_ENV]!)),
     queueUrls: queueArnsSchema.parse(Object.fromEntries(QUEUES.map((q) => [q.priority, env[q.envVar]]))),
+    ...(env.FAILURE_TOPIC_ARN ? { failureTopicArn: env.FAILURE_TOPIC_ARN } : {}),
     runRetentionDays: z.coerce
       .number()
       .int()

@@ -1,3 +1,4 @@
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient, createSchedulerClient } from './clients.js';
 import { systemClock } from './clock.js';
@@ -12,6 +13,7 @@ export function servicesFromEnv(): Services {
     db: createDocumentClient(),
     scheduler: createSchedulerClient(),
     sqs: new SQSClient({}),
+    sns: new SNSClient({}),
     clock: systemClock,
     logger,
   });

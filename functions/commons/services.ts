@@ -1,8 +1,10 @@
 /** Wires adapters and use cases from configuration; shared by the handlers and the local runtime. */
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DeadLetterStore } from '../adapters/dead-letter-store.js';
+import { type FailureNotifier, WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
 import { type FiringQueue, SqsFiringQueue } from '../adapters/firing-queue.js';
 import { callHttpTarget, type HttpCaller } from '../adapters/http-target.js';
 import { JobStore } from '../adapters/job-store.js';
@@ -23,6 +25,7 @@ export interface Services {
   jobService: JobService;
   callTarget: HttpCaller;
   firingQueue: FiringQueue;
+  notifier: FailureNotifier;
   healthChecks: Record<string, () => Promise<void>>;
 }
 
@@ -31,6 +34,7 @@ export interface ServiceInputs {
   db: DynamoDBDocumentClient;
   scheduler: SchedulerClient;
   sqs: SQSClient;
+  sns: SNSClient;
   clock: Clock;
   logger: JobServiceLogger;
   /** Replaces the Scheduler adapter, e.g. to simulate a crash in tests. */
@@ -62,6 +66,7 @@ export function buildServices(inputs: ServiceInputs): Services {
     jobService: new JobService({ jobs: jobStore, schedules, clock, logger }),
     callTarget: inputs.callTarget ?? callHttpTarget,
     firingQueue: inputs.firingQueue ?? new SqsFiringQueue(inputs.sqs, config.queueUrls, clock),
+    notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger),
     healthChecks: {
       // A point read of a key that never exists: proves reachability and permissions cheaply.
       jobsTable: async () => {

@@ -71,6 +71,26 @@ const retryPolicySchema = z
     path: ['maxDelaySeconds'],
   });
 
+const notifySchema = z
+  .strictObject({
+    onFailure: z
+      .array(
+        z.strictObject({
+          url: z
+            .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
+            .max(2048),
+        }),
+      )
+      .max(5, 'at most 5 webhooks')
+      .default([]),
+    // Write-only: used to sign webhook calls, never returned by the API.
+    secret: z.string().min(16, 'must be at least 16 characters').max(256).nullable().default(null),
+  })
+  .refine((n) => n.onFailure.length === 0 || n.secret !== null, {
+    message: 'is required when onFailure webhooks are set: they are signed with it',
+    path: ['secret'],
+  });
+
 /** Fields a client may send when creating a job. */
 export const jobInputSchema = z.strictObject({
   name: z
@@ -90,6 +110,7 @@ export const jobInputSchema = z.strictObject({
   overlapPolicy: z.enum(OVERLAP_POLICIES).default('allow'),
   // A firing picked up later than this after its scheduled time is recorded as missed, not run.
   misfireGraceSeconds: z.number().int().min(1).max(86_400).nullable().default(null),
+  notify: notifySchema.default({ onFailure: [], secret: null }),
   priority: z.enum(PRIORITIES).default('default'),
   state: z.enum(JOB_STATES).default('enabled'),
   tags: tagsSchema.default({}),
@@ -110,6 +131,8 @@ export const jobPatchSchema = z.strictObject({
   priority: z.unknown().optional(),
   state: z.unknown().optional(),
   tags: z.record(z.string(), z.unknown()).optional(),
+  notify: z.record(z.string(), z.unknown()).optional(),
+  misfireGraceSeconds: z.unknown().optional(),
   version: z.number().int().min(1).optional(),
 });
 
@@ -230,6 +253,7 @@ export function mergePatch(job: Job, patch: Record<string, unknown>): Record<str
     retryPolicy: job.retryPolicy,
     overlapPolicy: job.overlapPolicy,
     misfireGraceSeconds: job.misfireGraceSeconds ?? null,
+    notify: job.notify ?? { onFailure: [], secret: null },
     priority: job.priority,
     state: job.state,
     tags: job.tags,
@@ -237,7 +261,11 @@ export function mergePatch(job: Job, patch: Record<string, unknown>): Record<str
   for (const [key, value] of Object.entries(patch)) {
     if (key === 'version' || value === undefined) continue;
     const existing = current[key];
-    if ((key === 'schedule' || key === 'target') && isPlainObject(existing) && isPlainObject(value)) {
+    if (
+      (key === 'schedule' || key === 'target' || key === 'notify') &&
+      isPlainObject(existing) &&
+      isPlainObject(value)
+    ) {
       current[key] = { ...existing, ...value };
     } else {
       current[key] = value;

@@ -68,3 +68,23 @@ export const BODY_EXCERPT_CHARS = 1024;
 export function manualRunId(requestedAt: Date, suffix: string): string {
   return `${scheduledRunId(requestedAt)}_m${suffix}`;
 }
+
+/** A run as the API shows it: no lease bookkeeping, stable field order. */
+export function toPublicRun(run: Run & { leaseUntil?: string; claimToken?: string }): Omit<Run, 'tenantId'> {
+  return {
+    id: run.id,
+    jobId: run.jobId,
+    scheduledAt: run.scheduledAt,
+    trigger: run.trigger,
+    status: run.status,
+    attempt: run.attempt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    durationMs: run.durationMs,
+    result: run.result,
+    error: run.error,
+    skipReason: run.skipReason,
+    attempts: run.attempts ?? [],
+    nextAttemptAt: run.nextAttemptAt ?? null,
+  };
+}

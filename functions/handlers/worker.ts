@@ -10,6 +10,7 @@ export function createWorkerHandler(services: Services): (event: SQSEvent) => Pr
     runs: services.runStore,
     callTarget: services.callTarget,
     queue: services.firingQueue,
+    notifier: services.notifier,
     clock: services.clock,
     logger: services.logger,
   };

@@ -21,7 +21,7 @@ import {
   validateSchedule,
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
-import { RUN_STATUSES, type Run } from '../domain/run.js';
+import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
 import { redriveDeadLetters } from '../usecases/dead-letters.js';
 import { type JobService, type JobServiceLogger, toPublicJob } from '../usecases/jobs.js';
@@ -125,26 +125,6 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ValidationError(zodIssuesToFieldErrors(parsed.error, prefix));
   return parsed.data;
-}
-
-/** A run as the API shows it: no lease bookkeeping, stable field order. */
-export function toPublicRun(run: StoredRun): Omit<Run, 'tenantId'> {
-  return {
-    id: run.id,
-    jobId: run.jobId,
-    scheduledAt: run.scheduledAt,
-    trigger: run.trigger,
-    status: run.status,
-    attempt: run.attempt,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
-    durationMs: run.durationMs,
-    result: run.result,
-    error: run.error,
-    skipReason: run.skipReason,
-    attempts: run.attempts ?? [],
-    nextAttemptAt: run.nextAttemptAt ?? null,
-  };
 }
 
 function etag(version: number): string {

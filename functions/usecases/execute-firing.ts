@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { FailureNotifier } from '../adapters/failure-notifier.js';
 import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
 import type { HttpCaller, TargetOutcome } from '../adapters/http-target.js';
 import type { JobStore, StoredJob } from '../adapters/job-store.js';
@@ -13,7 +14,7 @@ import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
 import { computeNextRunAt, type Job } from '../domain/job.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
-import { type AttemptRecord, scheduledRunId, TERMINAL_STATUSES } from '../domain/run.js';
+import { type AttemptRecord, scheduledRunId, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
 import type { JobServiceLogger } from './jobs.js';
 
 const base = {
@@ -42,6 +43,8 @@ export interface ExecuteDeps {
   runs: RunStore;
   queue: FiringQueue;
   callTarget: HttpCaller;
+  /** Told of every final failure (failed, timed out, missed). */
+  notifier?: FailureNotifier;
   clock: Clock;
   logger: JobServiceLogger;
   /** Jitter source for retry delays. */
@@ -476,4 +479,9 @@ async function recordOnJob(deps: ExecuteDeps, job: StoredJob, run: StoredRun, no
     { id: run.id, status: run.status, scheduledAt: run.scheduledAt, finishedAt: run.finishedAt },
     computeNextRunAt(job as Job, now),
   );
+  if (deps.notifier && FAILED_STATUSES.has(run.status)) {
+    await deps.notifier.runFailed(job as Job, toPublicRun(run));
+  }
 }
+
+const FAILED_STATUSES: ReadonlySet<string> = new Set(['failed', 'timed_out', 'missed']);

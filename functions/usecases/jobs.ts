@@ -40,7 +40,9 @@ const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** Attempts of the write-apply-clear loop when the job keeps changing under us. */
 const MAX_SYNC_ROUNDS = 5;
 
-export type PublicJob = Omit<Job, 'tenantId'>;
+export type PublicJob = Omit<Job, 'tenantId' | 'notify'> & {
+  notify: { onFailure: { url: string }[]; secretSet: boolean };
+};
 
 /** What the API returns: the stored job without internal bookkeeping, in a stable field order. */
 export function toPublicJob(job: StoredJob): PublicJob {
@@ -67,6 +69,8 @@ export function toPublicJob(job: StoredJob): PublicJob {
     retryPolicy: job.retryPolicy,
     overlapPolicy: job.overlapPolicy,
     misfireGraceSeconds: job.misfireGraceSeconds ?? null,
+    // The signing secret is write-only.
+    notify: { onFailure: job.notify?.onFailure ?? [], secretSet: Boolean(job.notify?.secret) },
     priority: job.priority,
     state: job.state as PublicJob['state'],
     tags: job.tags,

@@ -9,11 +9,18 @@ import {
   ListSchedulesCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-scheduler';
-import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { callHttpTarget } from '../../functions/adapters/http-target.js';
 import type { ScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
+import { verifySignature } from '../../functions/domain/signature.js';
 import { createWorkerHandler } from '../../functions/handlers/worker.js';
 import { SYNC_GRACE_SECONDS } from '../../lib/definitions.js';
 import { ManualClock } from '../../local/manual-clock.js';
@@ -592,6 +599,55 @@ describe('misfires', () => {
     clock.set('2026-12-29T00:04:00.000Z');
     await runtime.drain();
     expect((await runsOf(job.id))[0]?.status).toBe('succeeded');
+  });
+});
+
+describe('failure alerts', () => {
+  it('calls the job webhook once, signed, and tells the failure topic, when a run finally fails', async () => {
+    clock.set('2027-01-04T00:00:00.000Z');
+    const secret = 'whsec_test_0123456789';
+    const watch = await runtime.clients.sqs.send(new CreateQueueCommand({ QueueName: 'failure-watch' }));
+    const { Attributes } = await runtime.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: watch.QueueUrl!, AttributeNames: ['QueueArn'] }),
+    );
+    await runtime.clients.sns.send(
+      new SubscribeCommand({
+        TopicArn: runtime.config.failureTopicArn!,
+        Protocol: 'sqs',
+        Endpoint: Attributes!.QueueArn!,
+        Attributes: { RawMessageDelivery: 'true' },
+      }),
+    );
+    const job = await createJob('/fail-notify', 'at(2027-01-04T00:01:00)', {
+      retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
+      notify: { onFailure: [{ url: `${target.url}/hook` }], secret },
+    });
+    expect((job as unknown as { notify: unknown }).notify).toEqual({
+      onFailure: [{ url: `${target.url}/hook` }],
+      secretSet: true,
+    });
+    await advanceMinutes(1);
+    expect(target.callsTo('/hook')).toHaveLength(0); // a retry is still to come
+    await advanceMinutes(1);
+
+    const hooks = target.callsTo('/hook');
+    expect(hooks).toHaveLength(1);
+    const header = String(hooks[0]!.headers['sundial-signature']);
+    expect(verifySignature(secret, header, hooks[0]!.body, Math.floor(clock.now().getTime() / 1000))).toBe(
+      true,
+    );
+    const event = JSON.parse(hooks[0]!.body) as { type: string; job: { id: string }; run: Run };
+    expect(event).toMatchObject({
+      type: 'run.failed',
+      job: { id: job.id },
+      run: { status: 'failed', attempt: 2 },
+    });
+
+    const { Messages = [] } = await runtime.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: watch.QueueUrl!, MaxNumberOfMessages: 10 }),
+    );
+    const published = Messages.map((m) => JSON.parse(m.Body!) as { job: { id: string }; run: Run });
+    expect(published.filter((p) => p.job.id === job.id).map((p) => p.run.status)).toEqual(['failed']);
   });
 });
 

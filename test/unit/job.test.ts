@@ -44,6 +44,7 @@ describe('job validation', () => {
       retryPolicy: { maxAttempts: 1, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
       overlapPolicy: 'allow',
       misfireGraceSeconds: null,
+      notify: { onFailure: [], secret: null },
       priority: 'default',
       state: 'enabled',
       tags: {},
@@ -83,6 +84,11 @@ describe('job validation', () => {
     [{ ...valid, overlapPolicy: 'sometimes' }, 'overlapPolicy'],
     [{ ...valid, priority: 'urgent' }, 'priority'],
     [{ ...valid, misfireGraceSeconds: 0 }, 'misfireGraceSeconds'],
+    [{ ...valid, notify: { onFailure: [{ url: 'https://hooks.example.com/x' }] } }, 'notify.secret'],
+    [
+      { ...valid, notify: { onFailure: [{ url: 'mailto:ops@example.com' }], secret: 'x'.repeat(16) } },
+      'notify.onFailure.0.url',
+    ],
     [{ ...valid, state: 'deleting' }, 'state'],
     [{ ...valid, id: 'job_mine' }, 'id'],
     [

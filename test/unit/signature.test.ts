@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { signatureHeader, verifySignature } from '../../functions/domain/signature.js';
+
+const secret = 'whsec_0123456789abcdef';
+const body = '{"type":"run.failed"}';
+
+describe('webhook signatures', () => {
+  it('is HMAC-SHA256 over "<timestamp>.<body>"', () => {
+    // Computed independently: printf '1790000000.{"type":"run.failed"}' | openssl dgst -sha256 -hmac whsec_0123456789abcdef
+    expect(signatureHeader(secret, 1_790_000_000, body)).toBe(
+      't=1790000000,v1=be815ec67889b811ac2aaee824fd4f9ca71f21ec30c9dec814465d7dee5b313c',
+    );
+  });
+
+  it('verifies a fresh signature and refuses tampering, other secrets and replays', () => {
+    const header = signatureHeader(secret, 1_790_000_000, body);
+    expect(verifySignature(secret, header, body, 1_790_000_010)).toBe(true);
+    expect(verifySignature(secret, header, `${body} `, 1_790_000_010)).toBe(false);
+    expect(verifySignature('whsec_another_secret!!', header, body, 1_790_000_010)).toBe(false);
+    expect(verifySignature(secret, header, body, 1_790_000_000 + 301)).toBe(false);
+    expect(verifySignature(secret, 'garbage', body, 1_790_000_000)).toBe(false);
+  });
+});
