@@ -30,9 +30,11 @@ import {
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SundialFunction } from './constructs/function.js';
@@ -158,6 +160,14 @@ export class SundialStack extends Stack {
       );
     };
 
+    // --- notifications ---
+    const failureTopic = new Topic(this, 'FailureTopic', {
+      displayName: `Sundial ${stage}: runs that finally failed`,
+      // The AWS-managed SNS key: encrypted at rest with no key policy to keep.
+      masterKey: Alias.fromAliasName(this, 'AwsManagedSnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+
     // --- functions ---
     const environment: Record<string, string> = {
       [JOBS_TABLE.envVar]: jobs.tableName,
@@ -168,6 +178,7 @@ export class SundialStack extends Stack {
         Object.fromEntries(QUEUES.map((q) => [q.priority, this.queues[q.priority].queue.queueArn])),
       ),
       RUN_RETENTION_DAYS: String(props.runRetentionDays ?? RUN_RETENTION_DAYS),
+      FAILURE_TOPIC_ARN: failureTopic.topicArn,
       ...Object.fromEntries(QUEUES.map((q) => [q.envVar, this.queues[q.priority].queue.queueUrl])),
     };
 
@@ -193,6 +204,7 @@ export class SundialStack extends Stack {
     }).function;
     jobs.grant(worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     runs.grant(worker, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    failureTopic.grantPublish(worker);
     // Retries go back on the job's priority queue.
     for (const def of QUEUES) this.queues[def.priority].queue.grantSendMessages(worker);
     for (const def of QUEUES) {
@@ -266,6 +278,10 @@ export class SundialStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: restApi.url, description: 'Base URL; the API lives under /v1' });
     new CfnOutput(this, 'ScheduleGroupName', { value: group.name! });
+    new CfnOutput(this, 'FailureTopicArn', {
+      value: failureTopic.topicArn,
+      description: 'Every final run failure; subscribe e-mail, chat or a queue',
+    });
     for (const def of QUEUES) {
       new CfnOutput(this, `${pascal(def.name)}QueueUrl`, { value: this.queues[def.priority].queue.queueUrl });
       new CfnOutput(this, `${pascal(def.dlqName)}QueueUrl`, {

@@ -252,6 +252,23 @@ describe('functions', () => {
     expect(sources).toEqual(dlqIds);
   });
 
+  it('has an encrypted failure topic only the worker may publish to', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    expect(JSON.stringify(ofType('AWS::SNS::Topic')[0]![1].Properties.KmsMasterKeyId)).toContain(
+      ':alias/aws/sns',
+    );
+    const topic = ofType('AWS::SNS::Topic')[0]![0];
+    const publishers = ofType('AWS::IAM::Policy').filter(([, p]) =>
+      (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some((s) =>
+        actions(s).includes('sns:Publish'),
+      ),
+    );
+    expect(publishers).toHaveLength(1);
+    expect(JSON.stringify(publishers[0]![1].Properties.Roles)).toMatch(/WorkerFunction/);
+    expect(JSON.stringify(publishers[0]![1].Properties.PolicyDocument)).toContain(topic);
+    template.hasOutput('FailureTopicArn', {});
+  });
+
   it('runs the sync sweeper every minute', () => {
     const sync = logicalIdOf('AWS::Lambda::Function', (r) =>
       String(r.Properties.Description).includes('sweeper'),
