@@ -11,7 +11,7 @@ export interface QueueMessage {
   v: 1;
   tenantId: string;
   jobId: string;
-  trigger: 'schedule' | 'retry' | 'manual';
+  trigger: 'schedule' | 'retry' | 'manual' | 'catch_up';
   scheduledTime: string;
   runId?: string;
   attempt?: number;

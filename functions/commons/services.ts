@@ -48,6 +48,7 @@ export function buildServices(inputs: ServiceInputs): Services {
   const { config, db, clock, logger } = inputs;
   const jobStore = new JobStore(db, config.jobsTableName);
   const runStore = new RunStore(db, config.runsTableName, config.runRetentionDays);
+  const firingQueue = inputs.firingQueue ?? new SqsFiringQueue(inputs.sqs, config.queueUrls, clock);
   const schedules =
     inputs.schedules ??
     new EventBridgeScheduleGateway(inputs.scheduler, {
@@ -63,9 +64,9 @@ export function buildServices(inputs: ServiceInputs): Services {
     runStore,
     deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
     schedules,
-    jobService: new JobService({ jobs: jobStore, schedules, clock, logger }),
+    jobService: new JobService({ jobs: jobStore, schedules, clock, logger, queue: firingQueue }),
     callTarget: inputs.callTarget ?? callHttpTarget,
-    firingQueue: inputs.firingQueue ?? new SqsFiringQueue(inputs.sqs, config.queueUrls, clock),
+    firingQueue,
     notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger),
     healthChecks: {
       // A point read of a key that never exists: proves reachability and permissions cheaply.

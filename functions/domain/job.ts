@@ -111,6 +111,9 @@ export const jobInputSchema = z.strictObject({
   // A firing picked up later than this after its scheduled time is recorded as missed, not run.
   misfireGraceSeconds: z.number().int().min(1).max(86_400).nullable().default(null),
   notify: notifySchema.default({ onFailure: [], secret: null }),
+  // On resume after a pause: run none, the latest, or all occurrences missed in the window.
+  catchUp: z.enum(['none', 'latest', 'all']).default('none'),
+  catchUpWindowMinutes: z.number().int().min(1).max(10_080).default(60),
   priority: z.enum(PRIORITIES).default('default'),
   state: z.enum(JOB_STATES).default('enabled'),
   tags: tagsSchema.default({}),
@@ -133,6 +136,8 @@ export const jobPatchSchema = z.strictObject({
   tags: z.record(z.string(), z.unknown()).optional(),
   notify: z.record(z.string(), z.unknown()).optional(),
   misfireGraceSeconds: z.unknown().optional(),
+  catchUp: z.unknown().optional(),
+  catchUpWindowMinutes: z.unknown().optional(),
   version: z.number().int().min(1).optional(),
 });
 
@@ -145,6 +150,8 @@ export interface RunSummary {
 
 export interface Job extends JobInput {
   id: string;
+  /** When the job was last paused; cleared on resume (drives catch-up). */
+  pausedAt?: string | null;
   tenantId: string;
   state: JobState;
   nextRunAt: string | null;
@@ -254,6 +261,8 @@ export function mergePatch(job: Job, patch: Record<string, unknown>): Record<str
     overlapPolicy: job.overlapPolicy,
     misfireGraceSeconds: job.misfireGraceSeconds ?? null,
     notify: job.notify ?? { onFailure: [], secret: null },
+    catchUp: job.catchUp ?? 'none',
+    catchUpWindowMinutes: job.catchUpWindowMinutes ?? 60,
     priority: job.priority,
     state: job.state,
     tags: job.tags,

@@ -8,8 +8,7 @@ import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
 import type { RunStore } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { scheduledRunId } from '../domain/run.js';
-import { firingMessageSchema } from './execute-firing.js';
+import { firingMessageSchema, runIdOf } from './execute-firing.js';
 
 export interface ArrivedDeadLetter {
   messageId: string;
@@ -32,11 +31,7 @@ export async function archiveDeadLetter(
     parsed = undefined;
   }
   const message = parsed?.success ? parsed.data : undefined;
-  const runId = message
-    ? message.trigger === 'schedule'
-      ? scheduledRunId(new Date(message.scheduledTime))
-      : message.runId
-    : null;
+  const runId = message ? runIdOf(message) : null;
   let reason: string;
   if (arrived.errorMessage) reason = `Scheduler could not deliver the firing: ${arrived.errorMessage}`;
   else if (!message) reason = 'the message is not a Sundial firing (malformed body)';

@@ -28,6 +28,7 @@ const base = {
 
 export const firingMessageSchema = z.discriminatedUnion('trigger', [
   z.object({ ...base, trigger: z.literal('schedule') }),
+  z.object({ ...base, trigger: z.literal('catch_up') }),
   z.object({
     ...base,
     trigger: z.literal('retry'),
@@ -67,10 +68,19 @@ export type FiringOutcome =
  */
 const LEASE_MARGIN_SECONDS = 30;
 
+/**
+ * The run a message is about. A firing (and a catch-up run standing in for a missed
+ * occurrence) is identified by its scheduled time; manual runs and retries carry their id.
+ */
+export function runIdOf(message: FiringMessageBody): string {
+  return message.trigger === 'schedule' || message.trigger === 'catch_up'
+    ? scheduledRunId(new Date(message.scheduledTime))
+    : message.runId;
+}
+
 export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBody): Promise<FiringOutcome> {
   const { tenantId, jobId } = message;
-  const runId =
-    message.trigger === 'schedule' ? scheduledRunId(new Date(message.scheduledTime)) : message.runId;
+  const runId = runIdOf(message);
   const log = { tenantId, jobId, runId, trigger: message.trigger, scheduledTime: message.scheduledTime };
 
   const job = await deps.jobs.get(tenantId, jobId);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 import { SYNC_SHARDS } from '../../lib/definitions.js';
+import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { IdempotencyRecord, JobStore, ListJobsQuery, StoredJob } from '../adapters/job-store.js';
 import { isConditionFailure } from '../adapters/job-store.js';
 import type { ScheduleGateway } from '../adapters/schedule-gateway.js';
@@ -20,6 +21,7 @@ import {
   validateJobInput,
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
+import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';
 
 /** The slice of the Powertools Logger the use cases need; tests pass a recorder. */
 export interface JobServiceLogger {
@@ -34,7 +36,12 @@ export interface JobServiceDeps {
   clock: Clock;
   logger: JobServiceLogger;
   newJobId?: () => string;
+  /** Where catch-up runs are queued on resume. */
+  queue?: FiringQueue;
 }
+
+/** At most this many catch-up runs are queued by one resume. */
+const MAX_CATCH_UP_RUNS = 100;
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** Attempts of the write-apply-clear loop when the job keeps changing under us. */
@@ -71,6 +78,8 @@ export function toPublicJob(job: StoredJob): PublicJob {
     misfireGraceSeconds: job.misfireGraceSeconds ?? null,
     // The signing secret is write-only.
     notify: { onFailure: job.notify?.onFailure ?? [], secretSet: Boolean(job.notify?.secret) },
+    catchUp: job.catchUp ?? 'none',
+    catchUpWindowMinutes: job.catchUpWindowMinutes ?? 60,
     priority: job.priority,
     state: job.state as PublicJob['state'],
     tags: job.tags,
@@ -141,7 +150,52 @@ export class JobService {
   async setState(tenantId: string, jobId: string, state: JobState): Promise<StoredJob> {
     const current = await this.get(tenantId, jobId);
     if (current.state === state) return current;
-    return this.change(tenantId, jobId, current.version, (job) => ({ ...mergePatch(job as Job, {}), state }));
+    let pausedAt: string | null = null;
+    const changed = await this.change(
+      tenantId,
+      jobId,
+      current.version,
+      (job) => ({ ...mergePatch(job as Job, {}), state }),
+      (job, now) => {
+        pausedAt = job.pausedAt ?? null;
+        return { pausedAt: state === 'paused' ? now.toISOString() : null };
+      },
+    );
+    if (state === 'enabled' && pausedAt) await this.catchUp(changed, new Date(pausedAt));
+    return changed;
+  }
+
+  /**
+   * On resume, the occurrences missed while paused (within catchUpWindowMinutes): none,
+   * the latest, or all of them, queued as `catch_up` runs. Each keeps the identity of the
+   * occurrence it stands for, so it can never run twice.
+   */
+  private async catchUp(job: StoredJob, pausedAt: Date): Promise<void> {
+    if (job.catchUp === 'none' || !this.deps.queue) return;
+    const now = this.deps.clock.now();
+    const windowStart = new Date(now.getTime() - job.catchUpWindowMinutes * 60_000);
+    const parsed = parseScheduleExpression(job.schedule.expression);
+    if (!parsed.ok) return;
+    const missed = nextFireTimes(parsed.schedule, {
+      timezone: job.schedule.timezone,
+      after: pausedAt > windowStart ? pausedAt : windowStart,
+      endAt: now,
+      count: MAX_CATCH_UP_RUNS,
+      createdAt: new Date(job.createdAt),
+      ...(job.schedule.startAt ? { startAt: new Date(job.schedule.startAt) } : {}),
+    }).filter((t) => !job.schedule.endAt || t.getTime() <= Date.parse(job.schedule.endAt));
+    const chosen = job.catchUp === 'latest' ? missed.slice(-1) : missed;
+    for (const t of chosen) {
+      await this.deps.queue.send(job.priority, {
+        v: 1,
+        tenantId: job.tenantId,
+        jobId: job.id,
+        trigger: 'catch_up',
+        scheduledTime: t.toISOString(),
+      });
+    }
+    if (chosen.length > 0)
+      this.deps.logger.info('catch-up runs queued', { jobId: job.id, count: chosen.length });
   }
 
   /** Hides the job at once, then removes its schedule and finally the row. */
@@ -169,6 +223,8 @@ export class JobService {
     jobId: string,
     expectedVersion: number | undefined,
     build: (current: StoredJob) => Record<string, unknown>,
+    /** Server-kept fields set with the change (they are not client input). */
+    extra: (current: StoredJob, now: Date) => Partial<StoredJob> = () => ({}),
   ): Promise<StoredJob> {
     const current = await this.get(tenantId, jobId);
     if (expectedVersion !== undefined && expectedVersion !== current.version) {
@@ -182,6 +238,7 @@ export class JobService {
     const next: StoredJob = {
       ...current,
       ...input,
+      ...extra(current, now),
       updatedAt: now.toISOString(),
       version: current.version + 1,
     };
@@ -193,7 +250,7 @@ export class JobService {
       // Changed or deleted between our read and write.
       const latest = await this.get(tenantId, jobId);
       if (expectedVersion !== undefined) throw new PreconditionFailedError(latest.version);
-      return this.change(tenantId, jobId, undefined, build);
+      return this.change(tenantId, jobId, undefined, build, extra);
     }
     await this.syncSafely(tenantId, jobId);
     return { ...next };

@@ -651,6 +651,39 @@ describe('failure alerts', () => {
   });
 });
 
+describe('catch-up on resume', () => {
+  async function pauseAndResume(catchUp: string, catchUpWindowMinutes: number, path: string) {
+    clock.set('2027-01-05T00:00:00.000Z');
+    const job = await createJob(path, 'rate(10 minutes)', { catchUp, catchUpWindowMinutes });
+    clock.set('2027-01-05T00:05:00.000Z');
+    await api('POST', `/v1/jobs/${job.id}/pause`);
+    await advanceMinutes(40); // 00:10, 00:20, 00:30 and 00:40 pass while paused
+    expect(target.callsTo(path)).toHaveLength(0);
+    await api('POST', `/v1/jobs/${job.id}/resume`);
+    await runtime.drain();
+    return (await runsOf(job.id)).map((r) => `${r.trigger} ${r.scheduledAt.slice(11, 16)} ${r.status}`);
+  }
+
+  it('all: runs every occurrence missed while paused', async () => {
+    expect(await pauseAndResume('all', 60, '/catch-all')).toEqual([
+      'catch_up 00:40 succeeded',
+      'catch_up 00:30 succeeded',
+      'catch_up 00:20 succeeded',
+      'catch_up 00:10 succeeded',
+    ]);
+    expect(target.callsTo('/catch-all')).toHaveLength(4);
+  });
+
+  it('latest: runs only the most recent missed occurrence', async () => {
+    expect(await pauseAndResume('latest', 60, '/catch-latest')).toEqual(['catch_up 00:40 succeeded']);
+  });
+
+  it('respects the window and "none"', async () => {
+    expect(await pauseAndResume('all', 15, '/catch-window')).toEqual(['catch_up 00:40 succeeded']);
+    expect(await pauseAndResume('none', 60, '/catch-none')).toEqual([]);
+  });
+});
+
 describe('run now', () => {
   it('queues a manual run with its own identity that does not swallow the next scheduled one', async () => {
     clock.set('2026-12-24T00:00:00.000Z');

@@ -45,6 +45,8 @@ describe('job validation', () => {
       overlapPolicy: 'allow',
       misfireGraceSeconds: null,
       notify: { onFailure: [], secret: null },
+      catchUp: 'none',
+      catchUpWindowMinutes: 60,
       priority: 'default',
       state: 'enabled',
       tags: {},
@@ -84,6 +86,8 @@ describe('job validation', () => {
     [{ ...valid, overlapPolicy: 'sometimes' }, 'overlapPolicy'],
     [{ ...valid, priority: 'urgent' }, 'priority'],
     [{ ...valid, misfireGraceSeconds: 0 }, 'misfireGraceSeconds'],
+    [{ ...valid, catchUp: 'some' }, 'catchUp'],
+    [{ ...valid, catchUpWindowMinutes: 0 }, 'catchUpWindowMinutes'],
     [{ ...valid, notify: { onFailure: [{ url: 'https://hooks.example.com/x' }] } }, 'notify.secret'],
     [
       { ...valid, notify: { onFailure: [{ url: 'mailto:ops@example.com' }], secret: 'x'.repeat(16) } },
