@@ -88,3 +88,21 @@ export function toPublicRun(run: Run & { leaseUntil?: string; claimToken?: strin
     nextAttemptAt: run.nextAttemptAt ?? null,
   };
 }
+
+/** A run with nothing yet known beyond what identifies it. */
+export function newRun(
+  fields: Pick<Run, 'id' | 'jobId' | 'tenantId' | 'scheduledAt' | 'trigger' | 'status' | 'attempt'> &
+    Partial<Run>,
+): Run {
+  return {
+    startedAt: null,
+    finishedAt: null,
+    durationMs: null,
+    result: null,
+    error: null,
+    skipReason: null,
+    attempts: [],
+    nextAttemptAt: null,
+    ...fields,
+  };
+}

@@ -14,7 +14,7 @@ import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
 import { computeNextRunAt, type Job } from '../domain/job.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
-import { type AttemptRecord, scheduledRunId, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
+import { type AttemptRecord, newRun, scheduledRunId, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
 import type { JobServiceLogger } from './jobs.js';
 
 const base = {
@@ -153,21 +153,16 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
     }
   } else {
     const fresh: StoredRun = {
-      id: runId,
-      jobId,
-      tenantId,
-      scheduledAt: new Date(message.scheduledTime).toISOString(),
-      trigger: message.trigger,
-      status: 'running',
-      attempt: 1,
-      startedAt: now.toISOString(),
-      finishedAt: null,
-      durationMs: null,
-      result: null,
-      error: null,
-      skipReason: null,
-      attempts: [],
-      nextAttemptAt: null,
+      ...newRun({
+        id: runId,
+        jobId,
+        tenantId,
+        scheduledAt: new Date(message.scheduledTime).toISOString(),
+        trigger: message.trigger,
+        status: 'running',
+        attempt: 1,
+        startedAt: now.toISOString(),
+      }),
       claimToken,
       leaseUntil: leaseUntil.toISOString(),
     };
@@ -266,7 +261,7 @@ async function missed(
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
   const lateSeconds = Math.round((now.getTime() - Date.parse(message.scheduledTime)) / 1000);
-  const run: StoredRun = {
+  const run: StoredRun = newRun({
     id: runId,
     jobId: job.id,
     tenantId: job.tenantId,
@@ -274,15 +269,9 @@ async function missed(
     trigger: 'schedule',
     status: 'missed',
     attempt: 0,
-    startedAt: null,
     finishedAt: now.toISOString(),
-    durationMs: null,
-    result: null,
-    error: null,
     skipReason: `picked up ${lateSeconds}s after its scheduled time, past the misfire grace of ${job.misfireGraceSeconds}s`,
-    attempts: [],
-    nextAttemptAt: null,
-  };
+  });
   const claim = await deps.runs.claim(run, now);
   if (!claim.claimed) return unclaimed(deps, claim.existing, log);
   await recordOnJob(deps, job, run, now);
@@ -303,7 +292,7 @@ async function overlapped(
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
   const lock = await deps.runs.readLock(job.tenantId, job.id);
-  const record: StoredRun = {
+  const record: StoredRun = newRun({
     id: runId,
     jobId: job.id,
     tenantId: job.tenantId,
@@ -311,15 +300,7 @@ async function overlapped(
     trigger: message.trigger === 'retry' ? 'schedule' : message.trigger,
     status: 'queued',
     attempt: 0,
-    startedAt: null,
-    finishedAt: null,
-    durationMs: null,
-    result: null,
-    error: null,
-    skipReason: null,
-    attempts: [],
-    nextAttemptAt: null,
-  };
+  });
   if (
     job.overlapPolicy === 'buffer_one' &&
     (await deps.runs.bufferBehindLock(job.tenantId, job.id, runId, now))

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
-import { manualRunId } from '../domain/run.js';
+import { manualRunId, newRun } from '../domain/run.js';
 import type { JobService } from './jobs.js';
 
 export interface RunNowDeps {
@@ -30,7 +30,7 @@ export async function runNow(deps: RunNowDeps, tenantId: string, jobId: string):
     scheduledTime: scheduledAt,
     runId,
   });
-  const run: StoredRun = {
+  const run: StoredRun = newRun({
     id: runId,
     jobId,
     tenantId,
@@ -38,15 +38,7 @@ export async function runNow(deps: RunNowDeps, tenantId: string, jobId: string):
     trigger: 'manual',
     status: 'queued',
     attempt: 0,
-    startedAt: null,
-    finishedAt: null,
-    durationMs: null,
-    result: null,
-    error: null,
-    skipReason: null,
-    attempts: [],
-    nextAttemptAt: null,
-  };
+  });
   await deps.runs.putQueued(run, now);
   return run;
 }
