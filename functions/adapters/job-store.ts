@@ -17,7 +17,7 @@ import {
 import { SYNC_SHARDS } from '../../lib/definitions.js';
 import { IdempotencyConflictError } from '../domain/errors.js';
 import type { Job, JobState, RunSummary, StoredJobState } from '../domain/job.js';
-import { conditionally, isConditionFailure, queryPage } from './dynamo.js';
+import { conditionally, queryPage } from './dynamo.js';
 
 export interface StoredJob extends Omit<Job, 'state'> {
   state: StoredJobState;
@@ -66,8 +66,6 @@ function fromItem(item: Record<string, unknown>): StoredJob {
   const { pk: _pk, sk: _sk, type: _type, syncShard: _shard, ...job } = item;
   return job as unknown as StoredJob;
 }
-
-export { isConditionFailure };
 
 export class JobStore {
   constructor(

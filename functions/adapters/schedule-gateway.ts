@@ -20,15 +20,6 @@ export interface ScheduleGateway {
   remove(jobId: string): Promise<void>;
 }
 
-/** What a firing carries to the worker; `<aws.scheduler.scheduled-time>` is filled in by Scheduler. */
-export interface FiringMessage {
-  v: 1;
-  tenantId: string;
-  jobId: string;
-  scheduledTime: string;
-  trigger: 'schedule';
-}
-
 export function scheduleName(jobId: string): string {
   return jobId;
 }

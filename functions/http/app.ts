@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import type { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
-import type { RunStore, StoredRun } from '../adapters/run-store.js';
+import type { RunStore } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
 import {
   IdempotencyConflictError,

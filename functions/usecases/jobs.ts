@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 import { SYNC_SHARDS } from '../../lib/definitions.js';
+import { isConditionFailure } from '../adapters/dynamo.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { IdempotencyRecord, JobStore, ListJobsQuery, StoredJob } from '../adapters/job-store.js';
-import { isConditionFailure } from '../adapters/job-store.js';
 import type { ScheduleGateway } from '../adapters/schedule-gateway.js';
 import type { Clock } from '../commons/clock.js';
 import { NotFoundError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
