@@ -107,6 +107,8 @@ export const SCHEDULER_ROLE_ENV = 'SCHEDULER_ROLE_ARN';
 export const DLQ_ARNS_ENV = 'DEAD_LETTER_QUEUE_ARNS';
 /** JSON map priority -> queue ARN, the targets a schedule may send to. */
 export const QUEUE_ARNS_ENV = 'QUEUE_ARNS';
+/** JSON array of ARN patterns (`*` wildcards) that Lambda, SQS and EventBridge targets may name. */
+export const ALLOWED_TARGET_ARNS_ENV = 'ALLOWED_TARGET_ARNS';
 /** Days a run record is kept before DynamoDB TTL removes it. */
 export const RUN_RETENTION_DAYS = 30;
 /** Markers older than this are repaired by the sync sweeper. */

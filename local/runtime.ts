@@ -6,14 +6,16 @@
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
-import type { HttpCaller } from '../functions/adapters/http-target.js';
 import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js';
+import type { TargetCaller } from '../functions/adapters/targets.js';
 import { createDocumentClient } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
 import type { Config } from '../functions/commons/config.js';
@@ -24,6 +26,7 @@ import { createSyncHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
 import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
 import { startApiGateway } from './api-gateway.js';
+import { LocalEventBridge, LocalLambda } from './aws-targets.js';
 import { DelayLine } from './delay-line.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
 import { createQueues, createTables, type LocalQueue } from './resources.js';
@@ -38,9 +41,11 @@ export interface LocalRuntimeOptions {
   /** Keep DynamoDB data in this directory instead of memory. */
   dbPath?: string;
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
-  /** Test seams: replace the Scheduler adapter or the HTTP caller of the API/worker. */
+  /** Test seams: replace the Scheduler adapter or the HTTP target caller of the API/worker. */
   scheduleGateway?: ScheduleGateway;
-  callTarget?: HttpCaller;
+  callHttpTarget?: TargetCaller;
+  /** ARN patterns AWS targets may name. Default: anything in the local account. */
+  allowedTargetArns?: string[];
   /** Make failed messages visible again after this many seconds instead of the queue's timeout. */
   failedVisibilityTimeoutSeconds?: number;
   /** Sweep interval in real-clock mode. Default 10 s. */
@@ -49,13 +54,19 @@ export interface LocalRuntimeOptions {
 
 export interface LocalRuntime {
   apiUrl: string;
-  endpoints: { dynamodb: string; sqs: string; scheduler: string };
+  endpoints: { dynamodb: string; sqs: string; scheduler: string; lambda: string; eventBridge: string };
   config: Config;
   services: Services;
   queues: Record<Priority, LocalQueue>;
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient; scheduler: SchedulerClient };
+  /** Local Lambda: register functions for Lambda targets; see what they were sent. */
+  lambda: LocalLambda;
+  /** Local EventBridge: buses for EventBridge targets; see what they received. */
+  eventBridge: LocalEventBridge;
   /** Fault injection for tests: how many copies of each firing the Scheduler delivers. */
   faults: { firingCopies: number };
+  /** Every firing the Scheduler emulator delivered (once per schedule and time), oldest first. */
+  firings: { tenantId: string; jobId: string; scheduledTime: string }[];
   /** Fires the schedules that are due by the clock (messages land on the queues). */
   fire(): Promise<void>;
   /** Fires due schedules and runs the worker until the queues are empty. */
@@ -65,15 +76,24 @@ export interface LocalRuntime {
   /** Runs the schedule-sync sweeper once. */
   sweep(): Promise<{ repaired: number; failed: number }>;
   /** Builds services on this runtime's resources with other parts swapped in (tests). */
-  servicesWith(overrides: { scheduleGateway?: ScheduleGateway; callTarget?: HttpCaller }): Services;
+  servicesWith(overrides: { scheduleGateway?: ScheduleGateway; callHttpTarget?: TargetCaller }): Services;
   stop(): Promise<void>;
 }
 
-const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_ACCOUNT = '000000000000';
 export const LOCAL_SCHEDULE_GROUP = 'sundial-local';
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const faults: LocalRuntime['faults'] = { firingCopies: 1 };
+  const firings: LocalRuntime['firings'] = [];
+  const recordFiring = (input: string) => {
+    try {
+      const { tenantId, jobId, scheduledTime } = JSON.parse(input);
+      if (typeof jobId === 'string') firings.push({ tenantId, jobId, scheduledTime });
+    } catch {
+      // Not a Sundial schedule's input: nothing to account for.
+    }
+  };
   const manual = options.clock !== undefined;
   const clock = options.clock ?? systemClock;
   const logger = new Logger({ serviceName: 'sundial', logLevel: options.logLevel ?? 'INFO' });
@@ -101,6 +121,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       sns.destroy();
     });
 
+    const lambdaEmulator = await new LocalLambda(LOCAL_REGION, LOCAL_ACCOUNT).start();
+    stops.push(() => lambdaEmulator.stop());
+    const eventBridgeEmulator = await new LocalEventBridge(LOCAL_REGION, LOCAL_ACCOUNT).start();
+    stops.push(() => eventBridgeEmulator.stop());
+    const lambda = new LambdaClient({ ...common, endpoint: lambdaEmulator.endpoint });
+    const eventBridge = new EventBridgeClient({ ...common, endpoint: eventBridgeEmulator.endpoint });
+    stops.push(async () => {
+      lambda.destroy();
+      eventBridge.destroy();
+    });
+
     const tables = await createTables(dynamodb);
     const { TopicArn: failureTopicArn } = await sns.send(
       new CreateTopicCommand({ Name: 'sundial-failures' }),
@@ -124,6 +155,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       deliver: async (target) => {
         // At-least-once, made visible: a fault test can have every firing delivered N times.
         for (let copy = 0; copy < faults.firingCopies; copy++) await toQueue(target);
+        if (!target.deadLetterReason) recordFiring(target.input);
       },
     });
     const schedulerEndpoint = await emulator.listen(0);
@@ -140,6 +172,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       queueArns: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].arn])) as Config['queueArns'],
       queueUrls: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].url])) as Config['queueUrls'],
       runRetentionDays: RUN_RETENTION_DAYS,
+      // Development mode: any Lambda, queue or bus of the local account.
+      allowedTargetArns: options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
+      region: LOCAL_REGION,
       ...(failureTopicArn ? { failureTopicArn } : {}),
     };
     const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
@@ -147,22 +182,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const delayLine = manual
       ? new DelayLine(new SqsFiringQueue(sqs, config.queueUrls, clock), clock)
       : undefined;
-    const servicesWith = (overrides: { scheduleGateway?: ScheduleGateway; callTarget?: HttpCaller }) =>
+    const servicesWith = (overrides: { scheduleGateway?: ScheduleGateway; callHttpTarget?: TargetCaller }) =>
       buildServices({
         config,
         db,
         scheduler,
         sqs,
         sns,
+        lambda,
+        eventBridge,
         clock,
         logger,
         ...(delayLine ? { firingQueue: delayLine } : {}),
         ...(overrides.scheduleGateway ? { schedules: overrides.scheduleGateway } : {}),
-        ...(overrides.callTarget ? { callTarget: overrides.callTarget } : {}),
+        ...(overrides.callHttpTarget ? { callHttpTarget: overrides.callHttpTarget } : {}),
       });
     const services = servicesWith({
       ...(options.scheduleGateway ? { scheduleGateway: options.scheduleGateway } : {}),
-      ...(options.callTarget ? { callTarget: options.callTarget } : {}),
+      ...(options.callHttpTarget ? { callHttpTarget: options.callHttpTarget } : {}),
     });
 
     const api = await startApiGateway(createApiHandler(services), options.port ?? 3000);
@@ -219,12 +256,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     return {
       apiUrl: api.url,
-      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEndpoint, scheduler: schedulerEndpoint },
+      endpoints: {
+        dynamodb: dynamo.endpoint,
+        sqs: sqsEndpoint,
+        scheduler: schedulerEndpoint,
+        lambda: lambdaEmulator.endpoint,
+        eventBridge: eventBridgeEmulator.endpoint,
+      },
       config,
       services,
       queues,
       clients: { dynamodb, sqs, sns, scheduler },
+      lambda: lambdaEmulator,
+      eventBridge: eventBridgeEmulator,
       faults,
+      firings,
       fire: async () => {
         await emulator.fireDue();
       },

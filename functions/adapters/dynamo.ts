@@ -1,12 +1,16 @@
 /** DynamoDB helpers shared by the stores: paged queries with opaque cursors, conditional writes. */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../domain/errors.js';
 
 /** Bounds the items one list request may read when a filter discards most of them. */
 const MAX_EVALUATED_PER_PAGE = 1000;
 
+/** A failed condition, alone or as the reason a transaction was cancelled. */
 export function isConditionFailure(error: unknown): boolean {
+  if (error instanceof TransactionCanceledException) {
+    return (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed');
+  }
   return (
     error instanceof ConditionalCheckFailedException ||
     (error as Error)?.name === 'ConditionalCheckFailedException'

@@ -1,5 +1,6 @@
 /**
- * Putting work back on a priority queue: retries of failed attempts and manual runs. SQS
+ * Putting work on a priority queue: retries of failed attempts, manual, catch-up and
+ * dependency runs. SQS
  * delays a message at most 15 minutes; a longer wait is carried in `notBefore` and the
  * worker re-delays the message until it is due.
  */
@@ -11,7 +12,7 @@ export interface QueueMessage {
   v: 1;
   tenantId: string;
   jobId: string;
-  trigger: 'schedule' | 'retry' | 'manual' | 'catch_up';
+  trigger: 'schedule' | 'retry' | 'manual' | 'catch_up' | 'dependency';
   scheduledTime: string;
   runId?: string;
   attempt?: number;

@@ -22,7 +22,14 @@ import { conditionally, queryPage } from './dynamo.js';
 export interface StoredJob extends Omit<Job, 'state'> {
   state: StoredJobState;
   syncPendingAt?: string;
+  /** When the job's latest successful run finished (what its dependents wait for). */
+  lastSucceededAt?: string;
+  /** The dependency satisfaction a dependency run was last queued for. */
+  dependencyCursor?: string;
 }
+
+/** Fields the worker keeps on the job; an edit of the job never overwrites them. */
+const RUN_BOOKKEEPING = new Set(['lastRun', 'lastSucceededAt', 'dependencyCursor']);
 
 export interface ListJobsQuery {
   limit: number;
@@ -40,6 +47,26 @@ export interface IdempotencyRecord {
 const JOB_PREFIX = 'JOB#';
 const tenantPk = (tenantId: string) => `TENANT#${tenantId}`;
 const jobSk = (jobId: string) => `${JOB_PREFIX}${jobId}`;
+/** A dependency edge, stored under the job depended on so its dependents are one Query away. */
+const dependentPrefix = (dependencyId: string) => `DEPENDENT#${dependencyId}#`;
+
+function edgeOps(
+  tableName: string,
+  job: Pick<Job, 'tenantId' | 'id'>,
+  added: readonly string[],
+  removed: readonly string[],
+) {
+  const key = (dependencyId: string) => ({
+    pk: tenantPk(job.tenantId),
+    sk: `${dependentPrefix(dependencyId)}${job.id}`,
+  });
+  return [
+    ...added.map((d) => ({
+      Put: { TableName: tableName, Item: { ...key(d), type: 'dependency', jobId: job.id, dependsOn: d } },
+    })),
+    ...removed.map((d) => ({ Delete: { TableName: tableName, Key: key(d) } })),
+  ];
+}
 
 export function syncShardFor(jobId: string): string {
   let hash = 0;
@@ -96,8 +123,10 @@ export class JobStore {
       Item: toItem(stored, now),
       ConditionExpression: 'attribute_not_exists(pk)',
     };
+    const edges = edgeOps(this.tableName, job, job.dependsOn ?? [], []);
     if (!idempotency) {
-      await this.db.send(new PutCommand(put));
+      if (edges.length === 0) await this.db.send(new PutCommand(put));
+      else await this.db.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...edges] }));
       return { job: { ...stored, syncPendingAt: now }, replayed: false };
     }
     const idemKey = { pk: tenantPk(job.tenantId), sk: `IDEMPOTENCY#${idempotency.key}` };
@@ -106,6 +135,7 @@ export class JobStore {
         new TransactWriteCommand({
           TransactItems: [
             { Put: put },
+            ...edges,
             {
               Put: {
                 TableName: this.tableName,
@@ -170,16 +200,78 @@ export class JobStore {
     return { items: page.items.map(fromItem), nextCursor: page.nextCursor };
   }
 
-  /** Replaces a job's fields if it is still at `expectedVersion`; sets the sync marker. */
-  async replace(job: StoredJob, expectedVersion: number, syncPendingAt: string): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: toItem(job, syncPendingAt),
-        ConditionExpression: 'attribute_exists(pk) AND version = :expected AND #state <> :deleting',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':expected': expectedVersion, ':deleting': 'deleting' },
-      }),
+  /**
+   * Replaces a job's fields if it is still at `expectedVersion`, sets the sync marker, and
+   * moves its dependency edges from `previousDependsOn` in the same transaction. The run
+   * bookkeeping the worker writes meanwhile is left as it is.
+   */
+  async replace(
+    job: StoredJob,
+    expectedVersion: number,
+    syncPendingAt: string,
+    previousDependsOn: readonly string[] = job.dependsOn ?? [],
+  ): Promise<void> {
+    const names: Record<string, string> = { '#state': 'state', '#version': 'version' };
+    const values: Record<string, unknown> = { ':expected': expectedVersion, ':deleting': 'deleting' };
+    const sets: string[] = [];
+    Object.entries(toItem(job, syncPendingAt)).forEach(([field, value], i) => {
+      if (field === 'pk' || field === 'sk' || RUN_BOOKKEEPING.has(field) || value === undefined) return;
+      names[`#f${i}`] = field;
+      values[`:v${i}`] = value;
+      sets.push(`#f${i} = :v${i}`);
+    });
+    const update = {
+      TableName: this.tableName,
+      Key: { pk: tenantPk(job.tenantId), sk: jobSk(job.id) },
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: 'attribute_exists(pk) AND #version = :expected AND #state <> :deleting',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    const next = job.dependsOn ?? [];
+    const edges = edgeOps(
+      this.tableName,
+      job,
+      next.filter((d) => !previousDependsOn.includes(d)),
+      previousDependsOn.filter((d) => !next.includes(d)),
+    );
+    if (edges.length === 0) await this.db.send(new UpdateCommand(update));
+    else await this.db.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...edges] }));
+  }
+
+  /** The ids of the jobs that list `jobId` in their dependsOn (edges may be stale: check). */
+  async listDependents(tenantId: string, jobId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': dependentPrefix(jobId) },
+          ProjectionExpression: 'jobId',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) ids.push(item.jobId as string);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return ids;
+  }
+
+  /** Moves a job's dependency cursor forward to `to`; false if it is already there or beyond. */
+  advanceDependencyCursor(tenantId: string, jobId: string, to: string): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
+          UpdateExpression: 'SET dependencyCursor = :to',
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(dependencyCursor) OR dependencyCursor < :to)',
+          ExpressionAttributeValues: { ':to': to },
+        }),
+      ),
     );
   }
 
@@ -198,17 +290,19 @@ export class JobStore {
     );
   }
 
-  /** Deletes the job item once its schedule is gone, unless it changed meanwhile. */
-  deleteIfVersion(tenantId: string, jobId: string, version: number): Promise<boolean> {
+  /** Deletes the job item and its edges once its schedule is gone, unless it changed meanwhile. */
+  deleteIfVersion(job: Pick<StoredJob, 'tenantId' | 'id' | 'version' | 'dependsOn'>): Promise<boolean> {
+    const remove = {
+      TableName: this.tableName,
+      Key: { pk: tenantPk(job.tenantId), sk: jobSk(job.id) },
+      ConditionExpression: 'version = :v',
+      ExpressionAttributeValues: { ':v': job.version },
+    };
+    const edges = edgeOps(this.tableName, job, [], job.dependsOn ?? []);
     return conditionally(() =>
-      this.db.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
-          ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':v': version },
-        }),
-      ),
+      edges.length === 0
+        ? this.db.send(new DeleteCommand(remove))
+        : this.db.send(new TransactWriteCommand({ TransactItems: [{ Delete: remove }, ...edges] })),
     );
   }
 
@@ -222,12 +316,13 @@ export class JobStore {
     summary: RunSummary,
     nextRunAt: string | null,
   ): Promise<void> {
+    const succeeded = summary.status === 'succeeded' && summary.finishedAt !== null;
     await conditionally(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
-          UpdateExpression: 'SET lastRun = :run, nextRunAt = :next',
+          UpdateExpression: `SET lastRun = :run, nextRunAt = :next${succeeded ? ', lastSucceededAt = :finished' : ''}`,
           ConditionExpression:
             'attribute_exists(pk) AND (attribute_not_exists(lastRun) OR lastRun = :null OR lastRun.scheduledAt <= :scheduledAt)',
           ExpressionAttributeValues: {
@@ -235,6 +330,7 @@ export class JobStore {
             ':next': nextRunAt,
             ':null': null,
             ':scheduledAt': summary.scheduledAt,
+            ...(succeeded ? { ':finished': summary.finishedAt } : {}),
           },
         }),
       ),

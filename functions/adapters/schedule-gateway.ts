@@ -1,7 +1,7 @@
 /**
  * The one EventBridge Scheduler schedule of each job. The schedule is derived from the job
  * (invariant 1): `apply` makes it match the job whatever state it was in, `remove` makes
- * it gone; both are idempotent, so the sync loop and the sweeper can repeat them freely.
+ * it gone (as does applying a job that has no schedule); both are idempotent, so the sync loop and the sweeper can repeat them freely.
  */
 import {
   ConflictException,
@@ -46,7 +46,7 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
     private readonly options: SchedulerGatewayOptions,
   ) {}
 
-  toScheduleInput(job: Job): CreateScheduleCommandInput {
+  toScheduleInput(job: Job & { schedule: NonNullable<Job['schedule']> }): CreateScheduleCommandInput {
     const { schedule } = job;
     return {
       Name: scheduleName(job.id),
@@ -74,7 +74,9 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
   }
 
   async apply(job: Job): Promise<void> {
-    const input = this.toScheduleInput(job);
+    // A job without a schedule (on demand, or dependencies only) has no EventBridge schedule.
+    if (!job.schedule) return this.remove(job.id);
+    const input = this.toScheduleInput({ ...job, schedule: job.schedule });
     const create = () => this.client.send(new CreateScheduleCommand(input));
     const update = () => this.client.send(new UpdateScheduleCommand(input));
     // A new job almost never has a schedule yet, so try the likely call first and fall

@@ -1,6 +1,7 @@
 /** Function configuration from the environment, checked once at cold start. */
 import { z } from 'zod';
 import {
+  ALLOWED_TARGET_ARNS_ENV,
   JOBS_TABLE,
   PRIORITIES,
   QUEUE_ARNS_ENV,
@@ -27,6 +28,10 @@ export interface Config {
   /** Queue URL per priority: where retries and manual runs are sent. */
   queueUrls: z.infer<typeof queueArnsSchema>;
   runRetentionDays: number;
+  /** ARN patterns Lambda, SQS and EventBridge targets must match; none allowed when empty. */
+  allowedTargetArns: string[];
+  /** This deployment's region (for queue URLs that do not name one). */
+  region: string;
   /** SNS topic told of every final run failure; none when unset. */
   failureTopicArn?: string;
 }
@@ -48,6 +53,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schedulerRoleArn: env[SCHEDULER_ROLE_ENV]!,
     queueArns: queueArnsSchema.parse(JSON.parse(env[QUEUE_ARNS_ENV]!)),
     queueUrls: queueArnsSchema.parse(Object.fromEntries(QUEUES.map((q) => [q.priority, env[q.envVar]]))),
+    allowedTargetArns: z
+      .array(z.string().startsWith('arn:'))
+      .parse(JSON.parse(env[ALLOWED_TARGET_ARNS_ENV] || '[]')),
+    region: env.AWS_REGION || 'us-east-1',
     ...(env.FAILURE_TOPIC_ARN ? { failureTopicArn: env.FAILURE_TOPIC_ARN } : {}),
     runRetentionDays: z.coerce
       .number()

@@ -1,3 +1,5 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient, createSchedulerClient } from './clients.js';
@@ -14,6 +16,8 @@ export function servicesFromEnv(): Services {
     scheduler: createSchedulerClient(),
     sqs: new SQSClient({}),
     sns: new SNSClient({}),
+    lambda: new LambdaClient({}),
+    eventBridge: new EventBridgeClient({}),
     clock: systemClock,
     logger,
   });

@@ -1,4 +1,6 @@
 /** Wires adapters and use cases from configuration; shared by the handlers and the local runtime. */
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -6,10 +8,10 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import { type FailureNotifier, WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
 import { type FiringQueue, SqsFiringQueue } from '../adapters/firing-queue.js';
-import { callHttpTarget, type HttpCaller } from '../adapters/http-target.js';
 import { JobStore } from '../adapters/job-store.js';
 import { RunStore } from '../adapters/run-store.js';
 import { EventBridgeScheduleGateway, type ScheduleGateway } from '../adapters/schedule-gateway.js';
+import { createTargetCaller, type TargetCaller } from '../adapters/targets.js';
 import { JobService, type JobServiceLogger } from '../usecases/jobs.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -23,7 +25,7 @@ export interface Services {
   deadLetterStore: DeadLetterStore;
   schedules: ScheduleGateway;
   jobService: JobService;
-  callTarget: HttpCaller;
+  callTarget: TargetCaller;
   firingQueue: FiringQueue;
   notifier: FailureNotifier;
   healthChecks: Record<string, () => Promise<void>>;
@@ -35,11 +37,15 @@ export interface ServiceInputs {
   scheduler: SchedulerClient;
   sqs: SQSClient;
   sns: SNSClient;
+  /** Clients for Lambda and EventBridge targets. */
+  lambda: LambdaClient;
+  eventBridge: EventBridgeClient;
   clock: Clock;
   logger: JobServiceLogger;
   /** Replaces the Scheduler adapter, e.g. to simulate a crash in tests. */
   schedules?: ScheduleGateway;
-  callTarget?: HttpCaller;
+  /** Replaces the HTTP target caller (AWS targets still go through their clients). */
+  callHttpTarget?: TargetCaller;
   /** Replaces SQS for retries and manual runs, e.g. with a clock-driven delay line locally. */
   firingQueue?: FiringQueue;
 }
@@ -64,8 +70,21 @@ export function buildServices(inputs: ServiceInputs): Services {
     runStore,
     deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
     schedules,
-    jobService: new JobService({ jobs: jobStore, schedules, clock, logger, queue: firingQueue }),
-    callTarget: inputs.callTarget ?? callHttpTarget,
+    jobService: new JobService({
+      jobs: jobStore,
+      schedules,
+      clock,
+      logger,
+      queue: firingQueue,
+      allowedTargetArns: config.allowedTargetArns,
+      region: config.region,
+    }),
+    callTarget: createTargetCaller({
+      clients: { lambda: inputs.lambda, sqs: inputs.sqs, eventBridge: inputs.eventBridge },
+      allowedArns: config.allowedTargetArns,
+      region: config.region,
+      ...(inputs.callHttpTarget ? { http: inputs.callHttpTarget } : {}),
+    }),
     firingQueue,
     notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger),
     healthChecks: {

@@ -3,7 +3,7 @@
  * Pure domain code — no AWS SDK — shared by the API, the worker and the sync sweeper.
  */
 import { z } from 'zod';
-import { MAX_TARGET_TIMEOUT_SECONDS, PRIORITIES, type Priority } from '../../lib/definitions.js';
+import { PRIORITIES, type Priority } from '../../lib/definitions.js';
 import { type FieldError, ValidationError } from './errors.js';
 import {
   isValidTimeZone,
@@ -11,6 +11,10 @@ import {
   type ParsedSchedule,
   parseScheduleExpression,
 } from './schedule/index.js';
+import { targetSchema } from './target.js';
+
+/** Dependencies per job; a run that completes checks each of its dependents. */
+export const MAX_DEPENDENCIES = 10;
 
 export const JOB_STATES = ['enabled', 'paused'] as const;
 export const OVERLAP_POLICIES = ['allow', 'skip', 'buffer_one'] as const;
@@ -34,25 +38,6 @@ const scheduleSchema = z.strictObject({
   startAt: isoDateTime.nullable().default(null),
   endAt: isoDateTime.nullable().default(null),
   flexibleWindowMinutes: z.number().int().min(0).max(1440).default(0),
-});
-
-const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-const httpTargetSchema = z.strictObject({
-  type: z.literal('http', { error: 'must be "http" (other target types are not supported yet)' }),
-  url: z
-    .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
-    .max(2048, 'must be at most 2048 characters'),
-  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-  headers: z
-    .record(
-      z.string().regex(headerName, 'header names must be HTTP tokens').max(128),
-      z.string().max(4096, 'header values must be at most 4096 characters'),
-    )
-    .refine((h) => Object.keys(h).length <= 50, 'at most 50 headers')
-    .default({}),
-  body: z.string().max(65_536, 'must be at most 64 KiB').nullable().default(null),
-  timeoutSeconds: z.number().int().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).default(30),
 });
 
 const tagsSchema = z
@@ -98,8 +83,15 @@ export const jobInputSchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(128, 'must be at most 128 characters'),
   description: z.string().max(1024, 'must be at most 1024 characters').nullable().default(null),
-  schedule: scheduleSchema,
-  target: httpTargetSchema,
+  // None for a job that runs only on demand or when its dependencies succeed.
+  schedule: scheduleSchema.nullable().default(null),
+  target: targetSchema,
+  // Runs (trigger "dependency") once each of these jobs has succeeded since its own last run.
+  dependsOn: z
+    .array(z.string().regex(/^job_[0-9A-Za-z]{1,64}$/, 'must be a job id, e.g. "job_01JD6Z..."'))
+    .max(MAX_DEPENDENCIES, `at most ${MAX_DEPENDENCIES} dependencies`)
+    .refine((ids) => new Set(ids).size === ids.length, 'must not list a job twice')
+    .default([]),
   retryPolicy: retryPolicySchema.default({
     maxAttempts: 1,
     initialDelaySeconds: 30,
@@ -120,15 +112,16 @@ export const jobInputSchema = z.strictObject({
 });
 
 export type JobInput = z.infer<typeof jobInputSchema>;
-export type JobSchedule = JobInput['schedule'];
-export type HttpTarget = JobInput['target'];
+export type JobSchedule = NonNullable<JobInput['schedule']>;
+export type { HttpTarget, Target } from './target.js';
 
 /** The changeable fields of a job; objects are merged one level deep. */
 export const jobPatchSchema = z.strictObject({
   name: z.unknown().optional(),
   description: z.unknown().optional(),
-  schedule: z.record(z.string(), z.unknown()).optional(),
+  schedule: z.record(z.string(), z.unknown()).nullable().optional(),
   target: z.record(z.string(), z.unknown()).optional(),
+  dependsOn: z.unknown().optional(),
   retryPolicy: z.unknown().optional(),
   overlapPolicy: z.unknown().optional(),
   priority: z.unknown().optional(),
@@ -184,11 +177,13 @@ export function validateJobInput(
   raw: unknown,
   now: Date,
   options: { requireFutureFire?: boolean } = {},
-): { input: JobInput; schedule: ParsedSchedule } {
+): { input: JobInput; schedule: ParsedSchedule | null } {
   const parsed = jobInputSchema.safeParse(raw);
   if (!parsed.success) throw new ValidationError(zodIssuesToFieldErrors(parsed.error));
   const input = parsed.data;
-  const schedule = validateSchedule(input.schedule, now, 'schedule', options.requireFutureFire ?? true);
+  const schedule = input.schedule
+    ? validateSchedule(input.schedule, now, 'schedule', options.requireFutureFire ?? true)
+    : null;
   return { input, schedule };
 }
 
@@ -241,7 +236,7 @@ export function computeNextRunAt(
   now: Date,
   after: Date = now,
 ): string | null {
-  if (job.state !== 'enabled') return null;
+  if (job.state !== 'enabled' || !job.schedule) return null;
   const result = parseScheduleExpression(job.schedule.expression);
   if (!result.ok) return null;
   const [next] = nextFireTimes(result.schedule, {
@@ -257,6 +252,7 @@ export function mergePatch(job: Job, patch: Record<string, unknown>): Record<str
     description: job.description,
     schedule: job.schedule,
     target: job.target,
+    dependsOn: job.dependsOn ?? [],
     retryPolicy: job.retryPolicy,
     overlapPolicy: job.overlapPolicy,
     misfireGraceSeconds: job.misfireGraceSeconds ?? null,
@@ -270,8 +266,16 @@ export function mergePatch(job: Job, patch: Record<string, unknown>): Record<str
   for (const [key, value] of Object.entries(patch)) {
     if (key === 'version' || value === undefined) continue;
     const existing = current[key];
+    // A target of another type is replaced, not merged: its fields are not the old ones.
+    const retyped =
+      key === 'target' &&
+      isPlainObject(value) &&
+      'type' in value &&
+      isPlainObject(existing) &&
+      value.type !== existing.type;
     if (
       (key === 'schedule' || key === 'target' || key === 'notify') &&
+      !retyped &&
       isPlainObject(existing) &&
       isPlainObject(value)
     ) {

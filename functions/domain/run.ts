@@ -31,7 +31,7 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
-  result: { statusCode: number; bodyExcerpt: string } | null;
+  result: { statusCode: number | null; bodyExcerpt: string } | null;
   error: { type: string; message: string } | null;
   skipReason: string | null;
   /** Every attempt so far, oldest first; the run's own fields describe the latest. */

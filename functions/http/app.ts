@@ -9,6 +9,7 @@ import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { RunStore } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
 import {
+  ConflictError,
   IdempotencyConflictError,
   NotFoundError,
   PreconditionFailedError,
@@ -369,6 +370,7 @@ function toProblem(
       currentVersion: error.currentVersion,
     });
   }
+  if (error instanceof ConflictError) return problem(409, 'conflict', 'Conflict', error.message);
   if (error instanceof IdempotencyConflictError) {
     return problem(422, 'idempotency-key-reused', 'Idempotency-Key reused', error.message);
   }

@@ -8,13 +8,14 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { FailureNotifier } from '../adapters/failure-notifier.js';
 import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
-import type { HttpCaller, TargetOutcome } from '../adapters/http-target.js';
 import type { JobStore, StoredJob } from '../adapters/job-store.js';
 import type { RunStore, StoredRun } from '../adapters/run-store.js';
+import type { TargetCaller, TargetOutcome } from '../adapters/targets.js';
 import type { Clock } from '../commons/clock.js';
 import { computeNextRunAt, type Job } from '../domain/job.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
 import { type AttemptRecord, newRun, scheduledRunId, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
+import { triggerDependents } from './dependencies.js';
 import type { JobServiceLogger } from './jobs.js';
 
 const base = {
@@ -36,6 +37,7 @@ export const firingMessageSchema = z.discriminatedUnion('trigger', [
     attempt: z.number().int().min(2),
   }),
   z.object({ ...base, trigger: z.literal('manual'), runId: z.string().min(1) }),
+  z.object({ ...base, trigger: z.literal('dependency'), runId: z.string().min(1) }),
 ]);
 export type FiringMessageBody = z.infer<typeof firingMessageSchema>;
 
@@ -43,7 +45,7 @@ export interface ExecuteDeps {
   jobs: JobStore;
   runs: RunStore;
   queue: FiringQueue;
-  callTarget: HttpCaller;
+  callTarget: TargetCaller;
   /** Told of every final failure (failed, timed out, missed). */
   notifier?: FailureNotifier;
   clock: Clock;
@@ -70,7 +72,8 @@ const LEASE_MARGIN_SECONDS = 30;
 
 /**
  * The run a message is about. A firing (and a catch-up run standing in for a missed
- * occurrence) is identified by its scheduled time; manual runs and retries carry their id.
+ * occurrence) is identified by its scheduled time; manual, dependency runs and retries
+ * carry their id.
  */
 export function runIdOf(message: FiringMessageBody): string {
   return message.trigger === 'schedule' || message.trigger === 'catch_up'
@@ -204,10 +207,7 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
     startedAt: started.toISOString(),
     finishedAt: attempt.finishedAt,
     durationMs: attempt.durationMs,
-    result:
-      outcome.kind === 'response'
-        ? { statusCode: outcome.statusCode, bodyExcerpt: outcome.bodyExcerpt }
-        : null,
+    result: resultOf(outcome),
     error: attempt.error,
     attempts: [...(run.attempts ?? []), attempt],
   };
@@ -328,6 +328,16 @@ async function overlapped(
   return { result: 'done', detail: 'skipped', run: skipped };
 }
 
+function resultOf(outcome: TargetOutcome): StoredRun['result'] {
+  if (outcome.kind === 'response' || outcome.kind === 'delivered') {
+    return { statusCode: outcome.statusCode, bodyExcerpt: outcome.bodyExcerpt };
+  }
+  if (outcome.kind === 'rejected' && outcome.bodyExcerpt !== null) {
+    return { statusCode: outcome.statusCode, bodyExcerpt: outcome.bodyExcerpt };
+  }
+  return null;
+}
+
 function toAttempt(n: number, outcome: TargetOutcome, started: Date, finished: Date): AttemptRecord {
   const common = {
     attempt: n,
@@ -342,6 +352,17 @@ function toAttempt(n: number, outcome: TargetOutcome, started: Date, finished: D
       status: ok ? 'succeeded' : 'failed',
       statusCode: outcome.statusCode,
       error: ok ? null : { type: 'http_status', message: `target answered HTTP ${outcome.statusCode}` },
+    };
+  }
+  if (outcome.kind === 'delivered') {
+    return { ...common, status: 'succeeded', statusCode: outcome.statusCode, error: null };
+  }
+  if (outcome.kind === 'rejected') {
+    return {
+      ...common,
+      status: 'failed',
+      statusCode: outcome.statusCode,
+      error: { type: outcome.type, message: outcome.message },
     };
   }
   if (outcome.kind === 'timeout') {
@@ -380,6 +401,7 @@ async function finish(
     attempt: run.attempt,
     durationMs: run.durationMs,
   });
+  if (finalRun.status === 'succeeded') await triggerDependents(deps, run.tenantId, run.jobId);
   return { result: 'done', detail: run.status, run: finalRun };
 }
 
@@ -444,11 +466,11 @@ async function takeOver(
   );
 }
 
-function unclaimed(
+async function unclaimed(
   deps: ExecuteDeps,
   existing: StoredRun | undefined,
   log: Record<string, unknown>,
-): FiringOutcome {
+): Promise<FiringOutcome> {
   if (
     existing?.status === 'running' &&
     existing.leaseUntil &&
@@ -457,6 +479,8 @@ function unclaimed(
     return { result: 'retry', detail: 'run in progress elsewhere' };
   }
   deps.logger.info('duplicate or stale message ignored', { ...log, status: existing?.status });
+  // The worker that ran it may have stopped before telling the dependents: tell them again.
+  if (existing?.status === 'succeeded') await triggerDependents(deps, existing.tenantId, existing.jobId);
   return {
     result: 'done',
     detail: existing && TERMINAL_STATUSES.has(existing.status) ? 'duplicate' : 'stale',

@@ -11,7 +11,13 @@ import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { IdempotencyRecord, JobStore, ListJobsQuery, StoredJob } from '../adapters/job-store.js';
 import type { ScheduleGateway } from '../adapters/schedule-gateway.js';
 import type { Clock } from '../commons/clock.js';
-import { NotFoundError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import {
+  ConflictError,
+  type FieldError,
+  NotFoundError,
+  PreconditionFailedError,
+  ValidationError,
+} from '../domain/errors.js';
 import {
   computeNextRunAt,
   type Job,
@@ -22,6 +28,7 @@ import {
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
 import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';
+import { isArnAllowed, type Target, targetArn, targetArnField } from '../domain/target.js';
 
 /** The slice of the Powertools Logger the use cases need; tests pass a recorder. */
 export interface JobServiceLogger {
@@ -38,7 +45,14 @@ export interface JobServiceDeps {
   newJobId?: () => string;
   /** Where catch-up runs are queued on resume. */
   queue?: FiringQueue;
+  /** ARN patterns AWS targets must match; none allowed when empty. */
+  allowedTargetArns?: readonly string[];
+  /** The region of queue URLs that name none. */
+  region?: string;
 }
+
+/** How many upstream jobs a cycle check may visit before it refuses the graph as too large. */
+const MAX_UPSTREAM_JOBS = 200;
 
 /** At most this many catch-up runs are queued by one resume. */
 const MAX_CATCH_UP_RUNS = 100;
@@ -53,26 +67,22 @@ export type PublicJob = Omit<Job, 'tenantId' | 'notify'> & {
 
 /** What the API returns: the stored job without internal bookkeeping, in a stable field order. */
 export function toPublicJob(job: StoredJob): PublicJob {
-  const { schedule: s, target: t } = job;
+  const s = job.schedule;
   return {
     id: job.id,
     name: job.name,
     description: job.description,
-    schedule: {
-      expression: s.expression,
-      timezone: s.timezone,
-      startAt: s.startAt,
-      endAt: s.endAt,
-      flexibleWindowMinutes: s.flexibleWindowMinutes,
-    },
-    target: {
-      type: t.type,
-      url: t.url,
-      method: t.method,
-      headers: t.headers,
-      body: t.body,
-      timeoutSeconds: t.timeoutSeconds,
-    },
+    schedule: s
+      ? {
+          expression: s.expression,
+          timezone: s.timezone,
+          startAt: s.startAt,
+          endAt: s.endAt,
+          flexibleWindowMinutes: s.flexibleWindowMinutes,
+        }
+      : null,
+    target: job.target,
+    dependsOn: job.dependsOn ?? [],
     retryPolicy: job.retryPolicy,
     overlapPolicy: job.overlapPolicy,
     misfireGraceSeconds: job.misfireGraceSeconds ?? null,
@@ -105,10 +115,13 @@ export class JobService {
   ): Promise<{ job: StoredJob; replayed: boolean }> {
     const now = this.deps.clock.now();
     const { input } = validateJobInput(body, now);
+    this.checkTargetAllowed(input.target);
+    const id = this.newJobId();
+    await this.checkDependencies(tenantId, id, input.dependsOn);
     const createdAt = now.toISOString();
     const job: Job = {
       ...input,
-      id: this.newJobId(),
+      id,
       tenantId,
       nextRunAt: null,
       lastRun: null,
@@ -171,19 +184,20 @@ export class JobService {
    * occurrence it stands for, so it can never run twice.
    */
   private async catchUp(job: StoredJob, pausedAt: Date): Promise<void> {
-    if (job.catchUp === 'none' || !this.deps.queue) return;
+    if (job.catchUp === 'none' || !this.deps.queue || !job.schedule) return;
     const now = this.deps.clock.now();
     const windowStart = new Date(now.getTime() - job.catchUpWindowMinutes * 60_000);
-    const parsed = parseScheduleExpression(job.schedule.expression);
+    const schedule = job.schedule;
+    const parsed = parseScheduleExpression(schedule.expression);
     if (!parsed.ok) return;
     const missed = nextFireTimes(parsed.schedule, {
-      timezone: job.schedule.timezone,
+      timezone: schedule.timezone,
       after: pausedAt > windowStart ? pausedAt : windowStart,
       endAt: now,
       count: MAX_CATCH_UP_RUNS,
       createdAt: new Date(job.createdAt),
-      ...(job.schedule.startAt ? { startAt: new Date(job.schedule.startAt) } : {}),
-    }).filter((t) => !job.schedule.endAt || t.getTime() <= Date.parse(job.schedule.endAt));
+      ...(schedule.startAt ? { startAt: new Date(schedule.startAt) } : {}),
+    }).filter((t) => !schedule.endAt || t.getTime() <= Date.parse(schedule.endAt));
     const chosen = job.catchUp === 'latest' ? missed.slice(-1) : missed;
     for (const t of chosen) {
       await this.deps.queue.send(job.priority, {
@@ -198,9 +212,18 @@ export class JobService {
       this.deps.logger.info('catch-up runs queued', { jobId: job.id, count: chosen.length });
   }
 
-  /** Hides the job at once, then removes its schedule and finally the row. */
+  /**
+   * Hides the job at once, then removes its schedule and finally the row. A job that others
+   * depend on is kept: deleting it would leave them waiting forever.
+   */
   async delete(tenantId: string, jobId: string): Promise<void> {
     const current = await this.get(tenantId, jobId);
+    const dependents = await this.liveDependents(tenantId, jobId);
+    if (dependents.length > 0) {
+      throw new ConflictError(
+        `job ${jobId} is a dependency of ${dependents.join(', ')}; remove it from their dependsOn first`,
+      );
+    }
     const now = this.deps.clock.now().toISOString();
     const tombstone: StoredJob = {
       ...current,
@@ -216,6 +239,67 @@ export class JobService {
       throw error;
     }
     await this.syncSafely(tenantId, jobId);
+  }
+
+  private checkTargetAllowed(target: Target): void {
+    const arn = targetArn(target, this.deps.region);
+    if (arn !== null && !isArnAllowed(arn, this.deps.allowedTargetArns ?? [])) {
+      throw ValidationError.of(
+        `target.${targetArnField(target)}`,
+        `${arn} is not among the target ARNs this deployment allows (an operator adds it with -c allowedTargetArns=...)`,
+      );
+    }
+  }
+
+  /** Every dependency exists in the tenant, and none leads back to the job. */
+  private async checkDependencies(
+    tenantId: string,
+    jobId: string,
+    dependsOn: readonly string[],
+  ): Promise<void> {
+    const errors: FieldError[] = [];
+    for (const [i, id] of dependsOn.entries()) {
+      if (id === jobId) errors.push({ field: `dependsOn.${i}`, message: 'a job cannot depend on itself' });
+      else {
+        const dependency = await this.deps.jobs.get(tenantId, id);
+        if (!dependency || dependency.state === 'deleting') {
+          errors.push({ field: `dependsOn.${i}`, message: `job ${id} does not exist` });
+        }
+      }
+    }
+    if (errors.length > 0) throw new ValidationError(errors);
+    // Walk upstream; reaching the job itself means the new edges would close a cycle.
+    const via = new Map<string, string>(dependsOn.map((id) => [id, jobId]));
+    const pending = [...dependsOn];
+    while (pending.length > 0) {
+      const id = pending.shift() as string;
+      if (id === jobId) {
+        const path = [jobId];
+        for (let at = via.get(jobId); at !== undefined && at !== jobId; at = via.get(at)) path.unshift(at);
+        path.unshift(jobId);
+        throw ValidationError.of('dependsOn', `would create a cycle: ${path.join(' -> ')}`);
+      }
+      if (via.size > MAX_UPSTREAM_JOBS) {
+        throw ValidationError.of('dependsOn', `has more than ${MAX_UPSTREAM_JOBS} jobs upstream`);
+      }
+      const job = await this.deps.jobs.get(tenantId, id);
+      for (const upstream of job?.dependsOn ?? []) {
+        if (!via.has(upstream)) {
+          via.set(upstream, id);
+          pending.push(upstream);
+        }
+      }
+    }
+  }
+
+  /** Jobs that still list `jobId` in their dependsOn. */
+  private async liveDependents(tenantId: string, jobId: string): Promise<string[]> {
+    const live: string[] = [];
+    for (const id of await this.deps.jobs.listDependents(tenantId, jobId)) {
+      const job = await this.deps.jobs.get(tenantId, id);
+      if (job && job.state !== 'deleting' && (job.dependsOn ?? []).includes(jobId)) live.push(id);
+    }
+    return live;
   }
 
   private async change(
@@ -235,6 +319,13 @@ export class JobService {
     // Pausing a job whose one-time firing has passed is fine; a new schedule must fire again.
     const scheduleChanged = JSON.stringify(candidate.schedule) !== JSON.stringify(current.schedule);
     const { input } = validateJobInput(candidate, now, { requireFutureFire: scheduleChanged });
+    // A narrowed allowlist does not block edits of a job whose target is unchanged.
+    if (JSON.stringify(input.target) !== JSON.stringify(current.target))
+      this.checkTargetAllowed(input.target);
+    const previousDependsOn = current.dependsOn ?? [];
+    if (JSON.stringify(input.dependsOn) !== JSON.stringify(previousDependsOn)) {
+      await this.checkDependencies(tenantId, jobId, input.dependsOn);
+    }
     const next: StoredJob = {
       ...current,
       ...input,
@@ -244,7 +335,7 @@ export class JobService {
     };
     next.nextRunAt = computeNextRunAt(next as Job, now);
     try {
-      await this.deps.jobs.replace(next, current.version, now.toISOString());
+      await this.deps.jobs.replace(next, current.version, now.toISOString(), previousDependsOn);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       // Changed or deleted between our read and write.
@@ -268,7 +359,7 @@ export class JobService {
       if (!job.syncPendingAt) return 'clean';
       if (job.state === 'deleting') {
         await this.deps.schedules.remove(jobId);
-        if (await this.deps.jobs.deleteIfVersion(tenantId, jobId, job.version)) return 'deleted';
+        if (await this.deps.jobs.deleteIfVersion(job)) return 'deleted';
         continue;
       }
       await this.deps.schedules.apply(job as Job);

@@ -1,5 +1,7 @@
 /** Shared pieces of the end-to-end tests: a recording HTTP target and a small API client. */
 import { createServer, type Server } from 'node:http';
+import { scheduledRunId } from '../../functions/domain/run.js';
+import type { LocalRuntime } from '../../local/runtime.js';
 
 export interface TargetCall {
   method: string;
@@ -90,4 +92,53 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * Invariant 3 across a test file: every firing the Scheduler delivered ends as exactly one
+ * run record (any outcome: succeeded, failed, skipped, missed, ...), unless its job was
+ * deleted before the firing was worked on. Call `settle` after each test.
+ */
+export class FiringLedger {
+  fired = 0;
+  recorded = 0;
+  droppedWithDeletedJob = 0;
+  readonly byStatus: Record<string, number> = {};
+
+  constructor(private readonly runtime: LocalRuntime) {}
+
+  /** Accounts for the firings since the last call; returns those with no outcome. */
+  async settle(): Promise<{ jobId: string; scheduledTime: string }[]> {
+    const missing: { jobId: string; scheduledTime: string }[] = [];
+    const seen = new Set<string>();
+    const { runStore, jobStore } = this.runtime.services;
+    for (const firing of this.runtime.firings.splice(0)) {
+      const key = `${firing.jobId}@${firing.scheduledTime}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      this.fired++;
+      const runId = scheduledRunId(new Date(firing.scheduledTime));
+      const run = await runStore.get(firing.tenantId, firing.jobId, runId);
+      if (run) {
+        this.recorded++;
+        this.byStatus[run.status] = (this.byStatus[run.status] ?? 0) + 1;
+      } else if (!(await jobStore.get(firing.tenantId, firing.jobId))) {
+        this.droppedWithDeletedJob++;
+      } else {
+        missing.push({ jobId: firing.jobId, scheduledTime: firing.scheduledTime });
+      }
+    }
+    return missing;
+  }
+}
+
+/** Deletes every job of the tenant; dependents go before the jobs they depend on. */
+export async function deleteAllJobs(api: ReturnType<typeof apiClient>): Promise<void> {
+  for (let round = 0; round < 10; round++) {
+    const { body } = await api<{ items: { id: string }[] }>('GET', '/v1/jobs?limit=100');
+    if (body.items.length === 0) return;
+    // A job others depend on answers 409 until they are gone; the next round gets it.
+    for (const job of body.items) await api('DELETE', `/v1/jobs/${job.id}`);
+  }
+  throw new Error('jobs left after 10 rounds of deletion');
 }

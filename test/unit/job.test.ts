@@ -41,6 +41,7 @@ describe('job validation', () => {
         body: null,
         timeoutSeconds: 30,
       },
+      dependsOn: [],
       retryPolicy: { maxAttempts: 1, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
       overlapPolicy: 'allow',
       misfireGraceSeconds: null,
@@ -71,7 +72,11 @@ describe('job validation', () => {
       { ...valid, schedule: { ...valid.schedule, flexibleWindowMinutes: 1441 } },
       'schedule.flexibleWindowMinutes',
     ],
-    [{ ...valid, target: { ...valid.target, type: 'lambda' } }, 'target.type'],
+    [{ ...valid, target: { ...valid.target, type: 'ftp' } }, 'target.type'],
+    [{ ...valid, target: { ...valid.target, type: 'lambda' } }, 'target.functionArn'],
+    [{ ...valid, dependsOn: ['not-a-job'] }, 'dependsOn.0'],
+    [{ ...valid, dependsOn: ['job_A', 'job_A'] }, 'dependsOn'],
+    [{ ...valid, dependsOn: Array.from({ length: 11 }, (_, i) => `job_${i}`) }, 'dependsOn'],
     [{ ...valid, target: { ...valid.target, url: 'not a url' } }, 'target.url'],
     [{ ...valid, target: { ...valid.target, method: 'TRACE' } }, 'target.method'],
     [{ ...valid, target: { ...valid.target, headers: { 'bad header': 'x' } } }, 'target.headers.bad header'],
@@ -102,6 +107,13 @@ describe('job validation', () => {
     [[], '(body)'],
   ])('rejects %j at %s', (body, field) => {
     expect(fieldsOf(body)).toContain(field);
+  });
+
+  it('accepts a job without a schedule: on demand, or run by its dependencies', () => {
+    const { input } = validateJobInput({ name: 'after', target: valid.target, dependsOn: ['job_A'] }, now);
+    expect(input.schedule).toBeNull();
+    expect(input.dependsOn).toEqual(['job_A']);
+    expect(computeNextRunAt({ ...input, createdAt: now.toISOString() }, now)).toBeNull();
   });
 
   it('reports every bad field at once', () => {
@@ -144,6 +156,24 @@ describe('next run and patches', () => {
     expect(merged.schedule).toEqual({ ...job.schedule, expression: 'rate(5 minutes)' });
     expect(merged.tags).toEqual({ a: 'b' });
     expect(merged).not.toHaveProperty('version');
+  });
+
+  it('replaces a target whose type changes instead of merging the old fields into it', () => {
+    const stored = {
+      ...job,
+      id: 'job_1',
+      tenantId: 't',
+      nextRunAt: null,
+      lastRun: null,
+      updatedAt: '',
+      version: 1,
+    } as Job;
+    const lambda = { type: 'lambda', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:f' };
+    expect(mergePatch(stored, { target: lambda }).target).toEqual(lambda);
+    expect(mergePatch(stored, { target: { timeoutSeconds: 5 } }).target).toEqual({
+      ...job.target,
+      timeoutSeconds: 5,
+    });
   });
 
   it('derives a run id from the scheduled time alone', () => {

@@ -1,0 +1,210 @@
+/**
+ * Calls a job's target, whatever its type, within its timeout, and reports what happened.
+ * AWS targets are checked against the configured allowlist again at call time, so a job
+ * created under an older configuration cannot reach what the current one forbids.
+ */
+import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { BODY_EXCERPT_CHARS } from '../domain/run.js';
+import {
+  type EventBridgeTarget,
+  isArnAllowed,
+  type LambdaTarget,
+  type SqsTarget,
+  type Target,
+  targetArn,
+} from '../domain/target.js';
+import { callHttpTarget } from './http-target.js';
+
+export type TargetOutcome =
+  /** An HTTP target answered; success is decided by the status code. */
+  | { kind: 'response'; statusCode: number; bodyExcerpt: string }
+  /** An AWS target accepted the call. */
+  | { kind: 'delivered'; statusCode: number | null; bodyExcerpt: string }
+  /** An AWS target refused it: a function error, a failed entry, an AWS error. */
+  | { kind: 'rejected'; type: string; message: string; statusCode: number | null; bodyExcerpt: string | null }
+  | { kind: 'timeout'; message: string }
+  | { kind: 'error'; message: string };
+
+export interface TargetCallContext {
+  jobId: string;
+  runId: string;
+  scheduledAt: string;
+}
+
+export type TargetCaller = (target: Target, context: TargetCallContext) => Promise<TargetOutcome>;
+
+export interface AwsTargetClients {
+  lambda: LambdaClient;
+  sqs: SQSClient;
+  eventBridge: EventBridgeClient;
+}
+
+export interface TargetCallerOptions {
+  clients: AwsTargetClients;
+  /** ARN patterns AWS targets must match (`*` wildcards). */
+  allowedArns: readonly string[];
+  /** The region of a queue URL whose host names none (a local emulator). */
+  region: string;
+  /** Replaces the HTTP caller (tests). */
+  http?: TargetCaller;
+}
+
+export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
+  const { clients } = options;
+  return async (target, context) => {
+    if (target.type === 'http') {
+      return options.http ? options.http(target, context) : callHttpTarget(target, context);
+    }
+    const arn = targetArn(target, options.region);
+    if (arn === null || !isArnAllowed(arn, options.allowedArns)) {
+      return {
+        kind: 'rejected',
+        type: 'target_not_allowed',
+        message: `${arn} is not among the target ARNs this deployment allows`,
+        statusCode: null,
+        bodyExcerpt: null,
+      };
+    }
+    const abortSignal = AbortSignal.timeout(target.timeoutSeconds * 1000);
+    try {
+      switch (target.type) {
+        case 'lambda':
+          return await invokeLambda(clients.lambda, target, context, abortSignal);
+        case 'sqs':
+          return await sendToQueue(clients.sqs, target, context, abortSignal);
+        case 'eventbridge':
+          return await putEvent(clients.eventBridge, target, abortSignal);
+      }
+    } catch (error) {
+      return awsFailure(error, target.timeoutSeconds);
+    }
+  };
+}
+
+async function invokeLambda(
+  lambda: LambdaClient,
+  target: LambdaTarget,
+  context: TargetCallContext,
+  abortSignal: AbortSignal,
+): Promise<TargetOutcome> {
+  const response = await lambda.send(
+    new InvokeCommand({
+      FunctionName: target.functionArn,
+      InvocationType: 'RequestResponse',
+      Payload: Buffer.from(JSON.stringify(target.payload)),
+      // The function reads these from context.clientContext.custom to deduplicate.
+      ClientContext: Buffer.from(
+        JSON.stringify({
+          custom: {
+            'sundial-job-id': context.jobId,
+            'sundial-run-id': context.runId,
+            'sundial-scheduled-time': context.scheduledAt,
+          },
+        }),
+      ).toString('base64'),
+    }),
+    { abortSignal },
+  );
+  const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
+  const bodyExcerpt = text.slice(0, BODY_EXCERPT_CHARS);
+  if (response.FunctionError) {
+    return {
+      kind: 'rejected',
+      type: 'function_error',
+      message: `the function failed (${response.FunctionError}): ${errorMessageOf(text)}`,
+      statusCode: response.StatusCode ?? null,
+      bodyExcerpt,
+    };
+  }
+  return { kind: 'delivered', statusCode: response.StatusCode ?? 200, bodyExcerpt };
+}
+
+function errorMessageOf(payload: string): string {
+  try {
+    const parsed = JSON.parse(payload) as { errorType?: string; errorMessage?: string };
+    return [parsed.errorType, parsed.errorMessage].filter(Boolean).join(': ').slice(0, 500) || 'no message';
+  } catch {
+    return payload.slice(0, 500) || 'no message';
+  }
+}
+
+async function sendToQueue(
+  sqs: SQSClient,
+  target: SqsTarget,
+  context: TargetCallContext,
+  abortSignal: AbortSignal,
+): Promise<TargetOutcome> {
+  const attributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(target.messageAttributes)) {
+    attributes[name] = { DataType: 'String', StringValue: value };
+  }
+  attributes['sundial-job-id'] = { DataType: 'String', StringValue: context.jobId };
+  attributes['sundial-run-id'] = { DataType: 'String', StringValue: context.runId };
+  attributes['sundial-scheduled-time'] = { DataType: 'String', StringValue: context.scheduledAt };
+  const fifo = target.queueUrl.endsWith('.fifo');
+  const { MessageId } = await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: target.queueUrl,
+      MessageBody: target.body,
+      MessageAttributes: attributes,
+      // On FIFO queues a redelivered firing sends a message SQS drops as a duplicate.
+      ...(fifo
+        ? { MessageGroupId: target.messageGroupId ?? context.jobId, MessageDeduplicationId: context.runId }
+        : {}),
+    }),
+    { abortSignal },
+  );
+  return { kind: 'delivered', statusCode: null, bodyExcerpt: JSON.stringify({ messageId: MessageId }) };
+}
+
+async function putEvent(
+  eventBridge: EventBridgeClient,
+  target: EventBridgeTarget,
+  abortSignal: AbortSignal,
+): Promise<TargetOutcome> {
+  const response = await eventBridge.send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          EventBusName: target.eventBusArn,
+          Source: target.source,
+          DetailType: target.detailType,
+          Detail: JSON.stringify(target.detail),
+        },
+      ],
+    }),
+    { abortSignal },
+  );
+  const entry = response.Entries?.[0];
+  if ((response.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
+    return {
+      kind: 'rejected',
+      type: 'put_events_failed',
+      message:
+        `the event was not accepted: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`.trim(),
+      statusCode: null,
+      bodyExcerpt: null,
+    };
+  }
+  return { kind: 'delivered', statusCode: null, bodyExcerpt: JSON.stringify({ eventId: entry.EventId }) };
+}
+
+/** An SDK failure: the timeout, an AWS error answer, or no answer at all. */
+function awsFailure(error: unknown, timeoutSeconds: number): TargetOutcome {
+  const err = error as Error & { $metadata?: { httpStatusCode?: number }; $fault?: string };
+  if (err.name === 'AbortError' || err.name === 'TimeoutError') {
+    return { kind: 'timeout', message: `no response within ${timeoutSeconds}s` };
+  }
+  if (err.$metadata?.httpStatusCode !== undefined) {
+    return {
+      kind: 'rejected',
+      type: 'aws_error',
+      message: `${err.name}: ${err.message}`.slice(0, 500),
+      statusCode: err.$metadata.httpStatusCode,
+      bodyExcerpt: null,
+    };
+  }
+  return { kind: 'error', message: `${err.name}: ${err.message}`.slice(0, 500) };
+}

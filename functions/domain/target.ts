@@ -1,0 +1,175 @@
+/**
+ * What a job calls: an HTTP endpoint, a Lambda function, an SQS queue or an EventBridge
+ * bus. AWS targets are named by ARN (or, for SQS, queue URL) and must be allowed by the
+ * deployment's configuration: the worker's IAM role is granted exactly those ARNs.
+ */
+import { z } from 'zod';
+import { MAX_TARGET_TIMEOUT_SECONDS } from '../../lib/definitions.js';
+
+export const TARGET_TYPES = ['http', 'lambda', 'sqs', 'eventbridge'] as const;
+export type TargetType = (typeof TARGET_TYPES)[number];
+
+const MAX_PAYLOAD_BYTES = 65_536;
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const timeoutSeconds = z.number().int().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).default(30);
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+
+const httpTargetSchema = z.strictObject({
+  type: z.literal('http'),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
+    .max(2048, 'must be at most 2048 characters'),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+  headers: z
+    .record(
+      z.string().regex(headerName, 'header names must be HTTP tokens').max(128),
+      z.string().max(4096, 'header values must be at most 4096 characters'),
+    )
+    .refine((h) => Object.keys(h).length <= 50, 'at most 50 headers')
+    .default({}),
+  body: z.string().max(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB').nullable().default(null),
+  timeoutSeconds,
+});
+
+const LAMBDA_ARN =
+  /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;
+
+const lambdaTargetSchema = z.strictObject({
+  type: z.literal('lambda'),
+  functionArn: z
+    .string({ error: 'is required, e.g. "arn:aws:lambda:eu-west-1:123456789012:function:report"' })
+    .regex(
+      LAMBDA_ARN,
+      'must be a Lambda function ARN, e.g. arn:aws:lambda:eu-west-1:123456789012:function:report',
+    ),
+  // Sent as the function's event, as given.
+  payload: z
+    .json()
+    .default({})
+    .refine((p) => jsonBytes(p) <= MAX_PAYLOAD_BYTES, 'must be at most 64 KiB as JSON'),
+  timeoutSeconds,
+});
+
+/** `https://sqs.<region>.amazonaws.com/<account>/<name>`, or a local emulator's equivalent. */
+const QUEUE_URL = /^https?:\/\/[^/]+\/(\d{12})\/([A-Za-z0-9_-]{1,80}(\.fifo)?)$/;
+const ATTRIBUTE_NAME = /^(?!aws\.|amazon\.|sundial-)[A-Za-z0-9_.-]{1,256}$/i;
+/** SQS allows 10 attributes per message; Sundial adds three of its own. */
+export const SUNDIAL_SQS_ATTRIBUTES = 3;
+
+const sqsTargetSchema = z.strictObject({
+  type: z.literal('sqs'),
+  queueUrl: z
+    .string({ error: 'is required, e.g. "https://sqs.eu-west-1.amazonaws.com/123456789012/reports"' })
+    .regex(
+      QUEUE_URL,
+      'must be an SQS queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/reports',
+    ),
+  body: z
+    .string({ error: 'is required: the message body' })
+    .min(1, 'must not be empty')
+    .max(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB'),
+  messageAttributes: z
+    .record(
+      z
+        .string()
+        .regex(
+          ATTRIBUTE_NAME,
+          'attribute names are letters, digits, _ - . and may not start with aws., amazon. or sundial-',
+        ),
+      z.string().min(1, 'attribute values must not be empty').max(1024),
+    )
+    .refine(
+      (a) => Object.keys(a).length <= 10 - SUNDIAL_SQS_ATTRIBUTES,
+      `at most ${10 - SUNDIAL_SQS_ATTRIBUTES} attributes (SQS allows 10; Sundial adds ${SUNDIAL_SQS_ATTRIBUTES})`,
+    )
+    .default({}),
+  // FIFO queues only; the job id when unset.
+  messageGroupId: z.string().min(1).max(128).nullable().default(null),
+  timeoutSeconds,
+});
+
+const EVENT_BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._/-]{1,256}$/;
+
+const eventBridgeTargetSchema = z.strictObject({
+  type: z.literal('eventbridge'),
+  eventBusArn: z
+    .string({ error: 'is required, e.g. "arn:aws:events:eu-west-1:123456789012:event-bus/default"' })
+    .regex(
+      EVENT_BUS_ARN,
+      'must be an event bus ARN, e.g. arn:aws:events:eu-west-1:123456789012:event-bus/default',
+    ),
+  source: z
+    .string({ error: 'is required, e.g. "com.example.reports"' })
+    .min(1, 'must not be empty')
+    .max(256)
+    .refine((s) => !s.startsWith('aws.'), 'must not start with "aws." (reserved for AWS services)'),
+  detailType: z.string({ error: 'is required' }).min(1, 'must not be empty').max(128),
+  detail: z
+    .record(z.string(), z.json(), { error: 'must be a JSON object' })
+    .default({})
+    .refine((d) => jsonBytes(d) <= MAX_PAYLOAD_BYTES, 'must be at most 64 KiB as JSON'),
+  timeoutSeconds,
+});
+
+export const targetSchema = z.discriminatedUnion(
+  'type',
+  [httpTargetSchema, lambdaTargetSchema, sqsTargetSchema, eventBridgeTargetSchema],
+  { error: `must be one of ${TARGET_TYPES.map((t) => `"${t}"`).join(', ')}` },
+);
+
+export type Target = z.infer<typeof targetSchema>;
+export type HttpTarget = Extract<Target, { type: 'http' }>;
+export type LambdaTarget = Extract<Target, { type: 'lambda' }>;
+export type SqsTarget = Extract<Target, { type: 'sqs' }>;
+export type EventBridgeTarget = Extract<Target, { type: 'eventbridge' }>;
+
+/** The ARN an AWS target is authorised by; null for HTTP targets. */
+export function targetArn(target: Target, region?: string): string | null {
+  switch (target.type) {
+    case 'lambda':
+      return target.functionArn;
+    case 'eventbridge':
+      return target.eventBusArn;
+    case 'sqs':
+      return queueArnOf(target.queueUrl, region);
+    case 'http':
+      return null;
+  }
+}
+
+/** The field that names an AWS target, for error messages. */
+export function targetArnField(target: Target): string {
+  return target.type === 'lambda' ? 'functionArn' : target.type === 'sqs' ? 'queueUrl' : 'eventBusArn';
+}
+
+/**
+ * The ARN of a queue from its URL. The region is in AWS's host name; a local emulator's
+ * host has none, so the fallback region is used.
+ */
+export function queueArnOf(queueUrl: string, fallbackRegion = 'us-east-1'): string {
+  const match = QUEUE_URL.exec(queueUrl);
+  if (!match) throw new Error(`not a queue URL: ${queueUrl}`);
+  const host = new URL(queueUrl).hostname;
+  const region = /^sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(host)?.[1] ?? fallbackRegion;
+  const partition = host.endsWith('.amazonaws.com.cn') ? 'aws-cn' : 'aws';
+  return `arn:${partition}:sqs:${region}:${match[1]}:${match[2]}`;
+}
+
+/**
+ * Whether an ARN is allowed by the configured patterns: exact ARNs or ones with `*`
+ * wildcards, matched as IAM matches resources. A Lambda ARN with a qualifier (version or
+ * alias) is allowed by a pattern that allows the unqualified function.
+ */
+export function isArnAllowed(arn: string, patterns: readonly string[]): boolean {
+  const candidates = [arn];
+  const qualified = /^(arn:[^:]+:lambda:[^:]+:\d{12}:function:[^:]+):[^:]+$/.exec(arn);
+  if (qualified?.[1]) candidates.push(qualified[1]);
+  return patterns.some((pattern) => {
+    const regex = new RegExp(`^${pattern.split('*').map(escapeRegex).join('.*')}$`);
+    return candidates.some((c) => regex.test(c));
+  });
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,73 @@
+/**
+ * Dependencies: a job with `dependsOn` runs (trigger "dependency") once every job it
+ * depends on has succeeded since its own last run. Called whenever a run succeeds, and
+ * again on a redelivery of that run's message, so a crash in between loses nothing.
+ *
+ * The run's identity comes from the satisfaction it answers (the latest of the
+ * dependencies' successes), so two workers finding the same satisfaction queue the same
+ * run, and its claim makes it run once (invariant 2).
+ */
+import type { FiringQueue } from '../adapters/firing-queue.js';
+import type { JobStore, StoredJob } from '../adapters/job-store.js';
+import { scheduledRunId } from '../domain/run.js';
+import type { JobServiceLogger } from './jobs.js';
+
+export interface DependencyDeps {
+  jobs: JobStore;
+  queue: FiringQueue;
+  logger: JobServiceLogger;
+}
+
+/** The run a dependency satisfaction at `satisfiedAt` stands for. */
+export function dependencyRunId(satisfiedAt: Date): string {
+  return `${scheduledRunId(satisfiedAt)}_d`;
+}
+
+/** Queues a run of every dependent of `jobId` whose dependencies have all succeeded; returns how many. */
+export async function triggerDependents(
+  deps: DependencyDeps,
+  tenantId: string,
+  jobId: string,
+): Promise<number> {
+  let queued = 0;
+  for (const dependentId of await deps.jobs.listDependents(tenantId, jobId)) {
+    const dependent = await deps.jobs.get(tenantId, dependentId);
+    // A stale edge, a job being deleted, or a paused job: nothing to run.
+    if (!dependent || dependent.state !== 'enabled' || !(dependent.dependsOn ?? []).includes(jobId)) continue;
+    const satisfiedAt = await satisfaction(deps, dependent);
+    if (!satisfiedAt) continue;
+    const runId = dependencyRunId(new Date(satisfiedAt));
+    // The message goes first: a crash after it is healed by the run's claim, one before
+    // it by the redelivery that calls this again.
+    await deps.queue.send(dependent.priority, {
+      v: 1,
+      tenantId,
+      jobId: dependent.id,
+      trigger: 'dependency',
+      scheduledTime: satisfiedAt,
+      runId,
+    });
+    await deps.jobs.advanceDependencyCursor(tenantId, dependent.id, satisfiedAt);
+    queued++;
+    deps.logger.info('dependency run queued', { tenantId, jobId: dependent.id, runId, after: jobId });
+  }
+  return queued;
+}
+
+/**
+ * When every dependency has succeeded since the dependent's own last run (or its last
+ * dependency run, or its creation), the latest of those successes; otherwise null.
+ */
+async function satisfaction(deps: DependencyDeps, dependent: StoredJob): Promise<string | null> {
+  const since = [dependent.createdAt, dependent.lastRun?.scheduledAt, dependent.dependencyCursor]
+    .filter((t): t is string => typeof t === 'string')
+    .reduce((a, b) => (a > b ? a : b));
+  let latest = '';
+  for (const id of dependent.dependsOn ?? []) {
+    const dependency = await deps.jobs.get(dependent.tenantId, id);
+    const succeededAt = dependency?.lastSucceededAt;
+    if (!succeededAt || succeededAt <= since) return null;
+    if (succeededAt > latest) latest = succeededAt;
+  }
+  return latest || null;
+}
