@@ -2,7 +2,7 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { RUN_RETENTION_DAYS } from '../lib/definitions.js';
-import { parseRetentionDays, parseStage } from '../lib/stage.js';
+import { parseAllowedTargetArns, parseRetentionDays, parseStage } from '../lib/stage.js';
 import { SundialStack } from '../lib/sundial-stack.js';
 
 const app = new App();
@@ -10,6 +10,7 @@ const stage = parseStage(app.node.tryGetContext('stage'));
 const stack = new SundialStack(app, `Sundial-${stage}`, {
   stage,
   runRetentionDays: parseRetentionDays(app.node.tryGetContext('runRetentionDays'), RUN_RETENTION_DAYS),
+  allowedTargetArns: parseAllowedTargetArns(app.node.tryGetContext('allowedTargetArns')),
   description: `Sundial serverless job scheduler (${stage})`,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

@@ -17,3 +17,24 @@ export function parseRetentionDays(value: unknown, fallback: number): number {
   }
   return days;
 }
+
+/** What an allowed target ARN pattern may look like: Lambda functions, SQS queues, event buses. */
+const TARGET_ARN_PATTERN =
+  /^arn:(aws|aws-cn|aws-us-gov|\*):(lambda|sqs|events):([a-z0-9-]+|\*):(\d{12}|\*):[A-Za-z0-9_.:/*$-]+$/;
+
+/**
+ * The ARNs Lambda, SQS and EventBridge targets may name, from `-c allowedTargetArns=a,b`
+ * (or a JSON array in cdk.json). `*` wildcards are allowed, as in IAM; none by default.
+ */
+export function parseAllowedTargetArns(value: unknown): string[] {
+  if (value === undefined || value === '') return [];
+  const list = Array.isArray(value) ? value : String(value).split(',');
+  const arns = list.map((v) => String(v).trim()).filter(Boolean);
+  const bad = arns.filter((arn) => !TARGET_ARN_PATTERN.test(arn));
+  if (bad.length > 0) {
+    throw new Error(
+      `allowedTargetArns must be Lambda function, SQS queue or EventBridge bus ARNs (wildcards allowed), got "${bad.join('", "')}"`,
+    );
+  }
+  return arns;
+}

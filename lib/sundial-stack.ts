@@ -39,6 +39,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SundialFunction } from './constructs/function.js';
 import {
+  ALLOWED_TARGET_ARNS_ENV,
   DLQ_ARNS_ENV,
   JOBS_TABLE,
   type Priority,
@@ -59,6 +60,11 @@ export interface SundialStackProps extends StackProps {
   stage: Stage;
   /** Days a run record is kept before DynamoDB's TTL removes it. Default 30. */
   runRetentionDays?: number;
+  /**
+   * Lambda function, SQS queue and EventBridge bus ARNs (`*` wildcards allowed) that jobs
+   * may target. The worker is granted exactly these; none by default (HTTP targets only).
+   */
+  allowedTargetArns?: string[];
 }
 
 export class SundialStack extends Stack {
@@ -68,6 +74,7 @@ export class SundialStack extends Stack {
   constructor(scope: Construct, id: string, props: SundialStackProps) {
     super(scope, id, props);
     const { stage } = props;
+    const allowedTargetArns = props.allowedTargetArns ?? [];
     const removalPolicy = stage === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     // --- data ---
@@ -178,6 +185,7 @@ export class SundialStack extends Stack {
         Object.fromEntries(QUEUES.map((q) => [q.priority, this.queues[q.priority].queue.queueArn])),
       ),
       RUN_RETENTION_DAYS: String(props.runRetentionDays ?? RUN_RETENTION_DAYS),
+      [ALLOWED_TARGET_ARNS_ENV]: JSON.stringify(allowedTargetArns),
       FAILURE_TOPIC_ARN: failureTopic.topicArn,
       ...Object.fromEntries(QUEUES.map((q) => [q.envVar, this.queues[q.priority].queue.queueUrl])),
     };
@@ -202,7 +210,9 @@ export class SundialStack extends Stack {
       environment,
       stage,
     }).function;
-    jobs.grant(worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // Query: the dependents of a job whose run succeeded.
+    jobs.grant(worker, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
+    this.grantTargets(worker, allowedTargetArns);
     runs.grant(worker, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     failureTopic.grantPublish(worker);
     // Retries go back on the job's priority queue.
@@ -289,11 +299,27 @@ export class SundialStack extends Stack {
       });
     }
 
-    this.acknowledgeNagFindings(group.name!);
+    this.acknowledgeNagFindings(group.name!, allowedTargetArns);
+  }
+
+  /** The worker may call exactly the AWS targets the configuration allows, and nothing else. */
+  private grantTargets(worker: IGrantable, arns: readonly string[]): void {
+    const of = (service: string) => arns.filter((arn) => arn.split(':')[2] === service);
+    const functions = of('lambda');
+    const grants: [string, string[]][] = [
+      // A qualified ARN (version or alias) is invoked as function:qualifier.
+      ['lambda:InvokeFunction', functions.flatMap((arn) => [arn, `${arn}:*`])],
+      ['sqs:SendMessage', of('sqs')],
+      ['events:PutEvents', of('events')],
+    ];
+    for (const [action, resources] of grants) {
+      if (resources.length === 0) continue;
+      worker.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: [action], resources }));
+    }
   }
 
   /** Every cdk-nag finding left is a decision; each says why. */
-  private acknowledgeNagFindings(groupName: string): void {
+  private acknowledgeNagFindings(groupName: string, targetArns: readonly string[]): void {
     const nag = (finding: string) => `AwsSolutions::AwsSolutions-${finding}`;
     const literal = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
     const scheduleArns = `arn:${literal(this.partition, '<AWS::Partition>')}:scheduler:${literal(this.region, '<AWS::Region>')}:${literal(this.account, '<AWS::AccountId>')}:schedule/${groupName}/*`;
@@ -335,6 +361,16 @@ export class SundialStack extends Stack {
       { id: nag('APIG4'), reason: auth },
       { id: nag('COG4'), reason: auth },
     ];
+    const targetResources = targetArns.flatMap((arn) =>
+      arn.split(':')[2] === 'lambda' ? [arn, `${arn}:*`] : [arn],
+    );
+    for (const arn of targetResources.filter((r) => r.includes('*'))) {
+      acknowledgements.push({
+        id: nag(`IAM5[Resource::${arn}]`),
+        reason:
+          'A target pattern the operator allowed with -c allowedTargetArns (a function with any version or alias, or a wildcard the operator chose).',
+      });
+    }
     for (const a of acknowledgements) Validations.of(this).acknowledge(a);
   }
 }

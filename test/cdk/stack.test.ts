@@ -15,7 +15,7 @@ import {
   SCHEDULER_ROLE_ENV,
   WORKER_TIMEOUT_SECONDS,
 } from '../../lib/definitions.js';
-import { parseRetentionDays, parseStage } from '../../lib/stage.js';
+import { parseAllowedTargetArns, parseRetentionDays, parseStage } from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -30,6 +30,8 @@ const logicalIdOf = (type: string, match: (r: Resource) => boolean) => {
   if (!found) throw new Error(`no ${type} matching`);
   return found[0];
 };
+const ofTypeIn = (t: Template, type: string) =>
+  Object.entries(t.toJSON().Resources as Record<string, Resource>).filter(([, r]) => r.Type === type);
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const asList = (v: unknown) => (Array.isArray(v) ? v : [v]);
 /** Extra stacks skip esbuild bundling (the main template bundles for real), keeping the suite fast. */
@@ -235,6 +237,73 @@ describe('functions', () => {
     expect(
       roles.every((r) => r.includes(workerRole) || r.includes(apiRole) || r.includes('SchedulerRole')),
     ).toBe(true);
+  });
+
+  it('grants the worker exactly the AWS targets the configuration allows, and nothing by default', () => {
+    const targetActions = ['lambda:InvokeFunction', 'sqs:SendMessage', 'events:PutEvents'];
+    const statementsOf = (t: Template) =>
+      Object.values(t.toJSON().Resources as Record<string, Resource>)
+        .filter((r) => r.Type === 'AWS::IAM::Policy')
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    // By default: no Lambda invoke, no event bus, and SendMessage only on Sundial's own queues.
+    const defaults = statementsOf(template);
+    expect(
+      defaults.filter((s) =>
+        actions(s).some((a) => a === 'lambda:InvokeFunction' || a === 'events:PutEvents'),
+      ),
+    ).toEqual([]);
+    for (const s of defaults.filter((x) => actions(x).includes('sqs:SendMessage'))) {
+      // Sundial's own queues, referenced by attribute; no queue named by a literal ARN.
+      for (const r of asList(s.Resource)) expect(r).toHaveProperty(['Fn::GetAtt']);
+    }
+
+    const fn = 'arn:aws:lambda:eu-west-1:123456789012:function:report';
+    const queues = 'arn:aws:sqs:eu-west-1:123456789012:team-*';
+    const bus = 'arn:aws:events:eu-west-1:123456789012:event-bus/orders';
+    const app = unbundledApp();
+    const stack = new SundialStack(app, 'Sundial-targets', {
+      stage: 'dev',
+      allowedTargetArns: [fn, queues, bus],
+    });
+    const custom = Template.fromStack(stack);
+    const granted = statementsOf(custom).filter((s) => actions(s).some((a) => targetActions.includes(a)));
+    const literal = granted
+      .map((s) => ({ actions: actions(s), resources: asList(s.Resource) }))
+      .filter((s) => s.resources.every((r) => typeof r === 'string'));
+    expect(literal).toEqual(
+      expect.arrayContaining([
+        { actions: ['lambda:InvokeFunction'], resources: [fn, `${fn}:*`] },
+        { actions: ['sqs:SendMessage'], resources: [queues] },
+        { actions: ['events:PutEvents'], resources: [bus] },
+      ]),
+    );
+    expect(literal).toHaveLength(3);
+    // Only the worker holds them, and both functions that validate or call targets know the list.
+    const policy = ofTypeIn(custom, 'AWS::IAM::Policy').find(([, p]) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('lambda:InvokeFunction'),
+    );
+    expect(JSON.stringify(policy?.[1].Properties.Roles)).toMatch(/Worker/);
+    custom.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ ALLOWED_TARGET_ARNS: JSON.stringify([fn, queues, bus]) }),
+      },
+    });
+    // The wildcard grants are acknowledged with a reason, so the synth still passes cdk-nag.
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('refuses target ARNs that are not Lambda functions, queues or buses', () => {
+    expect(parseAllowedTargetArns(undefined)).toEqual([]);
+    expect(
+      parseAllowedTargetArns(
+        'arn:aws:sqs:eu-west-1:123456789012:a, arn:aws:lambda:*:123456789012:function:b',
+      ),
+    ).toEqual(['arn:aws:sqs:eu-west-1:123456789012:a', 'arn:aws:lambda:*:123456789012:function:b']);
+    expect(() => parseAllowedTargetArns('arn:aws:s3:::bucket')).toThrow(
+      /allowedTargetArns must be Lambda function/,
+    );
+    expect(() => parseAllowedTargetArns('*')).toThrow(/allowedTargetArns/);
   });
 
   it('archives every DLQ with the dead-letter function', () => {
