@@ -48,6 +48,8 @@ export interface LocalRuntimeOptions {
   allowedTargetArns?: string[];
   /** Make failed messages visible again after this many seconds instead of the queue's timeout. */
   failedVisibilityTimeoutSeconds?: number;
+  /** Concurrent worker invocations per queue in real-clock mode. Default: the stack's maximum concurrency. */
+  maxConcurrency?: Partial<Record<Priority, number>>;
   /** Sweep interval in real-clock mode. Default 10 s. */
   sweepIntervalMs?: number;
 }
@@ -245,7 +247,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       for (const q of ordered) {
         const archiver = startPoller(sqs, dlqPollerQueue(q), archiveDeadLetters, pollOptions);
         stops.push(() => archiver.stop());
-        const poller = startPoller(sqs, pollerQueue(q), workerInvoke, pollOptions);
+        const concurrency = options.maxConcurrency?.[q.definition.priority] ?? q.definition.maxConcurrency;
+        const poller = startPoller(sqs, pollerQueue(q), workerInvoke, pollOptions, concurrency);
         stops.push(() => poller.stop());
       }
       const timer = setInterval(() => {

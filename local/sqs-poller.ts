@@ -112,15 +112,19 @@ export async function pollOnce(
   return Messages.length;
 }
 
-/** A long-polling loop per queue until stopped. */
+/**
+ * Long-polling loops on a queue until stopped: `concurrency` of them, as Lambda runs at
+ * most the event source mapping's maximum concurrency of invocations, one batch each.
+ */
 export function startPoller(
   sqs: SQSClient,
   queue: PollerQueue,
   handler: SqsHandler,
   options: PollOptions = {},
+  concurrency = 1,
 ): { stop(): Promise<void> } {
   let running = true;
-  const loop = (async () => {
+  const loop = async () => {
     while (running) {
       try {
         await pollOnce(sqs, queue, handler, { ...options, waitTimeSeconds: 1 });
@@ -130,11 +134,12 @@ export function startPoller(
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
-  })();
+  };
+  const loops = Array.from({ length: concurrency }, loop);
   return {
     stop: async () => {
       running = false;
-      await loop;
+      await Promise.all(loops);
     },
   };
 }
