@@ -25,6 +25,8 @@ Sundial is running.
   DynamoDB   ${runtime.endpoints.dynamodb}
   SQS        ${runtime.endpoints.sqs}
   Scheduler  ${runtime.endpoints.scheduler}
+  Lambda     ${runtime.endpoints.lambda}   (functions: none registered by npm start)
+  Events     ${runtime.endpoints.eventBridge}   (bus: default)
 
 Try it — a job that calls the API's own health endpoint every minute:
 

@@ -119,8 +119,8 @@ function build(): object {
           responses: { '200': ok('the changed job', job), ...problems(400, 404, 412) },
         },
         delete: {
-          summary: 'Delete a job and its schedule',
-          responses: { '204': { description: 'deleted' }, ...problems(404) },
+          summary: 'Delete a job and its schedule (409 while other jobs depend on it)',
+          responses: { '204': { description: 'deleted' }, ...problems(404, 409) },
         },
       },
       '/v1/jobs/{jobId}/pause': {
