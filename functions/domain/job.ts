@@ -245,6 +245,34 @@ export function computeNextRunAt(
   return next ? next.toISOString() : null;
 }
 
+/**
+ * Why a firing picked up behind a backlog is not run, or null to run it. With catchUp
+ * `none` or `latest`, a firing that a later occurrence has already overtaken (that
+ * occurrence's flexible window included) is missed, so only the latest runs; with `all`,
+ * one older than catchUpWindowMinutes is.
+ */
+export function backlogMissReason(
+  job: Pick<Job, 'schedule' | 'catchUp' | 'catchUpWindowMinutes' | 'createdAt'>,
+  scheduledAt: Date,
+  now: Date,
+): string | null {
+  if (!job.schedule) return null;
+  if (job.catchUp === 'all') {
+    const lateMinutes = (now.getTime() - scheduledAt.getTime()) / 60_000;
+    return lateMinutes > job.catchUpWindowMinutes
+      ? `picked up ${Math.round(lateMinutes)} min after its scheduled time, outside the catch-up window of ${job.catchUpWindowMinutes} min`
+      : null;
+  }
+  const result = parseScheduleExpression(job.schedule.expression);
+  if (!result.ok) return null;
+  const [next] = nextFireTimes(
+    result.schedule,
+    fireOptions(job.schedule, scheduledAt, new Date(job.createdAt)),
+  );
+  if (!next || next.getTime() + job.schedule.flexibleWindowMinutes * 60_000 > now.getTime()) return null;
+  return `overtaken by the occurrence at ${next.toISOString()}: with catchUp "${job.catchUp}" only the latest of a backlog runs`;
+}
+
 /** Merges a validated patch into a job's input fields (objects one level deep). */
 export function mergePatch(job: Job, patch: Record<string, unknown>): Record<string, unknown> {
   const current: Record<string, unknown> = {

@@ -12,7 +12,7 @@ import type { JobStore, StoredJob } from '../adapters/job-store.js';
 import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { TargetCaller, TargetOutcome } from '../adapters/targets.js';
 import type { Clock } from '../commons/clock.js';
-import { computeNextRunAt, type Job } from '../domain/job.js';
+import { backlogMissReason, computeNextRunAt, type Job } from '../domain/job.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
 import { type AttemptRecord, newRun, scheduledRunId, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
 import { triggerDependents } from './dependencies.js';
@@ -98,13 +98,17 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
     return { result: 'done', detail: 're-delayed' };
   }
 
-  const grace = job.misfireGraceSeconds;
-  if (
-    message.trigger === 'schedule' &&
-    grace &&
-    now.getTime() - Date.parse(message.scheduledTime) > grace * 1000
-  ) {
-    return missed(deps, job, message, runId, now, log);
+  if (message.trigger === 'schedule') {
+    const scheduledAt = new Date(message.scheduledTime);
+    const lateSeconds = Math.round((now.getTime() - scheduledAt.getTime()) / 1000);
+    const grace = job.misfireGraceSeconds;
+    if (grace && lateSeconds > grace) {
+      const reason = `picked up ${lateSeconds}s after its scheduled time, past the misfire grace of ${grace}s`;
+      return missed(deps, job, message, runId, now, reason, log);
+    }
+    // A firing that waited its turn behind a running one (buffer_one) is not a backlog.
+    const backlog = message.notBefore ? null : backlogMissReason(job as Job, scheduledAt, now);
+    if (backlog) return missed(deps, job, message, runId, now, backlog, log);
   }
 
   const claimToken = randomUUID();
@@ -251,13 +255,14 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
   return result;
 }
 
-/** Picked up too late to be worth running (past the job's misfire grace): recorded, not run. */
+/** Picked up too late to be worth running (misfire grace, or a backlog's catch-up rule): recorded, not run. */
 async function missed(
   deps: ExecuteDeps,
   job: StoredJob,
   message: FiringMessageBody,
   runId: string,
   now: Date,
+  reason: string,
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
   const lateSeconds = Math.round((now.getTime() - Date.parse(message.scheduledTime)) / 1000);
@@ -270,7 +275,7 @@ async function missed(
     status: 'missed',
     attempt: 0,
     finishedAt: now.toISOString(),
-    skipReason: `picked up ${lateSeconds}s after its scheduled time, past the misfire grace of ${job.misfireGraceSeconds}s`,
+    skipReason: reason,
   });
   const claim = await deps.runs.claim(run, now);
   if (!claim.claimed) return unclaimed(deps, claim.existing, log);

@@ -528,7 +528,11 @@ describe('dead letters', () => {
 describe('overlap policies', () => {
   it('skip: a firing while the previous run is still running is recorded as skipped with the reason', async () => {
     clock.set('2026-12-25T09:59:00.000Z');
-    const job = await createJob('/slow-skip', 'cron(0,1 10 * * ? *)', { overlapPolicy: 'skip' });
+    // catchUp "all": both firings of the backlog run, so they overlap (none/latest would miss the first).
+    const job = await createJob('/slow-skip', 'cron(0,1 10 * * ? *)', {
+      overlapPolicy: 'skip',
+      catchUp: 'all',
+    });
     clock.set('2026-12-25T10:01:00.000Z');
     await runtime.tick(); // both firings arrive in one batch and are handled side by side
     const runs = await runsOf(job.id);
@@ -542,7 +546,10 @@ describe('overlap policies', () => {
 
   it('buffer_one: one firing waits behind the running one, a further one is skipped', async () => {
     clock.set('2026-12-26T09:59:00.000Z');
-    const job = await createJob('/slow-buffer', 'cron(0,1,2 10 * * ? *)', { overlapPolicy: 'buffer_one' });
+    const job = await createJob('/slow-buffer', 'cron(0,1,2 10 * * ? *)', {
+      overlapPolicy: 'buffer_one',
+      catchUp: 'all',
+    });
     clock.set('2026-12-26T10:02:00.000Z');
     await runtime.tick();
     let runs = await runsOf(job.id);
@@ -685,6 +692,52 @@ describe('catch-up on resume', () => {
   it('respects the window and "none"', async () => {
     expect(await pauseAndResume('all', 15, '/catch-window')).toEqual(['catch_up 00:40 succeeded']);
     expect(await pauseAndResume('none', 60, '/catch-none')).toEqual([]);
+  });
+});
+
+describe('catch-up after a backlog', () => {
+  /** The worker is away for five minutes of a rate(1 minute) job: five firings pile up. */
+  async function backlog(catchUp: string, catchUpWindowMinutes: number, path: string) {
+    clock.set('2027-01-06T00:00:00.000Z');
+    const job = await createJob(path, 'rate(1 minute)', { catchUp, catchUpWindowMinutes });
+    for (let i = 0; i < 5; i++) {
+      clock.advance(MINUTE);
+      await runtime.fire();
+    }
+    await runtime.drain();
+    return runsOf(job.id);
+  }
+
+  it('none and latest: only the latest firing runs; the overtaken ones are missed, with the reason', async () => {
+    for (const catchUp of ['none', 'latest']) {
+      const runs = await backlog(catchUp, 60, `/backlog-${catchUp}`);
+      expect(runs.map((r) => `${r.scheduledAt.slice(11, 16)} ${r.status}`)).toEqual([
+        '00:05 succeeded',
+        '00:04 missed',
+        '00:03 missed',
+        '00:02 missed',
+        '00:01 missed',
+      ]);
+      expect(runs[1]?.skipReason).toBe(
+        `overtaken by the occurrence at 2027-01-06T00:05:00.000Z: with catchUp "${catchUp}" only the latest of a backlog runs`,
+      );
+      expect(target.callsTo(`/backlog-${catchUp}`)).toHaveLength(1);
+      await deleteAllJobs(api);
+    }
+  });
+
+  it('all: every firing within the catch-up window runs, older ones are missed', async () => {
+    const runs = await backlog('all', 3, '/backlog-all');
+    expect(runs.map((r) => `${r.scheduledAt.slice(11, 16)} ${r.status}`)).toEqual([
+      '00:05 succeeded',
+      '00:04 succeeded',
+      '00:03 succeeded',
+      '00:02 succeeded',
+      '00:01 missed',
+    ]);
+    expect(runs[4]?.skipReason).toBe(
+      'picked up 4 min after its scheduled time, outside the catch-up window of 3 min',
+    );
   });
 });
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/domain/errors.js';
-import { computeNextRunAt, type Job, mergePatch, validateJobInput } from '../../functions/domain/job.js';
+import {
+  backlogMissReason,
+  computeNextRunAt,
+  type Job,
+  mergePatch,
+  validateJobInput,
+} from '../../functions/domain/job.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
 
 const now = new Date('2026-11-23T10:00:00Z');
@@ -174,6 +180,28 @@ describe('next run and patches', () => {
       ...job.target,
       timeoutSeconds: 5,
     });
+  });
+
+  it('misses a backlogged firing only once a later occurrence is due, its flexible window included', () => {
+    const minutely = (flexibleWindowMinutes: number) => ({
+      schedule: {
+        expression: 'rate(1 minute)',
+        timezone: 'UTC',
+        startAt: null,
+        endAt: null,
+        flexibleWindowMinutes,
+      },
+      catchUp: 'latest' as const,
+      catchUpWindowMinutes: 60,
+      createdAt: '2026-11-23T09:00:00.000Z',
+    });
+    const firing = new Date('2026-11-23T10:00:00Z');
+    expect(backlogMissReason(minutely(0), firing, new Date('2026-11-23T10:00:59Z'))).toBeNull();
+    expect(backlogMissReason(minutely(0), firing, new Date('2026-11-23T10:01:00Z'))).toMatch(/^overtaken by/);
+    expect(backlogMissReason(minutely(5), firing, new Date('2026-11-23T10:05:59Z'))).toBeNull();
+    expect(
+      backlogMissReason({ ...minutely(0), schedule: null }, firing, new Date('2026-11-23T11:00:00Z')),
+    ).toBeNull();
   });
 
   it('derives a run id from the scheduled time alone', () => {
