@@ -13,6 +13,7 @@ import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
+import type { JwtConfig } from '../functions/adapters/authenticator.js';
 import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
 import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js';
 import type { TargetCaller } from '../functions/adapters/targets.js';
@@ -50,12 +51,16 @@ export interface LocalRuntimeOptions {
   failedVisibilityTimeoutSeconds?: number;
   /** Concurrent worker invocations per queue in real-clock mode. Default: the stack's maximum concurrency. */
   maxConcurrency?: Partial<Record<Priority, number>>;
+  /** Accept tokens from this OIDC issuer besides API keys. */
+  jwt?: JwtConfig;
   /** Sweep interval in real-clock mode. Default 10 s. */
   sweepIntervalMs?: number;
 }
 
 export interface LocalRuntime {
   apiUrl: string;
+  /** An admin API key of the development tenant `dev`, made at start. */
+  devApiKey: string;
   endpoints: { dynamodb: string; sqs: string; scheduler: string; lambda: string; eventBridge: string };
   config: Config;
   services: Services;
@@ -84,6 +89,8 @@ export interface LocalRuntime {
 
 export const LOCAL_ACCOUNT = '000000000000';
 export const LOCAL_SCHEDULE_GROUP = 'sundial-local';
+/** The tenant of the development key the local runtime makes at start. */
+export const DEV_TENANT = 'dev';
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const faults: LocalRuntime['faults'] = { firingCopies: 1 };
@@ -177,6 +184,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       // Development mode: any Lambda, queue or bus of the local account.
       allowedTargetArns: options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
       region: LOCAL_REGION,
+      ...(options.jwt ? { jwt: options.jwt } : {}),
       ...(failureTopicArn ? { failureTopicArn } : {}),
     };
     const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
@@ -204,6 +212,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...(options.callHttpTarget ? { callHttpTarget: options.callHttpTarget } : {}),
     });
 
+    const { secretKey: devApiKey } = await services.apiKeys.create(
+      { tenantId: DEV_TENANT, name: 'local development', role: 'admin', createdBy: 'npm start' },
+      clock.now(),
+    );
     const api = await startApiGateway(createApiHandler(services), options.port ?? 3000);
     stops.push(
       () =>
@@ -259,6 +271,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     return {
       apiUrl: api.url,
+      devApiKey,
       endpoints: {
         dynamodb: dynamo.endpoint,
         sqs: sqsEndpoint,

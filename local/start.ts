@@ -28,9 +28,13 @@ Sundial is running.
   Lambda     ${runtime.endpoints.lambda}   (functions: none registered by npm start)
   Events     ${runtime.endpoints.eventBridge}   (bus: default)
 
+  Dev key    ${runtime.devApiKey}
+             (tenant "dev", role admin; a new one at every start)
+
 Try it — a job that calls the API's own health endpoint every minute:
 
-  curl -s -X POST ${api}/v1/jobs -H 'content-type: application/json' -d '{
+  export SUNDIAL_KEY=${runtime.devApiKey}
+  curl -s -X POST ${api}/v1/jobs -H "authorization: Bearer $SUNDIAL_KEY" -H 'content-type: application/json' -d '{
     "name": "hello",
     "schedule": { "expression": "rate(1 minute)" },
     "target": { "type": "http", "url": "${api}/v1/health", "method": "GET" }

@@ -11,6 +11,7 @@ import {
   SCHEDULE_GROUP_ENV,
   SCHEDULER_ROLE_ENV,
 } from '../../lib/definitions.js';
+import type { JwtConfig } from '../adapters/authenticator.js';
 
 const queueArnsSchema = z.object(
   Object.fromEntries(PRIORITIES.map((p) => [p, z.string().min(1)])) as {
@@ -32,6 +33,8 @@ export interface Config {
   allowedTargetArns: string[];
   /** This deployment's region (for queue URLs that do not name one). */
   region: string;
+  /** The OIDC issuer whose tokens the API accepts besides API keys; none when unset. */
+  jwt?: JwtConfig;
   /** SNS topic told of every final run failure; none when unset. */
   failureTopicArn?: string;
 }
@@ -57,6 +60,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .array(z.string().startsWith('arn:'))
       .parse(JSON.parse(env[ALLOWED_TARGET_ARNS_ENV] || '[]')),
     region: env.AWS_REGION || 'us-east-1',
+    ...(env.JWT_ISSUER && env.JWT_AUDIENCE
+      ? {
+          jwt: {
+            issuer: env.JWT_ISSUER,
+            audience: env.JWT_AUDIENCE,
+            ...(env.JWT_JWKS_URI ? { jwksUri: env.JWT_JWKS_URI } : {}),
+            ...(env.JWT_TENANT_CLAIM ? { tenantClaim: env.JWT_TENANT_CLAIM } : {}),
+            ...(env.JWT_ROLE_CLAIM ? { roleClaim: env.JWT_ROLE_CLAIM } : {}),
+          },
+        }
+      : {}),
     ...(env.FAILURE_TOPIC_ARN ? { failureTopicArn: env.FAILURE_TOPIC_ARN } : {}),
     runRetentionDays: z.coerce
       .number()

@@ -5,6 +5,9 @@ import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiKeyStore } from '../adapters/api-key-store.js';
+import { AuditLog } from '../adapters/audit-log.js';
+import { type Authenticate, createAuthenticator } from '../adapters/authenticator.js';
 import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import { type FailureNotifier, WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
 import { type FiringQueue, SqsFiringQueue } from '../adapters/firing-queue.js';
@@ -23,6 +26,9 @@ export interface Services {
   jobStore: JobStore;
   runStore: RunStore;
   deadLetterStore: DeadLetterStore;
+  apiKeys: ApiKeyStore;
+  audit: AuditLog;
+  authenticate: Authenticate;
   schedules: ScheduleGateway;
   jobService: JobService;
   callTarget: TargetCaller;
@@ -62,11 +68,15 @@ export function buildServices(inputs: ServiceInputs): Services {
       roleArn: config.schedulerRoleArn,
       queueArns: config.queueArns,
     });
+  const apiKeys = new ApiKeyStore(db, config.jobsTableName);
   return {
     config,
     clock,
     logger,
     jobStore,
+    apiKeys,
+    audit: new AuditLog(db, config.jobsTableName),
+    authenticate: createAuthenticator(apiKeys, config.jwt),
     runStore,
     deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
     schedules,

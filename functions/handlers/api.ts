@@ -14,5 +14,8 @@ export function createApiHandler(
     clock: services.clock,
     logger: services.logger,
     healthChecks: services.healthChecks,
+    authenticate: services.authenticate,
+    apiKeys: services.apiKeys,
+    audit: services.audit,
   });
 }

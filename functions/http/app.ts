@@ -4,10 +4,21 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
+import type { ApiKeyStore } from '../adapters/api-key-store.js';
+import type { AuditLog } from '../adapters/audit-log.js';
+import type { Authenticate } from '../adapters/authenticator.js';
 import type { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { RunStore } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
+import {
+  ForbiddenError,
+  hasRole,
+  type Principal,
+  ROLES,
+  type Role,
+  UnauthorizedError,
+} from '../domain/auth.js';
 import {
   ConflictError,
   IdempotencyConflictError,
@@ -30,11 +41,6 @@ import { runNow } from '../usecases/run-now.js';
 import { openApiDocument } from './openapi.js';
 import { json, problem } from './problem.js';
 
-export interface Principal {
-  tenantId: string;
-  subject: string;
-}
-
 export interface ApiDeps {
   jobs: JobService;
   runs: RunStore;
@@ -45,11 +51,37 @@ export interface ApiDeps {
   logger: JobServiceLogger;
   /** Cheap dependency checks for /v1/health; each resolves or throws. */
   healthChecks: Record<string, () => Promise<void>>;
-  /** Until authentication lands every request acts as this development principal. */
-  resolvePrincipal?: (event: APIGatewayProxyEvent) => Principal;
+  /** Who calls: from the Authorization header (API key or token). */
+  authenticate: Authenticate;
+  apiKeys: ApiKeyStore;
+  audit: AuditLog;
 }
 
-export const DEV_PRINCIPAL: Principal = { tenantId: 'dev', subject: 'dev' };
+/**
+ * The least role each operation needs; anything not listed needs admin (closed by default).
+ * Only health answers without credentials.
+ */
+const ACCESS: Record<string, Role | 'public'> = {
+  'GET /v1/health': 'public',
+  'GET /v1/openapi.json': 'viewer',
+  'POST /v1/schedules/preview': 'viewer',
+  'GET /v1/jobs': 'viewer',
+  'POST /v1/jobs': 'operator',
+  'GET /v1/jobs/{jobId}': 'viewer',
+  'PATCH /v1/jobs/{jobId}': 'operator',
+  'DELETE /v1/jobs/{jobId}': 'operator',
+  'POST /v1/jobs/{jobId}/pause': 'operator',
+  'POST /v1/jobs/{jobId}/resume': 'operator',
+  'POST /v1/jobs/{jobId}/runs': 'operator',
+  'GET /v1/jobs/{jobId}/runs': 'viewer',
+  'GET /v1/jobs/{jobId}/runs/{runId}': 'viewer',
+  'GET /v1/dead-letters': 'viewer',
+  'POST /v1/dead-letters/redrive': 'operator',
+  'GET /v1/keys': 'admin',
+  'POST /v1/keys': 'admin',
+  'DELETE /v1/keys/{keyId}': 'admin',
+  'GET /v1/audit': 'admin',
+};
 const MAX_BODY_BYTES = 256 * 1024;
 
 type Handler = (req: Request) => Promise<APIGatewayProxyResult>;
@@ -63,6 +95,7 @@ interface Request {
 }
 
 interface Route {
+  template: string;
   pattern: RegExp;
   keys: string[];
   methods: Partial<Record<string, Handler>>;
@@ -76,7 +109,7 @@ function route(path: string, methods: Partial<Record<string, Handler>>): Route {
       return '([^/]+)';
     })}/?$`,
   );
-  return { pattern, keys, methods };
+  return { template: path, pattern, keys, methods };
 }
 
 const listJobsQuery = z.strictObject({
@@ -106,6 +139,16 @@ const redriveBody = z.strictObject({
     .array(z.string().min(1).max(128), { error: 'is required: the ids of the dead letters to redrive' })
     .min(1, 'name at least one dead letter')
     .max(50, 'at most 50 dead letters per request'),
+});
+
+const pageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(2048).optional(),
+});
+
+const createKeyBody = z.strictObject({
+  name: z.string({ error: 'is required, e.g. "billing-service"' }).min(1).max(128),
+  role: z.enum(ROLES, { error: 'must be one of viewer, operator, admin' }),
 });
 
 const previewBody = z.strictObject({
@@ -140,7 +183,12 @@ function parseIfMatch(header: string | undefined): number | undefined {
 }
 
 export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
-  const resolvePrincipal = deps.resolvePrincipal ?? (() => DEV_PRINCIPAL);
+  const audit = (req: Request, action: string, target: string, details: Record<string, unknown> = {}) =>
+    deps.audit.record(
+      req.principal.tenantId,
+      { actor: req.principal.subject, action, target, details },
+      deps.clock.now(),
+    );
 
   // nextRunAt is computed as the job is read, so it never shows a time already past.
   const present = (job: Parameters<typeof toPublicJob>[0]) => ({
@@ -279,7 +327,49 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
           ids,
           req.principal.subject,
         );
+        await audit(req, 'dead-letters.redrive', ids.join(','), { ...result });
         return json(200, result);
+      },
+    }),
+    route('/v1/keys', {
+      POST: async (req) => {
+        const body = parseOrThrow(createKeyBody, req.body());
+        const { key, secretKey } = await deps.apiKeys.create(
+          {
+            tenantId: req.principal.tenantId,
+            name: body.name,
+            role: body.role,
+            createdBy: req.principal.subject,
+          },
+          deps.clock.now(),
+        );
+        await audit(req, 'key.create', key.id, { name: key.name, role: key.role });
+        const { tenantId: _t, ...shown } = key;
+        // The only time the key is visible: it is stored as a hash.
+        return json(201, { ...shown, key: secretKey }, { location: `/v1/keys/${key.id}` });
+      },
+      GET: async (req) => {
+        const q = parseOrThrow(pageQuery, req.query);
+        const page = await deps.apiKeys.list(req.principal.tenantId, q.limit, q.cursor);
+        return json(200, {
+          items: page.items.map(({ tenantId: _t, ...key }) => key),
+          nextCursor: page.nextCursor,
+        });
+      },
+    }),
+    route('/v1/keys/{keyId}', {
+      DELETE: async (req) => {
+        if (!(await deps.apiKeys.revoke(req.principal.tenantId, req.params.keyId!, deps.clock.now()))) {
+          throw new NotFoundError(`key ${req.params.keyId}`);
+        }
+        await audit(req, 'key.revoke', req.params.keyId!);
+        return { statusCode: 204, headers: {}, body: '' };
+      },
+    }),
+    route('/v1/audit', {
+      GET: async (req) => {
+        const q = parseOrThrow(pageQuery, req.query);
+        return json(200, await deps.audit.list(req.principal.tenantId, q.limit, q.cursor));
       },
     }),
     route('/v1/jobs/{jobId}/runs/{runId}', {
@@ -319,12 +409,22 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(event.headers ?? {}))
           if (v !== undefined) headers[k.toLowerCase()] = v;
+        const access = ACCESS[`${method} ${r.template}`] ?? 'admin';
+        const principal: Principal =
+          access === 'public'
+            ? { tenantId: '', subject: 'anonymous', role: 'viewer' }
+            : await deps.authenticate(headers.authorization);
+        if (access !== 'public' && !hasRole(principal, access)) {
+          throw new ForbiddenError(
+            `${method} ${r.template} needs the ${access} role; this caller is ${principal.role}`,
+          );
+        }
         const query: Record<string, string> = {};
         for (const [k, v] of Object.entries(event.queryStringParameters ?? {}))
           if (v !== undefined) query[k] = v;
         return await handler({
           event,
-          principal: resolvePrincipal(event),
+          principal,
           params,
           headers,
           query,
@@ -364,6 +464,10 @@ function toProblem(
   if (error instanceof ValidationError) {
     return problem(400, 'validation', 'Invalid request', error.message, { errors: error.errors });
   }
+  if (error instanceof UnauthorizedError) {
+    return problem(401, 'unauthorized', 'Unauthorized', error.message, {}, { 'www-authenticate': 'Bearer' });
+  }
+  if (error instanceof ForbiddenError) return problem(403, 'forbidden', 'Forbidden', error.message);
   if (error instanceof NotFoundError) return problem(404, 'not-found', 'Not found', error.message);
   if (error instanceof PreconditionFailedError) {
     return problem(412, 'version-mismatch', 'Version mismatch', error.message, {

@@ -71,7 +71,7 @@ beforeAll(async () => {
     logLevel: 'SILENT',
     failedVisibilityTimeoutSeconds: 0,
   });
-  api = apiClient(runtime.apiUrl);
+  api = apiClient(runtime.apiUrl, runtime.devApiKey);
   ledger = new FiringLedger(runtime);
 });
 
@@ -108,6 +108,11 @@ async function createJob(
   const res = await api<Job>('POST', '/v1/jobs', jobBody(path, expression, extra));
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body;
+}
+
+/** Who the development key is, as audit and redrive records name it. */
+function devKeySubject(): string {
+  return `key:${runtime.devApiKey.split('_')[1]}`;
 }
 
 async function runsOf(jobId: string): Promise<Run[]> {
@@ -513,8 +518,19 @@ describe('dead letters', () => {
     const after = await api<{ items: Letter[] }>('GET', '/v1/dead-letters?status=redriven');
     expect(after.body.items.find((l) => l.id === letter.id)).toMatchObject({
       status: 'redriven',
-      redrivenBy: 'dev',
+      redrivenBy: devKeySubject(),
       redrivenAt: '2027-01-03T02:00:00.000Z',
+    });
+    // Administrative actions land in the audit log, with who, what and when.
+    const audit = await api<{ items: { action: string; actor: string; target: string; at: string }[] }>(
+      'GET',
+      '/v1/audit',
+    );
+    expect(audit.body.items[0]).toMatchObject({
+      action: 'dead-letters.redrive',
+      actor: devKeySubject(),
+      target: letter.id,
+      at: '2027-01-03T02:00:00.000Z',
     });
     expect((await api('POST', '/v1/dead-letters/redrive', { ids: [letter.id] })).body).toEqual({
       redriven: [],

@@ -60,7 +60,7 @@ function heldNow(): Record<Priority, number> {
 }
 
 it('drains a backlog high first and low last, each queue at its own maximum concurrency', async () => {
-  const api = apiClient(runtime.apiUrl);
+  const api = apiClient(runtime.apiUrl, runtime.devApiKey);
   for (const priority of PRIORITIES) {
     const job = await api<{ id: string }>('POST', '/v1/jobs', {
       name: `backlog-${priority}`,

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 it('fires an at() job a few seconds ahead exactly once and records the run', async () => {
-  const api = apiClient(runtime.apiUrl);
+  const api = apiClient(runtime.apiUrl, runtime.devApiKey);
   const fireAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3000);
   const expression = `at(${fireAt.toISOString().slice(0, 19)})`;
   const created = await api<{ id: string; nextRunAt: string }>('POST', '/v1/jobs', {

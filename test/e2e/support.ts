@@ -63,7 +63,8 @@ export interface ApiResponse<T = Record<string, unknown>> {
   body: T;
 }
 
-export function apiClient(baseUrl: string) {
+/** Calls the API; with a credential, as `Authorization: Bearer <credential>` (a header given per call wins). */
+export function apiClient(baseUrl: string, credential?: string) {
   return async <T = Record<string, unknown>>(
     method: string,
     path: string,
@@ -72,7 +73,11 @@ export function apiClient(baseUrl: string) {
   ): Promise<ApiResponse<T>> => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: {
+        'content-type': 'application/json',
+        ...(credential ? { authorization: `Bearer ${credential}` } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();

@@ -36,7 +36,7 @@ beforeAll(async () => {
     logLevel: 'SILENT',
     failedVisibilityTimeoutSeconds: 0,
   });
-  api = apiClient(runtime.apiUrl);
+  api = apiClient(runtime.apiUrl, runtime.devApiKey);
   ledger = new FiringLedger(runtime);
 });
 
