@@ -33,7 +33,7 @@ export async function triggerDependents(
   for (const dependentId of await deps.jobs.listDependents(tenantId, jobId)) {
     const dependent = await deps.jobs.get(tenantId, dependentId);
     // A stale edge, a job being deleted, or a paused job: nothing to run.
-    if (!dependent || dependent.state !== 'enabled' || !(dependent.dependsOn ?? []).includes(jobId)) continue;
+    if (dependent?.state !== 'enabled' || !(dependent.dependsOn ?? []).includes(jobId)) continue;
     const satisfiedAt = await satisfaction(deps, dependent);
     if (!satisfiedAt) continue;
     const runId = dependencyRunId(new Date(satisfiedAt));

@@ -1,0 +1,233 @@
+/**
+ * Authentication, roles and tenant isolation over real HTTP against the local runtime:
+ * API keys from the keys API, and JWTs signed by a local OIDC issuer whose JWKS the API
+ * fetches, as it fetches Cognito's on AWS.
+ */
+import { createServer, type Server } from 'node:http';
+import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../local/manual-clock.js';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
+import { apiClient } from './support.js';
+
+type Problem = { type: string; status: number; detail: string };
+type Job = { id: string };
+
+const clock = new ManualClock('2026-11-23T00:00:00.000Z');
+let runtime: LocalRuntime;
+let admin: ReturnType<typeof apiClient>;
+let issuer = '';
+let jwks: Server;
+let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+const AUDIENCE = 'sundial-test-client';
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('RS256');
+  privateKey = pair.privateKey;
+  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
+  jwks = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] })),
+  );
+  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+  const address = jwks.address();
+  issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  runtime = await startLocalRuntime({
+    port: 0,
+    clock,
+    logLevel: 'SILENT',
+    jwt: { issuer, audience: AUDIENCE, jwksUri: `${issuer}/.well-known/jwks.json` },
+  });
+  admin = apiClient(runtime.apiUrl, runtime.devApiKey);
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  jwks?.closeAllConnections();
+  await new Promise<void>((resolve) => jwks?.close(() => resolve()) ?? resolve());
+});
+
+/** A token from the local issuer; `claims` override the defaults of a valid operator token of tenant dev. */
+async function token(claims: JWTPayload = {}, options: { issuer?: string; expiresIn?: string } = {}) {
+  // jose checks expiry against the real clock.
+  return new SignJWT({ 'custom:tenant': 'dev', 'cognito:groups': ['operator'], aud: AUDIENCE, ...claims })
+    .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+    .setIssuer(options.issuer ?? issuer)
+    .setSubject('user-123')
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '5m')
+    .sign(privateKey);
+}
+
+async function keyFor(role: string, client = admin): Promise<string> {
+  const res = await client<{ key: string }>('POST', '/v1/keys', { name: `${role}-key`, role });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.key;
+}
+
+const jobBody = (name: string) => ({
+  name,
+  schedule: { expression: 'rate(1 hour)' },
+  target: { type: 'http', url: 'https://example.com/hook' },
+});
+
+describe('authentication', () => {
+  it('answers only health without credentials; everything else is 401 problem+json', async () => {
+    const anonymous = apiClient(runtime.apiUrl);
+    expect((await anonymous('GET', '/v1/health')).status).toBe(200);
+    for (const [method, path] of [
+      ['GET', '/v1/jobs'],
+      ['POST', '/v1/jobs'],
+      ['GET', '/v1/jobs/job_x'],
+      ['DELETE', '/v1/jobs/job_x'],
+      ['POST', '/v1/jobs/job_x/runs'],
+      ['GET', '/v1/dead-letters'],
+      ['GET', '/v1/keys'],
+      ['GET', '/v1/audit'],
+      ['GET', '/v1/openapi.json'],
+      ['POST', '/v1/schedules/preview'],
+    ] as const) {
+      const res = await anonymous<Problem>(method, path, method === 'POST' ? jobBody('x') : undefined);
+      expect(res.status, `${method} ${path}`).toBe(401);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    }
+    expect((await admin<{ items: unknown[] }>('GET', '/v1/jobs')).body.items).toEqual([]);
+  });
+
+  it('refuses a malformed, unknown or wrong key', async () => {
+    const [, id] = runtime.devApiKey.split('_');
+    for (const credential of ['sk_nope', `sk_${id}_${'A'.repeat(43)}`, 'Basic abc']) {
+      const res = await apiClient(runtime.apiUrl)('GET', '/v1/jobs', undefined, {
+        authorization: `Bearer ${credential}`,
+      });
+      expect(res.status, credential).toBe(401);
+    }
+  });
+
+  it('shows a new key once, lists keys without secrets, and a revoked key stops working', async () => {
+    const created = await admin<{ id: string; key: string; role: string; name: string }>('POST', '/v1/keys', {
+      name: 'billing-service',
+      role: 'operator',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.key).toMatch(/^sk_[0-9A-Z]{26}_[A-Za-z0-9_-]{43}$/);
+    const service = apiClient(runtime.apiUrl, created.body.key);
+    expect((await service('GET', '/v1/jobs')).status).toBe(200);
+
+    const listed = await admin<{ items: Record<string, unknown>[] }>('GET', '/v1/keys?limit=100');
+    const entry = listed.body.items.find((k) => k.id === created.body.id);
+    expect(entry).toMatchObject({ name: 'billing-service', role: 'operator', revokedAt: null });
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.key.split('_')[2]);
+    expect(Object.keys(entry ?? {}).sort()).toEqual([
+      'createdAt',
+      'createdBy',
+      'id',
+      'name',
+      'revokedAt',
+      'role',
+    ]);
+
+    expect((await admin('DELETE', `/v1/keys/${created.body.id}`)).status).toBe(204);
+    expect((await service('GET', '/v1/jobs')).status).toBe(401);
+    expect((await admin('DELETE', `/v1/keys/${created.body.id}`)).status).toBe(404);
+
+    const audit = await admin<{ items: { action: string; target: string }[] }>('GET', '/v1/audit');
+    expect(audit.body.items.slice(0, 2)).toMatchObject([
+      { action: 'key.revoke', target: created.body.id },
+      { action: 'key.create', target: created.body.id },
+    ]);
+  });
+
+  it('accepts a token from the configured issuer and refuses forged, expired and foreign ones', async () => {
+    const asUser = async (t: string) =>
+      apiClient(runtime.apiUrl)<Problem>('GET', '/v1/jobs', undefined, { authorization: `Bearer ${t}` });
+    expect((await asUser(await token())).status).toBe(200);
+    expect((await asUser(await token({}, { issuer: 'https://evil.example.com' }))).status).toBe(401);
+    expect((await asUser(await token({ aud: 'another-app' }))).status).toBe(401);
+    expect((await asUser(await token({}, { expiresIn: '-1m' }))).status).toBe(401);
+    const valid = await token();
+    const [header, payload] = valid.split('.');
+    const forged = Buffer.from(
+      JSON.stringify({
+        ...JSON.parse(Buffer.from(payload!, 'base64url').toString()),
+        'custom:tenant': 'other',
+      }),
+    ).toString('base64url');
+    expect((await asUser(`${header}.${forged}.${valid.split('.')[2]}`)).status).toBe(401);
+    // Signed and valid, but naming no tenant or no role: authenticated, not allowed.
+    expect((await asUser(await token({ 'custom:tenant': undefined }))).status).toBe(403);
+    expect((await asUser(await token({ 'cognito:groups': ['reporting'] }))).status).toBe(403);
+  });
+});
+
+describe('roles', () => {
+  it('lets viewers read, operators change and run, and only admins manage keys (403 otherwise)', async () => {
+    const viewer = apiClient(runtime.apiUrl, await keyFor('viewer'));
+    const operator = apiClient(runtime.apiUrl, await keyFor('operator'));
+
+    const denied = await viewer<Problem>('POST', '/v1/jobs', jobBody('by-viewer'));
+    expect(denied.status).toBe(403);
+    expect(denied.body.detail).toBe('POST /v1/jobs needs the operator role; this caller is viewer');
+
+    const job = await operator<Job>('POST', '/v1/jobs', jobBody('by-operator'));
+    expect(job.status).toBe(201);
+    expect((await viewer('GET', `/v1/jobs/${job.body.id}`)).status).toBe(200);
+    expect((await viewer('GET', `/v1/jobs/${job.body.id}/runs`)).status).toBe(200);
+    expect((await viewer('POST', `/v1/jobs/${job.body.id}/pause`)).status).toBe(403);
+    expect((await viewer('POST', `/v1/jobs/${job.body.id}/runs`)).status).toBe(403);
+    expect((await viewer('DELETE', `/v1/jobs/${job.body.id}`)).status).toBe(403);
+    expect((await operator('POST', `/v1/jobs/${job.body.id}/pause`)).status).toBe(200);
+    expect((await operator('POST', `/v1/jobs/${job.body.id}/runs`)).status).toBe(202);
+
+    expect((await operator('POST', '/v1/keys', { name: 'x', role: 'admin' })).status).toBe(403);
+    expect((await operator('GET', '/v1/keys')).status).toBe(403);
+    expect((await operator('GET', '/v1/audit')).status).toBe(403);
+    // A JWT's role comes from its groups: the highest one named.
+    const fromToken = apiClient(runtime.apiUrl, await token({ 'cognito:groups': ['viewer'] }));
+    expect((await fromToken('POST', '/v1/jobs', jobBody('by-token-viewer'))).status).toBe(403);
+    expect((await operator('DELETE', `/v1/jobs/${job.body.id}`)).status).toBe(204);
+  });
+});
+
+describe('tenant isolation', () => {
+  it("answers 404 for every operation on another tenant's job, run, key and dead letter", async () => {
+    const { secretKey } = await runtime.services.apiKeys.create(
+      { tenantId: 'other', name: 'other admin', role: 'admin', createdBy: 'test' },
+      clock.now(),
+    );
+    const other = apiClient(runtime.apiUrl, secretKey);
+    const mine = await admin<Job>('POST', '/v1/jobs', jobBody('mine'));
+    const run = await admin<{ id: string }>('POST', `/v1/jobs/${mine.body.id}/runs`);
+    await runtime.drain();
+    const id = mine.body.id;
+
+    for (const [method, path, body] of [
+      ['GET', `/v1/jobs/${id}`],
+      ['PATCH', `/v1/jobs/${id}`, { name: 'taken' }],
+      ['DELETE', `/v1/jobs/${id}`],
+      ['POST', `/v1/jobs/${id}/pause`],
+      ['POST', `/v1/jobs/${id}/resume`],
+      ['POST', `/v1/jobs/${id}/runs`],
+      ['GET', `/v1/jobs/${id}/runs`],
+      ['GET', `/v1/jobs/${id}/runs/${run.body.id}`],
+      ['DELETE', `/v1/keys/${runtime.devApiKey.split('_')[1]}`],
+    ] as const) {
+      const res = await other<Problem>(method, path, body);
+      expect(res.status, `${method} ${path}`).toBe(404);
+    }
+    expect((await other<{ items: unknown[] }>('GET', '/v1/jobs')).body.items).toEqual([]);
+    expect((await other<{ items: unknown[] }>('GET', '/v1/dead-letters')).body.items).toEqual([]);
+    expect((await other<{ items: { tenantId?: string }[] }>('GET', '/v1/keys')).body.items).toHaveLength(1);
+    // Another tenant's job cannot be a dependency either: to this tenant it does not exist.
+    const dependent = await other<Problem>('POST', '/v1/jobs', { ...jobBody('dep'), dependsOn: [id] });
+    expect(dependent.status).toBe(400);
+
+    // And nothing changed for the owner; the dev key still works.
+    const still = await admin<Job & { name: string; state: string }>('GET', `/v1/jobs/${id}`);
+    expect(still.body).toMatchObject({ name: 'mine', state: 'enabled' });
+    expect((await admin<{ items: unknown[] }>('GET', `/v1/jobs/${id}/runs`)).body.items).toHaveLength(1);
+    // A tenant in the request body is not a field: the tenant only ever comes from the credential.
+    const smuggled = await other<Problem>('POST', '/v1/jobs', { ...jobBody('smuggled'), tenantId: 'dev' });
+    expect(smuggled.status).toBe(400);
+  });
+});
