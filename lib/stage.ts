@@ -38,3 +38,38 @@ export function parseAllowedTargetArns(value: unknown): string[] {
   }
   return arns;
 }
+
+/** An external OIDC issuer for the API, from `-c jwtIssuer=… -c jwtAudience=…`. */
+export interface JwtContext {
+  issuer: string;
+  audience: string;
+  jwksUri?: string;
+  tenantClaim?: string;
+  roleClaim?: string;
+}
+
+export function parseJwtContext(get: (key: string) => unknown): JwtContext | undefined {
+  const issuer = get('jwtIssuer');
+  const audience = get('jwtAudience');
+  if (issuer === undefined && audience === undefined) return undefined;
+  if (typeof issuer !== 'string' || !/^https:\/\/[^\s]+$/.test(issuer)) {
+    throw new Error(`jwtIssuer must be the https:// URL of an OIDC issuer, got "${String(issuer)}"`);
+  }
+  if (typeof audience !== 'string' || audience.trim() === '') {
+    throw new Error('jwtAudience is required with jwtIssuer: the client id tokens are issued for');
+  }
+  const optional = (key: string) => {
+    const value = get(key);
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const jwksUri = optional('jwtJwksUri');
+  const tenantClaim = optional('jwtTenantClaim');
+  const roleClaim = optional('jwtRoleClaim');
+  return {
+    issuer,
+    audience,
+    ...(jwksUri ? { jwksUri } : {}),
+    ...(tenantClaim ? { tenantClaim } : {}),
+    ...(roleClaim ? { roleClaim } : {}),
+  };
+}

@@ -20,6 +20,7 @@ import {
   LogGroupLogDestination,
   MethodLoggingLevel,
 } from 'aws-cdk-lib/aws-apigateway';
+import { ClientAttributes, Mfa, StringAttribute, UserPool, UserPoolGroup } from 'aws-cdk-lib/aws-cognito';
 import {
   type AttributeType,
   BillingMode,
@@ -54,7 +55,7 @@ import {
   type TableDefinition,
   WORKER_TIMEOUT_SECONDS,
 } from './definitions.js';
-import type { Stage } from './stage.js';
+import type { JwtContext, Stage } from './stage.js';
 
 export interface SundialStackProps extends StackProps {
   stage: Stage;
@@ -65,6 +66,11 @@ export interface SundialStackProps extends StackProps {
    * may target. The worker is granted exactly these; none by default (HTTP targets only).
    */
   allowedTargetArns?: string[];
+  /**
+   * An external OIDC issuer whose tokens the API accepts. Without one the stack makes a
+   * Cognito user pool (groups admin, operator, viewer; attribute custom:tenant).
+   */
+  jwt?: JwtContext;
 }
 
 export class SundialStack extends Stack {
@@ -167,6 +173,9 @@ export class SundialStack extends Stack {
       );
     };
 
+    // --- identity ---
+    const jwt = props.jwt ?? this.userPool(stage, removalPolicy);
+
     // --- notifications ---
     const failureTopic = new Topic(this, 'FailureTopic', {
       displayName: `Sundial ${stage}: runs that finally failed`,
@@ -186,6 +195,11 @@ export class SundialStack extends Stack {
       ),
       RUN_RETENTION_DAYS: String(props.runRetentionDays ?? RUN_RETENTION_DAYS),
       [ALLOWED_TARGET_ARNS_ENV]: JSON.stringify(allowedTargetArns),
+      JWT_ISSUER: jwt.issuer,
+      JWT_AUDIENCE: jwt.audience,
+      ...(jwt.jwksUri ? { JWT_JWKS_URI: jwt.jwksUri } : {}),
+      ...(jwt.tenantClaim ? { JWT_TENANT_CLAIM: jwt.tenantClaim } : {}),
+      ...(jwt.roleClaim ? { JWT_ROLE_CLAIM: jwt.roleClaim } : {}),
       FAILURE_TOPIC_ARN: failureTopic.topicArn,
       ...Object.fromEntries(QUEUES.map((q) => [q.envVar, this.queues[q.priority].queue.queueUrl])),
     };
@@ -302,6 +316,53 @@ export class SundialStack extends Stack {
     this.acknowledgeNagFindings(group.name!, allowedTargetArns);
   }
 
+  /**
+   * The default identity provider: a Cognito user pool with no self sign-up, MFA required,
+   * a group per role, and a tenant attribute only an administrator can set (the app client
+   * may not write it, so a user cannot move to another tenant).
+   */
+  private userPool(stage: Stage, removalPolicy: RemovalPolicy): JwtContext {
+    const pool = new UserPool(this, 'Users', {
+      userPoolName: `sundial-${stage}`,
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      customAttributes: { tenant: new StringAttribute({ minLen: 1, maxLen: 63, mutable: true }) },
+      passwordPolicy: {
+        minLength: 12,
+        requireDigits: true,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireSymbols: true,
+      },
+      mfa: Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      deletionProtection: stage === 'prod',
+      removalPolicy,
+    });
+    for (const role of ['admin', 'operator', 'viewer']) {
+      new UserPoolGroup(this, `Group-${role}`, {
+        userPool: pool,
+        groupName: role,
+        description: `Sundial ${role}s`,
+      });
+    }
+    const client = pool.addClient('ApiClient', {
+      authFlows: { userSrp: true },
+      generateSecret: false,
+      readAttributes: new ClientAttributes()
+        .withStandardAttributes({ email: true, emailVerified: true })
+        .withCustomAttributes('tenant'),
+      writeAttributes: new ClientAttributes().withStandardAttributes({ email: true }),
+    });
+    const issuer = `https://cognito-idp.${this.region}.amazonaws.com/${pool.userPoolId}`;
+    new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', {
+      value: client.userPoolClientId,
+      description: 'Sign in with this client; send the ID token as Authorization: Bearer',
+    });
+    return { issuer, audience: client.userPoolClientId };
+  }
+
   /** The worker may call exactly the AWS targets the configuration allows, and nothing else. */
   private grantTargets(worker: IGrantable, arns: readonly string[]): void {
     const of = (service: string) => arns.filter((arn) => arn.split(':')[2] === service);
@@ -325,7 +386,7 @@ export class SundialStack extends Stack {
     const scheduleArns = `arn:${literal(this.partition, '<AWS::Partition>')}:scheduler:${literal(this.region, '<AWS::Region>')}:${literal(this.account, '<AWS::AccountId>')}:schedule/${groupName}/*`;
     const jobsIndexes = `<${this.getLogicalId(this.tables.Jobs.node.defaultChild as CfnElement)}.Arn>/index/*`;
     const auth =
-      'Authentication (Cognito JWT and API keys) is the next piece of work; until then deploy only where the API is not public.';
+      'Every request but health is authenticated in the api Lambda: JWTs verified against the issuer (Cognito by default) or hashed API keys; an API Gateway Cognito authorizer could not accept the API keys.';
     const acknowledgements = [
       {
         id: nag(
@@ -360,6 +421,11 @@ export class SundialStack extends Stack {
       { id: nag('APIG3'), reason: 'WAF comes with the production-hardening work; stage throttling is on.' },
       { id: nag('APIG4'), reason: auth },
       { id: nag('COG4'), reason: auth },
+      {
+        id: nag('COG8'),
+        reason:
+          'Cognito threat protection (Plus plan) is priced per user; MFA is required and self sign-up is off. Enable it for internet-facing sign-in.',
+      },
     ];
     const targetResources = targetArns.flatMap((arn) =>
       arn.split(':')[2] === 'lambda' ? [arn, `${arn}:*`] : [arn],

@@ -15,7 +15,7 @@ import {
   SCHEDULER_ROLE_ENV,
   WORKER_TIMEOUT_SECONDS,
 } from '../../lib/definitions.js';
-import { parseAllowedTargetArns, parseRetentionDays, parseStage } from '../../lib/stage.js';
+import { parseAllowedTargetArns, parseJwtContext, parseRetentionDays, parseStage } from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -368,6 +368,60 @@ describe('API', () => {
       MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 })],
     });
     template.hasOutput('ApiUrl', {});
+  });
+});
+
+describe('identity', () => {
+  it('makes a Cognito user pool: no self sign-up, MFA, role groups, a tenant users cannot change', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPool', {
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+      MfaConfiguration: 'ON',
+      Policies: { PasswordPolicy: Match.objectLike({ MinimumLength: 12, RequireSymbols: true }) },
+      Schema: Match.arrayWith([Match.objectLike({ Name: 'tenant', AttributeDataType: 'String' })]),
+    });
+    for (const group of ['admin', 'operator', 'viewer']) {
+      template.hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: group });
+    }
+    const [, client] = ofType('AWS::Cognito::UserPoolClient')[0]!;
+    expect(client.Properties.WriteAttributes).toEqual(['email']);
+    expect(client.Properties.ReadAttributes).toEqual(expect.arrayContaining(['custom:tenant']));
+    // The api function verifies tokens from that pool, for that client.
+    const api = logicalIdOf('AWS::Lambda::Function', (r) => r.Properties.Description === 'Sundial job API');
+    const env = (resources[api]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(JSON.stringify(env.JWT_ISSUER)).toContain('cognito-idp.');
+    expect(env.JWT_AUDIENCE).toEqual({ Ref: expect.stringMatching(/^UsersApiClient/) });
+    template.hasOutput('UserPoolClientId', {});
+  });
+
+  it('accepts an external OIDC issuer instead, and then makes no user pool', () => {
+    const external = Template.fromStack(
+      new SundialStack(unbundledApp(), 'Sundial-oidc', {
+        stage: 'dev',
+        jwt: { issuer: 'https://login.example.com/', audience: 'sundial', tenantClaim: 'org' },
+      }),
+    );
+    external.resourceCountIs('AWS::Cognito::UserPool', 0);
+    external.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          JWT_ISSUER: 'https://login.example.com/',
+          JWT_AUDIENCE: 'sundial',
+          JWT_TENANT_CLAIM: 'org',
+        }),
+      },
+    });
+    const context = (values: Record<string, string>) => (key: string) => values[key];
+    expect(parseJwtContext(context({}))).toBeUndefined();
+    expect(parseJwtContext(context({ jwtIssuer: 'https://idp.example.com', jwtAudience: 'app' }))).toEqual({
+      issuer: 'https://idp.example.com',
+      audience: 'app',
+    });
+    expect(() => parseJwtContext(context({ jwtIssuer: 'http://idp.example.com', jwtAudience: 'a' }))).toThrow(
+      /jwtIssuer must be the https:/,
+    );
+    expect(() => parseJwtContext(context({ jwtIssuer: 'https://idp.example.com' }))).toThrow(
+      /jwtAudience is required/,
+    );
   });
 });
 
