@@ -302,6 +302,10 @@ export class SundialStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: restApi.url, description: 'Base URL; the API lives under /v1' });
     new CfnOutput(this, 'ScheduleGroupName', { value: group.name! });
+    new CfnOutput(this, 'JobsTableName', {
+      value: jobs.tableName,
+      description: 'For npm run create-key: the first admin key of a tenant',
+    });
     new CfnOutput(this, 'FailureTopicArn', {
       value: failureTopic.topicArn,
       description: 'Every final run failure; subscribe e-mail, chat or a queue',

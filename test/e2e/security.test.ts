@@ -3,9 +3,12 @@
  * API keys from the keys API, and JWTs signed by a local OIDC issuer whose JWKS the API
  * fetches, as it fetches Cognito's on AWS.
  */
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { apiClient } from './support.js';
@@ -157,6 +160,36 @@ describe('authentication', () => {
     // Signed and valid, but naming no tenant or no role: authenticated, not allowed.
     expect((await asUser(await token({ 'custom:tenant': undefined }))).status).toBe(403);
     expect((await asUser(await token({ 'cognito:groups': ['reporting'] }))).status).toBe(403);
+  });
+});
+
+describe('the first admin', () => {
+  it('comes from npm run create-key, which writes a key straight into the jobs table', async () => {
+    const run = (args: string[]) =>
+      promisify(execFile)('npx', ['tsx', 'tools/create-api-key.ts', ...args], {
+        env: {
+          ...process.env,
+          AWS_ENDPOINT_URL_DYNAMODB: runtime.endpoints.dynamodb,
+          AWS_REGION: LOCAL_REGION,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        },
+      });
+    const { stdout } = await run([
+      '--table',
+      runtime.config.jobsTableName,
+      '--tenant',
+      'acme',
+      '--role',
+      'admin',
+    ]);
+    const acme = apiClient(runtime.apiUrl, stdout.trim());
+    const keys = await acme<{ items: { role: string; createdBy: string }[] }>('GET', '/v1/keys');
+    expect(keys.status).toBe(200);
+    expect(keys.body.items).toMatchObject([{ role: 'admin', createdBy: 'create-key' }]);
+    await expect(run(['--table', runtime.config.jobsTableName, '--tenant', 'Not A Tenant'])).rejects.toThrow(
+      /--tenant is required/,
+    );
   });
 });
 
