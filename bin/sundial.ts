@@ -2,7 +2,13 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { RUN_RETENTION_DAYS } from '../lib/definitions.js';
-import { parseAllowedTargetArns, parseJwtContext, parseRetentionDays, parseStage } from '../lib/stage.js';
+import {
+  parseAllowedHttpHosts,
+  parseAllowedTargetArns,
+  parseJwtContext,
+  parseRetentionDays,
+  parseStage,
+} from '../lib/stage.js';
 import { SundialStack } from '../lib/sundial-stack.js';
 
 const app = new App();
@@ -11,6 +17,7 @@ const stack = new SundialStack(app, `Sundial-${stage}`, {
   stage,
   runRetentionDays: parseRetentionDays(app.node.tryGetContext('runRetentionDays'), RUN_RETENTION_DAYS),
   allowedTargetArns: parseAllowedTargetArns(app.node.tryGetContext('allowedTargetArns')),
+  allowedHttpHosts: parseAllowedHttpHosts(app.node.tryGetContext('allowedHttpHosts')),
   ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext((key) => app.node.tryGetContext(key))),
   description: `Sundial serverless job scheduler (${stage})`,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

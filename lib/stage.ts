@@ -39,6 +39,18 @@ export function parseAllowedTargetArns(value: unknown): string[] {
   return arns;
 }
 
+/** Hosts HTTP targets may reach at internal addresses, from `-c allowedHttpHosts=a,*.b` (none by default). */
+export function parseAllowedHttpHosts(value: unknown): string[] {
+  if (value === undefined || value === '') return [];
+  const hosts = (Array.isArray(value) ? value : String(value).split(','))
+    .map((h) => String(h).trim())
+    .filter(Boolean);
+  const bad = hosts.filter((h) => !/^(\*\.)?[A-Za-z0-9.:[\]-]+$/.test(h));
+  if (bad.length > 0)
+    throw new Error(`allowedHttpHosts must be host names (or *.suffix), got "${bad.join('", "')}"`);
+  return hosts;
+}
+
 /** An external OIDC issuer for the API, from `-c jwtIssuer=… -c jwtAudience=…`. */
 export interface JwtContext {
   issuer: string;

@@ -45,6 +45,8 @@ export interface LocalRuntimeOptions {
   /** Test seams: replace the Scheduler adapter or the HTTP target caller of the API/worker. */
   scheduleGateway?: ScheduleGateway;
   callHttpTarget?: TargetCaller;
+  /** Hosts HTTP targets may reach at internal addresses. Default: localhost only (development mode). */
+  allowedHttpHosts?: string[];
   /** ARN patterns AWS targets may name. Default: anything in the local account. */
   allowedTargetArns?: string[];
   /** Make failed messages visible again after this many seconds instead of the queue's timeout. */
@@ -184,6 +186,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       // Development mode: any Lambda, queue or bus of the local account.
       allowedTargetArns: options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
       region: LOCAL_REGION,
+      allowedHttpHosts: options.allowedHttpHosts ?? ['localhost', '127.0.0.1', '::1'],
       ...(options.jwt ? { jwt: options.jwt } : {}),
       ...(failureTopicArn ? { failureTopicArn } : {}),
     };

@@ -7,12 +7,14 @@ import type { Clock } from '../commons/clock.js';
 import type { Job } from '../domain/job.js';
 import type { Run } from '../domain/run.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';
+import { callHttpTarget } from './http-target.js';
+import type { UrlGuard } from './url-guard.js';
 
 export interface FailureNotifier {
   runFailed(job: Job, run: Omit<Run, 'tenantId'>): Promise<void>;
 }
 
-const WEBHOOK_TIMEOUT_MS = 5000;
+const WEBHOOK_TIMEOUT_SECONDS = 5;
 
 export class WebhookAndTopicNotifier implements FailureNotifier {
   constructor(
@@ -20,6 +22,8 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
     private readonly topicArn: string | undefined,
     private readonly clock: Clock,
     private readonly logger: { warn(message: string, ...extra: Record<string, unknown>[]): void },
+    /** Webhooks get the same SSRF protection as HTTP targets. */
+    private readonly guard?: UrlGuard,
   ) {}
 
   async runFailed(job: Job, run: Omit<Run, 'tenantId'>): Promise<void> {
@@ -40,25 +44,34 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
 
   private async callWebhook(url: string, secret: string, body: string, runId: string): Promise<void> {
     const timestamp = Math.floor(this.clock.now().getTime() / 1000);
-    try {
-      const response = await fetch(url, {
+    // The host only: a webhook URL may carry a token in its path or query.
+    const host = new URL(url).host;
+    const outcome = await callHttpTarget(
+      {
+        type: 'http',
+        url,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           [SIGNATURE_HEADER]: signatureHeader(secret, timestamp, body),
           'sundial-event-id': `${runId}.failed`,
-          'user-agent': 'Sundial/0.1',
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        timeoutSeconds: WEBHOOK_TIMEOUT_SECONDS,
+      },
+      { jobId: '', runId, scheduledAt: '' },
+      this.guard,
+    );
+    // The run is already recorded; a webhook that cannot be reached does not change it.
+    if (outcome.kind !== 'response') {
+      this.logger.warn('failure webhook not delivered', {
+        host,
+        runId,
+        outcome: outcome.kind,
+        error: 'message' in outcome ? outcome.message : undefined,
       });
-      await response.body?.cancel();
-      if (!response.ok)
-        this.logger.warn('failure webhook answered an error', { url, status: response.status, runId });
-    } catch (error) {
-      // The run is already recorded; a webhook that cannot be reached does not change it.
-      this.logger.warn('failure webhook not delivered', { url, runId, error: String(error) });
+    } else if (outcome.statusCode < 200 || outcome.statusCode >= 300) {
+      this.logger.warn('failure webhook answered an error', { host, status: outcome.statusCode, runId });
     }
   }
 

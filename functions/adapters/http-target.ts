@@ -1,48 +1,89 @@
-/** Calls a job's HTTP target with its timeout and reports what happened. */
-
+/**
+ * Calls a job's HTTP target with its timeout and reports what happened. Redirects are not
+ * followed (a 3xx is the outcome), and with a guard every connection is checked against
+ * the address it actually reaches.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import { BODY_EXCERPT_CHARS } from '../domain/run.js';
 import type { HttpTarget } from '../domain/target.js';
 import type { TargetCallContext, TargetOutcome } from './targets.js';
+import { isInternalAddress, type UrlGuard } from './url-guard.js';
 
-export const callHttpTarget: (target: HttpTarget, context: TargetCallContext) => Promise<TargetOutcome> =
-  async (target, context) => {
-    const headers = new Headers(target.headers);
-    // Lets receivers deduplicate: the run id is stable across redeliveries of one firing.
-    headers.set('x-sundial-job-id', context.jobId);
-    headers.set('x-sundial-run-id', context.runId);
-    headers.set('x-sundial-scheduled-time', context.scheduledAt);
-    if (!headers.has('user-agent')) headers.set('user-agent', 'Sundial/0.1');
-    try {
-      const response = await fetch(target.url, {
+export async function callHttpTarget(
+  target: HttpTarget,
+  context: TargetCallContext,
+  guard?: UrlGuard,
+): Promise<TargetOutcome> {
+  const url = new URL(target.url);
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  // An address in the URL is connected to without a lookup, so it is checked here.
+  if (guard && isIP(literal) && !guard.isAllowedHost(url.hostname) && isInternalAddress(literal)) {
+    return refused(
+      `${literal} is an internal address; Sundial does not call those unless the host is allowed`,
+    );
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(target.headers)) headers[name.toLowerCase()] = value;
+  // Lets receivers deduplicate: the run id is stable across redeliveries of one firing.
+  const identity = {
+    'x-sundial-job-id': context.jobId,
+    'x-sundial-run-id': context.runId,
+    'x-sundial-scheduled-time': context.scheduledAt,
+  };
+  for (const [name, value] of Object.entries(identity)) if (value) headers[name] = value;
+  headers['user-agent'] ??= 'Sundial/0.1';
+  const body = target.method === 'GET' || target.body === null ? undefined : Buffer.from(target.body);
+  if (body) headers['content-length'] = String(body.length);
+
+  return new Promise<TargetOutcome>((resolve) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+      url,
+      {
         method: target.method,
         headers,
-        body: target.method === 'GET' || target.body === null ? undefined : target.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(target.timeoutSeconds * 1000),
-      });
-      const text = await readExcerpt(response);
-      return { kind: 'response', statusCode: response.status, bodyExcerpt: text };
-    } catch (error) {
-      const err = error as Error;
-      if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-        return { kind: 'timeout', message: `no response within ${target.timeoutSeconds}s` };
-      }
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      return { kind: 'error', message: cause?.code ?? cause?.message ?? err.message };
-    }
-  };
+        ...(guard ? { lookup: guard.connectLookup() } : {}),
+      },
+      (response) => {
+        readExcerpt(response).then(
+          (bodyExcerpt) => resolve({ kind: 'response', statusCode: response.statusCode ?? 0, bodyExcerpt }),
+          (error: Error) => resolve({ kind: 'error', message: error.message }),
+        );
+      },
+    );
+    const timer = setTimeout(() => {
+      resolve({ kind: 'timeout', message: `no response within ${target.timeoutSeconds}s` });
+      request.destroy();
+    }, target.timeoutSeconds * 1000);
+    request.on('close', () => clearTimeout(timer));
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (error.code === 'ESUNDIALBLOCKED') resolve(refused(error.message));
+      else resolve({ kind: 'error', message: error.code ?? error.message });
+    });
+    request.end(body);
+  });
+}
+
+function refused(message: string): TargetOutcome {
+  return { kind: 'rejected', type: 'target_not_allowed', message, statusCode: null, bodyExcerpt: null };
+}
 
 /** Reads at most the excerpt, so a huge response cannot exhaust the worker's memory. */
-async function readExcerpt(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (text.length < BODY_EXCERPT_CHARS) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  await reader.cancel().catch(() => undefined);
-  return text.slice(0, BODY_EXCERPT_CHARS);
+function readExcerpt(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length >= BODY_EXCERPT_CHARS) {
+        response.destroy();
+        resolve(text.slice(0, BODY_EXCERPT_CHARS));
+      }
+    });
+    response.on('end', () => resolve(text.slice(0, BODY_EXCERPT_CHARS)));
+    response.on('error', reject);
+    response.on('close', () => resolve(text.slice(0, BODY_EXCERPT_CHARS)));
+  });
 }

@@ -16,6 +16,7 @@ import {
   targetArn,
 } from '../domain/target.js';
 import { callHttpTarget } from './http-target.js';
+import type { UrlGuard } from './url-guard.js';
 
 export type TargetOutcome =
   /** An HTTP target answered; success is decided by the status code. */
@@ -47,6 +48,8 @@ export interface TargetCallerOptions {
   allowedArns: readonly string[];
   /** The region of a queue URL whose host names none (a local emulator). */
   region: string;
+  /** Refuses HTTP targets that reach internal addresses. */
+  urlGuard?: UrlGuard;
   /** Replaces the HTTP caller (tests). */
   http?: TargetCaller;
 }
@@ -55,7 +58,7 @@ export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
   const { clients } = options;
   return async (target, context) => {
     if (target.type === 'http') {
-      return options.http ? options.http(target, context) : callHttpTarget(target, context);
+      return options.http ? options.http(target, context) : callHttpTarget(target, context, options.urlGuard);
     }
     const arn = targetArn(target, options.region);
     if (arn === null || !isArnAllowed(arn, options.allowedArns)) {

@@ -31,6 +31,8 @@ export interface Config {
   runRetentionDays: number;
   /** ARN patterns Lambda, SQS and EventBridge targets must match; none allowed when empty. */
   allowedTargetArns: string[];
+  /** Hosts HTTP targets and webhooks may reach even at internal addresses (exact or `*.suffix`). */
+  allowedHttpHosts: string[];
   /** This deployment's region (for queue URLs that do not name one). */
   region: string;
   /** The OIDC issuer whose tokens the API accepts besides API keys; none when unset. */
@@ -59,6 +61,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedTargetArns: z
       .array(z.string().startsWith('arn:'))
       .parse(JSON.parse(env[ALLOWED_TARGET_ARNS_ENV] || '[]')),
+    allowedHttpHosts: (env.ALLOWED_HTTP_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
     region: env.AWS_REGION || 'us-east-1',
     ...(env.JWT_ISSUER && env.JWT_AUDIENCE
       ? {

@@ -15,6 +15,7 @@ import { JobStore } from '../adapters/job-store.js';
 import { RunStore } from '../adapters/run-store.js';
 import { EventBridgeScheduleGateway, type ScheduleGateway } from '../adapters/schedule-gateway.js';
 import { createTargetCaller, type TargetCaller } from '../adapters/targets.js';
+import { UrlGuard } from '../adapters/url-guard.js';
 import { JobService, type JobServiceLogger } from '../usecases/jobs.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -69,6 +70,7 @@ export function buildServices(inputs: ServiceInputs): Services {
       queueArns: config.queueArns,
     });
   const apiKeys = new ApiKeyStore(db, config.jobsTableName);
+  const urlGuard = new UrlGuard({ allowedHosts: config.allowedHttpHosts });
   return {
     config,
     clock,
@@ -88,15 +90,17 @@ export function buildServices(inputs: ServiceInputs): Services {
       queue: firingQueue,
       allowedTargetArns: config.allowedTargetArns,
       region: config.region,
+      urlGuard,
     }),
     callTarget: createTargetCaller({
       clients: { lambda: inputs.lambda, sqs: inputs.sqs, eventBridge: inputs.eventBridge },
       allowedArns: config.allowedTargetArns,
       region: config.region,
+      urlGuard,
       ...(inputs.callHttpTarget ? { http: inputs.callHttpTarget } : {}),
     }),
     firingQueue,
-    notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger),
+    notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger, urlGuard),
     healthChecks: {
       // A point read of a key that never exists: proves reachability and permissions cheaply.
       jobsTable: async () => {

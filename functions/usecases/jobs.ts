@@ -10,6 +10,7 @@ import { isConditionFailure } from '../adapters/dynamo.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { IdempotencyRecord, JobStore, ListJobsQuery, StoredJob } from '../adapters/job-store.js';
 import type { ScheduleGateway } from '../adapters/schedule-gateway.js';
+import type { UrlGuard } from '../adapters/url-guard.js';
 import type { Clock } from '../commons/clock.js';
 import {
   ConflictError,
@@ -49,6 +50,8 @@ export interface JobServiceDeps {
   allowedTargetArns?: readonly string[];
   /** The region of queue URLs that name none. */
   region?: string;
+  /** Refuses HTTP targets and webhooks at internal addresses. */
+  urlGuard?: UrlGuard;
 }
 
 /** How many upstream jobs a cycle check may visit before it refuses the graph as too large. */
@@ -115,7 +118,7 @@ export class JobService {
   ): Promise<{ job: StoredJob; replayed: boolean }> {
     const now = this.deps.clock.now();
     const { input } = validateJobInput(body, now);
-    this.checkTargetAllowed(input.target);
+    await this.checkTargetAllowed(input);
     const id = this.newJobId();
     await this.checkDependencies(tenantId, id, input.dependsOn);
     const createdAt = now.toISOString();
@@ -241,7 +244,22 @@ export class JobService {
     await this.syncSafely(tenantId, jobId);
   }
 
-  private checkTargetAllowed(target: Target): void {
+  /** AWS targets must be allowed by ARN; URLs Sundial will call must not reach internal addresses. */
+  private async checkTargetAllowed(input: { target: Target; notify: { onFailure: { url: string }[] } }) {
+    const { target } = input;
+    const errors: FieldError[] = [];
+    const guard = this.deps.urlGuard;
+    if (guard) {
+      const urls = [
+        ...(target.type === 'http' ? [{ field: 'target.url', url: target.url }] : []),
+        ...input.notify.onFailure.map((hook, i) => ({ field: `notify.onFailure.${i}.url`, url: hook.url })),
+      ];
+      for (const { field, url } of urls) {
+        const refusal = await guard.refusal(url);
+        if (refusal) errors.push({ field, message: `cannot be called: ${refusal}` });
+      }
+    }
+    if (errors.length > 0) throw new ValidationError(errors);
     const arn = targetArn(target, this.deps.region);
     if (arn !== null && !isArnAllowed(arn, this.deps.allowedTargetArns ?? [])) {
       throw ValidationError.of(
@@ -320,8 +338,12 @@ export class JobService {
     const scheduleChanged = JSON.stringify(candidate.schedule) !== JSON.stringify(current.schedule);
     const { input } = validateJobInput(candidate, now, { requireFutureFire: scheduleChanged });
     // A narrowed allowlist does not block edits of a job whose target is unchanged.
-    if (JSON.stringify(input.target) !== JSON.stringify(current.target))
-      this.checkTargetAllowed(input.target);
+    if (
+      JSON.stringify(input.target) !== JSON.stringify(current.target) ||
+      JSON.stringify(input.notify.onFailure) !== JSON.stringify(current.notify?.onFailure ?? [])
+    ) {
+      await this.checkTargetAllowed(input);
+    }
     const previousDependsOn = current.dependsOn ?? [];
     if (JSON.stringify(input.dependsOn) !== JSON.stringify(previousDependsOn)) {
       await this.checkDependencies(tenantId, jobId, input.dependsOn);

@@ -15,7 +15,13 @@ import {
   SCHEDULER_ROLE_ENV,
   WORKER_TIMEOUT_SECONDS,
 } from '../../lib/definitions.js';
-import { parseAllowedTargetArns, parseJwtContext, parseRetentionDays, parseStage } from '../../lib/stage.js';
+import {
+  parseAllowedHttpHosts,
+  parseAllowedTargetArns,
+  parseJwtContext,
+  parseRetentionDays,
+  parseStage,
+} from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -291,6 +297,18 @@ describe('functions', () => {
     // The wildcard grants are acknowledged with a reason, so the synth still passes cdk-nag.
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
+  });
+
+  it('opens internal HTTP hosts only as configured', () => {
+    expect(parseAllowedHttpHosts(undefined)).toEqual([]);
+    expect(parseAllowedHttpHosts('reports.internal, *.svc.local')).toEqual([
+      'reports.internal',
+      '*.svc.local',
+    ]);
+    expect(() => parseAllowedHttpHosts('http://x/')).toThrow(/allowedHttpHosts must be host names/);
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ALLOWED_HTTP_HOSTS: '' }) },
+    });
   });
 
   it('refuses target ARNs that are not Lambda functions, queues or buses', () => {

@@ -70,7 +70,7 @@ async function keyFor(role: string, client = admin): Promise<string> {
 const jobBody = (name: string) => ({
   name,
   schedule: { expression: 'rate(1 hour)' },
-  target: { type: 'http', url: 'https://example.com/hook' },
+  target: { type: 'http', url: 'http://localhost:9/hook' },
 });
 
 describe('authentication', () => {
@@ -160,6 +160,33 @@ describe('authentication', () => {
     // Signed and valid, but naming no tenant or no role: authenticated, not allowed.
     expect((await asUser(await token({ 'custom:tenant': undefined }))).status).toBe(403);
     expect((await asUser(await token({ 'cognito:groups': ['reporting'] }))).status).toBe(403);
+  });
+});
+
+describe('safe HTTP targets', () => {
+  it('refuses, at create and update, targets and webhooks that reach internal addresses', async () => {
+    const metadata = await admin<Problem & { errors: { field: string; message: string }[] }>(
+      'POST',
+      '/v1/jobs',
+      {
+        ...jobBody('metadata'),
+        target: { type: 'http', url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
+        notify: { onFailure: [{ url: 'http://10.0.0.1/hook' }], secret: 'a-webhook-secret-of-length' },
+      },
+    );
+    expect(metadata.status).toBe(400);
+    expect(metadata.body.errors.map((e) => e.field)).toEqual(['target.url', 'notify.onFailure.0.url']);
+    expect(metadata.body.errors[0]?.message).toContain('169.254.169.254 is an internal');
+
+    const job = await admin<Job>('POST', '/v1/jobs', jobBody('moves-inside'));
+    const moved = await admin<Problem>('PATCH', `/v1/jobs/${job.body.id}`, {
+      target: { url: 'http://[fd00:ec2::254]/' },
+    });
+    expect(moved.status).toBe(400);
+    expect((await admin<{ target: { url: string } }>('GET', `/v1/jobs/${job.body.id}`)).body.target.url).toBe(
+      'http://localhost:9/hook',
+    );
+    expect((await admin('DELETE', `/v1/jobs/${job.body.id}`)).status).toBe(204);
   });
 });
 
