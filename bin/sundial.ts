@@ -8,6 +8,7 @@ import {
   parseJwtContext,
   parseRetentionDays,
   parseStage,
+  parseTenantLimits,
 } from '../lib/stage.js';
 import { SundialStack } from '../lib/sundial-stack.js';
 
@@ -18,6 +19,7 @@ const stack = new SundialStack(app, `Sundial-${stage}`, {
   runRetentionDays: parseRetentionDays(app.node.tryGetContext('runRetentionDays'), RUN_RETENTION_DAYS),
   allowedTargetArns: parseAllowedTargetArns(app.node.tryGetContext('allowedTargetArns')),
   allowedHttpHosts: parseAllowedHttpHosts(app.node.tryGetContext('allowedHttpHosts')),
+  tenantLimits: parseTenantLimits((key) => app.node.tryGetContext(key)),
   ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext((key) => app.node.tryGetContext(key))),
   description: `Sundial serverless job scheduler (${stage})`,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

@@ -39,6 +39,24 @@ export function parseAllowedTargetArns(value: unknown): string[] {
   return arns;
 }
 
+/** Per-tenant limits from `-c tenantMaxJobs= -c tenantJobCreatesPerMinute= -c tenantRequestsPerSecond=`. */
+export function parseTenantLimits(get: (key: string) => unknown): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, variable] of [
+    ['tenantMaxJobs', 'TENANT_MAX_JOBS'],
+    ['tenantJobCreatesPerMinute', 'TENANT_JOB_CREATES_PER_MINUTE'],
+    ['tenantRequestsPerSecond', 'TENANT_REQUESTS_PER_SECOND'],
+  ] as const) {
+    const value = get(key);
+    if (value === undefined) continue;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`${key} must be a whole number of at least 1, got "${String(value)}"`);
+    env[variable] = String(n);
+  }
+  return env;
+}
+
 /** Hosts HTTP targets may reach at internal addresses, from `-c allowedHttpHosts=a,*.b` (none by default). */
 export function parseAllowedHttpHosts(value: unknown): string[] {
   if (value === undefined || value === '') return [];

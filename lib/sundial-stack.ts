@@ -66,6 +66,8 @@ export interface SundialStackProps extends StackProps {
    * may target. The worker is granted exactly these; none by default (HTTP targets only).
    */
   allowedTargetArns?: string[];
+  /** Per-tenant limits as environment (TENANT_MAX_JOBS, …); the defaults apply to the rest. */
+  tenantLimits?: Record<string, string>;
   /** Hosts HTTP targets and webhooks may reach even at internal addresses; none by default. */
   allowedHttpHosts?: string[];
   /**
@@ -198,6 +200,7 @@ export class SundialStack extends Stack {
       RUN_RETENTION_DAYS: String(props.runRetentionDays ?? RUN_RETENTION_DAYS),
       [ALLOWED_TARGET_ARNS_ENV]: JSON.stringify(allowedTargetArns),
       ALLOWED_HTTP_HOSTS: (props.allowedHttpHosts ?? []).join(','),
+      ...props.tenantLimits,
       JWT_ISSUER: jwt.issuer,
       JWT_AUDIENCE: jwt.audience,
       ...(jwt.jwksUri ? { JWT_JWKS_URI: jwt.jwksUri } : {}),

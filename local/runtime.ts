@@ -19,7 +19,7 @@ import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js'
 import type { TargetCaller } from '../functions/adapters/targets.js';
 import { createDocumentClient } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
-import type { Config } from '../functions/commons/config.js';
+import { type Config, DEFAULT_LIMITS, type TenantLimits } from '../functions/commons/config.js';
 import { buildServices, type Services } from '../functions/commons/services.js';
 import { createApiHandler } from '../functions/handlers/api.js';
 import { createDeadLetterHandler } from '../functions/handlers/dead-letters.js';
@@ -53,6 +53,8 @@ export interface LocalRuntimeOptions {
   failedVisibilityTimeoutSeconds?: number;
   /** Concurrent worker invocations per queue in real-clock mode. Default: the stack's maximum concurrency. */
   maxConcurrency?: Partial<Record<Priority, number>>;
+  /** Per-tenant quotas and rate limits. Default: the deployed defaults. */
+  limits?: Partial<TenantLimits>;
   /** Accept tokens from this OIDC issuer besides API keys. */
   jwt?: JwtConfig;
   /** Sweep interval in real-clock mode. Default 10 s. */
@@ -186,6 +188,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       // Development mode: any Lambda, queue or bus of the local account.
       allowedTargetArns: options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
       region: LOCAL_REGION,
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
       allowedHttpHosts: options.allowedHttpHosts ?? ['localhost', '127.0.0.1', '::1'],
       ...(options.jwt ? { jwt: options.jwt } : {}),
       ...(failureTopicArn ? { failureTopicArn } : {}),

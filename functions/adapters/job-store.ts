@@ -6,16 +6,16 @@
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { SYNC_SHARDS } from '../../lib/definitions.js';
-import { IdempotencyConflictError } from '../domain/errors.js';
+import { IdempotencyConflictError, QuotaExceededError } from '../domain/errors.js';
 import type { Job, JobState, RunSummary, StoredJobState } from '../domain/job.js';
 import { conditionally, queryPage } from './dynamo.js';
 
@@ -112,10 +112,15 @@ export class JobStore {
   }
 
   /**
-   * Writes a new job with its sync marker. With an idempotency record, the job and the
-   * record are written in one transaction; a replay returns the job first created.
+   * Writes a new job with its sync marker, its dependency edges and, with `maxJobs`, the
+   * tenant's job count, in one transaction: the count is exact and the quota atomic. With
+   * an idempotency record, a replay returns the job first created.
    */
-  async create(job: Job, idempotency?: IdempotencyRecord): Promise<{ job: StoredJob; replayed: boolean }> {
+  async create(
+    job: Job,
+    idempotency?: IdempotencyRecord,
+    maxJobs?: number,
+  ): Promise<{ job: StoredJob; replayed: boolean }> {
     const stored: StoredJob = { ...job };
     const now = job.createdAt;
     const put = {
@@ -123,48 +128,70 @@ export class JobStore {
       Item: toItem(stored, now),
       ConditionExpression: 'attribute_not_exists(pk)',
     };
-    const edges = edgeOps(this.tableName, job, job.dependsOn ?? [], []);
-    if (!idempotency) {
-      if (edges.length === 0) await this.db.send(new PutCommand(put));
-      else await this.db.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...edges] }));
-      return { job: { ...stored, syncPendingAt: now }, replayed: false };
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      { Put: put },
+      ...edgeOps(this.tableName, job, job.dependsOn ?? [], []),
+    ];
+    const counterAt = maxJobs === undefined ? -1 : items.length;
+    if (maxJobs !== undefined) items.push({ Update: this.countJobs(job.tenantId, 1, maxJobs) });
+    const idemKey = idempotency
+      ? { pk: tenantPk(job.tenantId), sk: `IDEMPOTENCY#${idempotency.key}` }
+      : undefined;
+    const idempotencyAt = idempotency ? items.length : -1;
+    if (idempotency && idemKey) {
+      items.push({
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...idemKey,
+            type: 'idempotency',
+            requestHash: idempotency.requestHash,
+            jobId: job.id,
+            job: stored,
+            expiresAt: idempotency.expiresAt,
+          },
+          // An expired record may linger until TTL removes it; it no longer counts.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': Math.floor(Date.parse(now) / 1000) },
+        },
+      });
     }
-    const idemKey = { pk: tenantPk(job.tenantId), sk: `IDEMPOTENCY#${idempotency.key}` };
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: put },
-            ...edges,
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...idemKey,
-                  type: 'idempotency',
-                  requestHash: idempotency.requestHash,
-                  jobId: job.id,
-                  job: stored,
-                  expiresAt: idempotency.expiresAt,
-                },
-                // An expired record may linger until TTL removes it; it no longer counts.
-                ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
-                ExpressionAttributeValues: { ':now': Math.floor(Date.parse(now) / 1000) },
-              },
-            },
-          ],
-        }),
-      );
+      if (items.length === 1) await this.db.send(new PutCommand(put));
+      else await this.db.send(new TransactWriteCommand({ TransactItems: items }));
       return { job: { ...stored, syncPendingAt: now }, replayed: false };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const { Item } = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: idemKey, ConsistentRead: true }),
-      );
-      if (!Item) throw error;
-      if (Item.requestHash !== idempotency.requestHash) throw new IdempotencyConflictError();
-      return { job: Item.job as StoredJob, replayed: true };
+      const failed = (at: number) =>
+        at >= 0 && error.CancellationReasons?.[at]?.Code === 'ConditionalCheckFailed';
+      if (failed(idempotencyAt) && idempotency && idemKey) {
+        const { Item } = await this.db.send(
+          new GetCommand({ TableName: this.tableName, Key: idemKey, ConsistentRead: true }),
+        );
+        if (!Item) throw error;
+        if (Item.requestHash !== idempotency.requestHash) throw new IdempotencyConflictError();
+        return { job: Item.job as StoredJob, replayed: true };
+      }
+      if (failed(counterAt)) {
+        throw new QuotaExceededError(`the tenant has its maximum of ${maxJobs} jobs; delete some first`, 60);
+      }
+      throw error;
     }
+  }
+
+  /** The tenant's job count, moved by `delta`; with `max`, only while below it. */
+  private countJobs(tenantId: string, delta: number, max?: number) {
+    return {
+      TableName: this.tableName,
+      Key: { pk: tenantPk(tenantId), sk: 'COUNTER#jobs' },
+      UpdateExpression: 'ADD jobCount :delta',
+      ...(max === undefined
+        ? { ExpressionAttributeValues: { ':delta': delta } }
+        : {
+            ConditionExpression: 'attribute_not_exists(jobCount) OR jobCount < :max',
+            ExpressionAttributeValues: { ':delta': delta, ':max': max },
+          }),
+    };
   }
 
   async list(
@@ -290,7 +317,7 @@ export class JobStore {
     );
   }
 
-  /** Deletes the job item and its edges once its schedule is gone, unless it changed meanwhile. */
+  /** Deletes the job item, its edges and its place in the tenant's job count once its schedule is gone, unless it changed meanwhile. */
   deleteIfVersion(job: Pick<StoredJob, 'tenantId' | 'id' | 'version' | 'dependsOn'>): Promise<boolean> {
     const remove = {
       TableName: this.tableName,
@@ -300,9 +327,11 @@ export class JobStore {
     };
     const edges = edgeOps(this.tableName, job, [], job.dependsOn ?? []);
     return conditionally(() =>
-      edges.length === 0
-        ? this.db.send(new DeleteCommand(remove))
-        : this.db.send(new TransactWriteCommand({ TransactItems: [{ Delete: remove }, ...edges] })),
+      this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [{ Delete: remove }, ...edges, { Update: this.countJobs(job.tenantId, -1) }],
+        }),
+      ),
     );
   }
 

@@ -19,6 +19,19 @@ const queueArnsSchema = z.object(
   },
 );
 
+/** Per-tenant quotas and rate limits. */
+export interface TenantLimits {
+  maxJobs: number;
+  jobCreatesPerMinute: number;
+  requestsPerSecond: number;
+}
+
+export const DEFAULT_LIMITS: TenantLimits = {
+  maxJobs: 10_000,
+  jobCreatesPerMinute: 1_000,
+  requestsPerSecond: 100,
+};
+
 export interface Config {
   jobsTableName: string;
   runsTableName: string;
@@ -33,6 +46,7 @@ export interface Config {
   allowedTargetArns: string[];
   /** Hosts HTTP targets and webhooks may reach even at internal addresses (exact or `*.suffix`). */
   allowedHttpHosts: string[];
+  limits: TenantLimits;
   /** This deployment's region (for queue URLs that do not name one). */
   region: string;
   /** The OIDC issuer whose tokens the API accepts besides API keys; none when unset. */
@@ -65,6 +79,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .map((h) => h.trim())
       .filter(Boolean),
+    limits: {
+      maxJobs: positive(env.TENANT_MAX_JOBS, DEFAULT_LIMITS.maxJobs),
+      jobCreatesPerMinute: positive(env.TENANT_JOB_CREATES_PER_MINUTE, DEFAULT_LIMITS.jobCreatesPerMinute),
+      requestsPerSecond: positive(env.TENANT_REQUESTS_PER_SECOND, DEFAULT_LIMITS.requestsPerSecond),
+    },
     region: env.AWS_REGION || 'us-east-1',
     ...(env.JWT_ISSUER && env.JWT_AUDIENCE
       ? {
@@ -85,4 +104,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .default(RUN_RETENTION_DAYS)
       .parse(env.RUN_RETENTION_DAYS || undefined),
   };
+}
+
+function positive(value: string | undefined, fallback: number): number {
+  return z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(fallback)
+    .parse(value || undefined);
 }

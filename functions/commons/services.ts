@@ -12,10 +12,12 @@ import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import { type FailureNotifier, WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
 import { type FiringQueue, SqsFiringQueue } from '../adapters/firing-queue.js';
 import { JobStore } from '../adapters/job-store.js';
+import { RateLimiter } from '../adapters/rate-limiter.js';
 import { RunStore } from '../adapters/run-store.js';
 import { EventBridgeScheduleGateway, type ScheduleGateway } from '../adapters/schedule-gateway.js';
 import { createTargetCaller, type TargetCaller } from '../adapters/targets.js';
 import { UrlGuard } from '../adapters/url-guard.js';
+import { QuotaExceededError } from '../domain/errors.js';
 import { JobService, type JobServiceLogger } from '../usecases/jobs.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -29,6 +31,7 @@ export interface Services {
   deadLetterStore: DeadLetterStore;
   apiKeys: ApiKeyStore;
   audit: AuditLog;
+  rateLimiter: RateLimiter;
   authenticate: Authenticate;
   schedules: ScheduleGateway;
   jobService: JobService;
@@ -70,6 +73,7 @@ export function buildServices(inputs: ServiceInputs): Services {
       queueArns: config.queueArns,
     });
   const apiKeys = new ApiKeyStore(db, config.jobsTableName);
+  const rateLimiter = new RateLimiter(db, config.jobsTableName);
   const urlGuard = new UrlGuard({ allowedHosts: config.allowedHttpHosts });
   return {
     config,
@@ -78,6 +82,7 @@ export function buildServices(inputs: ServiceInputs): Services {
     jobStore,
     apiKeys,
     audit: new AuditLog(db, config.jobsTableName),
+    rateLimiter,
     authenticate: createAuthenticator(apiKeys, config.jwt),
     runStore,
     deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
@@ -91,6 +96,17 @@ export function buildServices(inputs: ServiceInputs): Services {
       allowedTargetArns: config.allowedTargetArns,
       region: config.region,
       urlGuard,
+      maxJobsPerTenant: config.limits.maxJobs,
+      countCreation: async (tenantId) => {
+        const max = config.limits.jobCreatesPerMinute;
+        const taken = await rateLimiter.take(tenantId, 'creates', max, 60, clock.now());
+        if (!taken.allowed) {
+          throw new QuotaExceededError(
+            `the tenant's limit of ${max} job creations per minute is reached`,
+            taken.retryAfterSeconds,
+          );
+        }
+      },
     }),
     callTarget: createTargetCaller({
       clients: { lambda: inputs.lambda, sqs: inputs.sqs, eventBridge: inputs.eventBridge },

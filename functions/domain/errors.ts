@@ -45,3 +45,14 @@ export class ConflictError extends Error {
     this.name = 'ConflictError';
   }
 }
+
+/** A tenant quota or rate limit was reached; `retryAfterSeconds` says when to try again. */
+export class QuotaExceededError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = 'QuotaExceededError';
+  }
+}

@@ -17,5 +17,7 @@ export function createApiHandler(
     authenticate: services.authenticate,
     apiKeys: services.apiKeys,
     audit: services.audit,
+    rateLimiter: services.rateLimiter,
+    limits: services.config.limits,
   });
 }

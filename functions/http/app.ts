@@ -9,8 +9,10 @@ import type { AuditLog } from '../adapters/audit-log.js';
 import type { Authenticate } from '../adapters/authenticator.js';
 import type { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
+import type { RateLimiter } from '../adapters/rate-limiter.js';
 import type { RunStore } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
+import type { TenantLimits } from '../commons/config.js';
 import {
   ForbiddenError,
   hasRole,
@@ -24,6 +26,7 @@ import {
   IdempotencyConflictError,
   NotFoundError,
   PreconditionFailedError,
+  QuotaExceededError,
   ValidationError,
 } from '../domain/errors.js';
 import {
@@ -55,6 +58,8 @@ export interface ApiDeps {
   authenticate: Authenticate;
   apiKeys: ApiKeyStore;
   audit: AuditLog;
+  rateLimiter: RateLimiter;
+  limits: TenantLimits;
 }
 
 /**
@@ -183,6 +188,16 @@ function parseIfMatch(header: string | undefined): number | undefined {
 }
 
 export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+  /** One more event against a tenant's limit, or 429 with Retry-After. */
+  const limit = async (tenantId: string, name: string, max: number, windowSeconds: number, what: string) => {
+    const taken = await deps.rateLimiter.take(tenantId, name, max, windowSeconds, deps.clock.now());
+    if (!taken.allowed) {
+      throw new QuotaExceededError(
+        `the tenant's limit of ${max} ${what} is reached`,
+        taken.retryAfterSeconds,
+      );
+    }
+  };
   const audit = (req: Request, action: string, target: string, details: Record<string, unknown> = {}) =>
     deps.audit.record(
       req.principal.tenantId,
@@ -419,6 +434,15 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
             `${method} ${r.template} needs the ${access} role; this caller is ${principal.role}`,
           );
         }
+        if (access !== 'public') {
+          await limit(
+            principal.tenantId,
+            'requests',
+            deps.limits.requestsPerSecond,
+            1,
+            'API requests per second',
+          );
+        }
         const query: Record<string, string> = {};
         for (const [k, v] of Object.entries(event.queryStringParameters ?? {}))
           if (v !== undefined) query[k] = v;
@@ -473,6 +497,18 @@ function toProblem(
     return problem(412, 'version-mismatch', 'Version mismatch', error.message, {
       currentVersion: error.currentVersion,
     });
+  }
+  if (error instanceof QuotaExceededError) {
+    return problem(
+      429,
+      'quota-exceeded',
+      'Too many requests',
+      error.message,
+      {},
+      {
+        'retry-after': String(error.retryAfterSeconds),
+      },
+    );
   }
   if (error instanceof ConflictError) return problem(409, 'conflict', 'Conflict', error.message);
   if (error instanceof IdempotencyConflictError) {

@@ -52,6 +52,10 @@ export interface JobServiceDeps {
   region?: string;
   /** Refuses HTTP targets and webhooks at internal addresses. */
   urlGuard?: UrlGuard;
+  /** At most this many jobs per tenant. */
+  maxJobsPerTenant?: number;
+  /** Counts a creation against the tenant's rate; throws when over it. Only valid jobs count. */
+  countCreation?: (tenantId: string) => Promise<void>;
 }
 
 /** How many upstream jobs a cycle check may visit before it refuses the graph as too large. */
@@ -121,6 +125,7 @@ export class JobService {
     await this.checkTargetAllowed(input);
     const id = this.newJobId();
     await this.checkDependencies(tenantId, id, input.dependsOn);
+    await this.deps.countCreation?.(tenantId);
     const createdAt = now.toISOString();
     const job: Job = {
       ...input,
@@ -141,7 +146,7 @@ export class JobService {
         expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
       };
     }
-    const result = await this.deps.jobs.create(job, idempotency);
+    const result = await this.deps.jobs.create(job, idempotency, this.deps.maxJobsPerTenant);
     if (!result.replayed) await this.syncSafely(tenantId, job.id);
     return result;
   }

@@ -21,6 +21,7 @@ import {
   parseJwtContext,
   parseRetentionDays,
   parseStage,
+  parseTenantLimits,
 } from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
 
@@ -297,6 +298,18 @@ describe('functions', () => {
     // The wildcard grants are acknowledged with a reason, so the synth still passes cdk-nag.
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
+  });
+
+  it('takes per-tenant limits from context, validated', () => {
+    const context = (values: Record<string, string>) => (key: string) => values[key];
+    expect(parseTenantLimits(context({}))).toEqual({});
+    expect(parseTenantLimits(context({ tenantMaxJobs: '500', tenantRequestsPerSecond: '20' }))).toEqual({
+      TENANT_MAX_JOBS: '500',
+      TENANT_REQUESTS_PER_SECOND: '20',
+    });
+    expect(() => parseTenantLimits(context({ tenantMaxJobs: 'many' }))).toThrow(
+      /tenantMaxJobs must be a whole number/,
+    );
   });
 
   it('opens internal HTTP hosts only as configured', () => {

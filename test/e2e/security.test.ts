@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
@@ -23,6 +23,7 @@ let issuer = '';
 let jwks: Server;
 let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 const AUDIENCE = 'sundial-test-client';
+const LIMITS = { maxJobs: 10, jobCreatesPerMinute: 15, requestsPerSecond: 40 };
 
 beforeAll(async () => {
   const pair = await generateKeyPair('RS256');
@@ -39,8 +40,14 @@ beforeAll(async () => {
     clock,
     logLevel: 'SILENT',
     jwt: { issuer, audience: AUDIENCE, jwksUri: `${issuer}/.well-known/jwks.json` },
+    limits: LIMITS,
   });
   admin = apiClient(runtime.apiUrl, runtime.devApiKey);
+});
+
+// Each test in its own second (and the rate limit's window with it); the clock only moves here.
+beforeEach(() => {
+  clock.advance(1000);
 });
 
 afterAll(async () => {
@@ -289,5 +296,79 @@ describe('tenant isolation', () => {
     // A tenant in the request body is not a field: the tenant only ever comes from the credential.
     const smuggled = await other<Problem>('POST', '/v1/jobs', { ...jobBody('smuggled'), tenantId: 'dev' });
     expect(smuggled.status).toBe(400);
+  });
+});
+
+describe('quotas and rate limits', () => {
+  async function tenant(name: string) {
+    const { secretKey } = await runtime.services.apiKeys.create(
+      { tenantId: name, name: 'quota test', role: 'admin', createdBy: 'test' },
+      clock.now(),
+    );
+    return apiClient(runtime.apiUrl, secretKey);
+  }
+
+  it('caps the jobs a tenant has: 429 past the maximum, room again after a delete', async () => {
+    const api = await tenant('quota-jobs');
+    const ids: string[] = [];
+    for (let i = 0; i < LIMITS.maxJobs; i++)
+      ids.push((await api<Job>('POST', '/v1/jobs', jobBody(`j${i}`))).body.id);
+    const over = await api<Problem>('POST', '/v1/jobs', jobBody('one-too-many'));
+    expect(over.status).toBe(429);
+    expect(over.headers.get('content-type')).toBe('application/problem+json');
+    expect(over.headers.get('retry-after')).toBe('60');
+    expect(over.body.detail).toBe(`the tenant has its maximum of ${LIMITS.maxJobs} jobs; delete some first`);
+    expect((await api<{ items: unknown[] }>('GET', '/v1/jobs?limit=100')).body.items).toHaveLength(
+      LIMITS.maxJobs,
+    );
+    expect((await api('DELETE', `/v1/jobs/${ids[0]}`)).status).toBe(204);
+    expect((await api('POST', '/v1/jobs', jobBody('room-again'))).status).toBe(201);
+  });
+
+  it('holds the job quota under concurrent creates: the counter is atomic', async () => {
+    clock.advance(60_000); // a fresh minute for the creation rate
+    const api = await tenant('quota-race');
+    const results = await Promise.all(
+      Array.from({ length: 14 }, (_, i) => api('POST', '/v1/jobs', jobBody(`race-${i}`))),
+    );
+    expect(results.filter((r) => r.status === 201)).toHaveLength(LIMITS.maxJobs);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(14 - LIMITS.maxJobs);
+    expect((await api<{ items: unknown[] }>('GET', '/v1/jobs?limit=100')).body.items).toHaveLength(
+      LIMITS.maxJobs,
+    );
+  });
+
+  it('limits job creations per minute', async () => {
+    clock.advance(60_000);
+    const api = await tenant('quota-rate');
+    for (let i = 0; i < LIMITS.jobCreatesPerMinute; i++) {
+      const created = await api<Job>('POST', '/v1/jobs', jobBody(`c${i}`));
+      expect(created.status).toBe(201);
+      expect((await api('DELETE', `/v1/jobs/${created.body.id}`)).status).toBe(204);
+      if (i % 10 === 9) clock.advance(1000); // stay under the per-second limit
+    }
+    const over = await api<Problem>('POST', '/v1/jobs', jobBody('too-fast'));
+    expect(over.status).toBe(429);
+    expect(over.body.detail).toBe(
+      `the tenant's limit of ${LIMITS.jobCreatesPerMinute} job creations per minute is reached`,
+    );
+    const wait = Number(over.headers.get('retry-after'));
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(60);
+    clock.advance(wait * 1000);
+    expect((await api('POST', '/v1/jobs', jobBody('later'))).status).toBe(201);
+  });
+
+  it('limits API requests per second per tenant, without touching other tenants', async () => {
+    const api = await tenant('quota-rps');
+    const neighbour = await tenant('quota-neighbour');
+    for (let i = 0; i < LIMITS.requestsPerSecond; i++)
+      expect((await api('GET', '/v1/jobs')).status).toBe(200);
+    const over = await api<Problem>('GET', '/v1/jobs');
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toBe('1');
+    expect((await neighbour('GET', '/v1/jobs')).status).toBe(200);
+    clock.advance(1000);
+    expect((await api('GET', '/v1/jobs')).status).toBe(200);
   });
 });
