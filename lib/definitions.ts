@@ -109,6 +109,8 @@ export const DLQ_ARNS_ENV = 'DEAD_LETTER_QUEUE_ARNS';
 export const QUEUE_ARNS_ENV = 'QUEUE_ARNS';
 /** JSON array of ARN patterns (`*` wildcards) that Lambda, SQS and EventBridge targets may name. */
 export const ALLOWED_TARGET_ARNS_ENV = 'ALLOWED_TARGET_ARNS';
+/** The KMS key that seals secrets at rest (signing secrets, secret target headers). */
+export const SECRETS_KEY_ENV = 'SECRETS_KEY_ID';
 /** Days a run record is kept before DynamoDB TTL removes it. */
 export const RUN_RETENTION_DAYS = 30;
 /** Markers older than this are repaired by the sync sweeper. */

@@ -31,7 +31,7 @@ import {
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { Alias, Key } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
@@ -50,6 +50,7 @@ import {
   RUNS_TABLE,
   SCHEDULE_GROUP_ENV,
   SCHEDULER_ROLE_ENV,
+  SECRETS_KEY_ENV,
   SYNC_SWEEP_MINUTES,
   TABLES,
   type TableDefinition,
@@ -177,6 +178,13 @@ export class SundialStack extends Stack {
       );
     };
 
+    // --- secrets at rest: tenants' signing secrets and secret target headers ---
+    const secretsKey = new Key(this, 'SecretsKey', {
+      description: `Sundial ${stage}: seals signing secrets and secret target headers`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+
     // --- identity ---
     const jwt = props.jwt ?? this.userPool(stage, removalPolicy);
 
@@ -199,6 +207,7 @@ export class SundialStack extends Stack {
       ),
       RUN_RETENTION_DAYS: String(props.runRetentionDays ?? RUN_RETENTION_DAYS),
       [ALLOWED_TARGET_ARNS_ENV]: JSON.stringify(allowedTargetArns),
+      [SECRETS_KEY_ENV]: secretsKey.keyArn,
       ALLOWED_HTTP_HOSTS: (props.allowedHttpHosts ?? []).join(','),
       ...props.tenantLimits,
       JWT_ISSUER: jwt.issuer,
@@ -222,6 +231,8 @@ export class SundialStack extends Stack {
     // "Run now" queues a manual run on the job's priority queue.
     for (const def of QUEUES) this.queues[def.priority].queue.grantSendMessages(api);
     manageSchedules(api);
+    // Seals secret headers and signing secrets; opens the signing secret for admins.
+    secretsKey.grant(api, 'kms:Encrypt', 'kms:Decrypt');
 
     const worker = new SundialFunction(this, 'Worker', {
       entry: 'functions/worker.ts',
@@ -233,6 +244,8 @@ export class SundialStack extends Stack {
     // Query: the dependents of a job whose run succeeded.
     jobs.grant(worker, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
     this.grantTargets(worker, allowedTargetArns);
+    // Opens secret headers and signing secrets; makes a tenant's first signing secret.
+    secretsKey.grant(worker, 'kms:Encrypt', 'kms:Decrypt');
     runs.grant(worker, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     failureTopic.grantPublish(worker);
     // Retries go back on the job's priority queue.

@@ -7,6 +7,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -30,6 +31,7 @@ import { startApiGateway } from './api-gateway.js';
 import { LocalEventBridge, LocalLambda } from './aws-targets.js';
 import { DelayLine } from './delay-line.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
+import { LocalKms } from './kms-emulator.js';
 import { createQueues, createTables, type LocalQueue } from './resources.js';
 import { createSchedulerEmulator, sqsDeliverer } from './scheduler-emulator/index.js';
 import { pollOnce, startPoller } from './sqs-poller.js';
@@ -138,6 +140,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stops.push(() => lambdaEmulator.stop());
     const eventBridgeEmulator = await new LocalEventBridge(LOCAL_REGION, LOCAL_ACCOUNT).start();
     stops.push(() => eventBridgeEmulator.stop());
+    const kmsEmulator = await new LocalKms(
+      `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/00000000-0000-0000-0000-000000000000`,
+    ).start();
+    stops.push(() => kmsEmulator.stop());
+    const kms = new KMSClient({ ...common, endpoint: kmsEmulator.endpoint });
+    stops.push(async () => kms.destroy());
     const lambda = new LambdaClient({ ...common, endpoint: lambdaEmulator.endpoint });
     const eventBridge = new EventBridgeClient({ ...common, endpoint: eventBridgeEmulator.endpoint });
     stops.push(async () => {
@@ -188,6 +196,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       // Development mode: any Lambda, queue or bus of the local account.
       allowedTargetArns: options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
       region: LOCAL_REGION,
+      secretsKeyId: kmsEmulator.keyArn,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       allowedHttpHosts: options.allowedHttpHosts ?? ['localhost', '127.0.0.1', '::1'],
       ...(options.jwt ? { jwt: options.jwt } : {}),
@@ -207,6 +216,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         sns,
         lambda,
         eventBridge,
+        kms,
         clock,
         logger,
         ...(delayLine ? { firingQueue: delayLine } : {}),

@@ -7,14 +7,24 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { BODY_EXCERPT_CHARS } from '../domain/run.js';
+import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';
 import type { HttpTarget } from '../domain/target.js';
 import type { TargetCallContext, TargetOutcome } from './targets.js';
 import { isInternalAddress, type UrlGuard } from './url-guard.js';
 
+export interface HttpCallExtras {
+  /** Signs the call: one v1 per secret over "<timestamp>.<body>". */
+  signing?: { secrets: readonly string[]; timestamp: number };
+  /** Decrypted secret headers, sent but never stored or logged in the clear. */
+  secretHeaders?: Record<string, string>;
+}
+
 export async function callHttpTarget(
-  target: HttpTarget,
+  // As stored: secret header values come sealed, through extras.
+  target: Omit<HttpTarget, 'secretHeaders'>,
   context: TargetCallContext,
   guard?: UrlGuard,
+  extras: HttpCallExtras = {},
 ): Promise<TargetOutcome> {
   const url = new URL(target.url);
   const literal = url.hostname.replace(/^\[|\]$/g, '');
@@ -25,7 +35,9 @@ export async function callHttpTarget(
     );
   }
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(target.headers)) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries({ ...target.headers, ...extras.secretHeaders })) {
+    headers[name.toLowerCase()] = value;
+  }
   // Lets receivers deduplicate: the run id is stable across redeliveries of one firing.
   const identity = {
     'x-sundial-job-id': context.jobId,
@@ -33,9 +45,18 @@ export async function callHttpTarget(
     'x-sundial-scheduled-time': context.scheduledAt,
   };
   for (const [name, value] of Object.entries(identity)) if (value) headers[name] = value;
+  // The same key on every attempt and redelivery of one run: receivers can deduplicate on it.
+  if (context.runId && context.jobId) headers['idempotency-key'] = context.runId;
   headers['user-agent'] ??= 'Sundial/0.1';
   const body = target.method === 'GET' || target.body === null ? undefined : Buffer.from(target.body);
   if (body) headers['content-length'] = String(body.length);
+  if (extras.signing && extras.signing.secrets.length > 0) {
+    headers[SIGNATURE_HEADER] = signatureHeader(
+      extras.signing.secrets,
+      extras.signing.timestamp,
+      body?.toString('utf8') ?? '',
+    );
+  }
 
   return new Promise<TargetOutcome>((resolve) => {
     const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(

@@ -26,6 +26,8 @@ export interface StoredJob extends Omit<Job, 'state'> {
   lastSucceededAt?: string;
   /** The dependency satisfaction a dependency run was last queued for. */
   dependencyCursor?: string;
+  /** An HTTP target's secret headers: their names, and their values sealed with KMS. */
+  secretHeaders?: { names: string[]; ciphertext: string } | null;
 }
 
 /** Fields the worker keeps on the job; an edit of the job never overwrites them. */

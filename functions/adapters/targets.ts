@@ -6,6 +6,7 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Clock } from '../commons/clock.js';
 import { BODY_EXCERPT_CHARS } from '../domain/run.js';
 import {
   type EventBridgeTarget,
@@ -16,6 +17,7 @@ import {
   targetArn,
 } from '../domain/target.js';
 import { callHttpTarget } from './http-target.js';
+import type { SecretBox } from './secret-box.js';
 import type { UrlGuard } from './url-guard.js';
 
 export type TargetOutcome =
@@ -32,6 +34,9 @@ export interface TargetCallContext {
   jobId: string;
   runId: string;
   scheduledAt: string;
+  tenantId?: string;
+  /** The job's KMS-sealed secret headers, opened only to make the call. */
+  sealedHeaders?: string | null;
 }
 
 export type TargetCaller = (target: Target, context: TargetCallContext) => Promise<TargetOutcome>;
@@ -50,6 +55,11 @@ export interface TargetCallerOptions {
   region: string;
   /** Refuses HTTP targets that reach internal addresses. */
   urlGuard?: UrlGuard;
+  /** The tenant's signing secrets; every HTTP call is signed with them. */
+  signingSecrets?: (tenantId: string) => Promise<string[]>;
+  /** Opens sealed secret headers. */
+  box?: SecretBox;
+  clock?: Clock;
   /** Replaces the HTTP caller (tests). */
   http?: TargetCaller;
 }
@@ -58,7 +68,21 @@ export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
   const { clients } = options;
   return async (target, context) => {
     if (target.type === 'http') {
-      return options.http ? options.http(target, context) : callHttpTarget(target, context, options.urlGuard);
+      if (options.http) return options.http(target, context);
+      const { tenantId, sealedHeaders } = context;
+      const secrets = tenantId && options.signingSecrets ? await options.signingSecrets(tenantId) : [];
+      const secretHeaders =
+        sealedHeaders && options.box && tenantId
+          ? (JSON.parse(await options.box.open(sealedHeaders, { tenantId, jobId: context.jobId })) as Record<
+              string,
+              string
+            >)
+          : undefined;
+      const now = (options.clock?.now() ?? new Date()).getTime();
+      return callHttpTarget(target, context, options.urlGuard, {
+        signing: { secrets, timestamp: Math.floor(now / 1000) },
+        ...(secretHeaders ? { secretHeaders } : {}),
+      });
     }
     const arn = targetArn(target, options.region);
     if (arn === null || !isArnAllowed(arn, options.allowedArns)) {

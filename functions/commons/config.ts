@@ -10,6 +10,7 @@ import {
   RUNS_TABLE,
   SCHEDULE_GROUP_ENV,
   SCHEDULER_ROLE_ENV,
+  SECRETS_KEY_ENV,
 } from '../../lib/definitions.js';
 import type { JwtConfig } from '../adapters/authenticator.js';
 
@@ -47,6 +48,8 @@ export interface Config {
   /** Hosts HTTP targets and webhooks may reach even at internal addresses (exact or `*.suffix`). */
   allowedHttpHosts: string[];
   limits: TenantLimits;
+  /** The KMS key (id or ARN) that seals secrets at rest. */
+  secretsKeyId: string;
   /** This deployment's region (for queue URLs that do not name one). */
   region: string;
   /** The OIDC issuer whose tokens the API accepts besides API keys; none when unset. */
@@ -62,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     SCHEDULE_GROUP_ENV,
     SCHEDULER_ROLE_ENV,
     QUEUE_ARNS_ENV,
+    SECRETS_KEY_ENV,
     ...QUEUES.map((q) => q.envVar),
   ].filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`missing environment variables: ${missing.join(', ')}`);
@@ -79,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .map((h) => h.trim())
       .filter(Boolean),
+    secretsKeyId: env[SECRETS_KEY_ENV]!,
     limits: {
       maxJobs: positive(env.TENANT_MAX_JOBS, DEFAULT_LIMITS.maxJobs),
       jobCreatesPerMinute: positive(env.TENANT_JOB_CREATES_PER_MINUTE, DEFAULT_LIMITS.jobCreatesPerMinute),

@@ -1,4 +1,5 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -18,6 +19,7 @@ export function servicesFromEnv(): Services {
     sns: new SNSClient({}),
     lambda: new LambdaClient({}),
     eventBridge: new EventBridgeClient({}),
+    kms: new KMSClient({}),
     clock: systemClock,
     logger,
   });

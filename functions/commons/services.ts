@@ -1,5 +1,6 @@
 /** Wires adapters and use cases from configuration; shared by the handlers and the local runtime. */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SNSClient } from '@aws-sdk/client-sns';
@@ -15,6 +16,8 @@ import { JobStore } from '../adapters/job-store.js';
 import { RateLimiter } from '../adapters/rate-limiter.js';
 import { RunStore } from '../adapters/run-store.js';
 import { EventBridgeScheduleGateway, type ScheduleGateway } from '../adapters/schedule-gateway.js';
+import { SecretBox } from '../adapters/secret-box.js';
+import { SigningSecrets } from '../adapters/signing-secrets.js';
 import { createTargetCaller, type TargetCaller } from '../adapters/targets.js';
 import { UrlGuard } from '../adapters/url-guard.js';
 import { QuotaExceededError } from '../domain/errors.js';
@@ -32,6 +35,7 @@ export interface Services {
   apiKeys: ApiKeyStore;
   audit: AuditLog;
   rateLimiter: RateLimiter;
+  signingSecrets: SigningSecrets;
   authenticate: Authenticate;
   schedules: ScheduleGateway;
   jobService: JobService;
@@ -50,6 +54,7 @@ export interface ServiceInputs {
   /** Clients for Lambda and EventBridge targets. */
   lambda: LambdaClient;
   eventBridge: EventBridgeClient;
+  kms: KMSClient;
   clock: Clock;
   logger: JobServiceLogger;
   /** Replaces the Scheduler adapter, e.g. to simulate a crash in tests. */
@@ -74,6 +79,8 @@ export function buildServices(inputs: ServiceInputs): Services {
     });
   const apiKeys = new ApiKeyStore(db, config.jobsTableName);
   const rateLimiter = new RateLimiter(db, config.jobsTableName);
+  const box = new SecretBox(inputs.kms, config.secretsKeyId);
+  const signingSecrets = new SigningSecrets(db, config.jobsTableName, box);
   const urlGuard = new UrlGuard({ allowedHosts: config.allowedHttpHosts });
   return {
     config,
@@ -83,6 +90,7 @@ export function buildServices(inputs: ServiceInputs): Services {
     apiKeys,
     audit: new AuditLog(db, config.jobsTableName),
     rateLimiter,
+    signingSecrets,
     authenticate: createAuthenticator(apiKeys, config.jwt),
     runStore,
     deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
@@ -97,6 +105,7 @@ export function buildServices(inputs: ServiceInputs): Services {
       region: config.region,
       urlGuard,
       maxJobsPerTenant: config.limits.maxJobs,
+      box,
       countCreation: async (tenantId) => {
         const max = config.limits.jobCreatesPerMinute;
         const taken = await rateLimiter.take(tenantId, 'creates', max, 60, clock.now());
@@ -113,6 +122,9 @@ export function buildServices(inputs: ServiceInputs): Services {
       allowedArns: config.allowedTargetArns,
       region: config.region,
       urlGuard,
+      box,
+      clock,
+      signingSecrets: (tenantId) => signingSecrets.forSigning(tenantId, clock.now()),
       ...(inputs.callHttpTarget ? { http: inputs.callHttpTarget } : {}),
     }),
     firingQueue,

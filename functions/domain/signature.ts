@@ -1,15 +1,19 @@
 /**
- * Signatures on what Sundial sends (failure webhooks): HMAC-SHA256 over "<timestamp>.<body>",
- * sent as `Sundial-Signature: t=<unix seconds>,v1=<hex>`. The timestamp lets a receiver
- * refuse replays; the body binds the signature to exactly these bytes.
+ * Signatures on what Sundial sends (HTTP target calls and failure webhooks): HMAC-SHA256
+ * over "<timestamp>.<body>", sent as `Sundial-Signature: t=<unix seconds>,v1=<hex>`. The
+ * timestamp lets a receiver refuse replays; the body binds the signature to exactly these
+ * bytes. While a secret is being rotated, one v1 per valid secret is sent.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'sundial-signature';
 
-export function signatureHeader(secret: string, timestamp: number, body: string): string {
-  const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-  return `t=${timestamp},v1=${mac}`;
+export function signatureHeader(secret: string | readonly string[], timestamp: number, body: string): string {
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  const macs = secrets.map(
+    (s) => `v1=${createHmac('sha256', s).update(`${timestamp}.${body}`).digest('hex')}`,
+  );
+  return [`t=${timestamp}`, ...macs].join(',');
 }
 
 /** What a receiver runs: true when the header matches the body and is recent enough. */
@@ -20,11 +24,15 @@ export function verifySignature(
   nowSeconds: number,
   toleranceSeconds = 300,
 ): boolean {
-  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=') as [string, string]));
-  const timestamp = Number(parts.t);
-  if (!Number.isInteger(timestamp) || !parts.v1 || Math.abs(nowSeconds - timestamp) > toleranceSeconds)
+  const parts = header.split(',').map((p) => p.split('=') as [string, string]);
+  const timestamp = Number(parts.find(([k]) => k === 't')?.[1]);
+  const given = parts.filter(([k]) => k === 'v1').map(([, v]) => Buffer.from(v ?? '', 'hex'));
+  if (
+    !Number.isInteger(timestamp) ||
+    given.length === 0 ||
+    Math.abs(nowSeconds - timestamp) > toleranceSeconds
+  )
     return false;
   const expected = Buffer.from(signatureHeader(secret, timestamp, body).split('v1=')[1]!, 'hex');
-  const given = Buffer.from(parts.v1, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return given.some((g) => g.length === expected.length && timingSafeEqual(g, expected));
 }

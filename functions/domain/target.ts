@@ -28,6 +28,14 @@ const httpTargetSchema = z.strictObject({
     .refine((h) => Object.keys(h).length <= 50, 'at most 50 headers')
     .default({}),
   body: z.string().max(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB').nullable().default(null),
+  // Write-only: stored encrypted with KMS, sent with every call, never returned or logged.
+  secretHeaders: z
+    .record(
+      z.string().regex(headerName, 'header names must be HTTP tokens').max(128),
+      z.string().min(1).max(2048, 'secret header values must be at most 2048 characters'),
+    )
+    .refine((h) => Object.keys(h).length <= 10, 'at most 10 secret headers')
+    .default({}),
   timeoutSeconds,
 });
 

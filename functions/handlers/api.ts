@@ -19,5 +19,6 @@ export function createApiHandler(
     audit: services.audit,
     rateLimiter: services.rateLimiter,
     limits: services.config.limits,
+    signingSecrets: services.signingSecrets,
   });
 }

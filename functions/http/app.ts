@@ -11,6 +11,7 @@ import type { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { RateLimiter } from '../adapters/rate-limiter.js';
 import type { RunStore } from '../adapters/run-store.js';
+import type { SigningSecrets } from '../adapters/signing-secrets.js';
 import type { Clock } from '../commons/clock.js';
 import type { TenantLimits } from '../commons/config.js';
 import {
@@ -60,6 +61,7 @@ export interface ApiDeps {
   audit: AuditLog;
   rateLimiter: RateLimiter;
   limits: TenantLimits;
+  signingSecrets: SigningSecrets;
 }
 
 /**
@@ -86,6 +88,8 @@ const ACCESS: Record<string, Role | 'public'> = {
   'POST /v1/keys': 'admin',
   'DELETE /v1/keys/{keyId}': 'admin',
   'GET /v1/audit': 'admin',
+  'GET /v1/tenant/signing-secret': 'admin',
+  'POST /v1/tenant/signing-secret/rotate': 'admin',
 };
 const MAX_BODY_BYTES = 256 * 1024;
 
@@ -379,6 +383,17 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
         }
         await audit(req, 'key.revoke', req.params.keyId!);
         return { statusCode: 204, headers: {}, body: '' };
+      },
+    }),
+    route('/v1/tenant/signing-secret', {
+      GET: async (req) =>
+        json(200, await deps.signingSecrets.current(req.principal.tenantId, deps.clock.now())),
+    }),
+    route('/v1/tenant/signing-secret/rotate', {
+      POST: async (req) => {
+        const rotated = await deps.signingSecrets.rotate(req.principal.tenantId, deps.clock.now());
+        await audit(req, 'signing-secret.rotate', rotated.id, { previous: rotated.previous?.id ?? null });
+        return json(200, rotated);
       },
     }),
     route('/v1/audit', {

@@ -202,7 +202,13 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
   }
 
   const started = deps.clock.now();
-  const outcome = await deps.callTarget(job.target, { jobId, runId, scheduledAt: run.scheduledAt });
+  const outcome = await deps.callTarget(job.target, {
+    jobId,
+    runId,
+    scheduledAt: run.scheduledAt,
+    tenantId,
+    sealedHeaders: job.secretHeaders?.ciphertext ?? null,
+  });
   const finished = deps.clock.now();
   const attempt = toAttempt(run.attempt, outcome, started, finished);
   const attempted: StoredRun = {

@@ -10,6 +10,7 @@ import { isConditionFailure } from '../adapters/dynamo.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { IdempotencyRecord, JobStore, ListJobsQuery, StoredJob } from '../adapters/job-store.js';
 import type { ScheduleGateway } from '../adapters/schedule-gateway.js';
+import type { SecretBox } from '../adapters/secret-box.js';
 import type { UrlGuard } from '../adapters/url-guard.js';
 import type { Clock } from '../commons/clock.js';
 import {
@@ -54,6 +55,8 @@ export interface JobServiceDeps {
   urlGuard?: UrlGuard;
   /** At most this many jobs per tenant. */
   maxJobsPerTenant?: number;
+  /** Seals secret header values (KMS); without it, secret headers are refused. */
+  box?: SecretBox;
   /** Counts a creation against the tenant's rate; throws when over it. Only valid jobs count. */
   countCreation?: (tenantId: string) => Promise<void>;
 }
@@ -88,7 +91,11 @@ export function toPublicJob(job: StoredJob): PublicJob {
           flexibleWindowMinutes: s.flexibleWindowMinutes,
         }
       : null,
-    target: job.target,
+    // Secret header values are write-only: only their names are shown.
+    target:
+      job.target.type === 'http'
+        ? { ...withoutSecrets(job.target), secretHeaderNames: job.secretHeaders?.names ?? [] }
+        : job.target,
     dependsOn: job.dependsOn ?? [],
     retryPolicy: job.retryPolicy,
     overlapPolicy: job.overlapPolicy,
@@ -127,8 +134,11 @@ export class JobService {
     await this.checkDependencies(tenantId, id, input.dependsOn);
     await this.deps.countCreation?.(tenantId);
     const createdAt = now.toISOString();
-    const job: Job = {
+    const secretHeaders = await this.sealHeaders(tenantId, id, input.target);
+    const job: Job & Pick<StoredJob, 'secretHeaders'> = {
       ...input,
+      target: withoutSecrets(input.target),
+      secretHeaders,
       id,
       tenantId,
       nextRunAt: null,
@@ -249,6 +259,21 @@ export class JobService {
     await this.syncSafely(tenantId, jobId);
   }
 
+  /** Seals an HTTP target's secret headers for this job; null when it has none. */
+  private async sealHeaders(
+    tenantId: string,
+    jobId: string,
+    target: Target,
+  ): Promise<StoredJob['secretHeaders']> {
+    if (target.type !== 'http' || Object.keys(target.secretHeaders).length === 0) return null;
+    if (!this.deps.box)
+      throw ValidationError.of('target.secretHeaders', 'secret headers are not available here');
+    return {
+      names: Object.keys(target.secretHeaders).sort(),
+      ciphertext: await this.deps.box.seal(JSON.stringify(target.secretHeaders), { tenantId, jobId }),
+    };
+  }
+
   /** AWS targets must be allowed by ARN; URLs Sundial will call must not reach internal addresses. */
   private async checkTargetAllowed(input: { target: Target; notify: { onFailure: { url: string }[] } }) {
     const { target } = input;
@@ -353,9 +378,19 @@ export class JobService {
     if (JSON.stringify(input.dependsOn) !== JSON.stringify(previousDependsOn)) {
       await this.checkDependencies(tenantId, jobId, input.dependsOn);
     }
+    // Secret headers sent with the change replace the sealed ones; otherwise those stay.
+    const provided = isObject(candidate.target) && 'secretHeaders' in candidate.target;
+    const secretHeaders =
+      input.target.type !== 'http'
+        ? null
+        : provided
+          ? await this.sealHeaders(tenantId, jobId, input.target)
+          : (current.secretHeaders ?? null);
     const next: StoredJob = {
       ...current,
       ...input,
+      target: withoutSecrets(input.target),
+      secretHeaders,
       ...extra(current, now),
       updatedAt: now.toISOString(),
       version: current.version + 1,
@@ -434,4 +469,15 @@ export class JobService {
     }
     return { repaired, failed };
   }
+}
+
+/** The target as stored and shown: secret header values never stay in it. */
+function withoutSecrets(target: Target): Target {
+  if (target.type !== 'http') return target;
+  const { secretHeaders: _secret, ...rest } = target;
+  return rest as Target;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -8,10 +8,11 @@ import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { verifySignature } from '../../functions/domain/signature.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient } from './support.js';
+import { apiClient, RecordingTarget } from './support.js';
 
 type Problem = { type: string; status: number; detail: string };
 type Job = { id: string };
@@ -21,11 +22,13 @@ let runtime: LocalRuntime;
 let admin: ReturnType<typeof apiClient>;
 let issuer = '';
 let jwks: Server;
+const receiver = new RecordingTarget();
 let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 const AUDIENCE = 'sundial-test-client';
 const LIMITS = { maxJobs: 10, jobCreatesPerMinute: 15, requestsPerSecond: 40 };
 
 beforeAll(async () => {
+  await receiver.start();
   const pair = await generateKeyPair('RS256');
   privateKey = pair.privateKey;
   const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
@@ -52,6 +55,7 @@ beforeEach(() => {
 
 afterAll(async () => {
   await runtime?.stop();
+  await receiver.stop();
   jwks?.closeAllConnections();
   await new Promise<void>((resolve) => jwks?.close(() => resolve()) ?? resolve());
 });
@@ -370,5 +374,111 @@ describe('quotas and rate limits', () => {
     expect((await neighbour('GET', '/v1/jobs')).status).toBe(200);
     clock.advance(1000);
     expect((await api('GET', '/v1/jobs')).status).toBe(200);
+  });
+});
+
+describe('signed calls and secret headers', () => {
+  type Secret = { id: string; secret: string; previous: { id: string; retiresAt: string } | null };
+
+  it('signs every HTTP call with the tenant secret, sends secret headers, and never shows them', async () => {
+    const first = await admin<Secret>('GET', '/v1/tenant/signing-secret');
+    expect(first.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    expect((await admin<Secret>('GET', '/v1/tenant/signing-secret')).body.id).toBe(first.body.id);
+
+    const created = await admin<Job & { target: Record<string, unknown> }>('POST', '/v1/jobs', {
+      name: 'signed',
+      target: {
+        type: 'http',
+        url: `${receiver.url}/signed`,
+        body: '{"report":"daily"}',
+        headers: { 'x-plain': 'visible' },
+        secretHeaders: { authorization: 'Bearer s3cr3t-token' },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.target.secretHeaderNames).toEqual(['authorization']);
+    expect(created.body.target).not.toHaveProperty('secretHeaders');
+    for (const shown of [created.body, (await admin('GET', `/v1/jobs/${created.body.id}`)).body]) {
+      expect(JSON.stringify(shown)).not.toContain('s3cr3t');
+    }
+    // At rest it is a KMS ciphertext bound to this tenant and job.
+    const stored = await runtime.services.jobStore.get('dev', created.body.id);
+    expect(JSON.stringify(stored)).not.toContain('s3cr3t');
+
+    const run = await admin<{ id: string }>('POST', `/v1/jobs/${created.body.id}/runs`);
+    await runtime.drain();
+    const [call] = receiver.callsTo('/signed');
+    expect(call?.headers.authorization).toBe('Bearer s3cr3t-token');
+    expect(call?.headers['x-plain']).toBe('visible');
+    expect(call?.headers['idempotency-key']).toBe(run.body.id);
+    const now = Math.floor(clock.now().getTime() / 1000);
+    const signature = String(call?.headers['sundial-signature']);
+    expect(verifySignature(first.body.secret, signature, '{"report":"daily"}', now)).toBe(true);
+    expect(verifySignature(first.body.secret, signature, '{"report":"tampered"}', now)).toBe(false);
+
+    // A change that does not send secret headers keeps them; sending {} clears them.
+    await admin('PATCH', `/v1/jobs/${created.body.id}`, { target: { headers: {} } });
+    await admin('POST', `/v1/jobs/${created.body.id}/runs`);
+    await runtime.drain();
+    expect(receiver.callsTo('/signed')[1]?.headers.authorization).toBe('Bearer s3cr3t-token');
+    const cleared = await admin<{ target: { secretHeaderNames: string[] } }>(
+      'PATCH',
+      `/v1/jobs/${created.body.id}`,
+      {
+        target: { secretHeaders: {} },
+      },
+    );
+    expect(cleared.body.target.secretHeaderNames).toEqual([]);
+    await admin('POST', `/v1/jobs/${created.body.id}/runs`);
+    await runtime.drain();
+    expect(receiver.callsTo('/signed')[2]?.headers.authorization).toBeUndefined();
+    await admin('DELETE', `/v1/jobs/${created.body.id}`);
+  });
+
+  it('rotates the secret: both sign for a day, then only the new one', async () => {
+    const before = (await admin<Secret>('GET', '/v1/tenant/signing-secret')).body;
+    const rotated = await admin<Secret>('POST', '/v1/tenant/signing-secret/rotate');
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.id).not.toBe(before.id);
+    expect(rotated.body.previous?.id).toBe(before.id);
+    const audit = await admin<{ items: { action: string; target: string }[] }>('GET', '/v1/audit');
+    expect(audit.body.items[0]).toMatchObject({ action: 'signing-secret.rotate', target: rotated.body.id });
+
+    const job = await admin<Job>('POST', '/v1/jobs', {
+      name: 'rotating',
+      target: { type: 'http', url: `${receiver.url}/rotating` },
+    });
+    const signatureOfNextCall = async () => {
+      await admin('POST', `/v1/jobs/${job.body.id}/runs`);
+      await runtime.drain();
+      const calls = receiver.callsTo('/rotating');
+      return {
+        header: String(calls.at(-1)?.headers['sundial-signature']),
+        now: Math.floor(clock.now().getTime() / 1000),
+      };
+    };
+    const during = await signatureOfNextCall();
+    expect(verifySignature(rotated.body.secret, during.header, '', during.now)).toBe(true);
+    expect(verifySignature(before.secret, during.header, '', during.now)).toBe(true);
+
+    clock.advance(25 * 3600 * 1000);
+    const after = await signatureOfNextCall();
+    expect(verifySignature(rotated.body.secret, after.header, '', after.now)).toBe(true);
+    expect(verifySignature(before.secret, after.header, '', after.now)).toBe(false);
+    await admin('DELETE', `/v1/jobs/${job.body.id}`);
+  });
+
+  it('gives each tenant its own secret, and only admins see it', async () => {
+    const { secretKey } = await runtime.services.apiKeys.create(
+      { tenantId: 'signing-other', name: 'x', role: 'admin', createdBy: 'test' },
+      clock.now(),
+    );
+    const theirs = (await apiClient(runtime.apiUrl, secretKey)<Secret>('GET', '/v1/tenant/signing-secret'))
+      .body;
+    const ours = (await admin<Secret>('GET', '/v1/tenant/signing-secret')).body;
+    expect(theirs.secret).not.toBe(ours.secret);
+    const operator = apiClient(runtime.apiUrl, await keyFor('operator'));
+    expect((await operator('GET', '/v1/tenant/signing-secret')).status).toBe(403);
+    expect((await operator('POST', '/v1/tenant/signing-secret/rotate')).status).toBe(403);
   });
 });

@@ -34,7 +34,7 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const target = (path: string, extra: Partial<HttpTarget> = {}): HttpTarget => ({
+const target = (path: string, extra: Partial<HttpTarget> = {}): Omit<HttpTarget, 'secretHeaders'> => ({
   type: 'http',
   url: `${base}${path}`,
   method: 'POST',

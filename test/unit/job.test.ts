@@ -45,6 +45,7 @@ describe('job validation', () => {
         method: 'POST',
         headers: {},
         body: null,
+        secretHeaders: {},
         timeoutSeconds: 30,
       },
       dependsOn: [],

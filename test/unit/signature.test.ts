@@ -20,4 +20,13 @@ describe('webhook signatures', () => {
     expect(verifySignature(secret, header, body, 1_790_000_000 + 301)).toBe(false);
     expect(verifySignature(secret, 'garbage', body, 1_790_000_000)).toBe(false);
   });
+
+  it('carries one v1 per secret while a secret is rotated; either verifies', () => {
+    const header = signatureHeader(['new-secret-0123456789', secret], 1_790_000_000, body);
+    expect(header.split(',')).toHaveLength(3);
+    expect(header).toContain('v1=be815ec67889b811ac2aaee824fd4f9ca71f21ec30c9dec814465d7dee5b313c');
+    expect(verifySignature(secret, header, body, 1_790_000_000)).toBe(true);
+    expect(verifySignature('new-secret-0123456789', header, body, 1_790_000_000)).toBe(true);
+    expect(verifySignature('retired-secret-01234', header, body, 1_790_000_000)).toBe(false);
+  });
 });
