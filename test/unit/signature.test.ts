@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
 import { signatureHeader, verifySignature } from '../../functions/domain/signature.js';
 
 const secret = 'whsec_0123456789abcdef';
@@ -28,5 +30,28 @@ describe('webhook signatures', () => {
     expect(verifySignature(secret, header, body, 1_790_000_000)).toBe(true);
     expect(verifySignature('new-secret-0123456789', header, body, 1_790_000_000)).toBe(true);
     expect(verifySignature('retired-secret-01234', header, body, 1_790_000_000)).toBe(false);
+  });
+
+  it("is verified by the README's snippet, rotation included", () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const code = /```js\n([\s\S]*?function verify[\s\S]*?)```/.exec(readme)?.[1];
+    expect(code).toBeDefined();
+    const body = code!.replace(/^\s*import .*$/m, '');
+    const verify = new Function('createHmac', 'timingSafeEqual', `${body}; return verify;`)(
+      createHmac,
+      timingSafeEqual,
+    ) as (secret: string, header: string, rawBody: string) => boolean;
+    vi.useFakeTimers({ now: 1_790_000_000_000 });
+    try {
+      const rotating = signatureHeader(['new-secret-0123456789', secret], 1_790_000_000, body);
+      expect(verify(secret, rotating, body)).toBe(true);
+      expect(verify('new-secret-0123456789', rotating, body)).toBe(true);
+      expect(verify('another-secret-012345', rotating, body)).toBe(false);
+      expect(verify(secret, rotating, `${body}x`)).toBe(false);
+      vi.setSystemTime(1_790_000_000_000 + 301_000);
+      expect(verify(secret, rotating, body)).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
