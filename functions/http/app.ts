@@ -68,7 +68,7 @@ export interface ApiDeps {
  * The least role each operation needs; anything not listed needs admin (closed by default).
  * Only health answers without credentials.
  */
-const ACCESS: Record<string, Role | 'public'> = {
+export const ACCESS: Record<string, Role | 'public'> = {
   'GET /v1/health': 'public',
   'GET /v1/openapi.json': 'viewer',
   'POST /v1/schedules/preview': 'viewer',

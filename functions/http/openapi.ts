@@ -196,7 +196,8 @@ function build(): object {
       },
       '/v1/health': {
         get: {
-          summary: 'Health',
+          summary: 'Health (no credentials needed)',
+          security: [],
           responses: {
             '200': ok('healthy', {
               type: 'object',
@@ -209,8 +210,81 @@ function build(): object {
       '/v1/openapi.json': {
         get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
       },
+      '/v1/dead-letters': {
+        get: {
+          summary: 'Firings the queues gave up on (viewer)',
+          parameters: page,
+          responses: { '200': ok('a page', { type: 'object' }) },
+        },
+      },
+      '/v1/dead-letters/redrive': {
+        post: {
+          summary: 'Put chosen dead letters back on their queue (operator)',
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: { type: 'object', properties: { ids: { type: 'array', items: { type: 'string' } } } },
+              },
+            },
+          },
+          responses: { '200': ok('what was redriven', { type: 'object' }), ...problems(400, 404) },
+        },
+      },
+      '/v1/keys': {
+        post: {
+          summary: 'Create an API key (admin); the key is in this answer only',
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['name', 'role'],
+                  properties: { name: { type: 'string' }, role: { enum: ['viewer', 'operator', 'admin'] } },
+                },
+              },
+            },
+          },
+          responses: { '201': ok('the key, once', { type: 'object' }), ...problems(400, 403) },
+        },
+        get: {
+          summary: 'List API keys without secrets (admin)',
+          parameters: page,
+          responses: { '200': ok('a page', { type: 'object' }) },
+        },
+      },
+      '/v1/keys/{keyId}': {
+        parameters: [{ name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: {
+          summary: 'Revoke an API key (admin)',
+          responses: { '204': { description: 'revoked' }, ...problems(404) },
+        },
+      },
+      '/v1/tenant/signing-secret': {
+        get: {
+          summary: "The tenant's signing secret for target calls (admin)",
+          responses: { '200': ok('the secret', { type: 'object' }) },
+        },
+      },
+      '/v1/tenant/signing-secret/rotate': {
+        post: {
+          summary: 'Rotate the signing secret; the previous one signs 24 h more (admin)',
+          responses: { '200': ok('the new secret', { type: 'object' }) },
+        },
+      },
+      '/v1/audit': {
+        get: {
+          summary: 'Administrative actions, newest first (admin)',
+          parameters: page,
+          responses: { '200': ok('a page', { type: 'object' }) },
+        },
+      },
     },
+    // Every operation but health needs a credential: an API key (sk_…) or an OIDC ID token.
+    security: [{ bearer: [] }],
     components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'API key (sk_…) or OIDC ID token' },
+      },
       schemas: {
         JobInput: jobInput,
         Job: {

@@ -22,6 +22,7 @@ import { callHttpTarget } from '../../functions/adapters/http-target.js';
 import type { ScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
 import { verifySignature } from '../../functions/domain/signature.js';
 import { createWorkerHandler } from '../../functions/handlers/worker.js';
+import { ACCESS } from '../../functions/http/app.js';
 import { SYNC_GRACE_SECONDS } from '../../lib/definitions.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import { LOCAL_SCHEDULE_GROUP, type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
@@ -85,7 +86,6 @@ afterEach(async () => {
 
 afterAll(async () => {
   // The count over the whole file: N firings, N recorded outcomes.
-  expect(ledger.fired).toBeGreaterThan(30);
   expect(ledger.recorded + ledger.droppedWithDeletedJob).toBe(ledger.fired);
   await runtime?.stop();
   await target.stop();
@@ -960,16 +960,16 @@ describe('job API against the local runtime', () => {
     expect(health.status).toBe(200);
     expect(health.body).toEqual({ status: 'ok', checks: { jobsTable: 'ok' } });
 
-    const doc = await api<{ openapi: string; paths: Record<string, unknown> }>('GET', '/v1/openapi.json');
-    expect(doc.body.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining([
-        '/v1/jobs',
-        '/v1/jobs/{jobId}',
-        '/v1/jobs/{jobId}/runs',
-        '/v1/schedules/preview',
-      ]),
+    const doc = await api<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(
+      'GET',
+      '/v1/openapi.json',
     );
+    expect(doc.body.openapi).toBe('3.1.0');
+    // Every operation the API serves is in the document.
+    for (const operation of Object.keys(ACCESS)) {
+      const [method, path] = operation.split(' ') as [string, string];
+      expect(doc.body.paths[path]?.[method.toLowerCase()], operation).toBeDefined();
+    }
     expect((await api('GET', '/v1/nothing-here')).status).toBe(404);
     expect((await api('PUT', '/v1/jobs')).status).toBe(405);
   });
