@@ -26,6 +26,7 @@ import { createApiHandler } from '../functions/handlers/api.js';
 import { createDeadLetterHandler } from '../functions/handlers/dead-letters.js';
 import { createSyncHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
+import type { JobServiceLogger } from '../functions/usecases/jobs.js';
 import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
 import { startApiGateway } from './api-gateway.js';
 import { LocalEventBridge, LocalLambda } from './aws-targets.js';
@@ -63,6 +64,13 @@ export interface LocalRuntimeOptions {
   sweepIntervalMs?: number;
 }
 
+/** Parts a test may swap in when it builds services on a runtime's resources. */
+export interface ServiceOverrides {
+  scheduleGateway?: ScheduleGateway;
+  callHttpTarget?: TargetCaller;
+  logger?: JobServiceLogger;
+}
+
 export interface LocalRuntime {
   apiUrl: string;
   /** An admin API key of the development tenant `dev`, made at start. */
@@ -89,7 +97,7 @@ export interface LocalRuntime {
   /** Runs the schedule-sync sweeper once. */
   sweep(): Promise<{ repaired: number; failed: number }>;
   /** Builds services on this runtime's resources with other parts swapped in (tests). */
-  servicesWith(overrides: { scheduleGateway?: ScheduleGateway; callHttpTarget?: TargetCaller }): Services;
+  servicesWith(overrides: ServiceOverrides): Services;
   stop(): Promise<void>;
 }
 
@@ -207,7 +215,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const delayLine = manual
       ? new DelayLine(new SqsFiringQueue(sqs, config.queueUrls, clock), clock)
       : undefined;
-    const servicesWith = (overrides: { scheduleGateway?: ScheduleGateway; callHttpTarget?: TargetCaller }) =>
+    const servicesWith = (overrides: ServiceOverrides) =>
       buildServices({
         config,
         db,
@@ -218,7 +226,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         eventBridge,
         kms,
         clock,
-        logger,
+        logger: overrides.logger ?? logger,
         ...(delayLine ? { firingQueue: delayLine } : {}),
         ...(overrides.scheduleGateway ? { schedules: overrides.scheduleGateway } : {}),
         ...(overrides.callHttpTarget ? { callHttpTarget: overrides.callHttpTarget } : {}),

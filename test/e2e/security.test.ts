@@ -6,9 +6,13 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEvent, SQSEvent } from 'aws-lambda';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../functions/domain/signature.js';
+import { createApiHandler } from '../../functions/handlers/api.js';
+import { createWorkerHandler } from '../../functions/handlers/worker.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
@@ -466,6 +470,57 @@ describe('signed calls and secret headers', () => {
     expect(verifySignature(rotated.body.secret, after.header, '', after.now)).toBe(true);
     expect(verifySignature(before.secret, after.header, '', after.now)).toBe(false);
     await admin('DELETE', `/v1/jobs/${job.body.id}`);
+  });
+
+  it('never writes secret header values or signing secrets to the logs, at any level', async () => {
+    const lines: string[] = [];
+    const record = (message: string, ...extra: Record<string, unknown>[]) => {
+      lines.push(JSON.stringify([message, ...extra]));
+    };
+    const services = runtime.servicesWith({ logger: { info: record, warn: record, error: record } });
+    const api = createApiHandler(services);
+    const worker = createWorkerHandler(services);
+    const request = (method: string, path: string, body?: unknown) =>
+      api({
+        httpMethod: method,
+        path,
+        headers: { authorization: `Bearer ${runtime.devApiKey}` },
+        body: body === undefined ? null : JSON.stringify(body),
+      } as unknown as APIGatewayProxyEvent);
+    const created = await request('POST', '/v1/jobs', {
+      name: 'logged',
+      target: {
+        type: 'http',
+        url: `${receiver.url}/fail-logged`,
+        secretHeaders: { authorization: 'Bearer never-in-logs-7f3a' },
+      },
+      retryPolicy: { maxAttempts: 2, initialDelaySeconds: 1, maxDelaySeconds: 1 },
+    });
+    const { id } = JSON.parse(created.body) as { id: string };
+    await request('POST', `/v1/jobs/${id}/runs`);
+    // This worker takes the message, fails against the target (500), and logs the retry.
+    const { Messages = [] } = await runtime.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: runtime.queues.default.url, MaxNumberOfMessages: 10 }),
+    );
+    expect(Messages).toHaveLength(1);
+    await worker({
+      Records: Messages.map((m) => ({
+        messageId: m.MessageId,
+        receiptHandle: m.ReceiptHandle,
+        body: m.Body,
+        attributes: {},
+      })),
+    } as unknown as SQSEvent);
+    const { secret } = JSON.parse((await request('GET', '/v1/tenant/signing-secret')).body) as {
+      secret: string;
+    };
+    expect(receiver.callsTo('/fail-logged')[0]?.headers.authorization).toBe('Bearer never-in-logs-7f3a');
+    expect(lines.some((l) => l.includes('attempt failed'))).toBe(true);
+    expect(lines.join('\n')).not.toContain('never-in-logs-7f3a');
+    expect(lines.join('\n')).not.toContain(secret);
+    clock.advance(5000);
+    await runtime.drain();
+    await admin('DELETE', `/v1/jobs/${id}`);
   });
 
   it('gives each tenant its own secret, and only admins see it', async () => {
