@@ -275,6 +275,27 @@ describe('tenant isolation', () => {
     const run = await admin<{ id: string }>('POST', `/v1/jobs/${mine.body.id}/runs`);
     await runtime.drain();
     const id = mine.body.id;
+    // A dead letter of the owner's job, as the archiver records it.
+    await runtime.services.deadLetterStore.archive(
+      {
+        id: 'dl_isolation',
+        tenantId: 'dev',
+        jobId: id,
+        runId: run.body.id,
+        priority: 'default',
+        body: '{}',
+        reason: 'test',
+        receiveCount: 5,
+        deadLetteredAt: clock.now().toISOString(),
+        status: 'dead',
+        redrivenAt: null,
+        redrivenBy: null,
+      },
+      clock.now(),
+    );
+    expect(
+      (await admin<{ items: { id: string }[] }>('GET', '/v1/dead-letters')).body.items.map((l) => l.id),
+    ).toContain('dl_isolation');
 
     for (const [method, path, body] of [
       ['GET', `/v1/jobs/${id}`],
@@ -286,6 +307,7 @@ describe('tenant isolation', () => {
       ['GET', `/v1/jobs/${id}/runs`],
       ['GET', `/v1/jobs/${id}/runs/${run.body.id}`],
       ['DELETE', `/v1/keys/${runtime.devApiKey.split('_')[1]}`],
+      ['POST', '/v1/dead-letters/redrive', { ids: ['dl_isolation'] }],
     ] as const) {
       const res = await other<Problem>(method, path, body);
       expect(res.status, `${method} ${path}`).toBe(404);
