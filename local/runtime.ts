@@ -16,6 +16,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import type { JwtConfig } from '../functions/adapters/authenticator.js';
 import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
+import { InMemoryRunMetrics } from '../functions/adapters/run-metrics.js';
 import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js';
 import type { TargetCaller } from '../functions/adapters/targets.js';
 import { createDocumentClient } from '../functions/commons/clients.js';
@@ -86,6 +87,8 @@ export interface LocalRuntime {
   eventBridge: LocalEventBridge;
   /** Fault injection for tests: how many copies of each firing the Scheduler delivers. */
   faults: { firingCopies: number };
+  /** Run metrics, as the worker would publish them to CloudWatch. */
+  metrics: InMemoryRunMetrics;
   /** Every firing the Scheduler emulator delivered (once per schedule and time), oldest first. */
   firings: { tenantId: string; jobId: string; scheduledTime: string }[];
   /** Fires the schedules that are due by the clock (messages land on the queues). */
@@ -109,6 +112,7 @@ export const DEV_TENANT = 'dev';
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const faults: LocalRuntime['faults'] = { firingCopies: 1 };
   const firings: LocalRuntime['firings'] = [];
+  const runMetrics = new InMemoryRunMetrics();
   const recordFiring = (input: string) => {
     try {
       const { tenantId, jobId, scheduledTime } = JSON.parse(input);
@@ -225,6 +229,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         lambda,
         eventBridge,
         kms,
+        runMetrics,
         clock,
         logger: overrides.logger ?? logger,
         ...(delayLine ? { firingQueue: delayLine } : {}),
@@ -311,6 +316,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       eventBridge: eventBridgeEmulator,
       faults,
       firings,
+      metrics: runMetrics,
       fire: async () => {
         await emulator.fireDue();
       },

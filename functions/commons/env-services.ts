@@ -3,10 +3,12 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { PowertoolsRunMetrics } from '../adapters/run-metrics.js';
 import { createDocumentClient, createSchedulerClient } from './clients.js';
 import { systemClock } from './clock.js';
 import { loadConfig } from './config.js';
 import { logger } from './logger.js';
+import { metrics } from './metrics.js';
 import { buildServices, type Services } from './services.js';
 
 /** Services for a Lambda entry point, from its environment; fails fast on bad config. */
@@ -20,6 +22,7 @@ export function servicesFromEnv(): Services {
     lambda: new LambdaClient({}),
     eventBridge: new EventBridgeClient({}),
     kms: new KMSClient({}),
+    runMetrics: new PowertoolsRunMetrics(metrics),
     clock: systemClock,
     logger,
   });

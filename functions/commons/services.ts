@@ -14,6 +14,7 @@ import { type FailureNotifier, WebhookAndTopicNotifier } from '../adapters/failu
 import { type FiringQueue, SqsFiringQueue } from '../adapters/firing-queue.js';
 import { JobStore } from '../adapters/job-store.js';
 import { RateLimiter } from '../adapters/rate-limiter.js';
+import { InMemoryRunMetrics, type RunMetrics } from '../adapters/run-metrics.js';
 import { RunStore } from '../adapters/run-store.js';
 import { EventBridgeScheduleGateway, type ScheduleGateway } from '../adapters/schedule-gateway.js';
 import { SecretBox } from '../adapters/secret-box.js';
@@ -36,6 +37,7 @@ export interface Services {
   audit: AuditLog;
   rateLimiter: RateLimiter;
   signingSecrets: SigningSecrets;
+  runMetrics: RunMetrics;
   authenticate: Authenticate;
   schedules: ScheduleGateway;
   jobService: JobService;
@@ -59,6 +61,8 @@ export interface ServiceInputs {
   logger: JobServiceLogger;
   /** Replaces the Scheduler adapter, e.g. to simulate a crash in tests. */
   schedules?: ScheduleGateway;
+  /** Where run metrics go (CloudWatch EMF on AWS); in memory when not given. */
+  runMetrics?: RunMetrics;
   /** Replaces the HTTP target caller (AWS targets still go through their clients). */
   callHttpTarget?: TargetCaller;
   /** Replaces SQS for retries and manual runs, e.g. with a clock-driven delay line locally. */
@@ -91,6 +95,7 @@ export function buildServices(inputs: ServiceInputs): Services {
     audit: new AuditLog(db, config.jobsTableName),
     rateLimiter,
     signingSecrets,
+    runMetrics: inputs.runMetrics ?? new InMemoryRunMetrics(),
     authenticate: createAuthenticator(apiKeys, config.jwt),
     runStore,
     deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),

@@ -11,6 +11,7 @@ export function createWorkerHandler(services: Services): (event: SQSEvent) => Pr
     callTarget: services.callTarget,
     queue: services.firingQueue,
     notifier: services.notifier,
+    metrics: services.runMetrics,
     clock: services.clock,
     logger: services.logger,
   };

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { FailureNotifier } from '../adapters/failure-notifier.js';
 import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
 import type { JobStore, StoredJob } from '../adapters/job-store.js';
+import type { EndedStatus, RunMetrics } from '../adapters/run-metrics.js';
 import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { TargetCaller, TargetOutcome } from '../adapters/targets.js';
 import type { Clock } from '../commons/clock.js';
@@ -50,6 +51,8 @@ export interface ExecuteDeps {
   notifier?: FailureNotifier;
   clock: Clock;
   logger: JobServiceLogger;
+  /** Runs by final status, schedule lag and duration. */
+  metrics?: RunMetrics;
   /** Jitter source for retry delays. */
   random?: () => number;
 }
@@ -190,8 +193,12 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
       return { result: 'done', detail: 'skipped', run: skipped };
     }
     const claim = await deps.runs.claim(fresh, now);
-    if (claim.claimed) run = fresh;
-    else {
+    if (claim.claimed) {
+      run = fresh;
+      if (message.trigger === 'schedule') {
+        deps.metrics?.started(job.priority, now.getTime() - Date.parse(message.scheduledTime));
+      }
+    } else {
       const taken = await takeOver(deps, job, claim.existing, claimToken, leaseUntil, now, log);
       if (!('id' in taken)) {
         await release();
@@ -499,6 +506,7 @@ async function unclaimed(
 }
 
 async function recordOnJob(deps: ExecuteDeps, job: StoredJob, run: StoredRun, now: Date): Promise<void> {
+  if (run.status in ENDED) deps.metrics?.ended(run.status as EndedStatus, job.priority, run.durationMs);
   await deps.jobs.recordLastRun(
     job.tenantId,
     job.id,
@@ -511,3 +519,10 @@ async function recordOnJob(deps: ExecuteDeps, job: StoredJob, run: StoredRun, no
 }
 
 const FAILED_STATUSES: ReadonlySet<string> = new Set(['failed', 'timed_out', 'missed']);
+const ENDED: Record<EndedStatus, true> = {
+  succeeded: true,
+  failed: true,
+  timed_out: true,
+  skipped: true,
+  missed: true,
+};

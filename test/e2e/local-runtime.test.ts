@@ -711,6 +711,24 @@ describe('catch-up on resume', () => {
   });
 });
 
+describe('run metrics', () => {
+  it('counts runs by final status and priority, and measures schedule lag', async () => {
+    clock.set('2027-02-01T00:00:00.000Z');
+    const before = { ...runtime.metrics.counts };
+    const lags = runtime.metrics.lagsMs.length;
+    const delta = (key: string) => (runtime.metrics.counts[key] ?? 0) - (before[key] ?? 0);
+    await createJob('/metrics-ok', 'rate(1 minute)', { priority: 'high' });
+    await createJob('/fail-metrics', 'rate(1 minute)', { priority: 'low' });
+    clock.advance(MINUTE);
+    await runtime.fire();
+    clock.advance(7000); // picked up seven seconds late
+    await runtime.drain();
+    expect(delta('RunsSucceeded/high')).toBe(1);
+    expect(delta('RunsFailed/low')).toBe(1);
+    expect(runtime.metrics.lagsMs.slice(lags)).toEqual([7000, 7000]);
+  });
+});
+
 describe('catch-up after a backlog', () => {
   /** The worker is away for five minutes of a rate(1 minute) job: five firings pile up. */
   async function backlog(catchUp: string, catchUpWindowMinutes: number, path: string) {

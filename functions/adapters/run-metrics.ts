@@ -1,0 +1,60 @@
+/**
+ * What the worker reports about runs, as CloudWatch metrics (embedded metric format, via
+ * Powertools): runs by final status, schedule lag (started minus scheduled) and run
+ * duration, per priority. The alarms and the dashboard read these.
+ */
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Priority } from '../../lib/definitions.js';
+
+export const METRICS_NAMESPACE = 'Sundial';
+export const RUN_STATUS_METRICS = {
+  succeeded: 'RunsSucceeded',
+  failed: 'RunsFailed',
+  timed_out: 'RunsTimedOut',
+  skipped: 'RunsSkipped',
+  missed: 'RunsMissed',
+} as const;
+export type EndedStatus = keyof typeof RUN_STATUS_METRICS;
+
+export interface RunMetrics {
+  /** A run reached a final status. */
+  ended(status: EndedStatus, priority: Priority, durationMs: number | null): void;
+  /** A scheduled run started `lagMs` after its scheduled time. */
+  started(priority: Priority, lagMs: number): void;
+}
+
+/** One worker invocation handles one queue, so its metrics carry that queue's priority. */
+export class PowertoolsRunMetrics implements RunMetrics {
+  constructor(private readonly metrics: Metrics) {}
+
+  private withPriority(priority: Priority): Metrics {
+    this.metrics.addDimension('priority', priority);
+    return this.metrics;
+  }
+
+  ended(status: EndedStatus, priority: Priority, durationMs: number | null): void {
+    const m = this.withPriority(priority);
+    m.addMetric(RUN_STATUS_METRICS[status], MetricUnit.Count, 1);
+    if (durationMs !== null) m.addMetric('RunDuration', MetricUnit.Milliseconds, durationMs);
+  }
+
+  started(priority: Priority, lagMs: number): void {
+    this.withPriority(priority).addMetric('ScheduleLag', MetricUnit.Milliseconds, Math.max(0, lagMs));
+  }
+}
+
+/** Counts kept in memory: what the local runtime reports, and what tests read. */
+export class InMemoryRunMetrics implements RunMetrics {
+  readonly counts: Record<string, number> = {};
+  readonly lagsMs: number[] = [];
+
+  ended(status: EndedStatus, priority: Priority): void {
+    const key = `${RUN_STATUS_METRICS[status]}/${priority}`;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+  }
+
+  started(_priority: Priority, lagMs: number): void {
+    this.lagsMs.push(lagMs);
+  }
+}
