@@ -20,6 +20,9 @@ const stack = new SundialStack(app, `Sundial-${stage}`, {
   allowedTargetArns: parseAllowedTargetArns(app.node.tryGetContext('allowedTargetArns')),
   allowedHttpHosts: parseAllowedHttpHosts(app.node.tryGetContext('allowedHttpHosts')),
   tenantLimits: parseTenantLimits((key) => app.node.tryGetContext(key)),
+  ...(app.node.tryGetContext('alarmEmail')
+    ? { alarmEmail: String(app.node.tryGetContext('alarmEmail')) }
+    : {}),
   ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext((key) => app.node.tryGetContext(key))),
   description: `Sundial serverless job scheduler (${stage})`,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

@@ -109,6 +109,8 @@ export const DLQ_ARNS_ENV = 'DEAD_LETTER_QUEUE_ARNS';
 export const QUEUE_ARNS_ENV = 'QUEUE_ARNS';
 /** JSON array of ARN patterns (`*` wildcards) that Lambda, SQS and EventBridge targets may name. */
 export const ALLOWED_TARGET_ARNS_ENV = 'ALLOWED_TARGET_ARNS';
+/** The CloudWatch namespace of Sundial's own metrics (runs, lag, schedule repairs). */
+export const METRICS_NAMESPACE = 'Sundial';
 /** The KMS key that seals secrets at rest (signing secrets, secret target headers). */
 export const SECRETS_KEY_ENV = 'SECRETS_KEY_ID';
 /** Days a run record is kept before DynamoDB TTL removes it. */

@@ -39,6 +39,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SundialFunction } from './constructs/function.js';
+import { Monitoring } from './constructs/monitoring.js';
 import {
   ALLOWED_TARGET_ARNS_ENV,
   DLQ_ARNS_ENV,
@@ -76,11 +77,14 @@ export interface SundialStackProps extends StackProps {
    * Cognito user pool (groups admin, operator, viewer; attribute custom:tenant).
    */
   jwt?: JwtContext;
+  /** Subscribed to the alarm topic. */
+  alarmEmail?: string;
 }
 
 export class SundialStack extends Stack {
   readonly tables: Record<TableDefinition['id'], Table>;
   readonly queues: Record<Priority, { queue: Queue; dlq: Queue }>;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: SundialStackProps) {
     super(scope, id, props);
@@ -317,6 +321,14 @@ export class SundialStack extends Stack {
         throttlingRateLimit: 100,
         throttlingBurstLimit: 200,
       },
+    });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage,
+      queues: this.queues,
+      functions: { api, worker, sync, deadLetters },
+      restApi,
+      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
 
     new CfnOutput(this, 'ApiUrl', { value: restApi.url, description: 'Base URL; the API lives under /v1' });

@@ -7,7 +7,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Priority } from '../../lib/definitions.js';
 
-export const METRICS_NAMESPACE = 'Sundial';
+export { METRICS_NAMESPACE } from '../../lib/definitions.js';
+
 export const RUN_STATUS_METRICS = {
   succeeded: 'RunsSucceeded',
   failed: 'RunsFailed',

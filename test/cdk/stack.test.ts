@@ -353,11 +353,14 @@ describe('functions', () => {
   });
 
   it('has an encrypted failure topic only the worker may publish to', () => {
-    template.resourceCountIs('AWS::SNS::Topic', 1);
-    expect(JSON.stringify(ofType('AWS::SNS::Topic')[0]![1].Properties.KmsMasterKeyId)).toContain(
-      ':alias/aws/sns',
+    // Two topics: final run failures here, alarms on the other; both encrypted.
+    template.resourceCountIs('AWS::SNS::Topic', 2);
+    for (const [, t] of ofType('AWS::SNS::Topic')) {
+      expect(JSON.stringify(t.Properties.KmsMasterKeyId)).toContain(':alias/aws/sns');
+    }
+    const topic = logicalIdOf('AWS::SNS::Topic', (r) =>
+      String(r.Properties.DisplayName).includes('finally failed'),
     );
-    const topic = ofType('AWS::SNS::Topic')[0]![0];
     const publishers = ofType('AWS::IAM::Policy').filter(([, p]) =>
       (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some((s) =>
         actions(s).includes('sns:Publish'),
@@ -453,6 +456,87 @@ describe('identity', () => {
     expect(() => parseJwtContext(context({ jwtIssuer: 'https://idp.example.com' }))).toThrow(
       /jwtAudience is required/,
     );
+  });
+});
+
+describe('monitoring', () => {
+  const alarms = () => ofType('AWS::CloudWatch::Alarm');
+  const topicId = () =>
+    logicalIdOf('AWS::SNS::Topic', (r) => String(r.Properties.DisplayName).endsWith('alarms'));
+
+  it('alarms on every dead-letter queue having a message', () => {
+    const dlqIds = ofType('AWS::SQS::Queue')
+      .filter(([id]) => /Dlq/i.test(id))
+      .map(([id]) => id);
+    expect(dlqIds).toHaveLength(QUEUES.length);
+    for (const dlq of dlqIds) {
+      const watching = alarms().filter(
+        ([, a]) =>
+          a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' &&
+          JSON.stringify(a.Properties.Dimensions).includes(dlq) &&
+          a.Properties.Threshold === 1,
+      );
+      expect(watching, dlq).toHaveLength(1);
+    }
+  });
+
+  it('sends every alarm, and the composite over all of them, to the one alarm topic', () => {
+    const topic = topicId();
+    expect(alarms().length).toBeGreaterThanOrEqual(16);
+    for (const [id, alarm] of alarms()) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: topic }]);
+      expect(alarm.Properties.AlarmDescription, id).toBeTruthy();
+    }
+    const [[, composite]] = ofType('AWS::CloudWatch::CompositeAlarm') as [[string, Resource]];
+    expect(composite.Properties.AlarmActions).toEqual([{ Ref: topic }]);
+    const rule = JSON.stringify(composite.Properties.AlarmRule);
+    for (const [id] of alarms()) expect(rule, id).toContain(id);
+  });
+
+  it('watches failures, lag, backlog, the worker, the sweeper and the API', () => {
+    const names = alarms().map(([, a]) => String(a.Properties.AlarmName));
+    for (const expected of [
+      'RunFailureRate',
+      'ScheduleLag-high',
+      'OldestMessage-low',
+      'WorkerErrors',
+      'WorkerThrottles',
+      'ScheduleSyncErrors',
+      'ScheduleRepairsFailed',
+      'ScheduleDrift',
+      'Api5xx',
+      'ApiLatencyP99',
+    ]) {
+      expect(names).toContain(`sundial-dev-${expected}`);
+    }
+    const rate = alarms().find(([, a]) => a.Properties.AlarmName === 'sundial-dev-RunFailureRate')![1];
+    expect(rate.Properties).toMatchObject({ Threshold: 5, EvaluationPeriods: 2 });
+  });
+
+  it('builds a dashboard and puts its URL and the alarm topic in the outputs', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasOutput('DashboardUrl', {});
+    template.hasOutput('AlarmTopicArn', {});
+  });
+
+  it('subscribes an e-mail address to the alarms when one is given', () => {
+    const withEmail = Template.fromStack(
+      new SundialStack(unbundledApp(), 'Sundial-email', { stage: 'dev', alarmEmail: 'oncall@example.com' }),
+    );
+    withEmail.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('gives every function a log group with a retention', () => {
+    const fns = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.LoggingConfig);
+    expect(fns.length).toBeGreaterThanOrEqual(4);
+    for (const [id, fn] of fns) {
+      const group = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(resources[group]?.Properties.RetentionInDays, id).toBeGreaterThan(0);
+    }
   });
 });
 

@@ -1,0 +1,261 @@
+/**
+ * What a platform team watches: an alarm for every way Sundial can fail, all on one SNS
+ * topic, a composite "Sundial unhealthy" over them, and a dashboard.
+ */
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
+import {
+  Alarm,
+  AlarmRule,
+  AlarmState,
+  ComparisonOperator,
+  CompositeAlarm,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, PRIORITIES, type Priority } from '../definitions.js';
+import type { Stage } from '../stage.js';
+
+export interface MonitoringProps {
+  stage: Stage;
+  queues: Record<Priority, { queue: Queue; dlq: Queue }>;
+  functions: { api: IFunction; worker: IFunction; sync: IFunction; deadLetters: IFunction };
+  restApi: RestApi;
+  /** Subscribed to the alarm topic when given. */
+  alarmEmail?: string;
+}
+
+/** Oldest message a queue may hold before it is a backlog worth waking someone for. */
+const MAX_MESSAGE_AGE_SECONDS = 300;
+
+export class Monitoring extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+  readonly unhealthy: CompositeAlarm;
+  readonly dashboard: Dashboard;
+  private readonly stage: Stage;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.stage = props.stage;
+    const { functions: fns } = props;
+    this.topic = new Topic(this, 'AlarmTopic', {
+      displayName: `Sundial ${props.stage}: alarms`,
+      masterKey: Alias.fromAliasName(this, 'AwsManagedSnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+
+    const runMetric = (name: string, priority: Priority, statistic = 'Sum') =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: 'sundial', priority },
+        statistic,
+        period: Duration.minutes(5),
+      });
+    const sumOverPriorities = (name: string, label: string) =>
+      new MathExpression({
+        expression: PRIORITIES.map((p) => `${name.toLowerCase()}_${p}`).join(' + '),
+        usingMetrics: Object.fromEntries(
+          PRIORITIES.map((p) => [`${name.toLowerCase()}_${p}`, runMetric(name, p)]),
+        ),
+        label,
+        period: Duration.minutes(5),
+      });
+
+    // --- alarms ---
+    for (const priority of PRIORITIES) {
+      const { queue, dlq } = props.queues[priority];
+      this.alarm(`DeadLetters-${priority}`, {
+        metric: dlq.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        threshold: 1,
+        description: `The ${priority} queue's dead-letter queue holds messages: inspect and redrive with /v1/dead-letters.`,
+      });
+      this.alarm(`OldestMessage-${priority}`, {
+        metric: queue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        threshold: MAX_MESSAGE_AGE_SECONDS,
+        evaluationPeriods: 3,
+        description: `The ${priority} queue has held a message for more than ${MAX_MESSAGE_AGE_SECONDS} s: the worker is behind.`,
+      });
+      this.alarm(`ScheduleLag-${priority}`, {
+        metric: runMetric('ScheduleLag', priority, 'p99'),
+        threshold: 120_000,
+        evaluationPeriods: 2,
+        description: `p99 schedule lag of ${priority} runs is over 2 minutes.`,
+      });
+    }
+    const succeeded = sumOverPriorities('RunsSucceeded', 'succeeded');
+    const failed = sumOverPriorities('RunsFailed', 'failed');
+    const timedOut = sumOverPriorities('RunsTimedOut', 'timed out');
+    this.alarm('RunFailureRate', {
+      metric: new MathExpression({
+        expression: '100 * (failed + timedout) / MAX([succeeded + failed + timedout, 1])',
+        usingMetrics: { succeeded, failed, timedout: timedOut },
+        label: 'failed or timed out, % of runs',
+        period: Duration.minutes(5),
+      }),
+      threshold: 5,
+      evaluationPeriods: 2,
+      description: 'More than 5% of runs failed or timed out for 10 minutes.',
+    });
+    this.alarm('WorkerErrors', {
+      metric: fns.worker.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 1,
+      description: 'The worker Lambda failed invocations (not run failures: the worker itself).',
+    });
+    this.alarm('WorkerThrottles', {
+      metric: fns.worker.metricThrottles({ period: Duration.minutes(5) }),
+      threshold: 1,
+      description: 'The worker Lambda was throttled: account concurrency is exhausted.',
+    });
+    this.alarm('ScheduleSyncErrors', {
+      metric: fns.sync.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 1,
+      description: 'The schedule-sync sweeper failed: schedules may not match their jobs.',
+    });
+    this.alarm('ScheduleRepairsFailed', {
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'ScheduleRepairsFailed',
+        dimensionsMap: { service: 'sundial' },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      description: 'The sweeper could not repair a schedule after a crashed or failed change.',
+    });
+    this.alarm('ScheduleDrift', {
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'SchedulesRepaired',
+        dimensionsMap: { service: 'sundial' },
+        statistic: 'Sum',
+        period: Duration.minutes(15),
+      }),
+      threshold: 10,
+      description:
+        'Many schedules needed repair: changes keep failing half-way, or schedules are edited by hand.',
+    });
+    this.alarm('DeadLetterArchiverErrors', {
+      metric: fns.deadLetters.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 1,
+      description: 'The dead-letter archiver failed: dead letters may not be listed.',
+    });
+    this.alarm('Api5xx', {
+      metric: props.restApi.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      description: 'The API answered 5xx.',
+    });
+    this.alarm('ApiLatencyP99', {
+      metric: props.restApi.metricLatency({ period: Duration.minutes(5), statistic: 'p99' }),
+      threshold: 3000,
+      evaluationPeriods: 3,
+      description: 'API p99 latency is over 3 s.',
+    });
+
+    this.unhealthy = new CompositeAlarm(this, 'Unhealthy', {
+      compositeAlarmName: `sundial-${props.stage}-unhealthy`,
+      alarmDescription: 'Sundial unhealthy: one of its alarms is firing.',
+      alarmRule: AlarmRule.anyOf(...this.alarms.map((a) => AlarmRule.fromAlarm(a, AlarmState.ALARM))),
+    });
+    this.unhealthy.addAlarmAction(new SnsAction(this.topic));
+
+    // --- dashboard ---
+    const graph = (title: string, left: IMetric[], width = 12) =>
+      new GraphWidget({ title, left, width, height: 6 });
+    const lambdas = Object.entries(fns) as [string, IFunction][];
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `sundial-${props.stage}` });
+    this.dashboard.addWidgets(
+      graph('Runs by status (all priorities)', [
+        succeeded,
+        failed,
+        timedOut,
+        sumOverPriorities('RunsSkipped', 'skipped'),
+        sumOverPriorities('RunsMissed', 'missed'),
+      ]),
+      graph(
+        'Schedule lag (p50, p99)',
+        PRIORITIES.flatMap((p) => [runMetric('ScheduleLag', p, 'p50'), runMetric('ScheduleLag', p, 'p99')]),
+      ),
+      graph(
+        'Queue depth per priority',
+        PRIORITIES.map((p) => props.queues[p].queue.metricApproximateNumberOfMessagesVisible()),
+      ),
+      graph(
+        'Dead-letter queues',
+        PRIORITIES.map((p) => props.queues[p].dlq.metricApproximateNumberOfMessagesVisible()),
+      ),
+      graph('API latency (p50, p99)', [
+        props.restApi.metricLatency({ statistic: 'p50' }),
+        props.restApi.metricLatency({ statistic: 'p99' }),
+      ]),
+      graph('API errors', [props.restApi.metricClientError(), props.restApi.metricServerError()]),
+      graph(
+        'Lambda errors',
+        lambdas.map(([, fn]) => fn.metricErrors()),
+      ),
+      graph(
+        'Lambda duration (p99)',
+        lambdas.map(([, fn]) => fn.metricDuration({ statistic: 'p99' })),
+      ),
+      graph(
+        'Lambda concurrency',
+        lambdas.map(
+          ([, fn]) =>
+            new Metric({
+              namespace: 'AWS/Lambda',
+              metricName: 'ConcurrentExecutions',
+              dimensionsMap: { FunctionName: fn.functionName },
+              statistic: 'Maximum',
+            }),
+        ),
+        24,
+      ),
+    );
+    const region = Stack.of(this).region;
+    new CfnOutput(Stack.of(this), 'DashboardUrl', {
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboardName}`,
+    });
+    new CfnOutput(Stack.of(this), 'AlarmTopicArn', {
+      value: this.topic.topicArn,
+      description: 'Every Sundial alarm; subscribe on-call here (or pass -c alarmEmail=...)',
+    });
+  }
+
+  private alarm(
+    id: string,
+    props: { metric: IMetric; threshold: number; description: string; evaluationPeriods?: number },
+  ): Alarm {
+    const alarm = new Alarm(this, id, {
+      alarmName: `sundial-${this.stage}-${id}`,
+      metric: props.metric,
+      threshold: props.threshold,
+      evaluationPeriods: props.evaluationPeriods ?? 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No data means nothing happened: no runs, no messages, no errors.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: props.description,
+    });
+    alarm.addAlarmAction(new SnsAction(this.topic));
+    this.alarms.push(alarm);
+    return alarm;
+  }
+}
