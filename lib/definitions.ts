@@ -117,5 +117,7 @@ export const SECRETS_KEY_ENV = 'SECRETS_KEY_ID';
 export const RUN_RETENTION_DAYS = 30;
 /** Markers older than this are repaired by the sync sweeper. */
 export const SYNC_GRACE_SECONDS = 30;
+/** How often the reconciler compares every job with its schedule (minutes) in the stack. */
+export const RECONCILE_MINUTES = 15;
 /** How often the sync sweeper runs (minutes) in the stack. */
 export const SYNC_SWEEP_MINUTES = 1;

@@ -47,6 +47,7 @@ import {
   type Priority,
   QUEUE_ARNS_ENV,
   QUEUES,
+  RECONCILE_MINUTES,
   RUN_RETENTION_DAYS,
   RUNS_TABLE,
   SCHEDULE_GROUP_ENV,
@@ -300,6 +301,28 @@ export class SundialStack extends Stack {
       targets: [new LambdaFunction(sync, { retryAttempts: 2 })],
     });
 
+    const reconciler = new SundialFunction(this, 'Reconciler', {
+      entry: 'functions/reconciler.ts',
+      description: 'Sundial reconciler: repairs drift between the jobs table and the schedules',
+      timeout: Duration.minutes(15),
+      environment,
+      stage,
+    }).function;
+    jobs.grant(reconciler, 'dynamodb:Scan');
+    manageSchedules(reconciler);
+    reconciler.addToRolePolicy(
+      new PolicyStatement({
+        // ListSchedules has no resource-level permission: it is authorised on "*" only.
+        actions: ['scheduler:ListSchedules'],
+        resources: ['*'],
+      }),
+    );
+    new Rule(this, 'ReconcileRule', {
+      description: 'Runs the Sundial reconciler',
+      schedule: Schedule.rate(Duration.minutes(RECONCILE_MINUTES)),
+      targets: [new LambdaFunction(reconciler, { retryAttempts: 0 })],
+    });
+
     // --- API ---
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
       retention: stage === 'prod' ? RetentionDays.ONE_YEAR : RetentionDays.ONE_MONTH,
@@ -326,7 +349,7 @@ export class SundialStack extends Stack {
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stage,
       queues: this.queues,
-      functions: { api, worker, sync, deadLetters },
+      functions: { api, worker, sync, deadLetters, reconciler },
       restApi,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
@@ -438,7 +461,7 @@ export class SundialStack extends Stack {
       {
         id: nag('IAM5[Resource::*]'),
         reason:
-          'Only xray:PutTraceSegments and xray:PutTelemetryRecords, which have no resource-level permissions.',
+          'Only xray:PutTraceSegments, xray:PutTelemetryRecords and scheduler:ListSchedules, which have no resource-level permissions.',
       },
       {
         id: nag(`IAM5[Resource::${jobsIndexes}]`),

@@ -25,9 +25,11 @@ import { type Config, DEFAULT_LIMITS, type TenantLimits } from '../functions/com
 import { buildServices, type Services } from '../functions/commons/services.js';
 import { createApiHandler } from '../functions/handlers/api.js';
 import { createDeadLetterHandler } from '../functions/handlers/dead-letters.js';
+import { createReconcileHandler } from '../functions/handlers/reconcile.js';
 import { createSyncHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
 import type { JobServiceLogger } from '../functions/usecases/jobs.js';
+import type { ReconcileReport } from '../functions/usecases/reconcile.js';
 import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
 import { startApiGateway } from './api-gateway.js';
 import { LocalEventBridge, LocalLambda } from './aws-targets.js';
@@ -97,6 +99,8 @@ export interface LocalRuntime {
   tick(): Promise<void>;
   /** Hands every visible message to the worker until none is left. */
   drain(): Promise<number>;
+  /** Runs the reconciler once: repairs drift between the jobs table and the schedules. */
+  reconcile(): Promise<ReconcileReport>;
   /** Runs the schedule-sync sweeper once. */
   sweep(): Promise<{ repaired: number; failed: number }>;
   /** Builds services on this runtime's resources with other parts swapped in (tests). */
@@ -262,6 +266,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dlqPollerQueue = (q: LocalQueue) => ({ url: q.dlqUrl, arn: q.dlqArn, batchSize: 10 });
     const workerInvoke = (event: SQSEvent) => worker(event);
     const sweep = createSyncHandler(services, SYNC_GRACE_SECONDS);
+    // The emulator has no rate quota to respect.
+    const reconcileOnce = createReconcileHandler(services, async () => undefined);
     const ordered = PRIORITIES.map((p) => queues[p]);
     const pollerQueue = (q: LocalQueue) => ({ url: q.url, arn: q.arn, batchSize: q.definition.batchSize });
     const pollOptions =
@@ -296,6 +302,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         sweep().catch((error) => logger.error('sync sweep failed', { error: String(error) }));
       }, options.sweepIntervalMs ?? 10_000);
       stops.push(async () => clearInterval(timer));
+      const reconcileTimer = setInterval(
+        () => {
+          reconcileOnce().catch((error) => logger.error('reconciliation failed', { error: String(error) }));
+        },
+        5 * 60 * 1000,
+      );
+      stops.push(async () => clearInterval(reconcileTimer));
     }
 
     return {
@@ -326,6 +339,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       drain,
       sweep,
+      reconcile: reconcileOnce,
       servicesWith,
       stop,
     };

@@ -10,6 +10,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -366,6 +367,25 @@ export class JobStore {
         }),
       ),
     );
+  }
+
+  /** Every job of every tenant, page by page: for maintenance (the reconciler) only. */
+  async *scanAll(pageSize = 500): AsyncGenerator<StoredJob> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: '#type = :job',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: { ':job': 'job' },
+          ExclusiveStartKey: startKey,
+          Limit: pageSize,
+        }),
+      );
+      for (const item of page.Items ?? []) yield fromItem(item);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
   }
 
   /** Jobs whose sync marker is older than `before`, oldest first, from one shard. */

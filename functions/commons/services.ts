@@ -38,6 +38,7 @@ export interface Services {
   rateLimiter: RateLimiter;
   signingSecrets: SigningSecrets;
   runMetrics: RunMetrics;
+  scheduler: SchedulerClient;
   authenticate: Authenticate;
   schedules: ScheduleGateway;
   jobService: JobService;
@@ -96,6 +97,7 @@ export function buildServices(inputs: ServiceInputs): Services {
     rateLimiter,
     signingSecrets,
     runMetrics: inputs.runMetrics ?? new InMemoryRunMetrics(),
+    scheduler: inputs.scheduler,
     authenticate: createAuthenticator(apiKeys, config.jwt),
     runStore,
     deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),

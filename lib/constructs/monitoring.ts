@@ -30,7 +30,13 @@ import type { Stage } from '../stage.js';
 export interface MonitoringProps {
   stage: Stage;
   queues: Record<Priority, { queue: Queue; dlq: Queue }>;
-  functions: { api: IFunction; worker: IFunction; sync: IFunction; deadLetters: IFunction };
+  functions: {
+    api: IFunction;
+    worker: IFunction;
+    sync: IFunction;
+    deadLetters: IFunction;
+    reconciler: IFunction;
+  };
   restApi: RestApi;
   /** Subscribed to the alarm topic when given. */
   alarmEmail?: string;
@@ -153,6 +159,23 @@ export class Monitoring extends Construct {
       threshold: 10,
       description:
         'Many schedules needed repair: changes keep failing half-way, or schedules are edited by hand.',
+    });
+    this.alarm('ReconcilerDrift', {
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'DriftRepaired',
+        dimensionsMap: { service: 'sundial' },
+        statistic: 'Sum',
+        period: Duration.minutes(15),
+      }),
+      threshold: 1,
+      description:
+        'The reconciler found schedules that did not match their jobs (edited or deleted by hand?) and repaired them.',
+    });
+    this.alarm('ReconcilerErrors', {
+      metric: fns.reconciler.metricErrors({ period: Duration.minutes(15) }),
+      threshold: 1,
+      description: 'The reconciler failed: drift between jobs and schedules goes unrepaired.',
     });
     this.alarm('DeadLetterArchiverErrors', {
       metric: fns.deadLetters.metricErrors({ period: Duration.minutes(5) }),

@@ -197,8 +197,13 @@ describe('functions', () => {
     const statements = ofType('AWS::IAM::Policy').flatMap(
       ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
     );
-    const scheduler = statements.filter((s) => actions(s).some((a) => a.startsWith('scheduler:')));
-    expect(scheduler).toHaveLength(2); // api and sync
+    const scheduler = statements.filter((s) =>
+      actions(s).some((a) => a.startsWith('scheduler:') && a !== 'scheduler:ListSchedules'),
+    );
+    expect(scheduler).toHaveLength(3); // api, sync and reconciler
+    // Listing has no resource-level permission: only the reconciler lists, on "*".
+    const listing = statements.filter((s) => actions(s).includes('scheduler:ListSchedules'));
+    expect(listing).toEqual([expect.objectContaining({ Action: 'scheduler:ListSchedules', Resource: '*' })]);
     for (const s of scheduler) {
       expect(JSON.stringify(s.Resource)).toContain(':schedule/sundial-dev/*');
       expect(actions(s).sort()).toEqual([
@@ -209,15 +214,19 @@ describe('functions', () => {
       ]);
     }
     const passRole = statements.filter((s) => actions(s).includes('iam:PassRole'));
-    expect(passRole).toHaveLength(2);
+    expect(passRole).toHaveLength(3);
     for (const s of passRole) {
       expect(s.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SchedulerRole/), 'Arn'] });
       expect(s.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
     }
   });
 
-  it('has no IAM statement on "*" but the X-Ray actions that have no resource-level permission', () => {
-    const noResourceLevel = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+  it('has no IAM statement on "*" but for the actions that have no resource-level permission', () => {
+    const noResourceLevel = new Set([
+      'xray:PutTraceSegments',
+      'xray:PutTelemetryRecords',
+      'scheduler:ListSchedules',
+    ]);
     const statements = ofType('AWS::IAM::Policy').flatMap(
       ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
     );

@@ -5,9 +5,12 @@
 
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
   GetScheduleCommand,
   ListSchedulesCommand,
   ResourceNotFoundException,
+  UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import {
@@ -708,6 +711,67 @@ describe('catch-up on resume', () => {
   it('respects the window and "none"', async () => {
     expect(await pauseAndResume('all', 15, '/catch-window')).toEqual(['catch_up 00:40 succeeded']);
     expect(await pauseAndResume('none', 60, '/catch-none')).toEqual([]);
+  });
+});
+
+describe('the reconciler', () => {
+  it('repairs drift both ways: missing, hand-edited and orphaned schedules', async () => {
+    clock.set('2027-03-01T00:00:00.000Z');
+    const gone = await createJob('/rec-gone', 'rate(1 hour)');
+    const edited = await createJob('/rec-edited', 'cron(0 9 * * ? *)');
+    const paused = await createJob('/rec-paused', 'rate(1 hour)', { state: 'paused' });
+    const unscheduled = await api<Job>('POST', '/v1/jobs', {
+      name: 'no-schedule',
+      target: { type: 'http', url: `${target.url}/rec-none` },
+    });
+    const { scheduler } = runtime.clients;
+    const group = LOCAL_SCHEDULE_GROUP;
+    // Hands in the console: one deleted, one edited, one enabled, and two that belong to no job.
+    await scheduler.send(new DeleteScheduleCommand({ Name: gone.id, GroupName: group }));
+    const current = await schedule(edited.id);
+    await scheduler.send(
+      new UpdateScheduleCommand({
+        ...current,
+        Name: edited.id,
+        GroupName: group,
+        ScheduleExpression: 'cron(0 3 * * ? *)',
+        FlexibleTimeWindow: current.FlexibleTimeWindow!,
+        Target: current.Target!,
+      }),
+    );
+    const pausedSchedule = await schedule(paused.id);
+    await scheduler.send(
+      new UpdateScheduleCommand({
+        ...pausedSchedule,
+        Name: paused.id,
+        GroupName: group,
+        State: 'ENABLED',
+        ScheduleExpression: pausedSchedule.ScheduleExpression!,
+        FlexibleTimeWindow: pausedSchedule.FlexibleTimeWindow!,
+        Target: pausedSchedule.Target!,
+      }),
+    );
+    for (const name of ['job_01HANDMADE', unscheduled.body.id]) {
+      await scheduler.send(
+        new CreateScheduleCommand({
+          Name: name,
+          GroupName: group,
+          ScheduleExpression: 'rate(5 minutes)',
+          FlexibleTimeWindow: { Mode: 'OFF' },
+          Target: current.Target!,
+        }),
+      );
+    }
+
+    expect(await runtime.reconcile()).toMatchObject({ missing: 1, drifted: 2, orphaned: 2, failed: 0 });
+    expect((await schedule(gone.id)).ScheduleExpression).toBe('rate(1 hour)');
+    expect((await schedule(edited.id)).ScheduleExpression).toBe('cron(0 9 * * ? *)');
+    expect((await schedule(paused.id)).State).toBe('DISABLED');
+    for (const name of ['job_01HANDMADE', unscheduled.body.id]) {
+      await expect(schedule(name)).rejects.toBeInstanceOf(ResourceNotFoundException);
+    }
+    // Nothing left to repair.
+    expect(await runtime.reconcile()).toMatchObject({ missing: 0, drifted: 0, orphaned: 0, failed: 0 });
   });
 });
 

@@ -1,0 +1,22 @@
+/** Reconciler Lambda entry, run every 15 minutes: repairs drift between jobs and schedules. */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import { servicesFromEnv } from './commons/env-services.js';
+import { logger } from './commons/logger.js';
+import { metrics } from './commons/metrics.js';
+import { createReconcileHandler } from './handlers/reconcile.js';
+
+const run = createReconcileHandler(servicesFromEnv());
+
+export const handler = middy()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(async () => {
+    const report = await run();
+    metrics.addMetric('DriftRepaired', MetricUnit.Count, report.missing + report.drifted + report.orphaned);
+    metrics.addMetric('DriftRepairsFailed', MetricUnit.Count, report.failed);
+    metrics.addMetric('JobsReconciled', MetricUnit.Count, report.jobs);
+    return report;
+  });
