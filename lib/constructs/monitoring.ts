@@ -71,6 +71,15 @@ export class Monitoring extends Construct {
         statistic,
         period: Duration.minutes(5),
       });
+    /** A metric of the sweeper or the reconciler, summed over `minutes`. */
+    const serviceSum = (name: string, minutes: number) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: 'sundial' },
+        statistic: 'Sum',
+        period: Duration.minutes(minutes),
+      });
     const sumOverPriorities = (name: string, label: string) =>
       new MathExpression({
         expression: PRIORITIES.map((p) => `${name.toLowerCase()}_${p}`).join(' + '),
@@ -138,36 +147,18 @@ export class Monitoring extends Construct {
       description: 'The schedule-sync sweeper failed: schedules may not match their jobs.',
     });
     this.alarm('ScheduleRepairsFailed', {
-      metric: new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: 'ScheduleRepairsFailed',
-        dimensionsMap: { service: 'sundial' },
-        statistic: 'Sum',
-        period: Duration.minutes(5),
-      }),
+      metric: serviceSum('ScheduleRepairsFailed', 5),
       threshold: 1,
       description: 'The sweeper could not repair a schedule after a crashed or failed change.',
     });
     this.alarm('ScheduleDrift', {
-      metric: new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: 'SchedulesRepaired',
-        dimensionsMap: { service: 'sundial' },
-        statistic: 'Sum',
-        period: Duration.minutes(15),
-      }),
+      metric: serviceSum('SchedulesRepaired', 15),
       threshold: 10,
       description:
         'Many schedules needed repair: changes keep failing half-way, or schedules are edited by hand.',
     });
     this.alarm('ReconcilerDrift', {
-      metric: new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: 'DriftRepaired',
-        dimensionsMap: { service: 'sundial' },
-        statistic: 'Sum',
-        period: Duration.minutes(15),
-      }),
+      metric: serviceSum('DriftRepaired', 15),
       threshold: 1,
       description:
         'The reconciler found schedules that did not match their jobs (edited or deleted by hand?) and repaired them.',
