@@ -1,4 +1,5 @@
 /** API Lambda entry: API Gateway REST proxy events -> job API. */
+import { correlationPaths } from '@aws-lambda-powertools/logger/correlationId';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -9,5 +10,6 @@ import { createApiHandler } from './handlers/api.js';
 const app = createApiHandler(servicesFromEnv());
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  // API Gateway's request id is every log line's correlation id, and travels with run-now.
+  .use(injectLambdaContext(logger, { resetKeys: true, correlationIdPath: correlationPaths.API_GATEWAY_REST }))
   .handler((event) => app(event));

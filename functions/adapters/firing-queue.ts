@@ -18,6 +18,7 @@ export interface QueueMessage {
   attempt?: number;
   /** Not to be worked on before this instant. */
   notBefore?: string;
+  correlationId?: string;
 }
 
 export interface FiringQueue {

@@ -308,6 +308,7 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
           { jobs: deps.jobs, runs: deps.runs, queue: deps.queue, clock: deps.clock },
           req.principal.tenantId,
           req.params.jobId!,
+          req.event.requestContext?.requestId,
         );
         return json(202, toPublicRun(run), { location: `/v1/jobs/${run.jobId}/runs/${run.id}` });
       },

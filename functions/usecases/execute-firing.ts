@@ -26,6 +26,8 @@ const base = {
   scheduledTime: z.iso.datetime({ offset: true }),
   /** Not to be worked on before this instant (retry delays, a firing waiting its turn). */
   notBefore: z.iso.datetime({ offset: true }).optional(),
+  /** The API request that caused it (run now), for following one request through the logs. */
+  correlationId: z.string().max(128).optional(),
 };
 
 export const firingMessageSchema = z.discriminatedUnion('trigger', [
@@ -87,7 +89,14 @@ export function runIdOf(message: FiringMessageBody): string {
 export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBody): Promise<FiringOutcome> {
   const { tenantId, jobId } = message;
   const runId = runIdOf(message);
-  const log = { tenantId, jobId, runId, trigger: message.trigger, scheduledTime: message.scheduledTime };
+  const log = {
+    tenantId,
+    jobId,
+    runId,
+    correlationId: message.correlationId ?? runId,
+    trigger: message.trigger,
+    scheduledTime: message.scheduledTime,
+  };
 
   const job = await deps.jobs.get(tenantId, jobId);
   if (!job || job.state === 'deleting') {
@@ -241,6 +250,7 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
       runId,
       attempt: run.attempt + 1,
       notBefore,
+      ...(message.correlationId ? { correlationId: message.correlationId } : {}),
     };
     // The message goes first: if we crash after it, the retry still happens; if we crash
     // before it, this attempt's message is redelivered and the lease lets it run again.

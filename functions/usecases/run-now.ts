@@ -16,7 +16,12 @@ export interface RunNowDeps {
   clock: Clock;
 }
 
-export async function runNow(deps: RunNowDeps, tenantId: string, jobId: string): Promise<StoredRun> {
+export async function runNow(
+  deps: RunNowDeps,
+  tenantId: string,
+  jobId: string,
+  correlationId?: string,
+): Promise<StoredRun> {
   const job = await deps.jobs.get(tenantId, jobId);
   const now = deps.clock.now();
   const runId = manualRunId(now, randomBytes(5).toString('hex'));
@@ -29,6 +34,7 @@ export async function runNow(deps: RunNowDeps, tenantId: string, jobId: string):
     trigger: 'manual',
     scheduledTime: scheduledAt,
     runId,
+    ...(correlationId ? { correlationId } : {}),
   });
   const run: StoredRun = newRun({
     id: runId,

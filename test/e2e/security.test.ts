@@ -494,7 +494,7 @@ describe('signed calls and secret headers', () => {
     await admin('DELETE', `/v1/jobs/${job.body.id}`);
   });
 
-  it('never writes secret header values or signing secrets to the logs, at any level', async () => {
+  it('logs with the correlation id, and never a secret header value or signing secret', async () => {
     const lines: string[] = [];
     const record = (message: string, ...extra: Record<string, unknown>[]) => {
       lines.push(JSON.stringify([message, ...extra]));
@@ -508,6 +508,7 @@ describe('signed calls and secret headers', () => {
         path,
         headers: { authorization: `Bearer ${runtime.devApiKey}` },
         body: body === undefined ? null : JSON.stringify(body),
+        requestContext: { requestId: 'req-logged-1' },
       } as unknown as APIGatewayProxyEvent);
     const created = await request('POST', '/v1/jobs', {
       name: 'logged',
@@ -537,7 +538,13 @@ describe('signed calls and secret headers', () => {
       secret: string;
     };
     expect(receiver.callsTo('/fail-logged')[0]?.headers.authorization).toBe('Bearer never-in-logs-7f3a');
-    expect(lines.some((l) => l.includes('attempt failed'))).toBe(true);
+    // The worker's lines carry the API request that asked for the run.
+    const failedLine = lines.find((l) => l.includes('attempt failed'));
+    expect(JSON.parse(failedLine ?? '[]')[1]).toMatchObject({
+      correlationId: 'req-logged-1',
+      jobId: id,
+      tenantId: 'dev',
+    });
     expect(lines.join('\n')).not.toContain('never-in-logs-7f3a');
     expect(lines.join('\n')).not.toContain(secret);
     clock.advance(5000);
