@@ -1,11 +1,13 @@
 /** Dead-letter Lambda entry: archives what the priority queues gave up on. */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { DLQ_ARNS_ENV, PRIORITIES, type Priority } from '../lib/definitions.js';
 import { servicesFromEnv } from './commons/env-services.js';
 import { logger } from './commons/logger.js';
+import { tracer } from './commons/tracer.js';
 import { createDeadLetterHandler } from './handlers/dead-letters.js';
 
 const dlqArns = z
@@ -14,5 +16,6 @@ const dlqArns = z
 const archive = createDeadLetterHandler(servicesFromEnv(), dlqArns);
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(captureLambdaHandler(tracer))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler((event) => archive(event));

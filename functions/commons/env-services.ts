@@ -10,18 +10,21 @@ import { loadConfig } from './config.js';
 import { logger } from './logger.js';
 import { metrics } from './metrics.js';
 import { buildServices, type Services } from './services.js';
+import { tracer } from './tracer.js';
 
 /** Services for a Lambda entry point, from its environment; fails fast on bad config. */
 export function servicesFromEnv(): Services {
+  // Every SDK call becomes an X-Ray subsegment of the invocation.
+  const traced = <T>(client: T): T => tracer.captureAWSv3Client(client);
   return buildServices({
     config: loadConfig(),
-    db: createDocumentClient(),
-    scheduler: createSchedulerClient(),
-    sqs: new SQSClient({}),
-    sns: new SNSClient({}),
-    lambda: new LambdaClient({}),
-    eventBridge: new EventBridgeClient({}),
-    kms: new KMSClient({}),
+    db: traced(createDocumentClient()),
+    scheduler: traced(createSchedulerClient()),
+    sqs: traced(new SQSClient({})),
+    sns: traced(new SNSClient({})),
+    lambda: traced(new LambdaClient({})),
+    eventBridge: traced(new EventBridgeClient({})),
+    kms: traced(new KMSClient({})),
     runMetrics: new PowertoolsRunMetrics(metrics),
     clock: systemClock,
     logger,
