@@ -59,6 +59,10 @@ export interface LocalRuntimeOptions {
   failedVisibilityTimeoutSeconds?: number;
   /** Concurrent worker invocations per queue in real-clock mode. Default: the stack's maximum concurrency. */
   maxConcurrency?: Partial<Record<Priority, number>>;
+  /** Messages per worker invocation. Default: the stack's batch size (10). */
+  batchSize?: number;
+  /** Called with every AWS SDK client the runtime makes (benchmarks count calls with it). */
+  instrument?: (client: { middlewareStack: { add: (...args: never[]) => void } }) => void;
   /** Per-tenant quotas and rate limits. Default: the deployed defaults. */
   limits?: Partial<TenantLimits>;
   /** Accept tokens from this OIDC issuer besides API keys. */
@@ -219,6 +223,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...(failureTopicArn ? { failureTopicArn } : {}),
     };
     const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
+    if (options.instrument) {
+      for (const client of [db, sqs, sns, scheduler, lambda, eventBridge, kms]) {
+        options.instrument(client as unknown as Parameters<typeof options.instrument>[0]);
+      }
+    }
     // Under an injected clock, message delays follow that clock too.
     const delayLine = manual
       ? new DelayLine(new SqsFiringQueue(sqs, config.queueUrls, clock), clock)
@@ -269,7 +278,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // The emulator has no rate quota to respect.
     const reconcileOnce = createReconcileHandler(services, async () => undefined);
     const ordered = PRIORITIES.map((p) => queues[p]);
-    const pollerQueue = (q: LocalQueue) => ({ url: q.url, arn: q.arn, batchSize: q.definition.batchSize });
+    const pollerQueue = (q: LocalQueue) => ({
+      url: q.url,
+      arn: q.arn,
+      batchSize: options.batchSize ?? q.definition.batchSize,
+    });
     const pollOptions =
       options.failedVisibilityTimeoutSeconds === undefined
         ? {}

@@ -29,7 +29,7 @@ const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
 const CACHE_MS = 60_000;
 
 export class SigningSecrets {
-  private readonly cache = new Map<string, { until: number; secrets: string[] }>();
+  private readonly cache = new Map<string, { until: number; secrets: Promise<string[]> }>();
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -116,16 +116,19 @@ export class SigningSecrets {
   }
 
   /** The secrets a call made now is signed with: the current one, and one still retiring. */
-  async forSigning(tenantId: string, now: Date): Promise<string[]> {
+  forSigning(tenantId: string, now: Date): Promise<string[]> {
     const cached = this.cache.get(tenantId);
     if (cached && cached.until > now.getTime()) return cached.secrets;
-    const valid = (await this.ensure(tenantId, now)).filter(
-      (s) => s.retiresAt === null || Date.parse(s.retiresAt) > now.getTime(),
-    );
-    const secrets = await Promise.all(
-      valid.map((s) => this.box.open(s.ciphertext, this.context(tenantId, s.id))),
+    // The promise is cached, so a batch of calls for one tenant loads (or makes) it once.
+    const secrets = this.ensure(tenantId, now).then((stored) =>
+      Promise.all(
+        stored
+          .filter((s) => s.retiresAt === null || Date.parse(s.retiresAt) > now.getTime())
+          .map((s) => this.box.open(s.ciphertext, this.context(tenantId, s.id))),
+      ),
     );
     this.cache.set(tenantId, { until: now.getTime() + CACHE_MS, secrets });
+    secrets.catch(() => this.cache.delete(tenantId));
     return secrets;
   }
 }

@@ -1,0 +1,100 @@
+/**
+ * Counts AWS calls by an SDK middleware: requests per service, and for DynamoDB the read
+ * and write capacity units it reports (the middleware asks every call to return them).
+ */
+const DYNAMO_READS = new Set([
+  'GetItemCommand',
+  'QueryCommand',
+  'ScanCommand',
+  'BatchGetItemCommand',
+  'TransactGetItemsCommand',
+]);
+const DYNAMO_WRITES = new Set([
+  'PutItemCommand',
+  'UpdateItemCommand',
+  'DeleteItemCommand',
+  'BatchWriteItemCommand',
+  'TransactWriteItemsCommand',
+]);
+
+interface Totals {
+  dynamoRcu: number;
+  dynamoWcu: number;
+  dynamoRequests: number;
+  sqsRequests: number;
+  schedulerCalls: number;
+  otherCalls: number;
+}
+
+export interface CallCounter {
+  instrument(client: { middlewareStack: { add: (...args: never[]) => void } }): void;
+  reset(): void;
+  /** The totals since the last reset, divided by `per` (operations), to two decimals. */
+  snapshot(per: number): Totals & { byCommand: Record<string, number> };
+}
+
+type Capacity = { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+
+export function countCalls(): CallCounter {
+  let totals: Totals = zero();
+  let byCommand: Record<string, number> = {};
+  return {
+    instrument(client) {
+      const add = client.middlewareStack.add as unknown as (
+        mw: (
+          next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
+          context: { clientName?: string; commandName?: string },
+        ) => (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
+        options: { step: string; name: string },
+      ) => void;
+      add(
+        (next, context) => async (args) => {
+          const service = context.clientName ?? 'unknown';
+          const command = context.commandName ?? 'unknown';
+          const dynamo = service.startsWith('DynamoDB');
+          if (dynamo && (DYNAMO_READS.has(command) || DYNAMO_WRITES.has(command))) {
+            args.input.ReturnConsumedCapacity ??= 'TOTAL';
+          }
+          const result = await next(args);
+          byCommand[`${service}.${command}`] = (byCommand[`${service}.${command}`] ?? 0) + 1;
+          if (dynamo) {
+            totals.dynamoRequests++;
+            const consumed = result.output.ConsumedCapacity as Capacity | Capacity[] | undefined;
+            const units = [consumed ?? []].flat().reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+            if (DYNAMO_READS.has(command)) totals.dynamoRcu += units;
+            else if (DYNAMO_WRITES.has(command)) totals.dynamoWcu += units;
+          } else if (service.startsWith('SQS')) {
+            // An empty receive is the poller waiting, paid per queue and second, not per run.
+            const empty =
+              command === 'ReceiveMessageCommand' &&
+              ((result.output.Messages as unknown[]) ?? []).length === 0;
+            if (!empty) totals.sqsRequests++;
+          } else if (service.startsWith('Scheduler')) totals.schedulerCalls++;
+          else totals.otherCalls++;
+          return result;
+        },
+        { step: 'initialize', name: 'sundialBenchCounter' },
+      );
+    },
+    reset() {
+      totals = zero();
+      byCommand = {};
+    },
+    snapshot(per) {
+      const avg = (n: number) => Math.round((n / per) * 100) / 100;
+      return {
+        dynamoRcu: avg(totals.dynamoRcu),
+        dynamoWcu: avg(totals.dynamoWcu),
+        dynamoRequests: avg(totals.dynamoRequests),
+        sqsRequests: avg(totals.sqsRequests),
+        schedulerCalls: avg(totals.schedulerCalls),
+        otherCalls: avg(totals.otherCalls),
+        byCommand: Object.fromEntries(Object.entries(byCommand).map(([k, v]) => [k, avg(v)])),
+      };
+    },
+  };
+}
+
+function zero(): Totals {
+  return { dynamoRcu: 0, dynamoWcu: 0, dynamoRequests: 0, sqsRequests: 0, schedulerCalls: 0, otherCalls: 0 };
+}
