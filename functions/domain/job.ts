@@ -315,7 +315,7 @@ export function mergePatch(job: Job, patch: Record<string, unknown>): Record<str
   return current;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

@@ -22,6 +22,7 @@ import {
 } from '../domain/errors.js';
 import {
   computeNextRunAt,
+  isPlainObject,
   type Job,
   type JobState,
   jobPatchSchema,
@@ -379,7 +380,7 @@ export class JobService {
       await this.checkDependencies(tenantId, jobId, input.dependsOn);
     }
     // Secret headers sent with the change replace the sealed ones; otherwise those stay.
-    const provided = isObject(candidate.target) && 'secretHeaders' in candidate.target;
+    const provided = isPlainObject(candidate.target) && 'secretHeaders' in candidate.target;
     const secretHeaders =
       input.target.type !== 'http'
         ? null
@@ -476,8 +477,4 @@ function withoutSecrets(target: Target): Target {
   if (target.type !== 'http') return target;
   const { secretHeaders: _secret, ...rest } = target;
   return rest as Target;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

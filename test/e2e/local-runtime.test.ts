@@ -28,8 +28,16 @@ import { createWorkerHandler } from '../../functions/handlers/worker.js';
 import { ACCESS } from '../../functions/http/app.js';
 import { SYNC_GRACE_SECONDS } from '../../lib/definitions.js';
 import { ManualClock } from '../../local/manual-clock.js';
-import { LOCAL_SCHEDULE_GROUP, type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, deleteAllJobs, FiringLedger, RecordingTarget } from './support.js';
+import { LOCAL_SCHEDULE_GROUP, type LocalRuntime } from '../../local/runtime.js';
+import {
+  type apiClient,
+  deleteAllJobs,
+  type ManualSuite,
+  RecordingTarget,
+  settleFile,
+  settleTest,
+  startManualSuite,
+} from './support.js';
 
 type Job = {
   id: string;
@@ -63,34 +71,20 @@ type Page<T> = { items: T[]; nextCursor: string | null };
 const MINUTE = 60_000;
 const clock = new ManualClock('2026-11-23T00:00:00.000Z');
 const target = new RecordingTarget();
+let suite: ManualSuite;
 let runtime: LocalRuntime;
 let api: ReturnType<typeof apiClient>;
-let ledger: FiringLedger;
 
 beforeAll(async () => {
   await target.start();
-  runtime = await startLocalRuntime({
-    port: 0,
-    clock,
-    logLevel: 'SILENT',
-    failedVisibilityTimeoutSeconds: 0,
-  });
-  api = apiClient(runtime.apiUrl, runtime.devApiKey);
-  ledger = new FiringLedger(runtime);
+  suite = await startManualSuite(clock);
+  ({ runtime, api } = suite);
 });
 
-// Each test starts from no jobs, so a clock jump never replays another test's schedules.
-afterEach(async () => {
-  // Nothing lost: whatever the test did, every firing it caused has its one outcome.
-  await runtime.drain();
-  expect(await ledger.settle()).toEqual([]);
-  await deleteAllJobs(api);
-});
+afterEach(() => settleTest(suite));
 
 afterAll(async () => {
-  // The count over the whole file: N firings, N recorded outcomes.
-  expect(ledger.recorded + ledger.droppedWithDeletedJob).toBe(ledger.fired);
-  await runtime?.stop();
+  await settleFile(suite);
   await target.stop();
 });
 

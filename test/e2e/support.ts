@@ -1,7 +1,9 @@
 /** Shared pieces of the end-to-end tests: a recording HTTP target and a small API client. */
 import { createServer, type Server } from 'node:http';
+import { expect } from 'vitest';
+import type { Clock } from '../../functions/commons/clock.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
-import type { LocalRuntime } from '../../local/runtime.js';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 
 export interface TargetCall {
   method: string;
@@ -146,4 +148,38 @@ export async function deleteAllJobs(api: ReturnType<typeof apiClient>): Promise<
     for (const job of body.items) await api('DELETE', `/v1/jobs/${job.id}`);
   }
   throw new Error('jobs left after 10 rounds of deletion');
+}
+
+/** A local runtime under a manual clock, with its API client and firing ledger. */
+export interface ManualSuite {
+  runtime: LocalRuntime;
+  api: ReturnType<typeof apiClient>;
+  ledger: FiringLedger;
+}
+
+export async function startManualSuite(clock: Clock): Promise<ManualSuite> {
+  const runtime = await startLocalRuntime({
+    port: 0,
+    clock,
+    logLevel: 'SILENT',
+    failedVisibilityTimeoutSeconds: 0,
+  });
+  return { runtime, api: apiClient(runtime.apiUrl, runtime.devApiKey), ledger: new FiringLedger(runtime) };
+}
+
+/**
+ * After each test: nothing lost (every firing it caused has its one outcome), and no jobs
+ * left, so a clock jump never replays another test's schedules.
+ */
+export async function settleTest({ runtime, api, ledger }: ManualSuite): Promise<void> {
+  await runtime.drain();
+  expect(await ledger.settle()).toEqual([]);
+  await deleteAllJobs(api);
+}
+
+/** After the file: the count over all of it, N firings, N recorded outcomes. */
+export async function settleFile(suite: ManualSuite | undefined): Promise<void> {
+  if (!suite) return;
+  expect(suite.ledger.recorded + suite.ledger.droppedWithDeletedJob).toBe(suite.ledger.fired);
+  await suite.runtime.stop();
 }

@@ -7,8 +7,15 @@
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../local/manual-clock.js';
-import { LOCAL_ACCOUNT, type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, deleteAllJobs, FiringLedger, RecordingTarget } from './support.js';
+import { LOCAL_ACCOUNT, type LocalRuntime } from '../../local/runtime.js';
+import {
+  type apiClient,
+  type ManualSuite,
+  RecordingTarget,
+  settleFile,
+  settleTest,
+  startManualSuite,
+} from './support.js';
 
 type Job = { id: string; version: number; dependsOn: string[]; schedule: unknown; nextRunAt: string | null };
 type Run = {
@@ -24,31 +31,20 @@ type Problem = { status: number; detail: string; errors?: { field: string; messa
 
 const clock = new ManualClock('2026-11-23T00:00:00.000Z');
 const http = new RecordingTarget();
+let suite: ManualSuite;
 let runtime: LocalRuntime;
 let api: ReturnType<typeof apiClient>;
-let ledger: FiringLedger;
 
 beforeAll(async () => {
   await http.start();
-  runtime = await startLocalRuntime({
-    port: 0,
-    clock,
-    logLevel: 'SILENT',
-    failedVisibilityTimeoutSeconds: 0,
-  });
-  api = apiClient(runtime.apiUrl, runtime.devApiKey);
-  ledger = new FiringLedger(runtime);
+  suite = await startManualSuite(clock);
+  ({ runtime, api } = suite);
 });
 
-afterEach(async () => {
-  await runtime.drain();
-  expect(await ledger.settle()).toEqual([]);
-  await deleteAllJobs(api);
-});
+afterEach(() => settleTest(suite));
 
 afterAll(async () => {
-  expect(ledger.recorded + ledger.droppedWithDeletedJob).toBe(ledger.fired);
-  await runtime?.stop();
+  await settleFile(suite);
   await http.stop();
 });
 

@@ -137,6 +137,16 @@ describe('next run and patches', () => {
     createdAt: now.toISOString(),
   };
 
+  const stored = {
+    ...job,
+    id: 'job_1',
+    tenantId: 't',
+    nextRunAt: null,
+    lastRun: null,
+    updatedAt: '',
+    version: 1,
+  } as Job;
+
   it('computes nextRunAt in the job time zone, and none when paused', () => {
     // 02:00 in Berlin (CET, UTC+1) on 2026-11-24.
     expect(computeNextRunAt(job, now)).toBe('2026-11-24T01:00:00.000Z');
@@ -144,37 +154,17 @@ describe('next run and patches', () => {
   });
 
   it('merges schedule and target one level deep and replaces everything else', () => {
-    const merged = mergePatch(
-      {
-        ...job,
-        id: 'job_1',
-        tenantId: 't',
-        nextRunAt: null,
-        lastRun: null,
-        updatedAt: '',
-        version: 1,
-      } as Job,
-      {
-        schedule: { expression: 'rate(5 minutes)' },
-        tags: { a: 'b' },
-        version: 1,
-      },
-    );
+    const merged = mergePatch(stored, {
+      schedule: { expression: 'rate(5 minutes)' },
+      tags: { a: 'b' },
+      version: 1,
+    });
     expect(merged.schedule).toEqual({ ...job.schedule, expression: 'rate(5 minutes)' });
     expect(merged.tags).toEqual({ a: 'b' });
     expect(merged).not.toHaveProperty('version');
   });
 
   it('replaces a target whose type changes instead of merging the old fields into it', () => {
-    const stored = {
-      ...job,
-      id: 'job_1',
-      tenantId: 't',
-      nextRunAt: null,
-      lastRun: null,
-      updatedAt: '',
-      version: 1,
-    } as Job;
     const lambda = { type: 'lambda', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:f' };
     expect(mergePatch(stored, { target: lambda }).target).toEqual(lambda);
     expect(mergePatch(stored, { target: { timeoutSeconds: 5 } }).target).toEqual({
