@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DLQ_ARNS_ENV, PRIORITIES, type Priority } from '../lib/definitions.js';
 import { servicesFromEnv } from './commons/env-services.js';
 import { logger } from './commons/logger.js';

@@ -1,5 +1,5 @@
 /** Function configuration from the environment, checked once at cold start. */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ALLOWED_TARGET_ARNS_ENV,
   JOBS_TABLE,

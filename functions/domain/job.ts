@@ -2,7 +2,7 @@
  * The job: what a team asks Sundial to run, validated here and nowhere else.
  * Pure domain code — no AWS SDK — shared by the API, the worker and the sync sweeper.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PRIORITIES, type Priority } from '../../lib/definitions.js';
 import { type FieldError, ValidationError } from './errors.js';
 import {

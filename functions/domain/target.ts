@@ -3,7 +3,7 @@
  * bus. AWS targets are named by ARN (or, for SQS, queue URL) and must be allowed by the
  * deployment's configuration: the worker's IAM role is granted exactly those ARNs.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_TARGET_TIMEOUT_SECONDS } from '../../lib/definitions.js';
 
 export const TARGET_TYPES = ['http', 'lambda', 'sqs', 'eventbridge'] as const;

@@ -3,7 +3,7 @@
  * Routing and HTTP concerns only; behaviour lives in the use cases.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ApiKeyStore } from '../adapters/api-key-store.js';
 import type { AuditLog } from '../adapters/audit-log.js';
 import type { Authenticate } from '../adapters/authenticator.js';

@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document, with request schemas generated from the same zod schemas that validate. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { jobInputSchema } from '../domain/job.js';
 import { RUN_STATUSES } from '../domain/run.js';
 

@@ -5,7 +5,7 @@
  * a log line (invariant 3).
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FailureNotifier } from '../adapters/failure-notifier.js';
 import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
 import type { JobStore, StoredJob } from '../adapters/job-store.js';
