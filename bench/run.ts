@@ -8,82 +8,25 @@
  * 4. end-to-end throughput at worker batch sizes 1 and 10;
  * 6. the cost per million runs those counts imply at list prices.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { build } from 'esbuild';
 import { createApiHandler } from '../functions/handlers/api.js';
 import { ManualClock } from '../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
+import { bundles } from './bundles.js';
 import { type CallCounter, countCalls } from './counter.js';
 import { costModel, PRICES } from './prices.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const out = process.env.BENCH_OUT ?? 'docs';
-const ENTRIES = ['api', 'worker', 'sync', 'deadletters', 'reconciler'];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const percentile = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-/** 1. Each entry bundled as the stack bundles it; cold init = importing it in a fresh process. */
-async function bundles() {
-  const dir = mkdtempSync(join(tmpdir(), 'sundial-bench-'));
-  const env = {
-    ...process.env,
-    JOBS_TABLE_NAME: 'j',
-    RUNS_TABLE_NAME: 'r',
-    SCHEDULE_GROUP_NAME: 'g',
-    SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/r',
-    QUEUE_ARNS: '{"high":"a","default":"b","low":"c"}',
-    DEAD_LETTER_QUEUE_ARNS: '{"high":"a","default":"b","low":"c"}',
-    QUEUE_URL_HIGH: 'u',
-    QUEUE_URL_DEFAULT: 'u',
-    QUEUE_URL_LOW: 'u',
-    SECRETS_KEY_ID: 'k',
-    AWS_REGION: 'us-east-1',
-  };
-  const results: Record<string, { bytes: number; coldInitMsMedian: number; samples: number }> = {};
-  for (const entry of ENTRIES) {
-    const file = join(dir, `${entry}.mjs`);
-    await build({
-      entryPoints: [`functions/${entry}.ts`],
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      outfile: file,
-      banner: {
-        js: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
-      },
-      logLevel: 'silent',
-    });
-    const samples: number[] = [];
-    for (let i = 0; i < (tiny ? 2 : 10); i++) {
-      const ms = execFileSync(
-        process.execPath,
-        [
-          '-e',
-          `const t=performance.now();await import(${JSON.stringify(file)});console.log(performance.now()-t)`,
-          '--input-type=module',
-        ],
-        { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-      );
-      samples.push(Number(ms.trim()));
-    }
-    results[entry] = {
-      bytes: statSync(file).size,
-      coldInitMsMedian: round(median(samples)),
-      samples: samples.length,
-    };
-  }
-  return results;
-}
 
 function request(key: string, method: string, pathAndQuery: string, body?: unknown): APIGatewayProxyEvent {
   const url = new URL(pathAndQuery, 'http://local');
@@ -261,7 +204,7 @@ const results = {
   date: new Date().toISOString().slice(0, 10),
   machine,
   size: tiny ? 'tiny' : 'full',
-  bundles: await bundles(),
+  bundles: await bundles({ samples: tiny ? 2 : 10 }),
   apiLatency: await apiLatency(),
   endToEnd: { 1: await endToEnd(1), 10: await endToEnd(10) },
 } as Record<string, unknown> & { endToEnd: Record<string, Awaited<ReturnType<typeof endToEnd>>> };
