@@ -17,12 +17,18 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { SYNC_SHARDS } from '../../lib/definitions.js';
 import { IdempotencyConflictError, QuotaExceededError } from '../domain/errors.js';
-import type { Job, JobState, RunSummary, StoredJobState } from '../domain/job.js';
+import type { Job, JobState, StoredJobState } from '../domain/job.js';
 import { conditionally, queryPage } from './dynamo.js';
 
 export interface StoredJob extends Omit<Job, 'state'> {
   state: StoredJobState;
   syncPendingAt?: string;
+  /**
+   * When the job's schedule was last known to match this version of the job: the time
+   * Sundial finished writing it, or the LastModificationDate the reconciler read when it
+   * compared the two. A schedule modified after it may have been edited by hand.
+   */
+  scheduleSyncedAt?: string;
   /** When the job's latest successful run finished (what its dependents wait for). */
   lastSucceededAt?: string;
   /** The dependency satisfaction a dependency run was last queued for. */
@@ -32,7 +38,7 @@ export interface StoredJob extends Omit<Job, 'state'> {
 }
 
 /** Fields the worker keeps on the job; an edit of the job never overwrites them. */
-const RUN_BOOKKEEPING = new Set(['lastRun', 'lastSucceededAt', 'dependencyCursor']);
+const RUN_BOOKKEEPING = new Set(['lastSucceededAt', 'dependencyCursor']);
 
 export interface ListJobsQuery {
   limit: number;
@@ -305,16 +311,19 @@ export class JobStore {
     );
   }
 
-  /** Removes the sync marker only if nobody changed the job since `version` was applied. */
-  clearSyncMarker(tenantId: string, jobId: string, version: number): Promise<boolean> {
+  /**
+   * Removes the sync marker only if nobody changed the job since `version` was applied;
+   * with `syncedAt`, records it as the job's `scheduleSyncedAt` in the same write.
+   */
+  clearSyncMarker(tenantId: string, jobId: string, version: number, syncedAt?: string): Promise<boolean> {
     return conditionally(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
-          UpdateExpression: 'REMOVE syncShard, syncPendingAt',
+          UpdateExpression: `${syncedAt ? 'SET scheduleSyncedAt = :at ' : ''}REMOVE syncShard, syncPendingAt`,
           ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':v': version },
+          ExpressionAttributeValues: { ':v': version, ...(syncedAt ? { ':at': syncedAt } : {}) },
         }),
       ),
     );
@@ -339,31 +348,20 @@ export class JobStore {
   }
 
   /**
-   * Records the latest run summary on the job without bumping its version (a run is not
-   * an edit, so it must not make a client's If-Match stale). Older runs never overwrite newer.
+   * Records when the job last succeeded, for its dependents (only jobs that have any are
+   * written to). Not a version bump: a run is not an edit, so it must not make a client's
+   * If-Match stale. An older success never overwrites a newer one.
    */
-  async recordLastRun(
-    tenantId: string,
-    jobId: string,
-    summary: RunSummary,
-    nextRunAt: string | null,
-  ): Promise<void> {
-    const succeeded = summary.status === 'succeeded' && summary.finishedAt !== null;
+  async recordSuccess(tenantId: string, jobId: string, finishedAt: string): Promise<void> {
     await conditionally(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
-          UpdateExpression: `SET lastRun = :run, nextRunAt = :next${succeeded ? ', lastSucceededAt = :finished' : ''}`,
+          UpdateExpression: 'SET lastSucceededAt = :finished',
           ConditionExpression:
-            'attribute_exists(pk) AND (attribute_not_exists(lastRun) OR lastRun = :null OR lastRun.scheduledAt <= :scheduledAt)',
-          ExpressionAttributeValues: {
-            ':run': summary,
-            ':next': nextRunAt,
-            ':null': null,
-            ':scheduledAt': summary.scheduledAt,
-            ...(succeeded ? { ':finished': summary.finishedAt } : {}),
-          },
+            'attribute_exists(pk) AND (attribute_not_exists(lastSucceededAt) OR lastSucceededAt < :finished)',
+          ExpressionAttributeValues: { ':finished': finishedAt },
         }),
       ),
     );

@@ -3,7 +3,14 @@
  * comes from its scheduled time, so `claim` is the conditional write that makes each
  * (job, scheduled time) run exactly once (invariant 2).
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { RunSummary } from '../domain/job.js';
 import type { Run, RunStatus } from '../domain/run.js';
 import { conditionally, queryPage } from './dynamo.js';
 
@@ -233,6 +240,32 @@ export class RunStore {
       }),
     );
     return Item ? fromItem(Item) : undefined;
+  }
+
+  /**
+   * The job's newest run, whatever its status: one Query of a single item. The worker
+   * writes nothing to the job per run (two writes per run, both here); the API reads this.
+   */
+  async latest(tenantId: string, jobId: string): Promise<RunSummary | null> {
+    const { Items } = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': runPk(tenantId, jobId), ':prefix': RUN_PREFIX },
+        ExpressionAttributeNames: { '#id': 'id', '#status': 'status' },
+        ProjectionExpression: '#id, #status, scheduledAt, finishedAt',
+        ScanIndexForward: false,
+        Limit: 1,
+      }),
+    );
+    const item = Items?.[0];
+    if (!item) return null;
+    return {
+      id: item.id as string,
+      status: item.status as string,
+      scheduledAt: item.scheduledAt as string,
+      finishedAt: (item.finishedAt as string | null | undefined) ?? null,
+    };
   }
 
   /** Newest first. */

@@ -148,7 +148,6 @@ export interface Job extends JobInput {
   tenantId: string;
   state: JobState;
   nextRunAt: string | null;
-  lastRun: RunSummary | null;
   createdAt: string;
   updatedAt: string;
   version: number;

@@ -209,16 +209,17 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
       deps.clock.now(),
     );
 
-  // nextRunAt is computed as the job is read, so it never shows a time already past.
-  const present = (job: Parameters<typeof toPublicJob>[0]) => ({
-    ...toPublicJob(job),
+  // nextRunAt is computed and lastRun read (one single-item Query) as the job is shown, so
+  // the worker writes nothing to the job per run and nextRunAt never shows a time past.
+  const present = async (job: Parameters<typeof toPublicJob>[0]) => ({
+    ...toPublicJob(job, await deps.runs.latest(job.tenantId, job.id)),
     nextRunAt: computeNextRunAt(job as Job, deps.clock.now()),
   });
-  const jobResponse = (
+  const jobResponse = async (
     status: number,
     job: Parameters<typeof toPublicJob>[0],
     headers: Record<string, string> = {},
-  ) => json(status, present(job), { etag: etag(job.version), ...headers });
+  ) => json(status, await present(job), { etag: etag(job.version), ...headers });
 
   const routes: Route[] = [
     route('/v1/health', {
@@ -277,7 +278,7 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
           ...(q.state ? { state: q.state } : {}),
           ...(tagKey ? { tag: { key: tagKey, value: tagValue.join(':') } } : {}),
         });
-        return json(200, { items: page.items.map(present), nextCursor: page.nextCursor });
+        return json(200, { items: await Promise.all(page.items.map(present)), nextCursor: page.nextCursor });
       },
     }),
     route('/v1/jobs/{jobId}', {

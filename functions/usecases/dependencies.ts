@@ -9,11 +9,13 @@
  */
 import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { JobStore, StoredJob } from '../adapters/job-store.js';
+import type { RunStore } from '../adapters/run-store.js';
 import { scheduledRunId } from '../domain/run.js';
 import type { JobServiceLogger } from './jobs.js';
 
 export interface DependencyDeps {
   jobs: JobStore;
+  runs: Pick<RunStore, 'latest'>;
   queue: FiringQueue;
   logger: JobServiceLogger;
 }
@@ -23,14 +25,22 @@ export function dependencyRunId(satisfiedAt: Date): string {
   return `${scheduledRunId(satisfiedAt)}_d`;
 }
 
-/** Queues a run of every dependent of `jobId` whose dependencies have all succeeded; returns how many. */
+/**
+ * `jobId` succeeded at `succeededAt`: if any job depends on it, records the success (only
+ * then: a job nobody depends on gets no write) and queues a run of every dependent whose
+ * dependencies have all succeeded. Returns how many runs were queued.
+ */
 export async function triggerDependents(
   deps: DependencyDeps,
   tenantId: string,
   jobId: string,
+  succeededAt: string,
 ): Promise<number> {
+  const dependents = await deps.jobs.listDependents(tenantId, jobId);
+  if (dependents.length === 0) return 0;
+  await deps.jobs.recordSuccess(tenantId, jobId, succeededAt);
   let queued = 0;
-  for (const dependentId of await deps.jobs.listDependents(tenantId, jobId)) {
+  for (const dependentId of dependents) {
     const dependent = await deps.jobs.get(tenantId, dependentId);
     // A stale edge, a job being deleted, or a paused job: nothing to run.
     if (dependent?.state !== 'enabled' || !(dependent.dependsOn ?? []).includes(jobId)) continue;
@@ -59,7 +69,8 @@ export async function triggerDependents(
  * dependency run, or its creation), the latest of those successes; otherwise null.
  */
 async function satisfaction(deps: DependencyDeps, dependent: StoredJob): Promise<string | null> {
-  const since = [dependent.createdAt, dependent.lastRun?.scheduledAt, dependent.dependencyCursor]
+  const ownLast = await deps.runs.latest(dependent.tenantId, dependent.id);
+  const since = [dependent.createdAt, ownLast?.scheduledAt, dependent.dependencyCursor]
     .filter((t): t is string => typeof t === 'string')
     .reduce((a, b) => (a > b ? a : b));
   let latest = '';

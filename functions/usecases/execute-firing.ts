@@ -13,7 +13,7 @@ import type { EndedStatus, RunMetrics } from '../adapters/run-metrics.js';
 import type { RunStore, StoredRun } from '../adapters/run-store.js';
 import type { TargetCaller, TargetOutcome } from '../adapters/targets.js';
 import type { Clock } from '../commons/clock.js';
-import { backlogMissReason, computeNextRunAt, type Job } from '../domain/job.js';
+import { backlogMissReason, type Job } from '../domain/job.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
 import { type AttemptRecord, newRun, scheduledRunId, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
 import { triggerDependents } from './dependencies.js';
@@ -197,7 +197,7 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
       };
       const claim = await deps.runs.claim(skipped, now);
       if (!claim.claimed) return unclaimed(deps, claim.existing, log);
-      await recordOnJob(deps, job, skipped, now);
+      await ended(deps, job, skipped);
       deps.logger.info('firing skipped: job is paused', log);
       return { result: 'done', detail: 'skipped', run: skipped };
     }
@@ -302,7 +302,7 @@ async function missed(
   });
   const claim = await deps.runs.claim(run, now);
   if (!claim.claimed) return unclaimed(deps, claim.existing, log);
-  await recordOnJob(deps, job, run, now);
+  await ended(deps, job, run);
   deps.logger.warn('firing missed', { ...log, lateSeconds });
   return { result: 'done', detail: 'missed', run };
 }
@@ -351,7 +351,7 @@ async function overlapped(
   };
   const claim = await deps.runs.claim(skipped, now);
   if (!claim.claimed) return unclaimed(deps, claim.existing, log);
-  await recordOnJob(deps, job, skipped, now);
+  await ended(deps, job, skipped);
   deps.logger.info('firing skipped: overlap', { ...log, reason });
   return { result: 'done', detail: 'skipped', run: skipped };
 }
@@ -422,14 +422,16 @@ async function finish(
     deps.logger.warn('run outcome not recorded: claim was taken over', log);
     return { result: 'done', detail: 'claim lost' };
   }
-  await recordOnJob(deps, job, finalRun, now);
+  await ended(deps, job, finalRun);
   deps.logger.info('run finished', {
     ...log,
     status: run.status,
     attempt: run.attempt,
     durationMs: run.durationMs,
   });
-  if (finalRun.status === 'succeeded') await triggerDependents(deps, run.tenantId, run.jobId);
+  if (finalRun.status === 'succeeded' && finalRun.finishedAt) {
+    await triggerDependents(deps, run.tenantId, run.jobId, finalRun.finishedAt);
+  }
   return { result: 'done', detail: run.status, run: finalRun };
 }
 
@@ -508,21 +510,21 @@ async function unclaimed(
   }
   deps.logger.info('duplicate or stale message ignored', { ...log, status: existing?.status });
   // The worker that ran it may have stopped before telling the dependents: tell them again.
-  if (existing?.status === 'succeeded') await triggerDependents(deps, existing.tenantId, existing.jobId);
+  if (existing?.status === 'succeeded' && existing.finishedAt) {
+    await triggerDependents(deps, existing.tenantId, existing.jobId, existing.finishedAt);
+  }
   return {
     result: 'done',
     detail: existing && TERMINAL_STATUSES.has(existing.status) ? 'duplicate' : 'stale',
   };
 }
 
-async function recordOnJob(deps: ExecuteDeps, job: StoredJob, run: StoredRun, now: Date): Promise<void> {
+/**
+ * A run ended: counted, and a failure announced. Nothing is written to the job: the run
+ * record is the history, and the API reads a job's last run from it.
+ */
+async function ended(deps: ExecuteDeps, job: StoredJob, run: StoredRun): Promise<void> {
   if (run.status in ENDED) deps.metrics?.ended(run.status as EndedStatus, job.priority, run.durationMs);
-  await deps.jobs.recordLastRun(
-    job.tenantId,
-    job.id,
-    { id: run.id, status: run.status, scheduledAt: run.scheduledAt, finishedAt: run.finishedAt },
-    computeNextRunAt(job as Job, now),
-  );
   if (deps.notifier && FAILED_STATUSES.has(run.status)) {
     await deps.notifier.runFailed(job as Job, toPublicRun(run));
   }

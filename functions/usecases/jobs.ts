@@ -27,6 +27,7 @@ import {
   type JobState,
   jobPatchSchema,
   mergePatch,
+  type RunSummary,
   validateJobInput,
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
@@ -74,10 +75,12 @@ const MAX_SYNC_ROUNDS = 5;
 
 export type PublicJob = Omit<Job, 'tenantId' | 'notify'> & {
   notify: { onFailure: { url: string }[]; secretSet: boolean };
+  /** The job's newest run, read from the runs table as the job is shown. */
+  lastRun: RunSummary | null;
 };
 
 /** What the API returns: the stored job without internal bookkeeping, in a stable field order. */
-export function toPublicJob(job: StoredJob): PublicJob {
+export function toPublicJob(job: StoredJob, lastRun: RunSummary | null): PublicJob {
   const s = job.schedule;
   return {
     id: job.id,
@@ -109,7 +112,7 @@ export function toPublicJob(job: StoredJob): PublicJob {
     state: job.state as PublicJob['state'],
     tags: job.tags,
     nextRunAt: job.nextRunAt,
-    lastRun: job.lastRun,
+    lastRun,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     version: job.version,
@@ -143,7 +146,6 @@ export class JobService {
       id,
       tenantId,
       nextRunAt: null,
-      lastRun: null,
       createdAt,
       updatedAt: createdAt,
       version: 1,
@@ -426,7 +428,9 @@ export class JobService {
         continue;
       }
       await this.deps.schedules.apply(job as Job);
-      if (await this.deps.jobs.clearSyncMarker(tenantId, jobId, job.version)) return 'synced';
+      // When the write was done: the reconciler reads a schedule modified later than this.
+      const syncedAt = this.deps.clock.now().toISOString();
+      if (await this.deps.jobs.clearSyncMarker(tenantId, jobId, job.version, syncedAt)) return 'synced';
     }
     throw new Error(`job ${jobId} kept changing during schedule sync; the sweeper will retry`);
   }

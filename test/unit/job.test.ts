@@ -142,7 +142,6 @@ describe('next run and patches', () => {
     id: 'job_1',
     tenantId: 't',
     nextRunAt: null,
-    lastRun: null,
     updatedAt: '',
     version: 1,
   } as Job;

@@ -1,0 +1,80 @@
+/**
+ * What a run costs, counted on the real emulators by the benchmark's SDK middleware: the
+ * figures the cost model multiplies by prices. A plain scheduled run writes exactly its
+ * run record twice (the claim, then the outcome) and nothing on the job.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CallCounter, countCalls } from '../../bench/counter.js';
+import { ManualClock } from '../../local/manual-clock.js';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
+import { apiClient, RecordingTarget } from './support.js';
+
+const JOBS = 20;
+const clock = new ManualClock('2027-03-01T00:00:00.000Z');
+const counter: CallCounter = countCalls();
+const target = new RecordingTarget();
+let runtime: LocalRuntime;
+let api: ReturnType<typeof apiClient>;
+
+beforeAll(async () => {
+  await target.start();
+  runtime = await startLocalRuntime({
+    port: 0,
+    clock,
+    logLevel: 'SILENT',
+    batchSize: 10,
+    instrument: counter.instrument,
+  });
+  api = apiClient(runtime.apiUrl, runtime.devApiKey);
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await target.stop();
+});
+
+describe('the cost of a scheduled run', () => {
+  const ids: string[] = [];
+
+  it('writes two items per run at batch size 10, reads the job once, and touches SQS 0.2 times', async () => {
+    for (let i = 0; i < JOBS; i++) {
+      const res = await api<{ id: string }>('POST', '/v1/jobs', {
+        name: `cost-${i}`,
+        schedule: { expression: 'rate(1 minute)' },
+        target: { type: 'http', url: `${target.url}/ok`, method: 'POST' },
+      });
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    // The tenant's signing secret is made on first use: make it now, outside the count.
+    expect((await api('GET', '/v1/tenant/signing-secret')).status).toBe(200);
+    clock.advance(60_000);
+    await runtime.fire();
+    counter.reset();
+    await runtime.drain();
+    const perRun = counter.snapshot(JOBS);
+
+    expect(target.callsTo('/ok')).toHaveLength(JOBS);
+    expect(perRun.byCommand['DynamoDBClient.PutItemCommand']).toBe(2);
+    expect(perRun.byCommand['DynamoDBClient.UpdateItemCommand']).toBeUndefined();
+    expect(perRun.dynamoWcu).toBeLessThanOrEqual(2);
+    // One receive and one batch delete per ten messages; empty polls are not per run.
+    expect(perRun.sqsRequests).toBeLessThanOrEqual(0.2);
+  });
+
+  it('still shows each job its last run, read from the runs table', async () => {
+    for (const id of ids.slice(0, 3)) {
+      const job = await api<{ lastRun: { status: string; scheduledAt: string } | null }>(
+        'GET',
+        `/v1/jobs/${id}`,
+      );
+      expect(job.body.lastRun).toMatchObject({
+        status: 'succeeded',
+        scheduledAt: '2027-03-01T00:01:00.000Z',
+      });
+    }
+    const list = await api<{ items: { lastRun: { status: string } | null }[] }>('GET', '/v1/jobs?limit=50');
+    expect(list.body.items).toHaveLength(JOBS);
+    expect(list.body.items.every((j) => j.lastRun?.status === 'succeeded')).toBe(true);
+  });
+});
