@@ -27,10 +27,20 @@ export interface RunMetrics {
 
 /** One worker invocation handles one queue, so its metrics carry that queue's priority. */
 export class PowertoolsRunMetrics implements RunMetrics {
+  private dimensioned: Priority | undefined;
+
   constructor(private readonly metrics: Metrics) {}
 
+  /**
+   * Sets the priority dimension once per flush: Powertools logs a warning line each time a
+   * dimension is set again, which would be two needless log lines per run. A flush empties
+   * the store and clears the dimensions, so an empty store means it must be set anew.
+   */
   private withPriority(priority: Priority): Metrics {
-    this.metrics.addDimension('priority', priority);
+    if (!this.metrics.hasStoredMetrics() || this.dimensioned !== priority) {
+      this.metrics.addDimension('priority', priority);
+      this.dimensioned = priority;
+    }
     return this.metrics;
   }
 

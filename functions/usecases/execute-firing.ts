@@ -423,12 +423,11 @@ async function finish(
     return { result: 'done', detail: 'claim lost' };
   }
   await ended(deps, job, finalRun);
-  deps.logger.info('run finished', {
-    ...log,
-    status: run.status,
-    attempt: run.attempt,
-    durationMs: run.durationMs,
-  });
+  const finished = { ...log, status: run.status, attempt: run.attempt, durationMs: run.durationMs };
+  // A success is in the run record and the metrics already; a log line per success would
+  // be most of the log bill (about 550 bytes a run), so it is a debug line.
+  if (run.status === 'succeeded') deps.logger.debug?.('run finished', finished);
+  else deps.logger.info('run finished', finished);
   if (finalRun.status === 'succeeded' && finalRun.finishedAt) {
     await triggerDependents(deps, run.tenantId, run.jobId, finalRun.finishedAt);
   }

@@ -36,6 +36,7 @@ import { isArnAllowed, type Target, targetArn, targetArnField } from '../domain/
 
 /** The slice of the Powertools Logger the use cases need; tests pass a recorder. */
 export interface JobServiceLogger {
+  debug?(message: string, ...extra: Record<string, unknown>[]): void;
   info(message: string, ...extra: Record<string, unknown>[]): void;
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
