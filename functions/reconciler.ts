@@ -4,13 +4,13 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { servicesFromEnv } from './commons/env-services.js';
+import { reconcilerServicesFromEnv } from './commons/env-services.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
 import { tracer } from './commons/tracer.js';
 import { createReconcileHandler } from './handlers/reconcile.js';
 
-const run = createReconcileHandler(servicesFromEnv());
+const run = createReconcileHandler(reconcilerServicesFromEnv());
 
 export const handler = middy()
   .use(captureLambdaHandler(tracer))

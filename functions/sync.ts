@@ -5,13 +5,13 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { SYNC_GRACE_SECONDS } from '../lib/definitions.js';
-import { servicesFromEnv } from './commons/env-services.js';
+import { syncServicesFromEnv } from './commons/env-services.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
 import { tracer } from './commons/tracer.js';
 import { createSyncHandler } from './handlers/sync.js';
 
-const sweep = createSyncHandler(servicesFromEnv(), SYNC_GRACE_SECONDS);
+const sweep = createSyncHandler(syncServicesFromEnv(), SYNC_GRACE_SECONDS);
 
 export const handler = middy()
   .use(captureLambdaHandler(tracer))

@@ -19,7 +19,7 @@ import { RunStore } from '../adapters/run-store.js';
 import { EventBridgeScheduleGateway, type ScheduleGateway } from '../adapters/schedule-gateway.js';
 import { SecretBox } from '../adapters/secret-box.js';
 import { SigningSecrets } from '../adapters/signing-secrets.js';
-import { createTargetCaller, type TargetCaller } from '../adapters/targets.js';
+import { type AwsTargetClients, createTargetCaller, type TargetCaller } from '../adapters/targets.js';
 import { UrlGuard } from '../adapters/url-guard.js';
 import { QuotaExceededError } from '../domain/errors.js';
 import { JobService, type JobServiceLogger } from '../usecases/jobs.js';
@@ -70,23 +70,17 @@ export interface ServiceInputs {
   firingQueue?: FiringQueue;
 }
 
+/** Every service, for the local runtime and the tests; each Lambda entry wires only its own (env-services.ts). */
 export function buildServices(inputs: ServiceInputs): Services {
   const { config, db, clock, logger } = inputs;
   const jobStore = new JobStore(db, config.jobsTableName);
-  const runStore = new RunStore(db, config.runsTableName, config.runRetentionDays);
   const firingQueue = inputs.firingQueue ?? new SqsFiringQueue(inputs.sqs, config.queueUrls, clock);
-  const schedules =
-    inputs.schedules ??
-    new EventBridgeScheduleGateway(inputs.scheduler, {
-      groupName: config.scheduleGroupName,
-      roleArn: config.schedulerRoleArn,
-      queueArns: config.queueArns,
-    });
+  const schedules = inputs.schedules ?? newScheduleGateway(inputs.scheduler, config);
   const apiKeys = new ApiKeyStore(db, config.jobsTableName);
   const rateLimiter = new RateLimiter(db, config.jobsTableName);
   const box = new SecretBox(inputs.kms, config.secretsKeyId);
   const signingSecrets = new SigningSecrets(db, config.jobsTableName, box);
-  const urlGuard = new UrlGuard({ allowedHosts: config.allowedHttpHosts });
+  const urlGuard = newUrlGuard(config);
   return {
     config,
     clock,
@@ -99,50 +93,115 @@ export function buildServices(inputs: ServiceInputs): Services {
     runMetrics: inputs.runMetrics ?? new InMemoryRunMetrics(),
     scheduler: inputs.scheduler,
     authenticate: createAuthenticator(apiKeys, config.jwt),
-    runStore,
-    deadLetterStore: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
+    runStore: newRunStore(db, config),
+    deadLetterStore: newDeadLetterStore(db, config),
     schedules,
-    jobService: new JobService({
-      jobs: jobStore,
-      schedules,
+    jobService: newJobService({
+      config,
       clock,
       logger,
-      queue: firingQueue,
-      allowedTargetArns: config.allowedTargetArns,
-      region: config.region,
+      jobStore,
+      schedules,
+      firingQueue,
       urlGuard,
-      maxJobsPerTenant: config.limits.maxJobs,
       box,
-      countCreation: async (tenantId) => {
-        const max = config.limits.jobCreatesPerMinute;
-        const taken = await rateLimiter.take(tenantId, 'creates', max, 60, clock.now());
-        if (!taken.allowed) {
-          throw new QuotaExceededError(
-            `the tenant's limit of ${max} job creations per minute is reached`,
-            taken.retryAfterSeconds,
-          );
-        }
-      },
+      rateLimiter,
     }),
-    callTarget: createTargetCaller({
+    callTarget: newTargetCaller({
+      config,
+      clock,
       clients: { lambda: inputs.lambda, sqs: inputs.sqs, eventBridge: inputs.eventBridge },
-      allowedArns: config.allowedTargetArns,
-      region: config.region,
       urlGuard,
       box,
-      clock,
-      signingSecrets: (tenantId) => signingSecrets.forSigning(tenantId, clock.now()),
+      signingSecrets,
       ...(inputs.callHttpTarget ? { http: inputs.callHttpTarget } : {}),
     }),
     firingQueue,
     notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger, urlGuard),
-    healthChecks: {
-      // A point read of a key that never exists: proves reachability and permissions cheaply.
-      jobsTable: async () => {
-        await db.send(
-          new GetCommand({ TableName: config.jobsTableName, Key: { pk: 'HEALTH', sk: 'HEALTH' } }),
+    healthChecks: newHealthChecks(db, config),
+  };
+}
+
+// The parts below are built the same way by buildServices and by each Lambda's own wiring.
+
+export const newRunStore = (db: DynamoDBDocumentClient, config: Config) =>
+  new RunStore(db, config.runsTableName, config.runRetentionDays);
+
+export const newDeadLetterStore = (db: DynamoDBDocumentClient, config: Config) =>
+  new DeadLetterStore(db, config.runsTableName, config.runRetentionDays);
+
+export const newUrlGuard = (config: Config) => new UrlGuard({ allowedHosts: config.allowedHttpHosts });
+
+export const newScheduleGateway = (scheduler: SchedulerClient, config: Config) =>
+  new EventBridgeScheduleGateway(scheduler, {
+    groupName: config.scheduleGroupName,
+    roleArn: config.schedulerRoleArn,
+    queueArns: config.queueArns,
+  });
+
+export function newJobService(parts: {
+  config: Config;
+  clock: Clock;
+  logger: JobServiceLogger;
+  jobStore: JobStore;
+  schedules: ScheduleGateway;
+  firingQueue: FiringQueue;
+  urlGuard: UrlGuard;
+  box: SecretBox;
+  rateLimiter: RateLimiter;
+}): JobService {
+  const { config, clock, rateLimiter } = parts;
+  return new JobService({
+    jobs: parts.jobStore,
+    schedules: parts.schedules,
+    clock,
+    logger: parts.logger,
+    queue: parts.firingQueue,
+    allowedTargetArns: config.allowedTargetArns,
+    region: config.region,
+    urlGuard: parts.urlGuard,
+    maxJobsPerTenant: config.limits.maxJobs,
+    box: parts.box,
+    countCreation: async (tenantId) => {
+      const max = config.limits.jobCreatesPerMinute;
+      const taken = await rateLimiter.take(tenantId, 'creates', max, 60, clock.now());
+      if (!taken.allowed) {
+        throw new QuotaExceededError(
+          `the tenant's limit of ${max} job creations per minute is reached`,
+          taken.retryAfterSeconds,
         );
-      },
+      }
+    },
+  });
+}
+
+export function newTargetCaller(parts: {
+  config: Config;
+  clock: Clock;
+  clients: AwsTargetClients;
+  urlGuard: UrlGuard;
+  box: SecretBox;
+  signingSecrets: SigningSecrets;
+  http?: TargetCaller;
+}): TargetCaller {
+  const { config, clock, signingSecrets } = parts;
+  return createTargetCaller({
+    clients: parts.clients,
+    allowedArns: config.allowedTargetArns,
+    region: config.region,
+    urlGuard: parts.urlGuard,
+    box: parts.box,
+    clock,
+    signingSecrets: (tenantId) => signingSecrets.forSigning(tenantId, clock.now()),
+    ...(parts.http ? { http: parts.http } : {}),
+  });
+}
+
+export function newHealthChecks(db: DynamoDBDocumentClient, config: Config): Services['healthChecks'] {
+  return {
+    // A point read of a key that never exists: proves reachability and permissions cheaply.
+    jobsTable: async () => {
+      await db.send(new GetCommand({ TableName: config.jobsTableName, Key: { pk: 'HEALTH', sk: 'HEALTH' } }));
     },
   };
 }

@@ -4,7 +4,22 @@ import { createApiApp } from '../http/app.js';
 
 /** The API handler over injected services; the Lambda entry and the local runtime both use it. */
 export function createApiHandler(
-  services: Services,
+  services: Pick<
+    Services,
+    | 'config'
+    | 'jobService'
+    | 'runStore'
+    | 'firingQueue'
+    | 'deadLetterStore'
+    | 'clock'
+    | 'logger'
+    | 'healthChecks'
+    | 'authenticate'
+    | 'apiKeys'
+    | 'audit'
+    | 'rateLimiter'
+    | 'signingSecrets'
+  >,
 ): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   return createApiApp({
     jobs: services.jobService,

@@ -8,7 +8,7 @@ import { archiveDeadLetter } from '../usecases/dead-letters.js';
  * that the API lists and redrives. `dlqArns` names each priority's DLQ.
  */
 export function createDeadLetterHandler(
-  services: Services,
+  services: Pick<Services, 'deadLetterStore' | 'runStore' | 'clock' | 'logger'>,
   dlqArns: Record<Priority, string>,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const priorityOfQueue = (arn: string) =>

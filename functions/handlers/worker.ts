@@ -4,7 +4,12 @@ import type { Services } from '../commons/services.js';
 import { executeFiring, firingMessageSchema } from '../usecases/execute-firing.js';
 
 /** The worker over injected services: one firing per record, partial batch failures. */
-export function createWorkerHandler(services: Services): (event: SQSEvent) => Promise<SQSBatchResponse> {
+export function createWorkerHandler(
+  services: Pick<
+    Services,
+    'jobStore' | 'runStore' | 'callTarget' | 'firingQueue' | 'notifier' | 'runMetrics' | 'clock' | 'logger'
+  >,
+): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const deps = {
     jobs: services.jobStore,
     runs: services.runStore,
