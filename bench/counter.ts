@@ -1,6 +1,8 @@
 /**
  * Counts AWS calls by an SDK middleware: requests per service, and for DynamoDB the read
  * and write capacity units it reports (the middleware asks every call to return them).
+ * DynamoDB Local reports 0 units for a read that finds nothing; DynamoDB bills such a read
+ * its minimum (0.5 unit, 1 if strongly consistent), so the counter does too.
  */
 const DYNAMO_READS = new Set([
   'GetItemCommand',
@@ -23,6 +25,7 @@ interface Totals {
   dynamoRequests: number;
   sqsRequests: number;
   schedulerCalls: number;
+  kmsRequests: number;
   otherCalls: number;
 }
 
@@ -61,7 +64,8 @@ export function countCalls(): CallCounter {
             totals.dynamoRequests++;
             const consumed = result.output.ConsumedCapacity as Capacity | Capacity[] | undefined;
             const units = [consumed ?? []].flat().reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
-            if (DYNAMO_READS.has(command)) totals.dynamoRcu += units;
+            const minimumRead = args.input.ConsistentRead === true ? 1 : 0.5;
+            if (DYNAMO_READS.has(command)) totals.dynamoRcu += units || minimumRead;
             else if (DYNAMO_WRITES.has(command)) totals.dynamoWcu += units;
           } else if (service.startsWith('SQS')) {
             // An empty receive is the poller waiting, paid per queue and second, not per run.
@@ -70,6 +74,7 @@ export function countCalls(): CallCounter {
               ((result.output.Messages as unknown[]) ?? []).length === 0;
             if (!empty) totals.sqsRequests++;
           } else if (service.startsWith('Scheduler')) totals.schedulerCalls++;
+          else if (service.startsWith('KMS')) totals.kmsRequests++;
           else totals.otherCalls++;
           return result;
         },
@@ -88,6 +93,7 @@ export function countCalls(): CallCounter {
         dynamoRequests: avg(totals.dynamoRequests),
         sqsRequests: avg(totals.sqsRequests),
         schedulerCalls: avg(totals.schedulerCalls),
+        kmsRequests: avg(totals.kmsRequests),
         otherCalls: avg(totals.otherCalls),
         byCommand: Object.fromEntries(Object.entries(byCommand).map(([k, v]) => [k, avg(v)])),
       };
@@ -96,5 +102,13 @@ export function countCalls(): CallCounter {
 }
 
 function zero(): Totals {
-  return { dynamoRcu: 0, dynamoWcu: 0, dynamoRequests: 0, sqsRequests: 0, schedulerCalls: 0, otherCalls: 0 };
+  return {
+    dynamoRcu: 0,
+    dynamoWcu: 0,
+    dynamoRequests: 0,
+    sqsRequests: 0,
+    schedulerCalls: 0,
+    kmsRequests: 0,
+    otherCalls: 0,
+  };
 }

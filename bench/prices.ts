@@ -31,55 +31,104 @@ export const PRICES = {
     source: 'https://aws.amazon.com/lambda/pricing/',
   },
   logs: {
-    what: 'CloudWatch Logs ingestion, per GB',
+    what: 'CloudWatch Logs ingestion (standard class), per GB',
     usd: 0.5,
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
   },
+  kms: {
+    what: 'KMS, per million requests',
+    usd: 3.0,
+    source: 'https://aws.amazon.com/kms/pricing/',
+  },
+  xray: {
+    what: 'X-Ray, per million traces recorded',
+    usd: 5.0,
+    source: 'https://aws.amazon.com/xray/pricing/',
+  },
 } as const;
 
-/** Assumptions the counts cannot give: what a worker invocation takes on AWS, and log volume. */
+/** What the counts cannot give: what a worker invocation takes on AWS, and Lambda's own log lines. */
 export const ASSUMPTIONS = {
   workerMemoryGb: 0.5,
-  /** Wall time of one worker invocation (a batch), most of it waiting on targets. */
+  /** Wall time of one worker invocation (a batch; its runs' targets are called side by side). */
   workerSecondsPerInvocation: 0.2,
-  logBytesPerRun: 1500,
+  /** START, END and REPORT lines Lambda writes per invocation (plus the X-Ray line when traced). */
+  platformLogBytesPerInvocation: 420,
+  /**
+   * Lambda traces the first invocation each second and 5% of the rest (its fixed sampling);
+   * below one worker invocation a second that is every invocation, the case priced here.
+   */
+  tracedShareOfInvocations: 1,
 };
 
-interface EndToEnd {
-  perOperation: Record<
-    string,
-    { dynamoRcu: number; dynamoWcu: number; sqsRequests: number; schedulerCalls: number }
-  >;
+export interface CallsPerRun {
+  dynamoRcu: number;
+  dynamoWcu: number;
+  sqsRequests: number;
+  schedulerCalls: number;
+  kmsRequests?: number;
 }
 
-export function costModel(e: EndToEnd, batchSize = 10) {
+export interface EndToEnd {
+  perOperation: Record<string, CallsPerRun>;
+}
+
+export interface LogVolume {
+  /** The worker's own log lines per run, as Powertools writes them with a Lambda context. */
+  appBytesPerRun: number;
+  /** One EMF metrics document per worker invocation (a batch). */
+  emfBytesPerInvocation: number;
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * The cost of a million scheduled runs of HTTP jobs at `batchSize`: every per-run count
+ * (DynamoDB units, SQS and KMS requests) is measured; Scheduler is one invocation per run.
+ */
+export function costModel(e: EndToEnd, logs: LogVolume, batchSize: number, tracing: boolean) {
   const fired = e.perOperation['scheduled run (scheduler fires into SQS)'];
   const worked = e.perOperation['scheduled run (worker: claim, call, record)'];
-  const per = (x: keyof NonNullable<typeof worked>) => (fired?.[x] ?? 0) + (worked?.[x] ?? 0);
+  const per = (x: keyof CallsPerRun) => (fired?.[x] ?? 0) + (worked?.[x] ?? 0);
   const million = 1_000_000;
   const invocations = million / batchSize;
+  const logBytes =
+    million * logs.appBytesPerRun +
+    invocations * (logs.emfBytesPerInvocation + ASSUMPTIONS.platformLogBytesPerInvocation);
   const parts = {
-    dynamodb: per('dynamoWcu') * PRICES.dynamoWrite.usd + per('dynamoRcu') * PRICES.dynamoRead.usd,
-    sqs: per('sqsRequests') * PRICES.sqs.usd,
     scheduler: PRICES.scheduler.usd,
+    sqs: per('sqsRequests') * PRICES.sqs.usd,
+    dynamodb: per('dynamoWcu') * PRICES.dynamoWrite.usd + per('dynamoRcu') * PRICES.dynamoRead.usd,
     lambda:
       (invocations / million) * PRICES.lambdaRequests.usd +
       invocations *
         ASSUMPTIONS.workerMemoryGb *
         ASSUMPTIONS.workerSecondsPerInvocation *
         PRICES.lambdaGbSecond.usd,
-    logs: ((million * ASSUMPTIONS.logBytesPerRun) / 2 ** 30) * PRICES.logs.usd,
+    logs: (logBytes / 2 ** 30) * PRICES.logs.usd,
+    kms: per('kmsRequests') * PRICES.kms.usd,
+    xray: tracing ? (invocations * ASSUMPTIONS.tracedShareOfInvocations * PRICES.xray.usd) / million : 0,
   };
-  const round = (n: number) => Math.round(n * 100) / 100;
   const total = Object.values(parts).reduce((a, b) => a + b, 0);
   const monthlyRuns = 1000 * 24 * 30;
   return {
-    perRun: { dynamoWcu: per('dynamoWcu'), dynamoRcu: per('dynamoRcu'), sqsRequests: per('sqsRequests') },
+    batchSize,
+    tracing,
+    perRun: {
+      dynamoWcu: round(per('dynamoWcu')),
+      dynamoRcu: round(per('dynamoRcu')),
+      sqsRequests: round(per('sqsRequests')),
+      logBytes: Math.round(logBytes / million),
+    },
     perMillionRuns: {
       total: round(total),
       parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, round(v)])),
     },
     per1000JobsMonthly: { runs: monthlyRuns, total: round((total * monthlyRuns) / million) },
+    /** What no design on this shape avoids: the firing, its message, the claim and the outcome. */
+    floorPerMillionRuns: round(
+      PRICES.scheduler.usd + per('sqsRequests') * PRICES.sqs.usd + 2 * PRICES.dynamoWrite.usd,
+    ),
     assumptions: ASSUMPTIONS,
   };
 }

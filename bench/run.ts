@@ -1,45 +1,43 @@
 /**
  * `npm run bench`: measures Sundial on this machine and writes docs/BENCHMARKS.md and
- * docs/benchmarks.json. `BENCH_SIZE=tiny` runs every part on tiny sizes (the smoke test).
+ * docs/benchmarks.json. `BENCH_SIZE=tiny` runs every part on tiny sizes (the smoke test);
+ * `BENCH_SCALE_JOBS=N` sets the scale run's size (default 100,000).
  *
  * 1. bundle size and cold initialisation of each function (10+ fresh Node processes);
  * 2. AWS calls per operation, counted by an SDK middleware on the local runtime;
  * 3. API latency (create, get, list) in process;
- * 4. end-to-end throughput at worker batch sizes 1 and 10;
+ * 4. end-to-end throughput at worker batch sizes 1 and 10, and the worker's log volume;
+ * 5. scale: jobs created, list latency and reconciler time at 1,000 and at 100,000 jobs;
  * 6. the cost per million runs those counts imply at list prices.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { METRICS_NAMESPACE, PowertoolsRunMetrics } from '../functions/adapters/run-metrics.js';
 import { createApiHandler } from '../functions/handlers/api.js';
 import { ManualClock } from '../local/manual-clock.js';
-import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
-import { bundles } from './bundles.js';
+import {
+  DEV_TENANT,
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  startLocalRuntime,
+} from '../local/runtime.js';
+import { type BundleFigures, bundles, FLOOR } from './bundles.js';
 import { type CallCounter, countCalls } from './counter.js';
-import { costModel, PRICES } from './prices.js';
+import { costModel, type LogVolume, PRICES } from './prices.js';
+import { type ScaleResult, scale } from './scale.js';
+import { apiRequest, type Latency, latencyOf, startTarget } from './support.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const out = process.env.BENCH_OUT ?? 'docs';
+const scaleJobs = tiny ? 200 : Number(process.env.BENCH_SCALE_JOBS ?? 100_000);
+const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-const percentile = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-function request(key: string, method: string, pathAndQuery: string, body?: unknown): APIGatewayProxyEvent {
-  const url = new URL(pathAndQuery, 'http://local');
-  const query = Object.fromEntries(url.searchParams);
-  return {
-    httpMethod: method,
-    path: url.pathname,
-    queryStringParameters: Object.keys(query).length > 0 ? query : null,
-    headers: { authorization: `Bearer ${key}` },
-    body: body === undefined ? null : JSON.stringify(body),
-    requestContext: { requestId: 'bench' },
-  } as unknown as APIGatewayProxyEvent;
-}
 
 const jobBody = (target: string, n: number) => ({
   name: `bench-${n}`,
@@ -49,10 +47,12 @@ const jobBody = (target: string, n: number) => ({
 
 async function withRuntime<T>(
   batchSize: number,
-  fn: (rt: LocalRuntime, counter: CallCounter, clock: ManualClock) => Promise<T>,
+  fn: (rt: LocalRuntime, counter: CallCounter, clock: ManualClock, target: string) => Promise<T>,
+  options: Partial<LocalRuntimeOptions> = {},
 ) {
   const clock = new ManualClock('2027-01-01T00:00:00.000Z');
   const counter = countCalls();
+  const target = await startTarget();
   const runtime = await startLocalRuntime({
     port: 0,
     clock,
@@ -60,19 +60,60 @@ async function withRuntime<T>(
     batchSize,
     instrument: counter.instrument,
     limits: { requestsPerSecond: 1_000_000, jobCreatesPerMinute: 1_000_000, maxJobs: 1_000_000 },
+    ...options,
   });
   try {
-    return await fn(runtime, counter, clock);
+    // The tenant's signing secret is made on first use: once, not per run, so not counted.
+    await runtime.services.signingSecrets.current(DEV_TENANT, clock.now());
+    return await fn(runtime, counter, clock, target.url);
   } finally {
     await runtime.stop();
+    await target.close();
   }
 }
 
+/** Runs `fn` with everything written to stdout and stderr (both land in CloudWatch Logs) counted, not shown. */
+async function loggedBytes(fn: () => Promise<unknown>): Promise<number> {
+  const streams = [process.stdout, process.stderr];
+  const writes = streams.map((s) => s.write);
+  let bytes = 0;
+  for (const stream of streams) {
+    stream.write = ((chunk: string | Uint8Array) => {
+      bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      return true;
+    }) as typeof stream.write;
+  }
+  try {
+    await fn();
+  } finally {
+    streams.forEach((stream, i) => {
+      stream.write = writes[i]!;
+    });
+  }
+  return bytes;
+}
+
+/** A context like the one Lambda hands the worker: its fields are on every log line. */
+const LAMBDA_CONTEXT = {
+  functionName: 'SundialStack-prod-WorkerFunction0A1B2C3D-AbCdEfGhIjKl',
+  functionVersion: '$LATEST',
+  invokedFunctionArn:
+    'arn:aws:lambda:us-east-1:123456789012:function:SundialStack-prod-WorkerFunction0A1B2C3D-AbCdEfGhIjKl',
+  memoryLimitInMB: '512',
+  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+  logGroupName: '/aws/lambda/SundialStack-prod-WorkerFunction0A1B2C3D-AbCdEfGhIjKl',
+  logStreamName: '2027/01/01/[$LATEST]2e1f0a2b3c4d5e6f7a8b9c0d1e2f3a4b',
+  callbackWaitsForEmptyEventLoop: true,
+  getRemainingTimeInMillis: () => 60_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+} as Context;
+
 /** 2 and 4: calls per operation, and runs per second end to end, at one batch size. */
 async function endToEnd(batchSize: number) {
-  return withRuntime(batchSize, async (runtime, counter, clock) => {
+  return withRuntime(batchSize, async (runtime, counter, clock, target) => {
     const api = createApiHandler(runtime.services);
-    const target = `${runtime.apiUrl}/v1/health`;
     const key = runtime.devApiKey;
     const perOperation: Record<string, ReturnType<CallCounter['snapshot']>> = {};
     const measure = async (name: string, times: number, op: (i: number) => Promise<unknown>) => {
@@ -83,11 +124,11 @@ async function endToEnd(batchSize: number) {
     const ids: string[] = [];
     const jobs = tiny ? 20 : 200;
     await measure('create job', jobs, async (i) => {
-      const res = await api(request(key, 'POST', '/v1/jobs', jobBody(target, i)));
+      const res = await api(apiRequest(key, 'POST', '/v1/jobs', jobBody(target, i)));
       ids.push(JSON.parse(res.body).id);
     });
-    await measure('get job', 20, (i) => api(request(key, 'GET', `/v1/jobs/${ids[i % ids.length]}`)));
-    await measure('list jobs (page of 20)', 20, () => api(request(key, 'GET', '/v1/jobs?limit=20')));
+    await measure('get job', 20, (i) => api(apiRequest(key, 'GET', `/v1/jobs/${ids[i % ids.length]}`)));
+    await measure('list jobs (page of 20)', 20, () => api(apiRequest(key, 'GET', '/v1/jobs?limit=20')));
     // One minute on: every job fires once; the worker takes them in batches.
     clock.advance(60_000);
     counter.reset();
@@ -104,111 +145,257 @@ async function endToEnd(batchSize: number) {
   });
 }
 
+/**
+ * 4. What the worker logs per run at its deployed level (INFO), with a Lambda context on
+ * each line as Powertools adds it, and the EMF metrics document one invocation flushes.
+ */
+async function logVolume(batchSize: number): Promise<LogVolume> {
+  const logger = new Logger({ serviceName: 'sundial', logLevel: 'INFO' });
+  logger.addContext(LAMBDA_CONTEXT);
+  const runs = tiny ? 20 : 200;
+  const appBytes = await withRuntime(
+    batchSize,
+    async (runtime, _counter, clock) => {
+      const api = createApiHandler(runtime.services);
+      for (let i = 0; i < runs; i++) {
+        await api(
+          apiRequest(runtime.devApiKey, 'POST', '/v1/jobs', jobBody(`${runtime.apiUrl}/v1/health`, i)),
+        );
+      }
+      clock.advance(60_000);
+      await runtime.fire();
+      return loggedBytes(() => runtime.drain());
+    },
+    { logger },
+  );
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'sundial' });
+  const runMetrics = new PowertoolsRunMetrics(metrics);
+  for (let i = 0; i < batchSize; i++) {
+    runMetrics.started('default', 1_250 + i);
+    runMetrics.ended('succeeded', 'default', 180 + i);
+  }
+  const emfBytesPerInvocation = await loggedBytes(async () => metrics.publishStoredMetrics());
+  return { appBytesPerRun: Math.round(appBytes / runs), emfBytesPerInvocation };
+}
+
 /** 3. API latency in process (handler over DynamoDB Local), per operation. */
-async function apiLatency() {
-  return withRuntime(10, async (runtime) => {
+async function apiLatency(): Promise<Record<string, Latency>> {
+  return withRuntime(10, async (runtime, _counter, _clock, target) => {
     const api = createApiHandler(runtime.services);
     const key = runtime.devApiKey;
-    const target = `${runtime.apiUrl}/v1/health`;
     const n = tiny ? 20 : 300;
-    const timings: Record<string, number[]> = { create: [], get: [], list: [] };
+    const timings: Record<'create' | 'get' | 'list', number[]> = { create: [], get: [], list: [] };
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       let t = performance.now();
-      const res = await api(request(key, 'POST', '/v1/jobs', jobBody(target, i)));
-      timings.create!.push(performance.now() - t);
+      const res = await api(apiRequest(key, 'POST', '/v1/jobs', jobBody(target, i)));
+      timings.create.push(performance.now() - t);
       ids.push(JSON.parse(res.body).id);
       t = performance.now();
-      await api(request(key, 'GET', `/v1/jobs/${ids[i]}`));
-      timings.get!.push(performance.now() - t);
+      await api(apiRequest(key, 'GET', `/v1/jobs/${ids[i]}`));
+      timings.get.push(performance.now() - t);
       t = performance.now();
-      await api(request(key, 'GET', '/v1/jobs?limit=20'));
-      timings.list!.push(performance.now() - t);
+      await api(apiRequest(key, 'GET', '/v1/jobs?limit=20'));
+      timings.list.push(performance.now() - t);
     }
-    return Object.fromEntries(
-      Object.entries(timings).map(([op, xs]) => [
-        op,
-        { p50Ms: round(median(xs)), p99Ms: round(percentile(xs, 99)), samples: xs.length },
-      ]),
-    );
+    return Object.fromEntries(Object.entries(timings).map(([op, xs]) => [op, latencyOf(xs)]));
   });
 }
 
-function markdown(results: Record<string, unknown>): string {
-  const r = results as {
-    date: string;
-    machine: string;
-    bundles: Record<string, { bytes: number; coldInitMsMedian: number }>;
-    apiLatency: Record<string, { p50Ms: number; p99Ms: number }>;
-    endToEnd: Record<string, { perOperation: Record<string, Record<string, number>>; runsPerSecond: number }>;
-    cost: ReturnType<typeof costModel>;
-  };
-  const lines = [
+type EndToEnd = Awaited<ReturnType<typeof endToEnd>>;
+type Cost = ReturnType<typeof costModel>;
+
+interface Results {
+  date: string;
+  machine: string;
+  size: 'tiny' | 'full';
+  commands: string[];
+  bundles: Record<string, BundleFigures>;
+  apiLatency: Record<string, Latency>;
+  endToEnd: Record<'1' | '10', EndToEnd>;
+  logVolume: LogVolume;
+  scale: ScaleResult;
+  cost: { batch10: Cost; batch10NoWorkerTracing: Cost; batch1: Cost };
+  targets: { target: string; measured: string; met: boolean }[];
+}
+
+const KB = 1024;
+
+function targets(r: Omit<Results, 'targets'>): Results['targets'] {
+  const worker = r.endToEnd['10'].perOperation['scheduled run (worker: claim, call, record)']!;
+  const entries = Object.entries(r.bundles).filter(([name]) => name !== FLOOR);
+  const largest = Math.max(...entries.map(([, b]) => b.bytes));
+  const slowest = Math.max(...entries.map(([, b]) => b.coldInitMsMedian));
+  const [small, large] = r.scale.at;
+  const listGrowth = small && large ? large.listFirstPage.p50Ms / small.listFirstPage.p50Ms : 0;
+  const sqsTotal = r.cost.batch10.perRun.sqsRequests;
+  return [
+    {
+      target: 'at most 2 DynamoDB write units per run (batch 10)',
+      measured: `${worker.dynamoWcu} WCU`,
+      met: worker.dynamoWcu <= 2,
+    },
+    {
+      target: 'at most 0.3 SQS requests per run (batch 10)',
+      measured: `${worker.sqsRequests} by the worker (receive + delete); ${sqsTotal} with Scheduler's SendMessage`,
+      met: worker.sqsRequests <= 0.3,
+    },
+    {
+      target: 'each bundle at most 250 KB minified',
+      measured: `largest ${round(largest / KB, 0)} KB; the floor, one GetItem with the SDK bundled, is ${round((r.bundles[FLOOR]?.bytes ?? 0) / KB, 0)} KB`,
+      met: largest <= 250 * KB,
+    },
+    {
+      target: 'cold initialisation at most 150 ms locally',
+      measured: `slowest median ${slowest} ms`,
+      met: slowest <= 150,
+    },
+    {
+      target: `list latency flat from ${small?.jobs ?? 0} to ${large?.jobs ?? 0} jobs`,
+      measured: `first page p50 ${small?.listFirstPage.p50Ms} ms -> ${large?.listFirstPage.p50Ms} ms`,
+      // Flat: within noise of the smaller figure, not proportional to the job count.
+      met: listGrowth > 0 && listGrowth < 1.5,
+    },
+    {
+      target: 'at most $3 per million runs (batch 10)',
+      measured: `$${r.cost.batch10.perMillionRuns.total} (worker tracing on), $${r.cost.batch10NoWorkerTracing.perMillionRuns.total} (off)`,
+      met: r.cost.batch10.perMillionRuns.total <= 3,
+    },
+  ];
+}
+
+function markdown(r: Results): string {
+  const callRow = (op: string, c: ReturnType<CallCounter['snapshot']>) =>
+    `| ${op} | ${c.dynamoRcu} | ${c.dynamoWcu} | ${c.dynamoRequests} | ${c.sqsRequests} | ${c.schedulerCalls} | ${c.kmsRequests} | ${c.otherCalls} |`;
+  const latencyRow = (what: string, l: Latency) => `| ${what} | ${l.p50Ms} ms | ${l.p99Ms} ms |`;
+  const costLine = (label: string, c: Cost) =>
+    `| ${label} | **$${c.perMillionRuns.total}** | ${Object.values(c.perMillionRuns.parts).join(' | ')} | $${c.per1000JobsMonthly.total} |`;
+  const [small, large] = r.scale.at;
+  return [
     '# Benchmarks',
     '',
-    `Measured ${r.date} on ${r.machine} with \`npm run bench\` (local runtime: DynamoDB Local, fauxqs, the Scheduler emulator).`,
-    'Local timings are not AWS timings; call counts are exact and drive the cost model.',
+    `Measured ${r.date} on ${r.machine} with \`${r.commands.join(' && ')}\` (local runtime: DynamoDB Local, fauxqs, the Scheduler emulator; ${r.size} sizes).`,
+    'Local timings are not AWS timings; call counts are exact and drive the cost model. `docs/benchmarks.json` holds the same figures.',
+    '',
+    '## Targets',
+    '',
+    '| target | measured | met |',
+    '| --- | --- | --- |',
+    ...r.targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`),
     '',
     '## Bundles and cold initialisation',
     '',
-    '| function | minified bundle | cold init (median of 10 fresh processes) |',
-    '| --- | --- | --- |',
+    'Each entry bundled as the stack bundles it (minified ESM, SDK bundled); cold init is the median of fresh Node processes importing it.',
+    '',
+    '| function | minified bundle | cold init median | p90 | with `@aws-sdk/*` external: bundle | cold init |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...Object.entries(r.bundles).map(
-      ([f, b]) => `| ${f} | ${round(b.bytes / 1024, 0)} KB | ${b.coldInitMsMedian} ms |`,
+      ([f, b]) =>
+        `| ${f} | ${round(b.bytes / KB, 0)} KB | ${b.coldInitMsMedian} ms | ${b.coldInitMsP90} ms | ${round(b.sdkExternal.bytes / KB, 0)} KB | ${b.sdkExternal.coldInitMsMedian} ms |`,
     ),
     '',
     '## AWS calls per operation',
     '',
-    ...Object.entries(r.endToEnd).flatMap(([batch, e]) => [
+    'DynamoDB units as DynamoDB Local reports them; a read that finds nothing is billed its minimum (0.5, or 1 if strongly consistent). SQS requests leave out empty polls (a fixed cost per queue, not per run).',
+    '',
+    ...(['1', '10'] as const).flatMap((batch) => [
       `### Worker batch size ${batch}`,
       '',
-      '| operation | DynamoDB RCU | DynamoDB WCU | DynamoDB requests | SQS requests | Scheduler calls | other calls |',
-      '| --- | --- | --- | --- | --- | --- | --- |',
-      ...Object.entries(e.perOperation).map(
-        ([op, c]) =>
-          `| ${op} | ${c.dynamoRcu} | ${c.dynamoWcu} | ${c.dynamoRequests} | ${c.sqsRequests} | ${c.schedulerCalls} | ${c.otherCalls} |`,
-      ),
+      '| operation | DynamoDB RCU | DynamoDB WCU | DynamoDB requests | SQS requests | Scheduler calls | KMS requests | other calls |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...Object.entries(r.endToEnd[batch].perOperation).map(([op, c]) => callRow(op, c)),
       '',
-      `End to end: ${e.runsPerSecond} runs per second.`,
+      `End to end: ${r.endToEnd[batch].runsPerSecond} runs per second.`,
       '',
     ]),
+    `Worker log volume at INFO: ${r.logVolume.appBytesPerRun} bytes of log lines per run, ${r.logVolume.emfBytesPerInvocation} bytes of EMF metrics per invocation.`,
+    '',
     '## API latency (in process)',
     '',
     '| operation | p50 | p99 |',
     '| --- | --- | --- |',
-    ...Object.entries(r.apiLatency).map(([op, l]) => `| ${op} | ${l.p50Ms} ms | ${l.p99Ms} ms |`),
+    ...Object.entries(r.apiLatency).map(([op, l]) => latencyRow(op, l)),
     '',
-    '## Cost model (batch size 10, list prices)',
+    '## Scale',
     '',
-    `Per million runs: **$${r.cost.perMillionRuns.total}** (${Object.entries(r.cost.perMillionRuns.parts)
-      .map(([k, v]) => `${k} $${v}`)
-      .join(', ')}).`,
-    `Per 1,000 jobs firing hourly for a month (${r.cost.per1000JobsMonthly.runs.toLocaleString('en')} runs): $${r.cost.per1000JobsMonthly.total}.`,
+    `${r.scale.jobs.toLocaleString('en')} jobs created through the API handler, ${r.scale.concurrency} requests in flight: ${r.scale.creation.seconds} s, **${r.scale.creation.jobsPerSecond} jobs per second**. Peak memory: ${r.scale.peakMemoryMb.benchProcess} MB for the bench process (API, Scheduler emulator with every schedule, fauxqs), ${r.scale.peakMemoryMb.dynamoDbLocal ?? 'n/a'} MB for DynamoDB Local.`,
     '',
-    "For comparison: the seeds' hosted scheduler at $990 per million jobs; QStash at $10 per million messages; Google Cloud Scheduler at $0.10 per job per month (3 free).",
+    `| figure | ${r.scale.at.map((a) => `${a.jobs.toLocaleString('en')} jobs`).join(' | ')} |`,
+    `| --- | ${r.scale.at.map(() => '---').join(' | ')} |`,
+    `| list, first page of 20 (p50 / p99) | ${r.scale.at.map((a) => `${a.listFirstPage.p50Ms} / ${a.listFirstPage.p99Ms} ms`).join(' | ')} |`,
+    `| list, page 11 by cursor (p50 / p99) | ${r.scale.at.map((a) => `${a.listDeepPage.p50Ms} / ${a.listDeepPage.p99Ms} ms`).join(' | ')} |`,
+    `| list, filtered by a tag one job in 100 has (p50 / p99) | ${r.scale.at.map((a) => `${a.listByTag.p50Ms} / ${a.listByTag.p99Ms} ms`).join(' | ')} |`,
+    `| get one job (p50 / p99) | ${r.scale.at.map((a) => `${a.getJob.p50Ms} / ${a.getJob.p99Ms} ms`).join(' | ')} |`,
+    `| reconciler, every job checked | ${r.scale.at.map((a) => `${a.reconcile.seconds} s`).join(' | ')} |`,
+    `| reconciler report | ${r.scale.at.map((a) => `\`${JSON.stringify(a.reconcile.report)}\``).join(' | ')} |`,
+    '',
+    small && large
+      ? `List latency is a Query of one page whatever the job count: ${small.listFirstPage.p50Ms} ms at ${small.jobs.toLocaleString('en')} jobs, ${large.listFirstPage.p50Ms} ms at ${large.jobs.toLocaleString('en')}.`
+      : '',
+    '',
+    '## Cost model (list prices, us-east-1)',
+    '',
+    'Per million scheduled runs of HTTP jobs, from the counts above; per 1,000 jobs firing hourly for a month (720,000 runs).',
+    '',
+    `| case | total | ${Object.keys(r.cost.batch10.perMillionRuns.parts).join(' | ')} | 1,000 hourly jobs a month |`,
+    `| --- | --- | ${Object.keys(r.cost.batch10.perMillionRuns.parts)
+      .map(() => '---')
+      .join(' | ')} | --- |`,
+    costLine('batch 10, worker tracing on (default)', r.cost.batch10),
+    costLine('batch 10, worker tracing off (`-c workerTracing=false`)', r.cost.batch10NoWorkerTracing),
+    costLine('batch 1 (a lone firing: no other message to share the batch)', r.cost.batch1),
+    '',
+    `What this shape cannot go below: the Scheduler invocation, its SQS message with the worker's share of receive and delete, and the two writes that claim a run and record its outcome: **$${r.cost.batch10.floorPerMillionRuns}** per million runs at batch 10. Per run at batch 10: ${r.cost.batch10.perRun.dynamoWcu} WCU, ${r.cost.batch10.perRun.dynamoRcu} RCU, ${r.cost.batch10.perRun.sqsRequests} SQS requests, ${r.cost.batch10.perRun.logBytes} bytes of logs.`,
+    '',
+    `Assumptions: ${Object.entries(r.cost.batch10.assumptions)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join(
+        '; ',
+      )}. Free tiers (e.g. Scheduler's 14 million invocations and X-Ray's 100,000 traces a month) are not subtracted.`,
+    '',
+    "For comparison: the seeds' hosted scheduler at $990 per million jobs; QStash at $10 per million messages; Google Cloud Scheduler at $0.10 per job per month (3 free), $100 a month for 1,000 jobs.",
     '',
     '| price | USD | source |',
     '| --- | --- | --- |',
     ...Object.values(PRICES).map((p) => `| ${p.what} | ${p.usd} | ${p.source} |`),
     '',
-    '## Not measured yet',
-    '',
-    '- Scale: 100,000 jobs (creation rate, list latency at 1,000 vs 100,000, reconciler time, peak memory).',
-    '',
-  ];
-  return lines.join('\n');
+  ].join('\n');
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;
-const results = {
+progress('bench: bundles and cold init');
+const bundleFigures = await bundles({ samples: tiny ? 2 : 10 });
+progress('bench: API latency');
+const latency = await apiLatency();
+progress('bench: end to end at batch 1 and 10');
+const e2e = { '1': await endToEnd(1), '10': await endToEnd(10) };
+progress('bench: log volume');
+const logs = await logVolume(10);
+progress(`bench: scale (${scaleJobs} jobs)`);
+const scaled = await scale({
+  jobs: scaleJobs,
+  checkpoint: tiny ? 50 : 1000,
+  concurrency: 8,
+  samples: tiny ? 10 : 200,
+  progress,
+});
+const partial: Omit<Results, 'targets'> = {
   date: new Date().toISOString().slice(0, 10),
   machine,
   size: tiny ? 'tiny' : 'full',
-  bundles: await bundles({ samples: tiny ? 2 : 10 }),
-  apiLatency: await apiLatency(),
-  endToEnd: { 1: await endToEnd(1), 10: await endToEnd(10) },
-} as Record<string, unknown> & { endToEnd: Record<string, Awaited<ReturnType<typeof endToEnd>>> };
-results.cost = costModel(results.endToEnd['10']!);
+  commands: [scaleJobs === 100_000 || tiny ? 'npm run bench' : `BENCH_SCALE_JOBS=${scaleJobs} npm run bench`],
+  bundles: bundleFigures,
+  apiLatency: latency,
+  endToEnd: e2e,
+  logVolume: logs,
+  scale: scaled,
+  cost: {
+    batch10: costModel(e2e['10'], logs, 10, true),
+    batch10NoWorkerTracing: costModel(e2e['10'], logs, 10, false),
+    batch1: costModel(e2e['1'], logs, 1, true),
+  },
+};
+const results: Results = { ...partial, targets: targets(partial) };
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'benchmarks.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(out, 'BENCHMARKS.md'), markdown(results));

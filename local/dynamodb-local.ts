@@ -10,6 +10,8 @@ import { freePort } from './ports.js';
 
 export interface DynamoDbLocal {
   endpoint: string;
+  /** The Java process (benchmarks read its peak memory). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startDynamoDbLocal(
   }
   return {
     endpoint,
+    pid: child.pid,
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');

@@ -48,6 +48,8 @@ export interface LocalRuntimeOptions {
   /** Keep DynamoDB data in this directory instead of memory. */
   dbPath?: string;
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** Replaces the runtime's logger (logLevel then does not apply); the benchmark measures log volume with one. */
+  logger?: Logger;
   /** Test seams: replace the Scheduler adapter or the HTTP target caller of the API/worker. */
   scheduleGateway?: ScheduleGateway;
   callHttpTarget?: TargetCaller;
@@ -83,6 +85,8 @@ export interface LocalRuntime {
   /** An admin API key of the development tenant `dev`, made at start. */
   devApiKey: string;
   endpoints: { dynamodb: string; sqs: string; scheduler: string; lambda: string; eventBridge: string };
+  /** DynamoDB Local's Java process id (benchmarks read its memory). */
+  dynamoDbPid: number | undefined;
   config: Config;
   services: Services;
   queues: Record<Priority, LocalQueue>;
@@ -131,7 +135,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   };
   const manual = options.clock !== undefined;
   const clock = options.clock ?? systemClock;
-  const logger = new Logger({ serviceName: 'sundial', logLevel: options.logLevel ?? 'INFO' });
+  const logger =
+    options.logger ?? new Logger({ serviceName: 'sundial', logLevel: options.logLevel ?? 'INFO' });
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const fn of stops.reverse())
@@ -334,6 +339,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         lambda: lambdaEmulator.endpoint,
         eventBridge: eventBridgeEmulator.endpoint,
       },
+      dynamoDbPid: dynamo.pid,
       config,
       services,
       queues,

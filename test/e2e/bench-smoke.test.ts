@@ -19,6 +19,18 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
   const run = json.endToEnd['10'].perOperation['scheduled run (worker: claim, call, record)'];
   expect(run.dynamoRequests).toBeGreaterThan(0);
   expect(json.endToEnd['1'].runsPerSecond).toBeGreaterThan(0);
-  expect(json.cost.perMillionRuns.total).toBeGreaterThan(1);
-  expect(readFileSync(join(out, 'BENCHMARKS.md'), 'utf8')).toContain('## Cost model');
+  // The scheduler's own price is a floor no run goes below.
+  expect(json.cost.batch10.perMillionRuns.total).toBeGreaterThan(1);
+  expect(json.cost.batch10.perMillionRuns.parts.scheduler).toBe(1);
+  // A plain run claims and records itself: two writes, whatever the batch.
+  expect(run.dynamoWcu).toBe(2);
+  expect(json.logVolume.emfBytesPerInvocation).toBeGreaterThan(100);
+  // The scale part ran at two sizes and the reconciler saw every job.
+  expect(json.scale.at.map((a: { jobs: number }) => a.jobs)).toEqual([50, 200]);
+  expect(json.scale.at[1].reconcile.report.jobs).toBe(200);
+  expect(json.scale.creation.jobsPerSecond).toBeGreaterThan(0);
+  expect(json.targets).toHaveLength(6);
+  const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
+  expect(report).toContain('## Cost model');
+  expect(report).toContain('## Scale');
 }, 300_000);
