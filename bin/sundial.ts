@@ -9,6 +9,7 @@ import {
   parseRetentionDays,
   parseStage,
   parseTenantLimits,
+  parseWorkerTracing,
 } from '../lib/stage.js';
 import { SundialStack } from '../lib/sundial-stack.js';
 
@@ -24,6 +25,7 @@ const stack = new SundialStack(app, `Sundial-${stage}`, {
     ? { alarmEmail: String(app.node.tryGetContext('alarmEmail')) }
     : {}),
   ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext((key) => app.node.tryGetContext(key))),
+  workerTracing: parseWorkerTracing(app.node.tryGetContext('workerTracing')),
   description: `Sundial serverless job scheduler (${stage})`,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

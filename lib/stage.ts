@@ -18,6 +18,17 @@ export function parseRetentionDays(value: unknown, fallback: number): number {
   return days;
 }
 
+/**
+ * Whether the worker is traced with X-Ray, from `-c workerTracing=true|false`; on by default.
+ * Lambda traces up to one invocation a second plus 5% of the rest: at a batch of 10 that is
+ * up to $0.50 per million runs (`npm run bench`), the one line of the run cost to switch off.
+ */
+export function parseWorkerTracing(value: unknown): boolean {
+  if (value === undefined || value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`workerTracing must be true or false, got "${String(value)}"`);
+}
+
 /** What an allowed target ARN pattern may look like: Lambda functions, SQS queues, event buses. */
 const TARGET_ARN_PATTERN =
   /^arn:(aws|aws-cn|aws-us-gov|\*):(lambda|sqs|events):([a-z0-9-]+|\*):(\d{12}|\*):[A-Za-z0-9_.:/*$-]+$/;

@@ -80,6 +80,8 @@ export interface SundialStackProps extends StackProps {
   jwt?: JwtContext;
   /** Subscribed to the alarm topic. */
   alarmEmail?: string;
+  /** X-Ray active tracing on the worker (every other function is always traced). Default true. */
+  workerTracing?: boolean;
 }
 
 export class SundialStack extends Stack {
@@ -245,6 +247,7 @@ export class SundialStack extends Stack {
       timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
       environment,
       stage,
+      tracing: props.workerTracing ?? true,
     }).function;
     // Query: the dependents of a job whose run succeeded.
     jobs.grant(worker, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem');

@@ -13,6 +13,8 @@ export interface SundialFunctionProps {
   memorySize?: number;
   environment: Record<string, string>;
   stage: Stage;
+  /** X-Ray active tracing (default). Off: Lambda passes an upstream decision through and Powertools Tracer is disabled. */
+  tracing?: boolean;
 }
 
 /**
@@ -48,11 +50,12 @@ export class SundialFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout,
-      tracing: Tracing.ACTIVE,
+      tracing: props.tracing === false ? Tracing.PASS_THROUGH : Tracing.ACTIVE,
       logGroup,
       environment: {
         POWERTOOLS_SERVICE_NAME: 'sundial',
         NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
+        ...(props.tracing === false ? { POWERTOOLS_TRACE_ENABLED: 'false' } : {}),
         ...props.environment,
       },
       bundling: {

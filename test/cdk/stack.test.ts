@@ -22,6 +22,7 @@ import {
   parseRetentionDays,
   parseStage,
   parseTenantLimits,
+  parseWorkerTracing,
 } from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
 
@@ -168,6 +169,25 @@ describe('functions', () => {
       expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
     }
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('traces the worker unless -c workerTracing=false, and always the other functions', () => {
+    expect(parseWorkerTracing(undefined)).toBe(true);
+    expect(parseWorkerTracing('false')).toBe(false);
+    expect(() => parseWorkerTracing('sometimes')).toThrow(/workerTracing must be true or false/);
+    const untraced = Template.fromStack(
+      new SundialStack(unbundledApp(), 'Sundial-untraced', { stage: 'dev', workerTracing: false }),
+    );
+    const modes = ofTypeIn(untraced, 'AWS::Lambda::Function').map(([, fn]) => ({
+      worker: String(fn.Properties.Description).startsWith('Sundial worker'),
+      mode: (fn.Properties.TracingConfig as { Mode: string }).Mode,
+      tracer: (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables
+        .POWERTOOLS_TRACE_ENABLED,
+    }));
+    expect(modes.filter((m) => m.worker)).toEqual([{ worker: true, mode: 'PassThrough', tracer: 'false' }]);
+    expect(modes.filter((m) => !m.worker).every((m) => m.mode === 'Active' && m.tracer === undefined)).toBe(
+      true,
+    );
   });
 
   it('feeds the worker from each queue with partial batch responses and a concurrency cap', () => {
