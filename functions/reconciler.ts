@@ -16,8 +16,9 @@ export const handler = middy()
   .use(captureLambdaHandler(tracer))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
-  .handler(async () => {
-    const report = await run();
+  .handler(async (_event, context) => {
+    // Stops cleanly, and says so, before the function's timeout would cut it off.
+    const report = await run({ timeLeftMs: () => context.getRemainingTimeInMillis() });
     metrics.addMetric('DriftRepaired', MetricUnit.Count, report.missing + report.drifted + report.orphaned);
     metrics.addMetric('DriftRepairsFailed', MetricUnit.Count, report.failed);
     metrics.addMetric('JobsReconciled', MetricUnit.Count, report.jobs);

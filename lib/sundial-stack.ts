@@ -311,7 +311,9 @@ export class SundialStack extends Stack {
       environment,
       stage,
     }).function;
-    jobs.grant(reconciler, 'dynamodb:Scan');
+    // Scan to compare; GetItem and UpdateItem to re-read a job before repairing it and to
+    // record when its schedule was last written or checked (scheduleSyncedAt).
+    jobs.grant(reconciler, 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     manageSchedules(reconciler);
     reconciler.addToRolePolicy(
       new PolicyStatement({

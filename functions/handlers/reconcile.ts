@@ -2,27 +2,56 @@ import { EventBridgeScheduleGateway } from '../adapters/schedule-gateway.js';
 import type { Services } from '../commons/services.js';
 import { type ReconcileReport, reconcile } from '../usecases/reconcile.js';
 
-/** Scheduler's default quota is 50 requests per second for these calls; stay well under. */
+/**
+ * Scheduler's default request-rate quotas are per account and shared with the API and the
+ * sweeper (1,000/s for Get/Update/Delete in the large Regions, 250/s elsewhere); the
+ * reconciler stays far under them, and under ListSchedules' lower one.
+ */
 const SCHEDULER_CALLS_PER_SECOND = 20;
+
+/**
+ * Spaces calls at most `perSecond` apart: a caller waits only for what is left of the
+ * interval since the previous call, so the time a call itself takes counts toward it.
+ */
+export function rateLimiter(perSecond: number): () => Promise<void> {
+  const interval = 1000 / perSecond;
+  let next = 0;
+  return async () => {
+    const now = performance.now();
+    const wait = next - now;
+    next = Math.max(now, next) + interval;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  };
+}
+
+export interface ReconcileRunOptions {
+  /** Milliseconds the run may still take: on Lambda, `context.getRemainingTimeInMillis`. */
+  timeLeftMs?: () => number;
+  /** Stop once less than this is left. Default 30 s. */
+  reserveMs?: number;
+}
 
 /** The reconciler over injected services: the stack runs it every 15 minutes, `npm start` every 5. */
 export function createReconcileHandler(
-  services: Services,
-  pace = () => new Promise<void>((resolve) => setTimeout(resolve, 1000 / SCHEDULER_CALLS_PER_SECOND)),
-): () => Promise<ReconcileReport> {
+  services: Pick<Services, 'config' | 'clock' | 'logger' | 'scheduler' | 'jobStore'>,
+  pace: () => Promise<void> = rateLimiter(SCHEDULER_CALLS_PER_SECOND),
+): (options?: ReconcileRunOptions) => Promise<ReconcileReport> {
   const { config } = services;
   const gateway = new EventBridgeScheduleGateway(services.scheduler, {
     groupName: config.scheduleGroupName,
     roleArn: config.schedulerRoleArn,
     queueArns: config.queueArns,
   });
-  return () =>
+  return (options = {}) =>
     reconcile({
       jobs: services.jobStore,
       scheduler: services.scheduler,
       gateway,
       groupName: config.scheduleGroupName,
       logger: services.logger,
+      clock: services.clock,
       pace,
+      ...(options.timeLeftMs ? { timeLeftMs: options.timeLeftMs } : {}),
+      ...(options.reserveMs !== undefined ? { reserveMs: options.reserveMs } : {}),
     });
 }

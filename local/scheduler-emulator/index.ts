@@ -78,6 +78,11 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     { Name: string; Arn: string; CreationDate: number; LastModificationDate: number }
   >();
   const schedules = new Map<string, StoredSchedule>();
+  /** The schedules sorted by ARN, as ListSchedules pages them; rebuilt after a create or delete. */
+  let byArn: StoredSchedule[] | undefined;
+  const removeSchedule = (k: string) => {
+    if (schedules.delete(k)) byArn = undefined;
+  };
   const clientTokens = new Map<string, string>();
   const key = (group: string, name: string) => `${group}/${name}`;
   const groupArn = (name: string) => `arn:aws:scheduler:${region}:${accountId}:schedule-group/${name}`;
@@ -105,7 +110,22 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     return stored;
   }
 
-  function buildModel(name: string, body: Record<string, unknown>, created: number): ScheduleModel {
+  /**
+   * The LastModificationDate of a write: the clock's time, but always later than the
+   * schedule's previous one, as on AWS where two writes never share an instant. Under a
+   * manual clock that stands still, a hand edit still shows as modified after Sundial's write.
+   */
+  function modifiedAt(previous?: number): number {
+    const now = clock.now().getTime();
+    return previous === undefined ? now / 1000 : Math.max(now, Math.round(previous * 1000) + 1) / 1000;
+  }
+
+  function buildModel(
+    name: string,
+    body: Record<string, unknown>,
+    created: number,
+    previousModification?: number,
+  ): ScheduleModel {
     const group = typeof body.GroupName === 'string' && body.GroupName ? body.GroupName : 'default';
     return {
       Name: name,
@@ -124,7 +144,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
       Target: body.Target as TargetModel,
       ActionAfterCompletion: body.ActionAfterCompletion === 'DELETE' ? 'DELETE' : 'NONE',
       CreationDate: created,
-      LastModificationDate: nowSeconds(),
+      LastModificationDate: modifiedAt(previousModification),
     };
   }
 
@@ -150,6 +170,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
       evaluatedUntil: now,
       pending: [],
     });
+    byArn = undefined;
     if (typeof body.ClientToken === 'string') clientTokens.set(body.ClientToken, k);
     log('schedule created', { name, group });
     return { ScheduleArn: scheduleArn(group, name) };
@@ -162,27 +183,53 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     requireGroup(group);
     const existing = requireSchedule(group, name);
     const now = clock.now().getTime();
-    existing.model = buildModel(name, body, existing.model.CreationDate);
+    existing.model = buildModel(name, body, existing.model.CreationDate, existing.model.LastModificationDate);
     existing.parsed = parsed;
     // An update starts the schedule afresh from now; nothing before it is replayed.
     existing.evaluatedUntil = Math.max(existing.evaluatedUntil, now);
+    existing.nextDueAt = undefined;
     return { ScheduleArn: existing.model.Arn };
   }
 
+  /**
+   * A page of schedules in ARN order. The NextToken names the last ARN returned, so a page
+   * costs a binary search plus the page itself (listing n schedules is O(n log n) in all,
+   * not a sort per page), and schedules created or deleted between pages neither repeat
+   * nor shift the others, as with AWS's opaque token.
+   */
   function listSchedules(query: URLSearchParams) {
     const group = query.get('ScheduleGroup');
     const prefix = query.get('NamePrefix') ?? '';
     const state = query.get('State');
     const max = Math.min(Number(query.get('MaxResults') ?? 100) || 100, 100);
-    const start = Number(query.get('NextToken') ?? 0) || 0;
-    const all = [...schedules.values()]
-      .map((s) => s.model)
-      .filter(
-        (m) =>
-          (!group || m.GroupName === group) && m.Name.startsWith(prefix) && (!state || m.State === state),
-      )
-      .sort((a, b) => (a.Arn < b.Arn ? -1 : 1));
-    const page = all.slice(start, start + max);
+    const token = query.get('NextToken');
+    let after = '';
+    if (token) {
+      after = Buffer.from(token, 'base64url').toString('utf8');
+      if (!after.startsWith('arn:')) throw new ApiError(400, 'ValidationException', 'Invalid NextToken');
+    }
+    if (!byArn) byArn = [...schedules.values()].sort((a, b) => (a.model.Arn < b.model.Arn ? -1 : 1));
+    const sorted = byArn;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]!.model.Arn <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    const page: ScheduleModel[] = [];
+    let more = false;
+    for (let i = lo; i < sorted.length; i++) {
+      const m = sorted[i]!.model;
+      if ((group && m.GroupName !== group) || !m.Name.startsWith(prefix) || (state && m.State !== state))
+        continue;
+      if (page.length === max) {
+        more = true;
+        break;
+      }
+      page.push(m);
+    }
+    const last = page[page.length - 1];
     return {
       Schedules: page.map((m) => ({
         Arn: m.Arn,
@@ -193,7 +240,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
         LastModificationDate: m.LastModificationDate,
         Target: { Arn: m.Target.Arn },
       })),
-      ...(start + max < all.length ? { NextToken: String(start + max) } : {}),
+      ...(more && last ? { NextToken: Buffer.from(last.Arn, 'utf8').toString('base64url') } : {}),
     };
   }
 
@@ -211,7 +258,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
       if (method === 'DELETE') {
         requireGroup(group);
         requireSchedule(group, name);
-        schedules.delete(key(group, name));
+        removeSchedule(key(group, name));
         return {};
       }
     }
@@ -236,7 +283,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
           throw new ApiError(400, 'ValidationException', 'The default group cannot be deleted.');
         requireGroup(name);
         groups.delete(name);
-        for (const [k, s] of schedules) if (s.model.GroupName === name) schedules.delete(k);
+        for (const [k, s] of schedules) if (s.model.GroupName === name) removeSchedule(k);
         return {};
       }
     }
@@ -272,8 +319,11 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     if (model.State === 'DISABLED') {
       // Disabled schedules skip their occurrences; re-enabling does not replay them.
       stored.evaluatedUntil = Math.max(stored.evaluatedUntil, now);
+      stored.nextDueAt = undefined;
       return;
     }
+    // Nothing due yet: a tick over many schedules costs a comparison each, not a computation.
+    if (stored.nextDueAt !== undefined && stored.nextDueAt > now) return;
     const windowMs =
       model.FlexibleTimeWindow.Mode === 'FLEXIBLE'
         ? (model.FlexibleTimeWindow.MaximumWindowInMinutes ?? 0) * 60_000
@@ -293,6 +343,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
       stored.evaluatedUntil = due[due.length - 1]!.getTime();
     }
     stored.evaluatedUntil = Math.max(stored.evaluatedUntil, now);
+    stored.nextDueAt = fireTimesAfter(stored, stored.evaluatedUntil, 1)[0]?.getTime() ?? Infinity;
   }
 
   function isFinished(stored: StoredSchedule): boolean {
@@ -376,7 +427,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
         stored.pending.length === 0 &&
         isFinished(stored)
       ) {
-        schedules.delete(k);
+        removeSchedule(k);
         log('schedule deleted after completion', { name: stored.model.Name });
       }
     }

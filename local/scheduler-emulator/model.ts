@@ -57,6 +57,8 @@ export interface StoredSchedule {
   createdAtMs: number;
   /** Occurrences at or before this instant have been handled. */
   evaluatedUntil: number;
+  /** The first occurrence after `evaluatedUntil`, once computed (Infinity: none); unset after an update. */
+  nextDueAt?: number;
   pending: PendingDelivery[];
 }
 
