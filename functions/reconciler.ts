@@ -22,5 +22,7 @@ export const handler = middy()
     metrics.addMetric('DriftRepaired', MetricUnit.Count, report.missing + report.drifted + report.orphaned);
     metrics.addMetric('DriftRepairsFailed', MetricUnit.Count, report.failed);
     metrics.addMetric('JobsReconciled', MetricUnit.Count, report.jobs);
+    // A run that stopped for time: the next one carries on; one that never ends raises an alarm.
+    metrics.addMetric('ReconcileIncomplete', MetricUnit.Count, report.completed ? 0 : 1);
     return report;
   });

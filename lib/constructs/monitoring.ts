@@ -163,6 +163,13 @@ export class Monitoring extends Construct {
       description:
         'The reconciler found schedules that did not match their jobs (edited or deleted by hand?) and repaired them.',
     });
+    this.alarm('ReconcilerIncomplete', {
+      // Four runs an hour: every one of them stopped for time before checking every job.
+      metric: serviceSum('ReconcileIncomplete', 60),
+      threshold: 4,
+      description:
+        'No reconciler run finished checking every job within an hour (each stops before its timeout and the next carries on).',
+    });
     this.alarm('ReconcilerErrors', {
       metric: fns.reconciler.metricErrors({ period: Duration.minutes(15) }),
       threshold: 1,

@@ -533,6 +533,7 @@ describe('monitoring', () => {
       'ScheduleSyncErrors',
       'ScheduleRepairsFailed',
       'ScheduleDrift',
+      'ReconcilerIncomplete',
       'Api5xx',
       'ApiLatencyP99',
     ]) {
