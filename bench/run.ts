@@ -27,6 +27,7 @@ import {
 } from '../local/runtime.js';
 import { type BundleFigures, bundles, FLOOR } from './bundles.js';
 import { type CallCounter, countCalls } from './counter.js';
+import { fixedMonthlyCosts, MONTHLY_PRICES } from './fixed-costs.js';
 import { costModel, type LogVolume, PRICES } from './prices.js';
 import { type ScaleResult, scale } from './scale.js';
 import { apiRequest, type Latency, latencyOf, startTarget } from './support.js';
@@ -216,6 +217,7 @@ interface Results {
   logVolume: LogVolume;
   scale: ScaleResult;
   cost: { batch10: Cost; batch10NoWorkerTracing: Cost; batch1: Cost };
+  fixedMonthly: ReturnType<typeof fixedMonthlyCosts>;
   targets: { target: string; measured: string; met: boolean }[];
 }
 
@@ -353,11 +355,24 @@ function markdown(r: Results): string {
         '; ',
       )}. Free tiers (e.g. Scheduler's 14 million invocations and X-Ray's 100,000 traces a month) are not subtracted.`,
     '',
+    '### Fixed monthly costs (whatever the runs)',
+    '',
+    `Counted from the synthesized \`prod\` stack and the metrics the code publishes: **$${r.fixedMonthly.total} a month** at most (${Object.entries(
+      r.fixedMonthly.parts,
+    )
+      .map(([k, v]) => `${k} $${v}`)
+      .join(
+        ', ',
+      )}). That is ${r.fixedMonthly.counted.alarms} alarms and ${r.fixedMonthly.counted.composites} composite, ${r.fixedMonthly.counted.dashboards} dashboard, ${r.fixedMonthly.counted.metrics} custom metrics (billed only in the hours they are published, so a quiet deployment pays less), ${r.fixedMonthly.counted.keys} KMS key, ${r.fixedMonthly.counted.polledQueues} queues Lambda polls (assumed ${r.fixedMonthly.assumptions.pollersPerQueue} pollers each, ${r.fixedMonthly.assumptions.waitSeconds} s long polls), and the sweeper and reconciler (${r.fixedMonthly.counted.scheduledInvocations.toLocaleString('en')} invocations). The reconciler's scan adds $${r.fixedMonthly.reconcilerScanPer1000Jobs} a month per 1,000 jobs.`,
+    '',
+    `All in, 1,000 jobs firing hourly: $${round(r.cost.batch10.per1000JobsMonthly.total + r.fixedMonthly.total + r.fixedMonthly.reconcilerScanPer1000Jobs)} a month ($${r.cost.batch10.per1000JobsMonthly.total} of runs, $${r.fixedMonthly.total} fixed, $${r.fixedMonthly.reconcilerScanPer1000Jobs} of reconciling) — Google Cloud Scheduler would charge $99.70 for them.`,
+    '',
     "For comparison: the seeds' hosted scheduler at $990 per million jobs; QStash at $10 per million messages; Google Cloud Scheduler at $0.10 per job per month (3 free), $100 a month for 1,000 jobs.",
     '',
     '| price | USD | source |',
     '| --- | --- | --- |',
     ...Object.values(PRICES).map((p) => `| ${p.what} | ${p.usd} | ${p.source} |`),
+    ...Object.values(MONTHLY_PRICES).map((p) => `| ${p.what} | ${p.usd} | ${p.source} |`),
     '',
   ].join('\n');
 }
@@ -379,6 +394,8 @@ const scaled = await scale({
   samples: tiny ? 10 : 200,
   progress,
 });
+progress('bench: fixed monthly costs (synth)');
+const fixedMonthly = fixedMonthlyCosts();
 const partial: Omit<Results, 'targets'> = {
   date: new Date().toISOString().slice(0, 10),
   machine,
@@ -394,6 +411,7 @@ const partial: Omit<Results, 'targets'> = {
     batch10NoWorkerTracing: costModel(e2e['10'], logs, 10, false),
     batch1: costModel(e2e['1'], logs, 1, true),
   },
+  fixedMonthly,
 };
 const results: Results = { ...partial, targets: targets(partial) };
 mkdirSync(out, { recursive: true });

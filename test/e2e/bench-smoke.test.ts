@@ -30,6 +30,9 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
   expect(json.scale.at[1].reconcile.report.jobs).toBe(200);
   expect(json.scale.creation.jobsPerSecond).toBeGreaterThan(0);
   expect(json.targets).toHaveLength(6);
+  // Fixed costs are counted from the synthesized stack: every alarm has a price.
+  expect(json.fixedMonthly.counted.alarms).toBeGreaterThan(10);
+  expect(json.fixedMonthly.total).toBeGreaterThan(json.fixedMonthly.parts.dashboard);
   const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
   expect(report).toContain('## Cost model');
   expect(report).toContain('## Scale');
