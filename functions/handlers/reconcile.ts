@@ -13,7 +13,7 @@ const SCHEDULER_CALLS_PER_SECOND = 20;
  * Spaces calls at most `perSecond` apart: a caller waits only for what is left of the
  * interval since the previous call, so the time a call itself takes counts toward it.
  */
-export function rateLimiter(perSecond: number): () => Promise<void> {
+export function pacer(perSecond: number): () => Promise<void> {
   const interval = 1000 / perSecond;
   let next = 0;
   return async () => {
@@ -34,7 +34,7 @@ export interface ReconcileRunOptions {
 /** The reconciler over injected services: the stack runs it every 15 minutes, `npm start` every 5. */
 export function createReconcileHandler(
   services: Pick<Services, 'config' | 'clock' | 'logger' | 'scheduler' | 'jobStore'>,
-  pace: () => Promise<void> = rateLimiter(SCHEDULER_CALLS_PER_SECOND),
+  pace: () => Promise<void> = pacer(SCHEDULER_CALLS_PER_SECOND),
 ): (options?: ReconcileRunOptions) => Promise<ReconcileReport> {
   const { config } = services;
   const gateway = new EventBridgeScheduleGateway(services.scheduler, {
