@@ -142,6 +142,33 @@ async function endToEnd(batchSize: number) {
     const worked = counter.snapshot(jobs);
     perOperation['scheduled run (scheduler fires into SQS)'] = fired;
     perOperation['scheduled run (worker: claim, call, record)'] = worked;
+    // The other API operations, each on jobs of its own so that none sees another's work.
+    const n = 20;
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await api(apiRequest(key, method, path, body));
+      if (res.statusCode >= 300) throw new Error(`${method} ${path} -> ${res.statusCode}: ${res.body}`);
+      return JSON.parse(res.body || 'null');
+    };
+    const runIds: string[] = [];
+    const byId = (i: number) => ids[i % ids.length]!;
+    const other: [string, (i: number) => Promise<unknown>][] = [
+      ['update job (PATCH)', (i) => call('PATCH', `/v1/jobs/${byId(i)}`, { description: `updated ${i}` })],
+      ['pause job', (i) => call('POST', `/v1/jobs/${byId(n + i)}/pause`)],
+      ['resume job', (i) => call('POST', `/v1/jobs/${byId(n + i)}/resume`)],
+      [
+        'run now',
+        async (i) => runIds.push((await call('POST', `/v1/jobs/${byId(2 * n + i)}/runs`)).id as string),
+      ],
+      ['list runs (page of 20)', (i) => call('GET', `/v1/jobs/${byId(i)}/runs?limit=20`)],
+      ['get run', (i) => call('GET', `/v1/jobs/${byId(2 * n + i)}/runs/${runIds[i]}`)],
+      ['delete job', (i) => call('DELETE', `/v1/jobs/${byId(3 * n + i)}`)],
+      [
+        'preview schedule',
+        () => call('POST', '/v1/schedules/preview', { expression: 'cron(0 2 ? * MON-FRI *)', count: 5 }),
+      ],
+      ['health', () => call('GET', '/v1/health')],
+    ];
+    for (const [name, op] of other) await measure(name, n, op);
     return { perOperation, runsPerSecond: round(jobs / seconds, 1), runs: jobs };
   });
 }
