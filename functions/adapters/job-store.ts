@@ -16,7 +16,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { SYNC_SHARDS } from '../../lib/definitions.js';
-import { IdempotencyConflictError, QuotaExceededError } from '../domain/errors.js';
+import { IdempotencyConflictError, QuotaExceededError, ValidationError } from '../domain/errors.js';
 import type { Job, JobState, StoredJobState } from '../domain/job.js';
 import { conditionally, queryPage } from './dynamo.js';
 
@@ -31,14 +31,20 @@ export interface StoredJob extends Omit<Job, 'state'> {
   scheduleSyncedAt?: string;
   /** When the job's latest successful run finished (what its dependents wait for). */
   lastSucceededAt?: string;
+  /**
+   * False while no job has ever depended on this one: its runs then skip the dependents
+   * Query. Set true (never back) in the transaction that adds an edge to it; absent on jobs
+   * written before it existed, which are queried as before.
+   */
+  hasDependents?: boolean;
   /** The dependency satisfaction a dependency run was last queued for. */
   dependencyCursor?: string;
   /** An HTTP target's secret headers: their names, and their values sealed with KMS. */
   secretHeaders?: { names: string[]; ciphertext: string } | null;
 }
 
-/** Fields the worker keeps on the job; an edit of the job never overwrites them. */
-const RUN_BOOKKEEPING = new Set(['lastSucceededAt', 'dependencyCursor']);
+/** Fields the worker and the dependency edges keep on the job; an edit of the job never overwrites them. */
+const RUN_BOOKKEEPING = new Set(['lastSucceededAt', 'dependencyCursor', 'hasDependents']);
 
 export interface ListJobsQuery {
   limit: number;
@@ -59,6 +65,11 @@ const jobSk = (jobId: string) => `${JOB_PREFIX}${jobId}`;
 /** A dependency edge, stored under the job depended on so its dependents are one Query away. */
 const dependentPrefix = (dependencyId: string) => `DEPENDENT#${dependencyId}#`;
 
+/**
+ * The writes that move a job's dependency edges: for each dependency added, its edge and
+ * its `hasDependents` flag (only while it exists and is not being deleted); for each
+ * removed, its edge. The flag updates come right after the `added.length` edge puts.
+ */
 function edgeOps(
   tableName: string,
   job: Pick<Job, 'tenantId' | 'id'>,
@@ -73,8 +84,29 @@ function edgeOps(
     ...added.map((d) => ({
       Put: { TableName: tableName, Item: { ...key(d), type: 'dependency', jobId: job.id, dependsOn: d } },
     })),
+    ...added.map((d) => ({
+      Update: {
+        TableName: tableName,
+        Key: { pk: tenantPk(job.tenantId), sk: jobSk(d) },
+        UpdateExpression: 'SET hasDependents = :yes',
+        ConditionExpression: 'attribute_exists(pk) AND #state <> :deleting',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':yes': true, ':deleting': 'deleting' },
+      },
+    })),
     ...removed.map((d) => ({ Delete: { TableName: tableName, Key: key(d) } })),
   ];
+}
+
+/**
+ * A dependency deleted between the API's check and the transaction: its flag update's
+ * condition failed. `at` is the index of the edge operations in the transaction.
+ */
+function goneDependency(error: TransactionCanceledException, at: number, added: readonly string[]) {
+  const gone = added.find(
+    (_d, i) => error.CancellationReasons?.[at + added.length + i]?.Code === 'ConditionalCheckFailed',
+  );
+  return gone === undefined ? undefined : ValidationError.of('dependsOn', `job ${gone} does not exist`);
 }
 
 export function syncShardFor(jobId: string): string {
@@ -130,7 +162,7 @@ export class JobStore {
     idempotency?: IdempotencyRecord,
     maxJobs?: number,
   ): Promise<{ job: StoredJob; replayed: boolean }> {
-    const stored: StoredJob = { ...job };
+    const stored: StoredJob = { ...job, hasDependents: false };
     const now = job.createdAt;
     const put = {
       TableName: this.tableName,
@@ -184,7 +216,7 @@ export class JobStore {
       if (failed(counterAt)) {
         throw new QuotaExceededError(`the tenant has its maximum of ${maxJobs} jobs; delete some first`, 60);
       }
-      throw error;
+      throw goneDependency(error, 1, job.dependsOn ?? []) ?? error;
     }
   }
 
@@ -265,14 +297,25 @@ export class JobStore {
       ExpressionAttributeValues: values,
     };
     const next = job.dependsOn ?? [];
+    const added = next.filter((d) => !previousDependsOn.includes(d));
     const edges = edgeOps(
       this.tableName,
       job,
-      next.filter((d) => !previousDependsOn.includes(d)),
+      added,
       previousDependsOn.filter((d) => !next.includes(d)),
     );
-    if (edges.length === 0) await this.db.send(new UpdateCommand(update));
-    else await this.db.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...edges] }));
+    if (edges.length === 0) {
+      await this.db.send(new UpdateCommand(update));
+      return;
+    }
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...edges] }));
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      // The job's own condition first: a stale version is the caller's to resolve.
+      if (error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') throw error;
+      throw goneDependency(error, 1, added) ?? error;
+    }
   }
 
   /** The ids of the jobs that list `jobId` in their dependsOn (edges may be stale: check). */

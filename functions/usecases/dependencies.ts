@@ -29,13 +29,19 @@ export function dependencyRunId(satisfiedAt: Date): string {
  * `jobId` succeeded at `succeededAt`: if any job depends on it, records the success (only
  * then: a job nobody depends on gets no write) and queues a run of every dependent whose
  * dependencies have all succeeded. Returns how many runs were queued.
+ *
+ * `hasDependents` is the job's flag as its run read it: false means no job depended on it
+ * when the run started, and nothing is read (a dependent created during the run waits for
+ * the next success). Unknown (undefined) means look.
  */
 export async function triggerDependents(
   deps: DependencyDeps,
   tenantId: string,
   jobId: string,
   succeededAt: string,
+  hasDependents?: boolean,
 ): Promise<number> {
+  if (hasDependents === false) return 0;
   const dependents = await deps.jobs.listDependents(tenantId, jobId);
   if (dependents.length === 0) return 0;
   await deps.jobs.recordSuccess(tenantId, jobId, succeededAt);

@@ -429,7 +429,7 @@ async function finish(
   if (run.status === 'succeeded') deps.logger.debug?.('run finished', finished);
   else deps.logger.info('run finished', finished);
   if (finalRun.status === 'succeeded' && finalRun.finishedAt) {
-    await triggerDependents(deps, run.tenantId, run.jobId, finalRun.finishedAt);
+    await triggerDependents(deps, run.tenantId, run.jobId, finalRun.finishedAt, job.hasDependents);
   }
   return { result: 'done', detail: run.status, run: finalRun };
 }

@@ -278,6 +278,33 @@ describe('dependencies', () => {
     }
   });
 
+  it('refuses, and writes nothing, when a dependency is deleted between the check and the write', async () => {
+    // The API checked the dependency; by the time the transaction lands it is gone.
+    const a = await create({ name: 'a', target: httpTarget('/x') });
+    const store = runtime.services.jobStore;
+    const stored = (await store.get('dev', a.id))!;
+    const gone = 'job_01GONEBEFORETHEWRITE';
+    const orphan = {
+      ...stored,
+      state: 'enabled' as const,
+      id: 'job_01NEWDEPENDENT',
+      dependsOn: [gone],
+      version: 1,
+    };
+    await expect(store.create(orphan)).rejects.toMatchObject({
+      name: 'ValidationError',
+      errors: [{ field: 'dependsOn', message: `job ${gone} does not exist` }],
+    });
+    expect(await store.get('dev', orphan.id)).toBeUndefined();
+    expect(await store.listDependents('dev', gone)).toEqual([]);
+
+    const edited = { ...stored, dependsOn: [gone], version: stored.version + 1 };
+    await expect(store.replace(edited, stored.version, clock.now().toISOString(), [])).rejects.toMatchObject({
+      errors: [{ field: 'dependsOn', message: `job ${gone} does not exist` }],
+    });
+    expect((await store.get('dev', a.id))?.version).toBe(stored.version);
+  });
+
   it('rejects unknown ids, a job depending on itself and cycles, at create and update', async () => {
     const a = await create({ name: 'a', target: httpTarget('/x') });
     const b = await create({ name: 'b', target: httpTarget('/x'), dependsOn: [a.id] });
