@@ -5,10 +5,14 @@
  *
  * Two items per key, written together: `APIKEY#<id>` to look a presented key up without
  * knowing its tenant, and `TENANT#<tenant>` / `KEY#<id>` to list a tenant's keys.
+ *
+ * Refusing costs little: a value that cannot be a key this module issued is refused
+ * without a read, and a refused key is remembered for a minute (`RefusalCache`), so
+ * presenting it again costs no read either.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { ulid } from 'ulid';
+import { decodeTime, ulid } from 'ulid';
 import type { Principal, Role } from '../domain/auth.js';
 import { conditionally, queryPage } from './dynamo.js';
 
@@ -22,7 +26,18 @@ export interface ApiKey {
   revokedAt: string | null;
 }
 
-const KEY_FORMAT = /^sk_([0-9A-HJKMNP-TV-Z]{26})_([A-Za-z0-9_-]{43})$/;
+/**
+ * What `create` issues, exactly: `sk_`, a ULID (26 Crockford base32 characters, the first
+ * 0-7 as a 48-bit time allows), `_`, and 32 random bytes in unpadded base64url: 43
+ * characters, the last carrying 2 bits of the secret and 4 zero bits, so one of 16.
+ */
+const KEY_FORMAT = /^sk_([0-7][0-9A-HJKMNP-TV-Z]{25})_([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$/;
+/**
+ * A lookup that finds no key whose id was minted this close to now (either side, for
+ * clock skew) is not remembered: the read is eventually consistent, and the key may have
+ * been created a moment ago and not have reached the replica read yet.
+ */
+const RECENT_ID_MS = 5 * 60_000;
 const lookupKey = (id: string) => ({ pk: `APIKEY#${id}`, sk: 'APIKEY' });
 const listingKey = (tenantId: string, id: string) => ({ pk: `TENANT#${tenantId}`, sk: `KEY#${id}` });
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest();
@@ -31,11 +46,61 @@ export function isApiKey(token: string): boolean {
   return token.startsWith('sk_');
 }
 
+/** Whether `token` has the exact shape of a key `create` issues: checked before any read. */
+export function isWellFormedApiKey(token: string): boolean {
+  return KEY_FORMAT.test(token);
+}
+
+/**
+ * Keys recently refused (by the SHA-256 of the whole presented key, never the key itself),
+ * each for `ttlMs`, at most `maxEntries` (the oldest goes first). Only refusals are kept,
+ * and each is final: an unknown value stays unknown (ids and secrets are random, so a
+ * value refused now cannot become the key someone creates next; an id minted moments ago
+ * is not remembered, see RECENT_ID_MS), a revoked key is never un-revoked, and a key's
+ * secret never changes. A valid key is never cached, so a revocation takes effect at once.
+ */
+export class RefusalCache {
+  private readonly entries = new Map<string, number>();
+
+  constructor(
+    readonly ttlMs = 60_000,
+    readonly maxEntries = 1_000,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(fingerprint: string, now: number): boolean {
+    const expires = this.entries.get(fingerprint);
+    if (expires === undefined) return false;
+    if (expires > now) return true;
+    this.entries.delete(fingerprint);
+    return false;
+  }
+
+  add(fingerprint: string, now: number): void {
+    this.entries.delete(fingerprint);
+    // Every entry lives as long, so insertion order is also expiry order.
+    while (this.entries.size >= this.maxEntries) {
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    this.entries.set(fingerprint, now + this.ttlMs);
+  }
+}
+
 export class ApiKeyStore {
+  private readonly refusals: RefusalCache;
+  private readonly now: () => number;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    options: { refusals?: RefusalCache; now?: () => number } = {},
+  ) {
+    this.refusals = options.refusals ?? new RefusalCache();
+    this.now = options.now ?? Date.now;
+  }
 
   /** Creates a key; the returned `secretKey` is the only time the key is ever visible. */
   async create(
@@ -72,11 +137,20 @@ export class ApiKeyStore {
     const match = KEY_FORMAT.exec(presented);
     if (!match) return null;
     const [, id, secret] = match as unknown as [string, string, string];
+    const fingerprint = hashOf(presented).toString('base64url');
+    const now = this.now();
+    if (this.refusals.has(fingerprint, now)) return null;
     const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: lookupKey(id) }));
-    if (!Item || Item.revokedAt) return null;
+    if (!Item) {
+      if (Math.abs(now - decodeTime(id)) > RECENT_ID_MS) this.refusals.add(fingerprint, now);
+      return null;
+    }
     const expected = Buffer.from(String(Item.secretHash), 'hex');
     const given = hashOf(secret);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+    if (Item.revokedAt || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      this.refusals.add(fingerprint, now);
+      return null;
+    }
     return { tenantId: Item.tenantId as string, role: Item.role as Role, subject: `key:${id}` };
   }
 

@@ -2,10 +2,23 @@
  * Authentication: `Authorization: Bearer <credential>`, where the credential is an API
  * key (`sk_…`) or a JWT from the configured OIDC issuer (by default the stack's Cognito
  * user pool). The tenant and role come from the key's record or the token's claims.
+ *
+ * Failing is bounded: a malformed key is refused without a read, and every credential
+ * checked reserves one failure from its source's bucket (`FailureLimiter`: 20 per 10 s per
+ * source IP), given back when it authenticates; a source out of failures is answered 429
+ * with Retry-After, touching neither the table nor the token's signature.
  */
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
-import { ForbiddenError, highestRole, type Principal, TENANT_ID, UnauthorizedError } from '../domain/auth.js';
-import { type ApiKeyStore, isApiKey } from './api-key-store.js';
+import {
+  FailureLimiter,
+  ForbiddenError,
+  highestRole,
+  type Principal,
+  TENANT_ID,
+  UnauthorizedError,
+} from '../domain/auth.js';
+import { QuotaExceededError } from '../domain/errors.js';
+import { type ApiKeyStore, isApiKey, isWellFormedApiKey } from './api-key-store.js';
 
 export interface JwtConfig {
   issuer: string;
@@ -19,31 +32,69 @@ export interface JwtConfig {
   roleClaim?: string;
 }
 
-export type Authenticate = (authorization: string | undefined) => Promise<Principal>;
+/** `sourceIp`: the caller's address as API Gateway saw it (`requestContext.identity.sourceIp`). */
+export type Authenticate = (authorization: string | undefined, sourceIp?: string) => Promise<Principal>;
 
-export function createAuthenticator(keys: ApiKeyStore, jwt?: JwtConfig): Authenticate {
+export interface AuthenticatorOptions {
+  /** Epoch milliseconds; for the failure limiter and the token's time claims. Default `Date.now`. */
+  now?: () => number;
+  limiter?: FailureLimiter;
+}
+
+/**
+ * The longest a token may live: refused when its `exp` is more than this after its `iat`,
+ * or more than this (and a minute of clock skew) after now, with or without `iat` (so an
+ * `iat` set in the future gains nothing). Cognito issues ID and access tokens for at most
+ * one day (5 minutes to 24 hours, 1 hour by default), so a longer one is not a token of
+ * the user pool, and the cap bounds how long a leaked token works.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
+const CLOCK_SKEW_SECONDS = 60;
+
+export function createAuthenticator(
+  keys: ApiKeyStore,
+  jwt?: JwtConfig,
+  options: AuthenticatorOptions = {},
+): Authenticate {
   const jwks = jwt
     ? createRemoteJWKSet(new URL(jwt.jwksUri ?? `${jwt.issuer.replace(/\/$/, '')}/.well-known/jwks.json`))
     : undefined;
-  return async (authorization) => {
+  const now = options.now ?? Date.now;
+  const limiter = options.limiter ?? new FailureLimiter();
+
+  /** Runs a check of a credential against the source's failure budget. */
+  const limited = async <T>(sourceIp: string | undefined, check: () => Promise<T>): Promise<T> => {
+    const retryAfter = limiter.take(sourceIp, now());
+    if (retryAfter !== null) {
+      throw new QuotaExceededError(
+        `too many failed authentications from this address (${limiter.capacity} per ${limiter.windowMs / 1000} s); retry after ${retryAfter} s`,
+        retryAfter,
+      );
+    }
+    const result = await check();
+    limiter.refund(sourceIp, now());
+    return result;
+  };
+
+  return async (authorization, sourceIp) => {
     const credential = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
     if (!credential) {
       throw new UnauthorizedError('send Authorization: Bearer <API key or token>');
     }
     if (isApiKey(credential)) {
-      const principal = await keys.verify(credential);
-      if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');
-      return principal;
+      if (!isWellFormedApiKey(credential)) {
+        throw new UnauthorizedError(
+          'the API key is malformed (expected sk_<26-character id>_<43-character secret>)',
+        );
+      }
+      return limited(sourceIp, async () => {
+        const principal = await keys.verify(credential);
+        if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');
+        return principal;
+      });
     }
     if (!jwt || !jwks) throw new UnauthorizedError('tokens are not accepted here; use an API key');
-    let claims: JWTPayload;
-    try {
-      ({ payload: claims } = await jwtVerify(credential, jwks, { issuer: jwt.issuer }));
-    } catch (error) {
-      throw new UnauthorizedError(`the token is not valid: ${(error as Error).message}`);
-    }
-    const audiences = [claims.aud, claims.client_id].flat().filter((a) => typeof a === 'string');
-    if (!audiences.includes(jwt.audience)) throw new UnauthorizedError('the token is for another audience');
+    const claims = await limited(sourceIp, () => verifyToken(credential, jwt, jwks, now()));
     const tenantId = claims[jwt.tenantClaim ?? 'custom:tenant'];
     if (typeof tenantId !== 'string' || !TENANT_ID.test(tenantId)) {
       throw new ForbiddenError(`the token carries no tenant (claim ${jwt.tenantClaim ?? 'custom:tenant'})`);
@@ -57,4 +108,52 @@ export function createAuthenticator(keys: ApiKeyStore, jwt?: JwtConfig): Authent
     }
     return { tenantId, role, subject: String(claims.sub ?? 'unknown') };
   };
+}
+
+/** The claims of an authentic, current token for this audience, or UnauthorizedError. */
+async function verifyToken(
+  credential: string,
+  jwt: JwtConfig,
+  jwks: ReturnType<typeof createRemoteJWKSet>,
+  nowMs: number,
+): Promise<JWTPayload> {
+  let claims: JWTPayload;
+  try {
+    ({ payload: claims } = await jwtVerify(credential, jwks, {
+      issuer: jwt.issuer,
+      requiredClaims: ['exp'],
+      currentDate: new Date(nowMs),
+    }));
+  } catch (error) {
+    throw new UnauthorizedError(`the token is not valid: ${(error as Error).message}`);
+  }
+  const exp = claims.exp as number;
+  const nowSeconds = Math.floor(nowMs / 1000);
+  if (typeof claims.iat === 'number' && exp - claims.iat > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw new UnauthorizedError(
+      `the token lives ${exp - claims.iat} s (exp - iat); at most ${MAX_TOKEN_LIFETIME_SECONDS} s are accepted`,
+    );
+  }
+  if (exp - nowSeconds > MAX_TOKEN_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS) {
+    throw new UnauthorizedError(
+      `the token expires ${exp - nowSeconds} s from now; at most ${MAX_TOKEN_LIFETIME_SECONDS} s are accepted`,
+    );
+  }
+  const byAudience = [claims.aud].flat().includes(jwt.audience);
+  const byClientId = claims.client_id === jwt.audience;
+  if (!byAudience && !byClientId) throw new UnauthorizedError('the token is for another audience');
+  // Cognito: an ID token names the app client in `aud` (token_use=id), an access token in
+  // `client_id` (token_use=access); a token matched the other way round is not what it claims.
+  const cognito = claims.token_use !== undefined || /^https:\/\/cognito-idp\./.test(String(claims.iss));
+  if (cognito) {
+    const use = claims.token_use;
+    const fits = (byAudience && use === 'id') || (byClientId && use === 'access');
+    if (!fits) {
+      throw new UnauthorizedError(
+        `the token's token_use is ${use === undefined ? 'missing' : JSON.stringify(use)}; ` +
+          `a Cognito ID token (token_use "id") must name this client in aud, an access token (token_use "access") in client_id`,
+      );
+    }
+  }
+  return claims;
 }

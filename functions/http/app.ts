@@ -445,7 +445,7 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
         const principal: Principal =
           access === 'public'
             ? { tenantId: '', subject: 'anonymous', role: 'viewer' }
-            : await deps.authenticate(headers.authorization);
+            : await deps.authenticate(headers.authorization, event.requestContext?.identity?.sourceIp);
         if (access !== 'public' && !hasRole(principal, access)) {
           throw new ForbiddenError(
             `${method} ${r.template} needs the ${access} role; this caller is ${principal.role}`,
