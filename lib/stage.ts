@@ -1,3 +1,5 @@
+import { isIPv6 } from 'node:net';
+
 export const STAGES = ['dev', 'prod'] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -68,15 +70,55 @@ export function parseTenantLimits(get: (key: string) => unknown): Record<string,
   return env;
 }
 
-/** Hosts HTTP targets may reach at internal addresses, from `-c allowedHttpHosts=a,*.b` (none by default). */
+/** A host name or IPv4 address, or `*.suffix` for every name under a domain. */
+const HOST_NAME = /^(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$/;
+/** A port: 1 to 65535, no leading zero (checked for range below). */
+const PORT = /^[1-9][0-9]{0,4}$/;
+
+/** Why an allowedHttpHosts entry is malformed, or null when it is well formed. */
+function hostEntryError(entry: string): string | null {
+  if (/[/@?#\s]/.test(entry)) return 'a host and port only, not a URL';
+  // host, host:port or host:low-high; an IPv6 address in brackets ([::1]:8080).
+  const match = /^(\[[^\]]*\]|[^:[\]]+)(?::([^:]*))?$/.exec(entry);
+  if (!match) return 'expected host, host:port or host:low-high (an IPv6 address in brackets)';
+  const [, host = '', ports] = match;
+  if (host.startsWith('[')) {
+    const address = host.slice(1, -1);
+    if (!/^[0-9A-Fa-f:.]+$/.test(address) || !isIPv6(address)) return `"${host}" is not an IPv6 address`;
+  } else if (!HOST_NAME.test(host)) {
+    return `"${host}" is not a host name, IPv4 address or *.suffix`;
+  }
+  if (ports === undefined) return null; // a bare host: ports 80 and 443 only
+  const range = /^([^-]*)(?:-(.*))?$/.exec(ports)!;
+  const [low = '', high = low] = [range[1], range[2]];
+  for (const port of [low, high]) {
+    if (!PORT.test(port) || Number(port) > 65_535)
+      return `port "${port}" is not a whole number from 1 to 65535 (no leading zero)`;
+  }
+  if (Number(low) > Number(high)) return `port range ${low}-${high} runs backwards`;
+  return null;
+}
+
+/**
+ * Host and port pairs HTTP targets and webhooks may reach even at internal addresses, from
+ * `-c allowedHttpHosts=reports.internal:8443,*.svc.local:8000-8099,[fd00::1]:80` (or a JSON
+ * array in cdk.json); none by default. An entry without a port allows 80 and 443 only.
+ * Validated here, passed through as given; the functions parse them (url-guard).
+ */
 export function parseAllowedHttpHosts(value: unknown): string[] {
   if (value === undefined || value === '') return [];
   const hosts = (Array.isArray(value) ? value : String(value).split(','))
     .map((h) => String(h).trim())
     .filter(Boolean);
-  const bad = hosts.filter((h) => !/^(\*\.)?[A-Za-z0-9.:[\]-]+$/.test(h));
-  if (bad.length > 0)
-    throw new Error(`allowedHttpHosts must be host names (or *.suffix), got "${bad.join('", "')}"`);
+  const bad = hosts.flatMap((h) => {
+    const error = hostEntryError(h);
+    return error ? [`"${h}": ${error}`] : [];
+  });
+  if (bad.length > 0) {
+    throw new Error(
+      `allowedHttpHosts entries must be host, host:port or host:low-high (IPv6 in brackets, *.suffix for a domain; no port means 80 and 443), got ${bad.join('; ')}`,
+    );
+  }
   return hosts;
 }
 

@@ -5,6 +5,7 @@
  * lib/definitions.ts, the same data the local runtime builds from.
  */
 import {
+  ArnFormat,
   type CfnElement,
   CfnOutput,
   Duration,
@@ -30,7 +31,14 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import {
+  AnyPrincipal,
+  Effect,
+  type IGrantable,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
 import { Alias, Key } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -38,12 +46,13 @@ import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { SundialFunction } from './constructs/function.js';
+import { functionNamePrefix, SundialFunction } from './constructs/function.js';
 import { Monitoring } from './constructs/monitoring.js';
 import {
   ALLOWED_TARGET_ARNS_ENV,
   DLQ_ARNS_ENV,
   JOBS_TABLE,
+  PROTECTED_ARNS_ENV,
   type Priority,
   QUEUE_ARNS_ENV,
   QUEUES,
@@ -71,7 +80,10 @@ export interface SundialStackProps extends StackProps {
   allowedTargetArns?: string[];
   /** Per-tenant limits as environment (TENANT_MAX_JOBS, …); the defaults apply to the rest. */
   tenantLimits?: Record<string, string>;
-  /** Hosts HTTP targets and webhooks may reach even at internal addresses; none by default. */
+  /**
+   * Hosts and ports (`host`, `host:port`, `host:low-high`; a bare host means 80 and 443)
+   * HTTP targets and webhooks may reach even at internal addresses; none by default.
+   */
   allowedHttpHosts?: string[];
   /**
    * An external OIDC issuer whose tokens the API accepts. Without one the stack makes a
@@ -204,6 +216,23 @@ export class SundialStack extends Stack {
     });
 
     // --- functions ---
+    // Sundial's own resources, never a target whatever an allowlist says (invariant 9). The
+    // functions by their name pattern (see functionNamePrefix): an exact ARN of each would
+    // put a function's own ARN in its environment, a circular dependency.
+    const protectedArns = [
+      ...QUEUES.flatMap((q) => [
+        this.queues[q.priority].queue.queueArn,
+        this.queues[q.priority].dlq.queueArn,
+      ]),
+      ...TABLES.flatMap((def) => [this.tables[def.id].tableArn, `${this.tables[def.id].tableArn}/*`]),
+      failureTopic.topicArn,
+      this.formatArn({
+        service: 'lambda',
+        resource: 'function',
+        resourceName: `${functionNamePrefix(stage)}*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    ];
     const environment: Record<string, string> = {
       [JOBS_TABLE.envVar]: jobs.tableName,
       [RUNS_TABLE.envVar]: runs.tableName,
@@ -215,6 +244,7 @@ export class SundialStack extends Stack {
       RUN_RETENTION_DAYS: String(props.runRetentionDays ?? RUN_RETENTION_DAYS),
       [ALLOWED_TARGET_ARNS_ENV]: JSON.stringify(allowedTargetArns),
       [SECRETS_KEY_ENV]: secretsKey.keyArn,
+      [PROTECTED_ARNS_ENV]: this.toJsonString(protectedArns),
       ALLOWED_HTTP_HOSTS: (props.allowedHttpHosts ?? []).join(','),
       ...props.tenantLimits,
       JWT_ISSUER: jwt.issuer,
@@ -281,6 +311,10 @@ export class SundialStack extends Stack {
       stage,
     }).function;
     runs.grant(deadLetters, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    // Verifies firing signatures: reads the deployment's signing key from the jobs table and
+    // opens it; it never makes one (worker, sync and reconciler create it on first use).
+    jobs.grant(deadLetters, 'dynamodb:GetItem');
+    secretsKey.grant(deadLetters, 'kms:Decrypt');
     for (const def of QUEUES) {
       deadLetters.addEventSource(
         new SqsEventSource(this.queues[def.priority].dlq, { batchSize: 10, reportBatchItemFailures: true }),
@@ -298,6 +332,9 @@ export class SundialStack extends Stack {
     }).function;
     jobs.grant(sync, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     manageSchedules(sync);
+    // Signs the firing messages of the schedules it writes: seals the deployment's signing
+    // key on first use (a conditional UpdateItem on the jobs table) and opens it after.
+    secretsKey.grant(sync, 'kms:Encrypt', 'kms:Decrypt');
     new Rule(this, 'SyncSweepRule', {
       description: 'Runs the Sundial schedule-sync sweeper',
       schedule: Schedule.rate(Duration.minutes(SYNC_SWEEP_MINUTES)),
@@ -315,6 +352,8 @@ export class SundialStack extends Stack {
     // record when its schedule was last written or checked (scheduleSyncedAt).
     jobs.grant(reconciler, 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     manageSchedules(reconciler);
+    // Signs firing messages like the sync sweeper: seals or opens the deployment's signing key.
+    secretsKey.grant(reconciler, 'kms:Encrypt', 'kms:Decrypt');
     reconciler.addToRolePolicy(
       new PolicyStatement({
         // ListSchedules has no resource-level permission: it is authorised on "*" only.
@@ -327,6 +366,31 @@ export class SundialStack extends Stack {
       schedule: Schedule.rate(Duration.minutes(RECONCILE_MINUTES)),
       targets: [new LambdaFunction(reconciler, { retryAttempts: 0 })],
     });
+
+    // --- who may put a message on the queues (invariant 8) ---
+    // A firing Sundial did not send never runs: each main queue takes SendMessage only from
+    // the Scheduler role (schedules), the api (run now) and the worker (retries), whatever
+    // another principal's IAM policy says. aws:PrincipalArn is the role ARN for the
+    // assumed-role sessions all three send as. An operator's console "start DLQ redrive"
+    // (a message move task sends as the operator) is refused too: redrive through the API.
+    // A DLQ takes SendMessage only from the api and the worker. SQS moving a message into
+    // a DLQ after maxReceiveCount (redrive) is the service's own move, not a SendMessage by
+    // a principal, so this deny leaves it working.
+    const denySendExcept = (queue: Queue, senders: string[]) =>
+      queue.addToResourcePolicy(
+        new PolicyStatement({
+          effect: Effect.DENY,
+          principals: [new AnyPrincipal()],
+          actions: ['sqs:SendMessage'],
+          resources: [queue.queueArn],
+          conditions: { ArnNotEquals: { 'aws:PrincipalArn': senders } },
+        }),
+      );
+    for (const def of QUEUES) {
+      const { queue, dlq } = this.queues[def.priority];
+      denySendExcept(queue, [schedulerRole.roleArn, api.role!.roleArn, worker.role!.roleArn]);
+      denySendExcept(dlq, [api.role!.roleArn, worker.role!.roleArn]);
+    }
 
     // --- API ---
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {

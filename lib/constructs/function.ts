@@ -32,6 +32,17 @@ export const FUNCTION_NODE_OPTIONS = '--enable-source-maps';
 export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
 
+/**
+ * Every Sundial function is named `sundial-<stage>-<id>`, so one ARN pattern names them all
+ * (PROTECTED_ARNS, invariant 9) without an environment referring to its own function.
+ * Generated names (`<stack>-<logicalId>-<suffix>`) would not do: CloudFormation truncates
+ * both the stack name and the logical id of a name over 64 characters, by an undocumented
+ * rule, so no stack-name prefix is sure to match. The stage already scopes Sundial's other
+ * fixed names (the schedule group `sundial-<stage>` is unique per account and region), so
+ * fixed function names add no new limit on deploying the stack twice.
+ */
+export const functionNamePrefix = (stage: Stage) => `sundial-${stage}-`;
+
 /** Sundial's Lambda defaults in one place: Node.js 24 on arm64, bundled ESM, own log group. */
 export class SundialFunction extends Construct {
   readonly function: NodejsFunction;
@@ -43,6 +54,7 @@ export class SundialFunction extends Construct {
       removalPolicy: props.stage === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     this.function = new NodejsFunction(this, 'Function', {
+      functionName: `${functionNamePrefix(props.stage)}${id}`,
       entry: props.entry,
       handler: 'handler',
       description: props.description,

@@ -8,6 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   JOBS_TABLE,
+  PROTECTED_ARNS_ENV,
   QUEUE_ARNS_ENV,
   QUEUES,
   RUNS_TABLE,
@@ -42,6 +43,71 @@ const ofTypeIn = (t: Template, type: string) =>
   Object.entries(t.toJSON().Resources as Record<string, Resource>).filter(([, r]) => r.Type === type);
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const asList = (v: unknown) => (Array.isArray(v) ? v : [v]);
+const roleIdOf = (fn: Resource) => (fn.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+/** The Sundial function named `sundial-dev-<id>`. */
+const sundialFunction = (id: string) =>
+  logicalIdOf('AWS::Lambda::Function', (r) => r.Properties.FunctionName === `sundial-dev-${id}`);
+/** Every statement of the IAM policies attached to a role. */
+const statementsOfRole = (roleId: string) =>
+  ofType('AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+
+/**
+ * A template value as the string CloudFormation would make of it, in eu-west-1 of account
+ * 123456789012: resources' ARNs by logical id (a function's by its FunctionName).
+ */
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'eu-west-1',
+  'AWS::AccountId': '123456789012',
+};
+const arnOf = (id: string): string => {
+  const r = resources[id];
+  if (!r) throw new Error(`no resource ${id}`);
+  const base = (service: string) => `arn:aws:${service}:eu-west-1:123456789012`;
+  switch (r.Type) {
+    case 'AWS::SQS::Queue':
+      return `${base('sqs')}:${id}`;
+    case 'AWS::SNS::Topic':
+      return `${base('sns')}:${id}`;
+    case 'AWS::DynamoDB::Table':
+      return `${base('dynamodb')}:table/${id}`;
+    case 'AWS::Lambda::Function':
+      return `${base('lambda')}:function:${String(r.Properties.FunctionName ?? id)}`;
+    default:
+      throw new Error(`no ARN for ${r.Type}`);
+  }
+};
+const resolve = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if ('Ref' in v) {
+    const ref = String(v.Ref);
+    if (PSEUDO[ref]) return PSEUDO[ref];
+    if (resources[ref]?.Type === 'AWS::SNS::Topic') return arnOf(ref);
+    throw new Error(`no Ref value for ${ref}`);
+  }
+  if ('Fn::GetAtt' in v) {
+    const [id, attribute] = v['Fn::GetAtt'] as [string, string];
+    if (attribute !== 'Arn') throw new Error(`no ${attribute} for ${id}`);
+    return arnOf(id);
+  }
+  if ('Fn::Join' in v) {
+    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(resolve).join(separator);
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+};
+/** An ARN pattern matched as IAM matches resources: `*` any characters, `?` any one. */
+const matchesArn = (pattern: string, arn: string) =>
+  new RegExp(
+    `^${pattern
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+  ).test(arn);
+
 /** Extra stacks skip esbuild bundling (the main template bundles for real), keeping the suite fast. */
 const unbundledApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 
@@ -341,15 +407,51 @@ describe('functions', () => {
     );
   });
 
-  it('opens internal HTTP hosts only as configured', () => {
+  it('opens internal HTTP hosts and ports only as configured, validated', () => {
     expect(parseAllowedHttpHosts(undefined)).toEqual([]);
-    expect(parseAllowedHttpHosts('reports.internal, *.svc.local')).toEqual([
+    const entries = [
       'reports.internal',
-      '*.svc.local',
-    ]);
-    expect(() => parseAllowedHttpHosts('http://x/')).toThrow(/allowedHttpHosts must be host names/);
+      '*.internal.example.com:443',
+      'metrics.svc.local:8000-8099',
+      '10.0.0.5:8080',
+      '[::1]:8080',
+      '[fd00::1]',
+      'edge:1-65535',
+      'single:443-443',
+    ];
+    // Passed through as given (trimmed), from a comma list or a cdk.json array.
+    expect(parseAllowedHttpHosts(entries.join(' , '))).toEqual(entries);
+    expect(parseAllowedHttpHosts(entries)).toEqual(entries);
+    for (const [bad, why] of [
+      ['http://x/', /"http:\/\/x\/": a host and port only, not a URL/],
+      ['x:0', /"x:0": port "0" is not a whole number from 1 to 65535/],
+      ['x:65536', /"x:65536": port "65536"/],
+      ['x:080', /"x:080": port "080"/],
+      ['x:', /"x:": port ""/],
+      ['x:80-', /"x:80-": port ""/],
+      ['x:http', /"x:http": port "http"/],
+      ['x:90-80', /"x:90-80": port range 90-80 runs backwards/],
+      ['::1', /"::1": expected host, host:port or host:low-high/],
+      ['[::1', /"\[::1": expected host/],
+      ['[::1]:80:90', /"\[::1\]:80:90": expected host/],
+      ['[db.internal]:80', /"\[db.internal\]" is not an IPv6 address/],
+      ['*:443', /"\*" is not a host name/],
+      ['*.:443', /"\*\." is not a host name/],
+      ['a..b', /"a..b" is not a host name/],
+      ['under_score', /"under_score" is not a host name/],
+    ] as const) {
+      expect(() => parseAllowedHttpHosts(`ok.internal:443,${bad}`), bad).toThrow(why);
+    }
+    // Every bad entry is named, not only the first.
+    expect(() => parseAllowedHttpHosts('a:0,b:1-0')).toThrow(/"a:0": .*; "b:1-0": /);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ ALLOWED_HTTP_HOSTS: '' }) },
+    });
+    const custom = Template.fromStack(
+      new SundialStack(unbundledApp(), 'Sundial-hosts', { stage: 'dev', allowedHttpHosts: entries }),
+    );
+    custom.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ALLOWED_HTTP_HOSTS: entries.join(',') }) },
     });
   });
 
@@ -409,6 +511,141 @@ describe('functions', () => {
       ScheduleExpression: 'rate(1 minute)',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [sync, 'Arn'] } })],
     });
+  });
+});
+
+describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
+  const roleOfFunction = (id: string) => roleIdOf(resources[sundialFunction(id)]!);
+  const schedulerRole = () =>
+    logicalIdOf('AWS::IAM::Role', (r) =>
+      JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
+    );
+  const queueIds = (dlq: boolean) =>
+    ofType('AWS::SQS::Queue')
+      .filter(([, q]) => !q.Properties.RedrivePolicy === dlq)
+      .map(([id]) => id);
+  /** The statements of the one queue policy on a queue. */
+  const queuePolicyOf = (queueId: string) => {
+    const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) =>
+      (p.Properties.Queues as unknown[]).some((q) => JSON.stringify(q) === JSON.stringify({ Ref: queueId })),
+    );
+    expect(policies, queueId).toHaveLength(1);
+    return (policies[0]![1].Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+  };
+  const expectSendDeniedExcept = (queueId: string, roleIds: string[]) => {
+    const statements = queuePolicyOf(queueId);
+    const denies = statements.filter(
+      (s) => s.Effect === 'Deny' && actions(s as Statement).includes('sqs:SendMessage'),
+    );
+    expect(denies, queueId).toEqual([
+      {
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': expect.any(Array) } },
+      },
+    ]);
+    const exempt = (denies[0]!.Condition as { ArnNotEquals: { 'aws:PrincipalArn': unknown[] } }).ArnNotEquals[
+      'aws:PrincipalArn'
+    ];
+    expect(exempt.map((r) => (r as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'])).toEqual(
+      expect.arrayContaining(roleIds.map((id) => [id, 'Arn'])),
+    );
+    expect(exempt).toHaveLength(roleIds.length);
+    // enforceSSL stays.
+    expect(JSON.stringify(statements)).toContain('"aws:SecureTransport":"false"');
+    // Nothing in the policy allows anything.
+    expect(statements.filter((s) => s.Effect === 'Allow')).toEqual([]);
+  };
+
+  it('lets only the Scheduler role, the api and the worker send to each priority queue', () => {
+    expect(queueIds(false)).toHaveLength(QUEUES.length);
+    for (const queue of queueIds(false)) {
+      expectSendDeniedExcept(queue, [schedulerRole(), roleOfFunction('Api'), roleOfFunction('Worker')]);
+    }
+  });
+
+  it('lets only the api and the worker send to each DLQ (SQS redrive is no SendMessage)', () => {
+    expect(queueIds(true)).toHaveLength(QUEUES.length);
+    for (const dlq of queueIds(true))
+      expectSendDeniedExcept(dlq, [roleOfFunction('Api'), roleOfFunction('Worker')]);
+  });
+
+  it("tells every function Sundial's own ARNs: queues, DLQs, tables, the failure topic, its functions", () => {
+    const fns = ofType('AWS::Lambda::Function');
+    expect(fns).toHaveLength(5);
+    const topic = logicalIdOf('AWS::SNS::Topic', (r) =>
+      String(r.Properties.DisplayName).includes('finally failed'),
+    );
+    const tables = ofType('AWS::DynamoDB::Table').map(([id]) => arnOf(id));
+    expect(tables).toHaveLength(2);
+    const mustMatch = [
+      ...ofType('AWS::SQS::Queue').map(([id]) => arnOf(id)),
+      ...tables,
+      ...tables.flatMap((t) => [`${t}/index/bySyncPending`, `${t}/stream/2024-01-01T00:00:00.000`]),
+      arnOf(topic),
+      // Every function, unqualified and by version or alias.
+      ...fns.flatMap(([id]) => [arnOf(id), `${arnOf(id)}:live`, `${arnOf(id)}:7`]),
+    ];
+    expect(mustMatch.length).toBe(6 + 2 + 4 + 1 + 15);
+    const mustNot = [
+      'arn:aws:lambda:eu-west-1:123456789012:function:report',
+      'arn:aws:lambda:eu-west-1:123456789012:function:sundial-prod-Worker',
+      'arn:aws:sqs:eu-west-1:123456789012:team-orders',
+      'arn:aws:events:eu-west-1:123456789012:event-bus/default',
+    ];
+    for (const [id, fn] of fns) {
+      // Named sundial-<stage>-<id>, so one pattern covers them without a function naming itself.
+      expect(fn.Properties.FunctionName, id).toMatch(/^sundial-dev-[A-Za-z]+$/);
+      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      const patterns = JSON.parse(resolve(env[PROTECTED_ARNS_ENV])) as string[];
+      expect(
+        patterns.every((p) => typeof p === 'string' && p.startsWith('arn:aws:')),
+        id,
+      ).toBe(true);
+      for (const arn of mustMatch)
+        expect(
+          patterns.some((p) => matchesArn(p, arn)),
+          `${id}: ${arn}`,
+        ).toBe(true);
+      for (const arn of mustNot)
+        expect(
+          patterns.some((p) => matchesArn(p, arn)),
+          `${id}: ${arn}`,
+        ).toBe(false);
+      // A function's environment never refers to a function (that would be circular).
+      expect(JSON.stringify(env[PROTECTED_ARNS_ENV])).not.toMatch(/Function[0-9A-F]{8}/);
+    }
+  });
+
+  it('grants the firing-signing key: sync and reconciler seal and open it, the archiver only reads it', () => {
+    const key = logicalIdOf('AWS::KMS::Key', () => true);
+    const jobs = logicalIdOf('AWS::DynamoDB::Table', (r) =>
+      JSON.stringify(r.Properties).includes('bySyncPending'),
+    );
+    const onKey = (roleId: string) =>
+      statementsOfRole(roleId)
+        .filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [key, 'Arn'] }))
+        .flatMap(actions)
+        .sort();
+    const onJobs = (roleId: string) =>
+      statementsOfRole(roleId)
+        .filter((s) => JSON.stringify(s.Resource).includes(`"${jobs}"`))
+        .flatMap(actions)
+        .sort();
+    for (const id of ['Api', 'Worker', 'Sync', 'Reconciler']) {
+      expect(onKey(roleOfFunction(id)), id).toEqual(['kms:Decrypt', 'kms:Encrypt']);
+    }
+    for (const id of ['Sync', 'Reconciler']) {
+      // The key item is created by a conditional UpdateItem and read by GetItem.
+      expect(onJobs(roleOfFunction(id)), id).toEqual(
+        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']),
+      );
+    }
+    const archiver = roleOfFunction('DeadLetters');
+    expect(onKey(archiver)).toEqual(['kms:Decrypt']);
+    expect(onJobs(archiver)).toEqual(['dynamodb:GetItem']);
   });
 });
 
