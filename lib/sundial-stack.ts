@@ -372,7 +372,8 @@ export class SundialStack extends Stack {
     // the Scheduler role (schedules), the api (run now) and the worker (retries), whatever
     // another principal's IAM policy says. aws:PrincipalArn is the role ARN for the
     // assumed-role sessions all three send as. An operator's console "start DLQ redrive"
-    // (a message move task sends as the operator) is refused too: redrive through the API.
+    // needs the operator's own sqs:SendMessage on the queue, so it is refused too: redrive
+    // through the API.
     // A DLQ takes SendMessage only from the api and the worker. SQS moving a message into
     // a DLQ after maxReceiveCount (redrive) is the service's own move, not a SendMessage by
     // a principal, so this deny leaves it working.
