@@ -121,3 +121,10 @@ export const SYNC_GRACE_SECONDS = 30;
 export const RECONCILE_MINUTES = 15;
 /** How often the sync sweeper runs (minutes) in the stack. */
 export const SYNC_SWEEP_MINUTES = 1;
+/**
+ * JSON array of ARN patterns of Sundial's own resources (queues, DLQs, tables, topic,
+ * functions): refused as targets whatever the allowlist says (invariant 9).
+ */
+export const PROTECTED_ARNS_ENV = 'PROTECTED_ARNS';
+/** Per tenant and queue, at most this many runs in progress by default (fair share). */
+export const DEFAULT_TENANT_RUNS_IN_PROGRESS = 10;
