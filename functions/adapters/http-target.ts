@@ -19,12 +19,30 @@ export interface HttpCallExtras {
   secretHeaders?: Record<string, string>;
 }
 
+/**
+ * Never throws: whatever goes wrong calling the target is this attempt's error. Node's http
+ * throws synchronously for some (ERR_INVALID_URL; ERR_INVALID_CHAR for a header value stored
+ * before values were checked), which would otherwise leave the run to end as a lost worker.
+ */
 export async function callHttpTarget(
   // As stored: secret header values come sealed, through extras.
   target: Omit<HttpTarget, 'secretHeaders'>,
   context: TargetCallContext,
   guard?: UrlGuard,
   extras: HttpCallExtras = {},
+): Promise<TargetOutcome> {
+  try {
+    return await call(target, context, guard, extras);
+  } catch (error) {
+    return failed(error, [...Object.values(target.headers), ...Object.values(extras.secretHeaders ?? {})]);
+  }
+}
+
+async function call(
+  target: Omit<HttpTarget, 'secretHeaders'>,
+  context: TargetCallContext,
+  guard: UrlGuard | undefined,
+  extras: HttpCallExtras,
 ): Promise<TargetOutcome> {
   const url = new URL(target.url);
   const literal = url.hostname.replace(/^\[|\]$/g, '');
@@ -58,7 +76,8 @@ export async function callHttpTarget(
     );
   }
 
-  return new Promise<TargetOutcome>((resolve) => {
+  // A synchronous throw from creating the request rejects this promise, caught by the caller.
+  return new Promise<TargetOutcome>((resolve, reject) => {
     const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
       url,
       {
@@ -83,8 +102,24 @@ export async function callHttpTarget(
       if (error.code === 'ESUNDIALBLOCKED') resolve(refused(error.message));
       else resolve({ kind: 'error', message: error.code ?? error.message });
     });
-    request.end(body);
+    try {
+      request.end(body);
+    } catch (error) {
+      clearTimeout(timer);
+      request.destroy();
+      reject(error);
+    }
   });
+}
+
+/** The error's code and message, with any header value cut out: it may be a secret. */
+function failed(error: unknown, headerValues: readonly string[]): TargetOutcome {
+  const { code, message } =
+    error instanceof Error ? (error as NodeJS.ErrnoException) : { code: undefined, message: String(error) };
+  let text = code && message ? `${code}: ${message}` : (code ?? message);
+  // Shorter values are no credentials, and cutting them would garble the message.
+  for (const value of headerValues) if (value.length >= 4) text = text.split(value).join('[redacted]');
+  return { kind: 'error', message: text.slice(0, 500) };
 }
 
 function refused(message: string): TargetOutcome {

@@ -14,30 +14,94 @@ const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const timeoutSeconds = z.number().int().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).default(30);
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
 
-const httpTargetSchema = z.strictObject({
-  type: z.literal('http'),
-  url: z
-    .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
-    .max(2048, 'must be at most 2048 characters'),
-  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-  headers: z
-    .record(
-      z.string().regex(headerName, 'header names must be HTTP tokens').max(128),
-      z.string().max(4096, 'header values must be at most 4096 characters'),
-    )
-    .refine((h) => Object.keys(h).length <= 50, 'at most 50 headers')
-    .default({}),
-  body: z.string().max(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB').nullable().default(null),
-  // Write-only: stored encrypted with KMS, sent with every call, never returned or logged.
-  secretHeaders: z
-    .record(
-      z.string().regex(headerName, 'header names must be HTTP tokens').max(128),
-      z.string().min(1).max(2048, 'secret header values must be at most 2048 characters'),
-    )
-    .refine((h) => Object.keys(h).length <= 10, 'at most 10 secret headers')
-    .default({}),
-  timeoutSeconds,
-});
+/** What Node's http sends in a header value: tab, space, visible ASCII and Latin-1 (obs-text). */
+function headerValueProblem(value: string, secret: boolean): string | null {
+  for (const char of value) {
+    const code = char.codePointAt(0) ?? 0;
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) {
+      return 'header values must not contain CR, LF, NUL or other control characters (a tab is allowed)';
+    }
+    if (code > 0xff) {
+      // A secret value's characters are not echoed, not even one.
+      const which = secret ? 'a character' : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+      return `header values must be Latin-1 text: HTTP cannot send ${which} in a header`;
+    }
+  }
+  return null;
+}
+
+/** Framing and connection headers: HTTP sets them for each call; a job's own would break or smuggle it. */
+const PROTOCOL_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'trailers',
+  'proxy-connection',
+  'proxy-authenticate',
+]);
+/** Credentials: plain headers are shown to anyone who can read the job, secret headers to no one. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key']);
+/** Sundial's own: x-sundial-*, sundial-* (Sundial-Signature, Sundial-Callback-Url, ...) and Idempotency-Key. */
+const isSundialHeader = (name: string) =>
+  name.startsWith('x-sundial-') || name.startsWith('sundial-') || name === 'idempotency-key';
+
+function headerNameProblem(name: string, secret: boolean): string | null {
+  if (!headerName.test(name)) return 'header names must be HTTP tokens';
+  if (name.length > 128) return 'header names must be at most 128 characters';
+  const lower = name.toLowerCase();
+  if (PROTOCOL_HEADERS.has(lower)) {
+    return `"${name}" is set by HTTP itself for each call; a job cannot set it`;
+  }
+  if (isSundialHeader(lower)) return `"${name}" is set by Sundial on every call; a job cannot set it`;
+  if (!secret && CREDENTIAL_HEADERS.has(lower)) {
+    return `"${name}" carries a credential: put it in secretHeaders, which are stored encrypted and never shown (anyone who can read the job sees headers)`;
+  }
+  return null;
+}
+
+/** A header record, each refused name or value reported at its own path (target.headers.<name>). */
+function headersSchema(options: { secret: boolean; maxHeaders: number; maxValue: number }) {
+  const { secret, maxHeaders, maxValue } = options;
+  const label = secret ? 'secret header' : 'header';
+  return z.record(z.string(), z.string()).superRefine((headers, ctx) => {
+    const entries = Object.entries(headers);
+    if (entries.length > maxHeaders) {
+      ctx.addIssue({ code: 'custom', message: `at most ${maxHeaders} ${label}s` });
+    }
+    for (const [name, value] of entries) {
+      const problem =
+        headerNameProblem(name, secret) ??
+        (secret && value.length === 0 ? 'secret header values must not be empty' : null) ??
+        (value.length > maxValue ? `${label} values must be at most ${maxValue} characters` : null) ??
+        headerValueProblem(value, secret);
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+    }
+  });
+}
+
+const httpTargetSchema = z
+  .strictObject({
+    type: z.literal('http'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
+      .max(2048, 'must be at most 2048 characters'),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+    headers: headersSchema({ secret: false, maxHeaders: 50, maxValue: 4096 }).default({}),
+    body: z.string().max(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB').nullable().default(null),
+    // Write-only: stored encrypted with KMS, sent with every call, never returned or logged.
+    secretHeaders: headersSchema({ secret: true, maxHeaders: 10, maxValue: 2048 }).default({}),
+    timeoutSeconds,
+  })
+  // Checked on the merged target too, so a PATCH to GET with a body still stored is refused.
+  .refine((t) => t.method !== 'GET' || t.body === null, {
+    message: 'a GET request has no body',
+    path: ['body'],
+  });
 
 const LAMBDA_ARN =
   /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;

@@ -94,4 +94,32 @@ describe('callHttpTarget', () => {
     const outcome = await callHttpTarget(target('/', { url: `http://127.0.0.1:${closedPort}/` }), context);
     expect(outcome).toEqual({ kind: 'error', message: 'ECONNREFUSED' });
   });
+
+  // A job stored before header values were checked: http.request throws synchronously.
+  it("reports a header value Node refuses as the attempt's error, quickly and without the value", async () => {
+    const before = seen.length;
+    const started = Date.now();
+    const outcome = await callHttpTarget(
+      target('/ok', { headers: { 'x-foo': 'secret-ish\r\nx-injected: 1' }, timeoutSeconds: 30 }),
+      context,
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(outcome).toEqual({
+      kind: 'error',
+      message: 'ERR_INVALID_CHAR: Invalid character in header content ["x-foo"]',
+    });
+    const secret = await callHttpTarget(target('/ok'), context, undefined, {
+      secretHeaders: { 'x-token': 'tök€n-value' },
+    });
+    expect(secret.kind).toBe('error');
+    expect(secret.kind === 'error' && secret.message).not.toContain('tök€n-value');
+    expect(seen.length).toBe(before);
+  });
+
+  it("reports a URL Node cannot parse as the attempt's error", async () => {
+    expect(await callHttpTarget(target('/', { url: 'not a url' }), context)).toEqual({
+      kind: 'error',
+      message: 'ERR_INVALID_URL: Invalid URL',
+    });
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/domain/errors.js';
-import { validateJobInput } from '../../functions/domain/job.js';
+import { type Job, mergePatch, validateJobInput } from '../../functions/domain/job.js';
 import { isArnAllowed, queueArnOf, targetArn } from '../../functions/domain/target.js';
 
 const now = new Date('2026-11-23T10:00:00Z');
@@ -21,6 +21,172 @@ function fieldsOf(target: unknown): string[] {
   }
   return [];
 }
+
+function errorsOf(target: unknown): { field: string; message: string }[] {
+  try {
+    targetOf(target);
+  } catch (error) {
+    if (error instanceof ValidationError) return error.errors;
+    throw error;
+  }
+  return [];
+}
+
+describe('HTTP target headers and body', () => {
+  const http = (extra: Record<string, unknown>) => ({
+    type: 'http',
+    url: 'https://example.com/hook',
+    ...extra,
+  });
+
+  it('accepts ordinary headers, a tab and Latin-1 in values, and credentials in secretHeaders', () => {
+    const target = targetOf(
+      http({
+        headers: { 'content-type': 'application/json', 'x-custom': 'a\tb', 'x-name': 'Renée' },
+        secretHeaders: {
+          Authorization: 'Bearer t',
+          'proxy-authorization': 'Basic x',
+          cookie: 's=1',
+          'x-api-key': 'k',
+        },
+      }),
+    );
+    expect(target).toMatchObject({
+      headers: { 'content-type': 'application/json', 'x-custom': 'a\tb', 'x-name': 'Renée' },
+      secretHeaders: { Authorization: 'Bearer t', cookie: 's=1' },
+    });
+  });
+
+  it.each([
+    ['CR LF', 'a\r\nx-injected: 1'],
+    ['LF', 'a\nb'],
+    ['CR', 'a\rb'],
+    ['NUL', 'a\u0000b'],
+    ['another control character', 'a\u001bb'],
+    ['DEL', 'a\u007fb'],
+  ])('refuses a value with %s, naming the header', (_, value) => {
+    for (const field of ['headers', 'secretHeaders']) {
+      expect(errorsOf(http({ [field]: { 'x-foo': value } }))).toEqual([
+        {
+          field: `target.${field}.x-foo`,
+          message:
+            'header values must not contain CR, LF, NUL or other control characters (a tab is allowed)',
+        },
+      ]);
+    }
+  });
+
+  it('refuses a value outside Latin-1, naming the character only when the header is not secret', () => {
+    expect(errorsOf(http({ headers: { 'x-quote': 'it’s' } }))).toEqual([
+      {
+        field: 'target.headers.x-quote',
+        message: 'header values must be Latin-1 text: HTTP cannot send U+2019 in a header',
+      },
+    ]);
+    expect(errorsOf(http({ secretHeaders: { 'x-token': 'tök€n' } }))).toEqual([
+      {
+        field: 'target.secretHeaders.x-token',
+        message: 'header values must be Latin-1 text: HTTP cannot send a character in a header',
+      },
+    ]);
+  });
+
+  it.each([
+    'Host',
+    'content-length',
+    'Transfer-Encoding',
+    'connection',
+    'Keep-Alive',
+    'upgrade',
+    'TE',
+    'trailer',
+    'Proxy-Connection',
+    'proxy-authenticate',
+  ])('refuses the protocol header %s in headers and secretHeaders', (name) => {
+    for (const field of ['headers', 'secretHeaders']) {
+      const [error] = errorsOf(http({ [field]: { [name]: 'x' } }));
+      expect(error?.field).toBe(`target.${field}.${name}`);
+      expect(error?.message).toBe(`"${name}" is set by HTTP itself for each call; a job cannot set it`);
+    }
+  });
+
+  it.each([
+    'x-sundial-run-id',
+    'X-Sundial-Anything',
+    'Sundial-Signature',
+    'sundial-callback-url',
+    'Idempotency-Key',
+  ])("refuses Sundial's own header %s in headers and secretHeaders", (name) => {
+    for (const field of ['headers', 'secretHeaders']) {
+      const [error] = errorsOf(http({ [field]: { [name]: 'x' } }));
+      expect(error?.field).toBe(`target.${field}.${name}`);
+      expect(error?.message).toBe(`"${name}" is set by Sundial on every call; a job cannot set it`);
+    }
+  });
+
+  it.each(['authorization', 'Authorization', 'proxy-authorization', 'Cookie', 'x-api-key'])(
+    'refuses the credential %s in plain headers, pointing at secretHeaders',
+    (name) => {
+      const [error] = errorsOf(http({ headers: { [name]: 'Bearer t' } }));
+      expect(error?.field).toBe(`target.headers.${name}`);
+      expect(error?.message).toMatch(/put it in secretHeaders/);
+    },
+  );
+
+  it('reports each refused header at its own path, and keeps the name and size rules', () => {
+    expect(
+      errorsOf(http({ headers: { host: 'x', 'x-ok': 'fine', 'x-bad': 'a\nb', 'bad name': 'x' } })).map(
+        (e) => e.field,
+      ),
+    ).toEqual(['target.headers.host', 'target.headers.x-bad', 'target.headers.bad name']);
+    expect(errorsOf(http({ headers: { 'bad name': 'x' } }))[0]?.message).toBe(
+      'header names must be HTTP tokens',
+    );
+    expect(errorsOf(http({ headers: { 'x-big': 'x'.repeat(4097) } }))).toEqual([
+      { field: 'target.headers.x-big', message: 'header values must be at most 4096 characters' },
+    ]);
+    expect(errorsOf(http({ secretHeaders: { 'x-empty': '' } }))).toEqual([
+      { field: 'target.secretHeaders.x-empty', message: 'secret header values must not be empty' },
+    ]);
+    const many = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`x-s${i}`, 'v']));
+    expect(errorsOf(http({ secretHeaders: many }))).toEqual([
+      { field: 'target.secretHeaders', message: 'at most 10 secret headers' },
+    ]);
+  });
+
+  it('refuses a body on GET, and accepts GET without one', () => {
+    expect(errorsOf(http({ method: 'GET', body: '{"a":1}' }))).toEqual([
+      { field: 'target.body', message: 'a GET request has no body' },
+    ]);
+    expect(targetOf(http({ method: 'GET' }))).toMatchObject({ method: 'GET', body: null });
+    expect(targetOf(http({ method: 'POST', body: '{"a":1}' }))).toMatchObject({ body: '{"a":1}' });
+  });
+
+  it('refuses a PATCH that switches to GET while a body is stored', () => {
+    const { input } = validateJobInput({ name: 't', target: http({ method: 'POST', body: '{"a":1}' }) }, now);
+    const job = {
+      ...input,
+      id: 'job_1',
+      tenantId: 't',
+      nextRunAt: null,
+      createdAt: '',
+      updatedAt: '',
+      version: 1,
+    };
+    const merged = mergePatch(job as Job, { target: { method: 'GET' } });
+    expect(() => validateJobInput(merged, now)).toThrow(ValidationError);
+    try {
+      validateJobInput(merged, now);
+    } catch (error) {
+      expect((error as ValidationError).errors).toEqual([
+        { field: 'target.body', message: 'a GET request has no body' },
+      ]);
+    }
+    // Clearing the body in the same patch is fine.
+    const cleared = mergePatch(job as Job, { target: { method: 'GET', body: null } });
+    expect(validateJobInput(cleared, now).input.target).toMatchObject({ method: 'GET', body: null });
+  });
+});
 
 describe('AWS targets', () => {
   it('fills in defaults for a Lambda target', () => {
