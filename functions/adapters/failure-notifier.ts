@@ -1,6 +1,7 @@
 /**
  * Tells people when a run has finally failed: the job's own signed webhooks, and one
- * stack-wide SNS topic that receives every final failure.
+ * stack-wide SNS topic that receives every final failure. The webhook secret is stored
+ * sealed with KMS and opened only here, just before a webhook is signed.
  */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Clock } from '../commons/clock.js';
@@ -8,10 +9,15 @@ import type { Job } from '../domain/job.js';
 import type { Run } from '../domain/run.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';
 import { callHttpTarget } from './http-target.js';
+import { notifySecretContext, type StoredJob } from './job-store.js';
+import type { SecretBox } from './secret-box.js';
 import type { UrlGuard } from './url-guard.js';
 
+/** A job as the worker read it: its webhook secret sealed, or in clear if stored before sealing. */
+export type NotifiedJob = Job & Pick<StoredJob, 'sealedNotifySecret'>;
+
 export interface FailureNotifier {
-  runFailed(job: Job, run: Omit<Run, 'tenantId'>): Promise<void>;
+  runFailed(job: NotifiedJob, run: Omit<Run, 'tenantId'>): Promise<void>;
 }
 
 const WEBHOOK_TIMEOUT_SECONDS = 5;
@@ -24,9 +30,11 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
     private readonly logger: { warn(message: string, ...extra: Record<string, unknown>[]): void },
     /** Webhooks get the same SSRF protection as HTTP targets. */
     private readonly guard?: UrlGuard,
+    /** Opens the sealed webhook secrets; without it, a job whose secret is sealed gets no webhook. */
+    private readonly box?: SecretBox,
   ) {}
 
-  async runFailed(job: Job, run: Omit<Run, 'tenantId'>): Promise<void> {
+  async runFailed(job: NotifiedJob, run: Omit<Run, 'tenantId'>): Promise<void> {
     const event = {
       type: 'run.failed',
       tenantId: job.tenantId,
@@ -34,12 +42,31 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
       run,
     };
     const body = JSON.stringify(event);
+    const hooks = job.notify?.onFailure ?? [];
+    const secret = hooks.length > 0 ? await this.secretOf(job, run.id) : null;
     await Promise.all([
-      ...(job.notify?.onFailure ?? []).map((hook) =>
-        this.callWebhook(hook.url, job.notify.secret ?? '', body, run.id),
-      ),
+      // Never signed with anything but the job's secret: without it, no webhook is called.
+      ...(secret === null ? [] : hooks.map((hook) => this.callWebhook(hook.url, secret, body, run.id))),
       this.publish(job, run, body),
     ]);
+  }
+
+  /** The job's webhook secret, opened from its sealed form (or, stored before sealing, in clear). */
+  private async secretOf(job: NotifiedJob, runId: string): Promise<string | null> {
+    if (!job.sealedNotifySecret) return job.notify?.secret || null;
+    if (!this.box) {
+      this.logger.warn('failure webhooks not called: no key to open their secret', { runId });
+      return null;
+    }
+    try {
+      return await this.box.open(job.sealedNotifySecret, notifySecretContext(job.tenantId, job.id));
+    } catch (error) {
+      this.logger.warn('failure webhooks not called: their secret did not open', {
+        runId,
+        error: String(error),
+      });
+      return null;
+    }
   }
 
   private async callWebhook(url: string, secret: string, body: string, runId: string): Promise<void> {

@@ -41,6 +41,17 @@ export interface StoredJob extends Omit<Job, 'state'> {
   dependencyCursor?: string;
   /** An HTTP target's secret headers: their names, and their values sealed with KMS. */
   secretHeaders?: { names: string[]; ciphertext: string } | null;
+  /**
+   * The secret the job's failure webhooks are signed with, sealed with KMS under
+   * `notifySecretContext`; `notify.secret` is then stored as null. Jobs written before it
+   * existed carry the secret in `notify.secret` instead, until their next edit seals it.
+   */
+  sealedNotifySecret?: string | null;
+}
+
+/** The KMS encryption context of a job's sealed webhook secret: its tenant, its job, its use. */
+export function notifySecretContext(tenantId: string, jobId: string): Record<string, string> {
+  return { tenantId, jobId, purpose: 'notify-secret' };
 }
 
 /** Fields the worker and the dependency edges keep on the job; an edit of the job never overwrites them. */
@@ -55,6 +66,7 @@ export interface ListJobsQuery {
 
 export interface IdempotencyRecord {
   key: string;
+  /** A hash of the request, to tell a replay from a reuse of the key; the record keeps no request. */
   requestHash: string;
   expiresAt: number;
 }

@@ -115,6 +115,7 @@ export function workerServicesFromEnv(): Parameters<typeof createWorkerHandler>[
       clock,
       logger,
       urlGuard,
+      box,
     ),
     runMetrics: new PowertoolsRunMetrics(metrics),
   };

@@ -117,7 +117,7 @@ export function buildServices(inputs: ServiceInputs): Services {
       ...(inputs.callHttpTarget ? { http: inputs.callHttpTarget } : {}),
     }),
     firingQueue,
-    notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger, urlGuard),
+    notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger, urlGuard, box),
     healthChecks: newHealthChecks(db, config),
   };
 }

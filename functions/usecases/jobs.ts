@@ -3,12 +3,18 @@
  * sync marker, apply the schedule, clear the marker if the job did not change meanwhile.
  * A crash anywhere leaves the marker behind, and `sweepSyncPending` finishes the work.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ulid } from 'ulid';
 import { SYNC_SHARDS } from '../../lib/definitions.js';
 import { isConditionFailure } from '../adapters/dynamo.js';
 import type { FiringQueue } from '../adapters/firing-queue.js';
-import type { IdempotencyRecord, JobStore, ListJobsQuery, StoredJob } from '../adapters/job-store.js';
+import {
+  type IdempotencyRecord,
+  type JobStore,
+  type ListJobsQuery,
+  notifySecretContext,
+  type StoredJob,
+} from '../adapters/job-store.js';
 import type { ScheduleGateway } from '../adapters/schedule-gateway.js';
 import type { SecretBox } from '../adapters/secret-box.js';
 import type { UrlGuard } from '../adapters/url-guard.js';
@@ -58,7 +64,7 @@ export interface JobServiceDeps {
   urlGuard?: UrlGuard;
   /** At most this many jobs per tenant. */
   maxJobsPerTenant?: number;
-  /** Seals secret header values (KMS); without it, secret headers are refused. */
+  /** Seals secret header values and webhook secrets (KMS); without it, both are refused. */
   box?: SecretBox;
   /** Counts a creation against the tenant's rate; throws when over it. Only valid jobs count. */
   countCreation?: (tenantId: string) => Promise<void>;
@@ -105,8 +111,11 @@ export function toPublicJob(job: StoredJob, lastRun: RunSummary | null): PublicJ
     retryPolicy: job.retryPolicy,
     overlapPolicy: job.overlapPolicy,
     misfireGraceSeconds: job.misfireGraceSeconds ?? null,
-    // The signing secret is write-only.
-    notify: { onFailure: job.notify?.onFailure ?? [], secretSet: Boolean(job.notify?.secret) },
+    // The signing secret is write-only (sealed; in clear only on jobs stored before sealing).
+    notify: {
+      onFailure: job.notify?.onFailure ?? [],
+      secretSet: Boolean(job.sealedNotifySecret || job.notify?.secret),
+    },
     catchUp: job.catchUp ?? 'none',
     catchUpWindowMinutes: job.catchUpWindowMinutes ?? 60,
     priority: job.priority,
@@ -140,10 +149,14 @@ export class JobService {
     await this.deps.countCreation?.(tenantId);
     const createdAt = now.toISOString();
     const secretHeaders = await this.sealHeaders(tenantId, id, input.target);
-    const job: Job & Pick<StoredJob, 'secretHeaders'> = {
+    const sealedNotifySecret = await this.sealNotifySecret(tenantId, id, input.notify.secret);
+    const job: Job & Pick<StoredJob, 'secretHeaders' | 'sealedNotifySecret'> = {
       ...input,
       target: withoutSecrets(input.target),
       secretHeaders,
+      // The webhook secret is kept only sealed, in the job and in its idempotency record.
+      notify: { onFailure: input.notify.onFailure, secret: null },
+      sealedNotifySecret,
       id,
       tenantId,
       nextRunAt: null,
@@ -154,6 +167,7 @@ export class JobService {
     job.nextRunAt = computeNextRunAt(job, now);
     let idempotency: IdempotencyRecord | undefined;
     if (idempotencyKey !== undefined) {
+      // Only a hash of the request is kept, to compare a replay with; it holds no secret in clear.
       idempotency = {
         key: idempotencyKey,
         requestHash: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
@@ -278,6 +292,17 @@ export class JobService {
     };
   }
 
+  /** Seals the secret a job's failure webhooks are signed with; null when it has none. */
+  private async sealNotifySecret(
+    tenantId: string,
+    jobId: string,
+    secret: string | null,
+  ): Promise<string | null> {
+    if (secret === null) return null;
+    if (!this.deps.box) throw ValidationError.of('notify.secret', 'webhook secrets are not available here');
+    return this.deps.box.seal(secret, notifySecretContext(tenantId, jobId));
+  }
+
   /** AWS targets must be allowed by ARN; URLs Sundial will call must not reach internal addresses. */
   private async checkTargetAllowed(input: { target: Target; notify: { onFailure: { url: string }[] } }) {
     const { target } = input;
@@ -367,7 +392,14 @@ export class JobService {
       throw new PreconditionFailedError(current.version);
     }
     const now = this.deps.clock.now();
-    const candidate = build(current);
+    // The edit is built on the job with its webhook secret, if any, stood in for by a value
+    // no client can send: still there, the secret is kept sealed; replaced or cleared, resealed.
+    const hasNotifySecret = Boolean(current.sealedNotifySecret || current.notify?.secret);
+    const keptSecret = `kept-secret:${randomBytes(16).toString('hex')}`;
+    const candidate = build({
+      ...current,
+      notify: { onFailure: current.notify?.onFailure ?? [], secret: hasNotifySecret ? keptSecret : null },
+    });
     // Pausing a job whose one-time firing has passed is fine; a new schedule must fire again.
     const scheduleChanged = JSON.stringify(candidate.schedule) !== JSON.stringify(current.schedule);
     const { input } = validateJobInput(candidate, now, { requireFutureFire: scheduleChanged });
@@ -390,11 +422,19 @@ export class JobService {
         : provided
           ? await this.sealHeaders(tenantId, jobId, input.target)
           : (current.secretHeaders ?? null);
+    // A job stored before webhook secrets were sealed has its secret in clear: sealed now.
+    const sealedNotifySecret =
+      input.notify.secret !== keptSecret
+        ? await this.sealNotifySecret(tenantId, jobId, input.notify.secret)
+        : (current.sealedNotifySecret ??
+          (await this.sealNotifySecret(tenantId, jobId, current.notify?.secret ?? null)));
     const next: StoredJob = {
       ...current,
       ...input,
       target: withoutSecrets(input.target),
       secretHeaders,
+      notify: { onFailure: input.notify.onFailure, secret: null },
+      sealedNotifySecret,
       ...extra(current, now),
       updatedAt: now.toISOString(),
       version: current.version + 1,
