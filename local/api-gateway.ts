@@ -95,7 +95,8 @@ export function startApiGateway(
     server.listen(port, host, () => {
       const address = server.address();
       const actual = typeof address === 'object' && address ? address.port : port;
-      resolve({ url: `http://localhost:${actual}`, server });
+      // The address it listens on, not `localhost`, which may resolve to ::1 first.
+      resolve({ url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`, server });
     });
   });
 }

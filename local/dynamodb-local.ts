@@ -1,10 +1,18 @@
 /**
  * DynamoDB Local, the official emulator, from the jar that ships in the npm package
- * amplify-dynamodb-simulator. Needs Java 17+.
+ * amplify-dynamodb-simulator. Needs a Java 17+ JDK (javac compiles the loopback launcher once).
+ *
+ * The jar has no bind-address flag and would listen on every interface, so it is started through
+ * local/dynamodb-local/LoopbackDynamoDb.java, which binds its Jetty connector to 127.0.0.1.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { freePort } from './ports.js';
 
@@ -23,18 +31,56 @@ function jarDirectory(): string {
   return join(dirname(require.resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
 }
 
+const LAUNCHER = 'LoopbackDynamoDb';
+const LAUNCHER_SOURCE = fileURLToPath(new URL(`./dynamodb-local/${LAUNCHER}.java`, import.meta.url));
+const CACHE_ROOT = fileURLToPath(new URL('../node_modules/.cache/sundial', import.meta.url));
+
+/**
+ * The directory holding the compiled loopback launcher. Compiled once per version of its source
+ * (the single-file source launcher, `java X.java`, would recompile at every start, which costs
+ * seconds); it uses reflection only, so it compiles without the jar on the class path.
+ */
+async function launcherClasses(): Promise<string> {
+  const source = await readFile(LAUNCHER_SOURCE);
+  const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const target = join(CACHE_ROOT, `dynamodb-local-${hash}`);
+  if (existsSync(join(target, `${LAUNCHER}.class`))) return target;
+  await mkdir(CACHE_ROOT, { recursive: true });
+  // Compile beside the target and rename: concurrent starts (parallel test files) never see half a class.
+  const scratch = await mkdtemp(join(CACHE_ROOT, 'dynamodb-local-build-'));
+  try {
+    await promisify(execFile)('javac', ['--release', '17', '-d', scratch, LAUNCHER_SOURCE]).catch(
+      (error: Error) => {
+        throw new Error(`cannot compile ${LAUNCHER_SOURCE} (is a Java 17+ JDK on PATH?): ${error.message}`);
+      },
+    );
+    await rename(scratch, target).catch((error: NodeJS.ErrnoException) => {
+      // Another start compiled the same source first.
+      if (!existsSync(join(target, `${LAUNCHER}.class`))) throw error;
+    });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return target;
+}
+
 export async function startDynamoDbLocal(
   options: { port?: number; dbPath?: string } = {},
 ): Promise<DynamoDbLocal> {
   const port = options.port ?? (await freePort());
   const dir = jarDirectory();
   const storage = options.dbPath ? ['-dbPath', options.dbPath] : ['-inMemory'];
+  const classes = await launcherClasses();
   const child: ChildProcess = spawn(
     'java',
     [
       `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
-      '-jar',
-      join(dir, 'DynamoDBLocal.jar'),
+      // An IPv4 socket on 127.0.0.1, not a dual-stack one on ::ffff:127.0.0.1.
+      '-Djava.net.preferIPv4Stack=true',
+      '-cp',
+      // The jar's manifest brings DynamoDBLocal_lib/*.jar along.
+      [classes, join(dir, 'DynamoDBLocal.jar')].join(delimiter),
+      LAUNCHER,
       ...storage,
       // Without -sharedDb every access key would get its own database.
       '-sharedDb',
@@ -42,7 +88,12 @@ export async function startDynamoDbLocal(
       '-port',
       String(port),
     ],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // -disableTelemetry is parsed but ignored by this jar version; only this variable turns telemetry off.
+      env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
+    },
   );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

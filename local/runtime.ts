@@ -13,7 +13,6 @@ import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-sch
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { startFauxqs } from 'fauxqs';
 import type { JwtConfig } from '../functions/adapters/authenticator.js';
 import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
 import { InMemoryRunMetrics } from '../functions/adapters/run-metrics.js';
@@ -35,6 +34,7 @@ import { startApiGateway } from './api-gateway.js';
 import { LocalEventBridge, LocalLambda } from './aws-targets.js';
 import { DelayLine } from './delay-line.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
+import { startFauxqs } from './fauxqs.js';
 import { LocalKms } from './kms-emulator.js';
 import { createQueues, createTables, type LocalQueue } from './resources.js';
 import { createSchedulerEmulator, sqsDeliverer } from './scheduler-emulator/index.js';
@@ -84,7 +84,14 @@ export interface LocalRuntime {
   apiUrl: string;
   /** An admin API key of the development tenant `dev`, made at start. */
   devApiKey: string;
-  endpoints: { dynamodb: string; sqs: string; scheduler: string; lambda: string; eventBridge: string };
+  endpoints: {
+    dynamodb: string;
+    sqs: string;
+    scheduler: string;
+    lambda: string;
+    eventBridge: string;
+    kms: string;
+  };
   /** DynamoDB Local's Java process id (benchmarks read its memory). */
   dynamoDbPid: number | undefined;
   config: Config;
@@ -338,6 +345,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         scheduler: schedulerEndpoint,
         lambda: lambdaEmulator.endpoint,
         eventBridge: eventBridgeEmulator.endpoint,
+        kms: kmsEmulator.endpoint,
       },
       dynamoDbPid: dynamo.pid,
       config,
