@@ -60,7 +60,13 @@ async function withRuntime<T>(
     logLevel: 'SILENT',
     batchSize,
     instrument: counter.instrument,
-    limits: { requestsPerSecond: 1_000_000, jobCreatesPerMinute: 1_000_000, maxJobs: 1_000_000 },
+    // One tenant, measured for a run's own calls: a share wide enough that none is deferred.
+    limits: {
+      requestsPerSecond: 1_000_000,
+      jobCreatesPerMinute: 1_000_000,
+      maxJobs: 1_000_000,
+      runsInProgress: 1_000_000,
+    },
     ...options,
   });
   try {

@@ -9,7 +9,16 @@ export async function startTarget(): Promise<{ url: string; close(): Promise<voi
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // On the ports the local runtime lets HTTP targets be (LOCAL_HTTP_TARGETS: 8000-8999).
+  for (let attempt = 0; ; attempt++) {
+    const candidate = 8100 + Math.floor(Math.random() * 900);
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(candidate, '127.0.0.1', () => resolve(true));
+    });
+    if (listening) break;
+    if (attempt > 50) throw new Error('no free port in 8100-8999 for the benchmark target');
+  }
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/run`,

@@ -126,5 +126,12 @@ export const SYNC_SWEEP_MINUTES = 1;
  * functions): refused as targets whatever the allowlist says (invariant 9).
  */
 export const PROTECTED_ARNS_ENV = 'PROTECTED_ARNS';
-/** Per tenant and queue, at most this many runs in progress by default (fair share). */
-export const DEFAULT_TENANT_RUNS_IN_PROGRESS = 10;
+/**
+ * Runs in progress at once per tenant on a queue, by default: half the queue's worker
+ * concurrency (rounded up), so one tenant can never hold every invocation of a queue —
+ * an invocation lasts as long as the slowest run of its batch.
+ */
+export function defaultTenantRunsInProgress(priority: Priority): number {
+  const def = QUEUES.find((q) => q.priority === priority);
+  return Math.max(1, Math.ceil((def?.maxConcurrency ?? 2) / 2));
+}

@@ -52,19 +52,24 @@ export function parseAllowedTargetArns(value: unknown): string[] {
   return arns;
 }
 
-/** Per-tenant limits from `-c tenantMaxJobs= -c tenantJobCreatesPerMinute= -c tenantRequestsPerSecond=`. */
+/**
+ * Per-tenant limits from `-c tenantMaxJobs= -c tenantJobCreatesPerMinute=
+ * -c tenantRequestsPerSecond= -c tenantRunsInProgress=` (the last may be 0: no fair share).
+ */
 export function parseTenantLimits(get: (key: string) => unknown): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, variable] of [
     ['tenantMaxJobs', 'TENANT_MAX_JOBS'],
     ['tenantJobCreatesPerMinute', 'TENANT_JOB_CREATES_PER_MINUTE'],
     ['tenantRequestsPerSecond', 'TENANT_REQUESTS_PER_SECOND'],
+    ['tenantRunsInProgress', 'TENANT_RUNS_IN_PROGRESS'],
   ] as const) {
     const value = get(key);
     if (value === undefined) continue;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`${key} must be a whole number of at least 1, got "${String(value)}"`);
+    const least = key === 'tenantRunsInProgress' ? 0 : 1;
+    if (!Number.isInteger(n) || n < least)
+      throw new Error(`${key} must be a whole number of at least ${least}, got "${String(value)}"`);
     env[variable] = String(n);
   }
   return env;

@@ -11,17 +11,18 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import type { JwtConfig } from '../functions/adapters/authenticator.js';
 import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
 import { InMemoryRunMetrics } from '../functions/adapters/run-metrics.js';
 import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js';
+import { SecretBox } from '../functions/adapters/secret-box.js';
 import type { TargetCaller } from '../functions/adapters/targets.js';
-import { createDocumentClient } from '../functions/commons/clients.js';
+import { createDocumentClient, createSqsClient } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
 import { type Config, DEFAULT_LIMITS, type TenantLimits } from '../functions/commons/config.js';
-import { buildServices, type Services } from '../functions/commons/services.js';
+import { buildServices, newFiringSigner, type Services } from '../functions/commons/services.js';
 import { createApiHandler } from '../functions/handlers/api.js';
 import { createDeadLetterHandler } from '../functions/handlers/dead-letters.js';
 import { createReconcileHandler } from '../functions/handlers/reconcile.js';
@@ -36,6 +37,7 @@ import { DelayLine } from './delay-line.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
 import { startFauxqs } from './fauxqs.js';
 import { LocalKms } from './kms-emulator.js';
+import { freePort } from './ports.js';
 import { createQueues, createTables, type LocalQueue } from './resources.js';
 import { createSchedulerEmulator, sqsDeliverer } from './scheduler-emulator/index.js';
 import { pollOnce, startPoller } from './sqs-poller.js';
@@ -53,7 +55,11 @@ export interface LocalRuntimeOptions {
   /** Test seams: replace the Scheduler adapter or the HTTP target caller of the API/worker. */
   scheduleGateway?: ScheduleGateway;
   callHttpTarget?: TargetCaller;
-  /** Hosts HTTP targets may reach at internal addresses. Default: localhost only (development mode). */
+  /**
+   * What HTTP targets may reach at internal addresses (`host:port` or `host:low-high`).
+   * Default: LOCAL_HTTP_TARGETS, ports 8000-8999 of this machine. Sundial's own ports
+   * (API, emulators, stand-ins) are refused whatever this says.
+   */
   allowedHttpHosts?: string[];
   /** ARN patterns AWS targets may name. Default: anything in the local account. */
   allowedTargetArns?: string[];
@@ -124,6 +130,8 @@ export interface LocalRuntime {
 }
 
 export const LOCAL_ACCOUNT = '000000000000';
+/** Where local HTTP targets may listen: ports 8000-8999 of this machine, and nothing else internal. */
+export const LOCAL_HTTP_TARGETS = ['localhost:8000-8999', '127.0.0.1:8000-8999', '[::1]:8000-8999'];
 export const LOCAL_SCHEDULE_GROUP = 'sundial-local';
 /** The tenant of the development key the local runtime makes at start. */
 export const DEV_TENANT = 'dev';
@@ -159,7 +167,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
     const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamo.endpoint });
-    const sqs = new SQSClient({ ...common, endpoint: sqsEndpoint });
+    const sqs = createSqsClient({ ...common, endpoint: sqsEndpoint });
     // fauxqs speaks SNS too: the failure topic lives beside the queues.
     const sns = new SNSClient({ ...common, endpoint: sqsEndpoint });
     stops.push(async () => {
@@ -217,6 +225,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stops.push(async () => scheduler.destroy());
     await scheduler.send(new CreateScheduleGroupCommand({ Name: LOCAL_SCHEDULE_GROUP }));
 
+    const apiPort = options.port === 0 ? await freePort() : (options.port ?? 3000);
+    const portOf = (endpoint: string) => Number(new URL(endpoint).port);
+    const arn = (service: string, resource: string) =>
+      `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
     const config: Config = {
       jobsTableName: tables.Jobs,
       runsTableName: tables.Runs,
@@ -225,12 +237,27 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       queueArns: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].arn])) as Config['queueArns'],
       queueUrls: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].url])) as Config['queueUrls'],
       runRetentionDays: RUN_RETENTION_DAYS,
-      // Development mode: any Lambda, queue or bus of the local account.
+      // Development mode: any Lambda, queue or bus of the local account, except Sundial's own.
       allowedTargetArns: options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
+      protectedArns: [
+        ...Object.values(queues).flatMap((q) => [q.arn, q.dlqArn]),
+        arn('dynamodb', `table/${tables.Jobs}*`),
+        arn('dynamodb', `table/${tables.Runs}*`),
+        ...(failureTopicArn ? [failureTopicArn] : []),
+        arn('lambda', 'function:sundial-*'),
+      ],
+      // fauxqs names its queues http://sqs.<region>.localhost:<port>/...: that origin, exactly.
+      sqsEndpoint: new URL(queues.default.url).origin,
       region: LOCAL_REGION,
       secretsKeyId: kmsEmulator.keyArn,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
-      allowedHttpHosts: options.allowedHttpHosts ?? ['localhost', '127.0.0.1', '::1'],
+      allowedHttpHosts: options.allowedHttpHosts ?? LOCAL_HTTP_TARGETS,
+      // The API, the emulators and the stand-ins: never a target (invariant 9).
+      ownPorts: [
+        apiPort,
+        ...[dynamo.endpoint, sqsEndpoint, schedulerEndpoint, lambdaEmulator.endpoint].map(portOf),
+        ...[eventBridgeEmulator.endpoint, kmsEmulator.endpoint].map(portOf),
+      ],
       ...(options.jwt ? { jwt: options.jwt } : {}),
       ...(failureTopicArn ? { failureTopicArn } : {}),
     };
@@ -242,7 +269,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }
     // Under an injected clock, message delays follow that clock too.
     const delayLine = manual
-      ? new DelayLine(new SqsFiringQueue(sqs, config.queueUrls, clock), clock)
+      ? new DelayLine(
+          new SqsFiringQueue(
+            sqs,
+            config.queueUrls,
+            clock,
+            newFiringSigner(db, config, new SecretBox(kms, config.secretsKeyId)),
+          ),
+          clock,
+        )
       : undefined;
     const servicesWith = (overrides: ServiceOverrides) =>
       buildServices({
@@ -270,7 +305,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       { tenantId: DEV_TENANT, name: 'local development', role: 'admin', createdBy: 'npm start' },
       clock.now(),
     );
-    const api = await startApiGateway(createApiHandler(services), options.port ?? 3000);
+    const api = await startApiGateway(createApiHandler(services), apiPort);
     stops.push(
       () =>
         new Promise<void>((resolve) => {

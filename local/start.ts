@@ -1,5 +1,10 @@
-/** `npm start`: the whole of Sundial on this machine. PORT (default 3000) picks the API port. */
-import { startLocalRuntime } from './runtime.js';
+/**
+ * `npm start`: the whole of Sundial on this machine. PORT (default 3000) picks the API
+ * port; ALLOWED_HTTP_HOSTS replaces the local HTTP target allowlist (LOCAL_HTTP_TARGETS).
+ */
+import { createServer } from 'node:http';
+import { allowedHttpHosts } from '../functions/commons/config.js';
+import { LOCAL_HTTP_TARGETS, startLocalRuntime } from './runtime.js';
 
 // The SDK warns on every start under Node 20; the README says once that 22+ is recommended.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -10,12 +15,40 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
+let allowedHosts: string[];
+try {
+  allowedHosts = process.env.ALLOWED_HTTP_HOSTS
+    ? allowedHttpHosts(process.env.ALLOWED_HTTP_HOSTS)
+    : LOCAL_HTTP_TARGETS;
+} catch (error) {
+  console.error(`ALLOWED_HTTP_HOSTS: ${(error as Error).message}`);
+  process.exit(2);
+}
+
 console.log('Starting Sundial locally: DynamoDB Local, fauxqs (SQS), Scheduler emulator, API, worker…');
 const runtime = await startLocalRuntime({
   port,
   logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO',
+  allowedHttpHosts: allowedHosts,
   ...(process.env.SUNDIAL_DATA_DIR ? { dbPath: process.env.SUNDIAL_DATA_DIR } : {}),
 });
+
+// A demo endpoint for the first job to call: it answers every request with what it got.
+// Sundial's own API and emulators are never targets, so the example needs one of its own.
+const echo = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    const body = JSON.stringify({
+      ok: true,
+      method: req.method,
+      path: req.url,
+      runId: req.headers['x-sundial-run-id'],
+    });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+});
+const echoPort = await listenInRange(echo, Number(process.env.ECHO_PORT ?? 8080));
+const echoUrl = echoPort ? `http://127.0.0.1:${echoPort}` : undefined;
 
 const api = runtime.apiUrl;
 console.log(`
@@ -27,17 +60,21 @@ Sundial is running.
   Scheduler  ${runtime.endpoints.scheduler}
   Lambda     ${runtime.endpoints.lambda}   (functions: none registered by npm start)
   Events     ${runtime.endpoints.eventBridge}   (bus: default)
+  Echo       ${echoUrl ?? '(no free port in 8000-8999)'}   (a demo HTTP target: answers what it got)
+
+  HTTP targets may reach ${allowedHosts.join(', ')}
+  (and public hosts); never the API or the emulators above.
 
   Dev key    ${runtime.devApiKey}
              (tenant "dev", role admin; a new one at every start)
 
-Try it — a job that calls the API's own health endpoint every minute:
+Try it — a job that calls the echo endpoint every minute:
 
   export SUNDIAL_KEY=${runtime.devApiKey}
   curl -s -X POST ${api}/v1/jobs -H "authorization: Bearer $SUNDIAL_KEY" -H 'content-type: application/json' -d '{
     "name": "hello",
     "schedule": { "expression": "rate(1 minute)" },
-    "target": { "type": "http", "url": "${api}/v1/health", "method": "GET" }
+    "target": { "type": "http", "url": "${echoUrl ?? 'http://localhost:8080'}/hello", "method": "GET" }
   }'
 
 Press Ctrl-C to stop.
@@ -48,9 +85,25 @@ const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal} received, shutting down…`);
+  echo.close();
   await runtime.stop();
   console.log('Stopped.');
   process.exit(0);
 };
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+/** Listens on 127.0.0.1 at the first free port from `first` up to 8999; undefined if none. */
+async function listenInRange(
+  server: ReturnType<typeof createServer>,
+  first: number,
+): Promise<number | undefined> {
+  for (let p = first; p <= 8999; p++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(p, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) return p;
+  }
+  return undefined;
+}

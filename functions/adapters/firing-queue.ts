@@ -1,12 +1,13 @@
 /**
  * Putting work on a priority queue: retries of failed attempts, manual, catch-up and
- * dependency runs. SQS
- * delays a message at most 15 minutes; a longer wait is carried in `notBefore` and the
- * worker re-delays the message until it is due.
+ * dependency runs. Every message is signed on its way out (invariant 8). SQS delays a
+ * message at most 15 minutes; a longer wait is carried in `notBefore` and the worker
+ * re-delays the message until it is due.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Priority } from '../../lib/definitions.js';
 import type { Clock } from '../commons/clock.js';
+import type { FiringSigner } from './firing-signer.js';
 
 export interface QueueMessage {
   v: 1;
@@ -19,6 +20,10 @@ export interface QueueMessage {
   /** Not to be worked on before this instant. */
   notBefore?: string;
   correlationId?: string;
+  /** How often fair share has put it back. */
+  deferrals?: number;
+  /** Proves Sundial sent it (invariant 8); set by the queue as it sends. */
+  mac?: string;
 }
 
 export interface FiringQueue {
@@ -33,6 +38,7 @@ export class SqsFiringQueue implements FiringQueue {
     private readonly sqs: SQSClient,
     private readonly queueUrls: Record<Priority, string>,
     private readonly clock: Clock,
+    private readonly signer: FiringSigner,
   ) {}
 
   async send(priority: Priority, message: QueueMessage): Promise<void> {
@@ -41,7 +47,7 @@ export class SqsFiringQueue implements FiringQueue {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrls[priority],
-        MessageBody: JSON.stringify(message),
+        MessageBody: JSON.stringify(await this.signer.sign(message)),
         DelaySeconds: delay,
       }),
     );

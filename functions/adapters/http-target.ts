@@ -5,12 +5,11 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
 import { BODY_EXCERPT_CHARS } from '../domain/run.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';
 import type { HttpTarget } from '../domain/target.js';
 import type { TargetCallContext, TargetOutcome } from './targets.js';
-import { isInternalAddress, type UrlGuard } from './url-guard.js';
+import type { UrlGuard } from './url-guard.js';
 
 export interface HttpCallExtras {
   /** Signs the call: one v1 per secret over "<timestamp>.<body>". */
@@ -45,13 +44,9 @@ async function call(
   extras: HttpCallExtras,
 ): Promise<TargetOutcome> {
   const url = new URL(target.url);
-  const literal = url.hostname.replace(/^\[|\]$/g, '');
   // An address in the URL is connected to without a lookup, so it is checked here.
-  if (guard && isIP(literal) && !guard.isAllowedHost(url.hostname) && isInternalAddress(literal)) {
-    return refused(
-      `${literal} is an internal address; Sundial does not call those unless the host is allowed`,
-    );
-  }
+  const literal = guard?.literalRefusal(url);
+  if (literal) return refused(literal);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries({ ...target.headers, ...extras.secretHeaders })) {
     headers[name.toLowerCase()] = value;
@@ -83,7 +78,7 @@ async function call(
       {
         method: target.method,
         headers,
-        ...(guard ? { lookup: guard.connectLookup() } : {}),
+        ...(guard ? { lookup: guard.connectLookup(url) } : {}),
       },
       (response) => {
         readExcerpt(response).then(

@@ -23,7 +23,14 @@ export interface RunMetrics {
   ended(status: EndedStatus, priority: Priority, durationMs: number | null): void;
   /** A scheduled run started `lagMs` after its scheduled time. */
   started(priority: Priority, lagMs: number): void;
+  /** A message on a queue was not Sundial's (invariant 8): dropped, never run. */
+  rejected(): void;
+  /** A run waited: its tenant had its fair share of runs in progress on the queue. */
+  deferred?(priority: Priority): void;
 }
+
+/** The metric of messages refused as not Sundial's; an alarm watches it. */
+export const FIRINGS_REJECTED_METRIC = 'FiringsRejected';
 
 /** One worker invocation handles one queue, so its metrics carry that queue's priority. */
 export class PowertoolsRunMetrics implements RunMetrics {
@@ -53,6 +60,15 @@ export class PowertoolsRunMetrics implements RunMetrics {
   started(priority: Priority, lagMs: number): void {
     this.withPriority(priority).addMetric('ScheduleLag', MetricUnit.Milliseconds, Math.max(0, lagMs));
   }
+
+  rejected(): void {
+    // Its own EMF line with the service dimension only, whatever this flush's priority.
+    this.metrics.singleMetric().addMetric(FIRINGS_REJECTED_METRIC, MetricUnit.Count, 1);
+  }
+
+  deferred(priority: Priority): void {
+    this.withPriority(priority).addMetric('RunsDeferred', MetricUnit.Count, 1);
+  }
 }
 
 /** Counts kept in memory: what the local runtime reports, and what tests read. */
@@ -67,5 +83,14 @@ export class InMemoryRunMetrics implements RunMetrics {
 
   started(_priority: Priority, lagMs: number): void {
     this.lagsMs.push(lagMs);
+  }
+
+  rejected(): void {
+    this.counts[FIRINGS_REJECTED_METRIC] = (this.counts[FIRINGS_REJECTED_METRIC] ?? 0) + 1;
+  }
+
+  deferred(priority: Priority): void {
+    const key = `RunsDeferred/${priority}`;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
   }
 }

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import type { Priority } from '../../lib/definitions.js';
 import type { Job } from '../domain/job.js';
+import type { FiringSigner } from './firing-signer.js';
 
 export interface ScheduleGateway {
   apply(job: Job): Promise<void>;
@@ -24,20 +25,21 @@ export function scheduleName(jobId: string): string {
   return jobId;
 }
 
-export function scheduleInput(job: Pick<Job, 'tenantId' | 'id'>): string {
-  return JSON.stringify({
-    v: 1,
-    tenantId: job.tenantId,
-    jobId: job.id,
-    scheduledTime: '<aws.scheduler.scheduled-time>',
-    trigger: 'schedule',
-  });
+/** A schedule's Input: the firing message, signed (invariant 8); Scheduler fills in the time. */
+export async function scheduleInput(
+  job: Pick<Job, 'tenantId' | 'id'>,
+  signer: FiringSigner,
+): Promise<string> {
+  const signed = await signer.sign({ v: 1, tenantId: job.tenantId, jobId: job.id, trigger: 'schedule' });
+  return JSON.stringify({ ...signed, scheduledTime: '<aws.scheduler.scheduled-time>' });
 }
 
 export interface SchedulerGatewayOptions {
   groupName: string;
   roleArn: string;
   queueArns: Record<Priority, string>;
+  /** Signs each schedule's input. */
+  signer: FiringSigner;
 }
 
 export class EventBridgeScheduleGateway implements ScheduleGateway {
@@ -46,7 +48,9 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
     private readonly options: SchedulerGatewayOptions,
   ) {}
 
-  toScheduleInput(job: Job & { schedule: NonNullable<Job['schedule']> }): CreateScheduleCommandInput {
+  async toScheduleInput(
+    job: Job & { schedule: NonNullable<Job['schedule']> },
+  ): Promise<CreateScheduleCommandInput> {
     const { schedule } = job;
     return {
       Name: scheduleName(job.id),
@@ -67,7 +71,7 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
       Target: {
         Arn: this.options.queueArns[job.priority],
         RoleArn: this.options.roleArn,
-        Input: scheduleInput(job),
+        Input: await scheduleInput(job, this.options.signer),
         RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 },
       },
     };
@@ -76,7 +80,7 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
   async apply(job: Job): Promise<void> {
     // A job without a schedule (on demand, or dependencies only) has no EventBridge schedule.
     if (!job.schedule) return this.remove(job.id);
-    const input = this.toScheduleInput({ ...job, schedule: job.schedule });
+    const input = await this.toScheduleInput({ ...job, schedule: job.schedule });
     const create = () => this.client.send(new CreateScheduleCommand(input));
     const update = () => this.client.send(new UpdateScheduleCommand(input));
     // A new job almost never has a schedule yet, so try the likely call first and fall

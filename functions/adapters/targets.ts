@@ -8,14 +8,8 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Clock } from '../commons/clock.js';
 import { BODY_EXCERPT_CHARS } from '../domain/run.js';
-import {
-  type EventBridgeTarget,
-  isArnAllowed,
-  type LambdaTarget,
-  type SqsTarget,
-  type Target,
-  targetArn,
-} from '../domain/target.js';
+import type { EventBridgeTarget, LambdaTarget, SqsTarget, Target } from '../domain/target.js';
+import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
 import { callHttpTarget } from './http-target.js';
 import type { SecretBox } from './secret-box.js';
 import type { UrlGuard } from './url-guard.js';
@@ -49,10 +43,8 @@ export interface AwsTargetClients {
 
 export interface TargetCallerOptions {
   clients: AwsTargetClients;
-  /** ARN patterns AWS targets must match (`*` wildcards). */
-  allowedArns: readonly string[];
-  /** The region of a queue URL whose host names none (a local emulator). */
-  region: string;
+  /** Which AWS resources targets may name: checked again at every call. */
+  access: TargetAccess;
   /** Refuses HTTP targets that reach internal addresses. */
   urlGuard?: UrlGuard;
   /** The tenant's signing secrets; every HTTP call is signed with them. */
@@ -84,12 +76,12 @@ export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
         ...(secretHeaders ? { secretHeaders } : {}),
       });
     }
-    const arn = targetArn(target, options.region);
-    if (arn === null || !isArnAllowed(arn, options.allowedArns)) {
+    const refusal = awsTargetRefusal(target, options.access);
+    if (refusal) {
       return {
         kind: 'rejected',
         type: 'target_not_allowed',
-        message: `${arn} is not among the target ARNs this deployment allows`,
+        message: refusal,
         statusCode: null,
         bodyExcerpt: null,
       };

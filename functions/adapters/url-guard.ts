@@ -3,7 +3,10 @@
  * loopback, link-local (the instance metadata service among them), private, shared or
  * reserved address, checked when a job is saved and again on the address each call
  * actually connects to, so a DNS answer that changes in between (rebinding) gains
- * nothing. Hosts named in the allowlist (ALLOWED_HTTP_HOSTS) skip the check.
+ * nothing. Entries of the allowlist (ALLOWED_HTTP_HOSTS) name a host *and* its ports
+ * (`host:port`, `host:low-high`; a bare host means 80 and 443 only), so allowing a
+ * host never opens every service on it; Sundial's own ports are refused whatever the
+ * allowlist says (invariant 9).
  */
 import { lookup as dnsLookup } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
@@ -29,9 +32,9 @@ for (const [network, prefix] of [
   blocked.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
+  ['::', 96], // unspecified, loopback and IPv4-compatible (::127.0.0.1, deprecated but routed by some stacks)
   ['64:ff9b::', 96], // NAT64: reaches IPv4 space
+  ['64:ff9b:1::', 48], // local-use NAT64 (RFC 8215): reaches IPv4 space too
   ['100::', 64], // discard
   ['2001::', 23], // IETF protocol assignments, incl. Teredo
   ['2001:db8::', 32], // documentation
@@ -70,33 +73,95 @@ const systemResolve: Resolve = (hostname) =>
   );
 
 export interface UrlGuardOptions {
-  /** Hosts (exact, or `*.example.com`) that may be internal: an operator's choice. */
+  /**
+   * What may be called even at an internal address: an operator's choice. Each entry is
+   * `host`, `host:port` or `host:low-high` (IPv6 in brackets, `*.example.com` for a
+   * suffix); a bare host allows only ports 80 and 443.
+   */
   allowedHosts: readonly string[];
+  /** Ports of Sundial's own services on this machine (the local runtime): never called. */
+  ownPorts?: readonly number[];
   /** Replaces DNS (tests). */
   resolve?: Resolve;
 }
 
+interface AllowEntry {
+  host: string;
+  low: number;
+  high: number;
+}
+
+const ENTRY = /^(\[[0-9a-f:.]+\]|(?:\*\.)?[a-z0-9.-]+)(?::(\d{1,5})(?:-(\d{1,5}))?)?$/i;
+
+/** Parses allowlist entries; throws naming the first malformed one. */
+export function parseAllowedHosts(entries: readonly string[]): AllowEntry[] {
+  return entries.flatMap((entry) => {
+    const match = ENTRY.exec(entry.trim());
+    const low = match?.[2] === undefined ? 80 : Number(match[2]);
+    const high = match?.[3] === undefined ? (match?.[2] === undefined ? 443 : low) : Number(match[3]);
+    if (!match || low < 1 || high > 65_535 || low > high) {
+      throw new Error(
+        `"${entry}" is not an allowed-host entry: host, host:port or host:low-high (IPv6 in brackets)`,
+      );
+    }
+    const host = match[1]!.toLowerCase().replace(/^\[|\]$/g, '');
+    // A bare host: the default ports only, not the range between them.
+    if (match[2] === undefined)
+      return [
+        { host, low: 80, high: 80 },
+        { host, low: 443, high: 443 },
+      ];
+    return [{ host, low, high }];
+  });
+}
+
+/** The port a URL connects to. */
+export function portOf(url: URL): number {
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
+
 export class UrlGuard {
   private readonly resolve: Resolve;
+  private readonly allowed: AllowEntry[];
+  private readonly ownPorts: ReadonlySet<number>;
 
-  constructor(private readonly options: UrlGuardOptions) {
+  constructor(options: UrlGuardOptions) {
     this.resolve = options.resolve ?? systemResolve;
+    this.allowed = parseAllowedHosts(options.allowedHosts);
+    this.ownPorts = new Set(options.ownPorts ?? []);
   }
 
-  isAllowedHost(hostname: string): boolean {
-    const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-    return this.options.allowedHosts.some((pattern) => {
-      const p = pattern.toLowerCase().replace(/^\[|\]$/g, '');
-      return p.startsWith('*.') ? host.endsWith(p.slice(1)) : host === p;
-    });
+  /**
+   * Whether the allowlist names this URL's host and port. Sundial's own ports are never
+   * named, whatever the allowlist says: they are refused as any internal address is, with
+   * the same answer, so refusals cannot map which ports are Sundial's.
+   */
+  isAllowed(url: URL): boolean {
+    const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+    const port = portOf(url);
+    if (this.ownPorts.has(port)) return false;
+    return this.allowed.some(
+      (entry) =>
+        port >= entry.low &&
+        port <= entry.high &&
+        (entry.host.startsWith('*.') ? host.endsWith(entry.host.slice(1)) : host === entry.host),
+    );
+  }
+
+  /** Why the URL may not be called before any lookup (an internal address in it), or null. */
+  literalRefusal(url: URL): string | null {
+    if (this.isAllowed(url)) return null;
+    const bare = url.hostname.replace(/^\[|\]$/g, '');
+    return isIP(bare) && isInternalAddress(bare) ? internal(bare) : null;
   }
 
   /** Why this URL may not be called, or null when it may (resolving its host now). */
   async refusal(url: string): Promise<string | null> {
-    const { hostname } = new URL(url);
-    if (this.isAllowedHost(hostname)) return null;
-    const bare = hostname.replace(/^\[|\]$/g, '');
-    if (isIP(bare)) return isInternalAddress(bare) ? internal(bare) : null;
+    const parsed = new URL(url);
+    const literal = this.literalRefusal(parsed);
+    if (literal || this.isAllowed(parsed)) return literal;
+    const bare = parsed.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(bare)) return null;
     let addresses: { address: string }[];
     try {
       addresses = await this.resolve(bare);
@@ -108,17 +173,19 @@ export class UrlGuard {
   }
 
   /**
-   * A `lookup` for http.request: resolves as usual, and fails the connection if the host
-   * resolves to an internal address. The socket connects only to what this returned.
+   * A `lookup` for http.request to this URL: resolves as usual, and fails the connection
+   * if the host resolves to an internal address and the allowlist does not name the URL's
+   * host and port. The socket connects only to what this returned.
    */
-  connectLookup(): LookupFunction {
+  connectLookup(url: URL): LookupFunction {
+    const allowed = this.isAllowed(url);
     return (hostname, options, callback) => {
       const respond = callback as (
         error: NodeJS.ErrnoException | null,
         address: string | { address: string; family: number }[],
         family?: number,
       ) => void;
-      if (this.isAllowedHost(hostname)) {
+      if (allowed) {
         dnsLookup(hostname, options, callback);
         return;
       }
@@ -144,5 +211,5 @@ export class UrlGuard {
 
 function internal(address: string, host?: string): string {
   const via = host ? `its host ${host} resolves to ${address}` : `${address} is`;
-  return `${via}${host ? ',' : ''} an internal (loopback, link-local, private or reserved) address; Sundial does not call those unless the host is in ALLOWED_HTTP_HOSTS`;
+  return `${via}${host ? ',' : ''} an internal (loopback, link-local, private or reserved) address; Sundial does not call those unless ALLOWED_HTTP_HOSTS names the host and port`;
 }

@@ -2,8 +2,11 @@
 import * as z from 'zod';
 import {
   ALLOWED_TARGET_ARNS_ENV,
+  defaultTenantRunsInProgress,
   JOBS_TABLE,
   PRIORITIES,
+  PROTECTED_ARNS_ENV,
+  type Priority,
   QUEUE_ARNS_ENV,
   QUEUES,
   RUN_RETENTION_DAYS,
@@ -13,6 +16,8 @@ import {
   SECRETS_KEY_ENV,
 } from '../../lib/definitions.js';
 import type { JwtConfig } from '../adapters/authenticator.js';
+import { parseAllowedHosts } from '../adapters/url-guard.js';
+import type { TargetAccess } from '../domain/target-access.js';
 
 const queueArnsSchema = z.object(
   Object.fromEntries(PRIORITIES.map((p) => [p, z.string().min(1)])) as {
@@ -25,6 +30,11 @@ export interface TenantLimits {
   maxJobs: number;
   jobCreatesPerMinute: number;
   requestsPerSecond: number;
+  /**
+   * Runs in progress at once per tenant on each queue; a tenant over it waits (fair share).
+   * Unset: half each queue's worker concurrency. 0: no fair share.
+   */
+  runsInProgress?: number;
 }
 
 export const DEFAULT_LIMITS: TenantLimits = {
@@ -32,6 +42,11 @@ export const DEFAULT_LIMITS: TenantLimits = {
   jobCreatesPerMinute: 1_000,
   requestsPerSecond: 100,
 };
+
+/** A tenant's places on a queue under these limits. */
+export function runsInProgressLimit(limits: TenantLimits, priority: Priority): number {
+  return limits.runsInProgress ?? defaultTenantRunsInProgress(priority);
+}
 
 export interface Config {
   jobsTableName: string;
@@ -45,8 +60,17 @@ export interface Config {
   runRetentionDays: number;
   /** ARN patterns Lambda, SQS and EventBridge targets must match; none allowed when empty. */
   allowedTargetArns: string[];
-  /** Hosts HTTP targets and webhooks may reach even at internal addresses (exact or `*.suffix`). */
+  /**
+   * What HTTP targets and webhooks may reach even at internal addresses: `host:port`,
+   * `host:low-high` or a bare host (ports 80 and 443); `*.suffix` hosts.
+   */
   allowedHttpHosts: string[];
+  /** Ports of Sundial's own services on this machine (the local runtime): never targets. */
+  ownPorts?: number[];
+  /** ARN patterns of Sundial's own resources: never targets, whatever allowedTargetArns says. */
+  protectedArns: string[];
+  /** The origin of a local emulator's queue URLs, allowed besides AWS's SQS hosts. */
+  sqsEndpoint?: string;
   limits: TenantLimits;
   /** The KMS key (id or ARN) that seals secrets at rest. */
   secretsKeyId: string;
@@ -79,15 +103,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedTargetArns: z
       .array(z.string().startsWith('arn:'))
       .parse(JSON.parse(env[ALLOWED_TARGET_ARNS_ENV] || '[]')),
-    allowedHttpHosts: (env.ALLOWED_HTTP_HOSTS ?? '')
-      .split(',')
-      .map((h) => h.trim())
-      .filter(Boolean),
+    allowedHttpHosts: allowedHttpHosts(env.ALLOWED_HTTP_HOSTS),
+    protectedArns: z.array(z.string().startsWith('arn:')).parse(JSON.parse(env[PROTECTED_ARNS_ENV] || '[]')),
+    ...(env.AWS_ENDPOINT_URL_SQS ? { sqsEndpoint: env.AWS_ENDPOINT_URL_SQS } : {}),
     secretsKeyId: env[SECRETS_KEY_ENV]!,
     limits: {
       maxJobs: positive(env.TENANT_MAX_JOBS, DEFAULT_LIMITS.maxJobs),
       jobCreatesPerMinute: positive(env.TENANT_JOB_CREATES_PER_MINUTE, DEFAULT_LIMITS.jobCreatesPerMinute),
       requestsPerSecond: positive(env.TENANT_REQUESTS_PER_SECOND, DEFAULT_LIMITS.requestsPerSecond),
+      ...(env.TENANT_RUNS_IN_PROGRESS
+        ? { runsInProgress: z.coerce.number().int().min(0).parse(env.TENANT_RUNS_IN_PROGRESS) }
+        : {}),
     },
     region: env.AWS_REGION || 'us-east-1',
     ...(env.JWT_ISSUER && env.JWT_AUDIENCE
@@ -108,6 +134,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .min(1)
       .default(RUN_RETENTION_DAYS)
       .parse(env.RUN_RETENTION_DAYS || undefined),
+  };
+}
+
+/** The HTTP allowlist, checked at load so a malformed entry fails the cold start, naming it. */
+export function allowedHttpHosts(value: string | undefined): string[] {
+  const entries = (value ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  parseAllowedHosts(entries);
+  return entries;
+}
+
+/** What AWS targets may name under this configuration (invariant 9). */
+export function targetAccessOf(config: Config): TargetAccess {
+  return {
+    region: config.region,
+    allowedArns: config.allowedTargetArns,
+    protectedArns: config.protectedArns,
+    ...(config.sqsEndpoint ? { sqsEndpoint: config.sqsEndpoint } : {}),
   };
 }
 

@@ -7,7 +7,6 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { ApiKeyStore } from '../adapters/api-key-store.js';
 import { AuditLog } from '../adapters/audit-log.js';
 import { createAuthenticator } from '../adapters/authenticator.js';
@@ -23,13 +22,15 @@ import type { createDeadLetterHandler } from '../handlers/dead-letters.js';
 import type { createReconcileHandler } from '../handlers/reconcile.js';
 import type { createSyncHandler } from '../handlers/sync.js';
 import type { createWorkerHandler } from '../handlers/worker.js';
-import { createDocumentClient, createSchedulerClient } from './clients.js';
+import { createDocumentClient, createSchedulerClient, createSqsClient } from './clients.js';
 import { systemClock } from './clock.js';
 import { type Config, loadConfig } from './config.js';
 import { logger } from './logger.js';
 import { metrics } from './metrics.js';
 import {
   newDeadLetterStore,
+  newFairShare,
+  newFiringSigner,
   newHealthChecks,
   newJobService,
   newRunStore,
@@ -52,9 +53,15 @@ function jobServiceParts(config: Config, db: ReturnType<typeof base>['db']) {
   const jobStore = new JobStore(db, config.jobsTableName);
   const rateLimiter = new RateLimiter(db, config.jobsTableName);
   const box = new SecretBox(traced(new KMSClient({})), config.secretsKeyId);
-  const firingQueue = new SqsFiringQueue(traced(new SQSClient({})), config.queueUrls, systemClock);
+  const firingSigner = newFiringSigner(db, config, box);
+  const firingQueue = new SqsFiringQueue(
+    traced(createSqsClient()),
+    config.queueUrls,
+    systemClock,
+    firingSigner,
+  );
   const urlGuard = newUrlGuard(config);
-  const schedules = newScheduleGateway(traced(createSchedulerClient()), config);
+  const schedules = newScheduleGateway(traced(createSchedulerClient()), config, firingSigner);
   const jobService = newJobService({
     config,
     clock: systemClock,
@@ -66,7 +73,7 @@ function jobServiceParts(config: Config, db: ReturnType<typeof base>['db']) {
     box,
     rateLimiter,
   });
-  return { jobStore, rateLimiter, box, firingQueue, jobService };
+  return { jobStore, rateLimiter, box, firingQueue, firingSigner, jobService };
 }
 
 export function apiServicesFromEnv(): Parameters<typeof createApiHandler>[0] {
@@ -92,12 +99,15 @@ export function apiServicesFromEnv(): Parameters<typeof createApiHandler>[0] {
 
 export function workerServicesFromEnv(): Parameters<typeof createWorkerHandler>[0] {
   const { config, db, clock } = base();
-  const sqs = traced(new SQSClient({}));
+  const sqs = traced(createSqsClient());
   const box = new SecretBox(traced(new KMSClient({})), config.secretsKeyId);
   const urlGuard = newUrlGuard(config);
+  const firingSigner = newFiringSigner(db, config, box);
   return {
     clock,
     logger,
+    firingSigner,
+    fairShare: newFairShare(db, config),
     jobStore: new JobStore(db, config.jobsTableName),
     runStore: newRunStore(db, config),
     callTarget: newTargetCaller({
@@ -108,7 +118,7 @@ export function workerServicesFromEnv(): Parameters<typeof createWorkerHandler>[
       box,
       signingSecrets: new SigningSecrets(db, config.jobsTableName, box),
     }),
-    firingQueue: new SqsFiringQueue(sqs, config.queueUrls, clock),
+    firingQueue: new SqsFiringQueue(sqs, config.queueUrls, clock, firingSigner),
     notifier: new WebhookAndTopicNotifier(
       traced(new SNSClient({})),
       config.failureTopicArn,
@@ -131,6 +141,7 @@ export function deadLetterServicesFromEnv(): Parameters<typeof createDeadLetterH
   return {
     clock,
     logger,
+    firingSigner: newFiringSigner(db, config, new SecretBox(traced(new KMSClient({})), config.secretsKeyId)),
     deadLetterStore: newDeadLetterStore(db, config),
     runStore: newRunStore(db, config),
   };
@@ -144,5 +155,6 @@ export function reconcilerServicesFromEnv(): Parameters<typeof createReconcileHa
     logger,
     scheduler: traced(createSchedulerClient()),
     jobStore: new JobStore(db, config.jobsTableName),
+    firingSigner: newFiringSigner(db, config, new SecretBox(traced(new KMSClient({})), config.secretsKeyId)),
   };
 }

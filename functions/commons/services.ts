@@ -11,7 +11,9 @@ import { AuditLog } from '../adapters/audit-log.js';
 import { type Authenticate, createAuthenticator } from '../adapters/authenticator.js';
 import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import { type FailureNotifier, WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
+import { DynamoFairShare, type FairShare } from '../adapters/fair-share.js';
 import { type FiringQueue, SqsFiringQueue } from '../adapters/firing-queue.js';
+import { type FiringSigner, KeyedFiringSigner } from '../adapters/firing-signer.js';
 import { JobStore } from '../adapters/job-store.js';
 import { RateLimiter } from '../adapters/rate-limiter.js';
 import { InMemoryRunMetrics, type RunMetrics } from '../adapters/run-metrics.js';
@@ -24,7 +26,7 @@ import { UrlGuard } from '../adapters/url-guard.js';
 import { QuotaExceededError } from '../domain/errors.js';
 import { JobService, type JobServiceLogger } from '../usecases/jobs.js';
 import type { Clock } from './clock.js';
-import type { Config } from './config.js';
+import { type Config, runsInProgressLimit, targetAccessOf } from './config.js';
 
 export interface Services {
   config: Config;
@@ -44,6 +46,10 @@ export interface Services {
   jobService: JobService;
   callTarget: TargetCaller;
   firingQueue: FiringQueue;
+  /** Signs and checks firing messages (invariant 8). */
+  firingSigner: FiringSigner;
+  /** Each tenant's places on the queues. */
+  fairShare: FairShare;
   notifier: FailureNotifier;
   healthChecks: Record<string, () => Promise<void>>;
 }
@@ -74,11 +80,13 @@ export interface ServiceInputs {
 export function buildServices(inputs: ServiceInputs): Services {
   const { config, db, clock, logger } = inputs;
   const jobStore = new JobStore(db, config.jobsTableName);
-  const firingQueue = inputs.firingQueue ?? new SqsFiringQueue(inputs.sqs, config.queueUrls, clock);
-  const schedules = inputs.schedules ?? newScheduleGateway(inputs.scheduler, config);
+  const box = new SecretBox(inputs.kms, config.secretsKeyId);
+  const firingSigner = newFiringSigner(db, config, box);
+  const firingQueue =
+    inputs.firingQueue ?? new SqsFiringQueue(inputs.sqs, config.queueUrls, clock, firingSigner);
+  const schedules = inputs.schedules ?? newScheduleGateway(inputs.scheduler, config, firingSigner);
   const apiKeys = new ApiKeyStore(db, config.jobsTableName);
   const rateLimiter = new RateLimiter(db, config.jobsTableName);
-  const box = new SecretBox(inputs.kms, config.secretsKeyId);
   const signingSecrets = new SigningSecrets(db, config.jobsTableName, box);
   const urlGuard = newUrlGuard(config);
   return {
@@ -117,6 +125,8 @@ export function buildServices(inputs: ServiceInputs): Services {
       ...(inputs.callHttpTarget ? { http: inputs.callHttpTarget } : {}),
     }),
     firingQueue,
+    firingSigner,
+    fairShare: newFairShare(db, config),
     notifier: new WebhookAndTopicNotifier(inputs.sns, config.failureTopicArn, clock, logger, urlGuard, box),
     healthChecks: newHealthChecks(db, config),
   };
@@ -130,14 +140,22 @@ export const newRunStore = (db: DynamoDBDocumentClient, config: Config) =>
 export const newDeadLetterStore = (db: DynamoDBDocumentClient, config: Config) =>
   new DeadLetterStore(db, config.runsTableName, config.runRetentionDays);
 
-export const newUrlGuard = (config: Config) => new UrlGuard({ allowedHosts: config.allowedHttpHosts });
+export const newUrlGuard = (config: Config) =>
+  new UrlGuard({ allowedHosts: config.allowedHttpHosts, ownPorts: config.ownPorts ?? [] });
 
-export const newScheduleGateway = (scheduler: SchedulerClient, config: Config) =>
+export const newScheduleGateway = (scheduler: SchedulerClient, config: Config, signer: FiringSigner) =>
   new EventBridgeScheduleGateway(scheduler, {
     groupName: config.scheduleGroupName,
     roleArn: config.schedulerRoleArn,
     queueArns: config.queueArns,
+    signer,
   });
+
+export const newFairShare = (db: DynamoDBDocumentClient, config: Config) =>
+  new DynamoFairShare(db, config.runsTableName, (priority) => runsInProgressLimit(config.limits, priority));
+
+export const newFiringSigner = (db: DynamoDBDocumentClient, config: Config, box: SecretBox) =>
+  new KeyedFiringSigner(db, config.jobsTableName, box);
 
 export function newJobService(parts: {
   config: Config;
@@ -157,8 +175,7 @@ export function newJobService(parts: {
     clock,
     logger: parts.logger,
     queue: parts.firingQueue,
-    allowedTargetArns: config.allowedTargetArns,
-    region: config.region,
+    targetAccess: targetAccessOf(config),
     urlGuard: parts.urlGuard,
     maxJobsPerTenant: config.limits.maxJobs,
     box: parts.box,
@@ -187,8 +204,7 @@ export function newTargetCaller(parts: {
   const { config, clock, signingSecrets } = parts;
   return createTargetCaller({
     clients: parts.clients,
-    allowedArns: config.allowedTargetArns,
-    region: config.region,
+    access: targetAccessOf(config),
     urlGuard: parts.urlGuard,
     box: parts.box,
     clock,

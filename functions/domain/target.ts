@@ -195,53 +195,7 @@ export type LambdaTarget = Extract<Target, { type: 'lambda' }>;
 export type SqsTarget = Extract<Target, { type: 'sqs' }>;
 export type EventBridgeTarget = Extract<Target, { type: 'eventbridge' }>;
 
-/** The ARN an AWS target is authorised by; null for HTTP targets. */
-export function targetArn(target: Target, region?: string): string | null {
-  switch (target.type) {
-    case 'lambda':
-      return target.functionArn;
-    case 'eventbridge':
-      return target.eventBusArn;
-    case 'sqs':
-      return queueArnOf(target.queueUrl, region);
-    case 'http':
-      return null;
-  }
-}
-
 /** The field that names an AWS target, for error messages. */
 export function targetArnField(target: Target): string {
   return target.type === 'lambda' ? 'functionArn' : target.type === 'sqs' ? 'queueUrl' : 'eventBusArn';
-}
-
-/**
- * The ARN of a queue from its URL. The region is in AWS's host name; a local emulator's
- * host has none, so the fallback region is used.
- */
-export function queueArnOf(queueUrl: string, fallbackRegion = 'us-east-1'): string {
-  const match = QUEUE_URL.exec(queueUrl);
-  if (!match) throw new Error(`not a queue URL: ${queueUrl}`);
-  const host = new URL(queueUrl).hostname;
-  const region = /^sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(host)?.[1] ?? fallbackRegion;
-  const partition = host.endsWith('.amazonaws.com.cn') ? 'aws-cn' : 'aws';
-  return `arn:${partition}:sqs:${region}:${match[1]}:${match[2]}`;
-}
-
-/**
- * Whether an ARN is allowed by the configured patterns: exact ARNs or ones with `*`
- * wildcards, matched as IAM matches resources. A Lambda ARN with a qualifier (version or
- * alias) is allowed by a pattern that allows the unqualified function.
- */
-export function isArnAllowed(arn: string, patterns: readonly string[]): boolean {
-  const candidates = [arn];
-  const qualified = /^(arn:[^:]+:lambda:[^:]+:\d{12}:function:[^:]+):[^:]+$/.exec(arn);
-  if (qualified?.[1]) candidates.push(qualified[1]);
-  return patterns.some((pattern) => {
-    const regex = new RegExp(`^${pattern.split('*').map(escapeRegex).join('.*')}$`);
-    return candidates.some((c) => regex.test(c));
-  });
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }

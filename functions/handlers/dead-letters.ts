@@ -8,7 +8,7 @@ import { archiveDeadLetter } from '../usecases/dead-letters.js';
  * that the API lists and redrives. `dlqArns` names each priority's DLQ.
  */
 export function createDeadLetterHandler(
-  services: Pick<Services, 'deadLetterStore' | 'runStore' | 'clock' | 'logger'>,
+  services: Pick<Services, 'deadLetterStore' | 'runStore' | 'clock' | 'logger' | 'firingSigner'>,
   dlqArns: Record<Priority, string>,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const priorityOfQueue = (arn: string) =>
@@ -19,7 +19,12 @@ export function createDeadLetterHandler(
       try {
         const errorMessage = record.messageAttributes?.ERROR_MESSAGE?.stringValue;
         const letter = await archiveDeadLetter(
-          { deadLetters: services.deadLetterStore, runs: services.runStore, clock: services.clock },
+          {
+            deadLetters: services.deadLetterStore,
+            runs: services.runStore,
+            clock: services.clock,
+            signer: services.firingSigner,
+          },
           {
             messageId: record.messageId,
             body: record.body,

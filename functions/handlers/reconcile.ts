@@ -33,7 +33,7 @@ export interface ReconcileRunOptions {
 
 /** The reconciler over injected services: the stack runs it every 15 minutes, `npm start` every 5. */
 export function createReconcileHandler(
-  services: Pick<Services, 'config' | 'clock' | 'logger' | 'scheduler' | 'jobStore'>,
+  services: Pick<Services, 'config' | 'clock' | 'logger' | 'scheduler' | 'jobStore' | 'firingSigner'>,
   pace: () => Promise<void> = pacer(SCHEDULER_CALLS_PER_SECOND),
 ): (options?: ReconcileRunOptions) => Promise<ReconcileReport> {
   const { config } = services;
@@ -41,6 +41,7 @@ export function createReconcileHandler(
     groupName: config.scheduleGroupName,
     roleArn: config.schedulerRoleArn,
     queueArns: config.queueArns,
+    signer: services.firingSigner,
   });
   return (options = {}) =>
     reconcile({

@@ -7,7 +7,16 @@ import { executeFiring, firingMessageSchema } from '../usecases/execute-firing.j
 export function createWorkerHandler(
   services: Pick<
     Services,
-    'jobStore' | 'runStore' | 'callTarget' | 'firingQueue' | 'notifier' | 'runMetrics' | 'clock' | 'logger'
+    | 'jobStore'
+    | 'runStore'
+    | 'callTarget'
+    | 'firingQueue'
+    | 'firingSigner'
+    | 'fairShare'
+    | 'notifier'
+    | 'runMetrics'
+    | 'clock'
+    | 'logger'
   >,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const deps = {
@@ -17,6 +26,7 @@ export function createWorkerHandler(
     queue: services.firingQueue,
     notifier: services.notifier,
     metrics: services.runMetrics,
+    fairShare: services.fairShare,
     clock: services.clock,
     logger: services.logger,
   };
@@ -33,6 +43,17 @@ export function createWorkerHandler(
       // Not ours to guess at: fail it so SQS moves it to the DLQ after maxReceiveCount.
       services.logger.error('malformed firing message', { messageId: record.messageId });
       throw new Error('malformed firing message');
+    }
+    if (!(await services.firingSigner.verify(parsed.data))) {
+      // Not sent by Sundial (invariant 8): a body naming a tenant proves nothing. Dropped,
+      // not failed, so it can never become a dead letter of the tenant it names.
+      services.logger.error('firing message rejected: not signed by Sundial', {
+        messageId: record.messageId,
+        namedTenantId: parsed.data.tenantId,
+        namedJobId: parsed.data.jobId,
+      });
+      services.runMetrics.rejected();
+      return;
     }
     const outcome = await executeFiring(deps, parsed.data);
     if (outcome.result === 'retry') throw new Error(outcome.detail);

@@ -5,6 +5,7 @@
 import { type Priority, QUEUES } from '../../lib/definitions.js';
 import { type DeadLetter, type DeadLetterStore, UNKNOWN_TENANT } from '../adapters/dead-letter-store.js';
 import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
+import type { FiringSigner } from '../adapters/firing-signer.js';
 import type { RunStore } from '../adapters/run-store.js';
 import type { Clock } from '../commons/clock.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
@@ -20,7 +21,7 @@ export interface ArrivedDeadLetter {
 }
 
 export async function archiveDeadLetter(
-  deps: { deadLetters: DeadLetterStore; runs: RunStore; clock: Clock },
+  deps: { deadLetters: DeadLetterStore; runs: RunStore; clock: Clock; signer: FiringSigner },
   arrived: ArrivedDeadLetter,
 ): Promise<DeadLetter> {
   const now = deps.clock.now();
@@ -30,10 +31,15 @@ export async function archiveDeadLetter(
   } catch {
     parsed = undefined;
   }
-  const message = parsed?.success ? parsed.data : undefined;
+  const named = parsed?.success ? parsed.data : undefined;
+  // A message Sundial did not sign is nobody's dead letter but the operator's (invariant 8):
+  // a tenant cannot plant one in another tenant's list, for that tenant to redrive.
+  const signed = named ? await deps.signer.verify(named) : false;
+  const message = signed ? named : undefined;
   const runId = message ? runIdOf(message) : null;
   let reason: string;
-  if (arrived.errorMessage) reason = `Scheduler could not deliver the firing: ${arrived.errorMessage}`;
+  if (named && !signed) reason = 'rejected: the message names a job but was not signed by Sundial';
+  else if (arrived.errorMessage) reason = `Scheduler could not deliver the firing: ${arrived.errorMessage}`;
   else if (!message) reason = 'the message is not a Sundial firing (malformed body)';
   else {
     const run = runId ? await deps.runs.get(message.tenantId, message.jobId, runId) : undefined;

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import type { FailureNotifier } from '../adapters/failure-notifier.js';
+import type { FairShare } from '../adapters/fair-share.js';
 import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
 import type { JobStore, StoredJob } from '../adapters/job-store.js';
 import type { EndedStatus, RunMetrics } from '../adapters/run-metrics.js';
@@ -28,6 +29,10 @@ const base = {
   notBefore: z.iso.datetime({ offset: true }).optional(),
   /** The API request that caused it (run now), for following one request through the logs. */
   correlationId: z.string().max(128).optional(),
+  /** How often fair share has put it back (its next wait grows with it). */
+  deferrals: z.number().int().min(0).max(10_000).optional(),
+  /** Proves Sundial sent it (invariant 8); checked before anything else. */
+  mac: z.string().max(128).optional(),
 };
 
 export const firingMessageSchema = z.discriminatedUnion('trigger', [
@@ -57,6 +62,8 @@ export interface ExecuteDeps {
   metrics?: RunMetrics;
   /** Jitter source for retry delays. */
   random?: () => number;
+  /** Places per tenant on each queue; no fair share without it. */
+  fairShare?: FairShare;
 }
 
 /**
@@ -125,6 +132,32 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
 
   const claimToken = randomUUID();
   const leaseUntil = new Date(now.getTime() + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000);
+  // Fair share: a tenant over its places on this queue waits, and others go first.
+  if (deps.fairShare && !(await deps.fairShare.take(tenantId, job.priority, claimToken, leaseUntil, now))) {
+    return deferred(deps, job, message, now, log);
+  }
+  try {
+    return await claimAndRun(deps, job, message, runId, claimToken, leaseUntil, now, log);
+  } finally {
+    await deps.fairShare?.give(tenantId, job.priority, claimToken).catch((error: unknown) => {
+      // The place's lease frees it anyway.
+      deps.logger.warn('fair-share place not given back', { ...log, error: String(error) });
+    });
+  }
+}
+
+/** Claims the run (taking over a lost one), calls the target, and records what happened. */
+async function claimAndRun(
+  deps: ExecuteDeps,
+  job: StoredJob,
+  message: FiringMessageBody,
+  runId: string,
+  claimToken: string,
+  leaseUntil: Date,
+  now: Date,
+  log: Record<string, unknown>,
+): Promise<FiringOutcome> {
+  const { tenantId, jobId } = message;
   const exclusive =
     job.overlapPolicy !== 'allow' && !(job.state === 'paused' && message.trigger === 'schedule');
   if (exclusive) {
@@ -218,13 +251,21 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
   }
 
   const started = deps.clock.now();
-  const outcome = await deps.callTarget(job.target, {
-    jobId,
-    runId,
-    scheduledAt: run.scheduledAt,
-    tenantId,
-    sealedHeaders: job.secretHeaders?.ciphertext ?? null,
-  });
+  const outcome = await deps
+    .callTarget(job.target, {
+      jobId,
+      runId,
+      scheduledAt: run.scheduledAt,
+      tenantId,
+      sealedHeaders: job.secretHeaders?.ciphertext ?? null,
+    })
+    // Whatever goes wrong calling the target is this attempt's error, never a lost worker.
+    .catch(
+      (error: Error): TargetOutcome => ({
+        kind: 'error',
+        message: `${error.name}: ${error.message}`.slice(0, 500),
+      }),
+    );
   const finished = deps.clock.now();
   const attempt = toAttempt(run.attempt, outcome, started, finished);
   const attempted: StoredRun = {
@@ -276,6 +317,36 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
   const result = await finish(deps, job, attempted, claimToken, finished);
   await release();
   return result;
+}
+
+/** The first wait of a message put back by fair share, and the longest. */
+const DEFER_BASE_SECONDS = 1;
+const DEFER_MAX_SECONDS = 30;
+
+/**
+ * The tenant already has its share of runs in progress on this queue: the message goes
+ * back with a delay (growing, jittered), not failed and not lost, and nothing is recorded
+ * until it runs. A delayed firing is exempt from the backlog rule, not from misfire grace.
+ */
+async function deferred(
+  deps: ExecuteDeps,
+  job: StoredJob,
+  message: FiringMessageBody,
+  now: Date,
+  log: Record<string, unknown>,
+): Promise<FiringOutcome> {
+  const deferrals = (message.deferrals ?? 0) + 1;
+  const ceiling = Math.min(DEFER_MAX_SECONDS, DEFER_BASE_SECONDS * 2 ** Math.min(deferrals - 1, 10));
+  const seconds = ceiling / 2 + (deps.random ?? Math.random)() * (ceiling / 2);
+  const notBefore = new Date(now.getTime() + seconds * 1000).toISOString();
+  await deps.queue.send(job.priority, { ...message, notBefore, deferrals });
+  deps.metrics?.deferred?.(job.priority);
+  deps.logger.info('run deferred: the tenant has its share of runs in progress on this queue', {
+    ...log,
+    deferrals,
+    notBefore,
+  });
+  return { result: 'done', detail: 'deferred' };
 }
 
 /** Picked up too late to be worth running (misfire grace, or a backlog's catch-up rule): recorded, not run. */

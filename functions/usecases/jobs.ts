@@ -38,7 +38,8 @@ import {
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
 import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';
-import { isArnAllowed, type Target, targetArn, targetArnField } from '../domain/target.js';
+import { type Target, targetArnField } from '../domain/target.js';
+import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
 
 /** The slice of the Powertools Logger the use cases need; tests pass a recorder. */
 export interface JobServiceLogger {
@@ -56,10 +57,8 @@ export interface JobServiceDeps {
   newJobId?: () => string;
   /** Where catch-up runs are queued on resume. */
   queue?: FiringQueue;
-  /** ARN patterns AWS targets must match; none allowed when empty. */
-  allowedTargetArns?: readonly string[];
-  /** The region of queue URLs that name none. */
-  region?: string;
+  /** Which AWS resources targets may name; no AWS target is allowed without it. */
+  targetAccess?: TargetAccess;
   /** Refuses HTTP targets and webhooks at internal addresses. */
   urlGuard?: UrlGuard;
   /** At most this many jobs per tenant. */
@@ -319,13 +318,11 @@ export class JobService {
       }
     }
     if (errors.length > 0) throw new ValidationError(errors);
-    const arn = targetArn(target, this.deps.region);
-    if (arn !== null && !isArnAllowed(arn, this.deps.allowedTargetArns ?? [])) {
-      throw ValidationError.of(
-        `target.${targetArnField(target)}`,
-        `${arn} is not among the target ARNs this deployment allows (an operator adds it with -c allowedTargetArns=...)`,
-      );
-    }
+    if (target.type === 'http') return;
+    const refusal = this.deps.targetAccess
+      ? awsTargetRefusal(target, this.deps.targetAccess)
+      : 'AWS targets are not available here';
+    if (refusal) throw ValidationError.of(`target.${targetArnField(target)}`, refusal);
   }
 
   /** Every dependency exists in the tenant, and none leads back to the job. */

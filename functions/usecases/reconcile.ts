@@ -206,7 +206,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
         await repairJob('missing', job);
         continue;
       }
-      const verdict = judge(deps, job, schedule);
+      const verdict = await judge(deps, job, schedule);
       if (verdict === 'clean') continue;
       if (verdict === 'drifted') {
         await repairJob('drifted', job);
@@ -225,7 +225,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
           continue;
         }
       }
-      if (!got || differs(deps, job, got)) {
+      if (!got || (await differs(deps, job, got))) {
         await repairJob(got ? 'drifted' : 'missing', job);
         continue;
       }
@@ -255,8 +255,12 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
  * What the listing tells of a job's schedule: drifted (state or target differ), clean
  * (not modified since Sundial last wrote or checked it), or unknown (read it in full).
  */
-function judge(deps: ReconcileDeps, job: StoredJob, schedule: Listed): 'clean' | 'drifted' | 'unknown' {
-  const want = deps.gateway.toScheduleInput({ ...(job as Job), schedule: job.schedule! });
+async function judge(
+  deps: ReconcileDeps,
+  job: StoredJob,
+  schedule: Listed,
+): Promise<'clean' | 'drifted' | 'unknown'> {
+  const want = await deps.gateway.toScheduleInput({ ...(job as Job), schedule: job.schedule! });
   if (schedule.enabled !== (want.State === 'ENABLED') || schedule.target !== want.Target?.Arn)
     return 'drifted';
   if (job.scheduleSyncedAt === undefined || schedule.modifiedAt === undefined) return 'unknown';
@@ -284,8 +288,8 @@ async function verified(
 }
 
 /** Whether the schedule in Scheduler is not what the job says it should be. */
-function differs(deps: ReconcileDeps, job: StoredJob, got: GetScheduleCommandOutput): boolean {
-  const want = deps.gateway.toScheduleInput({ ...(job as Job), schedule: job.schedule! });
+async function differs(deps: ReconcileDeps, job: StoredJob, got: GetScheduleCommandOutput): Promise<boolean> {
+  const want = await deps.gateway.toScheduleInput({ ...(job as Job), schedule: job.schedule! });
   const time = (d: Date | undefined) => (d ? new Date(d).getTime() : null);
   return (
     got.ScheduleExpression !== want.ScheduleExpression ||

@@ -175,6 +175,12 @@ export class Monitoring extends Construct {
       threshold: 1,
       description: 'The reconciler failed: drift between jobs and schedules goes unrepaired.',
     });
+    this.alarm('FiringsRejected', {
+      metric: serviceSum('FiringsRejected', 5),
+      threshold: 1,
+      description:
+        "A message on Sundial's queues was not signed by Sundial (invariant 8) and was dropped: something other than Sundial can send to them.",
+    });
     this.alarm('DeadLetterArchiverErrors', {
       metric: fns.deadLetters.metricErrors({ period: Duration.minutes(5) }),
       threshold: 1,

@@ -405,6 +405,12 @@ describe('functions', () => {
     expect(() => parseTenantLimits(context({ tenantMaxJobs: 'many' }))).toThrow(
       /tenantMaxJobs must be a whole number/,
     );
+    // Fair share may be turned off, the other limits may not.
+    expect(parseTenantLimits(context({ tenantRunsInProgress: '0' }))).toEqual({
+      TENANT_RUNS_IN_PROGRESS: '0',
+    });
+    expect(() => parseTenantLimits(context({ tenantRunsInProgress: '-1' }))).toThrow(/at least 0/);
+    expect(() => parseTenantLimits(context({ tenantMaxJobs: '0' }))).toThrow(/at least 1/);
   });
 
   it('opens internal HTTP hosts and ports only as configured, validated', () => {

@@ -171,7 +171,15 @@ describe('firing schedules end to end', () => {
     const scheduledTime = new Date(clock.now().getTime() - (clock.now().getTime() % MINUTE))
       .toISOString()
       .replace('.000Z', 'Z');
-    const body = JSON.stringify({ v: 1, tenantId: 'dev', jobId: job.id, scheduledTime, trigger: 'schedule' });
+    const body = JSON.stringify(
+      await runtime.services.firingSigner.sign({
+        v: 1,
+        tenantId: 'dev',
+        jobId: job.id,
+        scheduledTime,
+        trigger: 'schedule',
+      }),
+    );
     await runtime.clients.sqs.send(
       new SendMessageCommand({ QueueUrl: runtime.queues.default.url, MessageBody: body }),
     );
@@ -358,8 +366,8 @@ describe('retries', () => {
     await advanceMinutes(1);
     const [queued] = await runsOf(job.id);
     // An early copy of the retry (as SQS would deliver after its 15-minute maximum delay).
-    const early = {
-      v: 1,
+    const early = await runtime.services.firingSigner.sign({
+      v: 1 as const,
       tenantId: 'dev',
       jobId: job.id,
       trigger: 'retry',
@@ -367,7 +375,7 @@ describe('retries', () => {
       runId: queued!.id,
       attempt: 2,
       notBefore: queued!.nextAttemptAt,
-    };
+    });
     await runtime.clients.sqs.send(
       new SendMessageCommand({ QueueUrl: runtime.queues.default.url, MessageBody: JSON.stringify(early) }),
     );
@@ -896,6 +904,8 @@ describe('job API against the local runtime', () => {
       jobId: res.body.id,
       scheduledTime: '<aws.scheduler.scheduled-time>',
       trigger: 'schedule',
+      // Sundial's MAC over the tenant and job: a firing it did not sign never runs.
+      mac: expect.stringMatching(/^[\w-]{43}$/),
     });
   });
 

@@ -9,7 +9,7 @@ import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PRIORITIES, type Priority } from '../../lib/definitions.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, eventually } from './support.js';
+import { apiClient, eventually, listenForTargets } from './support.js';
 
 const CONCURRENCY: Record<Priority, number> = { high: 4, default: 2, low: 1 };
 const BATCH = 10;
@@ -26,9 +26,7 @@ let gateUrl = '';
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-  const address = gate.address();
-  gateUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  gateUrl = `http://127.0.0.1:${await listenForTargets(gate)}`;
   runtime = await startLocalRuntime({ port: 0, logLevel: 'SILENT', maxConcurrency: CONCURRENCY });
 });
 
@@ -73,17 +71,22 @@ it('drains a backlog high first and low last, each queue at its own maximum conc
       await runtime.clients.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: runtime.queues[priority].url,
-          Entries: Array.from({ length: BATCH }, (_, i) => ({
-            Id: String(i),
-            MessageBody: JSON.stringify({
-              v: 1,
-              tenantId: 'dev',
-              jobId: job.body.id,
-              trigger: 'manual',
-              scheduledTime: new Date().toISOString(),
-              runId: `run_backlog_${priority}_${b}_${i}`,
-            }),
-          })),
+          // Signed as Sundial signs what it queues: an unsigned message is never run.
+          Entries: await Promise.all(
+            Array.from({ length: BATCH }, async (_, i) => ({
+              Id: String(i),
+              MessageBody: JSON.stringify(
+                await runtime.services.firingSigner.sign({
+                  v: 1,
+                  tenantId: 'dev',
+                  jobId: job.body.id,
+                  trigger: 'manual',
+                  scheduledTime: new Date().toISOString(),
+                  runId: `run_backlog_${priority}_${b}_${i}`,
+                }),
+              ),
+            })),
+          ),
         }),
       );
     }

@@ -57,7 +57,7 @@ async function createJobs(n: number, prefix: string): Promise<Job[]> {
     const res = await api<Job>('POST', '/v1/jobs', {
       name: `${prefix}-${i}`,
       schedule: { expression: 'rate(1 hour)' },
-      target: { type: 'http', url: 'http://127.0.0.1:9/never-called' },
+      target: { type: 'http', url: 'http://127.0.0.1:8009/never-called' },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     jobs.push(res.body);

@@ -85,7 +85,7 @@ async function keyFor(role: string, client = admin): Promise<string> {
 const jobBody = (name: string) => ({
   name,
   schedule: { expression: 'rate(1 hour)' },
-  target: { type: 'http', url: 'http://localhost:9/hook' },
+  target: { type: 'http', url: 'http://localhost:8009/hook' },
 });
 
 describe('authentication', () => {
@@ -199,7 +199,7 @@ describe('safe HTTP targets', () => {
     });
     expect(moved.status).toBe(400);
     expect((await admin<{ target: { url: string } }>('GET', `/v1/jobs/${job.body.id}`)).body.target.url).toBe(
-      'http://localhost:9/hook',
+      'http://localhost:8009/hook',
     );
     expect((await admin('DELETE', `/v1/jobs/${job.body.id}`)).status).toBe(204);
   });

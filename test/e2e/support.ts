@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { expect } from 'vitest';
 import type { Clock } from '../../functions/commons/clock.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.js';
 
 export interface TargetCall {
   method: string;
@@ -11,6 +11,31 @@ export interface TargetCall {
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
+
+/**
+ * Listens on a free port where the local runtime lets HTTP targets be (LOCAL_HTTP_TARGETS:
+ * 8000-8999); 8000-8099 are left for URLs that must never answer.
+ */
+export async function listenForTargets(server: Server): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 8100 + Math.floor(Math.random() * 900);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return port;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 50) throw error;
+    }
+  }
+}
+
+/** A URL on the local target ports where nothing listens: a target that is never reached. */
+export const NOWHERE = 'http://127.0.0.1:8009';
 
 /** A local HTTP server standing in for a team's endpoint; answers per path. */
 export class RecordingTarget {
@@ -43,9 +68,7 @@ export class RecordingTarget {
           .end(status === 200 ? 'ok' : 'boom: database down');
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    this.url = `http://127.0.0.1:${await listenForTargets(this.server)}`;
     return this;
   }
 
@@ -157,12 +180,16 @@ export interface ManualSuite {
   ledger: FiringLedger;
 }
 
-export async function startManualSuite(clock: Clock): Promise<ManualSuite> {
+export async function startManualSuite(
+  clock: Clock,
+  options: Omit<LocalRuntimeOptions, 'clock'> = {},
+): Promise<ManualSuite> {
   const runtime = await startLocalRuntime({
     port: 0,
     clock,
     logLevel: 'SILENT',
     failedVisibilityTimeoutSeconds: 0,
+    ...options,
   });
   return { runtime, api: apiClient(runtime.apiUrl, runtime.devApiKey), ledger: new FiringLedger(runtime) };
 }

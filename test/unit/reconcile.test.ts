@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { FixedKeyFiringSigner } from '../../functions/adapters/firing-signer.js';
 import type { JobStore, StoredJob } from '../../functions/adapters/job-store.js';
 import { EventBridgeScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
 import type { Job } from '../../functions/domain/job.js';
@@ -88,6 +89,7 @@ const gateway = new EventBridgeScheduleGateway(client, {
   groupName: GROUP,
   roleArn: 'arn:aws:iam::123456789012:role/scheduler',
   queueArns: QUEUES,
+  signer: new FixedKeyFiringSigner(Buffer.alloc(32, 7)),
 });
 let jobs: FakeJobs;
 /** The group as Scheduler holds it: what ListSchedules pages and GetSchedule returns. */
@@ -95,8 +97,8 @@ let group: Map<string, GetScheduleCommandOutput>;
 const logged: { level: string; message: string; data: Record<string, unknown> }[] = [];
 
 /** A schedule as Sundial writes it for the job, last modified at `modified`. */
-function stored(j: StoredJob, modified = WRITTEN): GetScheduleCommandOutput {
-  const input = gateway.toScheduleInput({ ...(j as Job), schedule: j.schedule! });
+async function stored(j: StoredJob, modified = WRITTEN): Promise<GetScheduleCommandOutput> {
+  const input = await gateway.toScheduleInput({ ...(j as Job), schedule: j.schedule! });
   return {
     ...input,
     Arn: `arn:aws:scheduler:eu-west-1:123456789012:schedule/${GROUP}/${j.id}`,
@@ -106,7 +108,8 @@ function stored(j: StoredJob, modified = WRITTEN): GetScheduleCommandOutput {
   } as GetScheduleCommandOutput;
 }
 
-function add(j: StoredJob, schedule: GetScheduleCommandOutput | null = stored(j)) {
+async function add(j: StoredJob, given?: GetScheduleCommandOutput | null) {
+  const schedule = given === undefined ? await stored(j) : given;
   jobs.items.set(j.id, j);
   if (schedule) group.set(j.id, schedule);
 }
@@ -164,7 +167,7 @@ beforeEach(() => {
 
 describe('the reconciler', () => {
   it('checks unchanged jobs from the listing alone: no GetSchedule, no writes', async () => {
-    for (let i = 0; i < 1000; i++) add(job(`job_${String(i).padStart(4, '0')}`));
+    for (let i = 0; i < 1000; i++) await add(job(`job_${String(i).padStart(4, '0')}`));
     const report = await reconcile(deps());
     expect(report).toMatchObject({
       jobs: 1000,
@@ -187,10 +190,13 @@ describe('the reconciler', () => {
 
   it('repairs a wrong state or target seen in the listing without reading the schedule', async () => {
     const paused = job('job_paused', { state: 'paused' });
-    add(paused); // written DISABLED...
+    await add(paused); // written DISABLED...
     group.get(paused.id)!.State = 'ENABLED'; // ...enabled by hand
     const moved = job('job_moved', { priority: 'high' });
-    add(moved, { ...stored(moved), Target: { ...stored(moved).Target!, Arn: QUEUES.low } });
+    await add(moved, {
+      ...(await stored(moved)),
+      Target: { ...(await stored(moved)).Target!, Arn: QUEUES.low },
+    });
     const report = await reconcile(deps());
     expect(report).toMatchObject({ drifted: 2, getScheduleCalls: 0, failed: 0 });
     expect(calls(GetScheduleCommand)).toBe(0);
@@ -205,10 +211,13 @@ describe('the reconciler', () => {
 
   it('reads only schedules modified after Sundial last wrote them, and repairs those that differ', async () => {
     const edited = job('job_edited');
-    add(edited, { ...stored(edited, '2027-01-01T12:00:00.000Z'), ScheduleExpression: 'rate(5 minutes)' });
+    await add(edited, {
+      ...(await stored(edited, '2027-01-01T12:00:00.000Z')),
+      ScheduleExpression: 'rate(5 minutes)',
+    });
     const touched = job('job_touched'); // modified by hand (a description, a tag) but still right
-    add(touched, { ...stored(touched, '2027-01-01T13:00:00.000Z'), Description: 'hand-made' });
-    add(job('job_same'));
+    await add(touched, { ...(await stored(touched, '2027-01-01T13:00:00.000Z')), Description: 'hand-made' });
+    await add(job('job_same'));
     const report = await reconcile(deps());
     expect(report).toMatchObject({ drifted: 1, verified: 1, getScheduleCalls: 2, failed: 0 });
     expect(
@@ -224,23 +233,23 @@ describe('the reconciler', () => {
     // The matching one is recorded at its exact modification time: the next run skips it.
     expect(jobs.items.get('job_touched')!.scheduleSyncedAt).toBe('2027-01-01T13:00:00.000Z');
     scheduler.resetHistory();
-    group.set('job_edited', stored(edited, clock.now().toISOString()));
+    group.set('job_edited', await stored(edited, clock.now().toISOString()));
     expect(await reconcile(deps())).toMatchObject({ getScheduleCalls: 0, drifted: 0 });
   });
 
   it('compares jobs written before scheduleSyncedAt existed in full, once', async () => {
-    for (let i = 0; i < 5; i++) add(job(`job_old${i}`, { scheduleSyncedAt: undefined }));
+    for (let i = 0; i < 5; i++) await add(job(`job_old${i}`, { scheduleSyncedAt: undefined }));
     expect(await reconcile(deps())).toMatchObject({ getScheduleCalls: 5, verified: 5, drifted: 0 });
     expect(jobs.items.get('job_old0')!.scheduleSyncedAt).toBe(WRITTEN);
     expect(await reconcile(deps())).toMatchObject({ getScheduleCalls: 0, verified: 0 });
   });
 
   it('re-creates missing schedules, deletes orphans, and leaves jobs in sync or deletion alone', async () => {
-    add(job('job_gone', { version: 1 }), null);
-    add(job('job_unscheduled', { schedule: null }), stored(job('job_unscheduled')));
-    add(job('job_pending', { syncPendingAt: WRITTEN }), null);
-    add(job('job_deleting', { state: 'deleting' }));
-    group.set('job_orphan', stored(job('job_orphan')));
+    await add(job('job_gone', { version: 1 }), null);
+    await add(job('job_unscheduled', { schedule: null }), await stored(job('job_unscheduled')));
+    await add(job('job_pending', { syncPendingAt: WRITTEN }), null);
+    await add(job('job_deleting', { state: 'deleting' }));
+    group.set('job_orphan', await stored(job('job_orphan')));
     const report = await reconcile(deps());
     expect(report).toMatchObject({ missing: 1, orphaned: 2, drifted: 0, skipped: 2, failed: 0 });
     expect(scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input.Name).toBe('job_gone');
@@ -253,9 +262,9 @@ describe('the reconciler', () => {
   });
 
   it('leaves a job re-synced after the listing began, or changed since the scan, to its own sync', async () => {
-    add(job('job_new', { scheduleSyncedAt: new Date(clock.now().getTime() + 1).toISOString() }), null);
+    await add(job('job_new', { scheduleSyncedAt: new Date(clock.now().getTime() + 1).toISOString() }), null);
     const racing = job('job_racing', { state: 'paused' });
-    add(racing, { ...stored(racing), State: 'ENABLED' });
+    await add(racing, { ...(await stored(racing)), State: 'ENABLED' });
     const store = jobs as unknown as JobStore;
     const scanned = store.get.bind(store);
     // Someone resumes it between the scan and the repair.
@@ -269,8 +278,8 @@ describe('the reconciler', () => {
   });
 
   it('stops at its time budget, says so, and deletes no orphan it could not be sure of', async () => {
-    for (let i = 0; i < 10; i++) add(job(`job_${i}`));
-    group.set('job_orphan', stored(job('job_orphan')));
+    for (let i = 0; i < 10; i++) await add(job(`job_${i}`));
+    group.set('job_orphan', await stored(job('job_orphan')));
     let checks = 0;
     const report = await reconcile(deps({ timeLeftMs: () => (++checks > 6 ? 20_000 : 600_000) }));
     expect(report).toMatchObject({ completed: false, stoppedIn: 'jobs', jobs: 5, orphaned: 0 });
@@ -291,8 +300,8 @@ describe('the reconciler', () => {
   });
 
   it('counts a schedule it cannot read as failed and goes on', async () => {
-    add(job('job_a', { scheduleSyncedAt: undefined }));
-    add(job('job_b'));
+    await add(job('job_a', { scheduleSyncedAt: undefined }));
+    await add(job('job_b'));
     scheduler.on(GetScheduleCommand).rejects(new Error('ThrottlingException'));
     expect(await reconcile(deps())).toMatchObject({ failed: 1, jobs: 2, completed: true });
   });

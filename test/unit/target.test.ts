@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/domain/errors.js';
 import { type Job, mergePatch, validateJobInput } from '../../functions/domain/job.js';
-import { isArnAllowed, queueArnOf, targetArn } from '../../functions/domain/target.js';
 
 const now = new Date('2026-11-23T10:00:00Z');
 const FUNCTION = 'arn:aws:lambda:eu-west-1:123456789012:function:report';
@@ -244,33 +243,5 @@ describe('AWS targets', () => {
     [{ type: 'eventbridge', eventBusArn: BUS, source: 's' }, 'target.detailType'],
   ])('rejects %j at %s', (target, field) => {
     expect(fieldsOf(target)).toContain(field);
-  });
-});
-
-describe('target ARNs and the allowlist', () => {
-  it('derives a queue ARN from its URL, with the fallback region for local hosts', () => {
-    expect(queueArnOf(QUEUE_URL)).toBe('arn:aws:sqs:eu-west-1:123456789012:reports');
-    expect(queueArnOf('http://127.0.0.1:4566/000000000000/jobs.fifo', 'us-east-1')).toBe(
-      'arn:aws:sqs:us-east-1:000000000000:jobs.fifo',
-    );
-    expect(targetArn(targetOf({ type: 'sqs', queueUrl: QUEUE_URL, body: 'x' }))).toBe(
-      'arn:aws:sqs:eu-west-1:123456789012:reports',
-    );
-  });
-
-  it('matches exact ARNs and * wildcards, and nothing else', () => {
-    expect(isArnAllowed(FUNCTION, [FUNCTION])).toBe(true);
-    expect(isArnAllowed(FUNCTION, ['arn:aws:lambda:eu-west-1:123456789012:function:rep*'])).toBe(true);
-    expect(isArnAllowed(FUNCTION, ['arn:aws:lambda:eu-west-1:123456789012:function:other'])).toBe(false);
-    expect(isArnAllowed(FUNCTION, [])).toBe(false);
-    // The dot in an ARN pattern is literal, not "any character".
-    expect(
-      isArnAllowed('arn:aws:sqs:eu-west-1:123456789012:aXb', ['arn:aws:sqs:eu-west-1:123456789012:a.b']),
-    ).toBe(false);
-  });
-
-  it('allows a qualified function (version or alias) when the function is allowed', () => {
-    expect(isArnAllowed(`${FUNCTION}:live`, [FUNCTION])).toBe(true);
-    expect(isArnAllowed(FUNCTION, [`${FUNCTION}:live`])).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callHttpTarget } from '../../functions/adapters/http-target.js';
-import { isInternalAddress, UrlGuard } from '../../functions/adapters/url-guard.js';
+import { isInternalAddress, parseAllowedHosts, UrlGuard } from '../../functions/adapters/url-guard.js';
 
 describe('isInternalAddress', () => {
   it.each([
@@ -25,6 +25,12 @@ describe('isInternalAddress', () => {
     '::ffff:7f00:1',
     '::ffff:a9fe:a9fe',
     '64:ff9b::a00:1',
+    // IPv4-compatible IPv6 and local-use NAT64 reach IPv4 space too.
+    '::127.0.0.1',
+    '::7f00:1',
+    '::a9fe:a9fe',
+    '64:ff9b:1::a9fe:a9fe',
+    '64:ff9b:1:ffff::1',
     '2002:a00:1::',
     'not-an-address',
   ])('refuses %s', (address) => {
@@ -46,7 +52,8 @@ describe('UrlGuard', () => {
     'mixed.example': ['93.184.216.34', '10.0.0.7'],
   };
   const guard = new UrlGuard({
-    allowedHosts: ['internal.corp.example', '*.svc.example'],
+    allowedHosts: ['internal.corp.example', '*.svc.example:8080', '10.0.0.5:9000-9001'],
+    ownPorts: [9001],
     resolve: async (host) => {
       const addresses = dns[host];
       if (!addresses) throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
@@ -64,11 +71,45 @@ describe('UrlGuard', () => {
     expect(await guard.refusal('https://nowhere.example/')).toMatch(/does not resolve \(ENOTFOUND\)/);
   });
 
-  it('allows public names and the hosts an operator allowed', async () => {
+  it('refuses addresses in the URL that embed IPv4 space, as Node parses them', async () => {
+    for (const url of [
+      'http://[::127.0.0.1]/',
+      'http://[::7f00:1]:8080/',
+      'http://[64:ff9b:1::a9fe:a9fe]/',
+      'http://[::ffff:169.254.169.254]/',
+    ]) {
+      expect(await guard.refusal(url), url).toMatch(/internal/);
+    }
+  });
+
+  it('allows public names and the hosts an operator allowed, on the ports allowed', async () => {
     expect(await guard.refusal('https://public.example/run')).toBeNull();
+    // A bare host: its default ports only.
     expect(await guard.refusal('http://internal.corp.example/')).toBeNull();
-    expect(await guard.refusal('http://jobs.svc.example/')).toBeNull();
-    expect(await guard.refusal('http://svc.example.evil/')).toMatch(/does not resolve/);
+    expect(await guard.refusal('https://internal.corp.example/')).toBeNull();
+    expect(await guard.refusal('http://internal.corp.example:8000/')).toMatch(/does not resolve/);
+    expect(await guard.refusal('http://jobs.svc.example:8080/')).toBeNull();
+    expect(await guard.refusal('http://jobs.svc.example/')).toMatch(/does not resolve/);
+    expect(await guard.refusal('http://svc.example.evil:8080/')).toMatch(/does not resolve/);
+    expect(await guard.refusal('http://10.0.0.5:9000/')).toBeNull();
+    expect(await guard.refusal('http://10.0.0.5:9002/')).toMatch(/10\.0\.0\.5 is an internal/);
+  });
+
+  it("refuses Sundial's own ports even on an allowed host", async () => {
+    // The same answer as any internal address: refusals do not tell which ports are Sundial's.
+    expect(await guard.refusal('http://10.0.0.5:9001/')).toBe(await guard.refusal('http://10.0.0.5:9002/'));
+  });
+
+  it('parses allowlist entries and refuses malformed ones, naming them', () => {
+    expect(parseAllowedHosts(['[::1]:8000-8999', 'a.example:443'])).toEqual([
+      { host: '::1', low: 8000, high: 8999 },
+      { host: 'a.example', low: 443, high: 443 },
+    ]);
+    for (const bad of ['a.example:0', 'a.example:70000', 'a.example:9-8', 'http://a.example/', 'a b']) {
+      expect(() => parseAllowedHosts([bad]), bad).toThrow(
+        new RegExp(`"${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"`),
+      );
+    }
   });
 });
 
@@ -120,12 +161,25 @@ describe('the HTTP target at call time', () => {
   });
 
   it('calls an allowed host, and does not follow redirects', async () => {
-    const allowed = new UrlGuard({ allowedHosts: ['127.0.0.1'] });
+    const allowed = new UrlGuard({ allowedHosts: [`127.0.0.1:${port}`] });
     expect(await callHttpTarget(target(`http://127.0.0.1:${port}/`), context, allowed)).toMatchObject({
       kind: 'response',
       statusCode: 200,
       bodyExcerpt: 'inside',
     });
+    expect(hits).toBe(1);
+  });
+
+  it("refuses an allowed host on a port the entry does not name, or on one of Sundial's own", async () => {
+    const otherPort = new UrlGuard({ allowedHosts: [`127.0.0.1:${port + 1}`] });
+    expect(await callHttpTarget(target(`http://127.0.0.1:${port}/`), context, otherPort)).toMatchObject({
+      kind: 'rejected',
+      type: 'target_not_allowed',
+    });
+    const own = new UrlGuard({ allowedHosts: [`localhost:${port}`], ownPorts: [port] });
+    const outcome = await callHttpTarget(target(`http://localhost:${port}/`), context, own);
+    expect(outcome).toMatchObject({ kind: 'rejected', type: 'target_not_allowed' });
+    expect(outcome.kind === 'rejected' && outcome.message).toMatch(/resolves to .* internal/);
     expect(hits).toBe(1);
   });
 });
