@@ -40,9 +40,89 @@ const scheduleSchema = z.strictObject({
   flexibleWindowMinutes: z.number().int().min(0).max(1440).default(0),
 });
 
+/** A job id as Sundial makes them (`job_<ULID>`); nothing else can name a job. */
+export const JOB_ID = /^job_[0-9A-Za-z]{1,64}$/;
+
+/** Names with a meaning on every JavaScript object; refused as tag names. */
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * DynamoDB nests maps and lists at most 32 levels deep, the item counting as one. A job is
+ * stored deepest inside its idempotency record (item, job, target), so the JSON a target
+ * holds (payload, detail) can nest at most 29 levels.
+ */
+export const MAX_STORED_DEPTH = 32;
+/** Levels above a target's fields where a job is stored deepest: record, job, target. */
+const LEVELS_ABOVE_TARGET_FIELDS = 3;
+
 const tagsSchema = z
-  .record(z.string().min(1).max(128), z.string().max(256))
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(128)
+      .refine((k) => !RESERVED_NAMES.has(k), 'tag names must not be __proto__, constructor or prototype'),
+    z.string().max(256),
+  )
   .refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
+
+/**
+ * Why DynamoDB cannot store a JSON value as sent, and where in it; null when it can. Checks
+ * nesting (at most `levels` deep, counting the value) and numbers: the marshaller refuses any
+ * beyond ±2^53 (JSON.parse has already rounded them) and DynamoDB any closer to zero than
+ * 1e-130. Iterative, so no nesting overflows the stack.
+ */
+export function storageProblem(value: unknown, levels: number): { path: string[]; message: string } | null {
+  interface Node {
+    value: unknown;
+    depth: number;
+    key: string;
+    parent: Node | null;
+  }
+  const pathOf = (node: Node) => {
+    const path: string[] = [];
+    for (let at: Node | null = node; at?.parent; at = at.parent) path.unshift(at.key);
+    return path;
+  };
+  const pending: Node[] = [{ value, depth: 1, key: '', parent: null }];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    const { value: item, depth } = node;
+    if (typeof item === 'number') {
+      if (Math.abs(item) > Number.MAX_SAFE_INTEGER) {
+        return {
+          path: pathOf(node),
+          message: `${item} is beyond ±${Number.MAX_SAFE_INTEGER}, the largest number kept exactly; send it as a string`,
+        };
+      }
+      if (item !== 0 && Math.abs(item) < 1e-130) {
+        return {
+          path: pathOf(node),
+          message: `${item} is closer to zero than 1e-130, the smallest number DynamoDB stores; send it as a string`,
+        };
+      }
+      continue;
+    }
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > levels) {
+      return {
+        path: [],
+        message: `must nest at most ${levels} levels of objects and arrays (a job is stored in DynamoDB, which nests ${MAX_STORED_DEPTH})`,
+      };
+    }
+    for (const [key, child] of Object.entries(item)) {
+      pending.push({ value: child, depth: depth + 1, key, parent: node });
+    }
+  }
+  return null;
+}
+
+/** The target, with its JSON fields (payload, detail) as a stored job can hold them. */
+const storableTargetSchema = targetSchema.superRefine((target, ctx) => {
+  for (const [field, value] of Object.entries(target)) {
+    const problem = storageProblem(value, MAX_STORED_DEPTH - LEVELS_ABOVE_TARGET_FIELDS);
+    if (problem) ctx.addIssue({ code: 'custom', path: [field, ...problem.path], message: problem.message });
+  }
+});
 
 const retryPolicySchema = z
   .strictObject({
@@ -85,10 +165,10 @@ export const jobInputSchema = z.strictObject({
   description: z.string().max(1024, 'must be at most 1024 characters').nullable().default(null),
   // None for a job that runs only on demand or when its dependencies succeed.
   schedule: scheduleSchema.nullable().default(null),
-  target: targetSchema,
+  target: storableTargetSchema,
   // Runs (trigger "dependency") once each of these jobs has succeeded since its own last run.
   dependsOn: z
-    .array(z.string().regex(/^job_[0-9A-Za-z]{1,64}$/, 'must be a job id, e.g. "job_01JD6Z..."'))
+    .array(z.string().regex(JOB_ID, 'must be a job id, e.g. "job_01JD6Z..."'))
     .max(MAX_DEPENDENCIES, `at most ${MAX_DEPENDENCIES} dependencies`)
     .refine((ids) => new Set(ids).size === ids.length, 'must not list a job twice')
     .default([]),
@@ -161,6 +241,11 @@ export function zodIssuesToFieldErrors(error: z.ZodError, prefix = ''): FieldErr
       for (const key of issue.keys) {
         out.push({ field: base ? `${base}.${key}` : key, message: 'is not a known field' });
       }
+      continue;
+    }
+    // A refused record key: say why (the key's own issues), not only "Invalid key in record".
+    if (issue.code === 'invalid_key' && issue.issues.length > 0) {
+      for (const keyIssue of issue.issues) out.push({ field: base || '(body)', message: keyIssue.message });
       continue;
     }
     out.push({ field: base || '(body)', message: issue.message });
@@ -292,12 +377,13 @@ export function mergePatch(job: Job, patch: Record<string, unknown>): Record<str
   };
   for (const [key, value] of Object.entries(patch)) {
     if (key === 'version' || value === undefined) continue;
-    const existing = current[key];
+    const existing = Object.hasOwn(current, key) ? current[key] : undefined;
     // A target of another type is replaced, not merged: its fields are not the old ones.
+    // Own properties only: nothing a client sends may be read through a prototype.
     const retyped =
       key === 'target' &&
       isPlainObject(value) &&
-      'type' in value &&
+      Object.hasOwn(value, 'type') &&
       isPlainObject(existing) &&
       value.type !== existing.type;
     if (

@@ -32,6 +32,7 @@ import {
 } from '../domain/errors.js';
 import {
   computeNextRunAt,
+  JOB_ID,
   JOB_STATES,
   type Job,
   validateSchedule,
@@ -92,6 +93,29 @@ export const ACCESS: Record<string, Role | 'public'> = {
   'POST /v1/tenant/signing-secret/rotate': 'admin',
 };
 const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * JSON nested deeper than this is refused as it is parsed, before a validator (zod recurses)
+ * or JSON.stringify walks it and overflows the stack. Far more than any request needs.
+ */
+const MAX_BODY_DEPTH = 64;
+/**
+ * Object keys JavaScript gives a meaning: `__proto__` is dropped or swaps an object's
+ * prototype when copied, and an own `constructor` makes the DynamoDB marshaller take the
+ * object for a class instance. Neither can be stored as sent, so neither is accepted.
+ */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor']);
+
+/**
+ * What each path parameter can be; anything else names nothing that can exist and is a 404
+ * before any lookup (DynamoDB refuses keys over 1 KiB with an error, not a miss).
+ */
+const PATH_PARAMS: Record<string, { resource: string; pattern: RegExp }> = {
+  jobId: { resource: 'job', pattern: JOB_ID },
+  // run_20261123T010000000Z, with _m<hex> (manual) or _d (dependency) after it.
+  runId: { resource: 'run', pattern: /^run_[0-9A-Za-z_]{1,128}$/ },
+  // A ULID.
+  keyId: { resource: 'key', pattern: /^[0-9A-Za-z]{1,64}$/ },
+};
 
 type Handler = (req: Request) => Promise<APIGatewayProxyResult>;
 interface Request {
@@ -114,6 +138,8 @@ function route(path: string, methods: Partial<Record<string, Handler>>): Route {
   const keys: string[] = [];
   const pattern = new RegExp(
     `^${path.replace(/\{(\w+)\}/g, (_m, key: string) => {
+      if (!Object.hasOwn(PATH_PARAMS, key))
+        throw new Error(`path parameter {${key}} has no PATH_PARAMS entry`);
       keys.push(key);
       return '([^/]+)';
     })}/?$`,
@@ -125,9 +151,13 @@ const listJobsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
   state: z.enum(JOB_STATES).optional(),
+  // As tags are: a name of 1-128 characters, a value of at most 256.
   tag: z
     .string()
-    .regex(/^[^:]+:.*$/, 'must be key:value, e.g. team:billing')
+    .regex(
+      /^[^:]{1,128}:[\s\S]{0,256}$/,
+      'must be key:value, e.g. team:billing (a name of at most 128 characters, a value of at most 256)',
+    )
     .optional(),
 });
 
@@ -422,7 +452,7 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
       for (const r of routes) {
         const match = r.pattern.exec(path);
         if (!match) continue;
-        const handler = r.methods[method];
+        const handler = Object.hasOwn(r.methods, method) ? r.methods[method] : undefined;
         if (!handler) {
           const allow = Object.keys(r.methods).join(', ');
           return problem(
@@ -434,11 +464,8 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
             { allow },
           );
         }
-        const params: Record<string, string> = {};
-        r.keys.forEach((key, i) => {
-          params[key] = decodeURIComponent(match[i + 1]!);
-        });
-        const headers: Record<string, string> = {};
+        // Null-prototype records: a client's key (`__proto__`, `constructor`) is only ever data.
+        const headers: Record<string, string> = Object.create(null);
         for (const [k, v] of Object.entries(event.headers ?? {}))
           if (v !== undefined) headers[k.toLowerCase()] = v;
         const access = ACCESS[`${method} ${r.template}`] ?? 'admin';
@@ -460,7 +487,8 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
             'API requests per second',
           );
         }
-        const query: Record<string, string> = {};
+        const params = parsePathParams(r.keys, match);
+        const query: Record<string, string> = Object.create(null);
         for (const [k, v] of Object.entries(event.queryStringParameters ?? {}))
           if (v !== undefined) query[k] = v;
         return await handler({
@@ -481,6 +509,71 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
 
 class PayloadTooLargeError extends Error {}
 
+/**
+ * The path parameters, percent-decoded and checked against what such an id can be: a
+ * malformed escape is a 400 naming the parameter, an id that cannot exist a 404.
+ */
+function parsePathParams(keys: string[], match: RegExpExecArray): Record<string, string> {
+  const params: Record<string, string> = Object.create(null);
+  for (const [i, key] of keys.entries()) {
+    const raw = match[i + 1]!;
+    let value: string;
+    try {
+      value = decodeURIComponent(raw);
+    } catch {
+      throw ValidationError.of(key, 'is not valid percent-encoding: each %XX must form UTF-8 text');
+    }
+    const { resource, pattern } = PATH_PARAMS[key]!;
+    if (!pattern.test(value)) throw new NotFoundError(`${resource} ${shorten(value)}`);
+    params[key] = value;
+  }
+  return params;
+}
+
+/** A client's string, cut to a length fit for an error message. */
+function shorten(value: string, max = 80): string {
+  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length} characters)`;
+}
+
+/**
+ * Refuses JSON that nests deeper than MAX_BODY_DEPTH or uses a reserved key, naming where.
+ * Iterative, so the nesting it refuses cannot overflow its own stack.
+ */
+function checkJsonShape(body: unknown): void {
+  interface Node {
+    value: unknown;
+    depth: number;
+    key: string;
+    parent: Node | null;
+  }
+  const field = (node: Node) => {
+    const parts: string[] = [];
+    for (let at: Node | null = node; at?.parent; at = at.parent) parts.unshift(at.key);
+    return parts.join('.');
+  };
+  const pending: Node[] = [{ value: body, depth: 1, key: '', parent: null }];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    const { value, depth } = node;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_BODY_DEPTH) {
+      throw ValidationError.of('(body)', `nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays`);
+    }
+    const entries: [string, unknown][] = Array.isArray(value)
+      ? value.map((item, i) => [String(i), item])
+      : Object.entries(value);
+    for (const [key, item] of entries) {
+      const child: Node = { value: item, depth: depth + 1, key, parent: node };
+      if (!Array.isArray(value) && RESERVED_KEYS.has(key)) {
+        throw ValidationError.of(
+          field(child),
+          `"${key}" is a reserved name and cannot be used as a key (JavaScript gives it a meaning on every object)`,
+        );
+      }
+      pending.push(child);
+    }
+  }
+}
+
 function parseBody(event: APIGatewayProxyEvent): unknown {
   const raw = event.body
     ? event.isBase64Encoded
@@ -489,11 +582,14 @@ function parseBody(event: APIGatewayProxyEvent): unknown {
     : '';
   if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw new PayloadTooLargeError();
   if (raw.trim() === '') throw ValidationError.of('(body)', 'a JSON object is required');
+  let parsed: unknown;
   try {
-    return JSON.parse(raw) as unknown;
+    parsed = JSON.parse(raw) as unknown;
   } catch (error) {
     throw ValidationError.of('(body)', `is not valid JSON: ${(error as Error).message}`);
   }
+  checkJsonShape(parsed);
+  return parsed;
 }
 
 function toProblem(
