@@ -18,6 +18,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { METRICS_NAMESPACE, PowertoolsRunMetrics } from '../functions/adapters/run-metrics.js';
 import { createApiHandler } from '../functions/handlers/api.js';
+import { PRIORITIES } from '../lib/definitions.js';
 import { ManualClock } from '../local/manual-clock.js';
 import {
   DEV_TENANT,
@@ -70,8 +71,14 @@ async function withRuntime<T>(
     ...options,
   });
   try {
-    // The tenant's signing secret is made on first use: once, not per run, so not counted.
+    // The tenant's signing secret and fair-share items are made on first use: once, not per
+    // run, so not counted.
     await runtime.services.signingSecrets.current(DEV_TENANT, clock.now());
+    for (const priority of PRIORITIES) {
+      const until = new Date(clock.now().getTime() + 1000);
+      await runtime.services.fairShare.take(DEV_TENANT, priority, 'bench-warm-up', until, clock.now());
+      await runtime.services.fairShare.give(DEV_TENANT, priority, 'bench-warm-up');
+    }
     return await fn(runtime, counter, clock, target.url);
   } finally {
     await runtime.stop();
@@ -267,7 +274,7 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
   return [
     {
       target: 'at most 2 DynamoDB write units per run (batch 10)',
-      measured: `${worker.dynamoWcu} WCU`,
+      measured: `${worker.dynamoWcu} WCU: 2 to claim and record the run, 2 to take and give back its tenant's fair-share place`,
       met: worker.dynamoWcu <= 2,
     },
     {

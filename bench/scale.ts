@@ -69,7 +69,8 @@ export async function scale(options: ScaleOptions): Promise<ScaleResult> {
   try {
     const api = createApiHandler(runtime.services);
     const key = runtime.devApiKey;
-    const target = `${runtime.apiUrl}/v1/health`;
+    // Never called (the jobs are only listed and reconciled): a local target port where nothing runs.
+    const target = 'http://127.0.0.1:8009/never-called';
     const call = async (method: string, path: string, body?: unknown): Promise<APIGatewayProxyResult> => {
       const res = await api(apiRequest(key, method, path, body));
       if (res.statusCode >= 300) throw new Error(`${method} ${path} -> ${res.statusCode}: ${res.body}`);

@@ -78,6 +78,8 @@ export class DynamoFairShare implements FairShare {
         );
         continue;
       }
+      // Made or emptied meanwhile: there is room again, so try the plain update once more.
+      if (Object.keys(holders).length < limit) continue;
       const expired = Object.entries(holders).filter(([, lease]) => lease < now.getTime());
       if (expired.length === 0 || Object.keys(holders).length - expired.length >= limit) return false;
       // Clear places whose holders' leases ran out (their workers stopped), unchanged since

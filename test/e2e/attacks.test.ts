@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/commons/clients.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
@@ -162,20 +162,42 @@ describe("Sundial's own services as HTTP targets (critical 1)", () => {
   it('refuses the same calls when a job stored before the fix runs: the emulator is never reached', async () => {
     const job = await attacker<{ id: string }>('POST', '/v1/jobs', httpJob(`${target.url}/ok`));
     expect(job.status).toBe(201);
+    const table = suite.runtime.config.jobsTableName;
+    const scan = { operation: 'Scan', body: { TableName: table } };
+    const mint = {
+      operation: 'PutItem',
+      body: {
+        TableName: table,
+        Item: { pk: { S: 'APIKEY#minted' }, sk: { S: 'APIKEY#minted' }, role: { S: 'admin' } },
+      },
+    };
     for (const endpoint of Object.values(ownServices())) {
-      await storeTarget('mallory', job.body.id, {
-        type: 'http',
-        url: `${endpoint}/`,
-        method: 'POST',
-        headers: { 'x-amz-target': 'DynamoDB_20120810.Scan' },
-        body: JSON.stringify({ TableName: suite.runtime.config.jobsTableName }),
-        timeoutSeconds: 5,
-      });
-      const run = await runNow(attacker, job.body.id);
-      expect(run.status, endpoint).toBe('failed');
-      expect(run.error).toMatchObject({ type: 'target_not_allowed' });
-      expect(run.result?.bodyExcerpt ?? '').not.toContain('Items');
+      for (const { operation, body } of [scan, mint]) {
+        await storeTarget('mallory', job.body.id, {
+          type: 'http',
+          url: `${endpoint}/`,
+          method: 'POST',
+          headers: { 'x-amz-target': `DynamoDB_20120810.${operation}` },
+          body: JSON.stringify(body),
+          timeoutSeconds: 5,
+        });
+        const run = await runNow(attacker, job.body.id);
+        expect(run.status, `${operation} at ${endpoint}`).toBe('failed');
+        expect(run.error).toMatchObject({ type: 'target_not_allowed' });
+        expect(run.result?.bodyExcerpt ?? '').not.toContain('Items');
+      }
     }
+    // Nothing was minted.
+    const db = createDocumentClient({
+      endpoint: suite.runtime.endpoints.dynamodb,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const { Item } = await db.send(
+      new GetCommand({ TableName: table, Key: { pk: 'APIKEY#minted', sk: 'APIKEY#minted' } }),
+    );
+    db.destroy();
+    expect(Item).toBeUndefined();
   });
 
   it('still calls a developer server on the documented local target ports (8000-8999)', async () => {

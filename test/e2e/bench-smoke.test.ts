@@ -22,8 +22,9 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
   // The scheduler's own price is a floor no run goes below.
   expect(json.cost.batch10.perMillionRuns.total).toBeGreaterThan(1);
   expect(json.cost.batch10.perMillionRuns.parts.scheduler).toBe(1);
-  // A plain run claims and records itself: two writes, whatever the batch.
-  expect(run.dynamoWcu).toBe(2);
+  // A plain run claims and records itself, and takes and gives back its tenant's
+  // fair-share place: four writes, whatever the batch.
+  expect(run.dynamoWcu).toBe(4);
   expect(json.logVolume.emfBytesPerInvocation).toBeGreaterThan(100);
   // The scale part ran at two sizes and the reconciler saw every job.
   expect(json.scale.at.map((a: { jobs: number }) => a.jobs)).toEqual([50, 200]);

@@ -27,7 +27,14 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   gateUrl = `http://127.0.0.1:${await listenForTargets(gate)}`;
-  runtime = await startLocalRuntime({ port: 0, logLevel: 'SILENT', maxConcurrency: CONCURRENCY });
+  // One tenant's backlog, as a single-team deployment would have it: no fair share, so
+  // every invocation a queue may run is busy with it.
+  runtime = await startLocalRuntime({
+    port: 0,
+    logLevel: 'SILENT',
+    maxConcurrency: CONCURRENCY,
+    limits: { runsInProgress: 0 },
+  });
 });
 
 afterAll(async () => {

@@ -49,8 +49,12 @@ describe('the cost of a scheduled run', () => {
       expect(res.status).toBe(201);
       ids.push(res.body.id);
     }
-    // The tenant's signing secret is made on first use: make it now, outside the count.
+    // The tenant's signing secret and its fair-share item are made on first use: make
+    // them now, outside the count.
     expect((await api('GET', '/v1/tenant/signing-secret')).status).toBe(200);
+    const { fairShare } = runtime.services;
+    await fairShare.take('dev', 'default', 'warm-up', new Date(clock.now().getTime() + 1000), clock.now());
+    await fairShare.give('dev', 'default', 'warm-up');
     clock.advance(60_000);
     await runtime.fire();
     counter.reset();

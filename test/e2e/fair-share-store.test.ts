@@ -1,0 +1,69 @@
+/** The fair-share places on DynamoDB Local: at most N holders, taken concurrently, freed by give or by lease. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoFairShare } from '../../functions/adapters/fair-share.js';
+import { createDocumentClient } from '../../functions/commons/clients.js';
+import {
+  type DynamoDbLocal,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  startDynamoDbLocal,
+} from '../../local/dynamodb-local.js';
+import { createTables } from '../../local/resources.js';
+
+let dynamo: DynamoDbLocal;
+let share: (limit: number) => DynamoFairShare;
+const now = new Date('2027-05-01T00:00:00.000Z');
+const later = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+
+beforeAll(async () => {
+  dynamo = await startDynamoDbLocal();
+  const config = { endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const tables = await createTables(new DynamoDBClient(config));
+  const db = createDocumentClient(config);
+  share = (limit) => new DynamoFairShare(db, tables.Runs, () => limit);
+}, 90_000);
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+describe('fair-share places', () => {
+  it('lets everyone in when there is room, even taken all at once on a new item', async () => {
+    const places = share(20);
+    const taken = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => places.take('roomy', 'default', `h${i}`, later(60), now)),
+    );
+    expect(taken).toEqual(Array(10).fill(true));
+  });
+
+  it('gives exactly N places to concurrent takers, and a given-back place to the next', async () => {
+    const places = share(3);
+    const taken = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => places.take('busy', 'low', `h${i}`, later(60), now)),
+    );
+    expect(taken.filter(Boolean)).toHaveLength(3);
+    expect(await places.take('busy', 'low', 'late', later(60), now)).toBe(false);
+    // Another tenant and another queue have places of their own.
+    expect(await places.take('other', 'low', 'x', later(60), now)).toBe(true);
+    expect(await places.take('busy', 'high', 'x', later(60), now)).toBe(true);
+    const holder = `h${taken.indexOf(true)}`;
+    await places.give('busy', 'low', holder);
+    expect(await places.take('busy', 'low', 'late', later(60), now)).toBe(true);
+  });
+
+  it('frees the places of holders whose leases ran out (their workers stopped)', async () => {
+    const places = share(2);
+    expect(await places.take('crashy', 'default', 'a', later(10), now)).toBe(true);
+    expect(await places.take('crashy', 'default', 'b', later(10), now)).toBe(true);
+    expect(await places.take('crashy', 'default', 'c', later(10), now)).toBe(false);
+    expect(await places.take('crashy', 'default', 'c', later(80), later(20))).toBe(true);
+    expect(await places.take('crashy', 'default', 'd', later(80), later(20))).toBe(true);
+    expect(await places.take('crashy', 'default', 'e', later(80), later(20))).toBe(false);
+  });
+
+  it('is off with a limit of 0, and giving back what was never taken changes nothing', async () => {
+    expect(await share(0).take('free', 'default', 'a', later(10), now)).toBe(true);
+    await share(1).give('never', 'default', 'a');
+    expect(await share(1).take('never', 'default', 'b', later(10), now)).toBe(true);
+  });
+});
