@@ -360,3 +360,14 @@ describe('firings forged for another tenant (high 3, invariants 8 and 9)', () =>
     expect(target.callsTo('/victim-dlq')).toHaveLength(0);
   });
 });
+
+describe('the local API gateway (low 7)', () => {
+  it('passes a query parameter or header named like an Object member through as data, not a 502', async () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const res = await fetch(`${suite.runtime.apiUrl}/v1/jobs?${name}=1&${name}=2`, {
+        headers: { authorization: `Bearer ${suite.runtime.devApiKey}`, [name]: 'x' },
+      });
+      expect(res.status, name).toBeLessThan(500);
+    }
+  });
+});
