@@ -208,6 +208,7 @@ export class JobService {
         pausedAt = job.pausedAt ?? null;
         return { pausedAt: state === 'paused' ? now.toISOString() : null };
       },
+      { stateOnly: true },
     );
     if (state === 'enabled' && pausedAt) await this.catchUp(changed, new Date(pausedAt));
     return changed;
@@ -383,6 +384,7 @@ export class JobService {
     build: (current: StoredJob) => Record<string, unknown>,
     /** Server-kept fields set with the change (they are not client input). */
     extra: (current: StoredJob, now: Date) => Partial<StoredJob> = () => ({}),
+    options: { stateOnly?: boolean } = {},
   ): Promise<StoredJob> {
     const current = await this.get(tenantId, jobId);
     if (expectedVersion !== undefined && expectedVersion !== current.version) {
@@ -399,7 +401,15 @@ export class JobService {
     });
     // Pausing a job whose one-time firing has passed is fine; a new schedule must fire again.
     const scheduleChanged = JSON.stringify(candidate.schedule) !== JSON.stringify(current.schedule);
-    const { input } = validateJobInput(candidate, now, { requireFutureFire: scheduleChanged });
+    let input: ReturnType<typeof validateJobInput>['input'];
+    try {
+      ({ input } = validateJobInput(candidate, now, { requireFutureFire: scheduleChanged }));
+    } catch (error) {
+      // A pause or resume never re-judges a stored job by rules newer than it (e.g. header
+      // rules): it was valid when saved, and an operator must always be able to stop it.
+      if (!(options.stateOnly && error instanceof ValidationError)) throw error;
+      input = { ...candidate, dependsOn: current.dependsOn ?? [] } as unknown as typeof input;
+    }
     // A narrowed allowlist does not block edits of a job whose target is unchanged.
     if (
       JSON.stringify(input.target) !== JSON.stringify(current.target) ||
@@ -444,7 +454,7 @@ export class JobService {
       // Changed or deleted between our read and write.
       const latest = await this.get(tenantId, jobId);
       if (expectedVersion !== undefined) throw new PreconditionFailedError(latest.version);
-      return this.change(tenantId, jobId, undefined, build, extra);
+      return this.change(tenantId, jobId, undefined, build, extra, options);
     }
     await this.syncSafely(tenantId, jobId);
     return { ...next };

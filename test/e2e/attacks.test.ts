@@ -371,3 +371,27 @@ describe('the local API gateway (low 7)', () => {
     }
   });
 });
+
+describe('jobs saved before these rules (nothing that worked stops working)', () => {
+  it('can still be paused and resumed, and must meet the rules on their next edit', async () => {
+    const job = await attacker<{ id: string }>('POST', '/v1/jobs', {
+      ...httpJob(`${target.url}/legacy`),
+      schedule: { expression: 'rate(1 hour)' },
+    });
+    expect(job.status).toBe(201);
+    // As stored by an older version: a credential in plain headers, now refused at save.
+    await storeTarget('mallory', job.body.id, {
+      type: 'http',
+      url: `${target.url}/legacy`,
+      method: 'POST',
+      headers: { authorization: 'Bearer old' },
+      body: null,
+      timeoutSeconds: 5,
+    });
+    expect((await attacker('POST', `/v1/jobs/${job.body.id}/pause`)).status).toBe(200);
+    expect((await attacker('POST', `/v1/jobs/${job.body.id}/resume`)).status).toBe(200);
+    const edit = await attacker<Problem>('PATCH', `/v1/jobs/${job.body.id}`, { name: 'renamed' });
+    expect(edit.status).toBe(400);
+    expect(edit.body.errors?.[0]?.field).toBe('target.headers.authorization');
+  });
+});
