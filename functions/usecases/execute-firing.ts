@@ -132,14 +132,16 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
 
   const claimToken = randomUUID();
   const leaseUntil = new Date(now.getTime() + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000);
-  // Fair share: a tenant over its places on this queue waits, and others go first.
-  if (deps.fairShare && !(await deps.fairShare.take(tenantId, job.priority, claimToken, leaseUntil, now))) {
+  // Fair share: a tenant over its places on this queue waits, and others go first. A
+  // paused job's firing only records a skip, so it needs no place.
+  const share = job.state === 'paused' && message.trigger === 'schedule' ? undefined : deps.fairShare;
+  if (share && !(await share.take(tenantId, job.priority, claimToken, leaseUntil, now))) {
     return deferred(deps, job, message, now, log);
   }
   try {
     return await claimAndRun(deps, job, message, runId, claimToken, leaseUntil, now, log);
   } finally {
-    await deps.fairShare?.give(tenantId, job.priority, claimToken).catch((error: unknown) => {
+    await share?.give(tenantId, job.priority, claimToken).catch((error: unknown) => {
       // The place's lease frees it anyway.
       deps.logger.warn('fair-share place not given back', { ...log, error: String(error) });
     });
