@@ -2,9 +2,11 @@
  * The job: what a team asks Sundial to run, validated here and nowhere else.
  * Pure domain code — no AWS SDK — shared by the API, the worker and the sync sweeper.
  */
+
 import * as z from 'zod';
 import { PRIORITIES, type Priority } from '../../lib/definitions.js';
 import { type FieldError, ValidationError } from './errors.js';
+import { jsonPath, walkJson } from './json-walk.js';
 import {
   isValidTimeZone,
   nextFireTimes,
@@ -73,47 +75,32 @@ const tagsSchema = z
  * 1e-130. Iterative, so no nesting overflows the stack.
  */
 export function storageProblem(value: unknown, levels: number): { path: string[]; message: string } | null {
-  interface Node {
-    value: unknown;
-    depth: number;
-    key: string;
-    parent: Node | null;
-  }
-  const pathOf = (node: Node) => {
-    const path: string[] = [];
-    for (let at: Node | null = node; at?.parent; at = at.parent) path.unshift(at.key);
-    return path;
-  };
-  const pending: Node[] = [{ value, depth: 1, key: '', parent: null }];
-  for (let node = pending.pop(); node; node = pending.pop()) {
-    const { value: item, depth } = node;
-    if (typeof item === 'number') {
-      if (Math.abs(item) > Number.MAX_SAFE_INTEGER) {
+  return (
+    walkJson(value, (node): { path: string[]; message: string } | undefined => {
+      const { value: item, depth } = node;
+      if (typeof item === 'number') {
+        if (Math.abs(item) > Number.MAX_SAFE_INTEGER) {
+          return {
+            path: jsonPath(node),
+            message: `${item} is beyond ±${Number.MAX_SAFE_INTEGER}, the largest number kept exactly; send it as a string`,
+          };
+        }
+        if (item !== 0 && Math.abs(item) < 1e-130) {
+          return {
+            path: jsonPath(node),
+            message: `${item} is closer to zero than 1e-130, the smallest number DynamoDB stores; send it as a string`,
+          };
+        }
+      }
+      if (typeof item === 'object' && item !== null && depth > levels) {
         return {
-          path: pathOf(node),
-          message: `${item} is beyond ±${Number.MAX_SAFE_INTEGER}, the largest number kept exactly; send it as a string`,
+          path: [],
+          message: `must nest at most ${levels} levels of objects and arrays (a job is stored in DynamoDB, which nests ${MAX_STORED_DEPTH})`,
         };
       }
-      if (item !== 0 && Math.abs(item) < 1e-130) {
-        return {
-          path: pathOf(node),
-          message: `${item} is closer to zero than 1e-130, the smallest number DynamoDB stores; send it as a string`,
-        };
-      }
-      continue;
-    }
-    if (typeof item !== 'object' || item === null) continue;
-    if (depth > levels) {
-      return {
-        path: [],
-        message: `must nest at most ${levels} levels of objects and arrays (a job is stored in DynamoDB, which nests ${MAX_STORED_DEPTH})`,
-      };
-    }
-    for (const [key, child] of Object.entries(item)) {
-      pending.push({ value: child, depth: depth + 1, key, parent: node });
-    }
-  }
-  return null;
+      return undefined;
+    }) ?? null
+  );
 }
 
 /** The target, with its JSON fields (payload, detail) as a stored job can hold them. */

@@ -2,6 +2,7 @@
  * The API: API Gateway (REST, proxy integration) events in, JSON or problem+json out.
  * Routing and HTTP concerns only; behaviour lives in the use cases.
  */
+
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import type { ApiKeyStore } from '../adapters/api-key-store.js';
@@ -38,6 +39,7 @@ import {
   validateSchedule,
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
+import { jsonPath, walkJson } from '../domain/json-walk.js';
 import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
 import { redriveDeadLetters } from '../usecases/dead-letters.js';
@@ -540,38 +542,20 @@ function shorten(value: string, max = 80): string {
  * Iterative, so the nesting it refuses cannot overflow its own stack.
  */
 function checkJsonShape(body: unknown): void {
-  interface Node {
-    value: unknown;
-    depth: number;
-    key: string;
-    parent: Node | null;
-  }
-  const field = (node: Node) => {
-    const parts: string[] = [];
-    for (let at: Node | null = node; at?.parent; at = at.parent) parts.unshift(at.key);
-    return parts.join('.');
-  };
-  const pending: Node[] = [{ value: body, depth: 1, key: '', parent: null }];
-  for (let node = pending.pop(); node; node = pending.pop()) {
-    const { value, depth } = node;
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth > MAX_BODY_DEPTH) {
-      throw ValidationError.of('(body)', `nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays`);
+  const refusal = walkJson(body, (node): ValidationError | undefined => {
+    const { value, depth, key, parent } = node;
+    if (parent && !Array.isArray(parent.value) && RESERVED_KEYS.has(key)) {
+      return ValidationError.of(
+        jsonPath(node).join('.'),
+        `"${key}" is a reserved name and cannot be used as a key (JavaScript gives it a meaning on every object)`,
+      );
     }
-    const entries: [string, unknown][] = Array.isArray(value)
-      ? value.map((item, i) => [String(i), item])
-      : Object.entries(value);
-    for (const [key, item] of entries) {
-      const child: Node = { value: item, depth: depth + 1, key, parent: node };
-      if (!Array.isArray(value) && RESERVED_KEYS.has(key)) {
-        throw ValidationError.of(
-          field(child),
-          `"${key}" is a reserved name and cannot be used as a key (JavaScript gives it a meaning on every object)`,
-        );
-      }
-      pending.push(child);
+    if (typeof value === 'object' && value !== null && depth > MAX_BODY_DEPTH) {
+      return ValidationError.of('(body)', `nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays`);
     }
-  }
+    return undefined;
+  });
+  if (refusal) throw refusal;
 }
 
 function parseBody(event: APIGatewayProxyEvent): unknown {
