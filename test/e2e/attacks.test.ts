@@ -69,13 +69,18 @@ function ownServices(): Record<string, string> {
   return { ...endpoints, api: apiUrl };
 }
 
-/** Rewrites a stored job's target in the table, as a job saved before these fixes would be. */
-async function storeTarget(tenantId: string, jobId: string, stored: Record<string, unknown>): Promise<void> {
-  const db = createDocumentClient({
+/** Sundial's tables, read and written directly, behind the API. */
+function rawDb() {
+  return createDocumentClient({
     endpoint: suite.runtime.endpoints.dynamodb,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
+}
+
+/** Rewrites a stored job's target in the table, as a job saved before these fixes would be. */
+async function storeTarget(tenantId: string, jobId: string, stored: Record<string, unknown>): Promise<void> {
+  const db = rawDb();
   await db.send(
     new UpdateCommand({
       TableName: suite.runtime.config.jobsTableName,
@@ -86,6 +91,16 @@ async function storeTarget(tenantId: string, jobId: string, stored: Record<strin
     }),
   );
   db.destroy();
+}
+
+/** Puts a message straight on one of Sundial's queues, as if its queue policy were bypassed. */
+async function sendRaw(queueUrl: string, body: unknown): Promise<void> {
+  await suite.runtime.clients.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  );
 }
 
 /** Runs the job now and returns its run once the worker is done with it. */
@@ -188,11 +203,7 @@ describe("Sundial's own services as HTTP targets (critical 1)", () => {
       }
     }
     // Nothing was minted.
-    const db = createDocumentClient({
-      endpoint: suite.runtime.endpoints.dynamodb,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-    });
+    const db = rawDb();
     const { Item } = await db.send(
       new GetCommand({ TableName: table, Key: { pk: 'APIKEY#minted', sk: 'APIKEY#minted' } }),
     );
@@ -310,12 +321,7 @@ describe('firings forged for another tenant (high 3, invariants 8 and 9)', () =>
       runId: 'run_forged',
     };
     for (const body of [forged, { ...forged, mac: 'A'.repeat(43) }]) {
-      await suite.runtime.clients.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: suite.runtime.queues.default.url,
-          MessageBody: JSON.stringify(body),
-        }),
-      );
+      await sendRaw(suite.runtime.queues.default.url, body);
     }
     await suite.runtime.drain();
     expect(target.callsTo('/victim')).toHaveLength(0);
@@ -328,12 +334,7 @@ describe('firings forged for another tenant (high 3, invariants 8 and 9)', () =>
       v: 1 as const,
       runId: 'run_real',
     });
-    await suite.runtime.clients.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: suite.runtime.queues.default.url,
-        MessageBody: JSON.stringify(signed),
-      }),
-    );
+    await sendRaw(suite.runtime.queues.default.url, signed);
     await suite.runtime.drain();
     expect(target.callsTo('/victim')).toHaveLength(1);
   });
@@ -348,9 +349,7 @@ describe('firings forged for another tenant (high 3, invariants 8 and 9)', () =>
       scheduledTime: clock.now().toISOString(),
       runId: 'run_planted',
     });
-    await suite.runtime.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: suite.runtime.queues.default.dlqUrl, MessageBody: planted }),
-    );
+    await sendRaw(suite.runtime.queues.default.dlqUrl, planted);
     await suite.runtime.drain();
     const letters = await suite.api<{ items: unknown[] }>('GET', '/v1/dead-letters');
     expect(letters.body.items).toHaveLength(0);

@@ -7,37 +7,33 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createServer, request, type Server } from 'node:http';
-import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { request } from 'node:http';
+import { type JWTPayload, SignJWT } from 'jose';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
+import { startTestIssuer, type TestIssuer } from './support.js';
 
 const AUDIENCE = 'sundial-hardening-client';
 let runtime: LocalRuntime;
-let jwks: Server;
+let stopIssuer: (() => Promise<void>) | undefined;
 let issuer = '';
-let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+let privateKey: TestIssuer['privateKey'];
 /** DynamoDB GetItem calls of every client the runtime made. */
 let getItems = 0;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair('RS256');
-  privateKey = pair.privateKey;
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  jwks = createServer((_req, res) =>
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] })),
-  );
-  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
-  const address = jwks.address();
-  issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const testIssuer = await startTestIssuer('k1');
+  stopIssuer = testIssuer.stop;
+  privateKey = testIssuer.privateKey;
+  issuer = testIssuer.issuer;
   runtime = await startLocalRuntime({
     port: 0,
     // Nothing runs by itself under an injected clock: the only AWS calls are the requests'.
     clock: new ManualClock('2026-12-01T00:00:00.000Z'),
     logLevel: 'SILENT',
-    jwt: { issuer, audience: AUDIENCE, jwksUri: `${issuer}/.well-known/jwks.json` },
+    jwt: { issuer, audience: AUDIENCE, jwksUri: testIssuer.jwksUri },
     instrument: (client) => {
       const add = client.middlewareStack.add as unknown as (
         mw: (
@@ -60,8 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.stop();
-  jwks?.closeAllConnections();
-  await new Promise<void>((resolve) => jwks?.close(() => resolve()) ?? resolve());
+  await stopIssuer?.();
 });
 
 /** GET /v1/jobs with `Authorization: Bearer <credential>`, sent from `from` (a loopback address). */

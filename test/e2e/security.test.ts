@@ -4,11 +4,10 @@
  * fetches, as it fetches Cognito's on AWS.
  */
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, SQSEvent } from 'aws-lambda';
-import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../functions/domain/signature.js';
 import { createApiHandler } from '../../functions/handlers/api.js';
@@ -16,7 +15,7 @@ import { createWorkerHandler } from '../../functions/handlers/worker.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, RecordingTarget } from './support.js';
+import { apiClient, RecordingTarget, startTestIssuer, type TestIssuer } from './support.js';
 
 type Problem = { type: string; status: number; detail: string };
 type Job = { id: string };
@@ -25,28 +24,23 @@ const clock = new ManualClock('2026-11-23T00:00:00.000Z');
 let runtime: LocalRuntime;
 let admin: ReturnType<typeof apiClient>;
 let issuer = '';
-let jwks: Server;
+let stopIssuer: (() => Promise<void>) | undefined;
 const receiver = new RecordingTarget();
-let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+let privateKey: TestIssuer['privateKey'];
 const AUDIENCE = 'sundial-test-client';
 const LIMITS = { maxJobs: 10, jobCreatesPerMinute: 15, requestsPerSecond: 40 };
 
 beforeAll(async () => {
   await receiver.start();
-  const pair = await generateKeyPair('RS256');
-  privateKey = pair.privateKey;
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
-  jwks = createServer((_req, res) =>
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] })),
-  );
-  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
-  const address = jwks.address();
-  issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const testIssuer = await startTestIssuer('test-key');
+  stopIssuer = testIssuer.stop;
+  privateKey = testIssuer.privateKey;
+  issuer = testIssuer.issuer;
   runtime = await startLocalRuntime({
     port: 0,
     clock,
     logLevel: 'SILENT',
-    jwt: { issuer, audience: AUDIENCE, jwksUri: `${issuer}/.well-known/jwks.json` },
+    jwt: { issuer, audience: AUDIENCE, jwksUri: testIssuer.jwksUri },
     limits: LIMITS,
   });
   admin = apiClient(runtime.apiUrl, runtime.devApiKey);
@@ -60,8 +54,7 @@ beforeEach(() => {
 afterAll(async () => {
   await runtime?.stop();
   await receiver.stop();
-  jwks?.closeAllConnections();
-  await new Promise<void>((resolve) => jwks?.close(() => resolve()) ?? resolve());
+  await stopIssuer?.();
 });
 
 /** A token from the local issuer; `claims` override the defaults of a valid operator token of tenant dev. */

@@ -1,5 +1,6 @@
 /** Shared pieces of the end-to-end tests: a recording HTTP target and a small API client. */
 import { createServer, type Server } from 'node:http';
+import { exportJWK, generateKeyPair } from 'jose';
 import { expect } from 'vitest';
 import type { Clock } from '../../functions/commons/clock.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
@@ -209,4 +210,35 @@ export async function settleFile(suite: ManualSuite | undefined): Promise<void> 
   if (!suite) return;
   expect(suite.ledger.recorded + suite.ledger.droppedWithDeletedJob).toBe(suite.ledger.fired);
   await suite.runtime.stop();
+}
+
+/** A local OIDC issuer for the JWT tests: one RS256 key, published as a JWKS. */
+export interface TestIssuer {
+  issuer: string;
+  jwksUri: string;
+  /** The key id tokens must carry in their header. */
+  kid: string;
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+  stop(): Promise<void>;
+}
+
+export async function startTestIssuer(kid = 'test-key'): Promise<TestIssuer> {
+  const pair = await generateKeyPair('RS256');
+  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const server = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] })),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    issuer,
+    jwksUri: `${issuer}/.well-known/jwks.json`,
+    kid,
+    privateKey: pair.privateKey,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
