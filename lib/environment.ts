@@ -1,0 +1,98 @@
+/**
+ * Every environment variable a Sundial function reads, and which function reads which: the
+ * one table the CDK stack sets them from and each function's configuration loads them by.
+ * Plain data (no CDK or AWS SDK imports): the functions and the local runtime load it too.
+ */
+
+export const ENV = {
+  jobsTable: 'JOBS_TABLE_NAME',
+  runsTable: 'RUNS_TABLE_NAME',
+  /** Every job's schedule lives in this group, so Sundial never touches other schedules. */
+  scheduleGroup: 'SCHEDULE_GROUP_NAME',
+  /** The role the Scheduler assumes to send a firing to a queue. */
+  schedulerRole: 'SCHEDULER_ROLE_ARN',
+  /** JSON map priority -> queue ARN, the targets a schedule may send to. */
+  queueArns: 'QUEUE_ARNS',
+  /** Queue URL per priority: where retries, dependents and manual runs are sent. */
+  queueUrlHigh: 'QUEUE_URL_HIGH',
+  queueUrlDefault: 'QUEUE_URL_DEFAULT',
+  queueUrlLow: 'QUEUE_URL_LOW',
+  /** JSON map priority -> dead-letter queue ARN, for the dead-letter archiver. */
+  deadLetterQueueArns: 'DEAD_LETTER_QUEUE_ARNS',
+  /** The KMS key that seals secrets at rest (signing secrets, secret headers, the firing key). */
+  secretsKey: 'SECRETS_KEY_ID',
+  /** JSON array of ARN patterns (`*` wildcards) that Lambda, SQS and EventBridge targets may name. */
+  allowedTargetArns: 'ALLOWED_TARGET_ARNS',
+  /**
+   * JSON array of ARN patterns of Sundial's own resources (queues, DLQs, tables, topic,
+   * functions): refused as targets whatever the allowlist says (invariant 9).
+   */
+  protectedArns: 'PROTECTED_ARNS',
+  /** Comma-separated `host`, `host:port` or `host:low-high` HTTP targets may reach internally. */
+  allowedHttpHosts: 'ALLOWED_HTTP_HOSTS',
+  /** The SDK's own endpoint override: set locally, where queue URLs name the emulator. */
+  sqsEndpoint: 'AWS_ENDPOINT_URL_SQS',
+  runRetentionDays: 'RUN_RETENTION_DAYS',
+  failureTopic: 'FAILURE_TOPIC_ARN',
+  tenantMaxJobs: 'TENANT_MAX_JOBS',
+  tenantJobCreatesPerMinute: 'TENANT_JOB_CREATES_PER_MINUTE',
+  tenantRequestsPerSecond: 'TENANT_REQUESTS_PER_SECOND',
+  tenantRunsInProgress: 'TENANT_RUNS_IN_PROGRESS',
+  jwtIssuer: 'JWT_ISSUER',
+  jwtAudience: 'JWT_AUDIENCE',
+  jwtJwksUri: 'JWT_JWKS_URI',
+  jwtTenantClaim: 'JWT_TENANT_CLAIM',
+  jwtRoleClaim: 'JWT_ROLE_CLAIM',
+  /** Set by Lambda itself. */
+  region: 'AWS_REGION',
+} as const;
+
+export type EnvKey = keyof typeof ENV;
+export type EnvName = (typeof ENV)[EnvKey];
+
+/** Sundial's functions by their construct id (the function is named `sundial-<stage>-<id>`). */
+export const FUNCTION_IDS = ['Api', 'Worker', 'DeadLetters', 'Sync', 'Reconciler'] as const;
+export type FunctionId = (typeof FUNCTION_IDS)[number];
+
+export interface FunctionEnvironment {
+  /** Must be set: the function fails at load, naming the first missing ones. */
+  required: readonly EnvKey[];
+  /** Read when set; a default or "off" otherwise. */
+  optional: readonly EnvKey[];
+}
+
+const queueUrls = ['queueUrlHigh', 'queueUrlDefault', 'queueUrlLow'] as const;
+const targets = ['allowedTargetArns', 'protectedArns', 'allowedHttpHosts'] as const;
+const schedules = ['scheduleGroup', 'schedulerRole', 'queueArns'] as const;
+const tenantApiLimits = ['tenantMaxJobs', 'tenantJobCreatesPerMinute', 'tenantRequestsPerSecond'] as const;
+const jwt = ['jwtIssuer', 'jwtAudience', 'jwtJwksUri', 'jwtTenantClaim', 'jwtRoleClaim'] as const;
+
+/** What each function reads: nothing more is set on it, nothing less lets it start. */
+export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
+  Api: {
+    required: ['jobsTable', 'runsTable', ...schedules, ...queueUrls, 'secretsKey', ...targets],
+    optional: ['sqsEndpoint', 'runRetentionDays', ...tenantApiLimits, ...jwt, 'region'],
+  },
+  Worker: {
+    required: ['jobsTable', 'runsTable', ...queueUrls, 'secretsKey', ...targets],
+    optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'tenantRunsInProgress', 'region'],
+  },
+  DeadLetters: {
+    required: ['jobsTable', 'runsTable', 'secretsKey', 'deadLetterQueueArns'],
+    optional: ['runRetentionDays', 'region'],
+  },
+  Sync: {
+    required: ['jobsTable', ...schedules, 'secretsKey'],
+    optional: ['region'],
+  },
+  Reconciler: {
+    required: ['jobsTable', ...schedules, 'secretsKey'],
+    optional: ['region'],
+  },
+};
+
+/** The variables a function reads, by name. */
+export function environmentNames(fn: FunctionId): { required: EnvName[]; optional: EnvName[] } {
+  const { required, optional } = FUNCTION_ENVIRONMENT[fn];
+  return { required: required.map((k) => ENV[k]), optional: optional.map((k) => ENV[k]) };
+}
