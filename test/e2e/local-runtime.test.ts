@@ -7,7 +7,6 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateScheduleCommand,
   DeleteScheduleCommand,
-  GetScheduleCommand,
   ListSchedulesCommand,
   ResourceNotFoundException,
   UpdateScheduleCommand,
@@ -19,19 +18,33 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callHttpTarget } from '../../functions/adapters/http-target.js';
-import type { ScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
+import type { ScheduleWriter } from '../../functions/domain/ports.js';
+import { scheduledRunId } from '../../functions/domain/run.js';
 import { verifySignature } from '../../functions/domain/signature.js';
 import { createWorkerHandler } from '../../functions/handlers/worker.js';
 import { ACCESS } from '../../functions/http/app.js';
 import { SYNC_GRACE_SECONDS } from '../../lib/definitions.js';
-import { ManualClock } from '../../local/manual-clock.js';
 import { LOCAL_SCHEDULE_GROUP, type LocalRuntime } from '../../local/runtime.js';
+import type {
+  ApiClient,
+  AuditEntry,
+  DeadLetter,
+  Health,
+  Job,
+  Page,
+  Preview,
+  RedriveResult,
+  Run,
+  ValidationProblem,
+} from '../support/api.js';
+import { atExpression, HOUR, MINUTE, TestClock } from '../support/clock.js';
+import { sqsEventOf } from '../support/events.js';
 import {
-  type apiClient,
   deleteAllJobs,
+  getSchedule,
+  runsOf as listRuns,
   type ManualSuite,
   RecordingTarget,
   settleFile,
@@ -39,46 +52,22 @@ import {
   startManualSuite,
 } from './support.js';
 
-type Job = {
-  id: string;
-  version: number;
-  state: string;
-  nextRunAt: string | null;
-  lastRun: { status: string } | null;
-};
-type Attempt = {
-  attempt: number;
-  status: string;
-  startedAt: string;
-  finishedAt: string;
-  statusCode: number | null;
-};
-type Run = {
-  id: string;
-  attempt: number;
-  attempts: Attempt[];
-  nextAttemptAt: string | null;
-  status: string;
-  scheduledAt: string;
-  trigger: string;
-  result: { statusCode: number; bodyExcerpt: string } | null;
-  error: { type: string } | null;
-  skipReason: string | null;
-  durationMs: number | null;
-};
-type Page<T> = { items: T[]; nextCursor: string | null };
-
-const MINUTE = 60_000;
-const clock = new ManualClock('2026-11-23T00:00:00.000Z');
+const clock = new TestClock();
 const target = new RecordingTarget();
 let suite: ManualSuite;
 let runtime: LocalRuntime;
-let api: ReturnType<typeof apiClient>;
+let api: ApiClient;
 
 beforeAll(async () => {
   await target.start();
   suite = await startManualSuite(clock);
   ({ runtime, api } = suite);
+});
+
+// Each test from midnight UTC of a day no earlier test reached, with no target calls behind it.
+beforeEach(() => {
+  clock.fresh();
+  target.reset();
 });
 
 afterEach(() => settleTest(suite));
@@ -112,17 +101,10 @@ function devKeySubject(): string {
   return `key:${runtime.devApiKey.split('_')[1]}`;
 }
 
-async function runsOf(jobId: string): Promise<Run[]> {
-  const res = await api<Page<Run>>('GET', `/v1/jobs/${jobId}/runs?limit=100`);
-  expect(res.status).toBe(200);
-  return res.body.items;
-}
-
-async function schedule(jobId: string) {
-  return runtime.clients.scheduler.send(
-    new GetScheduleCommand({ Name: jobId, GroupName: LOCAL_SCHEDULE_GROUP }),
-  );
-}
+const runsOf = (jobId: string) => listRuns(api, jobId);
+const schedule = (jobId: string) => getSchedule(runtime, jobId);
+/** An instant `ms` after the test's start, as the API writes it. */
+const iso = (ms: number) => clock.after(ms).toISOString();
 
 async function advanceMinutes(n: number) {
   for (let i = 0; i < n; i++) {
@@ -158,7 +140,7 @@ describe('firing schedules end to end', () => {
 
     const after = await api<Job>('GET', `/v1/jobs/${job.id}`);
     expect(after.body.lastRun?.status).toBe('succeeded');
-    expect(after.body.nextRunAt).toBe('2026-11-23T00:06:00.000Z');
+    expect(after.body.nextRunAt).toBe(iso(6 * MINUTE));
     expect(after.body.version).toBe(1);
     await api('DELETE', `/v1/jobs/${job.id}`);
   });
@@ -168,9 +150,7 @@ describe('firing schedules end to end', () => {
     clock.advance(MINUTE);
     await runtime.fire();
     // Scheduler delivers at least once: send the very same firing again.
-    const scheduledTime = new Date(clock.now().getTime() - (clock.now().getTime() % MINUTE))
-      .toISOString()
-      .replace('.000Z', 'Z');
+    const scheduledTime = iso(MINUTE).replace('.000Z', 'Z');
     const body = JSON.stringify(
       await runtime.services.firingSigner.sign({
         v: 1,
@@ -195,7 +175,6 @@ describe('firing schedules end to end', () => {
   });
 
   it('turns firings delivered three times each into exactly one run per firing', async () => {
-    clock.set('2027-01-02T00:00:00.000Z');
     const job = await createJob('/triple', 'rate(1 minute)');
     runtime.faults.firingCopies = 3;
     try {
@@ -239,18 +218,18 @@ describe('firing schedules end to end', () => {
   });
 
   it('fires a cron job at the wall-clock time of its time zone', async () => {
-    // 01:00 in Berlin on 2026-11-24 is 00:00 UTC (CET, UTC+1).
-    clock.set('2026-11-23T22:00:00.000Z');
+    // 01:00 in Berlin on 2026-11-24 is 00:00 UTC (CET, UTC+1): on a date with that calendar.
+    const t = clock.freshLike('2026-11-23T22:00:00.000Z');
     const job = await createJob('/cron-berlin', 'cron(0 1 * * ? *)', {
       schedule: { expression: 'cron(0 1 * * ? *)', timezone: 'Europe/Berlin' },
     });
-    expect(job.nextRunAt).toBe('2026-11-24T00:00:00.000Z');
+    expect(job.nextRunAt).toBe(t('2026-11-24T00:00:00.000Z'));
     await advanceMinutes(119);
     expect(target.callsTo('/cron-berlin')).toHaveLength(0);
     await advanceMinutes(1);
     expect(target.callsTo('/cron-berlin')).toHaveLength(1);
     const [run] = await runsOf(job.id);
-    expect(run?.scheduledAt).toBe('2026-11-24T00:00:00.000Z');
+    expect(run?.scheduledAt).toBe(t('2026-11-24T00:00:00.000Z'));
     await api('DELETE', `/v1/jobs/${job.id}`);
   });
 
@@ -296,8 +275,7 @@ describe('retries', () => {
   const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
 
   it('retries a failing target with growing delays, then records the run as failed', async () => {
-    clock.set('2026-12-20T00:00:00.000Z');
-    const job = await createJob('/fail-retry', 'at(2026-12-20T00:01:00)', { retryPolicy });
+    const job = await createJob('/fail-retry', atExpression(clock.after(MINUTE)), { retryPolicy });
     await advanceMinutes(1);
     let [run] = await runsOf(job.id);
     expect(run).toMatchObject({ status: 'queued', attempt: 1, result: { statusCode: 500 } });
@@ -337,8 +315,7 @@ describe('retries', () => {
   });
 
   it('stops retrying once an attempt succeeds', async () => {
-    clock.set('2026-12-21T00:00:00.000Z');
-    const job = await createJob('/flaky-1', 'at(2026-12-21T00:01:00)', { retryPolicy });
+    const job = await createJob('/flaky-1', atExpression(clock.after(MINUTE)), { retryPolicy });
     await advanceMinutes(3);
     const [run] = await runsOf(job.id);
     expect(run).toMatchObject({ status: 'succeeded', attempt: 2, result: { statusCode: 200 } });
@@ -347,8 +324,7 @@ describe('retries', () => {
   });
 
   it('times out a hanging target and retries it', async () => {
-    clock.set('2026-12-22T00:00:00.000Z');
-    const job = await createJob('/hang', 'at(2026-12-22T00:01:00)', {
+    const job = await createJob('/hang', atExpression(clock.after(MINUTE)), {
       retryPolicy: { ...retryPolicy, maxAttempts: 2 },
       target: { type: 'http', url: `${target.url}/hang`, timeoutSeconds: 1 },
     });
@@ -360,9 +336,8 @@ describe('retries', () => {
   });
 
   it('waits out delays longer than SQS allows, and puts back a retry that arrives early', async () => {
-    clock.set('2026-12-23T00:00:00.000Z');
     const long = { maxAttempts: 2, initialDelaySeconds: 3600, multiplier: 1, maxDelaySeconds: 3600 };
-    const job = await createJob('/fail-long', 'at(2026-12-23T00:01:00)', { retryPolicy: long });
+    const job = await createJob('/fail-long', atExpression(clock.after(MINUTE)), { retryPolicy: long });
     await advanceMinutes(1);
     const [queued] = await runsOf(job.id);
     // An early copy of the retry (as SQS would deliver after its 15-minute maximum delay).
@@ -371,7 +346,7 @@ describe('retries', () => {
       tenantId: 'dev',
       jobId: job.id,
       trigger: 'retry',
-      scheduledTime: '2026-12-23T00:01:00Z',
+      scheduledTime: iso(MINUTE).replace('.000Z', 'Z'),
       runId: queued!.id,
       attempt: 2,
       notBefore: queued!.nextAttemptAt,
@@ -399,18 +374,15 @@ describe('a worker killed mid-run', () => {
     const calledTarget = new Promise<void>((resolve) => {
       called = resolve;
     });
-    const dying = createWorkerHandler({
-      ...runtime.servicesWith({
+    const dying = createWorkerHandler(
+      runtime.servicesWith({
         callHttpTarget: async (t, c) => {
           if (t.type === 'http') await callHttpTarget(t, c);
           called();
           return new Promise<never>(() => undefined);
         },
       }),
-      // Its fair-share place would stay held until its lease ends, and this file's clock
-      // jumps back and forth between tests: this worker takes none.
-      fairShare: { take: async () => true, give: async () => undefined },
-    });
+    );
     const { Messages = [] } = await runtime.clients.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: runtime.queues.default.url,
@@ -419,27 +391,15 @@ describe('a worker killed mid-run', () => {
       }),
     );
     expect(Messages).toHaveLength(1);
-    const records = Messages.map((m) => ({
-      messageId: m.MessageId!,
-      receiptHandle: m.ReceiptHandle!,
-      body: m.Body!,
-      attributes: {} as SQSRecord['attributes'],
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: runtime.queues.default.arn,
-      awsRegion: 'us-east-1',
-    }));
-    void dying({ Records: records });
+    void dying(sqsEventOf(Messages, runtime.queues.default.arn));
     await calledTarget;
   }
 
   it('leaves a redelivered firing alone while the attempt may still be in progress', async () => {
-    clock.set('2026-12-30T00:00:00.000Z');
-    const job = await createJob('/killed', 'at(2026-12-30T00:01:00)', {
+    const job = await createJob('/killed', atExpression(clock.after(MINUTE)), {
       retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
     });
-    clock.set('2026-12-30T00:01:00.000Z');
+    clock.set(clock.after(MINUTE));
     await runtime.fire();
     await deliverToDyingWorker();
     expect((await runsOf(job.id))[0]).toMatchObject({ status: 'running', attempt: 1 });
@@ -451,11 +411,10 @@ describe('a worker killed mid-run', () => {
   });
 
   it('takes the run over once the lease has run out, as the retry policy allows', async () => {
-    clock.set('2026-12-31T00:00:00.000Z');
-    const twice = await createJob('/killed-twice', 'at(2026-12-31T00:01:00)', {
+    const twice = await createJob('/killed-twice', atExpression(clock.after(MINUTE)), {
       retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
     });
-    clock.set('2026-12-31T00:01:00.000Z');
+    clock.set(clock.after(MINUTE));
     await runtime.fire();
     await deliverToDyingWorker();
     clock.advance(2 * MINUTE); // past the lease (timeout 30 s + 30 s)
@@ -465,8 +424,8 @@ describe('a worker killed mid-run', () => {
     expect(run!.attempts.map((a) => a.status)).toEqual(['failed', 'succeeded']);
     expect(target.callsTo('/killed-twice')).toHaveLength(2);
 
-    const once = await createJob('/killed-once', 'at(2026-12-31T01:00:00)');
-    clock.set('2026-12-31T01:00:00.000Z');
+    const once = await createJob('/killed-once', atExpression(clock.after(HOUR)));
+    clock.set(clock.after(HOUR));
     await runtime.fire();
     await deliverToDyingWorker();
     clock.advance(2 * MINUTE);
@@ -478,30 +437,20 @@ describe('a worker killed mid-run', () => {
 });
 
 describe('dead letters', () => {
-  type Letter = {
-    id: string;
-    jobId: string;
-    runId: string;
-    status: string;
-    reason: string;
-    redrivenBy: string | null;
-  };
-
   it('lists what the queue gave up on and redrives it, recording who and when', async () => {
-    clock.set('2027-01-03T00:00:00.000Z');
-    const job = await createJob('/redriven', 'at(2027-01-03T00:01:00)', {
+    const job = await createJob('/redriven', atExpression(clock.after(MINUTE)), {
       retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
     });
     // A worker holds the run with a long lease and never finishes: every delivery backs off.
     const stuck = {
-      id: 'run_20270103T000100000Z',
+      id: scheduledRunId(clock.after(MINUTE)),
       jobId: job.id,
       tenantId: 'dev',
-      scheduledAt: '2027-01-03T00:01:00.000Z',
+      scheduledAt: iso(MINUTE),
       trigger: 'schedule' as const,
       status: 'running' as const,
       attempt: 1,
-      startedAt: '2027-01-03T00:01:00.000Z',
+      startedAt: iso(MINUTE),
       finishedAt: null,
       durationMs: null,
       result: null,
@@ -510,12 +459,12 @@ describe('dead letters', () => {
       attempts: [],
       nextAttemptAt: null,
       claimToken: 'stuck',
-      leaseUntil: '2027-01-03T01:00:00.000Z',
+      leaseUntil: iso(HOUR),
     };
     expect((await runtime.services.runStore.claim(stuck, clock.now())).claimed).toBe(true);
     await advanceMinutes(1);
 
-    const listed = await api<{ items: Letter[] }>('GET', '/v1/dead-letters');
+    const listed = await api<Page<DeadLetter>>('GET', '/v1/dead-letters');
     const letter = listed.body.items.find((l) => l.jobId === job.id)!;
     expect(letter).toMatchObject({
       runId: stuck.id,
@@ -524,30 +473,27 @@ describe('dead letters', () => {
     });
     expect(target.callsTo('/redriven')).toHaveLength(0);
 
-    clock.set('2027-01-03T02:00:00.000Z'); // the stuck worker's lease is long gone
-    const redrive = await api('POST', '/v1/dead-letters/redrive', { ids: [letter.id] });
+    clock.set(clock.after(2 * HOUR)); // the stuck worker's lease is long gone
+    const redrive = await api<RedriveResult>('POST', '/v1/dead-letters/redrive', { ids: [letter.id] });
     expect(redrive.body).toEqual({ redriven: [letter.id], alreadyRedriven: [] });
     await runtime.drain();
     const [run] = await runsOf(job.id);
     expect(run).toMatchObject({ status: 'succeeded', attempt: 2 });
     expect(target.callsTo('/redriven')).toHaveLength(1);
 
-    const after = await api<{ items: Letter[] }>('GET', '/v1/dead-letters?status=redriven');
+    const after = await api<Page<DeadLetter>>('GET', '/v1/dead-letters?status=redriven');
     expect(after.body.items.find((l) => l.id === letter.id)).toMatchObject({
       status: 'redriven',
       redrivenBy: devKeySubject(),
-      redrivenAt: '2027-01-03T02:00:00.000Z',
+      redrivenAt: iso(2 * HOUR),
     });
     // Administrative actions land in the audit log, with who, what and when.
-    const audit = await api<{ items: { action: string; actor: string; target: string; at: string }[] }>(
-      'GET',
-      '/v1/audit',
-    );
+    const audit = await api<Page<AuditEntry>>('GET', '/v1/audit');
     expect(audit.body.items[0]).toMatchObject({
       action: 'dead-letters.redrive',
       actor: devKeySubject(),
       target: letter.id,
-      at: '2027-01-03T02:00:00.000Z',
+      at: iso(2 * HOUR),
     });
     expect((await api('POST', '/v1/dead-letters/redrive', { ids: [letter.id] })).body).toEqual({
       redriven: [],
@@ -560,13 +506,13 @@ describe('dead letters', () => {
 
 describe('overlap policies', () => {
   it('skip: a firing while the previous run is still running is recorded as skipped with the reason', async () => {
-    clock.set('2026-12-25T09:59:00.000Z');
+    clock.set(clock.after(9 * HOUR + 59 * MINUTE));
     // catchUp "all": both firings of the backlog run, so they overlap (none/latest would miss the first).
     const job = await createJob('/slow-skip', 'cron(0,1 10 * * ? *)', {
       overlapPolicy: 'skip',
       catchUp: 'all',
     });
-    clock.set('2026-12-25T10:01:00.000Z');
+    clock.set(clock.after(10 * HOUR + MINUTE));
     await runtime.tick(); // both firings arrive in one batch and are handled side by side
     const runs = await runsOf(job.id);
     expect(runs.map((r) => r.status).sort()).toEqual(['skipped', 'succeeded']);
@@ -578,12 +524,12 @@ describe('overlap policies', () => {
   });
 
   it('buffer_one: one firing waits behind the running one, a further one is skipped', async () => {
-    clock.set('2026-12-26T09:59:00.000Z');
+    clock.set(clock.after(9 * HOUR + 59 * MINUTE));
     const job = await createJob('/slow-buffer', 'cron(0,1,2 10 * * ? *)', {
       overlapPolicy: 'buffer_one',
       catchUp: 'all',
     });
-    clock.set('2026-12-26T10:02:00.000Z');
+    clock.set(clock.after(10 * HOUR + 2 * MINUTE));
     await runtime.tick();
     let runs = await runsOf(job.id);
     expect(runs.map((r) => r.status).sort()).toEqual(['queued', 'skipped', 'succeeded']);
@@ -600,7 +546,6 @@ describe('overlap policies', () => {
   });
 
   it('a crashed run cannot block the job: its lock is a lease that expires', async () => {
-    clock.set('2026-12-27T00:00:00.000Z');
     const job = await createJob('/after-crash', 'rate(1 minute)', { overlapPolicy: 'skip' });
     // A worker took the lock for a run and died without releasing it.
     const lease = new Date(clock.now().getTime() + 90_000).toISOString();
@@ -620,27 +565,25 @@ describe('overlap policies', () => {
 
 describe('misfires', () => {
   it('records a firing picked up after the misfire grace as missed, without calling the target', async () => {
-    clock.set('2026-12-28T00:00:00.000Z');
-    const job = await createJob('/misfire', 'at(2026-12-28T00:01:00)', { misfireGraceSeconds: 120 });
-    clock.set('2026-12-28T00:01:00.000Z');
+    const job = await createJob('/misfire', atExpression(clock.after(MINUTE)), { misfireGraceSeconds: 120 });
+    clock.set(clock.after(MINUTE));
     await runtime.fire();
-    clock.set('2026-12-28T00:04:00.000Z'); // the workers were down for three minutes
+    clock.set(clock.after(4 * MINUTE)); // the workers were down for three minutes
     await runtime.drain();
     const [run] = await runsOf(job.id);
     expect(run).toMatchObject({
       status: 'missed',
-      scheduledAt: '2026-12-28T00:01:00.000Z',
+      scheduledAt: iso(MINUTE),
       skipReason: 'picked up 180s after its scheduled time, past the misfire grace of 120s',
     });
     expect(target.callsTo('/misfire')).toHaveLength(0);
   });
 
   it('runs a late firing that is still within the grace', async () => {
-    clock.set('2026-12-29T00:00:00.000Z');
-    const job = await createJob('/late-ok', 'at(2026-12-29T00:01:00)', { misfireGraceSeconds: 300 });
-    clock.set('2026-12-29T00:01:00.000Z');
+    const job = await createJob('/late-ok', atExpression(clock.after(MINUTE)), { misfireGraceSeconds: 300 });
+    clock.set(clock.after(MINUTE));
     await runtime.fire();
-    clock.set('2026-12-29T00:04:00.000Z');
+    clock.set(clock.after(4 * MINUTE));
     await runtime.drain();
     expect((await runsOf(job.id))[0]?.status).toBe('succeeded');
   });
@@ -648,7 +591,6 @@ describe('misfires', () => {
 
 describe('failure alerts', () => {
   it('calls the job webhook once, signed, and tells the failure topic, when a run finally fails', async () => {
-    clock.set('2027-01-04T00:00:00.000Z');
     const secret = 'whsec_test_0123456789';
     const watch = await runtime.clients.sqs.send(new CreateQueueCommand({ QueueName: 'failure-watch' }));
     const { Attributes } = await runtime.clients.sqs.send(
@@ -662,11 +604,11 @@ describe('failure alerts', () => {
         Attributes: { RawMessageDelivery: 'true' },
       }),
     );
-    const job = await createJob('/fail-notify', 'at(2027-01-04T00:01:00)', {
+    const job = await createJob('/fail-notify', atExpression(clock.after(MINUTE)), {
       retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },
       notify: { onFailure: [{ url: `${target.url}/hook` }], secret },
     });
-    expect((job as unknown as { notify: unknown }).notify).toEqual({
+    expect(job.notify).toEqual({
       onFailure: [{ url: `${target.url}/hook` }],
       secretSet: true,
     });
@@ -696,16 +638,19 @@ describe('failure alerts', () => {
 });
 
 describe('catch-up on resume', () => {
+  /** One scenario from a fresh start of its own; its job is gone at the end. */
   async function pauseAndResume(catchUp: string, catchUpWindowMinutes: number, path: string) {
-    clock.set('2027-01-05T00:00:00.000Z');
+    clock.fresh();
     const job = await createJob(path, 'rate(10 minutes)', { catchUp, catchUpWindowMinutes });
-    clock.set('2027-01-05T00:05:00.000Z');
+    clock.set(clock.after(5 * MINUTE));
     await api('POST', `/v1/jobs/${job.id}/pause`);
     await advanceMinutes(40); // 00:10, 00:20, 00:30 and 00:40 pass while paused
     expect(target.callsTo(path)).toHaveLength(0);
     await api('POST', `/v1/jobs/${job.id}/resume`);
     await runtime.drain();
-    return (await runsOf(job.id)).map((r) => `${r.trigger} ${r.scheduledAt.slice(11, 16)} ${r.status}`);
+    const runs = (await runsOf(job.id)).map((r) => `${r.trigger} ${r.scheduledAt.slice(11, 16)} ${r.status}`);
+    await api('DELETE', `/v1/jobs/${job.id}`);
+    return runs;
   }
 
   it('all: runs every occurrence missed while paused', async () => {
@@ -730,7 +675,6 @@ describe('catch-up on resume', () => {
 
 describe('the reconciler', () => {
   it('repairs drift both ways: missing, hand-edited and orphaned schedules', async () => {
-    clock.set('2027-03-01T00:00:00.000Z');
     const gone = await createJob('/rec-gone', 'rate(1 hour)');
     const edited = await createJob('/rec-edited', 'cron(0 9 * * ? *)');
     const paused = await createJob('/rec-paused', 'rate(1 hour)', { state: 'paused' });
@@ -791,7 +735,6 @@ describe('the reconciler', () => {
 
 describe('run metrics', () => {
   it('counts runs by final status and priority, and measures schedule lag', async () => {
-    clock.set('2027-02-01T00:00:00.000Z');
     const before = { ...runtime.metrics.counts };
     const lags = runtime.metrics.lagsMs.length;
     const delta = (key: string) => (runtime.metrics.counts[key] ?? 0) - (before[key] ?? 0);
@@ -810,7 +753,7 @@ describe('run metrics', () => {
 describe('catch-up after a backlog', () => {
   /** The worker is away for five minutes of a rate(1 minute) job: five firings pile up. */
   async function backlog(catchUp: string, catchUpWindowMinutes: number, path: string) {
-    clock.set('2027-01-06T00:00:00.000Z');
+    clock.fresh();
     const job = await createJob(path, 'rate(1 minute)', { catchUp, catchUpWindowMinutes });
     for (let i = 0; i < 5; i++) {
       clock.advance(MINUTE);
@@ -831,7 +774,7 @@ describe('catch-up after a backlog', () => {
         '00:01 missed',
       ]);
       expect(runs[1]?.skipReason).toBe(
-        `overtaken by the occurrence at 2027-01-06T00:05:00.000Z: with catchUp "${catchUp}" only the latest of a backlog runs`,
+        `overtaken by the occurrence at ${iso(5 * MINUTE)}: with catchUp "${catchUp}" only the latest of a backlog runs`,
       );
       expect(target.callsTo(`/backlog-${catchUp}`)).toHaveLength(1);
       await deleteAllJobs(api);
@@ -855,7 +798,6 @@ describe('catch-up after a backlog', () => {
 
 describe('run now', () => {
   it('queues a manual run with its own identity that does not swallow the next scheduled one', async () => {
-    clock.set('2026-12-24T00:00:00.000Z');
     const job = await createJob('/run-now', 'rate(1 hour)');
     const res = await api<Run & { jobId: string }>('POST', `/v1/jobs/${job.id}/runs`);
     expect(res.status).toBe(202);
@@ -880,8 +822,9 @@ describe('run now', () => {
 
 describe('job API against the local runtime', () => {
   it('creates a job with Location, ETag, defaults, nextRunAt and exactly one schedule', async () => {
-    clock.set('2026-12-01T10:00:30.000Z');
-    const res = await api<Job & Record<string, unknown>>('POST', '/v1/jobs', {
+    // A Tuesday in winter, so the next weekday 02:00 in Berlin is Wednesday's.
+    const t = clock.freshLike('2026-12-01T10:00:30.000Z');
+    const res = await api<Job>('POST', '/v1/jobs', {
       name: 'nightly-report',
       schedule: { expression: 'cron(0 2 ? * MON-FRI *)', timezone: 'Europe/Berlin' },
       target: { type: 'http', url: `${target.url}/report` },
@@ -899,7 +842,7 @@ describe('job API against the local runtime', () => {
       version: 1,
       lastRun: null,
       // Wednesday 2026-12-02 02:00 CET
-      nextRunAt: '2026-12-02T01:00:00.000Z',
+      nextRunAt: t('2026-12-02T01:00:00.000Z'),
       target: { method: 'POST', timeoutSeconds: 30, headers: {} },
       schedule: { timezone: 'Europe/Berlin', startAt: null, endAt: null, flexibleWindowMinutes: 0 },
     });
@@ -957,11 +900,7 @@ describe('job API against the local runtime', () => {
       ['{not json', '(body)'],
     ];
     for (const [body, field] of cases) {
-      const res = await api<{ type: string; status: number; errors: { field: string; message: string }[] }>(
-        'POST',
-        '/v1/jobs',
-        body,
-      );
+      const res = await api<ValidationProblem>('POST', '/v1/jobs', body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       expect(res.body.status).toBe(400);
@@ -988,7 +927,7 @@ describe('job API against the local runtime', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     const different = await api('POST', '/v1/jobs', { ...body, name: 'other' }, headers);
     expect(different.status).toBe(422);
-    const all = await api<Page<Job & { name: string }>>('GET', '/v1/jobs?limit=100');
+    const all = await api<Page<Job>>('GET', '/v1/jobs?limit=100');
     expect(all.body.items.filter((j) => j.name === body.name)).toHaveLength(1);
   });
 
@@ -1016,7 +955,7 @@ describe('job API against the local runtime', () => {
 
   it('updates with If-Match: the schedule follows, and a stale version gets 412 and changes nothing', async () => {
     const job = await createJob('/patch', 'rate(1 hour)');
-    const updated = await api<Job & { schedule: { expression: string } }>(
+    const updated = await api<Job>(
       'PATCH',
       `/v1/jobs/${job.id}`,
       { schedule: { expression: 'rate(15 minutes)' } },
@@ -1033,28 +972,28 @@ describe('job API against the local runtime', () => {
     expect(staleBody.status).toBe(412);
     const bad = await api('PATCH', `/v1/jobs/${job.id}`, { schedule: { expression: 'rate(0 minutes)' } });
     expect(bad.status).toBe(400);
-    const current = await api<Job & { name: string }>('GET', `/v1/jobs/${job.id}`);
+    const current = await api<Job>('GET', `/v1/jobs/${job.id}`);
     expect(current.body.version).toBe(2);
     expect(current.body.name).toBe('job-patch');
   });
 
   it('previews fire times, answers health and serves the OpenAPI document', async () => {
-    clock.set('2026-12-01T10:00:00.000Z');
-    const preview = await api<{ fireTimes: string[] }>('POST', '/v1/schedules/preview', {
+    const t = clock.freshLike('2026-12-01T10:00:00.000Z');
+    const preview = await api<Preview>('POST', '/v1/schedules/preview', {
       expression: 'cron(30 9 ? * MON#1 *)',
       timezone: 'America/New_York',
       count: 2,
     });
     expect(preview.status).toBe(200);
     // First Mondays after 1 Dec 2026: 7 Dec and 4 Jan, 09:30 EST (UTC-5).
-    expect(preview.body.fireTimes).toEqual(['2026-12-07T14:30:00.000Z', '2027-01-04T14:30:00.000Z']);
-    const badPreview = await api<{ errors: { field: string }[] }>('POST', '/v1/schedules/preview', {
+    expect(preview.body.fireTimes).toEqual([t('2026-12-07T14:30:00.000Z'), t('2027-01-04T14:30:00.000Z')]);
+    const badPreview = await api<ValidationProblem>('POST', '/v1/schedules/preview', {
       expression: 'nope',
     });
     expect(badPreview.status).toBe(400);
     expect(badPreview.body.errors[0]?.field).toBe('expression');
 
-    const health = await api('GET', '/v1/health');
+    const health = await api<Health>('GET', '/v1/health');
     expect(health.status).toBe(200);
     expect(health.body).toEqual({ status: 'ok', checks: { jobsTable: 'ok' } });
 
@@ -1075,7 +1014,7 @@ describe('job API against the local runtime', () => {
 
 describe('schedule consistency after a crash (invariant 1)', () => {
   /** Stands in for a process that dies after the table write, before the Scheduler call. */
-  const crashing: ScheduleGateway = {
+  const crashing: ScheduleWriter = {
     apply: async () => {
       throw new Error('simulated crash before the Scheduler call');
     },
@@ -1085,7 +1024,6 @@ describe('schedule consistency after a crash (invariant 1)', () => {
   };
 
   it('repairs a job created, paused or deleted without its schedule change, and the job then fires', async () => {
-    clock.set('2026-12-10T00:00:00.000Z');
     const crashed = runtime.servicesWith({ scheduleGateway: crashing }).jobService;
 
     const { job } = await crashed.create('dev', jobBody('/repaired', 'rate(1 minute)'));
@@ -1115,10 +1053,9 @@ describe('schedule consistency after a crash (invariant 1)', () => {
   });
 
   it('applies the newest version when the job changes while its schedule is being written', async () => {
-    clock.set('2026-12-11T00:00:00.000Z');
     const real = runtime.services.schedules;
     let interfered = false;
-    const racing: ScheduleGateway = {
+    const racing: ScheduleWriter = {
       apply: async (job) => {
         await real.apply(job);
         if (!interfered) {

@@ -1,10 +1,23 @@
-/** Shared pieces of the end-to-end tests: a recording HTTP target and a small API client. */
+/**
+ * Shared pieces of the end-to-end tests: a recording HTTP target, a local runtime under a
+ * manual clock with its per-test bookkeeping, and the API calls many tests make.
+ */
 import { createServer, type Server } from 'node:http';
+import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
 import { exportJWK, generateKeyPair } from 'jose';
 import { expect } from 'vitest';
 import type { Clock } from '../../functions/commons/clock.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
-import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.js';
+import {
+  LOCAL_SCHEDULE_GROUP,
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  startLocalRuntime,
+} from '../../local/runtime.js';
+import { type ApiClient, apiClient, type Page, type Run } from '../support/api.js';
+import { TestClock } from '../support/clock.js';
+
+export { type ApiClient, type ApiResponse, apiClient } from '../support/api.js';
 
 export interface TargetCall {
   method: string;
@@ -77,38 +90,15 @@ export class RecordingTarget {
     return this.calls.filter((c) => c.path === path);
   }
 
+  /** Forgets the calls so far (and so the count of each /flaky-N path): each test its own. */
+  reset(): void {
+    this.calls.length = 0;
+  }
+
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
-}
-
-export interface ApiResponse<T = Record<string, unknown>> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/** Calls the API; with a credential, as `Authorization: Bearer <credential>` (a header given per call wins). */
-export function apiClient(baseUrl: string, credential?: string) {
-  return async <T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<ApiResponse<T>> => {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: {
-        'content-type': 'application/json',
-        ...(credential ? { authorization: `Bearer ${credential}` } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : {}) as T };
-  };
 }
 
 /** Polls until `check` returns a value, failing with the last observation at the deadline. */
@@ -164,7 +154,7 @@ export class FiringLedger {
 }
 
 /** Deletes every job of the tenant; dependents go before the jobs they depend on. */
-export async function deleteAllJobs(api: ReturnType<typeof apiClient>): Promise<void> {
+export async function deleteAllJobs(api: ApiClient): Promise<void> {
   for (let round = 0; round < 10; round++) {
     const { body } = await api<{ items: { id: string }[] }>('GET', '/v1/jobs?limit=100');
     if (body.items.length === 0) return;
@@ -176,8 +166,9 @@ export async function deleteAllJobs(api: ReturnType<typeof apiClient>): Promise<
 
 /** A local runtime under a manual clock, with its API client and firing ledger. */
 export interface ManualSuite {
+  clock: Clock;
   runtime: LocalRuntime;
-  api: ReturnType<typeof apiClient>;
+  api: ApiClient;
   ledger: FiringLedger;
 }
 
@@ -192,17 +183,28 @@ export async function startManualSuite(
     failedVisibilityTimeoutSeconds: 0,
     ...options,
   });
-  return { runtime, api: apiClient(runtime.apiUrl, runtime.devApiKey), ledger: new FiringLedger(runtime) };
+  return {
+    clock,
+    runtime,
+    api: apiClient(runtime.apiUrl, runtime.devApiKey),
+    ledger: new FiringLedger(runtime),
+  };
 }
 
 /**
  * After each test: nothing lost (every firing it caused has its one outcome), and no jobs
- * left, so a clock jump never replays another test's schedules.
+ * left, so a clock jump never replays another test's schedules. Under a TestClock, what the
+ * test left on the queues with a delay (retries and put-back firings of its now deleted
+ * jobs) comes due a day later and is worked off here, not in the next test.
  */
-export async function settleTest({ runtime, api, ledger }: ManualSuite): Promise<void> {
+export async function settleTest({ clock, runtime, api, ledger }: ManualSuite): Promise<void> {
   await runtime.drain();
   expect(await ledger.settle()).toEqual([]);
   await deleteAllJobs(api);
+  if (clock instanceof TestClock) {
+    clock.fresh();
+    await runtime.drain();
+  }
 }
 
 /** After the file: the count over all of it, N firings, N recorded outcomes. */
@@ -241,4 +243,49 @@ export async function startTestIssuer(kid = 'test-key'): Promise<TestIssuer> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A client of another tenant, with an admin key of its own made straight in the store. */
+export async function tenantClient(runtime: LocalRuntime, tenantId: string, now: Date): Promise<ApiClient> {
+  const { secretKey } = await runtime.services.apiKeys.create(
+    { tenantId, name: `${tenantId} admin`, role: 'admin', createdBy: 'test' },
+    now,
+  );
+  return apiClient(runtime.apiUrl, secretKey);
+}
+
+/** A job's runs, newest first (up to 100). */
+export async function runsOf(api: ApiClient, jobId: string): Promise<Run[]> {
+  const res = await api<Page<Run>>('GET', `/v1/jobs/${jobId}/runs?limit=100`);
+  expect(res.status).toBe(200);
+  return res.body.items;
+}
+
+/** Runs the job now and returns its run once the worker is done with what is queued. */
+export async function runNow(api: ApiClient, runtime: LocalRuntime, jobId: string): Promise<Run> {
+  const started = await api<Run>('POST', `/v1/jobs/${jobId}/runs`);
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  await runtime.drain();
+  return (await api<Run>('GET', `/v1/jobs/${jobId}/runs/${started.body.id}`)).body;
+}
+
+/** Under a real clock: polls a job's runs until `done` holds for them. */
+export function waitForRuns(
+  api: ApiClient,
+  jobId: string,
+  done: (runs: Run[]) => boolean,
+  options: { query?: string; timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<Run[]> {
+  const { query = '', ...polling } = options;
+  return eventually(async () => {
+    const res = await api<Page<Run>>('GET', `/v1/jobs/${jobId}/runs?limit=100${query}`);
+    return done(res.body.items) ? res.body.items : undefined;
+  }, polling);
+}
+
+/** A job's schedule in the Scheduler (emulator), as the console shows it. */
+export function getSchedule(runtime: LocalRuntime, name: string) {
+  return runtime.clients.scheduler.send(
+    new GetScheduleCommand({ Name: name, GroupName: LOCAL_SCHEDULE_GROUP }),
+  );
 }
