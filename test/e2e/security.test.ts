@@ -6,23 +6,39 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEvent, SQSEvent } from 'aws-lambda';
 import { type JWTPayload, SignJWT } from 'jose';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../functions/domain/signature.js';
 import { createApiHandler } from '../../functions/handlers/api.js';
 import { createWorkerHandler } from '../../functions/handlers/worker.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
-import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, RecordingTarget, startTestIssuer, type TestIssuer } from './support.js';
+import type {
+  ApiClient,
+  ApiKey,
+  AuditEntry,
+  CreatedKey,
+  Job,
+  Page,
+  Problem,
+  Run,
+  SigningSecret,
+  ValidationProblem,
+} from '../support/api.js';
+import { TestClock } from '../support/clock.js';
+import { apiGatewayEvent, sqsEventOf } from '../support/events.js';
+import {
+  apiClient,
+  deleteAllJobs,
+  RecordingTarget,
+  startTestIssuer,
+  type TestIssuer,
+  tenantClient,
+} from './support.js';
 
-type Problem = { type: string; status: number; detail: string };
-type Job = { id: string };
-
-const clock = new ManualClock('2026-11-23T00:00:00.000Z');
+const clock = new TestClock();
 let runtime: LocalRuntime;
-let admin: ReturnType<typeof apiClient>;
+let admin: ApiClient;
 let issuer = '';
 let stopIssuer: (() => Promise<void>) | undefined;
 const receiver = new RecordingTarget();
@@ -46,9 +62,15 @@ beforeAll(async () => {
   admin = apiClient(runtime.apiUrl, runtime.devApiKey);
 });
 
-// Each test in its own second (and the rate limit's window with it); the clock only moves here.
+// Each test on a day of its own, and so in rate-limit windows of its own.
 beforeEach(() => {
-  clock.advance(1000);
+  clock.fresh();
+});
+
+// What a test left queued is worked off, and the dev tenant has no jobs when the next begins.
+afterEach(async () => {
+  await runtime.drain();
+  await deleteAllJobs(admin);
 });
 
 afterAll(async () => {
@@ -116,7 +138,7 @@ describe('authentication', () => {
   });
 
   it('shows a new key once, lists keys without secrets, and a revoked key stops working', async () => {
-    const created = await admin<{ id: string; key: string; role: string; name: string }>('POST', '/v1/keys', {
+    const created = await admin<CreatedKey>('POST', '/v1/keys', {
       name: 'billing-service',
       role: 'operator',
     });
@@ -125,7 +147,7 @@ describe('authentication', () => {
     const service = apiClient(runtime.apiUrl, created.body.key);
     expect((await service('GET', '/v1/jobs')).status).toBe(200);
 
-    const listed = await admin<{ items: Record<string, unknown>[] }>('GET', '/v1/keys?limit=100');
+    const listed = await admin<Page<ApiKey>>('GET', '/v1/keys?limit=100');
     const entry = listed.body.items.find((k) => k.id === created.body.id);
     expect(entry).toMatchObject({ name: 'billing-service', role: 'operator', revokedAt: null });
     expect(JSON.stringify(listed.body)).not.toContain(created.body.key.split('_')[2]);
@@ -142,7 +164,7 @@ describe('authentication', () => {
     expect((await service('GET', '/v1/jobs')).status).toBe(401);
     expect((await admin('DELETE', `/v1/keys/${created.body.id}`)).status).toBe(404);
 
-    const audit = await admin<{ items: { action: string; target: string }[] }>('GET', '/v1/audit');
+    const audit = await admin<Page<AuditEntry>>('GET', '/v1/audit');
     expect(audit.body.items.slice(0, 2)).toMatchObject([
       { action: 'key.revoke', target: created.body.id },
       { action: 'key.create', target: created.body.id },
@@ -173,15 +195,11 @@ describe('authentication', () => {
 
 describe('safe HTTP targets', () => {
   it('refuses, at create and update, targets and webhooks that reach internal addresses', async () => {
-    const metadata = await admin<Problem & { errors: { field: string; message: string }[] }>(
-      'POST',
-      '/v1/jobs',
-      {
-        ...jobBody('metadata'),
-        target: { type: 'http', url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
-        notify: { onFailure: [{ url: 'http://10.0.0.1/hook' }], secret: 'a-webhook-secret-of-length' },
-      },
-    );
+    const metadata = await admin<ValidationProblem>('POST', '/v1/jobs', {
+      ...jobBody('metadata'),
+      target: { type: 'http', url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
+      notify: { onFailure: [{ url: 'http://10.0.0.1/hook' }], secret: 'a-webhook-secret-of-length' },
+    });
     expect(metadata.status).toBe(400);
     expect(metadata.body.errors.map((e) => e.field)).toEqual(['target.url', 'notify.onFailure.0.url']);
     expect(metadata.body.errors[0]?.message).toContain('169.254.169.254 is an internal');
@@ -191,7 +209,7 @@ describe('safe HTTP targets', () => {
       target: { url: 'http://[fd00:ec2::254]/' },
     });
     expect(moved.status).toBe(400);
-    expect((await admin<{ target: { url: string } }>('GET', `/v1/jobs/${job.body.id}`)).body.target.url).toBe(
+    expect((await admin<Job>('GET', `/v1/jobs/${job.body.id}`)).body.target.url).toBe(
       'http://localhost:8009/hook',
     );
     expect((await admin('DELETE', `/v1/jobs/${job.body.id}`)).status).toBe(204);
@@ -219,7 +237,7 @@ describe('the first admin', () => {
       'admin',
     ]);
     const acme = apiClient(runtime.apiUrl, stdout.trim());
-    const keys = await acme<{ items: { role: string; createdBy: string }[] }>('GET', '/v1/keys');
+    const keys = await acme<Page<ApiKey>>('GET', '/v1/keys');
     expect(keys.status).toBe(200);
     expect(keys.body.items).toMatchObject([{ role: 'admin', createdBy: 'create-key' }]);
     await expect(run(['--table', runtime.config.jobsTableName, '--tenant', 'Not A Tenant'])).rejects.toThrow(
@@ -259,13 +277,9 @@ describe('roles', () => {
 
 describe('tenant isolation', () => {
   it("answers 404 for every operation on another tenant's job, run, key and dead letter", async () => {
-    const { secretKey } = await runtime.services.apiKeys.create(
-      { tenantId: 'other', name: 'other admin', role: 'admin', createdBy: 'test' },
-      clock.now(),
-    );
-    const other = apiClient(runtime.apiUrl, secretKey);
+    const other = await tenantClient(runtime, 'other', clock.now());
     const mine = await admin<Job>('POST', '/v1/jobs', jobBody('mine'));
-    const run = await admin<{ id: string }>('POST', `/v1/jobs/${mine.body.id}/runs`);
+    const run = await admin<Run>('POST', `/v1/jobs/${mine.body.id}/runs`);
     await runtime.drain();
     const id = mine.body.id;
     // A dead letter of the owner's job, as the archiver records it.
@@ -307,13 +321,13 @@ describe('tenant isolation', () => {
     }
     expect((await other<{ items: unknown[] }>('GET', '/v1/jobs')).body.items).toEqual([]);
     expect((await other<{ items: unknown[] }>('GET', '/v1/dead-letters')).body.items).toEqual([]);
-    expect((await other<{ items: { tenantId?: string }[] }>('GET', '/v1/keys')).body.items).toHaveLength(1);
+    expect((await other<Page<ApiKey>>('GET', '/v1/keys')).body.items).toHaveLength(1);
     // Another tenant's job cannot be a dependency either: to this tenant it does not exist.
     const dependent = await other<Problem>('POST', '/v1/jobs', { ...jobBody('dep'), dependsOn: [id] });
     expect(dependent.status).toBe(400);
 
     // And nothing changed for the owner; the dev key still works.
-    const still = await admin<Job & { name: string; state: string }>('GET', `/v1/jobs/${id}`);
+    const still = await admin<Job>('GET', `/v1/jobs/${id}`);
     expect(still.body).toMatchObject({ name: 'mine', state: 'enabled' });
     expect((await admin<{ items: unknown[] }>('GET', `/v1/jobs/${id}/runs`)).body.items).toHaveLength(1);
     // A tenant in the request body is not a field: the tenant only ever comes from the credential.
@@ -323,13 +337,7 @@ describe('tenant isolation', () => {
 });
 
 describe('quotas and rate limits', () => {
-  async function tenant(name: string) {
-    const { secretKey } = await runtime.services.apiKeys.create(
-      { tenantId: name, name: 'quota test', role: 'admin', createdBy: 'test' },
-      clock.now(),
-    );
-    return apiClient(runtime.apiUrl, secretKey);
-  }
+  const tenant = (name: string) => tenantClient(runtime, name, clock.now());
 
   it('caps the jobs a tenant has: 429 past the maximum, room again after a delete', async () => {
     const api = await tenant('quota-jobs');
@@ -349,7 +357,6 @@ describe('quotas and rate limits', () => {
   });
 
   it('holds the job quota under concurrent creates: the counter is atomic', async () => {
-    clock.advance(60_000); // a fresh minute for the creation rate
     const api = await tenant('quota-race');
     const results = await Promise.all(
       Array.from({ length: 14 }, (_, i) => api('POST', '/v1/jobs', jobBody(`race-${i}`))),
@@ -362,7 +369,6 @@ describe('quotas and rate limits', () => {
   });
 
   it('limits job creations per minute', async () => {
-    clock.advance(60_000);
     const api = await tenant('quota-rate');
     for (let i = 0; i < LIMITS.jobCreatesPerMinute; i++) {
       const created = await api<Job>('POST', '/v1/jobs', jobBody(`c${i}`));
@@ -397,14 +403,12 @@ describe('quotas and rate limits', () => {
 });
 
 describe('signed calls and secret headers', () => {
-  type Secret = { id: string; secret: string; previous: { id: string; retiresAt: string } | null };
-
   it('signs every HTTP call with the tenant secret, sends secret headers, and never shows them', async () => {
-    const first = await admin<Secret>('GET', '/v1/tenant/signing-secret');
+    const first = await admin<SigningSecret>('GET', '/v1/tenant/signing-secret');
     expect(first.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
-    expect((await admin<Secret>('GET', '/v1/tenant/signing-secret')).body.id).toBe(first.body.id);
+    expect((await admin<SigningSecret>('GET', '/v1/tenant/signing-secret')).body.id).toBe(first.body.id);
 
-    const created = await admin<Job & { target: Record<string, unknown> }>('POST', '/v1/jobs', {
+    const created = await admin<Job>('POST', '/v1/jobs', {
       name: 'signed',
       target: {
         type: 'http',
@@ -424,7 +428,7 @@ describe('signed calls and secret headers', () => {
     const stored = await runtime.services.jobStore.get('dev', created.body.id);
     expect(JSON.stringify(stored)).not.toContain('s3cr3t');
 
-    const run = await admin<{ id: string }>('POST', `/v1/jobs/${created.body.id}/runs`);
+    const run = await admin<Run>('POST', `/v1/jobs/${created.body.id}/runs`);
     await runtime.drain();
     const [call] = receiver.callsTo('/signed');
     expect(call?.headers.authorization).toBe('Bearer s3cr3t-token');
@@ -440,13 +444,9 @@ describe('signed calls and secret headers', () => {
     await admin('POST', `/v1/jobs/${created.body.id}/runs`);
     await runtime.drain();
     expect(receiver.callsTo('/signed')[1]?.headers.authorization).toBe('Bearer s3cr3t-token');
-    const cleared = await admin<{ target: { secretHeaderNames: string[] } }>(
-      'PATCH',
-      `/v1/jobs/${created.body.id}`,
-      {
-        target: { secretHeaders: {} },
-      },
-    );
+    const cleared = await admin<Job>('PATCH', `/v1/jobs/${created.body.id}`, {
+      target: { secretHeaders: {} },
+    });
     expect(cleared.body.target.secretHeaderNames).toEqual([]);
     await admin('POST', `/v1/jobs/${created.body.id}/runs`);
     await runtime.drain();
@@ -455,12 +455,12 @@ describe('signed calls and secret headers', () => {
   });
 
   it('rotates the secret: both sign for a day, then only the new one', async () => {
-    const before = (await admin<Secret>('GET', '/v1/tenant/signing-secret')).body;
-    const rotated = await admin<Secret>('POST', '/v1/tenant/signing-secret/rotate');
+    const before = (await admin<SigningSecret>('GET', '/v1/tenant/signing-secret')).body;
+    const rotated = await admin<SigningSecret>('POST', '/v1/tenant/signing-secret/rotate');
     expect(rotated.status).toBe(200);
     expect(rotated.body.id).not.toBe(before.id);
     expect(rotated.body.previous?.id).toBe(before.id);
-    const audit = await admin<{ items: { action: string; target: string }[] }>('GET', '/v1/audit');
+    const audit = await admin<Page<AuditEntry>>('GET', '/v1/audit');
     expect(audit.body.items[0]).toMatchObject({ action: 'signing-secret.rotate', target: rotated.body.id });
 
     const job = await admin<Job>('POST', '/v1/jobs', {
@@ -496,13 +496,15 @@ describe('signed calls and secret headers', () => {
     const api = createApiHandler(services);
     const worker = createWorkerHandler(services);
     const request = (method: string, path: string, body?: unknown) =>
-      api({
-        httpMethod: method,
-        path,
-        headers: { authorization: `Bearer ${runtime.devApiKey}` },
-        body: body === undefined ? null : JSON.stringify(body),
-        requestContext: { requestId: 'req-logged-1' },
-      } as unknown as APIGatewayProxyEvent);
+      api(
+        apiGatewayEvent({
+          method,
+          path,
+          headers: { authorization: `Bearer ${runtime.devApiKey}` },
+          body: body === undefined ? null : JSON.stringify(body),
+          requestId: 'req-logged-1',
+        }),
+      );
     const created = await request('POST', '/v1/jobs', {
       name: 'logged',
       target: {
@@ -519,17 +521,8 @@ describe('signed calls and secret headers', () => {
       new ReceiveMessageCommand({ QueueUrl: runtime.queues.default.url, MaxNumberOfMessages: 10 }),
     );
     expect(Messages).toHaveLength(1);
-    await worker({
-      Records: Messages.map((m) => ({
-        messageId: m.MessageId,
-        receiptHandle: m.ReceiptHandle,
-        body: m.Body,
-        attributes: {},
-      })),
-    } as unknown as SQSEvent);
-    const { secret } = JSON.parse((await request('GET', '/v1/tenant/signing-secret')).body) as {
-      secret: string;
-    };
+    await worker(sqsEventOf(Messages, runtime.queues.default.arn));
+    const { secret } = JSON.parse((await request('GET', '/v1/tenant/signing-secret')).body) as SigningSecret;
     expect(receiver.callsTo('/fail-logged')[0]?.headers.authorization).toBe('Bearer never-in-logs-7f3a');
     // The worker's lines carry the API request that asked for the run.
     const failedLine = lines.find((l) => l.includes('attempt failed'));
@@ -546,13 +539,9 @@ describe('signed calls and secret headers', () => {
   });
 
   it('gives each tenant its own secret, and only admins see it', async () => {
-    const { secretKey } = await runtime.services.apiKeys.create(
-      { tenantId: 'signing-other', name: 'x', role: 'admin', createdBy: 'test' },
-      clock.now(),
-    );
-    const theirs = (await apiClient(runtime.apiUrl, secretKey)<Secret>('GET', '/v1/tenant/signing-secret'))
-      .body;
-    const ours = (await admin<Secret>('GET', '/v1/tenant/signing-secret')).body;
+    const signingOther = await tenantClient(runtime, 'signing-other', clock.now());
+    const theirs = (await signingOther<SigningSecret>('GET', '/v1/tenant/signing-secret')).body;
+    const ours = (await admin<SigningSecret>('GET', '/v1/tenant/signing-secret')).body;
     expect(theirs.secret).not.toBe(ours.secret);
     const operator = apiClient(runtime.apiUrl, await keyFor('operator'));
     expect((await operator('GET', '/v1/tenant/signing-secret')).status).toBe(403);
