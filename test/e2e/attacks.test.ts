@@ -8,60 +8,47 @@
 import { createServer, type Server } from 'node:http';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/commons/clients.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
-import { ManualClock } from '../../local/manual-clock.js';
+import type { ApiClient, DeadLetter, Job, Page, Problem, Run } from '../support/api.js';
+import { TestClock } from '../support/clock.js';
 import {
-  apiClient,
+  deleteAllJobs,
   listenForTargets,
   type ManualSuite,
   RecordingTarget,
+  runNow as runNowOn,
   settleFile,
   settleTest,
   startManualSuite,
+  tenantClient,
 } from './support.js';
 
-interface Problem {
-  status: number;
-  errors?: { field: string; message: string }[];
-}
-interface Run {
-  id: string;
-  status: string;
-  error: { type: string; message: string } | null;
-  result: { bodyExcerpt?: string } | null;
-}
-
-const clock = new ManualClock('2027-04-01T00:00:00.000Z');
+const clock = new TestClock();
 const target = new RecordingTarget();
 let suite: ManualSuite;
 /** Tenant B: the attacker. The suite's own client is tenant `dev`, the victim. */
-let attacker: ReturnType<typeof apiClient>;
+let attacker: ApiClient;
 
 beforeAll(async () => {
   await target.start();
-  // The clock stands still here, and this file makes many requests within its one second.
+  // The clock stands still within a test, and a test here makes many requests in its one second.
   suite = await startManualSuite(clock, { limits: { requestsPerSecond: 10_000 } });
-  const { secretKey } = await suite.runtime.services.apiKeys.create(
-    { tenantId: 'mallory', name: 'attacker', role: 'admin', createdBy: 'test' },
-    clock.now(),
-  );
-  attacker = apiClient(suite.runtime.apiUrl, secretKey);
+  attacker = await tenantClient(suite.runtime, 'mallory', clock.now());
+});
+beforeEach(() => {
+  clock.fresh();
+  target.reset();
 });
 afterEach(async () => {
+  await deleteAllJobs(attacker);
   await settleTest(suite);
-  await deleteAll(attacker);
 });
 afterAll(async () => {
   await settleFile(suite);
   await target.stop();
 });
-
-async function deleteAll(api: ReturnType<typeof apiClient>): Promise<void> {
-  const { body } = await api<{ items: { id: string }[] }>('GET', '/v1/jobs?limit=100');
-  for (const job of body.items) await api('DELETE', `/v1/jobs/${job.id}`);
-}
 
 /** Every service of the runtime itself, as a URL a job could name. */
 function ownServices(): Record<string, string> {
@@ -103,13 +90,7 @@ async function sendRaw(queueUrl: string, body: unknown): Promise<void> {
   );
 }
 
-/** Runs the job now and returns its run once the worker is done with it. */
-async function runNow(api: ReturnType<typeof apiClient>, jobId: string): Promise<Run> {
-  const started = await api<Run>('POST', `/v1/jobs/${jobId}/runs`);
-  expect(started.status).toBe(202);
-  await suite.runtime.drain();
-  return (await api<Run>('GET', `/v1/jobs/${jobId}/runs/${started.body.id}`)).body;
-}
+const runNow = (api: ApiClient, jobId: string) => runNowOn(api, suite.runtime, jobId);
 
 const httpJob = (url: string, extra: Record<string, unknown> = {}) => ({
   name: 'probe',
@@ -146,7 +127,7 @@ describe("Sundial's own services as HTTP targets (critical 1)", () => {
       }),
     );
     expect(mint.status).toBe(400);
-    expect((await attacker<{ items: unknown[] }>('GET', '/v1/jobs')).body.items).toHaveLength(0);
+    expect((await attacker<Page<Job>>('GET', '/v1/jobs')).body.items).toHaveLength(0);
   });
 
   it('refuses every own service at save, on every loopback spelling, as it refuses any closed port', async () => {
@@ -175,7 +156,7 @@ describe("Sundial's own services as HTTP targets (critical 1)", () => {
   });
 
   it('refuses the same calls when a job stored before the fix runs: the emulator is never reached', async () => {
-    const job = await attacker<{ id: string }>('POST', '/v1/jobs', httpJob(`${target.url}/ok`));
+    const job = await attacker<Job>('POST', '/v1/jobs', httpJob(`${target.url}/ok`));
     expect(job.status).toBe(201);
     const table = suite.runtime.config.jobsTableName;
     const scan = { operation: 'Scan', body: { TableName: table } };
@@ -212,7 +193,7 @@ describe("Sundial's own services as HTTP targets (critical 1)", () => {
   });
 
   it('still calls a developer server on the documented local target ports (8000-8999)', async () => {
-    const job = await attacker<{ id: string }>('POST', '/v1/jobs', httpJob(`${target.url}/ok`));
+    const job = await attacker<Job>('POST', '/v1/jobs', httpJob(`${target.url}/ok`));
     expect(job.status).toBe(201);
     expect(await runNow(attacker, job.body.id)).toMatchObject({ status: 'succeeded' });
     const outside = await attacker<Problem>('POST', '/v1/jobs', httpJob('http://127.0.0.1:9999/'));
@@ -273,7 +254,7 @@ describe('SQS targets on other hosts (high 2)', () => {
     const { QueueUrl } = await suite.runtime.clients.sqs.send(
       new CreateQueueCommand({ QueueName: 'mallory-inbox' }),
     );
-    const job = await attacker<{ id: string }>('POST', '/v1/jobs', {
+    const job = await attacker<Job>('POST', '/v1/jobs', {
       name: 'sqs',
       target: { type: 'sqs', queueUrl: QueueUrl, body: 'x' },
     });
@@ -309,7 +290,7 @@ describe('firings forged for another tenant (high 3, invariants 8 and 9)', () =>
   });
 
   it("never runs a firing that names the victim's job without Sundial's signature, nor one signed with another key", async () => {
-    const victim = await suite.api<{ id: string }>('POST', '/v1/jobs', httpJob(`${target.url}/victim`));
+    const victim = await suite.api<Job>('POST', '/v1/jobs', httpJob(`${target.url}/victim`));
     expect(victim.status).toBe(201);
     const before = suite.runtime.metrics.counts.FiringsRejected ?? 0;
     const forged = {
@@ -326,7 +307,7 @@ describe('firings forged for another tenant (high 3, invariants 8 and 9)', () =>
     await suite.runtime.drain();
     expect(target.callsTo('/victim')).toHaveLength(0);
     expect(suite.runtime.metrics.counts.FiringsRejected).toBe(before + 2);
-    const runs = await suite.api<{ items: unknown[] }>('GET', `/v1/jobs/${victim.body.id}/runs`);
+    const runs = await suite.api<Page<Run>>('GET', `/v1/jobs/${victim.body.id}/runs`);
     expect(runs.body.items).toHaveLength(0);
     // The same message signed by Sundial runs: the check is the signature, not the shape.
     const signed = await suite.runtime.services.firingSigner.sign({
@@ -340,7 +321,7 @@ describe('firings forged for another tenant (high 3, invariants 8 and 9)', () =>
   });
 
   it("plants no dead letter in the victim's list, so the victim's redrive cannot run it", async () => {
-    const victim = await suite.api<{ id: string }>('POST', '/v1/jobs', httpJob(`${target.url}/victim-dlq`));
+    const victim = await suite.api<Job>('POST', '/v1/jobs', httpJob(`${target.url}/victim-dlq`));
     const planted = JSON.stringify({
       v: 1,
       tenantId: 'dev',
@@ -351,7 +332,7 @@ describe('firings forged for another tenant (high 3, invariants 8 and 9)', () =>
     });
     await sendRaw(suite.runtime.queues.default.dlqUrl, planted);
     await suite.runtime.drain();
-    const letters = await suite.api<{ items: unknown[] }>('GET', '/v1/dead-letters');
+    const letters = await suite.api<Page<DeadLetter>>('GET', '/v1/dead-letters');
     expect(letters.body.items).toHaveLength(0);
     // The operator can still see it, as what it is.
     const operator = await suite.runtime.services.deadLetterStore.list('_unknown', { limit: 50 });
@@ -373,7 +354,7 @@ describe('the local API gateway (low 7)', () => {
 
 describe('jobs saved before these rules (nothing that worked stops working)', () => {
   it('can still be paused and resumed, and must meet the rules on their next edit', async () => {
-    const job = await attacker<{ id: string }>('POST', '/v1/jobs', {
+    const job = await attacker<Job>('POST', '/v1/jobs', {
       ...httpJob(`${target.url}/legacy`),
       schedule: { expression: 'rate(1 hour)' },
     });

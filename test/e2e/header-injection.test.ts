@@ -4,65 +4,49 @@
  * written; and a job stored before that check fails its run with the real cause recorded,
  * not as a lost worker.
  */
-import { createServer, type Server } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../local/manual-clock.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime.js';
-import { type apiClient, type ManualSuite, settleFile, settleTest, startManualSuite } from './support.js';
+import type { ApiClient, Job, Page, Run, ValidationProblem } from '../support/api.js';
+import { TestClock } from '../support/clock.js';
+import { type ManualSuite, RecordingTarget, settleFile, settleTest, startManualSuite } from './support.js';
 
-type Problem = { status: number; detail: string; errors: { field: string; message: string }[] };
-type Job = { id: string; version: number; target: Record<string, unknown> };
-type Run = {
-  id: string;
-  status: string;
-  attempt: number;
-  error: { type: string; message: string } | null;
-  attempts: { status: string; error?: { message: string } | null }[];
-};
-
-const clock = new ManualClock('2026-11-23T00:00:00.000Z');
-// A receiver that counts the calls reaching it, on a port local HTTP targets may use (8000-8999).
-let calls = 0;
-const receiver: Server = createServer((_req, res) => {
-  calls++;
-  res.writeHead(200).end('ok');
-});
-let receiverUrl = '';
+const clock = new TestClock();
+// Counts the calls reaching it, on a port local HTTP targets may use (8000-8999).
+const receiver = new RecordingTarget();
 let suite: ManualSuite;
 let runtime: LocalRuntime;
-let api: ReturnType<typeof apiClient>;
+let api: ApiClient;
 
 beforeAll(async () => {
-  for (let port = 8000 + Math.floor(Math.random() * 900); !receiverUrl; port++) {
-    receiverUrl = await new Promise<string>((resolve) => {
-      receiver.once('error', () => resolve(''));
-      receiver.listen(port, '127.0.0.1', () => resolve(`http://127.0.0.1:${port}`));
-    });
-  }
+  await receiver.start();
   suite = await startManualSuite(clock);
   ({ runtime, api } = suite);
+});
+
+beforeEach(() => {
+  clock.fresh();
+  receiver.reset();
 });
 
 afterEach(() => settleTest(suite));
 
 afterAll(async () => {
   await settleFile(suite);
-  receiver.closeAllConnections();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver.stop();
 });
 
 const job = (target: Record<string, unknown>) => ({
   name: 'headers',
-  target: { type: 'http', url: `${receiverUrl}/hook`, ...target },
+  target: { type: 'http', url: `${receiver.url}/hook`, ...target },
 });
 
 async function jobCount(): Promise<number> {
-  return (await api<{ items: unknown[] }>('GET', '/v1/jobs?limit=100')).body.items.length;
+  return (await api<Page<Job>>('GET', '/v1/jobs?limit=100')).body.items.length;
 }
 
 describe('HTTP target headers', () => {
   it('refuses a CRLF in a header value with a 400 naming the header, and creates nothing', async () => {
-    const res = await api<Problem>(
+    const res = await api<ValidationProblem>(
       'POST',
       '/v1/jobs',
       job({ headers: { 'content-type': 'text/plain', 'x-foo': 'a\r\nx-injected: 1' } }),
@@ -76,7 +60,11 @@ describe('HTTP target headers', () => {
   });
 
   it('refuses authorization in plain headers, pointing at secretHeaders, and accepts it there', async () => {
-    const plain = await api<Problem>('POST', '/v1/jobs', job({ headers: { authorization: 'Bearer t0ken' } }));
+    const plain = await api<ValidationProblem>(
+      'POST',
+      '/v1/jobs',
+      job({ headers: { authorization: 'Bearer t0ken' } }),
+    );
     expect(plain.status).toBe(400);
     expect(plain.body.errors[0]?.field).toBe('target.headers.authorization');
     expect(plain.body.errors[0]?.message).toContain('secretHeaders');
@@ -92,13 +80,15 @@ describe('HTTP target headers', () => {
   });
 
   it('refuses a body on GET, also when a PATCH switches a job with a body to GET', async () => {
-    const get = await api<Problem>('POST', '/v1/jobs', job({ method: 'GET', body: 'hello' }));
+    const get = await api<ValidationProblem>('POST', '/v1/jobs', job({ method: 'GET', body: 'hello' }));
     expect(get.status).toBe(400);
     expect(get.body.errors).toEqual([{ field: 'target.body', message: 'a GET request has no body' }]);
 
     const created = await api<Job>('POST', '/v1/jobs', job({ method: 'POST', body: 'hello' }));
     expect(created.status).toBe(201);
-    const patched = await api<Problem>('PATCH', `/v1/jobs/${created.body.id}`, { target: { method: 'GET' } });
+    const patched = await api<ValidationProblem>('PATCH', `/v1/jobs/${created.body.id}`, {
+      target: { method: 'GET' },
+    });
     expect(patched.status).toBe(400);
     expect(patched.body.errors).toEqual([{ field: 'target.body', message: 'a GET request has no body' }]);
     const cleared = await api<Job>('PATCH', `/v1/jobs/${created.body.id}`, {
@@ -127,6 +117,6 @@ describe('HTTP target headers', () => {
     expect(run.status).toBe('failed');
     expect(run.error?.message).toContain('ERR_INVALID_CHAR');
     expect(JSON.stringify(run)).not.toContain('x-injected');
-    expect(calls).toBe(0);
+    expect(receiver.calls).toHaveLength(0);
   });
 });
