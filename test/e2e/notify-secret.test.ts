@@ -4,23 +4,17 @@
  * stored before sealing, with the secret in clear, keep working and are sealed on edit.
  */
 import { type AttributeValue, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../functions/domain/signature.js';
-import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
+import type { ApiClient, Job, Page, Run } from '../support/api.js';
+import { TestClock } from '../support/clock.js';
 import { apiClient, deleteAllJobs, RecordingTarget } from './support.js';
 
-type Job = {
-  id: string;
-  version: number;
-  name: string;
-  notify: { onFailure: { url: string }[]; secretSet: boolean };
-};
-
-const clock = new ManualClock('2026-11-23T00:00:00.000Z');
+const clock = new TestClock();
 const target = new RecordingTarget();
 let runtime: LocalRuntime;
-let api: ReturnType<typeof apiClient>;
+let api: ApiClient;
 
 beforeAll(async () => {
   await target.start();
@@ -34,6 +28,11 @@ beforeAll(async () => {
     allowedHttpHosts: ['127.0.0.1', `127.0.0.1:${port}`],
   });
   api = apiClient(runtime.apiUrl, runtime.devApiKey);
+});
+
+beforeEach(() => {
+  clock.fresh();
+  target.reset();
 });
 
 afterEach(async () => {
@@ -173,12 +172,12 @@ describe('notify.secret at rest', () => {
         ExpressionAttributeValues: { ':copied': { S: copied! } },
       }),
     );
-    const run = await api<{ id: string }>('POST', `/v1/jobs/${victim.body.id}/runs`);
+    const run = await api<Run>('POST', `/v1/jobs/${victim.body.id}/runs`);
     expect(run.status).toBeLessThan(300);
     await runtime.drain();
     // Never signed with the donor's secret, nor with an empty one: not sent at all.
     expect(target.callsTo('/hook/victim')).toHaveLength(0);
-    const runs = await api<{ items: { status: string }[] }>('GET', `/v1/jobs/${victim.body.id}/runs`);
+    const runs = await api<Page<Run>>('GET', `/v1/jobs/${victim.body.id}/runs`);
     expect(runs.body.items.map((r) => r.status)).toEqual(['failed']);
   });
 

@@ -7,38 +7,30 @@ import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateScheduleCommand,
   DeleteScheduleCommand,
-  GetScheduleCommand,
   ResourceNotFoundException,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createReconcileHandler } from '../../functions/handlers/reconcile.js';
-import { ManualClock } from '../../local/manual-clock.js';
-import { LOCAL_SCHEDULE_GROUP, type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, FiringLedger, type ManualSuite, settleFile, settleTest } from './support.js';
+import { LOCAL_SCHEDULE_GROUP, type LocalRuntime } from '../../local/runtime.js';
+import type { ApiClient, Job } from '../support/api.js';
+import { MINUTE, TestClock } from '../support/clock.js';
+import { getSchedule, type ManualSuite, settleFile, settleTest, startManualSuite } from './support.js';
 
-type Job = { id: string; version: number };
-
-const MINUTE = 60_000;
-const clock = new ManualClock('2027-06-01T00:00:00.000Z');
+const clock = new TestClock();
 let suite: ManualSuite;
 let runtime: LocalRuntime;
-let api: ReturnType<typeof apiClient>;
+let api: ApiClient;
 /** Scheduler calls by command name, counted on the runtime's own client. */
 const counted = new Map<string, number>();
 const count = (command: string) => counted.get(command) ?? 0;
 
 beforeAll(async () => {
-  // Time stands still here: lift the per-second request limit, which would count every call.
-  runtime = await startLocalRuntime({
-    port: 0,
-    clock,
-    logLevel: 'SILENT',
-    failedVisibilityTimeoutSeconds: 0,
+  // Time stands still within a test: lift the per-second request limit, which would count every call.
+  suite = await startManualSuite(clock, {
     limits: { requestsPerSecond: 100_000, jobCreatesPerMinute: 100_000 },
   });
-  api = apiClient(runtime.apiUrl, runtime.devApiKey);
-  suite = { runtime, api, ledger: new FiringLedger(runtime) };
+  ({ runtime, api } = suite);
   runtime.clients.scheduler.middlewareStack.add(
     (next, context) => async (args) => {
       const name = String(context.commandName);
@@ -47,6 +39,9 @@ beforeAll(async () => {
     },
     { step: 'initialize', name: 'countSchedulerCalls' },
   );
+});
+beforeEach(() => {
+  clock.fresh();
 });
 afterEach(() => settleTest(suite));
 afterAll(() => settleFile(suite));
@@ -65,8 +60,7 @@ async function createJobs(n: number, prefix: string): Promise<Job[]> {
   return jobs;
 }
 
-const schedule = (name: string) =>
-  runtime.clients.scheduler.send(new GetScheduleCommand({ Name: name, GroupName: LOCAL_SCHEDULE_GROUP }));
+const schedule = (name: string) => getSchedule(runtime, name);
 
 /** Changes a schedule the way the console does: read it, write it back with one field changed. */
 async function editByHand(name: string, change: Record<string, unknown>) {
