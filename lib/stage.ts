@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import type { EnvKey } from './environment.js';
 
 export const STAGES = ['dev', 'prod'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -52,27 +53,31 @@ export function parseAllowedTargetArns(value: unknown): string[] {
   return arns;
 }
 
+/** The per-tenant limits an operator may set, by their key in lib/environment.ts (and in context). */
+export const TENANT_LIMIT_KEYS = [
+  'tenantMaxJobs',
+  'tenantJobCreatesPerMinute',
+  'tenantRequestsPerSecond',
+  'tenantRunsInProgress',
+] as const satisfies readonly EnvKey[];
+export type TenantLimits = Partial<Record<(typeof TENANT_LIMIT_KEYS)[number], string>>;
+
 /**
  * Per-tenant limits from `-c tenantMaxJobs= -c tenantJobCreatesPerMinute=
  * -c tenantRequestsPerSecond= -c tenantRunsInProgress=` (the last may be 0: no fair share).
  */
-export function parseTenantLimits(get: (key: string) => unknown): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, variable] of [
-    ['tenantMaxJobs', 'TENANT_MAX_JOBS'],
-    ['tenantJobCreatesPerMinute', 'TENANT_JOB_CREATES_PER_MINUTE'],
-    ['tenantRequestsPerSecond', 'TENANT_REQUESTS_PER_SECOND'],
-    ['tenantRunsInProgress', 'TENANT_RUNS_IN_PROGRESS'],
-  ] as const) {
+export function parseTenantLimits(get: (key: string) => unknown): TenantLimits {
+  const limits: TenantLimits = {};
+  for (const key of TENANT_LIMIT_KEYS) {
     const value = get(key);
     if (value === undefined) continue;
     const n = Number(value);
     const least = key === 'tenantRunsInProgress' ? 0 : 1;
     if (!Number.isInteger(n) || n < least)
       throw new Error(`${key} must be a whole number of at least ${least}, got "${String(value)}"`);
-    env[variable] = String(n);
+    limits[key] = String(n);
   }
-  return env;
+  return limits;
 }
 
 /** A host name or IPv4 address, or `*.suffix` for every name under a domain. */

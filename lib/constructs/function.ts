@@ -1,8 +1,12 @@
 import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Architecture, type IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV, type EnvKey, FUNCTION_ENVIRONMENT, type FunctionId } from '../environment.js';
 import type { Stage } from '../stage.js';
 
 export interface SundialFunctionProps {
@@ -11,7 +15,6 @@ export interface SundialFunctionProps {
   description: string;
   timeout: Duration;
   memorySize?: number;
-  environment: Record<string, string>;
   stage: Stage;
   /** X-Ray active tracing (default). Off: Lambda passes an upstream decision through and Powertools Tracer is disabled. */
   tracing?: boolean;
@@ -33,6 +36,18 @@ export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
 
 /**
+ * The variables the construct sets on every function itself, outside lib/environment.ts:
+ * Powertools' and Node's own, read by libraries rather than by Sundial's configuration.
+ */
+export const CONSTRUCT_ENVIRONMENT = ['POWERTOOLS_SERVICE_NAME', 'NODE_OPTIONS', 'POWERTOOLS_TRACE_ENABLED'];
+
+/** Variables lib/environment.ts lists that a deployment must never set, and why. */
+const NEVER_SET: Partial<Record<EnvKey, string>> = {
+  region: 'Lambda sets it, and CloudFormation refuses a function that sets it',
+  sqsEndpoint: 'it points the SDK at a local emulator',
+};
+
+/**
  * Every Sundial function is named `sundial-<stage>-<id>`, so one ARN pattern names them all
  * (PROTECTED_ARNS, invariant 9) without an environment referring to its own function.
  * Generated names (`<stack>-<logicalId>-<suffix>`) would not do: CloudFormation truncates
@@ -43,11 +58,24 @@ export const ESM_REQUIRE_BANNER =
  */
 export const functionNamePrefix = (stage: Stage) => `sundial-${stage}-`;
 
-/** Sundial's Lambda defaults in one place: Node.js 24 on arm64, bundled ESM, own log group. */
+/** Grants the function what reading a variable implies (a table's actions, a queue's send…). */
+export type Grant = (fn: IFunction) => unknown;
+
+/**
+ * Sundial's Lambda defaults in one place: Node.js 24 on arm64, bundled ESM, own log group.
+ * Its environment is exactly what its configuration reads (lib/environment.ts): each
+ * variable is set with `bind`, together with the permission that goes with it, a variable
+ * the function does not read is refused, and the synth fails if a required one is missing.
+ */
 export class SundialFunction extends Construct {
   readonly function: NodejsFunction;
+  private readonly bound = new Map<EnvKey, string>();
 
-  constructor(scope: Construct, id: string, props: SundialFunctionProps) {
+  constructor(
+    scope: Construct,
+    readonly id: FunctionId,
+    props: SundialFunctionProps,
+  ) {
     super(scope, id);
     const logGroup = new LogGroup(this, 'Logs', {
       retention: props.stage === 'prod' ? RetentionDays.ONE_YEAR : RetentionDays.ONE_MONTH,
@@ -68,7 +96,6 @@ export class SundialFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: 'sundial',
         NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
         ...(props.tracing === false ? { POWERTOOLS_TRACE_ENABLED: 'false' } : {}),
-        ...props.environment,
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -85,5 +112,70 @@ export class SundialFunction extends Construct {
         banner: ESM_REQUIRE_BANNER,
       },
     });
+    // Checked when the app is synthesized, after every part has bound what it binds.
+    this.node.addValidation({
+      validate: () =>
+        FUNCTION_ENVIRONMENT[id].required
+          .filter((key) => !this.bound.has(key))
+          .map((key) => `${this.describe(key)} is required by ${id} but was never bound`),
+    });
+  }
+
+  /** Whether the function's configuration reads this variable (required or optional). */
+  reads(key: EnvKey): boolean {
+    const { required, optional } = FUNCTION_ENVIRONMENT[this.id];
+    return required.includes(key) || optional.includes(key);
+  }
+
+  /**
+   * Sets a variable the function reads and, in the same call, grants what using it needs:
+   * `fn.bind('jobsTable', jobs.tableName, (f) => jobs.grant(f, 'dynamodb:GetItem'))`.
+   * Throws, naming the variable, when the function does not read it or it is already set.
+   */
+  bind(key: EnvKey, value: string, ...grants: Grant[]): this {
+    const never = NEVER_SET[key];
+    if (never) throw new Error(`${this.describe(key)} is never set on a function: ${never}`);
+    if (!this.reads(key)) {
+      throw new Error(
+        `${this.id} does not read ${this.describe(key)}: FUNCTION_ENVIRONMENT in lib/environment.ts lists what it reads`,
+      );
+    }
+    if (this.bound.has(key)) throw new Error(`${this.describe(key)} is already bound on ${this.id}`);
+    this.bound.set(key, value);
+    this.function.addEnvironment(ENV[key], value);
+    for (const grant of grants) grant(this.function);
+    return this;
+  }
+
+  /** A setting that needs no permission (a limit, an allowlist). */
+  setEnv(key: EnvKey, value: string): this {
+    return this.bind(key, value);
+  }
+
+  /** Sets those of `values` the function reads; the others are for other functions. */
+  setEnvWhereRead(values: Partial<Record<EnvKey, string>>): this {
+    for (const [key, value] of Object.entries(values) as [EnvKey, string | undefined][]) {
+      if (value !== undefined && this.reads(key)) this.setEnv(key, value);
+    }
+    return this;
+  }
+
+  /** A table's name, and the given actions on it (and its indexes). */
+  bindTable(key: EnvKey, table: ITable, ...actions: string[]): this {
+    return this.bind(key, table.tableName, (fn) => table.grant(fn, ...actions));
+  }
+
+  /** A queue's URL, and sending to it. */
+  bindQueue(key: EnvKey, queue: IQueue): this {
+    return this.bind(key, queue.queueUrl, (fn) => queue.grantSendMessages(fn));
+  }
+
+  /** A KMS key's ARN, and the given actions with it. */
+  bindKey(key: EnvKey, kmsKey: IKey, ...actions: string[]): this {
+    return this.bind(key, kmsKey.keyArn, (fn) => kmsKey.grant(fn, ...actions));
+  }
+
+  private describe(key: EnvKey): string {
+    return `${ENV[key]} (${key})`;
   }
 }

@@ -6,16 +6,16 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CONSTRUCT_ENVIRONMENT } from '../../lib/constructs/function.js';
+import { JOBS_TABLE, QUEUES, RUNS_TABLE, WORKER_TIMEOUT_SECONDS } from '../../lib/definitions.js';
 import {
-  JOBS_TABLE,
-  PROTECTED_ARNS_ENV,
-  QUEUE_ARNS_ENV,
-  QUEUES,
-  RUNS_TABLE,
-  SCHEDULE_GROUP_ENV,
-  SCHEDULER_ROLE_ENV,
-  WORKER_TIMEOUT_SECONDS,
-} from '../../lib/definitions.js';
+  ENV,
+  type EnvKey,
+  environmentNames,
+  FUNCTION_ENVIRONMENT,
+  FUNCTION_IDS,
+  type FunctionId,
+} from '../../lib/environment.js';
 import {
   parseAllowedHttpHosts,
   parseAllowedTargetArns,
@@ -26,6 +26,8 @@ import {
   parseWorkerTracing,
 } from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
+import FUNCTION_IAM from './fixtures/function-iam.json' with { type: 'json' };
+import LOGICAL_IDS from './fixtures/logical-ids.json' with { type: 'json' };
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
@@ -44,9 +46,24 @@ const ofTypeIn = (t: Template, type: string) =>
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const asList = (v: unknown) => (Array.isArray(v) ? v : [v]);
 const roleIdOf = (fn: Resource) => (fn.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
-/** The Sundial function named `sundial-dev-<id>`. */
-const sundialFunction = (id: string) =>
-  logicalIdOf('AWS::Lambda::Function', (r) => r.Properties.FunctionName === `sundial-dev-${id}`);
+/** The logical id of the Sundial function named `sundial-dev-<id>` in a template. */
+const functionIn = (t: Template, id: FunctionId) => {
+  const found = ofTypeIn(t, 'AWS::Lambda::Function').filter(
+    ([, r]) => r.Properties.FunctionName === `sundial-dev-${id}`,
+  );
+  expect(found, id).toHaveLength(1);
+  return found[0]![0];
+};
+const sundialFunction = (id: FunctionId) => functionIn(template, id);
+const environmentIn = (t: Template, id: FunctionId) =>
+  (t.toJSON().Resources[functionIn(t, id)].Properties.Environment as { Variables: Record<string, unknown> })
+    .Variables;
+/** The functions whose configuration reads a variable. */
+const readersOf = (key: EnvKey) =>
+  FUNCTION_IDS.filter(
+    (id) =>
+      FUNCTION_ENVIRONMENT[id].required.includes(key) || FUNCTION_ENVIRONMENT[id].optional.includes(key),
+  );
 /** Every statement of the IAM policies attached to a role. */
 const statementsOfRole = (roleId: string) =>
   ofType('AWS::IAM::Policy')
@@ -214,25 +231,15 @@ describe('scheduler', () => {
 });
 
 describe('functions', () => {
-  const functions = () =>
-    ofType('AWS::Lambda::Function').filter(([id]) => /^(Api|Worker|Sync|DeadLetters)Function/.test(id));
-
-  it('runs four arm64 Node.js 24 functions with their configuration from resources', () => {
-    expect(functions()).toHaveLength(4);
-    for (const [, fn] of functions()) {
-      expect(fn.Properties.Runtime).toBe('nodejs24.x');
-      expect(fn.Properties.Architectures).toEqual(['arm64']);
-      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
-      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(env[JOBS_TABLE.envVar]).toEqual({ Ref: expect.stringMatching(/^JobsTable/) });
-      expect(env[RUNS_TABLE.envVar]).toEqual({ Ref: expect.stringMatching(/^RunsTable/) });
-      expect(env[SCHEDULER_ROLE_ENV]).toEqual({
-        'Fn::GetAtt': [expect.stringMatching(/^SchedulerRole/), 'Arn'],
-      });
-      expect(env[SCHEDULE_GROUP_ENV]).toBe('sundial-dev');
-      expect(JSON.stringify(env[QUEUE_ARNS_ENV])).toMatch(/JobsHighQueue.*JobsDefaultQueue.*JobsLowQueue/);
-      for (const q of QUEUES) expect(env[q.envVar]).toEqual({ Ref: expect.stringMatching(/Queue/) });
-      expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
+  it('runs every function of lib/environment.ts, named sundial-<stage>-<Id>, on arm64 Node.js 24', () => {
+    const names = ofType('AWS::Lambda::Function').map(([, fn]) => fn.Properties.FunctionName);
+    expect(names.sort()).toEqual(FUNCTION_IDS.map((id) => `sundial-dev-${id}`).sort());
+    for (const id of FUNCTION_IDS) {
+      const fn = resources[sundialFunction(id)]!;
+      expect(fn.Properties.Runtime, id).toBe('nodejs24.x');
+      expect(fn.Properties.Architectures, id).toEqual(['arm64']);
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.LoggingConfig, id).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
     }
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
@@ -385,11 +392,10 @@ describe('functions', () => {
       JSON.stringify(p.Properties.PolicyDocument).includes('lambda:InvokeFunction'),
     );
     expect(JSON.stringify(policy?.[1].Properties.Roles)).toMatch(/Worker/);
-    custom.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({ ALLOWED_TARGET_ARNS: JSON.stringify([fn, queues, bus]) }),
-      },
-    });
+    expect(readersOf('allowedTargetArns')).toEqual(['Api', 'Worker']);
+    for (const id of readersOf('allowedTargetArns')) {
+      expect(environmentIn(custom, id)[ENV.allowedTargetArns], id).toBe(JSON.stringify([fn, queues, bus]));
+    }
     // The wildcard grants are acknowledged with a reason, so the synth still passes cdk-nag.
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
@@ -398,17 +404,16 @@ describe('functions', () => {
   it('takes per-tenant limits from context, validated', () => {
     const context = (values: Record<string, string>) => (key: string) => values[key];
     expect(parseTenantLimits(context({}))).toEqual({});
+    // Keyed as in lib/environment.ts, so each limit goes to the function that reads it.
     expect(parseTenantLimits(context({ tenantMaxJobs: '500', tenantRequestsPerSecond: '20' }))).toEqual({
-      TENANT_MAX_JOBS: '500',
-      TENANT_REQUESTS_PER_SECOND: '20',
+      tenantMaxJobs: '500',
+      tenantRequestsPerSecond: '20',
     });
     expect(() => parseTenantLimits(context({ tenantMaxJobs: 'many' }))).toThrow(
       /tenantMaxJobs must be a whole number/,
     );
     // Fair share may be turned off, the other limits may not.
-    expect(parseTenantLimits(context({ tenantRunsInProgress: '0' }))).toEqual({
-      TENANT_RUNS_IN_PROGRESS: '0',
-    });
+    expect(parseTenantLimits(context({ tenantRunsInProgress: '0' }))).toEqual({ tenantRunsInProgress: '0' });
     expect(() => parseTenantLimits(context({ tenantRunsInProgress: '-1' }))).toThrow(/at least 0/);
     expect(() => parseTenantLimits(context({ tenantMaxJobs: '0' }))).toThrow(/at least 1/);
   });
@@ -450,15 +455,14 @@ describe('functions', () => {
     }
     // Every bad entry is named, not only the first.
     expect(() => parseAllowedHttpHosts('a:0,b:1-0')).toThrow(/"a:0": .*; "b:1-0": /);
-    template.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ ALLOWED_HTTP_HOSTS: '' }) },
-    });
     const custom = Template.fromStack(
       new SundialStack(unbundledApp(), 'Sundial-hosts', { stage: 'dev', allowedHttpHosts: entries }),
     );
-    custom.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ ALLOWED_HTTP_HOSTS: entries.join(',') }) },
-    });
+    expect(readersOf('allowedHttpHosts')).toEqual(['Api', 'Worker']);
+    for (const id of readersOf('allowedHttpHosts')) {
+      expect(environmentIn(template, id)[ENV.allowedHttpHosts], id).toBe('');
+      expect(environmentIn(custom, id)[ENV.allowedHttpHosts], id).toBe(entries.join(','));
+    }
   });
 
   it('refuses target ARNs that are not Lambda functions, queues or buses', () => {
@@ -521,7 +525,7 @@ describe('functions', () => {
 });
 
 describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
-  const roleOfFunction = (id: string) => roleIdOf(resources[sundialFunction(id)]!);
+  const roleOfFunction = (id: FunctionId) => roleIdOf(resources[sundialFunction(id)]!);
   const schedulerRole = () =>
     logicalIdOf('AWS::IAM::Role', (r) =>
       JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
@@ -578,9 +582,9 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
       expectSendDeniedExcept(dlq, [roleOfFunction('Api'), roleOfFunction('Worker')]);
   });
 
-  it("tells every function Sundial's own ARNs: queues, DLQs, tables, the failure topic, its functions", () => {
+  it("tells the functions that check targets Sundial's own ARNs: queues, DLQs, tables, the failure topic, its functions", () => {
     const fns = ofType('AWS::Lambda::Function');
-    expect(fns).toHaveLength(5);
+    expect(fns).toHaveLength(FUNCTION_IDS.length);
     const topic = logicalIdOf('AWS::SNS::Topic', (r) =>
       String(r.Properties.DisplayName).includes('finally failed'),
     );
@@ -601,11 +605,12 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
       'arn:aws:sqs:eu-west-1:123456789012:team-orders',
       'arn:aws:events:eu-west-1:123456789012:event-bus/default',
     ];
-    for (const [id, fn] of fns) {
-      // Named sundial-<stage>-<id>, so one pattern covers them without a function naming itself.
-      expect(fn.Properties.FunctionName, id).toMatch(/^sundial-dev-[A-Za-z]+$/);
-      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-      const patterns = JSON.parse(resolve(env[PROTECTED_ARNS_ENV])) as string[];
+    // Named sundial-<stage>-<id>, so one pattern covers them without a function naming itself.
+    for (const [id, fn] of fns) expect(fn.Properties.FunctionName, id).toMatch(/^sundial-dev-[A-Za-z]+$/);
+    expect(readersOf('protectedArns')).toEqual(['Api', 'Worker']);
+    for (const id of readersOf('protectedArns')) {
+      const env = environmentIn(template, id);
+      const patterns = JSON.parse(resolve(env[ENV.protectedArns])) as string[];
       expect(
         patterns.every((p) => typeof p === 'string' && p.startsWith('arn:aws:')),
         id,
@@ -621,7 +626,7 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
           `${id}: ${arn}`,
         ).toBe(false);
       // A function's environment never refers to a function (that would be circular).
-      expect(JSON.stringify(env[PROTECTED_ARNS_ENV])).not.toMatch(/Function[0-9A-F]{8}/);
+      expect(JSON.stringify(env[ENV.protectedArns])).not.toMatch(/Function[0-9A-F]{8}/);
     }
   });
 
@@ -640,10 +645,10 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
         .filter((s) => JSON.stringify(s.Resource).includes(`"${jobs}"`))
         .flatMap(actions)
         .sort();
-    for (const id of ['Api', 'Worker', 'Sync', 'Reconciler']) {
+    for (const id of ['Api', 'Worker', 'Sync', 'Reconciler'] as const) {
       expect(onKey(roleOfFunction(id)), id).toEqual(['kms:Decrypt', 'kms:Encrypt']);
     }
-    for (const id of ['Sync', 'Reconciler']) {
+    for (const id of ['Sync', 'Reconciler'] as const) {
       // The key item is created by a conditional UpdateItem and read by GetItem.
       expect(onJobs(roleOfFunction(id)), id).toEqual(
         expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']),
@@ -652,6 +657,184 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
     const archiver = roleOfFunction('DeadLetters');
     expect(onKey(archiver)).toEqual(['kms:Decrypt']);
     expect(onJobs(archiver)).toEqual(['dynamodb:GetItem']);
+  });
+});
+
+describe('function environments (lib/environment.ts)', () => {
+  /** Every optional setting given, so that each lands somewhere. */
+  let full: Template;
+  beforeAll(() => {
+    full = Template.fromStack(
+      new SundialStack(unbundledApp(), 'Sundial-full', {
+        stage: 'dev',
+        runRetentionDays: 90,
+        allowedTargetArns: ['arn:aws:sqs:eu-west-1:123456789012:team-inbox'],
+        allowedHttpHosts: ['reports.internal:8443'],
+        tenantLimits: {
+          tenantMaxJobs: '500',
+          tenantJobCreatesPerMinute: '60',
+          tenantRequestsPerSecond: '20',
+          tenantRunsInProgress: '3',
+        },
+        jwt: {
+          issuer: 'https://login.example.com/',
+          audience: 'sundial',
+          jwksUri: 'https://login.example.com/jwks',
+          tenantClaim: 'org',
+          roleClaim: 'role',
+        },
+        workerTracing: false,
+      }),
+    );
+  });
+
+  it('sets on each function every variable it requires and nothing its configuration does not read', () => {
+    for (const t of [template, full]) {
+      for (const id of FUNCTION_IDS) {
+        const { required, optional } = environmentNames(id);
+        const names = Object.keys(environmentIn(t, id));
+        expect(names, id).toEqual(expect.arrayContaining(required));
+        const allowed = new Set([...required, ...optional, ...CONSTRUCT_ENVIRONMENT]);
+        expect(
+          names.filter((n) => !allowed.has(n)),
+          id,
+        ).toEqual([]);
+        // Lambda sets the region itself (CloudFormation refuses it); the SQS endpoint is local only.
+        expect(names, id).not.toContain(ENV.region);
+        expect(names, id).not.toContain(ENV.sqsEndpoint);
+      }
+    }
+  });
+
+  it('passes each optional setting to exactly the functions that read it', () => {
+    const settable = (Object.keys(ENV) as EnvKey[]).filter((k) => k !== 'region' && k !== 'sqsEndpoint');
+    for (const key of settable) {
+      const holders = FUNCTION_IDS.filter((id) => ENV[key] in environmentIn(full, id));
+      expect(holders, key).toEqual(readersOf(key));
+    }
+    expect(environmentIn(full, 'Api')).toMatchObject({
+      [ENV.tenantMaxJobs]: '500',
+      [ENV.tenantJobCreatesPerMinute]: '60',
+      [ENV.tenantRequestsPerSecond]: '20',
+      [ENV.jwtJwksUri]: 'https://login.example.com/jwks',
+      [ENV.jwtRoleClaim]: 'role',
+    });
+    expect(environmentIn(full, 'Worker')).toMatchObject({
+      [ENV.tenantRunsInProgress]: '3',
+      [ENV.failureTopic]: { Ref: expect.stringMatching(/^FailureTopic/) },
+    });
+    // Without context, no limit is set: the functions' defaults apply.
+    for (const id of FUNCTION_IDS)
+      expect(Object.keys(environmentIn(template, id)).join(), id).not.toMatch(/TENANT_/);
+  });
+
+  it('takes each variable from the resource it names', () => {
+    const queueRef = (name: string) => ({ Ref: expect.stringMatching(new RegExp(`^${name}Queue`)) });
+    const expected: Partial<Record<EnvKey, unknown>> = {
+      jobsTable: { Ref: expect.stringMatching(/^JobsTable/) },
+      runsTable: { Ref: expect.stringMatching(/^RunsTable/) },
+      scheduleGroup: 'sundial-dev',
+      schedulerRole: { 'Fn::GetAtt': [expect.stringMatching(/^SchedulerRole/), 'Arn'] },
+      queueUrlHigh: queueRef('JobsHigh'),
+      queueUrlDefault: queueRef('JobsDefault'),
+      queueUrlLow: queueRef('JobsLow'),
+      secretsKey: { 'Fn::GetAtt': [expect.stringMatching(/^SecretsKey/), 'Arn'] },
+      allowedTargetArns: '[]',
+      allowedHttpHosts: '',
+      runRetentionDays: '30',
+    };
+    for (const id of FUNCTION_IDS) {
+      const env = environmentIn(template, id);
+      for (const [key, value] of Object.entries(expected)) {
+        if (ENV[key as EnvKey] in env) expect(env[ENV[key as EnvKey]], `${id} ${key}`).toEqual(value);
+      }
+      if (ENV.queueArns in env) {
+        expect(JSON.stringify(env[ENV.queueArns]), id).toMatch(
+          /JobsHighQueue.*JobsDefaultQueue.*JobsLowQueue/,
+        );
+      }
+    }
+    expect(JSON.stringify(environmentIn(template, 'DeadLetters')[ENV.deadLetterQueueArns])).toMatch(
+      /"high\\":\\".*JobsHighDlqQueue.*"default\\":\\".*JobsDefaultDlqQueue.*"low\\":\\".*JobsLowDlqQueue/,
+    );
+  });
+});
+
+describe('the split into parts (lib/constructs)', () => {
+  it('keeps the logical id of every resource and output the one-constructor stack had', () => {
+    for (const [id, type] of Object.entries(LOGICAL_IDS.resources)) {
+      // A deployment's id is a hash of the API's methods by design: a new one per change.
+      if (type === 'AWS::ApiGateway::Deployment') continue;
+      expect(resources[id]?.Type, id).toBe(type);
+    }
+    expect(Object.keys(resources).length).toBe(Object.keys(LOGICAL_IDS.resources).length);
+    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual([...LOGICAL_IDS.outputs].sort());
+  });
+
+  it('keeps the logical ids of what holds data or a fixed name: replacing them would lose it or collide', () => {
+    const kept = {
+      'AWS::DynamoDB::Table': ['JobsTable1970BC16', 'RunsTable9D121A51'],
+      'AWS::SQS::Queue': [
+        'JobsHighQueue4249D81C',
+        'JobsHighDlqQueue5A5E2CD4',
+        'JobsDefaultQueueA57D6DF0',
+        'JobsDefaultDlqQueueB34FA67E',
+        'JobsLowQueueD4BC41DB',
+        'JobsLowDlqQueueBF929171',
+      ],
+      'AWS::KMS::Key': ['SecretsKey317DCF94'],
+      'AWS::Cognito::UserPool': ['Users0A0EEA89'],
+      'AWS::Cognito::UserPoolClient': ['UsersApiClientD8D32A2C'],
+      'AWS::SNS::Topic': ['FailureTopic74C6EA16', 'MonitoringAlarmTopicAF62D4F1'],
+      'AWS::Scheduler::ScheduleGroup': ['ScheduleGroup'],
+      'AWS::ApiGateway::RestApi': ['RestApi0C43BF4B'],
+      'AWS::Lambda::Function': [
+        'ApiFunction6BF808ED',
+        'WorkerFunctionAF8A26AF',
+        'DeadLettersFunctionBF80D8DA',
+        'SyncFunction878007FF',
+        'ReconcilerFunction0432B6FF',
+      ],
+      'AWS::Lambda::EventSourceMapping': [
+        'WorkerFunctionSqsEventSourceSundialtestJobsHighQueue41CD468418A21DC1',
+        'WorkerFunctionSqsEventSourceSundialtestJobsDefaultQueue4D259AC96D13101B',
+        'WorkerFunctionSqsEventSourceSundialtestJobsLowQueue4BD4119EAA2E23B7',
+        'DeadLettersFunctionSqsEventSourceSundialtestJobsHighDlqQueue580DB52EAB2DBCF7',
+        'DeadLettersFunctionSqsEventSourceSundialtestJobsDefaultDlqQueue58286CCA634BC4C9',
+        'DeadLettersFunctionSqsEventSourceSundialtestJobsLowDlqQueue87BED485CF7918AE',
+      ],
+      'AWS::Logs::LogGroup': [
+        'ApiLogsCD139AD4',
+        'WorkerLogs4B5B6506',
+        'DeadLettersLogs5A2CF3D6',
+        'SyncLogs28E2F86F',
+        'ReconcilerLogs9E8D7B0E',
+        'ApiAccessLogsE9DF007D',
+      ],
+    };
+    for (const [type, ids] of Object.entries(kept)) {
+      expect(
+        ofType(type)
+          .map(([id]) => id)
+          .sort(),
+        type,
+      ).toEqual([...ids].sort());
+      for (const id of ids) expect((LOGICAL_IDS.resources as Record<string, string>)[id], id).toBe(type);
+    }
+  });
+
+  it("keeps each function's permissions as the one-constructor stack granted them", () => {
+    for (const id of FUNCTION_IDS) {
+      const roleId = roleIdOf(resources[sundialFunction(id)]!);
+      const statements = statementsOfRole(roleId).map((s) =>
+        Array.isArray(s.Action) ? { ...s, Action: [...s.Action].sort() } : s,
+      );
+      const before = (
+        FUNCTION_IAM as unknown as Record<string, { managedPolicies: unknown; statements: unknown }>
+      )[id]!;
+      expect(statements, id).toEqual(before.statements);
+      expect(resources[roleId]!.Properties.ManagedPolicyArns, id).toEqual(before.managedPolicies);
+    }
   });
 });
 
@@ -692,10 +875,9 @@ describe('identity', () => {
     expect(client.Properties.WriteAttributes).toEqual(['email']);
     expect(client.Properties.ReadAttributes).toEqual(expect.arrayContaining(['custom:tenant']));
     // The api function verifies tokens from that pool, for that client.
-    const api = logicalIdOf('AWS::Lambda::Function', (r) => r.Properties.Description === 'Sundial job API');
-    const env = (resources[api]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(JSON.stringify(env.JWT_ISSUER)).toContain('cognito-idp.');
-    expect(env.JWT_AUDIENCE).toEqual({ Ref: expect.stringMatching(/^UsersApiClient/) });
+    const env = environmentIn(template, 'Api');
+    expect(JSON.stringify(env[ENV.jwtIssuer])).toContain('cognito-idp.');
+    expect(env[ENV.jwtAudience]).toEqual({ Ref: expect.stringMatching(/^UsersApiClient/) });
     template.hasOutput('UserPoolClientId', {});
   });
 
@@ -707,14 +889,10 @@ describe('identity', () => {
       }),
     );
     external.resourceCountIs('AWS::Cognito::UserPool', 0);
-    external.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({
-          JWT_ISSUER: 'https://login.example.com/',
-          JWT_AUDIENCE: 'sundial',
-          JWT_TENANT_CLAIM: 'org',
-        }),
-      },
+    expect(environmentIn(external, 'Api')).toMatchObject({
+      [ENV.jwtIssuer]: 'https://login.example.com/',
+      [ENV.jwtAudience]: 'sundial',
+      [ENV.jwtTenantClaim]: 'org',
     });
     const context = (values: Record<string, string>) => (key: string) => values[key];
     expect(parseJwtContext(context({}))).toBeUndefined();
@@ -804,9 +982,8 @@ describe('monitoring', () => {
   });
 
   it('gives every function a log group with a retention', () => {
-    const fns = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.LoggingConfig);
-    expect(fns.length).toBeGreaterThanOrEqual(4);
-    for (const [id, fn] of fns) {
+    for (const id of FUNCTION_IDS) {
+      const fn = resources[sundialFunction(id)]!;
       const group = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       expect(resources[group]?.Properties.RetentionInDays, id).toBeGreaterThan(0);
     }
@@ -884,12 +1061,11 @@ describe('stage', () => {
     const custom = Template.fromStack(
       new SundialStack(unbundledApp(), 'Sundial-retention', { stage: 'dev', runRetentionDays: 7 }),
     );
-    custom.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ RUN_RETENTION_DAYS: '7' }) },
-    });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ RUN_RETENTION_DAYS: '30' }) },
-    });
+    expect(readersOf('runRetentionDays')).toEqual(['Api', 'Worker', 'DeadLetters']);
+    for (const id of readersOf('runRetentionDays')) {
+      expect(environmentIn(custom, id)[ENV.runRetentionDays], id).toBe('7');
+      expect(environmentIn(template, id)[ENV.runRetentionDays], id).toBe('30');
+    }
   });
 
   it('keeps prod data when the stack is deleted', () => {

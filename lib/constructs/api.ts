@@ -1,0 +1,150 @@
+/**
+ * The REST API: API Gateway in front of the api function, and who may call it (a Cognito
+ * user pool, unless the operator brings an OIDC issuer; API keys are checked by the api).
+ */
+import { CfnOutput, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  LambdaRestApi,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+} from 'aws-cdk-lib/aws-apigateway';
+import { ClientAttributes, Mfa, StringAttribute, UserPool, UserPoolGroup } from 'aws-cdk-lib/aws-cognito';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { QUEUES } from '../definitions.js';
+import type { JwtContext, Stage, TenantLimits } from '../stage.js';
+import { type Data, QUEUE_URL_KEYS } from './data.js';
+import { SundialFunction } from './function.js';
+import { StackPart } from './part.js';
+import type { Scheduling } from './scheduling.js';
+
+export interface ApiProps {
+  stage: Stage;
+  removalPolicy: RemovalPolicy;
+  data: Data;
+  scheduling: Scheduling;
+  runRetentionDays: number;
+  /** Checked when a job is saved; the worker alone may call them. */
+  allowedTargetArns: readonly string[];
+  allowedHttpHosts: readonly string[];
+  tenantLimits: TenantLimits;
+  /** An external OIDC issuer; a Cognito user pool when not given. */
+  jwt?: JwtContext;
+}
+
+export class Api extends StackPart {
+  readonly handler: SundialFunction;
+  readonly function: NodejsFunction;
+  readonly restApi: LambdaRestApi;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const { stage, removalPolicy, data } = props;
+    const jwt = props.jwt ?? this.userPool(stage, removalPolicy);
+
+    this.handler = new SundialFunction(this, 'Api', {
+      entry: 'functions/api.ts',
+      description: 'Sundial job API',
+      timeout: Duration.seconds(29),
+      stage,
+    });
+    this.function = this.handler.function;
+    this.handler
+      .bind('jobsTable', data.jobs.tableName, (fn) => data.jobs.grantReadWriteData(fn))
+      .bindTable('runsTable', data.runs, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
+    // "Run now" queues a manual run on the job's priority queue.
+    for (const def of QUEUES)
+      this.handler.bindQueue(QUEUE_URL_KEYS[def.priority], data.queues[def.priority].queue);
+    props.scheduling.bindSchedules(this.handler);
+    // Seals secret headers and signing secrets; opens the signing secret for admins.
+    this.handler
+      .bindKey('secretsKey', data.secretsKey, 'kms:Encrypt', 'kms:Decrypt')
+      .setEnv('allowedTargetArns', JSON.stringify(props.allowedTargetArns))
+      .setEnv('protectedArns', data.protectedArnsJson())
+      .setEnv('allowedHttpHosts', props.allowedHttpHosts.join(','))
+      .setEnv('runRetentionDays', String(props.runRetentionDays))
+      .setEnvWhereRead(props.tenantLimits)
+      .setEnv('jwtIssuer', jwt.issuer)
+      .setEnv('jwtAudience', jwt.audience);
+    if (jwt.jwksUri) this.handler.setEnv('jwtJwksUri', jwt.jwksUri);
+    if (jwt.tenantClaim) this.handler.setEnv('jwtTenantClaim', jwt.tenantClaim);
+    if (jwt.roleClaim) this.handler.setEnv('jwtRoleClaim', jwt.roleClaim);
+    // Redrive updates the dead-letter records.
+    data.runs.grant(this.function, 'dynamodb:UpdateItem');
+
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: stage === 'prod' ? RetentionDays.ONE_YEAR : RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+    this.restApi = new LambdaRestApi(this, 'RestApi', {
+      restApiName: `sundial-${stage}`,
+      description: 'Sundial job scheduler API',
+      handler: this.function,
+      proxy: true,
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: removalPolicy,
+      deployOptions: {
+        stageName: stage,
+        tracingEnabled: true,
+        loggingLevel: MethodLoggingLevel.ERROR,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        throttlingRateLimit: 100,
+        throttlingBurstLimit: 200,
+      },
+    });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.restApi.url,
+      description: 'Base URL; the API lives under /v1',
+    });
+  }
+
+  /**
+   * The default identity provider: a Cognito user pool with no self sign-up, MFA required,
+   * a group per role, and a tenant attribute only an administrator can set (the app client
+   * may not write it, so a user cannot move to another tenant).
+   */
+  private userPool(stage: Stage, removalPolicy: RemovalPolicy): JwtContext {
+    const pool = new UserPool(this, 'Users', {
+      userPoolName: `sundial-${stage}`,
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      customAttributes: { tenant: new StringAttribute({ minLen: 1, maxLen: 63, mutable: true }) },
+      passwordPolicy: {
+        minLength: 12,
+        requireDigits: true,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireSymbols: true,
+      },
+      mfa: Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      deletionProtection: stage === 'prod',
+      removalPolicy,
+    });
+    for (const role of ['admin', 'operator', 'viewer']) {
+      new UserPoolGroup(this, `Group-${role}`, {
+        userPool: pool,
+        groupName: role,
+        description: `Sundial ${role}s`,
+      });
+    }
+    const client = pool.addClient('ApiClient', {
+      authFlows: { userSrp: true },
+      generateSecret: false,
+      readAttributes: new ClientAttributes()
+        .withStandardAttributes({ email: true, emailVerified: true })
+        .withCustomAttributes('tenant'),
+      writeAttributes: new ClientAttributes().withStandardAttributes({ email: true }),
+    });
+    const issuer = `https://cognito-idp.${Stack.of(this).region}.amazonaws.com/${pool.userPoolId}`;
+    new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', {
+      value: client.userPoolClientId,
+      description: 'Sign in with this client; send the ID token as Authorization: Bearer',
+    });
+    return { issuer, audience: client.userPoolClientId };
+  }
+}

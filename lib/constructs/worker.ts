@@ -1,0 +1,86 @@
+/**
+ * The worker: fed by every priority queue, it runs each firing's target and records the
+ * run; it may call exactly the AWS targets the operator allowed.
+ */
+import { Duration } from 'aws-cdk-lib';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { Construct } from 'constructs';
+import { QUEUES, WORKER_TIMEOUT_SECONDS } from '../definitions.js';
+import type { Stage, TenantLimits } from '../stage.js';
+import { type Data, QUEUE_URL_KEYS } from './data.js';
+import { SundialFunction } from './function.js';
+import { StackPart } from './part.js';
+
+export interface WorkerProps {
+  stage: Stage;
+  data: Data;
+  runRetentionDays: number;
+  /** Lambda, SQS and EventBridge ARN patterns jobs may target: the worker is granted exactly these. */
+  allowedTargetArns: readonly string[];
+  allowedHttpHosts: readonly string[];
+  tenantLimits: TenantLimits;
+  /** X-Ray active tracing; default true. */
+  tracing?: boolean;
+}
+
+export class Worker extends StackPart {
+  readonly handler: SundialFunction;
+  readonly function: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: WorkerProps) {
+    super(scope, id);
+    const { data } = props;
+    this.handler = new SundialFunction(this, 'Worker', {
+      entry: 'functions/worker.ts',
+      description: 'Sundial worker: runs firings and records their runs',
+      timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
+      stage: props.stage,
+      tracing: props.tracing ?? true,
+    });
+    this.function = this.handler.function;
+    this.handler
+      // Query: the dependents of a job whose run succeeded.
+      .bindTable('jobsTable', data.jobs, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem')
+      .bind('allowedTargetArns', JSON.stringify(props.allowedTargetArns), (fn) =>
+        grantTargets(fn, props.allowedTargetArns),
+      )
+      // Opens secret headers and signing secrets; makes a tenant's first signing secret.
+      .bindKey('secretsKey', data.secretsKey, 'kms:Encrypt', 'kms:Decrypt')
+      .bindTable('runsTable', data.runs, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem')
+      .bind('failureTopic', data.failureTopic.topicArn, (fn) => data.failureTopic.grantPublish(fn))
+      .setEnv('protectedArns', data.protectedArnsJson())
+      .setEnv('allowedHttpHosts', props.allowedHttpHosts.join(','))
+      .setEnv('runRetentionDays', String(props.runRetentionDays))
+      .setEnvWhereRead(props.tenantLimits);
+    // Retries go back on the job's priority queue.
+    for (const def of QUEUES)
+      this.handler.bindQueue(QUEUE_URL_KEYS[def.priority], data.queues[def.priority].queue);
+    for (const def of QUEUES) {
+      this.function.addEventSource(
+        new SqsEventSource(data.queues[def.priority].queue, {
+          batchSize: def.batchSize,
+          reportBatchItemFailures: true,
+          maxConcurrency: def.maxConcurrency,
+        }),
+      );
+    }
+  }
+}
+
+/** The worker may call exactly the AWS targets the configuration allows, and nothing else. */
+function grantTargets(worker: IGrantable, arns: readonly string[]): void {
+  const of = (service: string) => arns.filter((arn) => arn.split(':')[2] === service);
+  const functions = of('lambda');
+  const grants: [string, string[]][] = [
+    // A qualified ARN (version or alias) is invoked as function:qualifier.
+    ['lambda:InvokeFunction', functions.flatMap((arn) => [arn, `${arn}:*`])],
+    ['sqs:SendMessage', of('sqs')],
+    ['events:PutEvents', of('events')],
+  ];
+  for (const [action, resources] of grants) {
+    if (resources.length === 0) continue;
+    worker.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: [action], resources }));
+  }
+}
