@@ -127,7 +127,7 @@ const LAMBDA_CONTEXT = {
 /** 2 and 4: calls per operation, and runs per second end to end, at one batch size. */
 async function endToEnd(batchSize: number) {
   return withRuntime(batchSize, async (runtime, counter, clock, target) => {
-    const api = createApiHandler(runtime.services);
+    const api = createApiHandler(runtime.services.api);
     const key = runtime.devApiKey;
     const perOperation: Record<string, ReturnType<CallCounter['snapshot']>> = {};
     const measure = async (name: string, times: number, op: (i: number) => Promise<unknown>) => {
@@ -197,7 +197,7 @@ async function logVolume(batchSize: number): Promise<LogVolume> {
   const appBytes = await withRuntime(
     batchSize,
     async (runtime, _counter, clock) => {
-      const api = createApiHandler(runtime.services);
+      const api = createApiHandler(runtime.services.api);
       for (let i = 0; i < runs; i++) {
         await api(
           apiRequest(runtime.devApiKey, 'POST', '/v1/jobs', jobBody(`${runtime.apiUrl}/v1/health`, i)),
@@ -222,7 +222,7 @@ async function logVolume(batchSize: number): Promise<LogVolume> {
 /** 3. API latency in process (handler over DynamoDB Local), per operation. */
 async function apiLatency(): Promise<Record<string, Latency>> {
   return withRuntime(10, async (runtime, _counter, _clock, target) => {
-    const api = createApiHandler(runtime.services);
+    const api = createApiHandler(runtime.services.api);
     const key = runtime.devApiKey;
     const n = tiny ? 20 : 300;
     const timings: Record<'create' | 'get' | 'list', number[]> = { create: [], get: [], list: [] };

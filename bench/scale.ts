@@ -67,7 +67,7 @@ export async function scale(options: ScaleOptions): Promise<ScaleResult> {
     limits: { requestsPerSecond: 10_000_000, jobCreatesPerMinute: 10_000_000, maxJobs: 10_000_000 },
   });
   try {
-    const api = createApiHandler(runtime.services);
+    const api = createApiHandler(runtime.services.api);
     const key = runtime.devApiKey;
     // Never called (the jobs are only listed and reconciled): a local target port where nothing runs.
     const target = 'http://127.0.0.1:8009/never-called';

@@ -1,14 +1,30 @@
 /** API Lambda entry: API Gateway REST proxy events -> job API. */
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { apiServicesFromEnv } from './commons/env-services.js';
+import { createDocumentClient, createSchedulerClient, createSqsClient } from './commons/clients.js';
+import { systemClock } from './commons/clock.js';
+import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
-import { tracer } from './commons/tracer.js';
+import { traced, tracer } from './commons/tracer.js';
 import { createApiHandler } from './handlers/api.js';
+import { wireApi } from './wiring/api.js';
 
-const app = createApiHandler(apiServicesFromEnv());
+const app = createApiHandler(
+  wireApi(
+    loadConfig('Api'),
+    {
+      db: traced(createDocumentClient()),
+      scheduler: traced(createSchedulerClient()),
+      sqs: traced(createSqsClient()),
+      kms: traced(new KMSClient({})),
+    },
+    { clock: systemClock, logger },
+  ),
+);
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(captureLambdaHandler(tracer))

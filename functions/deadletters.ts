@@ -1,19 +1,24 @@
 /** Dead-letter Lambda entry: archives what the priority queues gave up on. */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import * as z from 'zod';
-import { DLQ_ARNS_ENV, PRIORITIES, type Priority } from '../lib/definitions.js';
-import { deadLetterServicesFromEnv } from './commons/env-services.js';
+import { createDocumentClient } from './commons/clients.js';
+import { systemClock } from './commons/clock.js';
+import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
-import { tracer } from './commons/tracer.js';
+import { traced, tracer } from './commons/tracer.js';
 import { createDeadLetterHandler } from './handlers/dead-letters.js';
+import { wireDeadLetters } from './wiring/maintenance.js';
 
-const dlqArns = z
-  .object(Object.fromEntries(PRIORITIES.map((p) => [p, z.string().min(1)])) as Record<Priority, z.ZodString>)
-  .parse(JSON.parse(process.env[DLQ_ARNS_ENV] ?? '{}'));
-const archive = createDeadLetterHandler(deadLetterServicesFromEnv(), dlqArns);
+const archive = createDeadLetterHandler(
+  wireDeadLetters(
+    loadConfig('DeadLetters'),
+    { db: traced(createDocumentClient()), kms: traced(new KMSClient({})) },
+    { clock: systemClock, logger },
+  ),
+);
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()
   .use(captureLambdaHandler(tracer))

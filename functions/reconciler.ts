@@ -3,14 +3,28 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
-import { reconcilerServicesFromEnv } from './commons/env-services.js';
+import { createDocumentClient, createSchedulerClient } from './commons/clients.js';
+import { systemClock } from './commons/clock.js';
+import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
-import { tracer } from './commons/tracer.js';
+import { traced, tracer } from './commons/tracer.js';
 import { createReconcileHandler } from './handlers/reconcile.js';
+import { wireReconciler } from './wiring/maintenance.js';
 
-const run = createReconcileHandler(reconcilerServicesFromEnv());
+const run = createReconcileHandler(
+  wireReconciler(
+    loadConfig('Reconciler'),
+    {
+      db: traced(createDocumentClient()),
+      scheduler: traced(createSchedulerClient()),
+      kms: traced(new KMSClient({})),
+    },
+    { clock: systemClock, logger },
+  ),
+);
 
 export const handler = middy()
   .use(captureLambdaHandler(tracer))

@@ -3,19 +3,19 @@
  * minutes must wait for the test to move time, not for ten real minutes; this holds such
  * messages and hands them to the queue once the clock reaches them.
  */
-import type { FiringQueue, QueueMessage } from '../functions/adapters/firing-queue.js';
-import type { Clock } from '../functions/commons/clock.js';
+import type { FiringMessage } from '../functions/domain/firing.js';
+import type { Clock, FiringQueue } from '../functions/domain/ports.js';
 import type { Priority } from '../lib/definitions.js';
 
 export class DelayLine implements FiringQueue {
-  private held: { priority: Priority; message: QueueMessage; dueAt: number }[] = [];
+  private held: { priority: Priority; message: FiringMessage; dueAt: number }[] = [];
 
   constructor(
     private readonly queue: FiringQueue,
     private readonly clock: Clock,
   ) {}
 
-  async send(priority: Priority, message: QueueMessage): Promise<void> {
+  async send(priority: Priority, message: FiringMessage): Promise<void> {
     const dueAt = message.notBefore ? Date.parse(message.notBefore) : 0;
     if (dueAt <= this.clock.now().getTime()) await this.queue.send(priority, message);
     else this.held.push({ priority, message, dueAt });

@@ -16,21 +16,30 @@ import type { SQSEvent } from 'aws-lambda';
 import type { JwtConfig } from '../functions/adapters/authenticator.js';
 import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
 import { InMemoryRunMetrics } from '../functions/adapters/run-metrics.js';
-import type { ScheduleGateway } from '../functions/adapters/schedule-gateway.js';
-import { SecretBox } from '../functions/adapters/secret-box.js';
-import type { TargetCaller } from '../functions/adapters/targets.js';
 import { createDocumentClient, createSqsClient } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
-import { type Config, DEFAULT_LIMITS, type TenantLimits } from '../functions/commons/config.js';
-import { buildServices, newFiringSigner, type Services } from '../functions/commons/services.js';
+import { type Config, environmentFor, loadConfig, type TenantLimits } from '../functions/commons/config.js';
+import type { Logger as LoggerPort, ScheduleWriter, TargetCaller } from '../functions/domain/ports.js';
 import { createApiHandler } from '../functions/handlers/api.js';
 import { createDeadLetterHandler } from '../functions/handlers/dead-letters.js';
 import { createReconcileHandler } from '../functions/handlers/reconcile.js';
 import { createSyncHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
-import type { JobServiceLogger } from '../functions/usecases/jobs.js';
 import type { ReconcileReport } from '../functions/usecases/reconcile.js';
+import { type ApiServices, wireApi } from '../functions/wiring/api.js';
+import {
+  type DeadLetterServices,
+  type ReconcilerServices,
+  type SyncServices,
+  wireDeadLetters,
+  wireReconciler,
+  wireSync,
+} from '../functions/wiring/maintenance.js';
+import { newFiringSigner, newSecretBox } from '../functions/wiring/parts.js';
+import type { Platform } from '../functions/wiring/platform.js';
+import { type WorkerServices, wireWorker } from '../functions/wiring/worker.js';
 import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
+import type { EnvKey, FunctionId } from '../lib/environment.js';
 import { startApiGateway } from './api-gateway.js';
 import { LocalEventBridge, LocalLambda } from './aws-targets.js';
 import { DelayLine } from './delay-line.js';
@@ -53,7 +62,7 @@ export interface LocalRuntimeOptions {
   /** Replaces the runtime's logger (logLevel then does not apply); the benchmark measures log volume with one. */
   logger?: Logger;
   /** Test seams: replace the Scheduler adapter or the HTTP target caller of the API/worker. */
-  scheduleGateway?: ScheduleGateway;
+  scheduleGateway?: ScheduleWriter;
   callHttpTarget?: TargetCaller;
   /**
    * What HTTP targets may reach at internal addresses (`host:port` or `host:low-high`).
@@ -71,8 +80,8 @@ export interface LocalRuntimeOptions {
   batchSize?: number;
   /** Called with every AWS SDK client the runtime makes (benchmarks count calls with it). */
   instrument?: (client: { middlewareStack: { add: (...args: never[]) => void } }) => void;
-  /** Per-tenant quotas and rate limits. Default: the deployed defaults. */
-  limits?: Partial<TenantLimits>;
+  /** Per-tenant quotas and rate limits (fair share's runsInProgress included). Default: the deployed defaults. */
+  limits?: Partial<TenantLimits & { runsInProgress: number }>;
   /** Accept tokens from this OIDC issuer besides API keys. */
   jwt?: JwtConfig;
   /** Sweep interval in real-clock mode. Default 10 s. */
@@ -81,9 +90,30 @@ export interface LocalRuntimeOptions {
 
 /** Parts a test may swap in when it builds services on a runtime's resources. */
 export interface ServiceOverrides {
-  scheduleGateway?: ScheduleGateway;
+  scheduleGateway?: ScheduleWriter;
   callHttpTarget?: TargetCaller;
-  logger?: JobServiceLogger;
+  logger?: LoggerPort;
+}
+
+/**
+ * Each function's services, wired by the same code as its Lambda entry from the environment
+ * the stack would give it, and a few shortcuts the tests use.
+ */
+export interface LocalServices {
+  api: ApiServices;
+  worker: WorkerServices;
+  sync: SyncServices;
+  reconciler: ReconcilerServices;
+  deadLetters: DeadLetterServices;
+  jobService: ApiServices['jobs'];
+  jobStore: ApiServices['jobStore'];
+  runStore: ApiServices['runs'];
+  deadLetterStore: ApiServices['deadLetters'];
+  apiKeys: ApiServices['apiKeys'];
+  signingSecrets: ApiServices['signingSecrets'];
+  schedules: ApiServices['schedules'];
+  firingSigner: ApiServices['firingSigner'];
+  fairShare: NonNullable<WorkerServices['fairShare']>;
 }
 
 export interface LocalRuntime {
@@ -100,8 +130,11 @@ export interface LocalRuntime {
   };
   /** DynamoDB Local's Java process id (benchmarks read its memory). */
   dynamoDbPid: number | undefined;
+  /** Every function's configuration, loaded from the environment each would be given. */
   config: Config;
-  services: Services;
+  /** Each function's environment, exactly as the stack sets it (lib/environment.ts). */
+  environments: Record<FunctionId, Record<string, string>>;
+  services: LocalServices;
   queues: Record<Priority, LocalQueue>;
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient; scheduler: SchedulerClient };
   /** Local Lambda: register functions for Lambda targets; see what they were sent. */
@@ -125,7 +158,7 @@ export interface LocalRuntime {
   /** Runs the schedule-sync sweeper once. */
   sweep(): Promise<{ repaired: number; failed: number }>;
   /** Builds services on this runtime's resources with other parts swapped in (tests). */
-  servicesWith(overrides: ServiceOverrides): Services;
+  servicesWith(overrides: ServiceOverrides): LocalServices;
   stop(): Promise<void>;
 }
 
@@ -229,38 +262,83 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const portOf = (endpoint: string) => Number(new URL(endpoint).port);
     const arn = (service: string, resource: string) =>
       `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
-    const config: Config = {
-      jobsTableName: tables.Jobs,
-      runsTableName: tables.Runs,
-      scheduleGroupName: LOCAL_SCHEDULE_GROUP,
-      schedulerRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/sundial-local-scheduler`,
-      queueArns: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].arn])) as Config['queueArns'],
-      queueUrls: Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].url])) as Config['queueUrls'],
-      runRetentionDays: RUN_RETENTION_DAYS,
+    const byPriority = (f: (p: Priority) => string) =>
+      JSON.stringify(Object.fromEntries(PRIORITIES.map((p) => [p, f(p)])));
+    const limits = options.limits ?? {};
+    const jwt = options.jwt;
+    // The values the stack sets, here for the local resources; each function gets its share.
+    const values: Partial<Record<EnvKey, string>> = {
+      jobsTable: tables.Jobs,
+      runsTable: tables.Runs,
+      scheduleGroup: LOCAL_SCHEDULE_GROUP,
+      schedulerRole: `arn:aws:iam::${LOCAL_ACCOUNT}:role/sundial-local-scheduler`,
+      queueArns: byPriority((p) => queues[p].arn),
+      queueUrlHigh: queues.high.url,
+      queueUrlDefault: queues.default.url,
+      queueUrlLow: queues.low.url,
+      deadLetterQueueArns: byPriority((p) => queues[p].dlqArn),
+      secretsKey: kmsEmulator.keyArn,
       // Development mode: any Lambda, queue or bus of the local account, except Sundial's own.
-      allowedTargetArns: options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
-      protectedArns: [
+      allowedTargetArns: JSON.stringify(
+        options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
+      ),
+      protectedArns: JSON.stringify([
         ...Object.values(queues).flatMap((q) => [q.arn, q.dlqArn]),
         arn('dynamodb', `table/${tables.Jobs}*`),
         arn('dynamodb', `table/${tables.Runs}*`),
         ...(failureTopicArn ? [failureTopicArn] : []),
         arn('lambda', 'function:sundial-*'),
-      ],
+      ]),
+      allowedHttpHosts: (options.allowedHttpHosts ?? LOCAL_HTTP_TARGETS).join(','),
       // fauxqs names its queues http://sqs.<region>.localhost:<port>/...: that origin, exactly.
       sqsEndpoint: new URL(queues.default.url).origin,
+      runRetentionDays: String(RUN_RETENTION_DAYS),
+      ...(failureTopicArn ? { failureTopic: failureTopicArn } : {}),
+      ...(limits.maxJobs !== undefined ? { tenantMaxJobs: String(limits.maxJobs) } : {}),
+      ...(limits.jobCreatesPerMinute !== undefined
+        ? { tenantJobCreatesPerMinute: String(limits.jobCreatesPerMinute) }
+        : {}),
+      ...(limits.requestsPerSecond !== undefined
+        ? { tenantRequestsPerSecond: String(limits.requestsPerSecond) }
+        : {}),
+      ...(limits.runsInProgress !== undefined ? { tenantRunsInProgress: String(limits.runsInProgress) } : {}),
+      ...(jwt
+        ? {
+            jwtIssuer: jwt.issuer,
+            jwtAudience: jwt.audience,
+            ...(jwt.jwksUri ? { jwtJwksUri: jwt.jwksUri } : {}),
+            ...(jwt.tenantClaim ? { jwtTenantClaim: jwt.tenantClaim } : {}),
+            ...(jwt.roleClaim ? { jwtRoleClaim: jwt.roleClaim } : {}),
+          }
+        : {}),
       region: LOCAL_REGION,
-      secretsKeyId: kmsEmulator.keyArn,
-      limits: { ...DEFAULT_LIMITS, ...options.limits },
-      allowedHttpHosts: options.allowedHttpHosts ?? LOCAL_HTTP_TARGETS,
-      // The API, the emulators and the stand-ins: never a target (invariant 9).
-      ownPorts: [
-        apiPort,
-        ...[dynamo.endpoint, sqsEndpoint, schedulerEndpoint, lambdaEmulator.endpoint].map(portOf),
-        ...[eventBridgeEmulator.endpoint, kmsEmulator.endpoint].map(portOf),
-      ],
-      ...(options.jwt ? { jwt: options.jwt } : {}),
-      ...(failureTopicArn ? { failureTopicArn } : {}),
     };
+    const environments = Object.fromEntries(
+      (['Api', 'Worker', 'DeadLetters', 'Sync', 'Reconciler'] as const).map((fn) => [
+        fn,
+        environmentFor(fn, values),
+      ]),
+    ) as Record<FunctionId, Record<string, string>>;
+    const configs = {
+      Api: loadConfig('Api', environments.Api),
+      Worker: loadConfig('Worker', environments.Worker),
+      DeadLetters: loadConfig('DeadLetters', environments.DeadLetters),
+      Sync: loadConfig('Sync', environments.Sync),
+      Reconciler: loadConfig('Reconciler', environments.Reconciler),
+    };
+    const config: Config = {
+      ...configs.Reconciler,
+      ...configs.Sync,
+      ...configs.DeadLetters,
+      ...configs.Worker,
+      ...configs.Api,
+    };
+    // The API, the emulators and the stand-ins: never a target (invariant 9).
+    const ownPorts = [
+      apiPort,
+      ...[dynamo.endpoint, sqsEndpoint, schedulerEndpoint, lambdaEmulator.endpoint].map(portOf),
+      ...[eventBridgeEmulator.endpoint, kmsEmulator.endpoint].map(portOf),
+    ];
     const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
     if (options.instrument) {
       for (const client of [db, sqs, sns, scheduler, lambda, eventBridge, kms]) {
@@ -274,28 +352,43 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             sqs,
             config.queueUrls,
             clock,
-            newFiringSigner(db, config, new SecretBox(kms, config.secretsKeyId)),
+            newFiringSigner(db, config, newSecretBox(kms, config)),
           ),
           clock,
         )
       : undefined;
-    const servicesWith = (overrides: ServiceOverrides) =>
-      buildServices({
-        config,
-        db,
-        scheduler,
-        sqs,
-        sns,
-        lambda,
-        eventBridge,
-        kms,
-        runMetrics,
+    const servicesWith = (overrides: ServiceOverrides): LocalServices => {
+      const platform: Platform = {
         clock,
         logger: overrides.logger ?? logger,
-        ...(delayLine ? { firingQueue: delayLine } : {}),
-        ...(overrides.scheduleGateway ? { schedules: overrides.scheduleGateway } : {}),
-        ...(overrides.callHttpTarget ? { callHttpTarget: overrides.callHttpTarget } : {}),
-      });
+        runMetrics,
+        ownPorts,
+        seams: {
+          ...(delayLine ? { firingQueue: delayLine } : {}),
+          ...(overrides.scheduleGateway ? { schedules: overrides.scheduleGateway } : {}),
+          ...(overrides.callHttpTarget ? { callHttpTarget: overrides.callHttpTarget } : {}),
+        },
+      };
+      const maintenance = { db, scheduler, kms };
+      const api = wireApi(configs.Api, { db, scheduler, sqs, kms }, platform);
+      const worker = wireWorker(configs.Worker, { db, sqs, sns, kms, lambda, eventBridge }, platform);
+      return {
+        api,
+        worker,
+        sync: wireSync(configs.Sync, maintenance, platform),
+        reconciler: wireReconciler(configs.Reconciler, maintenance, platform),
+        deadLetters: wireDeadLetters(configs.DeadLetters, maintenance, platform),
+        jobService: api.jobs,
+        jobStore: api.jobStore,
+        runStore: api.runs,
+        deadLetterStore: api.deadLetters,
+        apiKeys: api.apiKeys,
+        signingSecrets: api.signingSecrets,
+        schedules: api.schedules,
+        firingSigner: api.firingSigner,
+        fairShare: worker.fairShare!,
+      };
+    };
     const services = servicesWith({
       ...(options.scheduleGateway ? { scheduleGateway: options.scheduleGateway } : {}),
       ...(options.callHttpTarget ? { callHttpTarget: options.callHttpTarget } : {}),
@@ -305,7 +398,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       { tenantId: DEV_TENANT, name: 'local development', role: 'admin', createdBy: 'npm start' },
       clock.now(),
     );
-    const api = await startApiGateway(createApiHandler(services), apiPort);
+    const api = await startApiGateway(createApiHandler(services.api), apiPort);
     stops.push(
       () =>
         new Promise<void>((resolve) => {
@@ -314,16 +407,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }),
     );
 
-    const worker = createWorkerHandler(services);
-    const archiveDeadLetters = createDeadLetterHandler(
-      services,
-      Object.fromEntries(PRIORITIES.map((p) => [p, queues[p].dlqArn])) as Record<Priority, string>,
-    );
+    const worker = createWorkerHandler(services.worker);
+    const archiveDeadLetters = createDeadLetterHandler(services.deadLetters);
     const dlqPollerQueue = (q: LocalQueue) => ({ url: q.dlqUrl, arn: q.dlqArn, batchSize: 10 });
     const workerInvoke = (event: SQSEvent) => worker(event);
-    const sweep = createSyncHandler(services, SYNC_GRACE_SECONDS);
+    const sweep = createSyncHandler(services.sync, SYNC_GRACE_SECONDS);
     // The emulator has no rate quota to respect.
-    const reconcileOnce = createReconcileHandler(services, async () => undefined);
+    const reconcileOnce = createReconcileHandler(services.reconciler, async () => undefined);
     const ordered = PRIORITIES.map((p) => queues[p]);
     const pollerQueue = (q: LocalQueue) => ({
       url: q.url,
@@ -384,6 +474,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       dynamoDbPid: dynamo.pid,
       config,
+      environments,
       services,
       queues,
       clients: { dynamodb, sqs, sns, scheduler },

@@ -4,25 +4,9 @@
  * A message too malformed to name its tenant is kept under the `_unknown` tenant.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Priority } from '../../lib/definitions.js';
+import type { DeadLetter, DeadLetterRepository } from '../domain/ports.js';
 import { conditionally, queryPage } from './dynamo.js';
 
-export interface DeadLetter {
-  id: string;
-  tenantId: string;
-  jobId: string | null;
-  runId: string | null;
-  priority: Priority;
-  body: string;
-  reason: string;
-  receiveCount: number;
-  deadLetteredAt: string;
-  status: 'dead' | 'redriven';
-  redrivenAt: string | null;
-  redrivenBy: string | null;
-}
-
-export const UNKNOWN_TENANT = '_unknown';
 const pkOf = (tenantId: string) => `TENANT#${tenantId}#DEADLETTERS`;
 const PREFIX = 'DL#';
 
@@ -31,7 +15,7 @@ function fromItem(item: Record<string, unknown>): DeadLetter {
   return rest as unknown as DeadLetter;
 }
 
-export class DeadLetterStore {
+export class DeadLetterStore implements DeadLetterRepository {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -4,21 +4,12 @@
  * sealed with KMS and opened only here, just before a webhook is signed.
  */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import type { Clock } from '../commons/clock.js';
-import type { Job } from '../domain/job.js';
+import { notifySecretContext, type StoredJob } from '../domain/job.js';
+import type { Clock, FailureNotifier, SecretSealer } from '../domain/ports.js';
 import type { Run } from '../domain/run.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';
 import { callHttpTarget } from './http-target.js';
-import { notifySecretContext, type StoredJob } from './job-store.js';
-import type { SecretBox } from './secret-box.js';
 import type { UrlGuard } from './url-guard.js';
-
-/** A job as the worker read it: its webhook secret sealed, or in clear if stored before sealing. */
-export type NotifiedJob = Job & Pick<StoredJob, 'sealedNotifySecret'>;
-
-export interface FailureNotifier {
-  runFailed(job: NotifiedJob, run: Omit<Run, 'tenantId'>): Promise<void>;
-}
 
 const WEBHOOK_TIMEOUT_SECONDS = 5;
 
@@ -31,10 +22,10 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
     /** Webhooks get the same SSRF protection as HTTP targets. */
     private readonly guard?: UrlGuard,
     /** Opens the sealed webhook secrets; without it, a job whose secret is sealed gets no webhook. */
-    private readonly box?: SecretBox,
+    private readonly box?: SecretSealer,
   ) {}
 
-  async runFailed(job: NotifiedJob, run: Omit<Run, 'tenantId'>): Promise<void> {
+  async runFailed(job: StoredJob, run: Omit<Run, 'tenantId'>): Promise<void> {
     const event = {
       type: 'run.failed',
       tenantId: job.tenantId,
@@ -52,7 +43,7 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
   }
 
   /** The job's webhook secret, opened from its sealed form (or, stored before sealing, in clear). */
-  private async secretOf(job: NotifiedJob, runId: string): Promise<string | null> {
+  private async secretOf(job: StoredJob, runId: string): Promise<string | null> {
     if (!job.sealedNotifySecret) return job.notify?.secret || null;
     if (!this.box) {
       this.logger.warn('failure webhooks not called: no key to open their secret', { runId });
@@ -102,7 +93,7 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
     }
   }
 
-  private async publish(job: Job, run: Omit<Run, 'tenantId'>, body: string): Promise<void> {
+  private async publish(job: StoredJob, run: Omit<Run, 'tenantId'>, body: string): Promise<void> {
     if (!this.topicArn) return;
     try {
       await this.sns.send(

@@ -7,14 +7,8 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Priority } from '../../lib/definitions.js';
+import type { FairShare } from '../domain/ports.js';
 import { conditionally } from './dynamo.js';
-
-export interface FairShare {
-  /** Takes a place for `holder` until `leaseUntil`; false when the tenant's share is full. */
-  take(tenantId: string, priority: Priority, holder: string, leaseUntil: Date, now: Date): Promise<boolean>;
-  /** Gives the place back (nothing happens if it was never taken or already expired). */
-  give(tenantId: string, priority: Priority, holder: string): Promise<void>;
-}
 
 /** Places live in the runs table, beside the runs, in a partition of their own per tenant. */
 const key = (tenantId: string, priority: Priority) => ({

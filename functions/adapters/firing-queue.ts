@@ -6,29 +6,8 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Priority } from '../../lib/definitions.js';
-import type { Clock } from '../commons/clock.js';
-import type { FiringSigner } from './firing-signer.js';
-
-export interface QueueMessage {
-  v: 1;
-  tenantId: string;
-  jobId: string;
-  trigger: 'schedule' | 'retry' | 'manual' | 'catch_up' | 'dependency';
-  scheduledTime: string;
-  runId?: string;
-  attempt?: number;
-  /** Not to be worked on before this instant. */
-  notBefore?: string;
-  correlationId?: string;
-  /** How often fair share has put it back. */
-  deferrals?: number;
-  /** Proves Sundial sent it (invariant 8); set by the queue as it sends. */
-  mac?: string;
-}
-
-export interface FiringQueue {
-  send(priority: Priority, message: QueueMessage): Promise<void>;
-}
+import type { FiringMessage } from '../domain/firing.js';
+import type { Clock, FiringQueue, FiringSigner } from '../domain/ports.js';
 
 /** SQS's ceiling on DelaySeconds. */
 export const MAX_SQS_DELAY_SECONDS = 900;
@@ -41,7 +20,7 @@ export class SqsFiringQueue implements FiringQueue {
     private readonly signer: FiringSigner,
   ) {}
 
-  async send(priority: Priority, message: QueueMessage): Promise<void> {
+  async send(priority: Priority, message: FiringMessage): Promise<void> {
     const waitMs = message.notBefore ? Date.parse(message.notBefore) - this.clock.now().getTime() : 0;
     const delay = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(0, Math.ceil(waitMs / 1000)));
     await this.sqs.send(

@@ -7,26 +7,8 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { FiringIdentity, FiringSigner, SecretSealer } from '../domain/ports.js';
 import { isConditionFailure } from './dynamo.js';
-import type { SecretBox } from './secret-box.js';
-
-/** The fields a MAC covers: who and what the message runs. */
-export interface FiringIdentity {
-  v: 1;
-  tenantId: string;
-  jobId: string;
-  trigger: string;
-  runId?: string | undefined;
-  attempt?: number | undefined;
-  mac?: string | undefined;
-}
-
-export interface FiringSigner {
-  /** The message with its MAC. */
-  sign<T extends FiringIdentity>(message: T): Promise<T & { mac: string }>;
-  /** Whether the message carries a MAC Sundial made for exactly what it names. */
-  verify(message: FiringIdentity): Promise<boolean>;
-}
 
 /**
  * The bytes a MAC is made over. The scheduled time of a schedule's firing is filled in by
@@ -69,7 +51,7 @@ export class KeyedFiringSigner implements FiringSigner {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly box: SecretBox,
+    private readonly box: SecretSealer,
   ) {}
 
   async sign<T extends FiringIdentity>(message: T): Promise<T & { mac: string }> {

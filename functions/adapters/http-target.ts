@@ -5,10 +5,10 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { TargetCallContext, TargetOutcome } from '../domain/ports.js';
 import { BODY_EXCERPT_CHARS } from '../domain/run.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';
 import type { HttpTarget } from '../domain/target.js';
-import type { TargetCallContext, TargetOutcome } from './targets.js';
 import type { UrlGuard } from './url-guard.js';
 
 export interface HttpCallExtras {

@@ -17,59 +17,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { SYNC_SHARDS } from '../../lib/definitions.js';
 import { IdempotencyConflictError, QuotaExceededError, ValidationError } from '../domain/errors.js';
-import type { Job, JobState, StoredJobState } from '../domain/job.js';
+import type { Job, StoredJob } from '../domain/job.js';
+import type { IdempotencyRecord, JobRepository, ListJobsQuery } from '../domain/ports.js';
 import { conditionally, queryPage } from './dynamo.js';
-
-export interface StoredJob extends Omit<Job, 'state'> {
-  state: StoredJobState;
-  syncPendingAt?: string;
-  /**
-   * When the job's schedule was last known to match this version of the job: the time
-   * Sundial finished writing it, or the LastModificationDate the reconciler read when it
-   * compared the two. A schedule modified after it may have been edited by hand.
-   */
-  scheduleSyncedAt?: string;
-  /** When the job's latest successful run finished (what its dependents wait for). */
-  lastSucceededAt?: string;
-  /**
-   * False while no job has ever depended on this one: its runs then skip the dependents
-   * Query. Set true (never back) in the transaction that adds an edge to it; absent on jobs
-   * written before it existed, which are queried as before.
-   */
-  hasDependents?: boolean;
-  /** The dependency satisfaction a dependency run was last queued for. */
-  dependencyCursor?: string;
-  /** An HTTP target's secret headers: their names, and their values sealed with KMS. */
-  secretHeaders?: { names: string[]; ciphertext: string } | null;
-  /**
-   * The secret the job's failure webhooks are signed with, sealed with KMS under
-   * `notifySecretContext`; `notify.secret` is then stored as null. Jobs written before it
-   * existed carry the secret in `notify.secret` instead, until their next edit seals it.
-   */
-  sealedNotifySecret?: string | null;
-}
-
-/** The KMS encryption context of a job's sealed webhook secret: its tenant, its job, its use. */
-export function notifySecretContext(tenantId: string, jobId: string): Record<string, string> {
-  return { tenantId, jobId, purpose: 'notify-secret' };
-}
 
 /** Fields the worker and the dependency edges keep on the job; an edit of the job never overwrites them. */
 const RUN_BOOKKEEPING = new Set(['lastSucceededAt', 'dependencyCursor', 'hasDependents']);
-
-export interface ListJobsQuery {
-  limit: number;
-  cursor?: string;
-  state?: JobState;
-  tag?: { key: string; value: string };
-}
-
-export interface IdempotencyRecord {
-  key: string;
-  /** A hash of the request, to tell a replay from a reuse of the key; the record keeps no request. */
-  requestHash: string;
-  expiresAt: number;
-}
 
 const JOB_PREFIX = 'JOB#';
 const tenantPk = (tenantId: string) => `TENANT#${tenantId}`;
@@ -147,7 +100,7 @@ function fromItem(item: Record<string, unknown>): StoredJob {
   return job as unknown as StoredJob;
 }
 
-export class JobStore {
+export class JobStore implements JobRepository {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -290,7 +243,7 @@ export class JobStore {
     expectedVersion: number,
     syncPendingAt: string,
     previousDependsOn: readonly string[] = job.dependsOn ?? [],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const names: Record<string, string> = { '#state': 'state', '#version': 'version' };
     const values: Record<string, unknown> = { ':expected': expectedVersion, ':deleting': 'deleting' };
     const sets: string[] = [];
@@ -316,16 +269,14 @@ export class JobStore {
       added,
       previousDependsOn.filter((d) => !next.includes(d)),
     );
-    if (edges.length === 0) {
-      await this.db.send(new UpdateCommand(update));
-      return;
-    }
+    if (edges.length === 0) return conditionally(() => this.db.send(new UpdateCommand(update)));
     try {
       await this.db.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...edges] }));
+      return true;
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
       // The job's own condition first: a stale version is the caller's to resolve.
-      if (error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') throw error;
+      if (error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
       throw goneDependency(error, 1, added) ?? error;
     }
   }

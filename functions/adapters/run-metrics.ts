@@ -6,6 +6,7 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Priority } from '../../lib/definitions.js';
+import type { EndedStatus, RunMetrics } from '../domain/ports.js';
 
 export { METRICS_NAMESPACE } from '../../lib/definitions.js';
 
@@ -15,19 +16,7 @@ export const RUN_STATUS_METRICS = {
   timed_out: 'RunsTimedOut',
   skipped: 'RunsSkipped',
   missed: 'RunsMissed',
-} as const;
-export type EndedStatus = keyof typeof RUN_STATUS_METRICS;
-
-export interface RunMetrics {
-  /** A run reached a final status. */
-  ended(status: EndedStatus, priority: Priority, durationMs: number | null): void;
-  /** A scheduled run started `lagMs` after its scheduled time. */
-  started(priority: Priority, lagMs: number): void;
-  /** A message on a queue was not Sundial's (invariant 8): dropped, never run. */
-  rejected(): void;
-  /** A run waited: its tenant had its fair share of runs in progress on the queue. */
-  deferred?(priority: Priority): void;
-}
+} as const satisfies Record<EndedStatus, string>;
 
 /** The metric of messages refused as not Sundial's; an alarm watches it. */
 export const FIRINGS_REJECTED_METRIC = 'FiringsRejected';

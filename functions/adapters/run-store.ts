@@ -11,7 +11,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { RunSummary } from '../domain/job.js';
-import type { Run, RunStatus } from '../domain/run.js';
+import type { ClaimResult, RunRepository } from '../domain/ports.js';
+import type { RunStatus, StoredRun } from '../domain/run.js';
 import { conditionally, queryPage } from './dynamo.js';
 
 const runPk = (tenantId: string, jobId: string) => `TENANT#${tenantId}#JOB#${jobId}`;
@@ -19,22 +20,12 @@ const RUN_PREFIX = 'RUN#';
 /** The overlap lock lives beside the runs, outside the RUN# range that lists read. */
 const LOCK_SK = 'LOCK';
 
-export interface StoredRun extends Run {
-  /** Until when the claiming worker owns a running run; a later claim may take it over. */
-  leaseUntil?: string;
-  claimToken?: string;
-}
-
-export type ClaimResult =
-  | { claimed: true; run: StoredRun }
-  | { claimed: false; existing: StoredRun | undefined };
-
 function fromItem(item: Record<string, unknown>): StoredRun {
   const { pk: _pk, sk: _sk, expiresAt: _exp, ...run } = item;
   return run as unknown as StoredRun;
 }
 
-export class RunStore {
+export class RunStore implements RunRepository {
   private item(run: StoredRun, now: Date): Record<string, unknown> {
     return {
       pk: runPk(run.tenantId, run.jobId),

@@ -8,18 +8,19 @@ import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
   DeleteScheduleCommand,
+  GetScheduleCommand,
+  ListSchedulesCommand,
   ResourceNotFoundException,
   type SchedulerClient,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import type { Priority } from '../../lib/definitions.js';
-import type { Job } from '../domain/job.js';
-import type { FiringSigner } from './firing-signer.js';
+import { firing } from '../domain/firing.js';
+import type { StoredJob } from '../domain/job.js';
+import type { FiringSigner, ListedSchedule, ScheduleGateway, ScheduleView } from '../domain/ports.js';
 
-export interface ScheduleGateway {
-  apply(job: Job): Promise<void>;
-  remove(jobId: string): Promise<void>;
-}
+type Scheduled = StoredJob & { schedule: NonNullable<StoredJob['schedule']> };
+const iso = (d: Date | undefined) => (d ? new Date(d).toISOString() : null);
 
 export function scheduleName(jobId: string): string {
   return jobId;
@@ -27,11 +28,10 @@ export function scheduleName(jobId: string): string {
 
 /** A schedule's Input: the firing message, signed (invariant 8); Scheduler fills in the time. */
 export async function scheduleInput(
-  job: Pick<Job, 'tenantId' | 'id'>,
+  job: Pick<StoredJob, 'tenantId' | 'id'>,
   signer: FiringSigner,
 ): Promise<string> {
-  const signed = await signer.sign({ v: 1, tenantId: job.tenantId, jobId: job.id, trigger: 'schedule' });
-  return JSON.stringify({ ...signed, scheduledTime: '<aws.scheduler.scheduled-time>' });
+  return JSON.stringify(await signer.sign(firing.scheduleTemplate(job)));
 }
 
 export interface SchedulerGatewayOptions {
@@ -48,9 +48,7 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
     private readonly options: SchedulerGatewayOptions,
   ) {}
 
-  async toScheduleInput(
-    job: Job & { schedule: NonNullable<Job['schedule']> },
-  ): Promise<CreateScheduleCommandInput> {
+  async toScheduleInput(job: Scheduled): Promise<CreateScheduleCommandInput> {
     const { schedule } = job;
     return {
       Name: scheduleName(job.id),
@@ -77,7 +75,67 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
     };
   }
 
-  async apply(job: Job): Promise<void> {
+  async desired(job: Scheduled): Promise<ScheduleView> {
+    const input = await this.toScheduleInput(job);
+    return {
+      name: input.Name!,
+      expression: input.ScheduleExpression!,
+      timezone: input.ScheduleExpressionTimezone ?? 'UTC',
+      enabled: input.State === 'ENABLED',
+      startAt: iso(input.StartDate),
+      endAt: iso(input.EndDate),
+      flexibleWindowMinutes: input.FlexibleTimeWindow?.MaximumWindowInMinutes ?? 0,
+      targetArn: input.Target!.Arn!,
+      roleArn: input.Target!.RoleArn!,
+      input: input.Target!.Input ?? '',
+    };
+  }
+
+  async list(nextToken?: string): Promise<{ schedules: ListedSchedule[]; nextToken?: string }> {
+    const page = await this.client.send(
+      new ListSchedulesCommand({ GroupName: this.options.groupName, MaxResults: 100, NextToken: nextToken }),
+    );
+    const schedules: ListedSchedule[] = [];
+    for (const s of page.Schedules ?? []) {
+      if (!s.Name) continue;
+      schedules.push({
+        name: s.Name,
+        enabled: s.State === 'ENABLED',
+        targetArn: s.Target?.Arn,
+        modifiedAt: iso(s.LastModificationDate) ?? undefined,
+      });
+    }
+    return page.NextToken ? { schedules, nextToken: page.NextToken } : { schedules };
+  }
+
+  async get(name: string): Promise<ScheduleView | undefined> {
+    try {
+      const got = await this.client.send(
+        new GetScheduleCommand({ Name: name, GroupName: this.options.groupName }),
+      );
+      return {
+        name,
+        expression: got.ScheduleExpression ?? '',
+        timezone: got.ScheduleExpressionTimezone ?? 'UTC',
+        enabled: got.State === 'ENABLED',
+        startAt: iso(got.StartDate),
+        endAt: iso(got.EndDate),
+        flexibleWindowMinutes:
+          got.FlexibleTimeWindow?.Mode === 'FLEXIBLE'
+            ? (got.FlexibleTimeWindow.MaximumWindowInMinutes ?? 0)
+            : 0,
+        targetArn: got.Target?.Arn ?? '',
+        roleArn: got.Target?.RoleArn ?? '',
+        input: got.Target?.Input ?? '',
+        ...(got.LastModificationDate ? { modifiedAt: iso(got.LastModificationDate)! } : {}),
+      };
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
+    }
+  }
+
+  async apply(job: StoredJob): Promise<void> {
     // A job without a schedule (on demand, or dependencies only) has no EventBridge schedule.
     if (!job.schedule) return this.remove(job.id);
     const input = await this.toScheduleInput({ ...job, schedule: job.schedule });

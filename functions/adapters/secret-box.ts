@@ -4,11 +4,13 @@
  * tenant's item does not decrypt. Decryptions are cached in memory: a run does not pay
  * a KMS call for a secret its worker has already opened.
  */
+
 import { DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { SecretSealer } from '../domain/ports.js';
 
 const CACHE_LIMIT = 1000;
 
-export class SecretBox {
+export class SecretBox implements SecretSealer {
   private readonly cache = new Map<string, string>();
 
   constructor(

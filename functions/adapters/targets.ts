@@ -6,34 +6,12 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Clock } from '../commons/clock.js';
+import type { Clock, SecretSealer, TargetCallContext, TargetCaller, TargetOutcome } from '../domain/ports.js';
 import { BODY_EXCERPT_CHARS } from '../domain/run.js';
-import type { EventBridgeTarget, LambdaTarget, SqsTarget, Target } from '../domain/target.js';
+import type { EventBridgeTarget, LambdaTarget, SqsTarget } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
 import { callHttpTarget } from './http-target.js';
-import type { SecretBox } from './secret-box.js';
 import type { UrlGuard } from './url-guard.js';
-
-export type TargetOutcome =
-  /** An HTTP target answered; success is decided by the status code. */
-  | { kind: 'response'; statusCode: number; bodyExcerpt: string }
-  /** An AWS target accepted the call. */
-  | { kind: 'delivered'; statusCode: number | null; bodyExcerpt: string }
-  /** An AWS target refused it: a function error, a failed entry, an AWS error. */
-  | { kind: 'rejected'; type: string; message: string; statusCode: number | null; bodyExcerpt: string | null }
-  | { kind: 'timeout'; message: string }
-  | { kind: 'error'; message: string };
-
-export interface TargetCallContext {
-  jobId: string;
-  runId: string;
-  scheduledAt: string;
-  tenantId?: string;
-  /** The job's KMS-sealed secret headers, opened only to make the call. */
-  sealedHeaders?: string | null;
-}
-
-export type TargetCaller = (target: Target, context: TargetCallContext) => Promise<TargetOutcome>;
 
 export interface AwsTargetClients {
   lambda: LambdaClient;
@@ -50,7 +28,7 @@ export interface TargetCallerOptions {
   /** The tenant's signing secrets; every HTTP call is signed with them. */
   signingSecrets?: (tenantId: string) => Promise<string[]>;
   /** Opens sealed secret headers. */
-  box?: SecretBox;
+  box?: SecretSealer;
   clock?: Clock;
   /** Replaces the HTTP caller (tests). */
   http?: TargetCaller;

@@ -8,8 +8,10 @@
  * host never opens every service on it; Sundial's own ports are refused whatever the
  * allowlist says (invariant 9).
  */
+
 import { lookup as dnsLookup } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import type { UrlPolicy } from '../domain/ports.js';
 
 const blocked = new BlockList();
 for (const [network, prefix] of [
@@ -120,7 +122,7 @@ export function portOf(url: URL): number {
   return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }
 
-export class UrlGuard {
+export class UrlGuard implements UrlPolicy {
   private readonly resolve: Resolve;
   private readonly allowed: AllowEntry[];
   private readonly ownPorts: ReadonlySet<number>;

@@ -1,6 +1,5 @@
-/** Time source, injected so tests and the local runtime can drive time by hand. */
-export interface Clock {
-  now(): Date;
-}
+import type { Clock } from '../domain/ports.js';
+
+export type { Clock };
 
 export const systemClock: Clock = { now: () => new Date() };

@@ -1,40 +1,37 @@
-/** Function configuration from the environment, checked once at cold start. */
+/**
+ * Each function's configuration, from its environment, checked once at cold start. A
+ * function reads only the variables `lib/environment.ts` lists for it (the table the CDK
+ * stack sets them from); a missing one fails the load, naming it.
+ */
 import * as z from 'zod';
 import {
-  ALLOWED_TARGET_ARNS_ENV,
   defaultTenantRunsInProgress,
-  JOBS_TABLE,
   PRIORITIES,
-  PROTECTED_ARNS_ENV,
   type Priority,
-  QUEUE_ARNS_ENV,
-  QUEUES,
   RUN_RETENTION_DAYS,
-  RUNS_TABLE,
-  SCHEDULE_GROUP_ENV,
-  SCHEDULER_ROLE_ENV,
-  SECRETS_KEY_ENV,
 } from '../../lib/definitions.js';
+import {
+  ENV,
+  type EnvKey,
+  environmentNames,
+  FUNCTION_ENVIRONMENT,
+  type FunctionId,
+} from '../../lib/environment.js';
 import type { JwtConfig } from '../adapters/authenticator.js';
 import { parseAllowedHosts } from '../adapters/url-guard.js';
 import type { TargetAccess } from '../domain/target-access.js';
 
-const queueArnsSchema = z.object(
+const byPriority = z.object(
   Object.fromEntries(PRIORITIES.map((p) => [p, z.string().min(1)])) as {
-    [K in (typeof PRIORITIES)[number]]: z.ZodString;
+    [K in Priority]: z.ZodString;
   },
 );
 
-/** Per-tenant quotas and rate limits. */
+/** Per-tenant quotas and rate limits of the API. */
 export interface TenantLimits {
   maxJobs: number;
   jobCreatesPerMinute: number;
   requestsPerSecond: number;
-  /**
-   * Runs in progress at once per tenant on each queue; a tenant over it waits (fair share).
-   * Unset: half each queue's worker concurrency. 0: no fair share.
-   */
-  runsInProgress?: number;
 }
 
 export const DEFAULT_LIMITS: TenantLimits = {
@@ -43,20 +40,26 @@ export const DEFAULT_LIMITS: TenantLimits = {
   requestsPerSecond: 100,
 };
 
-/** A tenant's places on a queue under these limits. */
-export function runsInProgressLimit(limits: TenantLimits, priority: Priority): number {
-  return limits.runsInProgress ?? defaultTenantRunsInProgress(priority);
+/**
+ * A tenant's places on a queue (fair share): runs in progress at once. Unset: half the
+ * queue's worker concurrency. 0: no fair share.
+ */
+export function runsInProgressLimit(configured: number | undefined, priority: Priority): number {
+  return configured ?? defaultTenantRunsInProgress(priority);
 }
 
+/** Every setting any function has; each function's configuration is a part of it (ConfigOf). */
 export interface Config {
   jobsTableName: string;
   runsTableName: string;
   scheduleGroupName: string;
   schedulerRoleArn: string;
   /** Queue ARN per priority: the EventBridge schedule's target. */
-  queueArns: z.infer<typeof queueArnsSchema>;
-  /** Queue URL per priority: where retries and manual runs are sent. */
-  queueUrls: z.infer<typeof queueArnsSchema>;
+  queueArns: Record<Priority, string>;
+  /** Queue URL per priority: where retries, dependents and manual runs are sent. */
+  queueUrls: Record<Priority, string>;
+  /** Dead-letter queue ARN per priority: tells the archiver which queue a letter came from. */
+  deadLetterQueueArns: Record<Priority, string>;
   runRetentionDays: number;
   /** ARN patterns Lambda, SQS and EventBridge targets must match; none allowed when empty. */
   allowedTargetArns: string[];
@@ -65,13 +68,14 @@ export interface Config {
    * `host:low-high` or a bare host (ports 80 and 443); `*.suffix` hosts.
    */
   allowedHttpHosts: string[];
-  /** Ports of Sundial's own services on this machine (the local runtime): never targets. */
-  ownPorts?: number[];
   /** ARN patterns of Sundial's own resources: never targets, whatever allowedTargetArns says. */
   protectedArns: string[];
   /** The origin of a local emulator's queue URLs, allowed besides AWS's SQS hosts. */
   sqsEndpoint?: string;
+  /** The API's per-tenant limits. */
   limits: TenantLimits;
+  /** Runs in progress per tenant on each queue (fair share); unset: the default per queue. */
+  tenantRunsInProgress?: number;
   /** The KMS key (id or ARN) that seals secrets at rest. */
   secretsKeyId: string;
   /** This deployment's region (for queue URLs that do not name one). */
@@ -82,59 +86,212 @@ export interface Config {
   failureTopicArn?: string;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const missing = [
-    JOBS_TABLE.envVar,
-    RUNS_TABLE.envVar,
-    SCHEDULE_GROUP_ENV,
-    SCHEDULER_ROLE_ENV,
-    QUEUE_ARNS_ENV,
-    SECRETS_KEY_ENV,
-    ...QUEUES.map((q) => q.envVar),
-  ].filter((name) => !env[name]);
-  if (missing.length > 0) throw new Error(`missing environment variables: ${missing.join(', ')}`);
-  return {
-    jobsTableName: env[JOBS_TABLE.envVar]!,
-    runsTableName: env[RUNS_TABLE.envVar]!,
-    scheduleGroupName: env[SCHEDULE_GROUP_ENV]!,
-    schedulerRoleArn: env[SCHEDULER_ROLE_ENV]!,
-    queueArns: queueArnsSchema.parse(JSON.parse(env[QUEUE_ARNS_ENV]!)),
-    queueUrls: queueArnsSchema.parse(Object.fromEntries(QUEUES.map((q) => [q.priority, env[q.envVar]]))),
-    allowedTargetArns: z
-      .array(z.string().startsWith('arn:'))
-      .parse(JSON.parse(env[ALLOWED_TARGET_ARNS_ENV] || '[]')),
-    allowedHttpHosts: allowedHttpHosts(env.ALLOWED_HTTP_HOSTS),
-    protectedArns: z.array(z.string().startsWith('arn:')).parse(JSON.parse(env[PROTECTED_ARNS_ENV] || '[]')),
-    ...(env.AWS_ENDPOINT_URL_SQS ? { sqsEndpoint: env.AWS_ENDPOINT_URL_SQS } : {}),
-    secretsKeyId: env[SECRETS_KEY_ENV]!,
-    limits: {
-      maxJobs: positive(env.TENANT_MAX_JOBS, DEFAULT_LIMITS.maxJobs),
-      jobCreatesPerMinute: positive(env.TENANT_JOB_CREATES_PER_MINUTE, DEFAULT_LIMITS.jobCreatesPerMinute),
-      requestsPerSecond: positive(env.TENANT_REQUESTS_PER_SECOND, DEFAULT_LIMITS.requestsPerSecond),
-      ...(env.TENANT_RUNS_IN_PROGRESS
-        ? { runsInProgress: z.coerce.number().int().min(0).parse(env.TENANT_RUNS_IN_PROGRESS) }
-        : {}),
+type Field = keyof Config;
+type Env = Record<string, string | undefined>;
+
+/** Each setting, from the variables it is made of; `read` refuses a variable the function does not have. */
+const FIELDS: {
+  [F in Field]-?: { keys: readonly EnvKey[]; parse: (read: (k: EnvKey) => string | undefined) => Config[F] };
+} = {
+  jobsTableName: { keys: ['jobsTable'], parse: (read) => read('jobsTable')! },
+  runsTableName: { keys: ['runsTable'], parse: (read) => read('runsTable')! },
+  scheduleGroupName: { keys: ['scheduleGroup'], parse: (read) => read('scheduleGroup')! },
+  schedulerRoleArn: { keys: ['schedulerRole'], parse: (read) => read('schedulerRole')! },
+  queueArns: {
+    keys: ['queueArns'],
+    parse: (read) => json(ENV.queueArns, byPriority, read('queueArns')),
+  },
+  queueUrls: {
+    keys: ['queueUrlHigh', 'queueUrlDefault', 'queueUrlLow'],
+    parse: (read) =>
+      byPriority.parse({
+        high: read('queueUrlHigh'),
+        default: read('queueUrlDefault'),
+        low: read('queueUrlLow'),
+      }),
+  },
+  deadLetterQueueArns: {
+    keys: ['deadLetterQueueArns'],
+    parse: (read) => json(ENV.deadLetterQueueArns, byPriority, read('deadLetterQueueArns')),
+  },
+  runRetentionDays: {
+    keys: ['runRetentionDays'],
+    parse: (read) => integer(ENV.runRetentionDays, read('runRetentionDays'), 1, RUN_RETENTION_DAYS),
+  },
+  allowedTargetArns: {
+    keys: ['allowedTargetArns'],
+    parse: (read) => json(ENV.allowedTargetArns, arnList, read('allowedTargetArns') || '[]'),
+  },
+  allowedHttpHosts: {
+    keys: ['allowedHttpHosts'],
+    parse: (read) => allowedHttpHosts(read('allowedHttpHosts')),
+  },
+  protectedArns: {
+    keys: ['protectedArns'],
+    parse: (read) => json(ENV.protectedArns, arnList, read('protectedArns') || '[]'),
+  },
+  sqsEndpoint: { keys: ['sqsEndpoint'], parse: (read) => read('sqsEndpoint') || undefined },
+  limits: {
+    keys: ['tenantMaxJobs', 'tenantJobCreatesPerMinute', 'tenantRequestsPerSecond'],
+    parse: (read) => ({
+      maxJobs: integer(ENV.tenantMaxJobs, read('tenantMaxJobs'), 1, DEFAULT_LIMITS.maxJobs),
+      jobCreatesPerMinute: integer(
+        ENV.tenantJobCreatesPerMinute,
+        read('tenantJobCreatesPerMinute'),
+        1,
+        DEFAULT_LIMITS.jobCreatesPerMinute,
+      ),
+      requestsPerSecond: integer(
+        ENV.tenantRequestsPerSecond,
+        read('tenantRequestsPerSecond'),
+        1,
+        DEFAULT_LIMITS.requestsPerSecond,
+      ),
+    }),
+  },
+  tenantRunsInProgress: {
+    keys: ['tenantRunsInProgress'],
+    parse: (read) =>
+      read('tenantRunsInProgress')
+        ? integer(ENV.tenantRunsInProgress, read('tenantRunsInProgress'), 0)
+        : undefined,
+  },
+  secretsKeyId: { keys: ['secretsKey'], parse: (read) => read('secretsKey')! },
+  region: { keys: ['region'], parse: (read) => read('region') || 'us-east-1' },
+  jwt: {
+    keys: ['jwtIssuer', 'jwtAudience', 'jwtJwksUri', 'jwtTenantClaim', 'jwtRoleClaim'],
+    parse: (read) => {
+      const issuer = read('jwtIssuer');
+      const audience = read('jwtAudience');
+      if (!issuer || !audience) return undefined;
+      const optional = (key: EnvKey, name: keyof JwtConfig) => (read(key) ? { [name]: read(key) } : {});
+      return {
+        issuer,
+        audience,
+        ...optional('jwtJwksUri', 'jwksUri'),
+        ...optional('jwtTenantClaim', 'tenantClaim'),
+        ...optional('jwtRoleClaim', 'roleClaim'),
+      };
     },
-    region: env.AWS_REGION || 'us-east-1',
-    ...(env.JWT_ISSUER && env.JWT_AUDIENCE
-      ? {
-          jwt: {
-            issuer: env.JWT_ISSUER,
-            audience: env.JWT_AUDIENCE,
-            ...(env.JWT_JWKS_URI ? { jwksUri: env.JWT_JWKS_URI } : {}),
-            ...(env.JWT_TENANT_CLAIM ? { tenantClaim: env.JWT_TENANT_CLAIM } : {}),
-            ...(env.JWT_ROLE_CLAIM ? { roleClaim: env.JWT_ROLE_CLAIM } : {}),
-          },
-        }
-      : {}),
-    ...(env.FAILURE_TOPIC_ARN ? { failureTopicArn: env.FAILURE_TOPIC_ARN } : {}),
-    runRetentionDays: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .default(RUN_RETENTION_DAYS)
-      .parse(env.RUN_RETENTION_DAYS || undefined),
+  },
+  failureTopicArn: { keys: ['failureTopic'], parse: (read) => read('failureTopic') || undefined },
+};
+
+/** The settings of each function. */
+export const CONFIG_FIELDS = {
+  Api: [
+    'jobsTableName',
+    'runsTableName',
+    'scheduleGroupName',
+    'schedulerRoleArn',
+    'queueArns',
+    'queueUrls',
+    'secretsKeyId',
+    'allowedTargetArns',
+    'protectedArns',
+    'allowedHttpHosts',
+    'sqsEndpoint',
+    'runRetentionDays',
+    'limits',
+    'jwt',
+    'region',
+  ],
+  Worker: [
+    'jobsTableName',
+    'runsTableName',
+    'queueUrls',
+    'secretsKeyId',
+    'allowedTargetArns',
+    'protectedArns',
+    'allowedHttpHosts',
+    'sqsEndpoint',
+    'runRetentionDays',
+    'failureTopicArn',
+    'tenantRunsInProgress',
+    'region',
+  ],
+  DeadLetters: [
+    'jobsTableName',
+    'runsTableName',
+    'secretsKeyId',
+    'deadLetterQueueArns',
+    'runRetentionDays',
+    'region',
+  ],
+  Sync: ['jobsTableName', 'scheduleGroupName', 'schedulerRoleArn', 'queueArns', 'secretsKeyId', 'region'],
+  Reconciler: [
+    'jobsTableName',
+    'scheduleGroupName',
+    'schedulerRoleArn',
+    'queueArns',
+    'secretsKeyId',
+    'region',
+  ],
+} as const satisfies Record<FunctionId, readonly Field[]>;
+
+export type ConfigOf<F extends FunctionId> = Pick<Config, (typeof CONFIG_FIELDS)[F][number]>;
+export type ApiConfig = ConfigOf<'Api'>;
+export type WorkerConfig = ConfigOf<'Worker'>;
+export type DeadLettersConfig = ConfigOf<'DeadLetters'>;
+export type SyncConfig = ConfigOf<'Sync'>;
+export type ReconcilerConfig = ConfigOf<'Reconciler'>;
+
+/** The environment variables a function's settings are made of (the CDK test checks them against the table). */
+export function configEnvKeys(fn: FunctionId): EnvKey[] {
+  return [...new Set(CONFIG_FIELDS[fn].flatMap((field) => FIELDS[field].keys))];
+}
+
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+/** Loads function `fn`'s configuration; throws, naming the variables, when one is missing or bad. */
+export function loadConfig<F extends FunctionId>(fn: F, env: Env = process.env): ConfigOf<F> {
+  const { required } = environmentNames(fn);
+  const missing = required.filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new ConfigurationError(`${fn}: missing environment variables: ${missing.join(', ')}`);
+  }
+  const allowed = new Set<EnvKey>([
+    ...FUNCTION_ENVIRONMENT[fn].required,
+    ...FUNCTION_ENVIRONMENT[fn].optional,
+  ]);
+  const read = (key: EnvKey) => {
+    // A setting made of a variable this function is not given would silently take its default.
+    if (!allowed.has(key)) throw new ConfigurationError(`${fn} does not read ${ENV[key]}`);
+    return env[ENV[key]];
   };
+  const config: Record<string, unknown> = {};
+  for (const field of CONFIG_FIELDS[fn] as readonly Field[]) {
+    const value = FIELDS[field].parse(read);
+    if (value !== undefined) config[field] = value;
+  }
+  return config as ConfigOf<F>;
+}
+
+const arnList = z.array(z.string().startsWith('arn:'));
+
+function json<T>(name: string, schema: z.ZodType<T>, value: string | undefined): T {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value ?? '');
+  } catch {
+    throw new ConfigurationError(`${name} is not JSON`);
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) throw new ConfigurationError(`${name}: ${z.prettifyError(result.error)}`);
+  return result.data;
+}
+
+function integer(name: string, value: string | undefined, min: number, fallback?: number): number {
+  if (value === undefined || value === '') {
+    if (fallback === undefined) throw new ConfigurationError(`${name} is required`);
+    return fallback;
+  }
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigurationError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+  return n;
 }
 
 /** The HTTP allowlist, checked at load so a malformed entry fails the cold start, naming it. */
@@ -148,7 +305,9 @@ export function allowedHttpHosts(value: string | undefined): string[] {
 }
 
 /** What AWS targets may name under this configuration (invariant 9). */
-export function targetAccessOf(config: Config): TargetAccess {
+export function targetAccessOf(
+  config: Pick<Config, 'region' | 'allowedTargetArns' | 'protectedArns' | 'sqsEndpoint'>,
+): TargetAccess {
   return {
     region: config.region,
     allowedArns: config.allowedTargetArns,
@@ -157,11 +316,13 @@ export function targetAccessOf(config: Config): TargetAccess {
   };
 }
 
-function positive(value: string | undefined, fallback: number): number {
-  return z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(fallback)
-    .parse(value || undefined);
+/** The environment a function is given from a full set of values: only what the table lists for it. */
+export function environmentFor(
+  fn: FunctionId,
+  values: Partial<Record<EnvKey, string>>,
+): Record<string, string> {
+  const keys = [...FUNCTION_ENVIRONMENT[fn].required, ...FUNCTION_ENVIRONMENT[fn].optional];
+  return Object.fromEntries(
+    keys.flatMap((key) => (values[key] === undefined ? [] : [[ENV[key], values[key]]])),
+  );
 }

@@ -303,7 +303,7 @@ function fireOptions(s: JobSchedule, after: Date, createdAt: Date) {
 
 /** The next time EventBridge Scheduler will fire this job, or null when it won't. */
 export function computeNextRunAt(
-  job: Pick<Job, 'schedule' | 'state' | 'createdAt'>,
+  job: Pick<Job, 'schedule' | 'createdAt'> & { state: StoredJobState },
   now: Date,
   after: Date = now,
 ): string | null {
@@ -345,7 +345,10 @@ export function backlogMissReason(
 }
 
 /** Merges a validated patch into a job's input fields (objects one level deep). */
-export function mergePatch(job: Job, patch: Record<string, unknown>): Record<string, unknown> {
+export function mergePatch(
+  job: Omit<Job, 'state'> & { state: StoredJobState },
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
   const current: Record<string, unknown> = {
     name: job.name,
     description: job.description,
@@ -392,3 +395,38 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 export type { Priority };
+
+/** A job as stored: its public fields and the bookkeeping Sundial keeps on it. */
+export interface StoredJob extends Omit<Job, 'state'> {
+  state: StoredJobState;
+  syncPendingAt?: string;
+  /**
+   * When the job's schedule was last known to match this version of the job: the time
+   * Sundial finished writing it, or the LastModificationDate the reconciler read when it
+   * compared the two. A schedule modified after it may have been edited by hand.
+   */
+  scheduleSyncedAt?: string;
+  /** When the job's latest successful run finished (what its dependents wait for). */
+  lastSucceededAt?: string;
+  /**
+   * False while no job has ever depended on this one: its runs then skip the dependents
+   * Query. Set true (never back) in the transaction that adds an edge to it; absent on jobs
+   * written before it existed, which are queried as before.
+   */
+  hasDependents?: boolean;
+  /** The dependency satisfaction a dependency run was last queued for. */
+  dependencyCursor?: string;
+  /** An HTTP target's secret headers: their names, and their values sealed with KMS. */
+  secretHeaders?: { names: string[]; ciphertext: string } | null;
+  /**
+   * The secret the job's failure webhooks are signed with, sealed with KMS under
+   * `notifySecretContext`; `notify.secret` is then stored as null. Jobs written before it
+   * existed carry the secret in `notify.secret` instead, until their next edit seals it.
+   */
+  sealedNotifySecret?: string | null;
+}
+
+/** The KMS encryption context of a job's sealed webhook secret: its tenant, its job, its use. */
+export function notifySecretContext(tenantId: string, jobId: string): Record<string, string> {
+  return { tenantId, jobId, purpose: 'notify-secret' };
+}

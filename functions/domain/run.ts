@@ -1,4 +1,7 @@
 /** A run: one firing of a job and what came of it. */
+import type { RunTrigger } from './firing.js';
+
+export type { RunTrigger };
 
 export const RUN_STATUSES = [
   'queued',
@@ -18,8 +21,6 @@ export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
   'timed_out',
 ]);
 
-export type RunTrigger = 'schedule' | 'manual' | 'retry' | 'dependency' | 'catch_up';
-
 export interface Run {
   id: string;
   jobId: string;
@@ -38,6 +39,13 @@ export interface Run {
   attempts: AttemptRecord[];
   /** When a failed attempt will be retried; null when no retry is pending. */
   nextAttemptAt: string | null;
+}
+
+/** A run as stored: with the claim of the worker running it, while one does. */
+export interface StoredRun extends Run {
+  /** Until when the claiming worker owns a running run; a later claim may take it over. */
+  leaseUntil?: string;
+  claimToken?: string;
 }
 
 export interface AttemptRecord {

@@ -1,16 +1,16 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Priority } from '../../lib/definitions.js';
-import type { Services } from '../commons/services.js';
 import { archiveDeadLetter } from '../usecases/dead-letters.js';
+import type { DeadLetterServices } from '../wiring/maintenance.js';
 
 /**
  * Consumes the dead-letter queues: each message becomes a tenant-scoped dead-letter record
- * that the API lists and redrives. `dlqArns` names each priority's DLQ.
+ * that the API lists and redrives. `dlqArns` names each priority's DLQ (its configuration).
  */
 export function createDeadLetterHandler(
-  services: Pick<Services, 'deadLetterStore' | 'runStore' | 'clock' | 'logger' | 'firingSigner'>,
-  dlqArns: Record<Priority, string>,
+  services: DeadLetterServices,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  const { dlqArns } = services;
   const priorityOfQueue = (arn: string) =>
     (Object.entries(dlqArns) as [Priority, string][]).find(([, a]) => a === arn)?.[0];
   return async (event) => {
@@ -18,21 +18,13 @@ export function createDeadLetterHandler(
     for (const record of event.Records) {
       try {
         const errorMessage = record.messageAttributes?.ERROR_MESSAGE?.stringValue;
-        const letter = await archiveDeadLetter(
-          {
-            deadLetters: services.deadLetterStore,
-            runs: services.runStore,
-            clock: services.clock,
-            signer: services.firingSigner,
-          },
-          {
-            messageId: record.messageId,
-            body: record.body,
-            priority: priorityOfQueue(record.eventSourceARN) ?? 'default',
-            receiveCount: Number(record.attributes.ApproximateReceiveCount ?? 0),
-            ...(errorMessage ? { errorMessage } : {}),
-          },
-        );
+        const letter = await archiveDeadLetter(services, {
+          messageId: record.messageId,
+          body: record.body,
+          priority: priorityOfQueue(record.eventSourceARN) ?? 'default',
+          receiveCount: Number(record.attributes.ApproximateReceiveCount ?? 0),
+          ...(errorMessage ? { errorMessage } : {}),
+        });
         services.logger.error('dead letter archived', {
           deadLetterId: letter.id,
           tenantId: letter.tenantId,

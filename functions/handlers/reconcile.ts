@@ -1,6 +1,5 @@
-import { EventBridgeScheduleGateway } from '../adapters/schedule-gateway.js';
-import type { Services } from '../commons/services.js';
 import { type ReconcileReport, reconcile } from '../usecases/reconcile.js';
+import type { ReconcilerServices } from '../wiring/maintenance.js';
 
 /**
  * Scheduler's default request-rate quotas are per account and shared with the API and the
@@ -33,24 +32,12 @@ export interface ReconcileRunOptions {
 
 /** The reconciler over injected services: the stack runs it every 15 minutes, `npm start` every 5. */
 export function createReconcileHandler(
-  services: Pick<Services, 'config' | 'clock' | 'logger' | 'scheduler' | 'jobStore' | 'firingSigner'>,
+  services: ReconcilerServices,
   pace: () => Promise<void> = pacer(SCHEDULER_CALLS_PER_SECOND),
 ): (options?: ReconcileRunOptions) => Promise<ReconcileReport> {
-  const { config } = services;
-  const gateway = new EventBridgeScheduleGateway(services.scheduler, {
-    groupName: config.scheduleGroupName,
-    roleArn: config.schedulerRoleArn,
-    queueArns: config.queueArns,
-    signer: services.firingSigner,
-  });
   return (options = {}) =>
     reconcile({
-      jobs: services.jobStore,
-      scheduler: services.scheduler,
-      gateway,
-      groupName: config.scheduleGroupName,
-      logger: services.logger,
-      clock: services.clock,
+      ...services,
       pace,
       ...(options.timeLeftMs ? { timeLeftMs: options.timeLeftMs } : {}),
       ...(options.reserveMs !== undefined ? { reserveMs: options.reserveMs } : {}),

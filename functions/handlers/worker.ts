@@ -1,35 +1,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Services } from '../commons/services.js';
-import { executeFiring, firingMessageSchema } from '../usecases/execute-firing.js';
+import { firingMessageSchema } from '../domain/firing.js';
+import { executeFiring } from '../usecases/execute-firing.js';
+import type { WorkerServices } from '../wiring/worker.js';
 
 /** The worker over injected services: one firing per record, partial batch failures. */
 export function createWorkerHandler(
-  services: Pick<
-    Services,
-    | 'jobStore'
-    | 'runStore'
-    | 'callTarget'
-    | 'firingQueue'
-    | 'firingSigner'
-    | 'fairShare'
-    | 'notifier'
-    | 'runMetrics'
-    | 'clock'
-    | 'logger'
-  >,
+  services: WorkerServices,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
-  const deps = {
-    jobs: services.jobStore,
-    runs: services.runStore,
-    callTarget: services.callTarget,
-    queue: services.firingQueue,
-    notifier: services.notifier,
-    metrics: services.runMetrics,
-    fairShare: services.fairShare,
-    clock: services.clock,
-    logger: services.logger,
-  };
+  const deps = services;
   const processor = new BatchProcessor(EventType.SQS);
   const processRecord = async (record: SQSRecord): Promise<void> => {
     let body: unknown;
@@ -52,7 +31,7 @@ export function createWorkerHandler(
         namedTenantId: parsed.data.tenantId,
         namedJobId: parsed.data.jobId,
       });
-      services.runMetrics.rejected();
+      services.metrics.rejected();
       return;
     }
     const outcome = await executeFiring(deps, parsed.data);

@@ -9,11 +9,9 @@ import type { ApiKeyStore } from '../adapters/api-key-store.js';
 import type { AuditLog } from '../adapters/audit-log.js';
 import type { Authenticate } from '../adapters/authenticator.js';
 import type { DeadLetterStore } from '../adapters/dead-letter-store.js';
-import type { FiringQueue } from '../adapters/firing-queue.js';
 import type { RateLimiter } from '../adapters/rate-limiter.js';
 import type { RunStore } from '../adapters/run-store.js';
 import type { SigningSecrets } from '../adapters/signing-secrets.js';
-import type { Clock } from '../commons/clock.js';
 import type { TenantLimits } from '../commons/config.js';
 import {
   ForbiddenError,
@@ -40,6 +38,7 @@ import {
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
 import { jsonPath, walkJson } from '../domain/json-walk.js';
+import type { Clock, FiringQueue } from '../domain/ports.js';
 import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
 import { redriveDeadLetters } from '../usecases/dead-letters.js';
@@ -69,11 +68,12 @@ export interface ApiDeps {
 
 /**
  * The least role each operation needs; anything not listed needs admin (closed by default).
- * Only health answers without credentials.
+ * Only health and the OpenAPI document (it describes the API, not its data) answer without
+ * credentials.
  */
 export const ACCESS: Record<string, Role | 'public'> = {
   'GET /v1/health': 'public',
-  'GET /v1/openapi.json': 'viewer',
+  'GET /v1/openapi.json': 'public',
   'POST /v1/schedules/preview': 'viewer',
   'GET /v1/jobs': 'viewer',
   'POST /v1/jobs': 'operator',
@@ -94,7 +94,7 @@ export const ACCESS: Record<string, Role | 'public'> = {
   'GET /v1/tenant/signing-secret': 'admin',
   'POST /v1/tenant/signing-secret/rotate': 'admin',
 };
-const MAX_BODY_BYTES = 256 * 1024;
+export const MAX_BODY_BYTES = 256 * 1024;
 /**
  * JSON nested deeper than this is refused as it is parsed, before a validator (zod recurses)
  * or JSON.stringify walks it and overflows the stack. Far more than any request needs.
@@ -111,7 +111,7 @@ const RESERVED_KEYS = new Set(['__proto__', 'constructor']);
  * What each path parameter can be; anything else names nothing that can exist and is a 404
  * before any lookup (DynamoDB refuses keys over 1 KiB with an error, not a miss).
  */
-const PATH_PARAMS: Record<string, { resource: string; pattern: RegExp }> = {
+export const PATH_PARAMS: Record<string, { resource: string; pattern: RegExp }> = {
   jobId: { resource: 'job', pattern: JOB_ID },
   // run_20261123T010000000Z, with _m<hex> (manual) or _d (dependency) after it.
   runId: { resource: 'run', pattern: /^run_[0-9A-Za-z_]{1,128}$/ },
@@ -149,7 +149,7 @@ function route(path: string, methods: Partial<Record<string, Handler>>): Route {
   return { template: path, pattern, keys, methods };
 }
 
-const listJobsQuery = z.strictObject({
+export const listJobsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
   state: z.enum(JOB_STATES).optional(),
@@ -163,36 +163,36 @@ const listJobsQuery = z.strictObject({
     .optional(),
 });
 
-const listRunsQuery = z.strictObject({
+export const listRunsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
   status: z.enum(RUN_STATUSES).optional(),
 });
 
-const listDeadLettersQuery = z.strictObject({
+export const listDeadLettersQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
   status: z.enum(['dead', 'redriven']).optional(),
 });
 
-const redriveBody = z.strictObject({
+export const redriveBody = z.strictObject({
   ids: z
     .array(z.string().min(1).max(128), { error: 'is required: the ids of the dead letters to redrive' })
     .min(1, 'name at least one dead letter')
     .max(50, 'at most 50 dead letters per request'),
 });
 
-const pageQuery = z.strictObject({
+export const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
 });
 
-const createKeyBody = z.strictObject({
+export const createKeyBody = z.strictObject({
   name: z.string({ error: 'is required, e.g. "billing-service"' }).min(1).max(128),
   role: z.enum(ROLES, { error: 'must be one of viewer, operator, admin' }),
 });
 
-const previewBody = z.strictObject({
+export const previewBody = z.strictObject({
   expression: z.string({ error: 'is required' }).min(1).max(256),
   timezone: z.string().min(1).max(64).default('UTC'),
   startAt: z.iso.datetime({ offset: true }).nullable().default(null),
@@ -200,7 +200,7 @@ const previewBody = z.strictObject({
   count: z.number().int().min(1).max(100).default(10),
 });
 
-const idempotencyKey = z
+export const idempotencyKey = z
   .string()
   .min(1)
   .max(255)
@@ -223,7 +223,12 @@ function parseIfMatch(header: string | undefined): number | undefined {
   return Number(match[1]);
 }
 
-export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+/** The API's handler, and every operation it serves as `METHOD /template` (the OpenAPI document's test reads them). */
+export type ApiApp = ((event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>) & {
+  readonly operations: readonly string[];
+};
+
+export function createApiApp(deps: ApiDeps): ApiApp {
   /** One more event against a tenant's limit, or 429 with Retry-After. */
   const limit = async (tenantId: string, name: string, max: number, windowSeconds: number, what: string) => {
     const taken = await deps.rateLimiter.take(tenantId, name, max, windowSeconds, deps.clock.now());
@@ -447,7 +452,7 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
     }),
   ];
 
-  return async (event) => {
+  const handle = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const path = event.path ?? '/';
     const method = (event.httpMethod ?? 'GET').toUpperCase();
     try {
@@ -507,6 +512,8 @@ export function createApiApp(deps: ApiDeps): (event: APIGatewayProxyEvent) => Pr
       return toProblem(error, deps.logger, path, method);
     }
   };
+  const operations = routes.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.template}`));
+  return Object.assign(handle, { operations });
 }
 
 class PayloadTooLargeError extends Error {}

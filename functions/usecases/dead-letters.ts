@@ -3,13 +3,17 @@
  * through the API, and redriven onto their queue on request, recording who and when.
  */
 import { type Priority, QUEUES } from '../../lib/definitions.js';
-import { type DeadLetter, type DeadLetterStore, UNKNOWN_TENANT } from '../adapters/dead-letter-store.js';
-import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
-import type { FiringSigner } from '../adapters/firing-signer.js';
-import type { RunStore } from '../adapters/run-store.js';
-import type { Clock } from '../commons/clock.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { firingMessageSchema, runIdOf } from './execute-firing.js';
+import { type FiringMessage, firingMessageSchema, runIdOf } from '../domain/firing.js';
+import {
+  type Clock,
+  type DeadLetter,
+  type DeadLetterRepository,
+  type FiringQueue,
+  type FiringSigner,
+  type RunRepository,
+  UNKNOWN_TENANT,
+} from '../domain/ports.js';
 
 export interface ArrivedDeadLetter {
   messageId: string;
@@ -21,7 +25,12 @@ export interface ArrivedDeadLetter {
 }
 
 export async function archiveDeadLetter(
-  deps: { deadLetters: DeadLetterStore; runs: RunStore; clock: Clock; signer: FiringSigner },
+  deps: {
+    deadLetters: DeadLetterRepository;
+    runs: Pick<RunRepository, 'get'>;
+    clock: Clock;
+    signer: FiringSigner;
+  },
   arrived: ArrivedDeadLetter,
 ): Promise<DeadLetter> {
   const now = deps.clock.now();
@@ -66,7 +75,7 @@ export async function archiveDeadLetter(
 }
 
 export async function redriveDeadLetters(
-  deps: { deadLetters: DeadLetterStore; queue: FiringQueue; clock: Clock },
+  deps: { deadLetters: DeadLetterRepository; queue: FiringQueue; clock: Clock },
   tenantId: string,
   ids: string[],
   by: string,
@@ -84,9 +93,9 @@ export async function redriveDeadLetters(
       alreadyRedriven.push(letter.id);
       continue;
     }
-    let message: QueueMessage;
+    let message: FiringMessage;
     try {
-      message = JSON.parse(letter.body) as QueueMessage;
+      message = JSON.parse(letter.body) as FiringMessage;
     } catch {
       throw ValidationError.of('ids', `dead letter ${letter.id} has a malformed body and cannot be redriven`);
     }

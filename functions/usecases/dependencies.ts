@@ -7,17 +7,16 @@
  * dependencies' successes), so two workers finding the same satisfaction queue the same
  * run, and its claim makes it run once (invariant 2).
  */
-import type { FiringQueue } from '../adapters/firing-queue.js';
-import type { JobStore, StoredJob } from '../adapters/job-store.js';
-import type { RunStore } from '../adapters/run-store.js';
+import { firing } from '../domain/firing.js';
+import type { StoredJob } from '../domain/job.js';
+import type { FiringQueue, JobRepository, Logger, RunRepository } from '../domain/ports.js';
 import { scheduledRunId } from '../domain/run.js';
-import type { JobServiceLogger } from './jobs.js';
 
 export interface DependencyDeps {
-  jobs: JobStore;
-  runs: Pick<RunStore, 'latest'>;
+  jobs: Pick<JobRepository, 'get' | 'listDependents' | 'recordSuccess' | 'advanceDependencyCursor'>;
+  runs: Pick<RunRepository, 'latest'>;
   queue: FiringQueue;
-  logger: JobServiceLogger;
+  logger: Logger;
 }
 
 /** The run a dependency satisfaction at `satisfiedAt` stands for. */
@@ -55,14 +54,7 @@ export async function triggerDependents(
     const runId = dependencyRunId(new Date(satisfiedAt));
     // The message goes first: a crash after it is healed by the run's claim, one before
     // it by the redelivery that calls this again.
-    await deps.queue.send(dependent.priority, {
-      v: 1,
-      tenantId,
-      jobId: dependent.id,
-      trigger: 'dependency',
-      scheduledTime: satisfiedAt,
-      runId,
-    });
+    await deps.queue.send(dependent.priority, firing.dependency(dependent, runId, satisfiedAt));
     await deps.jobs.advanceDependencyCursor(tenantId, dependent.id, satisfiedAt);
     queued++;
     deps.logger.info('dependency run queued', { tenantId, jobId: dependent.id, runId, after: jobId });

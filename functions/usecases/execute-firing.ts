@@ -5,59 +5,47 @@
  * a log line (invariant 3).
  */
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
-import type { FailureNotifier } from '../adapters/failure-notifier.js';
-import type { FairShare } from '../adapters/fair-share.js';
-import type { FiringQueue, QueueMessage } from '../adapters/firing-queue.js';
-import type { JobStore, StoredJob } from '../adapters/job-store.js';
-import type { EndedStatus, RunMetrics } from '../adapters/run-metrics.js';
-import type { RunStore, StoredRun } from '../adapters/run-store.js';
-import type { TargetCaller, TargetOutcome } from '../adapters/targets.js';
-import type { Clock } from '../commons/clock.js';
-import { backlogMissReason, type Job } from '../domain/job.js';
+import { type FiringMessage, firing, runIdOf } from '../domain/firing.js';
+import { backlogMissReason, type StoredJob } from '../domain/job.js';
+import {
+  type Clock,
+  ENDED_STATUSES,
+  type EndedStatus,
+  type FailureNotifier,
+  type FairShare,
+  type FiringQueue,
+  type JobRepository,
+  type Logger,
+  type RunMetrics,
+  type RunRepository,
+  type TargetCaller,
+  type TargetOutcome,
+} from '../domain/ports.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
-import { type AttemptRecord, newRun, scheduledRunId, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
+import { newRun, type StoredRun, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
+import {
+  attemptEvent,
+  attemptOf,
+  leaseExpired,
+  lostAttempt,
+  resultOf,
+  transition,
+} from '../domain/run-lifecycle.js';
 import { triggerDependents } from './dependencies.js';
-import type { JobServiceLogger } from './jobs.js';
 
-const base = {
-  v: z.literal(1),
-  tenantId: z.string().min(1),
-  jobId: z.string().min(1),
-  scheduledTime: z.iso.datetime({ offset: true }),
-  /** Not to be worked on before this instant (retry delays, a firing waiting its turn). */
-  notBefore: z.iso.datetime({ offset: true }).optional(),
-  /** The API request that caused it (run now), for following one request through the logs. */
-  correlationId: z.string().max(128).optional(),
-  /** How often fair share has put it back (its next wait grows with it). */
-  deferrals: z.number().int().min(0).max(10_000).optional(),
-  /** Proves Sundial sent it (invariant 8); checked before anything else. */
-  mac: z.string().max(128).optional(),
-};
-
-export const firingMessageSchema = z.discriminatedUnion('trigger', [
-  z.object({ ...base, trigger: z.literal('schedule') }),
-  z.object({ ...base, trigger: z.literal('catch_up') }),
-  z.object({
-    ...base,
-    trigger: z.literal('retry'),
-    runId: z.string().min(1),
-    attempt: z.number().int().min(2),
-  }),
-  z.object({ ...base, trigger: z.literal('manual'), runId: z.string().min(1) }),
-  z.object({ ...base, trigger: z.literal('dependency'), runId: z.string().min(1) }),
-]);
-export type FiringMessageBody = z.infer<typeof firingMessageSchema>;
+/** The firing message, as the worker parses it (one schema: domain/firing.ts). */
+export { firingMessageSchema, runIdOf } from '../domain/firing.js';
+export type FiringMessageBody = FiringMessage;
 
 export interface ExecuteDeps {
-  jobs: JobStore;
-  runs: RunStore;
+  jobs: JobRepository;
+  runs: RunRepository;
   queue: FiringQueue;
   callTarget: TargetCaller;
   /** Told of every final failure (failed, timed out, missed). */
   notifier?: FailureNotifier;
   clock: Clock;
-  logger: JobServiceLogger;
+  logger: Logger;
   /** Runs by final status, schedule lag and duration. */
   metrics?: RunMetrics;
   /** Jitter source for retry delays. */
@@ -81,17 +69,6 @@ export type FiringOutcome =
  * run still in progress.
  */
 const LEASE_MARGIN_SECONDS = 30;
-
-/**
- * The run a message is about. A firing (and a catch-up run standing in for a missed
- * occurrence) is identified by its scheduled time; manual, dependency runs and retries
- * carry their id.
- */
-export function runIdOf(message: FiringMessageBody): string {
-  return message.trigger === 'schedule' || message.trigger === 'catch_up'
-    ? scheduledRunId(new Date(message.scheduledTime))
-    : message.runId;
-}
 
 export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBody): Promise<FiringOutcome> {
   const { tenantId, jobId } = message;
@@ -126,7 +103,7 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
       return missed(deps, job, message, runId, now, reason, log);
     }
     // A firing that waited its turn behind a running one (buffer_one) is not a backlog.
-    const backlog = message.notBefore ? null : backlogMissReason(job as Job, scheduledAt, now);
+    const backlog = message.notBefore ? null : backlogMissReason(job, scheduledAt, now);
     if (backlog) return missed(deps, job, message, runId, now, backlog, log);
   }
 
@@ -200,42 +177,33 @@ async function claimAndRun(
       return finish(
         deps,
         job,
-        { ...run, status: 'skipped', skipReason: 'job was paused before this retry' },
+        transition(run, 'skip', { skipReason: 'job was paused before this retry' }),
         claimToken,
         now,
       );
     }
   } else {
-    const fresh: StoredRun = {
-      ...newRun({
-        id: runId,
-        jobId,
-        tenantId,
-        scheduledAt: new Date(message.scheduledTime).toISOString(),
-        trigger: message.trigger,
-        status: 'running',
-        attempt: 1,
-        startedAt: now.toISOString(),
-      }),
-      claimToken,
-      leaseUntil: leaseUntil.toISOString(),
-    };
+    const identity = unrecorded(job, message, runId);
     if (job.state === 'paused' && message.trigger === 'schedule') {
       // A firing that raced a pause: recorded, not run.
-      const { claimToken: _t, leaseUntil: _l, ...rest } = fresh;
-      const skipped: StoredRun = {
-        ...rest,
-        status: 'skipped',
-        startedAt: null,
-        finishedAt: now.toISOString(),
-        skipReason: 'job is paused',
-      };
+      const skipped = transition(
+        identity,
+        'skip',
+        { finishedAt: now.toISOString(), skipReason: 'job is paused' },
+        { isNew: true },
+      );
       const claim = await deps.runs.claim(skipped, now);
       if (!claim.claimed) return unclaimed(deps, claim.existing, log);
       await ended(deps, job, skipped);
       deps.logger.info('firing skipped: job is paused', log);
       return { result: 'done', detail: 'skipped', run: skipped };
     }
+    const fresh = transition(
+      identity,
+      'claim',
+      { attempt: 1, startedAt: now.toISOString(), claimToken, leaseUntil: leaseUntil.toISOString() },
+      { isNew: true },
+    );
     const claim = await deps.runs.claim(fresh, now);
     if (claim.claimed) {
       run = fresh;
@@ -269,32 +237,21 @@ async function claimAndRun(
       }),
     );
   const finished = deps.clock.now();
-  const attempt = toAttempt(run.attempt, outcome, started, finished);
-  const attempted: StoredRun = {
-    ...run,
-    status: attempt.status,
+  const attempt = attemptOf(run.attempt, outcome, started, finished);
+  const attempted = transition(run, attemptEvent(attempt.status), {
     startedAt: started.toISOString(),
     finishedAt: attempt.finishedAt,
     durationMs: attempt.durationMs,
     result: resultOf(outcome),
     error: attempt.error,
     attempts: [...(run.attempts ?? []), attempt],
-  };
+  });
 
   if (attempt.status !== 'succeeded' && hasAttemptsLeft(job.retryPolicy, run.attempt)) {
     const delay = retryDelaySeconds(job.retryPolicy, run.attempt, deps.random);
-    const notBefore = new Date(finished.getTime() + delay * 1000).toISOString();
-    const retry: QueueMessage = {
-      v: 1,
-      tenantId,
-      jobId,
-      trigger: 'retry',
-      scheduledTime: message.scheduledTime,
-      runId,
-      attempt: run.attempt + 1,
-      notBefore,
-      ...(message.correlationId ? { correlationId: message.correlationId } : {}),
-    };
+    const retryAt = new Date(finished.getTime() + delay * 1000);
+    const notBefore = retryAt.toISOString();
+    const retry = firing.retry(message, runId, run.attempt + 1, retryAt);
     // The message goes first: if we crash after it, the retry still happens; if we crash
     // before it, this attempt's message is redelivered and the lease lets it run again.
     await deps.queue.send(job.priority, retry);
@@ -303,8 +260,7 @@ async function claimAndRun(
       const lockUntil = Date.parse(notBefore) + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000;
       await deps.runs.acquireLock(tenantId, jobId, runId, new Date(lockUntil).toISOString(), finished);
     }
-    const { leaseUntil: _lease, ...rest } = attempted;
-    const waiting: StoredRun = { ...rest, status: 'queued', nextAttemptAt: notBefore };
+    const waiting = transition(attempted, 'await_retry', { nextAttemptAt: notBefore });
     if (!(await deps.runs.finish(waiting, claimToken, finished))) {
       deps.logger.warn('retry state not recorded: claim was taken over', log);
     }
@@ -341,7 +297,7 @@ async function deferred(
   const ceiling = Math.min(DEFER_MAX_SECONDS, DEFER_BASE_SECONDS * 2 ** Math.min(deferrals - 1, 10));
   const seconds = ceiling / 2 + (deps.random ?? Math.random)() * (ceiling / 2);
   const notBefore = new Date(now.getTime() + seconds * 1000).toISOString();
-  await deps.queue.send(job.priority, { ...message, notBefore, deferrals });
+  await deps.queue.send(job.priority, firing.delayed(message, new Date(notBefore), deferrals));
   deps.metrics?.deferred?.(job.priority);
   deps.logger.info('run deferred: the tenant has its share of runs in progress on this queue', {
     ...log,
@@ -362,17 +318,12 @@ async function missed(
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
   const lateSeconds = Math.round((now.getTime() - Date.parse(message.scheduledTime)) / 1000);
-  const run: StoredRun = newRun({
-    id: runId,
-    jobId: job.id,
-    tenantId: job.tenantId,
-    scheduledAt: new Date(message.scheduledTime).toISOString(),
-    trigger: 'schedule',
-    status: 'missed',
-    attempt: 0,
-    finishedAt: now.toISOString(),
-    skipReason: reason,
-  });
+  const run = transition(
+    unrecorded(job, message, runId),
+    'miss',
+    { finishedAt: now.toISOString(), skipReason: reason },
+    { isNew: true },
+  );
   const claim = await deps.runs.claim(run, now);
   if (!claim.claimed) return unclaimed(deps, claim.existing, log);
   await ended(deps, job, run);
@@ -393,7 +344,43 @@ async function overlapped(
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
   const lock = await deps.runs.readLock(job.tenantId, job.id);
-  const record: StoredRun = newRun({
+  const record = unrecorded(job, message, runId);
+  if (
+    job.overlapPolicy === 'buffer_one' &&
+    (await deps.runs.bufferBehindLock(job.tenantId, job.id, runId, now))
+  ) {
+    const notBefore = new Date(now.getTime() + BUFFER_POLL_SECONDS * 1000);
+    await deps.queue.send(job.priority, firing.delayed(message, notBefore));
+    await deps.runs.putQueued(
+      transition(record, 'buffer', { nextAttemptAt: notBefore.toISOString() }, { isNew: true }),
+      now,
+    );
+    deps.logger.info('firing waits behind the running run', { ...log, runningRun: lock.holder });
+    return { result: 'done', detail: 'buffered' };
+  }
+  const reason =
+    job.overlapPolicy === 'buffer_one'
+      ? `another firing is already waiting behind run ${lock.holder ?? 'in progress'}`
+      : `previous run ${lock.holder ?? ''} is still running`.replace('  ', ' ');
+  const skipped = transition(
+    record,
+    'skip',
+    { finishedAt: now.toISOString(), skipReason: reason },
+    { isNew: true },
+  );
+  const claim = await deps.runs.claim(skipped, now);
+  if (!claim.claimed) return unclaimed(deps, claim.existing, log);
+  await ended(deps, job, skipped);
+  deps.logger.info('firing skipped: overlap', { ...log, reason });
+  return { result: 'done', detail: 'skipped', run: skipped };
+}
+
+/**
+ * A run not yet recorded, as a message names it: the source of its first move. A retry's
+ * message that finds no run stands for the scheduled occurrence it retries.
+ */
+function unrecorded(job: StoredJob, message: FiringMessage, runId: string): StoredRun {
+  return newRun({
     id: runId,
     jobId: job.id,
     tenantId: job.tenantId,
@@ -402,84 +389,6 @@ async function overlapped(
     status: 'queued',
     attempt: 0,
   });
-  if (
-    job.overlapPolicy === 'buffer_one' &&
-    (await deps.runs.bufferBehindLock(job.tenantId, job.id, runId, now))
-  ) {
-    const notBefore = new Date(now.getTime() + BUFFER_POLL_SECONDS * 1000).toISOString();
-    await deps.queue.send(job.priority, { ...message, notBefore });
-    await deps.runs.putQueued({ ...record, nextAttemptAt: notBefore }, now);
-    deps.logger.info('firing waits behind the running run', { ...log, runningRun: lock.holder });
-    return { result: 'done', detail: 'buffered' };
-  }
-  const reason =
-    job.overlapPolicy === 'buffer_one'
-      ? `another firing is already waiting behind run ${lock.holder ?? 'in progress'}`
-      : `previous run ${lock.holder ?? ''} is still running`.replace('  ', ' ');
-  const skipped: StoredRun = {
-    ...record,
-    status: 'skipped',
-    finishedAt: now.toISOString(),
-    skipReason: reason,
-  };
-  const claim = await deps.runs.claim(skipped, now);
-  if (!claim.claimed) return unclaimed(deps, claim.existing, log);
-  await ended(deps, job, skipped);
-  deps.logger.info('firing skipped: overlap', { ...log, reason });
-  return { result: 'done', detail: 'skipped', run: skipped };
-}
-
-function resultOf(outcome: TargetOutcome): StoredRun['result'] {
-  if (outcome.kind === 'response' || outcome.kind === 'delivered') {
-    return { statusCode: outcome.statusCode, bodyExcerpt: outcome.bodyExcerpt };
-  }
-  if (outcome.kind === 'rejected' && outcome.bodyExcerpt !== null) {
-    return { statusCode: outcome.statusCode, bodyExcerpt: outcome.bodyExcerpt };
-  }
-  return null;
-}
-
-function toAttempt(n: number, outcome: TargetOutcome, started: Date, finished: Date): AttemptRecord {
-  const common = {
-    attempt: n,
-    startedAt: started.toISOString(),
-    finishedAt: finished.toISOString(),
-    durationMs: Math.max(0, finished.getTime() - started.getTime()),
-  };
-  if (outcome.kind === 'response') {
-    const ok = outcome.statusCode >= 200 && outcome.statusCode < 300;
-    return {
-      ...common,
-      status: ok ? 'succeeded' : 'failed',
-      statusCode: outcome.statusCode,
-      error: ok ? null : { type: 'http_status', message: `target answered HTTP ${outcome.statusCode}` },
-    };
-  }
-  if (outcome.kind === 'delivered') {
-    return { ...common, status: 'succeeded', statusCode: outcome.statusCode, error: null };
-  }
-  if (outcome.kind === 'rejected') {
-    return {
-      ...common,
-      status: 'failed',
-      statusCode: outcome.statusCode,
-      error: { type: outcome.type, message: outcome.message },
-    };
-  }
-  if (outcome.kind === 'timeout') {
-    return {
-      ...common,
-      status: 'timed_out',
-      statusCode: null,
-      error: { type: 'timeout', message: outcome.message },
-    };
-  }
-  return {
-    ...common,
-    status: 'failed',
-    statusCode: null,
-    error: { type: 'network', message: outcome.message },
-  };
 }
 
 async function finish(
@@ -489,7 +398,8 @@ async function finish(
   claimToken: string,
   now: Date,
 ): Promise<FiringOutcome> {
-  const { leaseUntil: _lease, ...finalRun } = run;
+  // An ended run: every caller made it so through transition(), which drops the lease.
+  const finalRun = run;
   const log = { tenantId: run.tenantId, jobId: run.jobId, runId: run.id };
   if (!(await deps.runs.finish(finalRun, claimToken, now))) {
     deps.logger.warn('run outcome not recorded: claim was taken over', log);
@@ -521,22 +431,9 @@ async function takeOver(
   now: Date,
   log: Record<string, unknown>,
 ): Promise<StoredRun | FiringOutcome> {
-  const expired =
-    existing?.status === 'running' &&
-    existing.leaseUntil !== undefined &&
-    Date.parse(existing.leaseUntil) < now.getTime();
-  if (!existing || !expired) return unclaimed(deps, existing, log);
+  if (!existing || !leaseExpired(existing, now)) return unclaimed(deps, existing, log);
   const k = existing.attempt;
-  const startedAt = existing.startedAt ?? now.toISOString();
-  const lost: AttemptRecord = {
-    attempt: k,
-    status: 'failed',
-    startedAt,
-    finishedAt: now.toISOString(),
-    durationMs: Math.max(0, now.getTime() - Date.parse(startedAt)),
-    statusCode: null,
-    error: { type: 'worker_lost', message: `the worker stopped during attempt ${k}; its outcome is unknown` },
-  };
+  const lost = lostAttempt(existing, now);
   const next = hasAttemptsLeft(job.retryPolicy, k) ? k + 1 : k;
   const claimed = await deps.runs.claimAttempt(
     existing.tenantId,
@@ -549,23 +446,17 @@ async function takeOver(
   );
   if (!claimed)
     return unclaimed(deps, await deps.runs.get(existing.tenantId, existing.jobId, existing.id), log);
-  const run: StoredRun = { ...claimed, attempts: [...(claimed.attempts ?? []), lost] };
+  const attempts = [...(claimed.attempts ?? []), lost];
   deps.logger.warn('took over a run whose worker stopped', { ...log, lostAttempt: k });
-  if (next > k) return run;
-  return finish(
-    deps,
-    job,
-    {
-      ...run,
-      status: 'failed',
-      error: lost.error,
-      result: null,
-      finishedAt: lost.finishedAt,
-      durationMs: lost.durationMs,
-    },
-    claimToken,
-    now,
-  );
+  if (next > k) return transition(claimed, 'take_over', { attempts });
+  const failed = transition(claimed, 'give_up', {
+    attempts,
+    error: lost.error,
+    result: null,
+    finishedAt: lost.finishedAt,
+    durationMs: lost.durationMs,
+  });
+  return finish(deps, job, failed, claimToken, now);
 }
 
 async function unclaimed(
@@ -596,17 +487,12 @@ async function unclaimed(
  * record is the history, and the API reads a job's last run from it.
  */
 async function ended(deps: ExecuteDeps, job: StoredJob, run: StoredRun): Promise<void> {
-  if (run.status in ENDED) deps.metrics?.ended(run.status as EndedStatus, job.priority, run.durationMs);
+  if (isEnded(run.status)) deps.metrics?.ended(run.status, job.priority, run.durationMs);
   if (deps.notifier && FAILED_STATUSES.has(run.status)) {
-    await deps.notifier.runFailed(job as Job, toPublicRun(run));
+    await deps.notifier.runFailed(job, toPublicRun(run));
   }
 }
 
 const FAILED_STATUSES: ReadonlySet<string> = new Set(['failed', 'timed_out', 'missed']);
-const ENDED: Record<EndedStatus, true> = {
-  succeeded: true,
-  failed: true,
-  timed_out: true,
-  skipped: true,
-  missed: true,
-};
+const isEnded = (status: string): status is EndedStatus =>
+  (ENDED_STATUSES as readonly string[]).includes(status);

@@ -5,20 +5,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ulid } from 'ulid';
-import { SYNC_SHARDS } from '../../lib/definitions.js';
-import { isConditionFailure } from '../adapters/dynamo.js';
-import type { FiringQueue } from '../adapters/firing-queue.js';
-import {
-  type IdempotencyRecord,
-  type JobStore,
-  type ListJobsQuery,
-  notifySecretContext,
-  type StoredJob,
-} from '../adapters/job-store.js';
-import type { ScheduleGateway } from '../adapters/schedule-gateway.js';
-import type { SecretBox } from '../adapters/secret-box.js';
-import type { UrlGuard } from '../adapters/url-guard.js';
-import type { Clock } from '../commons/clock.js';
 import {
   ConflictError,
   type FieldError,
@@ -26,6 +12,7 @@ import {
   PreconditionFailedError,
   ValidationError,
 } from '../domain/errors.js';
+import { firing } from '../domain/firing.js';
 import {
   computeNextRunAt,
   isPlainObject,
@@ -33,38 +20,47 @@ import {
   type JobState,
   jobPatchSchema,
   mergePatch,
+  notifySecretContext,
   type RunSummary,
+  type StoredJob,
   validateJobInput,
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
+import type {
+  Clock,
+  FiringQueue,
+  IdempotencyRecord,
+  JobRepository,
+  ListJobsQuery,
+  Logger,
+  ScheduleWriter,
+  SecretSealer,
+  UrlPolicy,
+} from '../domain/ports.js';
 import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';
 import { type Target, targetArnField } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
+import { ScheduleSync } from './schedule-sync.js';
 
-/** The slice of the Powertools Logger the use cases need; tests pass a recorder. */
-export interface JobServiceLogger {
-  debug?(message: string, ...extra: Record<string, unknown>[]): void;
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-  error(message: string, ...extra: Record<string, unknown>[]): void;
-}
+/** The use cases' logger (the port), by its older name. */
+export type JobServiceLogger = Logger;
 
 export interface JobServiceDeps {
-  jobs: JobStore;
-  schedules: ScheduleGateway;
+  jobs: JobRepository;
+  schedules: ScheduleWriter;
   clock: Clock;
-  logger: JobServiceLogger;
+  logger: Logger;
   newJobId?: () => string;
   /** Where catch-up runs are queued on resume. */
   queue?: FiringQueue;
   /** Which AWS resources targets may name; no AWS target is allowed without it. */
   targetAccess?: TargetAccess;
   /** Refuses HTTP targets and webhooks at internal addresses. */
-  urlGuard?: UrlGuard;
+  urlGuard?: UrlPolicy;
   /** At most this many jobs per tenant. */
   maxJobsPerTenant?: number;
   /** Seals secret header values and webhook secrets (KMS); without it, both are refused. */
-  box?: SecretBox;
+  box?: SecretSealer;
   /** Counts a creation against the tenant's rate; throws when over it. Only valid jobs count. */
   countCreation?: (tenantId: string) => Promise<void>;
 }
@@ -76,8 +72,6 @@ const MAX_UPSTREAM_JOBS = 200;
 const MAX_CATCH_UP_RUNS = 100;
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
-/** Attempts of the write-apply-clear loop when the job keeps changing under us. */
-const MAX_SYNC_ROUNDS = 5;
 
 export type PublicJob = Omit<Job, 'tenantId' | 'notify'> & {
   notify: { onFailure: { url: string }[]; secretSet: boolean };
@@ -130,8 +124,10 @@ export function toPublicJob(job: StoredJob, lastRun: RunSummary | null): PublicJ
 
 export class JobService {
   private readonly newJobId: () => string;
+  private readonly sync: ScheduleSync;
 
   constructor(private readonly deps: JobServiceDeps) {
+    this.sync = new ScheduleSync(deps);
     this.newJobId = deps.newJobId ?? (() => `job_${ulid()}`);
   }
 
@@ -192,7 +188,7 @@ export class JobService {
     const patch = jobPatchSchema.safeParse(body);
     if (!patch.success) throw new ValidationError(zodIssuesToFieldErrors(patch.error));
     const expected = ifMatch ?? patch.data.version;
-    return this.change(tenantId, jobId, expected, (current) => mergePatch(current as Job, patch.data));
+    return this.change(tenantId, jobId, expected, (current) => mergePatch(current, patch.data));
   }
 
   async setState(tenantId: string, jobId: string, state: JobState): Promise<StoredJob> {
@@ -203,7 +199,7 @@ export class JobService {
       tenantId,
       jobId,
       current.version,
-      (job) => ({ ...mergePatch(job as Job, {}), state }),
+      (job) => ({ ...mergePatch(job, {}), state }),
       (job, now) => {
         pausedAt = job.pausedAt ?? null;
         return { pausedAt: state === 'paused' ? now.toISOString() : null };
@@ -236,13 +232,7 @@ export class JobService {
     }).filter((t) => !schedule.endAt || t.getTime() <= Date.parse(schedule.endAt));
     const chosen = job.catchUp === 'latest' ? missed.slice(-1) : missed;
     for (const t of chosen) {
-      await this.deps.queue.send(job.priority, {
-        v: 1,
-        tenantId: job.tenantId,
-        jobId: job.id,
-        trigger: 'catch_up',
-        scheduledTime: t.toISOString(),
-      });
+      await this.deps.queue.send(job.priority, firing.catchUp(job, t));
     }
     if (chosen.length > 0)
       this.deps.logger.info('catch-up runs queued', { jobId: job.id, count: chosen.length });
@@ -268,12 +258,7 @@ export class JobService {
       updatedAt: now,
       version: current.version + 1,
     };
-    try {
-      await this.deps.jobs.replace(tombstone, current.version, now);
-    } catch (error) {
-      if (isConditionFailure(error)) return this.delete(tenantId, jobId);
-      throw error;
-    }
+    if (!(await this.deps.jobs.replace(tombstone, current.version, now))) return this.delete(tenantId, jobId);
     await this.syncSafely(tenantId, jobId);
   }
 
@@ -446,11 +431,8 @@ export class JobService {
       updatedAt: now.toISOString(),
       version: current.version + 1,
     };
-    next.nextRunAt = computeNextRunAt(next as Job, now);
-    try {
-      await this.deps.jobs.replace(next, current.version, now.toISOString(), previousDependsOn);
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
+    next.nextRunAt = computeNextRunAt(next, now);
+    if (!(await this.deps.jobs.replace(next, current.version, now.toISOString(), previousDependsOn))) {
       // Changed or deleted between our read and write.
       const latest = await this.get(tenantId, jobId);
       if (expectedVersion !== undefined) throw new PreconditionFailedError(latest.version);
@@ -460,33 +442,10 @@ export class JobService {
     return { ...next };
   }
 
-  /**
-   * Makes the schedule match the latest stored job. Safe to run any number of times from
-   * anywhere: it re-reads the job, applies it, and clears the marker only for the version
-   * it applied, looping if a newer write landed meanwhile.
-   */
-  async syncJob(tenantId: string, jobId: string): Promise<'synced' | 'deleted' | 'absent' | 'clean'> {
-    for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
-      const job = await this.deps.jobs.get(tenantId, jobId);
-      if (!job) return 'absent';
-      if (!job.syncPendingAt) return 'clean';
-      if (job.state === 'deleting') {
-        await this.deps.schedules.remove(jobId);
-        if (await this.deps.jobs.deleteIfVersion(job)) return 'deleted';
-        continue;
-      }
-      await this.deps.schedules.apply(job as Job);
-      // When the write was done: the reconciler reads a schedule modified later than this.
-      const syncedAt = this.deps.clock.now().toISOString();
-      if (await this.deps.jobs.clearSyncMarker(tenantId, jobId, job.version, syncedAt)) return 'synced';
-    }
-    throw new Error(`job ${jobId} kept changing during schedule sync; the sweeper will retry`);
-  }
-
   /** The request path: a failed sync is logged and left to the sweeper, never lost. */
   private async syncSafely(tenantId: string, jobId: string): Promise<void> {
     try {
-      await this.syncJob(tenantId, jobId);
+      await this.sync.syncJob(tenantId, jobId);
     } catch (error) {
       this.deps.logger.warn('schedule sync deferred to the sweeper', {
         tenantId,
@@ -496,31 +455,9 @@ export class JobService {
     }
   }
 
-  /**
-   * Repairs jobs whose sync marker is older than `graceSeconds`: what a crash between the
-   * table write and the Scheduler call left behind. Returns how many it repaired.
-   */
-  async sweepSyncPending(
-    graceSeconds: number,
-    perShardLimit = 100,
-  ): Promise<{ repaired: number; failed: number }> {
-    const before = new Date(this.deps.clock.now().getTime() - graceSeconds * 1000).toISOString();
-    let repaired = 0;
-    let failed = 0;
-    for (let shard = 0; shard < SYNC_SHARDS; shard++) {
-      const pending = await this.deps.jobs.listSyncPending(shard, before, perShardLimit);
-      for (const { tenantId, jobId } of pending) {
-        try {
-          const outcome = await this.syncJob(tenantId, jobId);
-          if (outcome === 'synced' || outcome === 'deleted') repaired++;
-          this.deps.logger.info('schedule repaired by sweeper', { tenantId, jobId, outcome });
-        } catch (error) {
-          failed++;
-          this.deps.logger.error('schedule repair failed', { tenantId, jobId, error: String(error) });
-        }
-      }
-    }
-    return { repaired, failed };
+  /** Makes the job's schedule match the job (see ScheduleSync.syncJob). */
+  syncJob(tenantId: string, jobId: string) {
+    return this.sync.syncJob(tenantId, jobId);
   }
 }
 

@@ -14,30 +14,18 @@
  * runs out of time stops cleanly and says so; what it checked and repaired is recorded on
  * the jobs, so the next run goes quickly past it.
  */
-import {
-  GetScheduleCommand,
-  type GetScheduleCommandOutput,
-  ListSchedulesCommand,
-  type ListSchedulesCommandOutput,
-  ResourceNotFoundException,
-  type SchedulerClient,
-} from '@aws-sdk/client-scheduler';
-import type { JobStore, StoredJob } from '../adapters/job-store.js';
-import type { EventBridgeScheduleGateway } from '../adapters/schedule-gateway.js';
-import { type Clock, systemClock } from '../commons/clock.js';
-import type { Job } from '../domain/job.js';
-import type { JobServiceLogger } from './jobs.js';
+import type { StoredJob } from '../domain/job.js';
+import type { Clock, JobRepository, Logger, ScheduleGateway, ScheduleView } from '../domain/ports.js';
 
 export interface ReconcileDeps {
-  jobs: JobStore;
-  scheduler: SchedulerClient;
-  gateway: EventBridgeScheduleGateway;
-  groupName: string;
-  logger: JobServiceLogger;
+  jobs: JobRepository;
+  /** Sundial's schedule group, listed, read and written. */
+  gateway: ScheduleGateway;
+  logger: Logger;
   /** Waits before each Scheduler call, keeping under its rate quota. */
   pace?: () => Promise<void>;
   /** Sundial's clock: what `scheduleSyncedAt` is written in after a repair. */
-  clock?: Clock;
+  clock: Clock;
   /** Milliseconds the run may still take (a Lambda's remaining time); unlimited without. */
   timeLeftMs?: () => number;
   /** Stop once less than this is left, to finish, log and return in time. Default 30 s. */
@@ -90,7 +78,7 @@ class OutOfTime extends Error {
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   const started = performance.now();
   const pace = deps.pace ?? (() => Promise.resolve());
-  const clock = deps.clock ?? systemClock;
+  const { clock } = deps;
   const reserve = deps.reserveMs ?? DEFAULT_RESERVE_MS;
   const report: ReconcileReport = {
     jobs: 0,
@@ -146,7 +134,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
       return;
     }
     await repair(kind, job.id, async () => {
-      await deps.gateway.apply(job as Job);
+      await deps.gateway.apply(job);
       const recorded = await deps.jobs.clearSyncMarker(
         job.tenantId,
         job.id,
@@ -163,26 +151,23 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     do {
       checkTime('listing');
       await pace();
-      const page: ListSchedulesCommandOutput = await deps.scheduler.send(
-        new ListSchedulesCommand({ GroupName: deps.groupName, MaxResults: 100, NextToken: token }),
-      );
+      const page = await deps.gateway.list(token);
       report.listCalls++;
-      for (const s of page.Schedules ?? []) {
-        if (!s.Name) continue;
-        const arn = s.Target?.Arn;
+      for (const s of page.schedules) {
+        const arn = s.targetArn;
         // One string per queue ARN, shared by every schedule that names it.
         let target = arn === undefined ? undefined : targets.get(arn);
         if (arn !== undefined && target === undefined) {
           target = arn;
           targets.set(arn, arn);
         }
-        listed.set(s.Name, {
-          enabled: s.State === 'ENABLED',
+        listed.set(s.name, {
+          enabled: s.enabled,
           target,
-          modifiedAt: s.LastModificationDate ? new Date(s.LastModificationDate).getTime() : undefined,
+          modifiedAt: s.modifiedAt ? Date.parse(s.modifiedAt) : undefined,
         });
       }
-      token = page.NextToken;
+      token = page.nextToken;
     } while (token);
     report.schedules = listed.size;
 
@@ -213,17 +198,15 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
         continue;
       }
       // Modified after Sundial last wrote or checked it: read it in full.
-      let got: GetScheduleCommandOutput | undefined;
+      let got: ScheduleView | undefined;
       try {
         await pace();
         report.getScheduleCalls++;
-        got = await deps.scheduler.send(new GetScheduleCommand({ Name: name, GroupName: deps.groupName }));
+        got = await deps.gateway.get(name);
       } catch (error) {
-        if (!(error instanceof ResourceNotFoundException)) {
-          report.failed++;
-          deps.logger.error('schedule could not be read', { schedule: name, error: String(error) });
-          continue;
-        }
+        report.failed++;
+        deps.logger.error('schedule could not be read', { schedule: name, error: String(error) });
+        continue;
       }
       if (!got || (await differs(deps, job, got))) {
         await repairJob(got ? 'drifted' : 'missing', job);
@@ -260,9 +243,8 @@ async function judge(
   job: StoredJob,
   schedule: Listed,
 ): Promise<'clean' | 'drifted' | 'unknown'> {
-  const want = await deps.gateway.toScheduleInput({ ...(job as Job), schedule: job.schedule! });
-  if (schedule.enabled !== (want.State === 'ENABLED') || schedule.target !== want.Target?.Arn)
-    return 'drifted';
+  const want = await deps.gateway.desired({ ...job, schedule: job.schedule! });
+  if (schedule.enabled !== want.enabled || schedule.target !== want.targetArn) return 'drifted';
   if (job.scheduleSyncedAt === undefined || schedule.modifiedAt === undefined) return 'unknown';
   // No margin for clock skew: one that makes Sundial's own write look later costs one
   // GetSchedule, after which the exact modification time is recorded; a margin would
@@ -274,11 +256,11 @@ async function judge(
 async function verified(
   deps: ReconcileDeps,
   job: StoredJob,
-  got: GetScheduleCommandOutput,
+  got: ScheduleView,
   report: ReconcileReport,
 ): Promise<void> {
-  if (!got.LastModificationDate) return;
-  const at = new Date(got.LastModificationDate).toISOString();
+  if (!got.modifiedAt) return;
+  const at = got.modifiedAt;
   try {
     // The job had no marker and, at the same version, still has none: this only sets the time.
     if (await deps.jobs.clearSyncMarker(job.tenantId, job.id, job.version, at)) report.verified++;
@@ -288,20 +270,20 @@ async function verified(
 }
 
 /** Whether the schedule in Scheduler is not what the job says it should be. */
-async function differs(deps: ReconcileDeps, job: StoredJob, got: GetScheduleCommandOutput): Promise<boolean> {
-  const want = await deps.gateway.toScheduleInput({ ...(job as Job), schedule: job.schedule! });
-  const time = (d: Date | undefined) => (d ? new Date(d).getTime() : null);
-  return (
-    got.ScheduleExpression !== want.ScheduleExpression ||
-    (got.ScheduleExpressionTimezone ?? 'UTC') !== want.ScheduleExpressionTimezone ||
-    got.State !== want.State ||
-    time(got.StartDate) !== time(want.StartDate) ||
-    time(got.EndDate) !== time(want.EndDate) ||
-    got.FlexibleTimeWindow?.Mode !== want.FlexibleTimeWindow?.Mode ||
-    (got.FlexibleTimeWindow?.MaximumWindowInMinutes ?? null) !==
-      (want.FlexibleTimeWindow?.MaximumWindowInMinutes ?? null) ||
-    got.Target?.Arn !== want.Target?.Arn ||
-    got.Target?.RoleArn !== want.Target?.RoleArn ||
-    got.Target?.Input !== want.Target?.Input
-  );
+async function differs(deps: ReconcileDeps, job: StoredJob, got: ScheduleView): Promise<boolean> {
+  const want = await deps.gateway.desired({ ...job, schedule: job.schedule! });
+  return SCHEDULE_FIELDS.some((field) => got[field] !== want[field]);
 }
+
+/** What a schedule must match of its job: all it is made of but its name and modification time. */
+const SCHEDULE_FIELDS = [
+  'expression',
+  'timezone',
+  'enabled',
+  'startAt',
+  'endAt',
+  'flexibleWindowMinutes',
+  'targetArn',
+  'roleArn',
+  'input',
+] as const satisfies readonly (keyof ScheduleView)[];

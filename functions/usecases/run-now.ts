@@ -3,15 +3,14 @@
  * queued on the job's priority queue for the worker.
  */
 import { randomBytes } from 'node:crypto';
-import type { FiringQueue } from '../adapters/firing-queue.js';
-import type { RunStore, StoredRun } from '../adapters/run-store.js';
-import type { Clock } from '../commons/clock.js';
-import { manualRunId, newRun } from '../domain/run.js';
+import { firing } from '../domain/firing.js';
+import type { Clock, FiringQueue, RunRepository } from '../domain/ports.js';
+import { manualRunId, newRun, type StoredRun } from '../domain/run.js';
 import type { JobService } from './jobs.js';
 
 export interface RunNowDeps {
-  jobs: JobService;
-  runs: RunStore;
+  jobs: Pick<JobService, 'get'>;
+  runs: Pick<RunRepository, 'putQueued'>;
   queue: FiringQueue;
   clock: Clock;
 }
@@ -27,15 +26,7 @@ export async function runNow(
   const runId = manualRunId(now, randomBytes(5).toString('hex'));
   const scheduledAt = now.toISOString();
   // The message goes first: if the record below is never written, the worker creates it.
-  await deps.queue.send(job.priority, {
-    v: 1,
-    tenantId,
-    jobId,
-    trigger: 'manual',
-    scheduledTime: scheduledAt,
-    runId,
-    ...(correlationId ? { correlationId } : {}),
-  });
+  await deps.queue.send(job.priority, firing.manual(job, runId, now, correlationId ? { correlationId } : {}));
   const run: StoredRun = newRun({
     id: runId,
     jobId,

@@ -159,7 +159,7 @@ describe('the reconciler at scale', () => {
     const record = (message: string, data: Record<string, unknown> = {}) =>
       void logged.push({ message, data });
     const services = runtime.servicesWith({ logger: { info: record, warn: record, error: record } });
-    const run = createReconcileHandler(services, async () => undefined);
+    const run = createReconcileHandler(services.reconciler, async () => undefined);
 
     // A Lambda with 10 minutes left whose clock runs out after the listing and 5 jobs.
     let checks = 0;

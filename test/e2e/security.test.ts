@@ -493,8 +493,8 @@ describe('signed calls and secret headers', () => {
       lines.push(JSON.stringify([message, ...extra]));
     };
     const services = runtime.servicesWith({ logger: { info: record, warn: record, error: record } });
-    const api = createApiHandler(services);
-    const worker = createWorkerHandler(services);
+    const api = createApiHandler(services.api);
+    const worker = createWorkerHandler(services.worker);
     const request = (method: string, path: string, body?: unknown) =>
       api(
         apiGatewayEvent({

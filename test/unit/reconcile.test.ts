@@ -17,9 +17,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FixedKeyFiringSigner } from '../../functions/adapters/firing-signer.js';
-import type { JobStore, StoredJob } from '../../functions/adapters/job-store.js';
+import type { JobStore } from '../../functions/adapters/job-store.js';
 import { EventBridgeScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
-import type { Job } from '../../functions/domain/job.js';
+import type { StoredJob } from '../../functions/domain/job.js';
 import { type ReconcileDeps, reconcile } from '../../functions/usecases/reconcile.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import { createSchedulerEmulator } from '../../local/scheduler-emulator/index.js';
@@ -98,7 +98,7 @@ const logged: { level: string; message: string; data: Record<string, unknown> }[
 
 /** A schedule as Sundial writes it for the job, last modified at `modified`. */
 async function stored(j: StoredJob, modified = WRITTEN): Promise<GetScheduleCommandOutput> {
-  const input = await gateway.toScheduleInput({ ...(j as Job), schedule: j.schedule! });
+  const input = await gateway.toScheduleInput({ ...j, schedule: j.schedule! });
   return {
     ...input,
     Arn: `arn:aws:scheduler:eu-west-1:123456789012:schedule/${GROUP}/${j.id}`,
@@ -121,9 +121,7 @@ function deps(extra: Partial<ReconcileDeps> = {}): ReconcileDeps {
       void logged.push({ level, message, data });
   return {
     jobs: jobs as unknown as JobStore,
-    scheduler: client,
     gateway,
-    groupName: GROUP,
     clock,
     logger: { info: record('info'), warn: record('warn'), error: record('error') },
     ...extra,

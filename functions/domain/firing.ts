@@ -1,0 +1,140 @@
+/**
+ * The firing message: what the Scheduler, the API and the worker put on a queue for the
+ * worker to run. One schema, one type, one constructor per trigger; every sender builds it
+ * here and every receiver parses it here, so the shapes can never drift apart.
+ */
+import * as z from 'zod';
+import { scheduledRunId } from './run.js';
+
+/** Why a run exists. `backfill` is reserved for the backfill API (the long-running issue). */
+export const RUN_TRIGGERS = ['schedule', 'manual', 'retry', 'dependency', 'catch_up'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
+/** What Scheduler writes into a schedule's Input at each firing: the occurrence's time. */
+export const SCHEDULED_TIME_PLACEHOLDER = '<aws.scheduler.scheduled-time>';
+
+const base = {
+  v: z.literal(1),
+  tenantId: z.string().min(1),
+  jobId: z.string().min(1),
+  scheduledTime: z.iso.datetime({ offset: true }),
+  /** Not to be worked on before this instant (retry delays, a firing waiting its turn). */
+  notBefore: z.iso.datetime({ offset: true }).optional(),
+  /** The API request that caused it (run now), for following one request through the logs. */
+  correlationId: z.string().max(128).optional(),
+  /** How often fair share has put it back (its next wait grows with it). */
+  deferrals: z.number().int().min(0).max(10_000).optional(),
+  /** Proves Sundial sent it (invariant 8); checked before anything else. */
+  mac: z.string().max(128).optional(),
+};
+
+export const firingMessageSchema = z.discriminatedUnion('trigger', [
+  z.object({ ...base, trigger: z.literal('schedule') }),
+  z.object({ ...base, trigger: z.literal('catch_up') }),
+  z.object({
+    ...base,
+    trigger: z.literal('retry'),
+    runId: z.string().min(1),
+    attempt: z.number().int().min(2),
+  }),
+  z.object({ ...base, trigger: z.literal('manual'), runId: z.string().min(1) }),
+  z.object({ ...base, trigger: z.literal('dependency'), runId: z.string().min(1) }),
+]);
+export type FiringMessage = z.infer<typeof firingMessageSchema>;
+
+/** The job a firing is for. */
+export interface FiringJob {
+  tenantId: string;
+  id: string;
+}
+
+type Extras = Pick<FiringMessage, 'correlationId'>;
+const extras = (e: Extras = {}) => (e.correlationId ? { correlationId: e.correlationId } : {});
+
+/** The constructors: every firing Sundial sends is made by one of these. */
+export const firing = {
+  /**
+   * A schedule's Input, as Scheduler keeps it: `scheduledTime` is the placeholder Scheduler
+   * fills in at each occurrence (so it is not a valid message until then).
+   */
+  scheduleTemplate(job: FiringJob): Omit<FiringMessage, 'scheduledTime'> & { scheduledTime: string } {
+    return {
+      v: 1,
+      tenantId: job.tenantId,
+      jobId: job.id,
+      trigger: 'schedule',
+      scheduledTime: SCHEDULED_TIME_PLACEHOLDER,
+    };
+  },
+  /** An occurrence missed while the job was paused, run on resume with the occurrence's identity. */
+  catchUp(job: FiringJob, scheduledAt: Date): FiringMessage {
+    return {
+      v: 1,
+      tenantId: job.tenantId,
+      jobId: job.id,
+      trigger: 'catch_up',
+      scheduledTime: scheduledAt.toISOString(),
+    };
+  },
+  /** "Run now": its own run id, so it never takes the next occurrence's place (invariant 2). */
+  manual(job: FiringJob, runId: string, requestedAt: Date, e?: Extras): FiringMessage {
+    return {
+      v: 1,
+      tenantId: job.tenantId,
+      jobId: job.id,
+      trigger: 'manual',
+      scheduledTime: requestedAt.toISOString(),
+      runId,
+      ...extras(e),
+    };
+  },
+  /** A run started by a dependency's success, identified by that success. */
+  dependency(job: FiringJob, runId: string, satisfiedAt: string): FiringMessage {
+    return {
+      v: 1,
+      tenantId: job.tenantId,
+      jobId: job.id,
+      trigger: 'dependency',
+      scheduledTime: satisfiedAt,
+      runId,
+    };
+  },
+  /** The next attempt of a run, not before `notBefore`. */
+  retry(
+    of: Pick<FiringMessage, 'tenantId' | 'jobId' | 'scheduledTime'> & Extras,
+    runId: string,
+    attempt: number,
+    notBefore: Date,
+  ): FiringMessage {
+    return {
+      v: 1,
+      tenantId: of.tenantId,
+      jobId: of.jobId,
+      trigger: 'retry',
+      scheduledTime: of.scheduledTime,
+      runId,
+      attempt,
+      notBefore: notBefore.toISOString(),
+      ...extras(of),
+    };
+  },
+  /** The same firing, put back until `notBefore` (a wait behind a running run, fair share, a long delay). */
+  delayed(message: FiringMessage, notBefore: Date, deferrals?: number): FiringMessage {
+    return {
+      ...message,
+      notBefore: notBefore.toISOString(),
+      ...(deferrals === undefined ? {} : { deferrals }),
+    };
+  },
+};
+
+/**
+ * The run a message is about. A firing (and a catch-up run standing in for a missed
+ * occurrence) is identified by its scheduled time; manual, dependency runs and retries
+ * carry their id.
+ */
+export function runIdOf(message: FiringMessage): string {
+  return message.trigger === 'schedule' || message.trigger === 'catch_up'
+    ? scheduledRunId(new Date(message.scheduledTime))
+    : message.runId;
+}

@@ -1,0 +1,301 @@
+/**
+ * The ports: what the use cases need from the world, as interfaces. Adapters (DynamoDB,
+ * SQS, Scheduler, KMS, HTTP) implement them; the use cases import only these and the
+ * domain, so they run the same over the AWS adapters and over the in-memory ones of the
+ * fast tests. No AWS SDK types here.
+ */
+import type { Priority } from '../../lib/definitions.js';
+import type { FiringMessage } from './firing.js';
+import type { JobState, RunSummary, StoredJob } from './job.js';
+import type { Run, RunStatus, StoredRun } from './run.js';
+import type { Target } from './target.js';
+
+/** Time source, injected so tests and the local runtime can drive time by hand. */
+export interface Clock {
+  now(): Date;
+}
+
+/** The slice of the Powertools Logger the use cases need; tests pass a recorder. */
+export interface Logger {
+  debug?(message: string, ...extra: Record<string, unknown>[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export interface ListJobsQuery {
+  limit: number;
+  cursor?: string;
+  state?: JobState;
+  tag?: { key: string; value: string };
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface IdempotencyRecord {
+  key: string;
+  /** A hash of the request, to tell a replay from a reuse of the key; the record keeps no request. */
+  requestHash: string;
+  expiresAt: number;
+}
+
+/** The jobs table. Every read and write names the tenant (invariant 5). */
+export interface JobRepository {
+  get(tenantId: string, jobId: string): Promise<StoredJob | undefined>;
+  /**
+   * Writes a new job with its sync marker, its dependency edges and, with `maxJobs`, the
+   * tenant's job count, atomically. With an idempotency record, a replay returns the first job.
+   */
+  create(
+    job: StoredJob,
+    idempotency?: IdempotencyRecord,
+    maxJobs?: number,
+  ): Promise<{ job: StoredJob; replayed: boolean }>;
+  list(tenantId: string, query: ListJobsQuery): Promise<Page<StoredJob>>;
+  /**
+   * Replaces a job's fields if it is still at `expectedVersion` (and not being deleted),
+   * sets its sync marker and moves its dependency edges; false when it changed meanwhile.
+   */
+  replace(
+    job: StoredJob,
+    expectedVersion: number,
+    syncPendingAt: string,
+    previousDependsOn?: readonly string[],
+  ): Promise<boolean>;
+  /** The ids of the jobs that list `jobId` in their dependsOn (edges may be stale: check). */
+  listDependents(tenantId: string, jobId: string): Promise<string[]>;
+  /** Moves a job's dependency cursor forward to `to`; false if it is already there or beyond. */
+  advanceDependencyCursor(tenantId: string, jobId: string, to: string): Promise<boolean>;
+  /** Clears the sync marker if the job is still at `version`, recording when its schedule matched. */
+  clearSyncMarker(tenantId: string, jobId: string, version: number, syncedAt?: string): Promise<boolean>;
+  /** Deletes the job, its edges and its place in the tenant's count, unless it changed meanwhile. */
+  deleteIfVersion(job: Pick<StoredJob, 'tenantId' | 'id' | 'version' | 'dependsOn'>): Promise<boolean>;
+  /** Records when the job's latest successful run finished (what its dependents wait for). */
+  recordSuccess(tenantId: string, jobId: string, finishedAt: string): Promise<void>;
+  /** Every job: maintenance only (the reconciler), never a request path (invariant 4). */
+  scanAll(): AsyncIterable<StoredJob>;
+  /** Jobs whose sync marker is older than `before`, oldest first, from one shard. */
+  listSyncPending(
+    shard: number,
+    before: string,
+    limit: number,
+  ): Promise<{ tenantId: string; jobId: string }[]>;
+}
+
+export type ClaimResult =
+  | { claimed: true; run: StoredRun }
+  | { claimed: false; existing: StoredRun | undefined };
+
+/** A claim on one attempt of a run: who holds it and until when. */
+export interface AttemptClaim {
+  claimToken: string;
+  leaseUntil: string;
+  startedAt: string;
+}
+
+/** The runs table: runs keyed by job and run id (invariant 2), and each job's overlap lock. */
+export interface RunRepository {
+  /** Creates a run if none exists, or takes a manual run still waiting at attempt 0. */
+  claim(run: StoredRun, now: Date): Promise<ClaimResult>;
+  /** Records a run waiting for its first attempt, unless a worker already took it. */
+  putQueued(run: StoredRun, now: Date): Promise<void>;
+  /**
+   * Claims attempt `attempt`: of a run queued for its retry (`queued` at attempt-1), or of
+   * one whose worker died during attempt `from.attempt` (`running`, lease run out).
+   */
+  claimAttempt(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    claim: AttemptClaim,
+    now: Date,
+    from?: { status: 'queued' | 'running'; attempt: number },
+  ): Promise<StoredRun | undefined>;
+  /** Writes a run's outcome if this worker still holds the claim. */
+  finish(run: StoredRun, claimToken: string, now: Date): Promise<boolean>;
+  get(tenantId: string, jobId: string, runId: string): Promise<StoredRun | undefined>;
+  /** The job's newest run, whatever its status. */
+  latest(tenantId: string, jobId: string): Promise<RunSummary | null>;
+  /** Newest first. */
+  list(
+    tenantId: string,
+    jobId: string,
+    query: { limit: number; cursor?: string; status?: RunStatus },
+  ): Promise<Page<StoredRun>>;
+  /** The job's overlap lock: which run holds it until when (a lease). */
+  acquireLock(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    leaseUntil: string,
+    now: Date,
+  ): Promise<boolean>;
+  readLock(
+    tenantId: string,
+    jobId: string,
+  ): Promise<{ holder?: string; leaseUntil?: string; buffered?: string }>;
+  /** Takes the single waiting place behind a live lock; false when it is taken or the lock is free. */
+  bufferBehindLock(tenantId: string, jobId: string, runId: string, now: Date): Promise<boolean>;
+  releaseLock(tenantId: string, jobId: string, runId: string): Promise<void>;
+  clearBuffered(tenantId: string, jobId: string, runId: string): Promise<void>;
+}
+
+export interface DeadLetter {
+  id: string;
+  tenantId: string;
+  jobId: string | null;
+  runId: string | null;
+  priority: Priority;
+  body: string;
+  reason: string;
+  receiveCount: number;
+  deadLetteredAt: string;
+  status: 'dead' | 'redriven';
+  redrivenAt: string | null;
+  redrivenBy: string | null;
+}
+
+/** Where a message no tenant can be proven for is archived: the operator's, never a tenant's. */
+export const UNKNOWN_TENANT = '_unknown';
+
+export interface DeadLetterRepository {
+  archive(letter: DeadLetter, now: Date): Promise<void>;
+  get(tenantId: string, id: string): Promise<DeadLetter | undefined>;
+  list(
+    tenantId: string,
+    query: { limit: number; cursor?: string; status?: DeadLetter['status'] },
+  ): Promise<Page<DeadLetter>>;
+  /** Marks a dead letter redriven, once: false if it was already. */
+  markRedriven(tenantId: string, id: string, by: string, at: Date): Promise<boolean>;
+}
+
+/** Puts firing messages on the priority queues; each is signed on the way (invariant 8). */
+export interface FiringQueue {
+  send(priority: Priority, message: FiringMessage): Promise<void>;
+}
+
+/** The fields of a firing message a MAC covers: who and what it runs. */
+export interface FiringIdentity {
+  v: 1;
+  tenantId: string;
+  jobId: string;
+  trigger: string;
+  runId?: string | undefined;
+  attempt?: number | undefined;
+  mac?: string | undefined;
+}
+
+export interface FiringSigner {
+  /** The message with its MAC. */
+  sign<T extends FiringIdentity>(message: T): Promise<T & { mac: string }>;
+  /** Whether the message carries a MAC Sundial made for exactly what it names. */
+  verify(message: FiringIdentity): Promise<boolean>;
+}
+
+/** A schedule as Sundial compares it: what Scheduler holds, or what a job says it should hold. */
+export interface ScheduleView {
+  name: string;
+  expression: string;
+  timezone: string;
+  enabled: boolean;
+  startAt: string | null;
+  endAt: string | null;
+  /** 0 when the window is off. */
+  flexibleWindowMinutes: number;
+  targetArn: string;
+  roleArn: string;
+  input: string;
+  /** When it was last modified (Scheduler's LastModificationDate); absent for a wanted schedule. */
+  modifiedAt?: string;
+}
+
+/** What a listing says of one schedule: enough to judge most jobs without reading it in full. */
+export interface ListedSchedule {
+  name: string;
+  enabled: boolean;
+  targetArn: string | undefined;
+  modifiedAt: string | undefined;
+}
+
+/** Writes each job's one EventBridge Scheduler schedule (invariant 1): what the job service needs. */
+export interface ScheduleWriter {
+  /** Makes the job's schedule match the job, whatever state it was in (idempotent). */
+  apply(job: StoredJob): Promise<void>;
+  /** Makes the schedule gone (idempotent). */
+  remove(jobId: string): Promise<void>;
+}
+
+/** The schedules in Sundial's group, written and read back: what the reconciler needs. */
+export interface ScheduleGateway extends ScheduleWriter {
+  /** One page of the group's schedules (up to 100). */
+  list(nextToken?: string): Promise<{ schedules: ListedSchedule[]; nextToken?: string }>;
+  /** The schedule in full, or undefined when there is none. */
+  get(name: string): Promise<ScheduleView | undefined>;
+  /** The schedule the job should have (a job with a schedule). */
+  desired(job: StoredJob & { schedule: NonNullable<StoredJob['schedule']> }): Promise<ScheduleView>;
+}
+
+export type TargetOutcome =
+  /** An HTTP target answered; success is decided by the status code. */
+  | { kind: 'response'; statusCode: number; bodyExcerpt: string }
+  /** An AWS target accepted the call. */
+  | { kind: 'delivered'; statusCode: number | null; bodyExcerpt: string }
+  /** An AWS target refused it: a function error, a failed entry, an AWS error. */
+  | { kind: 'rejected'; type: string; message: string; statusCode: number | null; bodyExcerpt: string | null }
+  | { kind: 'timeout'; message: string }
+  | { kind: 'error'; message: string };
+
+export interface TargetCallContext {
+  jobId: string;
+  runId: string;
+  scheduledAt: string;
+  tenantId?: string;
+  /** The job's KMS-sealed secret headers, opened only to make the call. */
+  sealedHeaders?: string | null;
+}
+
+/** Calls a job's target within its timeout and says what happened; never throws for the target's faults. */
+export type TargetCaller = (target: Target, context: TargetCallContext) => Promise<TargetOutcome>;
+
+/** Tells people a run finally failed: the job's webhooks and the stack's failure topic. */
+export interface FailureNotifier {
+  runFailed(job: StoredJob, run: Omit<Run, 'tenantId'>): Promise<void>;
+}
+
+/** Each tenant's places on a queue (fair share). */
+export interface FairShare {
+  /** Takes a place for `holder` until `leaseUntil`; false when the tenant has none free. */
+  take(tenantId: string, priority: Priority, holder: string, leaseUntil: Date, now: Date): Promise<boolean>;
+  /** Gives the place back. */
+  give(tenantId: string, priority: Priority, holder: string): Promise<void>;
+}
+
+export const ENDED_STATUSES = ['succeeded', 'failed', 'timed_out', 'skipped', 'missed'] as const;
+export type EndedStatus = (typeof ENDED_STATUSES)[number];
+
+/** What the worker reports about runs (CloudWatch metrics on AWS). */
+export interface RunMetrics {
+  /** A run reached a final status. */
+  ended(status: EndedStatus, priority: Priority, durationMs: number | null): void;
+  /** A scheduled run started `lagMs` after its scheduled time. */
+  started(priority: Priority, lagMs: number): void;
+  /** A message on a queue was not Sundial's (invariant 8): dropped, never run. */
+  rejected(): void;
+  /** A run waited: its tenant had its fair share of runs in progress on the queue. */
+  deferred?(priority: Priority): void;
+}
+
+/** Seals secrets at rest (KMS), bound to an encryption context. */
+export interface SecretSealer {
+  seal(plaintext: string, context: Record<string, string>): Promise<string>;
+  open(ciphertext: string, context: Record<string, string>): Promise<string>;
+}
+
+/** Judges an HTTP target or webhook URL: why it may not be called, or null. */
+export interface UrlPolicy {
+  refusal(url: string): Promise<string | null>;
+}

@@ -1,0 +1,98 @@
+/** The api function's parts: the job API over the jobs and runs tables, the Scheduler and the queues. */
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiKeyStore } from '../adapters/api-key-store.js';
+import { AuditLog } from '../adapters/audit-log.js';
+import { createAuthenticator } from '../adapters/authenticator.js';
+import { DeadLetterStore } from '../adapters/dead-letter-store.js';
+import { SigningSecrets } from '../adapters/signing-secrets.js';
+import { type ApiConfig, targetAccessOf } from '../commons/config.js';
+import { QuotaExceededError } from '../domain/errors.js';
+import type { ApiDeps } from '../http/app.js';
+import { JobService } from '../usecases/jobs.js';
+import {
+  newFiringQueue,
+  newFiringSigner,
+  newJobStore,
+  newRateLimiter,
+  newRunStore,
+  newScheduleGateway,
+  newSecretBox,
+  newUrlGuard,
+} from './parts.js';
+import type { Platform } from './platform.js';
+
+export interface ApiClients {
+  db: DynamoDBDocumentClient;
+  scheduler: SchedulerClient;
+  sqs: SQSClient;
+  kms: KMSClient;
+}
+
+export type ApiServices = ApiDeps & {
+  config: ApiConfig;
+  jobStore: ReturnType<typeof newJobStore>;
+  firingSigner: ReturnType<typeof newFiringSigner>;
+  schedules: ReturnType<typeof newScheduleGateway>;
+};
+
+export function wireApi(config: ApiConfig, clients: ApiClients, platform: Platform): ApiServices {
+  const { db } = clients;
+  const { clock, logger } = platform;
+  const box = newSecretBox(clients.kms, config);
+  const firingSigner = newFiringSigner(db, config, box);
+  const jobStore = newJobStore(db, config);
+  const rateLimiter = newRateLimiter(db, config);
+  const schedules = newScheduleGateway(clients.scheduler, config, firingSigner);
+  const queue = newFiringQueue(clients.sqs, config, platform, firingSigner);
+  const apiKeys = new ApiKeyStore(db, config.jobsTableName);
+  const jobs = new JobService({
+    jobs: jobStore,
+    schedules: platform.seams?.schedules ?? schedules,
+    clock,
+    logger,
+    queue,
+    targetAccess: targetAccessOf(config),
+    urlGuard: newUrlGuard(config, platform),
+    maxJobsPerTenant: config.limits.maxJobs,
+    box,
+    countCreation: async (tenantId) => {
+      const max = config.limits.jobCreatesPerMinute;
+      const taken = await rateLimiter.take(tenantId, 'creates', max, 60, clock.now());
+      if (!taken.allowed) {
+        throw new QuotaExceededError(
+          `the tenant's limit of ${max} job creations per minute is reached`,
+          taken.retryAfterSeconds,
+        );
+      }
+    },
+  });
+  return {
+    config,
+    jobStore,
+    firingSigner,
+    schedules,
+    jobs,
+    runs: newRunStore(db, config),
+    queue,
+    deadLetters: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
+    clock,
+    logger,
+    healthChecks: {
+      // A point read of a key that never exists: proves reachability and permissions cheaply.
+      jobsTable: async () => {
+        await db.send(
+          new GetCommand({ TableName: config.jobsTableName, Key: { pk: 'HEALTH', sk: 'HEALTH' } }),
+        );
+      },
+    },
+    authenticate: createAuthenticator(apiKeys, config.jwt),
+    apiKeys,
+    audit: new AuditLog(db, config.jobsTableName),
+    rateLimiter,
+    limits: config.limits,
+    signingSecrets: new SigningSecrets(db, config.jobsTableName, box),
+  };
+}

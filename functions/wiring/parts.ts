@@ -1,0 +1,65 @@
+/**
+ * The parts more than one function is built from, each built one way. Every function's
+ * wiring (api.ts, worker.ts, …) composes these; the Lambda entries and the local runtime
+ * both call those wirings, so what the end-to-end tests run is what deploys.
+ */
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SqsFiringQueue } from '../adapters/firing-queue.js';
+import { KeyedFiringSigner } from '../adapters/firing-signer.js';
+import { JobStore } from '../adapters/job-store.js';
+import { RateLimiter } from '../adapters/rate-limiter.js';
+import { RunStore } from '../adapters/run-store.js';
+import { EventBridgeScheduleGateway } from '../adapters/schedule-gateway.js';
+import { SecretBox } from '../adapters/secret-box.js';
+import { UrlGuard } from '../adapters/url-guard.js';
+import type { Config } from '../commons/config.js';
+import type { FiringQueue, FiringSigner } from '../domain/ports.js';
+import type { Platform } from './platform.js';
+
+export const newSecretBox = (kms: KMSClient, config: Pick<Config, 'secretsKeyId'>) =>
+  new SecretBox(kms, config.secretsKeyId);
+
+/** The deployment's firing key lives in the jobs table, sealed with the secrets key (invariant 8). */
+export const newFiringSigner = (
+  db: DynamoDBDocumentClient,
+  config: Pick<Config, 'jobsTableName'>,
+  box: SecretBox,
+) => new KeyedFiringSigner(db, config.jobsTableName, box);
+
+export const newJobStore = (db: DynamoDBDocumentClient, config: Pick<Config, 'jobsTableName'>) =>
+  new JobStore(db, config.jobsTableName);
+
+export const newRunStore = (
+  db: DynamoDBDocumentClient,
+  config: Pick<Config, 'runsTableName' | 'runRetentionDays'>,
+) => new RunStore(db, config.runsTableName, config.runRetentionDays);
+
+export const newRateLimiter = (db: DynamoDBDocumentClient, config: Pick<Config, 'jobsTableName'>) =>
+  new RateLimiter(db, config.jobsTableName);
+
+export const newUrlGuard = (config: Pick<Config, 'allowedHttpHosts'>, platform: Platform) =>
+  new UrlGuard({ allowedHosts: config.allowedHttpHosts, ownPorts: platform.ownPorts ?? [] });
+
+export const newScheduleGateway = (
+  scheduler: SchedulerClient,
+  config: Pick<Config, 'scheduleGroupName' | 'schedulerRoleArn' | 'queueArns'>,
+  signer: FiringSigner,
+) =>
+  new EventBridgeScheduleGateway(scheduler, {
+    groupName: config.scheduleGroupName,
+    roleArn: config.schedulerRoleArn,
+    queueArns: config.queueArns,
+    signer,
+  });
+
+/** Retries, manual, catch-up and dependency runs: signed on the way (or a local seam in front). */
+export const newFiringQueue = (
+  sqs: SQSClient,
+  config: Pick<Config, 'queueUrls'>,
+  platform: Platform,
+  signer: FiringSigner,
+): FiringQueue =>
+  platform.seams?.firingQueue ?? new SqsFiringQueue(sqs, config.queueUrls, platform.clock, signer);

@@ -1,0 +1,71 @@
+/** The worker's parts: runs firings, calls targets, records runs, announces failures. */
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
+import { DynamoFairShare } from '../adapters/fair-share.js';
+import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
+import { SigningSecrets } from '../adapters/signing-secrets.js';
+import { createTargetCaller } from '../adapters/targets.js';
+import { runsInProgressLimit, targetAccessOf, type WorkerConfig } from '../commons/config.js';
+import type { FiringSigner, Logger, RunMetrics } from '../domain/ports.js';
+import type { ExecuteDeps } from '../usecases/execute-firing.js';
+import {
+  newFiringQueue,
+  newFiringSigner,
+  newJobStore,
+  newRunStore,
+  newSecretBox,
+  newUrlGuard,
+} from './parts.js';
+import type { Platform } from './platform.js';
+
+export interface WorkerClients {
+  db: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  sns: SNSClient;
+  kms: KMSClient;
+  /** For Lambda and EventBridge targets. */
+  lambda: LambdaClient;
+  eventBridge: EventBridgeClient;
+}
+
+export type WorkerServices = ExecuteDeps & {
+  firingSigner: FiringSigner;
+  metrics: RunMetrics;
+  logger: Logger;
+};
+
+export function wireWorker(config: WorkerConfig, clients: WorkerClients, platform: Platform): WorkerServices {
+  const { db, sqs } = clients;
+  const { clock, logger } = platform;
+  const box = newSecretBox(clients.kms, config);
+  const firingSigner = newFiringSigner(db, config, box);
+  const urlGuard = newUrlGuard(config, platform);
+  const signingSecrets = new SigningSecrets(db, config.jobsTableName, box);
+  return {
+    jobs: newJobStore(db, config),
+    runs: newRunStore(db, config),
+    queue: newFiringQueue(sqs, config, platform, firingSigner),
+    callTarget: createTargetCaller({
+      clients: { lambda: clients.lambda, sqs, eventBridge: clients.eventBridge },
+      access: targetAccessOf(config),
+      urlGuard,
+      box,
+      clock,
+      signingSecrets: (tenantId) => signingSecrets.forSigning(tenantId, clock.now()),
+      ...(platform.seams?.callHttpTarget ? { http: platform.seams.callHttpTarget } : {}),
+    }),
+    notifier: new WebhookAndTopicNotifier(clients.sns, config.failureTopicArn, clock, logger, urlGuard, box),
+    metrics: platform.runMetrics ?? new InMemoryRunMetrics(),
+    fairShare: new DynamoFairShare(db, config.runsTableName, (priority) =>
+      runsInProgressLimit(config.tenantRunsInProgress, priority),
+    ),
+    firingSigner,
+    clock,
+    logger,
+  };
+}
