@@ -202,6 +202,18 @@ const cases: [string, Case][] = [
     { expression: 'cron(0 9 30W 2 ? *)', after: z('2026-01-01T00:00'), count: 1, expected: [] },
   ],
   [
+    'L-2: two days before the last day',
+    {
+      expression: 'cron(0 0 L-2 * ? *)',
+      after: z('2026-01-01T00:00'),
+      expected: [z('2026-01-29T00:00'), z('2026-02-26T00:00'), z('2026-03-29T00:00')],
+    },
+  ],
+  [
+    'L-30 never exists in February',
+    { expression: 'cron(0 0 L-30 2 ? *)', after: z('2026-01-01T00:00'), count: 1, expected: [] },
+  ],
+  [
     '6L: last Friday',
     {
       expression: 'cron(0 10 ? * 6L *)',
@@ -404,6 +416,155 @@ const cases: [string, Case][] = [
       expected: [z('2026-11-24T00:00')],
     },
   ],
+  // Zones more than 12 hours from UTC (issue 13, item 10). Auckland falls back on
+  // 2026-04-05 03:00 NZDT (+13) -> 02:00 NZST (+12), i.e. at 2026-04-04T14:00Z; Chatham at
+  // 03:45 +13:45 -> 02:45 +12:45, the same instant.
+  [
+    'Auckland: 02:00 on fall-back day fires at the first 02:00 (NZDT)',
+    {
+      expression: 'cron(0 2 * * ? *)',
+      timezone: 'Pacific/Auckland',
+      after: z('2026-04-04T00:00'),
+      count: 2,
+      expected: [z('2026-04-04T13:00'), z('2026-04-05T14:00')],
+    },
+  ],
+  [
+    'Auckland: hourly across fall back fires 12:00, 13:00, then 15:00Z',
+    {
+      expression: 'cron(0 * * * ? *)',
+      timezone: 'Pacific/Auckland',
+      after: z('2026-04-04T11:30'),
+      count: 4,
+      expected: [z('2026-04-04T12:00'), z('2026-04-04T13:00'), z('2026-04-04T15:00'), z('2026-04-04T16:00')],
+    },
+  ],
+  [
+    'McMurdo keeps New Zealand time',
+    {
+      expression: 'cron(0 2 * * ? *)',
+      timezone: 'Antarctica/McMurdo',
+      after: z('2026-04-04T00:00'),
+      count: 1,
+      expected: [z('2026-04-04T13:00')],
+    },
+  ],
+  [
+    'Auckland: 02:30 skipped when clocks spring forward 02:00 -> 03:00 on 2026-09-27',
+    {
+      expression: 'cron(30 2 * * ? *)',
+      timezone: 'Pacific/Auckland',
+      after: z('2026-09-25T00:00'),
+      count: 2,
+      expected: [z('2026-09-25T14:30'), z('2026-09-27T13:30')],
+    },
+  ],
+  [
+    'Chatham: 02:15 on fall-back day fires at its first occurrence (+13:45)',
+    {
+      expression: 'cron(15 2 * * ? *)',
+      timezone: 'Pacific/Chatham',
+      after: z('2026-04-04T00:00'),
+      count: 2,
+      expected: [z('2026-04-04T12:30'), z('2026-04-05T13:30')],
+    },
+  ],
+  [
+    'Chatham: every 15 minutes through the repeated 02:45-03:44',
+    {
+      expression: 'cron(0/15 * * * ? *)',
+      timezone: 'Pacific/Chatham',
+      after: z('2026-04-04T13:40'),
+      count: 4,
+      expected: [z('2026-04-04T13:45'), z('2026-04-04T15:00'), z('2026-04-04T15:15'), z('2026-04-04T15:30')],
+    },
+  ],
+  [
+    'at() in Chatham on fall-back day takes the first 02:15',
+    {
+      expression: 'at(2026-04-05T02:15:00)',
+      timezone: 'Pacific/Chatham',
+      after: z('2026-01-01T00:00'),
+      expected: [z('2026-04-04T12:30')],
+    },
+  ],
+  [
+    'Kiritimati (+14) wall time',
+    {
+      expression: 'cron(0 9 * * ? *)',
+      timezone: 'Pacific/Kiritimati',
+      after: z('2026-01-01T00:00'),
+      count: 1,
+      expected: [z('2026-01-01T19:00')],
+    },
+  ],
+  // Ranges that wrap round the end of their field, as in AWS's cron(0/30 20-2 ? * MON-FRI *).
+  [
+    'hours 22-2 wrap past midnight',
+    {
+      expression: 'cron(0 22-2 ? * MON *)',
+      after: z('2026-06-08T12:00'),
+      count: 5,
+      expected: [
+        z('2026-06-08T22:00'),
+        z('2026-06-08T23:00'),
+        z('2026-06-15T00:00'),
+        z('2026-06-15T01:00'),
+        z('2026-06-15T02:00'),
+      ],
+    },
+  ],
+  [
+    'day-of-week FRI-MON wraps to Fri, Sat, Sun, Mon',
+    {
+      expression: 'cron(0 8 ? * FRI-MON *)',
+      after: z('2026-06-05T12:00'),
+      count: 4,
+      expected: [z('2026-06-06T08:00'), z('2026-06-07T08:00'), z('2026-06-08T08:00'), z('2026-06-12T08:00')],
+    },
+  ],
+  [
+    'month NOV-FEB wraps over the new year',
+    {
+      expression: 'cron(0 0 1 NOV-FEB ? *)',
+      after: z('2026-06-05T00:00'),
+      count: 4,
+      expected: [z('2026-11-01T00:00'), z('2026-12-01T00:00'), z('2027-01-01T00:00'), z('2027-02-01T00:00')],
+    },
+  ],
+  [
+    'minutes 50-10/15 step across the hour',
+    {
+      expression: 'cron(50-10/15 9 * * ? *)',
+      after: z('2026-01-01T00:00'),
+      count: 3,
+      expected: [z('2026-01-01T09:05'), z('2026-01-01T09:50'), z('2026-01-02T09:05')],
+    },
+  ],
+  [
+    'day-of-month 30-2 wraps into the next month',
+    {
+      expression: 'cron(0 0 30-2 * ? *)',
+      after: z('2026-01-29T00:00'),
+      count: 5,
+      expected: [
+        z('2026-01-30T00:00'),
+        z('2026-01-31T00:00'),
+        z('2026-02-01T00:00'),
+        z('2026-02-02T00:00'),
+        z('2026-03-01T00:00'),
+      ],
+    },
+  ],
+  [
+    'the largest steps AWS allows: */59 minutes, */23 hours',
+    {
+      expression: 'cron(*/59 */23 * * ? *)',
+      after: z('2026-01-01T00:00'),
+      count: 4,
+      expected: [z('2026-01-01T00:59'), z('2026-01-01T23:00'), z('2026-01-01T23:59'), z('2026-01-02T00:00')],
+    },
+  ],
   // at().
   [
     'at() in New York',
@@ -565,11 +726,33 @@ const invalid: [string, string][] = [
   ['cron(0 0 * * MON *)', 'day-of-month and day-of-week cannot both be specified; use ? in one of them'],
   ['cron(0 0 ? * ? *)', 'day-of-month and day-of-week cannot both be ?'],
   ['cron(0 0 * FOO ? *)', 'month value "FOO" is not a number or a name (JAN-DEC)'],
-  ['cron(0 0 ? * FRI-MON *)', 'day-of-week range "FRI-MON" runs backwards'],
+  ['cron(0 0 1 1 ? 2030-2027)', 'year range "2030-2027" runs backwards'],
+  ['cron(*/60 * * * ? *)', 'minutes step 60 in "*/60" is larger than the field allows (at most 59'],
+  ['cron(0/60 * * * ? *)', 'minutes step 60 in "0/60" is larger than the field allows'],
+  ['cron(15/65 10 * * ? *)', 'minutes step 65 in "15/65" is larger than the field allows'],
+  ['cron(0 */24 * * ? *)', 'hours step 24 in "*/24" is larger than the field allows (at most 23'],
+  ['cron(0 0 1/32 * ? *)', 'day-of-month step 32 in "1/32" is larger than the field allows (at most 31'],
+  ['cron(0 0 1 1/13 ? *)', 'month step 13 in "1/13" is larger than the field allows (at most 12'],
+  ['cron(0 0 1 1 ? 1970/230)', 'year step 230 in "1970/230" is larger than the field allows (at most 229'],
+  ['cron(0 0 ? * 1/2 *)', 'day-of-week "1/2": / (increments) is not allowed in day-of-week'],
+  ['cron(0 0 ? * */8 *)', 'day-of-week "*/8": / (increments) is not allowed in day-of-week'],
+  ['cron(*/0 * * * ? *)', 'minutes step "0" in "*/0" must be a positive whole number'],
+  [' rate(10 minutes)', 'must not begin or end with white space'],
+  ['cron(0 12 * * ? *) ', 'must not begin or end with white space'],
+  ['rate( 10 minutes )', 'rate() must not have white space just inside its parentheses'],
+  ['rate(10 MINUTES)', 'rate() unit "MINUTES" must be lowercase ("minutes")'],
+  ['rate(10 seconds)', 'rate() unit "seconds" must be minute(s), hour(s) or day(s)'],
+  ['rate(-10 minutes)', 'rate() value "-10" must be a positive whole number'],
+  ['at( 2026-12-24T18:00:00)', 'at() needs yyyy-mm-ddThh:mm:ss'],
+  ['at(2026-12-24T18:00:00Z)', 'at() needs yyyy-mm-ddThh:mm:ss'],
   ['cron(0/0 * * * ? *)', 'minutes step "0" in "0/0" must be a positive whole number'],
   ['cron(0 ? * * ? *)', '? is allowed only in day-of-month or day-of-week, not in hours'],
   ['cron(0 0 ? * 2#6 *)', '# needs a day and an occurrence 1-5'],
+  ['cron(0 0 ? * 3#1,6#3 *)', 'with # the field holds one expression only'],
   ['cron(0 0 5L * ? *)', 'L and W stand alone'],
+  ['cron(0 0 L-31 * ? *)', 'day-of-month "L-31": the offset after L- must be 1-30'],
+  ['cron(0 0 L-0 * ? *)', 'day-of-month "L-0": the offset after L- must be 1-30'],
+  ['cron(0 0 ? * L-2 *)', 'day-of-week "L-2": L goes after a single day'],
   ['cron(L 0 * * ? *)', 'minutes "L": L, W and # are allowed only in the day fields'],
   ['cron(0 0 1,,2 * ? *)', 'day-of-month field "1,,2" has an empty list item'],
   ['rate(5 minute)', 'rate() unit must be plural ("minutes") when the value is greater than 1'],

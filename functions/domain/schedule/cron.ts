@@ -3,7 +3,7 @@
  * a time zone. No cron library matches AWS's dialect (six fields, `?` required in one day
  * field, L/W/# wildcards, 1 = SUN) and its daylight-saving rules, so it is written here.
  */
-import { dayOfWeek, daysInMonth, instantsOfLocal } from './zoned.js';
+import { dayOfWeek, daysInMonth, firstInstantsOfDay } from './zoned.js';
 
 export const MIN_YEAR = 1970;
 export const MAX_YEAR = 2199;
@@ -16,21 +16,32 @@ interface FieldSpec {
   min: number;
   max: number;
   names?: string[];
+  /** Largest step `/n` allowed. */
+  maxStep: number;
+  /** Whether a range may run past the end of the field and wrap round (22-2, FRI-MON). */
+  wraps: boolean;
 }
 
+/*
+ * Steps: AWS refuses a step larger than the field, e.g. cron(*\/60 * * * ? *). The limits are
+ * the field's largest value, as in the Quartz dialect AWS follows (minutes 59, hours 23,
+ * day-of-month 31, month 12); for the year, a step larger than 2199 - 1970 = 229 can never
+ * reach a second year. Ranges may wrap round the end of the field (AWS's own example
+ * cron(0/30 20-2 ? * MON-FRI *)), except in the year.
+ */
 const FIELDS = {
-  minutes: { name: 'minutes', min: 0, max: 59 },
-  hours: { name: 'hours', min: 0, max: 23 },
-  dayOfMonth: { name: 'day-of-month', min: 1, max: 31 },
-  month: { name: 'month', min: 1, max: 12, names: MONTHS },
-  dayOfWeek: { name: 'day-of-week', min: 1, max: 7, names: DAYS },
-  year: { name: 'year', min: MIN_YEAR, max: MAX_YEAR },
+  minutes: { name: 'minutes', min: 0, max: 59, maxStep: 59, wraps: true },
+  hours: { name: 'hours', min: 0, max: 23, maxStep: 23, wraps: true },
+  dayOfMonth: { name: 'day-of-month', min: 1, max: 31, maxStep: 31, wraps: true },
+  month: { name: 'month', min: 1, max: 12, names: MONTHS, maxStep: 12, wraps: true },
+  dayOfWeek: { name: 'day-of-week', min: 1, max: 7, names: DAYS, maxStep: 7, wraps: true },
+  year: { name: 'year', min: MIN_YEAR, max: MAX_YEAR, maxStep: MAX_YEAR - MIN_YEAR, wraps: false },
 } satisfies Record<string, FieldSpec>;
 
 export type DayOfMonthRule =
   | { kind: 'any' }
   | { kind: 'values'; values: Set<number> }
-  | { kind: 'last' }
+  | { kind: 'last'; offset: number } // L, or L-n: n days before the last
   | { kind: 'lastWeekday' }
   | { kind: 'nearestWeekday'; day: number };
 
@@ -66,20 +77,27 @@ function parseNumber(token: string, spec: FieldSpec): number {
   return value;
 }
 
-/** Numbers, names, `*`, ranges `a-b`, steps `a/n`, `*\/n`, `a-b/n`, lists of those. */
+function parseStep(stepText: string, item: string, spec: FieldSpec): number {
+  if (!/^\d+$/.test(stepText) || Number(stepText) < 1) {
+    throw new CronError(`${spec.name} step "${stepText}" in "${item}" must be a positive whole number`);
+  }
+  const step = Number(stepText);
+  if (step > spec.maxStep) {
+    throw new CronError(
+      `${spec.name} step ${step} in "${item}" is larger than the field allows (at most ${spec.maxStep}, the field being ${spec.min}-${spec.max})`,
+    );
+  }
+  return step;
+}
+
+/** Numbers, names, `*`, ranges `a-b` (wrapping when a > b), steps `a/n`, `*\/n`, `a-b/n`, lists. */
 function parseValues(field: string, spec: FieldSpec): Set<number> {
   const values = new Set<number>();
   for (const item of field.split(',')) {
     if (item === '') throw new CronError(`${spec.name} field "${field}" has an empty list item`);
     const [range, stepText, extra] = item.split('/');
     if (extra !== undefined) throw new CronError(`${spec.name} item "${item}" has more than one "/"`);
-    let step = 1;
-    if (stepText !== undefined) {
-      if (!/^\d+$/.test(stepText) || Number(stepText) < 1) {
-        throw new CronError(`${spec.name} step "${stepText}" in "${item}" must be a positive whole number`);
-      }
-      step = Number(stepText);
-    }
+    const step = stepText === undefined ? 1 : parseStep(stepText, item, spec);
     let start: number;
     let end: number;
     if (range === '*') {
@@ -92,16 +110,21 @@ function parseValues(field: string, spec: FieldSpec): Set<number> {
       start = parseNumber(a, spec);
       end = parseNumber(b, spec);
       if (start > end) {
-        throw new CronError(
-          `${spec.name} range "${range}" runs backwards; the start must not be after the end`,
-        );
+        if (!spec.wraps) {
+          throw new CronError(
+            `${spec.name} range "${range}" runs backwards; the start must not be after the end`,
+          );
+        }
+        // Wraps round the end of the field: 22-2 is 22, 23, 0, 1, 2.
+        end += spec.max - spec.min + 1;
       }
     } else {
       start = parseNumber(range ?? '', spec);
       // `a/n` means from a to the end of the field in steps of n.
       end = stepText !== undefined ? spec.max : start;
     }
-    for (let v = start; v <= end; v += step) values.add(v);
+    const size = spec.max - spec.min + 1;
+    for (let v = start; v <= end; v += step) values.add(spec.min + ((v - spec.min) % size));
   }
   return values;
 }
@@ -111,7 +134,17 @@ function parseDayOfMonth(field: string): DayOfMonthRule | null {
   if (field === '?') return null;
   if (field === '*') return { kind: 'any' };
   const upper = field.toUpperCase();
-  if (upper === 'L') return { kind: 'last' };
+  if (upper === 'L') return { kind: 'last', offset: 0 };
+  // L-n, n days before the last day (Quartz; AWS's docs name only L): L-2 is the 29th of a
+  // 31-day month; a month too short for it (L-30 in February) has no such day.
+  const lastOffset = /^L-(\d+)$/.exec(upper);
+  if (lastOffset) {
+    const offset = Number(lastOffset[1]);
+    if (offset < 1 || offset > 30) {
+      throw new CronError(`day-of-month "${field}": the offset after L- must be 1-30`);
+    }
+    return { kind: 'last', offset };
+  }
   if (upper === 'LW') return { kind: 'lastWeekday' };
   if (upper.endsWith('W')) {
     const day = upper.slice(0, -1);
@@ -124,7 +157,7 @@ function parseDayOfMonth(field: string): DayOfMonthRule | null {
   }
   if (/[LW#]/i.test(field)) {
     throw new CronError(
-      `day-of-month "${field}": L and W stand alone (L, LW, 15W) and # belongs in day-of-week`,
+      `day-of-month "${field}": L and W stand alone (L, L-2, LW, 15W) and # belongs in day-of-week`,
     );
   }
   return { kind: 'values', values: parseValues(field, spec) };
@@ -138,6 +171,11 @@ function parseDayOfWeek(field: string): DayOfWeekRule | null {
   // `L` alone is the last day of the week: Saturday.
   if (upper === 'L') return { kind: 'values', values: new Set([7]) };
   if (upper.includes('#')) {
+    if (upper.includes(',')) {
+      throw new CronError(
+        `day-of-week "${field}": with # the field holds one expression only (AWS: "3#1,6#3" is not valid)`,
+      );
+    }
     const [day, n, more] = upper.split('#');
     if (more !== undefined || !day || !n || !/^[1-5]$/.test(n)) {
       throw new CronError(`day-of-week "${field}": # needs a day and an occurrence 1-5, e.g. 3#2 or TUE#2`);
@@ -151,6 +189,12 @@ function parseDayOfWeek(field: string): DayOfWeekRule | null {
   if (/[LW]/.test(upper.replace(/[A-Z]{3}/g, ''))) {
     throw new CronError(
       `day-of-week "${field}": L goes after a single day (6L = last Friday) and W is day-of-month only`,
+    );
+  }
+  // AWS's day-of-week takes , - * ? L # but not / (its field table and its validators).
+  if (field.includes('/')) {
+    throw new CronError(
+      `day-of-week "${field}": / (increments) is not allowed in day-of-week; list the days instead, e.g. MON,WED,FRI`,
     );
   }
   return { kind: 'values', values: parseValues(field, spec) };
@@ -215,7 +259,7 @@ function dayMatches(fields: CronFields, year: number, month: number, day: number
       case 'values':
         return dom.values.has(day);
       case 'last':
-        return day === daysInMonth(year, month);
+        return day === daysInMonth(year, month) - dom.offset;
       case 'lastWeekday': {
         let last = daysInMonth(year, month);
         while (!isWeekday(year, month, last)) last--;
@@ -276,10 +320,12 @@ export function cronFireTimes(
       continue;
     }
     if (dayMatches(fields, year, month, day)) {
+      const firstInstant = firstInstantsOfDay(year, month, day, timezone);
       for (const hour of fields.hours) {
         for (const minute of fields.minutes) {
-          // In a fall-back overlap the wall time occurs twice: fire only at the first.
-          const [instant] = instantsOfLocal(year, month, day, hour, minute, timezone);
+          // In a fall-back overlap the wall time occurs twice: fire only at the first. In a
+          // spring-forward gap it does not occur: no fire.
+          const instant = firstInstant(hour, minute);
           if (instant === undefined || instant <= after) continue;
           if (instant > until) return out;
           out.push(new Date(instant));

@@ -15,7 +15,11 @@ const END_OF_TIME = Date.UTC(MAX_YEAR, 11, 31, 23, 59, 59);
 
 export function parseScheduleExpression(expression: string): ParseResult {
   if (typeof expression !== 'string') return { ok: false, message: 'must be a string' };
-  const match = /^(cron|rate|at)\((.*)\)$/s.exec(expression.trim());
+  // AWS refuses an expression with white space around it, e.g. " rate(10 minutes)".
+  if (expression !== expression.trim()) {
+    return { ok: false, message: 'must not begin or end with white space' };
+  }
+  const match = /^(cron|rate|at)\((.*)\)$/s.exec(expression);
   if (!match) {
     return {
       ok: false,
@@ -37,21 +41,24 @@ export function parseScheduleExpression(expression: string): ParseResult {
 }
 
 function parseRate(expression: string, body: string): ParseResult {
-  const match = /^\s*(\S+)\s+(\S+)\s*$/.exec(body);
+  // AWS refuses rate( 10 minutes ) and rate(10 MINUTES): no spaces inside the parentheses,
+  // a lowercase unit.
+  if (body !== body.trim()) {
+    return { ok: false, message: 'rate() must not have white space just inside its parentheses' };
+  }
+  const match = /^(\S+) +(\S+)$/.exec(body);
   if (!match) {
     return { ok: false, message: 'rate() needs a value and a unit, e.g. rate(5 minutes) or rate(1 hour)' };
   }
-  const [, valueText = '', unitText = ''] = match;
+  const [, valueText = '', unit = ''] = match;
   if (!/^\d+$/.test(valueText) || Number(valueText) < 1 || !Number.isSafeInteger(Number(valueText))) {
     return { ok: false, message: `rate() value "${valueText}" must be a positive whole number` };
   }
   const value = Number(valueText);
-  const unit = unitText.toLowerCase();
-  const plural = (['minutes', 'hours', 'days'] as const).find(
-    (u) => u === unit || `${u.slice(0, -1)}` === unit,
-  );
-  if (!plural)
-    return { ok: false, message: `rate() unit "${unitText}" must be minute(s), hour(s) or day(s)` };
+  const lower = unit.toLowerCase();
+  const plural = (['minutes', 'hours', 'days'] as const).find((u) => u === lower || u.slice(0, -1) === lower);
+  if (!plural) return { ok: false, message: `rate() unit "${unit}" must be minute(s), hour(s) or day(s)` };
+  if (unit !== lower) return { ok: false, message: `rate() unit "${unit}" must be lowercase ("${lower}")` };
   if (value === 1 && unit === plural) {
     return {
       ok: false,
@@ -71,7 +78,7 @@ function parseRate(expression: string, body: string): ParseResult {
 }
 
 function parseAt(expression: string, body: string): ParseResult {
-  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/.exec(body.trim());
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/.exec(body);
   if (!match) {
     return { ok: false, message: 'at() needs yyyy-mm-ddThh:mm:ss, e.g. at(2026-12-24T18:00:00)' };
   }
@@ -85,14 +92,14 @@ function parseAt(expression: string, body: string): ParseResult {
   ];
   if (month < 1 || month > 12) return { ok: false, message: `at() month ${month} is out of range 01-12` };
   if (day < 1 || day > daysInMonth(year, month)) {
-    return { ok: false, message: `at() date ${body.trim().slice(0, 10)} does not exist` };
+    return { ok: false, message: `at() date ${body.slice(0, 10)} does not exist` };
   }
   if (hour > 23 || minute > 59 || second > 59) {
-    return { ok: false, message: `at() time ${body.trim().slice(11)} is not a valid time of day` };
+    return { ok: false, message: `at() time ${body.slice(11)} is not a valid time of day` };
   }
   if (year < 1970 || year > MAX_YEAR)
     return { ok: false, message: `at() year ${year} is out of range 1970-${MAX_YEAR}` };
-  return { ok: true, schedule: { kind: 'at', expression, localDateTime: body.trim() } };
+  return { ok: true, schedule: { kind: 'at', expression, localDateTime: body } };
 }
 
 /**
