@@ -4,18 +4,19 @@
  * run record twice (the claim, then the outcome), takes and gives back its tenant's
  * fair-share place (two small updates), and writes nothing on the job.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CallCounter, countCalls } from '../../bench/counter.js';
-import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, RecordingTarget } from './support.js';
+import type { ApiClient, Job, Page } from '../support/api.js';
+import { MINUTE, TestClock } from '../support/clock.js';
+import { apiClient, deleteAllJobs, RecordingTarget } from './support.js';
 
 const JOBS = 20;
-const clock = new ManualClock('2027-03-01T00:00:00.000Z');
+const clock = new TestClock();
 const counter: CallCounter = countCalls();
 const target = new RecordingTarget();
 let runtime: LocalRuntime;
-let api: ReturnType<typeof apiClient>;
+let api: ApiClient;
 
 beforeAll(async () => {
   await target.start();
@@ -31,35 +32,49 @@ beforeAll(async () => {
   api = apiClient(runtime.apiUrl, runtime.devApiKey);
 });
 
+beforeEach(() => {
+  clock.fresh();
+  target.reset();
+});
+
+afterEach(() => deleteAllJobs(api));
+
 afterAll(async () => {
   await runtime?.stop();
   await target.stop();
 });
 
-describe('the cost of a scheduled run', () => {
+/**
+ * JOBS rate(1 minute) jobs, and their first firings worked off a minute later; returns the
+ * jobs and the calls per run of that work alone.
+ */
+async function firstRunsOfNewJobs() {
   const ids: string[] = [];
+  for (let i = 0; i < JOBS; i++) {
+    const res = await api<Job>('POST', '/v1/jobs', {
+      name: `cost-${i}`,
+      schedule: { expression: 'rate(1 minute)' },
+      target: { type: 'http', url: `${target.url}/ok`, method: 'POST' },
+    });
+    expect(res.status).toBe(201);
+    ids.push(res.body.id);
+  }
+  // The tenant's signing secret and its fair-share item are made on first use: make
+  // them now, outside the count.
+  expect((await api('GET', '/v1/tenant/signing-secret')).status).toBe(200);
+  const { fairShare } = runtime.services;
+  await fairShare.take('dev', 'default', 'warm-up', new Date(clock.now().getTime() + 1000), clock.now());
+  await fairShare.give('dev', 'default', 'warm-up');
+  clock.advance(MINUTE);
+  await runtime.fire();
+  counter.reset();
+  await runtime.drain();
+  return { ids, perRun: counter.snapshot(JOBS) };
+}
 
+describe('the cost of a scheduled run', () => {
   it('writes two items and two fair-share updates per run at batch size 10, reads only the job, and touches SQS 0.2 times', async () => {
-    for (let i = 0; i < JOBS; i++) {
-      const res = await api<{ id: string }>('POST', '/v1/jobs', {
-        name: `cost-${i}`,
-        schedule: { expression: 'rate(1 minute)' },
-        target: { type: 'http', url: `${target.url}/ok`, method: 'POST' },
-      });
-      expect(res.status).toBe(201);
-      ids.push(res.body.id);
-    }
-    // The tenant's signing secret and its fair-share item are made on first use: make
-    // them now, outside the count.
-    expect((await api('GET', '/v1/tenant/signing-secret')).status).toBe(200);
-    const { fairShare } = runtime.services;
-    await fairShare.take('dev', 'default', 'warm-up', new Date(clock.now().getTime() + 1000), clock.now());
-    await fairShare.give('dev', 'default', 'warm-up');
-    clock.advance(60_000);
-    await runtime.fire();
-    counter.reset();
-    await runtime.drain();
-    const perRun = counter.snapshot(JOBS);
+    const { perRun } = await firstRunsOfNewJobs();
 
     expect(target.callsTo('/ok')).toHaveLength(JOBS);
     expect(perRun.byCommand['DynamoDBClient.PutItemCommand']).toBe(2);
@@ -73,17 +88,15 @@ describe('the cost of a scheduled run', () => {
   });
 
   it('still shows each job its last run, read from the runs table', async () => {
+    const { ids } = await firstRunsOfNewJobs();
     for (const id of ids.slice(0, 3)) {
-      const job = await api<{ lastRun: { status: string; scheduledAt: string } | null }>(
-        'GET',
-        `/v1/jobs/${id}`,
-      );
+      const job = await api<Job>('GET', `/v1/jobs/${id}`);
       expect(job.body.lastRun).toMatchObject({
         status: 'succeeded',
-        scheduledAt: '2027-03-01T00:01:00.000Z',
+        scheduledAt: clock.after(MINUTE).toISOString(),
       });
     }
-    const list = await api<{ items: { lastRun: { status: string } | null }[] }>('GET', '/v1/jobs?limit=50');
+    const list = await api<Page<Job>>('GET', '/v1/jobs?limit=50');
     expect(list.body.items).toHaveLength(JOBS);
     expect(list.body.items.every((j) => j.lastRun?.status === 'succeeded')).toBe(true);
   });
