@@ -10,12 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { type JWTPayload, SignJWT } from 'jose';
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../local/manual-clock.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
+import type { CreatedKey } from '../support/api.js';
+import { TestClock } from '../support/clock.js';
 import { startTestIssuer, type TestIssuer } from './support.js';
 
 const AUDIENCE = 'sundial-hardening-client';
+const clock = new TestClock();
 let runtime: LocalRuntime;
 let stopIssuer: (() => Promise<void>) | undefined;
 let issuer = '';
@@ -31,7 +33,7 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     port: 0,
     // Nothing runs by itself under an injected clock: the only AWS calls are the requests'.
-    clock: new ManualClock('2026-12-01T00:00:00.000Z'),
+    clock,
     logLevel: 'SILENT',
     jwt: { issuer, audience: AUDIENCE, jwksUri: testIssuer.jwksUri },
     instrument: (client) => {
@@ -52,6 +54,11 @@ beforeAll(async () => {
       );
     },
   });
+});
+
+// Each test in rate-limit windows of its own (tokens and the failure limit go by the real clock).
+beforeEach(() => {
+  clock.fresh();
 });
 
 afterAll(async () => {
@@ -172,7 +179,7 @@ describe('failed authentications', () => {
 
   it('still refuses a revoked key, and a new key works at once', async () => {
     const admin = runtime.devApiKey;
-    const created = await new Promise<{ id: string; key: string }>((resolve, reject) => {
+    const created = await new Promise<CreatedKey>((resolve, reject) => {
       const req = request(
         new URL('/v1/keys', runtime.apiUrl),
         {

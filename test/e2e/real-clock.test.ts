@@ -4,9 +4,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, eventually, RecordingTarget } from './support.js';
-
-type Run = { id: string; status: string; scheduledAt: string; result: { statusCode: number } | null };
+import type { Job } from '../support/api.js';
+import { apiClient, RecordingTarget, waitForRuns } from './support.js';
 
 const target = new RecordingTarget();
 let runtime: LocalRuntime;
@@ -25,7 +24,7 @@ it('fires an at() job a few seconds ahead exactly once and records the run', asy
   const api = apiClient(runtime.apiUrl, runtime.devApiKey);
   const fireAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3000);
   const expression = `at(${fireAt.toISOString().slice(0, 19)})`;
-  const created = await api<{ id: string; nextRunAt: string }>('POST', '/v1/jobs', {
+  const created = await api<Job>('POST', '/v1/jobs', {
     name: 'soon',
     schedule: { expression, timezone: 'UTC' },
     target: { type: 'http', url: `${target.url}/soon`, method: 'GET' },
@@ -33,12 +32,14 @@ it('fires an at() job a few seconds ahead exactly once and records the run', asy
   expect(created.status).toBe(201);
   expect(created.body.nextRunAt).toBe(fireAt.toISOString());
 
-  const runs = await eventually(
-    async () => {
-      const res = await api<{ items: Run[] }>('GET', `/v1/jobs/${created.body.id}/runs`);
-      return res.body.items.some((r) => r.status === 'succeeded') ? res.body.items : undefined;
+  const runs = await waitForRuns(
+    api,
+    created.body.id,
+    (items) => items.some((r) => r.status === 'succeeded'),
+    {
+      timeoutMs: 30_000,
+      what: 'the at() run to succeed',
     },
-    { timeoutMs: 30_000, what: 'the at() run to succeed' },
   );
   expect(runs).toHaveLength(1);
   expect(runs[0]).toMatchObject({

@@ -5,11 +5,12 @@
  */
 
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../local/manual-clock.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT, type LocalRuntime } from '../../local/runtime.js';
+import type { ApiClient, Job, Page, Problem } from '../support/api.js';
+import { TestClock } from '../support/clock.js';
 import {
-  type apiClient,
+  runsOf as listRuns,
   type ManualSuite,
   RecordingTarget,
   settleFile,
@@ -17,28 +18,21 @@ import {
   startManualSuite,
 } from './support.js';
 
-type Job = { id: string; version: number; dependsOn: string[]; schedule: unknown; nextRunAt: string | null };
-type Run = {
-  id: string;
-  status: string;
-  trigger: string;
-  attempt: number;
-  scheduledAt: string;
-  result: { statusCode: number | null; bodyExcerpt: string } | null;
-  error: { type: string; message: string } | null;
-};
-type Problem = { status: number; detail: string; errors?: { field: string; message: string }[] };
-
-const clock = new ManualClock('2026-11-23T00:00:00.000Z');
+const clock = new TestClock();
 const http = new RecordingTarget();
 let suite: ManualSuite;
 let runtime: LocalRuntime;
-let api: ReturnType<typeof apiClient>;
+let api: ApiClient;
 
 beforeAll(async () => {
   await http.start();
   suite = await startManualSuite(clock);
   ({ runtime, api } = suite);
+});
+
+beforeEach(() => {
+  clock.fresh();
+  http.reset();
 });
 
 afterEach(() => settleTest(suite));
@@ -54,9 +48,7 @@ async function create(body: Record<string, unknown>): Promise<Job> {
   return res.body;
 }
 
-async function runsOf(jobId: string): Promise<Run[]> {
-  return (await api<{ items: Run[] }>('GET', `/v1/jobs/${jobId}/runs?limit=100`)).body.items;
-}
+const runsOf = (jobId: string) => listRuns(api, jobId);
 
 /** One minute on, with whatever fired worked off. */
 async function nextMinute() {
@@ -135,7 +127,7 @@ describe('a Lambda target', () => {
     expect(res.status).toBe(400);
     expect(res.body.errors?.[0]?.field).toBe('target.functionArn');
     expect(res.body.errors?.[0]?.message).toContain('not among the target ARNs this deployment allows');
-    expect((await api<{ items: unknown[] }>('GET', '/v1/jobs')).body.items).toHaveLength(0);
+    expect((await api<Page<Job>>('GET', '/v1/jobs')).body.items).toHaveLength(0);
   });
 });
 
