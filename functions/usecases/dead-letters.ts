@@ -93,10 +93,8 @@ export async function redriveDeadLetters(
       alreadyRedriven.push(letter.id);
       continue;
     }
-    let message: FiringMessage;
-    try {
-      message = JSON.parse(letter.body) as FiringMessage;
-    } catch {
+    const message = parseFiring(letter.body);
+    if (!message) {
       throw ValidationError.of('ids', `dead letter ${letter.id} has a malformed body and cannot be redriven`);
     }
     // Send first, then mark: a crash in between can at worst send it twice, and a firing
@@ -109,4 +107,14 @@ export async function redriveDeadLetters(
     redriven.push(letter.id);
   }
   return { redriven, alreadyRedriven };
+}
+
+/** A firing message from a body, by the one schema; undefined when it is not one. */
+function parseFiring(body: string): FiringMessage | undefined {
+  try {
+    const parsed = firingMessageSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
