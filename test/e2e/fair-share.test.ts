@@ -7,7 +7,15 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, eventually, listenForTargets, RecordingTarget } from './support.js';
+import type { Job } from '../support/api.js';
+import {
+  apiClient,
+  eventually,
+  listenForTargets,
+  RecordingTarget,
+  tenantClient,
+  waitForRuns,
+} from './support.js';
 
 const BURST = 40;
 const SHARE = 2;
@@ -49,17 +57,13 @@ afterAll(async () => {
 
 it("runs another tenant's job while a noisy tenant's backlog waits its turn, and loses none of the backlog", async () => {
   const noisy = apiClient(runtime.apiUrl, runtime.devApiKey);
-  const { secretKey } = await runtime.services.apiKeys.create(
-    { tenantId: 'quiet', name: 'quiet', role: 'admin', createdBy: 'test' },
-    new Date(),
-  );
-  const quiet = apiClient(runtime.apiUrl, secretKey);
-  const slow = await noisy<{ id: string }>('POST', '/v1/jobs', {
+  const quiet = await tenantClient(runtime, 'quiet', new Date());
+  const slow = await noisy<Job>('POST', '/v1/jobs', {
     name: 'slow-import',
     priority: 'low',
     target: { type: 'http', url: `${gateUrl}/import`, timeoutSeconds: 50 },
   });
-  const instant = await quiet<{ id: string }>('POST', '/v1/jobs', {
+  const instant = await quiet<Job>('POST', '/v1/jobs', {
     name: 'instant',
     priority: 'low',
     target: { type: 'http', url: `${target.url}/instant` },
@@ -84,15 +88,11 @@ it("runs another tenant's job while a noisy tenant's backlog waits its turn, and
 
   released = true;
   for (const res of held.splice(0)) res.writeHead(200).end('ok');
-  const succeeded = await eventually(
-    async () => {
-      const runs = await noisy<{ items: { status: string }[] }>(
-        'GET',
-        `/v1/jobs/${slow.body.id}/runs?limit=100&status=succeeded`,
-      );
-      return runs.body.items.length === BURST ? runs.body.items : undefined;
-    },
-    { timeoutMs: 150_000, intervalMs: 500, what: `all ${BURST} deferred runs to succeed` },
-  );
+  const succeeded = await waitForRuns(noisy, slow.body.id, (runs) => runs.length === BURST, {
+    query: '&status=succeeded',
+    timeoutMs: 150_000,
+    intervalMs: 500,
+    what: `all ${BURST} deferred runs to succeed`,
+  });
   expect(succeeded).toHaveLength(BURST);
 }, 240_000);

@@ -9,7 +9,8 @@ import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PRIORITIES, type Priority } from '../../lib/definitions.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
-import { apiClient, eventually, listenForTargets } from './support.js';
+import type { Job } from '../support/api.js';
+import { apiClient, eventually, listenForTargets, waitForRuns } from './support.js';
 
 const CONCURRENCY: Record<Priority, number> = { high: 4, default: 2, low: 1 };
 const BATCH = 10;
@@ -66,13 +67,15 @@ function heldNow(): Record<Priority, number> {
 
 it('drains a backlog high first and low last, each queue at its own maximum concurrency', async () => {
   const api = apiClient(runtime.apiUrl, runtime.devApiKey);
+  const jobs: string[] = [];
   for (const priority of PRIORITIES) {
-    const job = await api<{ id: string }>('POST', '/v1/jobs', {
+    const job = await api<Job>('POST', '/v1/jobs', {
       name: `backlog-${priority}`,
       priority,
       target: { type: 'http', url: `${gateUrl}/${priority}`, timeoutSeconds: 50 },
     });
     expect(job.status).toBe(201);
+    jobs.push(job.body.id);
     // The same backlog on every queue: manual runs, ten to a batch, as a burst would leave them.
     for (let b = 0; b < BACKLOG / BATCH; b++) {
       await runtime.clients.sqs.send(
@@ -121,17 +124,9 @@ it('drains a backlog high first and low last, each queue at its own maximum conc
     { high: 0, default: 0, low: 0 },
   ]);
   // And every run was recorded as succeeded.
-  await eventually(
-    async () => {
-      for (const priority of PRIORITIES) {
-        const job = (await api<{ items: { id: string; name: string }[] }>('GET', '/v1/jobs')).body.items.find(
-          (j) => j.name === `backlog-${priority}`,
-        );
-        const runs = await api<{ items: { status: string }[] }>('GET', `/v1/jobs/${job?.id}/runs?limit=100`);
-        if (runs.body.items.filter((r) => r.status === 'succeeded').length !== BACKLOG) return undefined;
-      }
-      return true;
-    },
-    { what: 'every backlog run to be recorded as succeeded' },
-  );
+  for (const id of jobs) {
+    await waitForRuns(api, id, (runs) => runs.filter((r) => r.status === 'succeeded').length === BACKLOG, {
+      what: 'every backlog run to be recorded as succeeded',
+    });
+  }
 });
