@@ -1,0 +1,271 @@
+/**
+ * Each function's configuration against the one table of variables (lib/environment.ts):
+ * the table and the loader cannot drift, a function loads from exactly what the table gives
+ * it, a missing or malformed variable fails the load naming it, and what is left unset takes
+ * its documented default.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  CONFIG_FIELDS,
+  ConfigurationError,
+  configEnvKeys,
+  DEFAULT_LIMITS,
+  environmentFor,
+  loadConfig,
+  runsInProgressLimit,
+} from '../../functions/commons/config.js';
+import { defaultTenantRunsInProgress, PRIORITIES, RUN_RETENTION_DAYS } from '../../lib/definitions.js';
+import {
+  ENV,
+  type EnvKey,
+  type EnvName,
+  environmentNames,
+  FUNCTION_ENVIRONMENT,
+  FUNCTION_IDS,
+  type FunctionId,
+} from '../../lib/environment.js';
+
+const REGION = 'eu-west-1';
+const ACCOUNT = '123456789012';
+const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+const byPriority = (f: (p: string) => string) =>
+  JSON.stringify(Object.fromEntries(PRIORITIES.map((p) => [p, f(p)])));
+
+/** A value for every variable any function reads, each unlike its default. */
+const VALUES: Record<EnvKey, string> = {
+  jobsTable: 'sundial-prod-jobs',
+  runsTable: 'sundial-prod-runs',
+  scheduleGroup: 'sundial-prod',
+  schedulerRole: `arn:aws:iam::${ACCOUNT}:role/sundial-prod-scheduler`,
+  queueArns: byPriority((p) => arn('sqs', `sundial-${p}`)),
+  queueUrlHigh: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/sundial-high`,
+  queueUrlDefault: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/sundial-default`,
+  queueUrlLow: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/sundial-low`,
+  deadLetterQueueArns: byPriority((p) => arn('sqs', `sundial-${p}-dlq`)),
+  secretsKey: arn('kms', 'key/11111111-2222-3333-4444-555555555555'),
+  allowedTargetArns: JSON.stringify([arn('lambda', 'function:team-*')]),
+  protectedArns: JSON.stringify([arn('sqs', 'sundial-*'), arn('lambda', 'function:sundial-*')]),
+  allowedHttpHosts: 'internal.example.com:8443,*.svc.local,10.0.0.5:9000-9100',
+  sqsEndpoint: 'http://127.0.0.1:4566',
+  runRetentionDays: '7',
+  failureTopic: arn('sns', 'sundial-failures'),
+  tenantMaxJobs: '50',
+  tenantJobCreatesPerMinute: '20',
+  tenantRequestsPerSecond: '5',
+  tenantRunsInProgress: '3',
+  jwtIssuer: 'https://issuer.example.com',
+  jwtAudience: 'sundial',
+  jwtJwksUri: 'https://issuer.example.com/keys',
+  jwtTenantClaim: 'org',
+  jwtRoleClaim: 'sundial_role',
+  region: REGION,
+};
+
+/** What the stack gives function `fn`: its listed variables, all of them set. */
+const fullEnvironment = (fn: FunctionId) => environmentFor(fn, VALUES);
+
+/** Only the variables function `fn` must have. */
+const requiredOnly = (fn: FunctionId) =>
+  Object.fromEntries(FUNCTION_ENVIRONMENT[fn].required.map((key) => [ENV[key], VALUES[key]]));
+
+const without = (env: Record<string, string>, name: string) => {
+  const { [name]: _removed, ...rest } = env;
+  return rest;
+};
+
+/** The ConfigurationError `load` throws (fails the test when it does not throw one). */
+function failure(load: () => unknown): ConfigurationError {
+  try {
+    load();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return error as ConfigurationError;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+const reads = (fn: FunctionId, key: EnvKey) =>
+  FUNCTION_ENVIRONMENT[fn].required.includes(key) || FUNCTION_ENVIRONMENT[fn].optional.includes(key);
+const readers = (key: EnvKey) => FUNCTION_IDS.filter((fn) => reads(fn, key));
+
+describe.each(FUNCTION_IDS)('%s', (fn) => {
+  const { required, optional } = environmentNames(fn);
+
+  it('loads from the full environment the stack gives it, every setting it has', () => {
+    const config = loadConfig(fn, fullEnvironment(fn));
+    expect(Object.keys(config).sort()).toEqual([...CONFIG_FIELDS[fn]].sort());
+  });
+
+  it('reads exactly the variables the table lists for it (configEnvKeys = required ∪ optional)', () => {
+    const table = [...FUNCTION_ENVIRONMENT[fn].required, ...FUNCTION_ENVIRONMENT[fn].optional];
+    expect(new Set(table).size).toBe(table.length);
+    expect([...configEnvKeys(fn)].sort()).toEqual([...table].sort());
+  });
+
+  it('needs at least one variable and reads none twice', () => {
+    expect(required.length).toBeGreaterThan(0);
+    expect(new Set([...required, ...optional]).size).toBe(required.length + optional.length);
+  });
+
+  it.each(required)('fails naming %s, and only it, when it is missing', (name) => {
+    const error = failure(() => loadConfig(fn, without(fullEnvironment(fn), name)));
+    expect(error.message).toBe(`${fn}: missing environment variables: ${name}`);
+  });
+
+  it.each(required)('takes %s set to the empty string as missing', (name) => {
+    const error = failure(() => loadConfig(fn, { ...fullEnvironment(fn), [name]: '' }));
+    expect(error.message).toBe(`${fn}: missing environment variables: ${name}`);
+  });
+
+  it('names every missing variable at once, with the function', () => {
+    const error = failure(() => loadConfig(fn, {}));
+    expect(error.message).toBe(`${fn}: missing environment variables: ${required.join(', ')}`);
+  });
+
+  it('starts without any optional variable', () => {
+    expect(() => loadConfig(fn, requiredOnly(fn))).not.toThrow();
+  });
+
+  it('is not disturbed by the variables of other functions, however malformed', () => {
+    const others = Object.fromEntries(
+      (Object.keys(ENV) as EnvKey[]).filter((key) => !reads(fn, key)).map((key) => [ENV[key], '{not json']),
+    );
+    expect(loadConfig(fn, { ...others, ...fullEnvironment(fn) })).toEqual(
+      loadConfig(fn, fullEnvironment(fn)),
+    );
+  });
+
+  it('is given by environmentFor only the variables it reads, with their values', () => {
+    const env = environmentFor(fn, VALUES);
+    expect(Object.keys(env).sort()).toEqual([...required, ...optional].sort());
+    for (const [name, value] of Object.entries(env)) {
+      const key = (Object.keys(ENV) as EnvKey[]).find((k) => ENV[k] === name)!;
+      expect(value).toBe(VALUES[key]);
+    }
+  });
+
+  it('is given by environmentFor nothing for a value that is not set', () => {
+    const [first] = FUNCTION_ENVIRONMENT[fn].optional;
+    const { [first!]: _unset, ...partial } = VALUES;
+    expect(environmentFor(fn, partial)).toEqual(without(fullEnvironment(fn), ENV[first!]));
+  });
+});
+
+describe('the settings, parsed', () => {
+  it('reads each variable into its setting', () => {
+    const queueArns = Object.fromEntries(PRIORITIES.map((p) => [p, arn('sqs', `sundial-${p}`)]));
+    expect(loadConfig('Api', fullEnvironment('Api'))).toEqual({
+      jobsTableName: VALUES.jobsTable,
+      runsTableName: VALUES.runsTable,
+      scheduleGroupName: VALUES.scheduleGroup,
+      schedulerRoleArn: VALUES.schedulerRole,
+      queueArns,
+      queueUrls: { high: VALUES.queueUrlHigh, default: VALUES.queueUrlDefault, low: VALUES.queueUrlLow },
+      secretsKeyId: VALUES.secretsKey,
+      allowedTargetArns: [arn('lambda', 'function:team-*')],
+      protectedArns: [arn('sqs', 'sundial-*'), arn('lambda', 'function:sundial-*')],
+      allowedHttpHosts: ['internal.example.com:8443', '*.svc.local', '10.0.0.5:9000-9100'],
+      sqsEndpoint: VALUES.sqsEndpoint,
+      runRetentionDays: 7,
+      limits: { maxJobs: 50, jobCreatesPerMinute: 20, requestsPerSecond: 5 },
+      jwt: {
+        issuer: VALUES.jwtIssuer,
+        audience: VALUES.jwtAudience,
+        jwksUri: VALUES.jwtJwksUri,
+        tenantClaim: VALUES.jwtTenantClaim,
+        roleClaim: VALUES.jwtRoleClaim,
+      },
+      region: REGION,
+    });
+    const worker = loadConfig('Worker', fullEnvironment('Worker'));
+    expect(worker.failureTopicArn).toBe(VALUES.failureTopic);
+    expect(worker.tenantRunsInProgress).toBe(3);
+    expect(loadConfig('DeadLetters', fullEnvironment('DeadLetters')).deadLetterQueueArns).toEqual(
+      Object.fromEntries(PRIORITIES.map((p) => [p, arn('sqs', `sundial-${p}-dlq`)])),
+    );
+  });
+
+  it('gives the optional settings their documented defaults', () => {
+    const api = loadConfig('Api', requiredOnly('Api'));
+    expect(api.runRetentionDays).toBe(RUN_RETENTION_DAYS);
+    expect(api.limits).toEqual(DEFAULT_LIMITS);
+    expect(api.region).toBe('us-east-1');
+    expect(api).not.toHaveProperty('jwt');
+    expect(api).not.toHaveProperty('sqsEndpoint');
+
+    const worker = loadConfig('Worker', requiredOnly('Worker'));
+    expect(worker.runRetentionDays).toBe(RUN_RETENTION_DAYS);
+    expect(worker.region).toBe('us-east-1');
+    expect(worker).not.toHaveProperty('failureTopicArn');
+    expect(worker).not.toHaveProperty('tenantRunsInProgress');
+    expect(worker).not.toHaveProperty('sqsEndpoint');
+    // Unset: half the queue's worker concurrency, per queue.
+    for (const p of PRIORITIES) {
+      expect(runsInProgressLimit(worker.tenantRunsInProgress, p)).toBe(defaultTenantRunsInProgress(p));
+    }
+
+    expect(loadConfig('DeadLetters', requiredOnly('DeadLetters')).runRetentionDays).toBe(RUN_RETENTION_DAYS);
+    expect(loadConfig('Sync', requiredOnly('Sync')).region).toBe('us-east-1');
+    expect(loadConfig('Reconciler', requiredOnly('Reconciler')).region).toBe('us-east-1');
+  });
+
+  it('takes TENANT_RUNS_IN_PROGRESS=0 as no fair share, not as unset', () => {
+    const worker = loadConfig('Worker', { ...requiredOnly('Worker'), [ENV.tenantRunsInProgress]: '0' });
+    expect(worker.tenantRunsInProgress).toBe(0);
+    expect(runsInProgressLimit(worker.tenantRunsInProgress, 'default')).toBe(0);
+  });
+
+  it('wants both the JWT issuer and audience, or takes no tokens', () => {
+    const issuerOnly = { ...requiredOnly('Api'), [ENV.jwtIssuer]: VALUES.jwtIssuer };
+    expect(loadConfig('Api', issuerOnly)).not.toHaveProperty('jwt');
+    const both = { ...issuerOnly, [ENV.jwtAudience]: VALUES.jwtAudience };
+    expect(loadConfig('Api', both).jwt).toEqual({ issuer: VALUES.jwtIssuer, audience: VALUES.jwtAudience });
+  });
+
+  it('takes an empty ALLOWED_HTTP_HOSTS, as the stack sets it by default, as no internal hosts', () => {
+    // lib/constructs/{api,worker}.ts set props.allowedHttpHosts.join(','): '' unless the
+    // operator allows hosts (-c allowedHttpHosts). That must start, with nothing allowed.
+    for (const fn of ['Api', 'Worker'] as const) {
+      const config = loadConfig(fn, { ...fullEnvironment(fn), [ENV.allowedHttpHosts]: '' });
+      expect(config.allowedHttpHosts).toEqual([]);
+    }
+  });
+});
+
+describe('a malformed value fails the load, naming the variable', () => {
+  const malformed: [EnvKey, string][] = [
+    ['queueArns', '{"high": "arn:aws:sqs:eu-west-1:123456789012:q"'],
+    ['queueArns', '["arn:aws:sqs:eu-west-1:123456789012:q"]'],
+    ['queueArns', JSON.stringify({ high: 'a', default: 'b' })],
+    ['queueArns', JSON.stringify({ high: 'a', default: 'b', low: '' })],
+    ['deadLetterQueueArns', 'not json'],
+    ['deadLetterQueueArns', JSON.stringify({ high: 'a', default: 'b' })],
+    ['runRetentionDays', 'thirty'],
+    ['runRetentionDays', '7.5'],
+    ['runRetentionDays', '0'],
+    ['runRetentionDays', '-3'],
+    ['allowedHttpHosts', 'internal.example.com:8443,bad host!'],
+    ['allowedHttpHosts', 'example.com:9000-8000'],
+    ['allowedTargetArns', '["lambda:not-an-arn"]'],
+    ['allowedTargetArns', 'arn:aws:lambda:*'],
+    ['protectedArns', '{"a": 1}'],
+    ['tenantRunsInProgress', '-1'],
+    ['tenantRunsInProgress', '1.5'],
+    ['tenantRunsInProgress', 'many'],
+    ['tenantMaxJobs', '0'],
+    ['tenantJobCreatesPerMinute', '1e400'],
+    ['tenantRequestsPerSecond', 'fast'],
+  ];
+  const cases = malformed.flatMap(([key, value]) =>
+    readers(key).map((fn) => ({ fn, name: ENV[key] as EnvName, value })),
+  );
+
+  it('covers every function that reads one of them', () => {
+    expect(new Set(cases.map((c) => c.fn))).toEqual(new Set(FUNCTION_IDS));
+  });
+
+  it.each(cases)('$fn refuses $name=$value', ({ fn, name, value }) => {
+    const error = failure(() => loadConfig(fn, { ...fullEnvironment(fn), [name]: value }));
+    expect(error.message).toContain(name);
+  });
+});
