@@ -85,13 +85,7 @@ export class SundialStack extends Stack {
     // Schedules, run now and retries put firings on the queues; run now and retries on the DLQs too.
     const [apiRole, workerRole] = [api.function.role!, worker.function.role!];
     data.allowSendersOnly([scheduling.role, apiRole, workerRole], [apiRole, workerRole]);
-    this.data = data;
-    this.scheduling = scheduling;
-    this.api = api;
-    this.worker = worker;
-    this.maintenance = maintenance;
-
-    this.monitoring = new Monitoring(this, 'Monitoring', {
+    const monitoring = new Monitoring(this, 'Monitoring', {
       stage,
       queues: data.queues,
       functions: {
@@ -104,6 +98,12 @@ export class SundialStack extends Stack {
       restApi: api.restApi,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
+    this.data = data;
+    this.scheduling = scheduling;
+    this.api = api;
+    this.worker = worker;
+    this.maintenance = maintenance;
+    this.monitoring = monitoring;
 
     this.acknowledgeNagFindings(scheduling.groupName, allowedTargetArns);
   }
