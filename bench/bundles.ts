@@ -59,6 +59,10 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     QUEUE_URL_DEFAULT: 'u',
     QUEUE_URL_LOW: 'u',
     SECRETS_KEY_ID: 'k',
+    // As the stack sets them by default: allow no AWS target and no internal host.
+    ALLOWED_TARGET_ARNS: '[]',
+    PROTECTED_ARNS: '[]',
+    ALLOWED_HTTP_HOSTS: '',
     AWS_REGION: 'us-east-1',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     // As on Lambda: Node loads the bundle's source map at cold start.
@@ -73,7 +77,7 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
       minify: true,
       format: 'esm',
       platform: 'node',
-      target: 'node22',
+      target: 'node24',
       mainFields: [...BUNDLE_MAIN_FIELDS],
       sourcemap: true,
       sourcesContent: false,

@@ -93,10 +93,16 @@ type Env = Record<string, string | undefined>;
 const FIELDS: {
   [F in Field]-?: { keys: readonly EnvKey[]; parse: (read: (k: EnvKey) => string | undefined) => Config[F] };
 } = {
-  jobsTableName: { keys: ['jobsTable'], parse: (read) => read('jobsTable')! },
-  runsTableName: { keys: ['runsTable'], parse: (read) => read('runsTable')! },
-  scheduleGroupName: { keys: ['scheduleGroup'], parse: (read) => read('scheduleGroup')! },
-  schedulerRoleArn: { keys: ['schedulerRole'], parse: (read) => read('schedulerRole')! },
+  jobsTableName: { keys: ['jobsTable'], parse: (read) => nonEmpty('jobsTable', read('jobsTable')) },
+  runsTableName: { keys: ['runsTable'], parse: (read) => nonEmpty('runsTable', read('runsTable')) },
+  scheduleGroupName: {
+    keys: ['scheduleGroup'],
+    parse: (read) => nonEmpty('scheduleGroup', read('scheduleGroup')),
+  },
+  schedulerRoleArn: {
+    keys: ['schedulerRole'],
+    parse: (read) => nonEmpty('schedulerRole', read('schedulerRole')),
+  },
   queueArns: {
     keys: ['queueArns'],
     parse: (read) => json(ENV.queueArns, byPriority, read('queueArns')),
@@ -156,7 +162,7 @@ const FIELDS: {
         ? integer(ENV.tenantRunsInProgress, read('tenantRunsInProgress'), 0)
         : undefined,
   },
-  secretsKeyId: { keys: ['secretsKey'], parse: (read) => read('secretsKey')! },
+  secretsKeyId: { keys: ['secretsKey'], parse: (read) => nonEmpty('secretsKey', read('secretsKey')) },
   region: { keys: ['region'], parse: (read) => read('region') || 'us-east-1' },
   jwt: {
     keys: ['jwtIssuer', 'jwtAudience', 'jwtJwksUri', 'jwtTenantClaim', 'jwtRoleClaim'],
@@ -248,7 +254,8 @@ export class ConfigurationError extends Error {
 /** Loads function `fn`'s configuration; throws, naming the variables, when one is missing or bad. */
 export function loadConfig<F extends FunctionId>(fn: F, env: Env = process.env): ConfigOf<F> {
   const { required } = environmentNames(fn);
-  const missing = required.filter((name) => !env[name]);
+  // Set, though possibly empty: an empty allowlist is a real setting (allow nothing).
+  const missing = required.filter((name) => env[name] === undefined);
   if (missing.length > 0) {
     throw new ConfigurationError(`${fn}: missing environment variables: ${missing.join(', ')}`);
   }
@@ -270,6 +277,11 @@ export function loadConfig<F extends FunctionId>(fn: F, env: Env = process.env):
 }
 
 const arnList = z.array(z.string().startsWith('arn:'));
+
+function nonEmpty(key: EnvKey, value: string | undefined): string {
+  if (!value) throw new ConfigurationError(`${ENV[key]} is empty`);
+  return value;
+}
 
 function json<T>(name: string, schema: z.ZodType<T>, value: string | undefined): T {
   let parsed: unknown;
