@@ -3,7 +3,6 @@
  * build their tables and queues from these, so the two can never drift apart.
  * No CDK or AWS SDK imports here: this file is loaded by Lambda-free local code too.
  */
-import { ENV } from './environment.js';
 
 export type KeyType = 'S' | 'N';
 
@@ -27,8 +26,6 @@ export interface TableDefinition {
   sortKey: KeyDefinition;
   timeToLiveAttribute?: string;
   globalSecondaryIndexes: IndexDefinition[];
-  /** Environment variable through which functions learn the table name. */
-  envVar: string;
 }
 
 /** Number of shards of the schedule-sync marker index; spreads writes over partitions. */
@@ -49,7 +46,6 @@ export const JOBS_TABLE: TableDefinition = {
       nonKeyAttributes: [],
     },
   ],
-  envVar: ENV.jobsTable,
 };
 
 export const RUNS_TABLE: TableDefinition = {
@@ -58,7 +54,6 @@ export const RUNS_TABLE: TableDefinition = {
   sortKey: { name: 'sk', type: 'S' },
   timeToLiveAttribute: 'expiresAt',
   globalSecondaryIndexes: [],
-  envVar: ENV.runsTable,
 };
 
 export const TABLES: readonly TableDefinition[] = [JOBS_TABLE, RUNS_TABLE];
@@ -79,15 +74,12 @@ export interface QueueDefinition {
   /** Worker concurrency ceiling for this queue's event source mapping. */
   maxConcurrency: number;
   batchSize: number;
-  envVar: string;
 }
 
 /** Worker Lambda timeout. Visibility timeouts are a multiple of it (AWS advises 6x). */
 export const WORKER_TIMEOUT_SECONDS = 60;
 /** Maximum HTTP target timeout accepted by the API; must stay below the worker timeout. */
 export const MAX_TARGET_TIMEOUT_SECONDS = 50;
-
-const QUEUE_URL_ENV = { high: ENV.queueUrlHigh, default: ENV.queueUrlDefault, low: ENV.queueUrlLow } as const;
 
 const queue = (priority: Priority, maxConcurrency: number): QueueDefinition => ({
   priority,
@@ -98,24 +90,12 @@ const queue = (priority: Priority, maxConcurrency: number): QueueDefinition => (
   dlqRetentionSeconds: 14 * 24 * 3600,
   maxConcurrency,
   batchSize: 10,
-  envVar: QUEUE_URL_ENV[priority],
 });
 
 export const QUEUES: readonly QueueDefinition[] = [queue('high', 20), queue('default', 10), queue('low', 5)];
 
-/** Every job's schedule lives in this group, so Sundial never touches other schedules. */
-export const SCHEDULE_GROUP_ENV = ENV.scheduleGroup;
-export const SCHEDULER_ROLE_ENV = ENV.schedulerRole;
-/** JSON map priority -> dead-letter queue ARN, for the dead-letter archiver. */
-export const DLQ_ARNS_ENV = ENV.deadLetterQueueArns;
-/** JSON map priority -> queue ARN, the targets a schedule may send to. */
-export const QUEUE_ARNS_ENV = ENV.queueArns;
-/** JSON array of ARN patterns (`*` wildcards) that Lambda, SQS and EventBridge targets may name. */
-export const ALLOWED_TARGET_ARNS_ENV = ENV.allowedTargetArns;
 /** The CloudWatch namespace of Sundial's own metrics (runs, lag, schedule repairs). */
 export const METRICS_NAMESPACE = 'Sundial';
-/** The KMS key that seals secrets at rest (signing secrets, secret target headers). */
-export const SECRETS_KEY_ENV = ENV.secretsKey;
 /** Days a run record is kept before DynamoDB TTL removes it. */
 export const RUN_RETENTION_DAYS = 30;
 /** Markers older than this are repaired by the sync sweeper. */
@@ -124,11 +104,6 @@ export const SYNC_GRACE_SECONDS = 30;
 export const RECONCILE_MINUTES = 15;
 /** How often the sync sweeper runs (minutes) in the stack. */
 export const SYNC_SWEEP_MINUTES = 1;
-/**
- * JSON array of ARN patterns of Sundial's own resources (queues, DLQs, tables, topic,
- * functions): refused as targets whatever the allowlist says (invariant 9).
- */
-export const PROTECTED_ARNS_ENV = ENV.protectedArns;
 /**
  * Runs in progress at once per tenant on a queue, by default: half the queue's worker
  * concurrency (rounded up), so one tenant can never hold every invocation of a queue —
