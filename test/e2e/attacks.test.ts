@@ -6,7 +6,7 @@
  * refused when the job is saved and again when a job stored before the fix is run.
  */
 import { createServer, type Server } from 'node:http';
-import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/commons/clients.js';
@@ -19,6 +19,7 @@ import {
   type ManualSuite,
   RecordingTarget,
   runNow as runNowOn,
+  sendRaw as sendRawOn,
   settleFile,
   settleTest,
   startManualSuite,
@@ -81,14 +82,7 @@ async function storeTarget(tenantId: string, jobId: string, stored: Record<strin
 }
 
 /** Puts a message straight on one of Sundial's queues, as if its queue policy were bypassed. */
-async function sendRaw(queueUrl: string, body: unknown): Promise<void> {
-  await suite.runtime.clients.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl,
-      MessageBody: typeof body === 'string' ? body : JSON.stringify(body),
-    }),
-  );
-}
+const sendRaw = (queueUrl: string, body: unknown) => sendRawOn(suite.runtime, queueUrl, body);
 
 const runNow = (api: ApiClient, jobId: string) => runNowOn(api, suite.runtime, jobId);
 

@@ -9,12 +9,14 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/commons/clients.js';
 import { createApiHandler } from '../../functions/handlers/api.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
-import { ManualClock } from '../../local/manual-clock.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
+import type { Job } from '../support/api.js';
+import { TestClock } from '../support/clock.js';
+import { apiGatewayEvent } from '../support/events.js';
 import { type ApiResponse, apiClient } from './support.js';
 
 interface Refusal {
@@ -23,7 +25,7 @@ interface Refusal {
 
 const RUNS = 10_000;
 const TENANT = 'fuzz';
-const clock = new ManualClock('2026-11-23T00:00:00.000Z');
+const clock = new TestClock();
 let runtime: LocalRuntime;
 let handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 let key = '';
@@ -66,7 +68,7 @@ const eventBridgeJob = {
 };
 
 beforeAll(async () => {
-  // The clock never moves here: without a high rate limit every request would share one second.
+  // The clock stands still within a test: without a high rate limit every request would share one second.
   runtime = await startLocalRuntime({
     port: 0,
     clock,
@@ -82,11 +84,16 @@ beforeAll(async () => {
   jobId = JSON.parse(created.body).id;
 });
 
+beforeEach(() => {
+  clock.fresh();
+});
+
 afterAll(async () => {
   db?.destroy();
   await runtime?.stop();
 });
 
+/** A request of the fuzz tenant, as API Gateway hands it to the api function. */
 function event(
   method: string,
   path: string,
@@ -94,20 +101,13 @@ function event(
   body: string | null,
   headers: Record<string, string> = {},
 ): APIGatewayProxyEvent {
-  return {
-    resource: '/{proxy+}',
+  return apiGatewayEvent({
+    method,
     path,
-    httpMethod: method,
+    query,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
-    multiValueHeaders: {},
-    queryStringParameters: Object.keys(query).length > 0 ? query : null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
     body,
-    isBase64Encoded: false,
-    requestContext: {} as APIGatewayProxyEvent['requestContext'],
-  };
+  });
 }
 
 /**
@@ -513,12 +513,12 @@ describe('refuses the inputs that once answered 5xx', () => {
 
   it('stores "prototype" inside a payload as sent: opaque JSON, harmless as a key', async () => {
     const payload = { prototype: { a: 1 }, nested: [{ prototype: 'x' }] };
-    const created = await api()<{ id: string; target: { payload: unknown } }>('POST', '/v1/jobs', {
+    const created = await api()<Job>('POST', '/v1/jobs', {
       name: 'prototype-payload',
       target: { ...lambda, payload },
     });
     expect(created.status).toBe(201);
-    const read = await api()<{ target: { payload: unknown } }>('GET', `/v1/jobs/${created.body.id}`);
+    const read = await api()<Job>('GET', `/v1/jobs/${created.body.id}`);
     expect(read.body.target.payload).toEqual(payload);
     expect((await api()('DELETE', `/v1/jobs/${created.body.id}`)).status).toBe(204);
   });
@@ -581,7 +581,7 @@ describe('refuses the inputs that once answered 5xx', () => {
   });
 
   it('still stores a payload nested as deep as DynamoDB allows, idempotency record included', async () => {
-    const created = await api()<{ id: string }>('POST', '/v1/jobs', withTarget(lambda, 'payload', deep(29)), {
+    const created = await api()<Job>('POST', '/v1/jobs', withTarget(lambda, 'payload', deep(29)), {
       'idempotency-key': 'deepest-payload',
     });
     expect(created.status).toBe(201);

@@ -12,12 +12,7 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callHttpTarget } from '../../functions/adapters/http-target.js';
 import type { ScheduleWriter } from '../../functions/domain/ports.js';
@@ -47,6 +42,7 @@ import {
   runsOf as listRuns,
   type ManualSuite,
   RecordingTarget,
+  sendRaw,
   settleFile,
   settleTest,
   startManualSuite,
@@ -160,12 +156,8 @@ describe('firing schedules end to end', () => {
         trigger: 'schedule',
       }),
     );
-    await runtime.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: runtime.queues.default.url, MessageBody: body }),
-    );
-    await runtime.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: runtime.queues.default.url, MessageBody: body }),
-    );
+    await sendRaw(runtime, runtime.queues.default.url, body);
+    await sendRaw(runtime, runtime.queues.default.url, body);
     // Copies processed side by side find the claim held and come back; none calls again.
     expect(await runtime.drain()).toBeGreaterThanOrEqual(3);
     expect(target.callsTo('/dup')).toHaveLength(1);
@@ -191,9 +183,7 @@ describe('firing schedules end to end', () => {
   it('dead-letters a malformed message after maxReceiveCount, never calling a target', async () => {
     const callsBefore = target.calls.length;
     const body = '{"v":1,"jobId":42}';
-    await runtime.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: runtime.queues.low.url, MessageBody: body }),
-    );
+    await sendRaw(runtime, runtime.queues.low.url, body);
     // Failed receives come back at once in this runtime; SQS moves it after the 5th, and the
     // dead-letter archiver takes it from the DLQ.
     expect(await runtime.drain()).toBe(runtime.queues.low.definition.maxReceiveCount + 1);
@@ -351,9 +341,7 @@ describe('retries', () => {
       attempt: 2,
       notBefore: queued!.nextAttemptAt,
     });
-    await runtime.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: runtime.queues.default.url, MessageBody: JSON.stringify(early) }),
-    );
+    await sendRaw(runtime, runtime.queues.default.url, early);
     await advanceMinutes(15);
     expect(target.callsTo('/fail-long')).toHaveLength(1);
     await advanceMinutes(50);
@@ -381,7 +369,7 @@ describe('a worker killed mid-run', () => {
           called();
           return new Promise<never>(() => undefined);
         },
-      }).worker,
+      }),
     );
     const { Messages = [] } = await runtime.clients.sqs.send(
       new ReceiveMessageCommand({

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { exportJWK, generateKeyPair } from 'jose';
 import { expect } from 'vitest';
 import type { Clock } from '../../functions/commons/clock.js';
@@ -281,6 +282,16 @@ export function waitForRuns(
     const res = await api<Page<Run>>('GET', `/v1/jobs/${jobId}/runs?limit=100${query}`);
     return done(res.body.items) ? res.body.items : undefined;
   }, polling);
+}
+
+/** Puts a message straight on a queue, past Sundial's API and the Scheduler (strings as they are). */
+export async function sendRaw(runtime: LocalRuntime, queueUrl: string, body: unknown): Promise<void> {
+  await runtime.clients.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  );
 }
 
 /** A job's schedule in the Scheduler (emulator), as the console shows it. */
