@@ -462,16 +462,24 @@ describe('overlapping runs of one job', () => {
 });
 
 describe('a worker that stops mid-attempt', () => {
+  // An hourly job: SQS hands the message out again after its visibility timeout (6 min),
+  // long after the run's lease (30 s timeout + 30 s) ran out, before the next occurrence.
+  const hourly = {
+    expression: 'cron(0 * * * ? *)',
+    timezone: 'UTC',
+    startAt: null,
+    endAt: null,
+    flexibleWindowMinutes: 0,
+  };
+  const twoAttempts = { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 };
+
   it('is taken over once its lease runs out: the lost attempt is recorded failed (worker_lost) and the next one runs', async () => {
     const w = workerWorld();
-    const job = w.jobs.seed(
-      aJob({ retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 } }),
-    );
+    const job = w.jobs.seed(aJob({ schedule: hourly, retryPolicy: twoAttempts }));
     const message = fired(job, '10:00:00');
     const lost = await startHeld(w, message);
 
-    // SQS redelivers the message after its visibility timeout; the lease (30 s + 30 s) has run out.
-    w.clock.set(at('10:01:01'));
+    w.clock.set(at('10:06:00'));
     const takeover = await executeFiring(w.deps, message);
 
     expect(takeover).toMatchObject({ result: 'done', detail: 'succeeded' });
@@ -482,15 +490,15 @@ describe('a worker that stops mid-attempt', () => {
         attempt: 1,
         status: 'failed',
         startedAt: at('10:00:00'),
-        finishedAt: at('10:01:01'),
-        durationMs: 61_000,
+        finishedAt: at('10:06:00'),
+        durationMs: 360_000,
         statusCode: null,
         error: {
           type: 'worker_lost',
           message: 'the worker stopped during attempt 1; its outcome is unknown',
         },
       },
-      expect.objectContaining({ attempt: 2, status: 'succeeded', startedAt: at('10:01:01') }),
+      expect.objectContaining({ attempt: 2, status: 'succeeded', startedAt: at('10:06:00') }),
     ]);
     expect(w.target.calls).toHaveLength(2);
 
@@ -503,12 +511,10 @@ describe('a worker that stops mid-attempt', () => {
 
   it('that wakes up failing after the take-over records nothing, and the retry it sent runs nothing', async () => {
     const w = workerWorld();
-    const job = w.jobs.seed(
-      aJob({ retryPolicy: { maxAttempts: 2, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 } }),
-    );
+    const job = w.jobs.seed(aJob({ schedule: hourly, retryPolicy: twoAttempts }));
     const message = fired(job, '10:00:00');
     const lost = await startHeld(w, message);
-    w.clock.set(at('10:01:01'));
+    w.clock.set(at('10:06:00'));
     await executeFiring(w.deps, message);
     const run = w.runs.peek(TENANT, job.id, runIdAt('10:00:00'))!;
 
@@ -518,7 +524,7 @@ describe('a worker that stops mid-attempt', () => {
     expect(w.logger.messages('warn')).toContain('retry state not recorded: claim was taken over');
 
     // The retry message goes out before the record (so a crash cannot lose it); it finds the run over.
-    w.clock.set(at('10:01:16'));
+    w.clock.set(at('10:06:15'));
     expect(await executeFiring(w.deps, w.queue.takeOne())).toEqual({ result: 'done', detail: 'duplicate' });
     expect(w.target.calls).toHaveLength(2);
     expect(w.runs.peek(TENANT, job.id, runIdAt('10:00:00'))).toEqual(run);
@@ -526,11 +532,11 @@ describe('a worker that stops mid-attempt', () => {
 
   it('with no attempt left: the run gives up as failed (worker_lost) without calling the target again', async () => {
     const w = workerWorld();
-    const job = w.jobs.seed(aJob());
+    const job = w.jobs.seed(aJob({ schedule: hourly }));
     const message = fired(job, '10:00:00');
     await startHeld(w, message);
 
-    w.clock.set(at('10:01:01'));
+    w.clock.set(at('10:06:00'));
     const outcome = await executeFiring(w.deps, message);
 
     expect(outcome).toMatchObject({ result: 'done', detail: 'failed' });
@@ -539,7 +545,7 @@ describe('a worker that stops mid-attempt', () => {
       attempt: 1,
       error: { type: 'worker_lost' },
       result: null,
-      finishedAt: at('10:01:01'),
+      finishedAt: at('10:06:00'),
       attempts: [{ attempt: 1, status: 'failed', error: { type: 'worker_lost' } }],
     });
     expect(w.target.calls).toHaveLength(1);
@@ -548,7 +554,7 @@ describe('a worker that stops mid-attempt', () => {
 
   it('still within its lease is left alone: the message is handed back for later (retry)', async () => {
     const w = workerWorld();
-    const job = w.jobs.seed(aJob());
+    const job = w.jobs.seed(aJob({ schedule: hourly }));
     const message = fired(job, '10:00:00');
     const busy = await startHeld(w, message);
 
