@@ -470,6 +470,14 @@ describe('a cold start with a required variable missing', () => {
     }
   });
 
+  it('loads the api and the worker with the allowlists empty, as a default deployment sets them', async () => {
+    for (const fn of ['Api', 'Worker'] as const) {
+      const env = { ...lambdaEnvironment(fn), [ENV.allowedHttpHosts]: '', [ENV.allowedTargetArns]: '' };
+      const entry = await coldStart(fn, env);
+      expect(typeof entry.handler, fn).toBe('function');
+    }
+  });
+
   it('gives each entry every variable the cases above take away', () => {
     for (const fn of ENTRY_IDS) {
       const env = lambdaEnvironment(fn);

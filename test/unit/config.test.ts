@@ -84,6 +84,9 @@ function failure(load: () => unknown): ConfigurationError {
   throw new Error('expected the configuration to be refused');
 }
 
+/** Required, but may be set empty: lists, where empty allows (or protects) nothing. */
+const EMPTY_MEANS_NONE: EnvName[] = [ENV.allowedTargetArns, ENV.protectedArns, ENV.allowedHttpHosts];
+
 const reads = (fn: FunctionId, key: EnvKey) =>
   FUNCTION_ENVIRONMENT[fn].required.includes(key) || FUNCTION_ENVIRONMENT[fn].optional.includes(key);
 const readers = (key: EnvKey) => FUNCTION_IDS.filter((fn) => reads(fn, key));
@@ -112,10 +115,19 @@ describe.each(FUNCTION_IDS)('%s', (fn) => {
     expect(error.message).toBe(`${fn}: missing environment variables: ${name}`);
   });
 
-  it.each(required)('takes %s set to the empty string as missing', (name) => {
+  const allowlists = required.filter((name) => EMPTY_MEANS_NONE.includes(name));
+  const names = required.filter((name) => !EMPTY_MEANS_NONE.includes(name));
+
+  it.each(names)('fails naming %s when it is set but empty', (name) => {
     const error = failure(() => loadConfig(fn, { ...fullEnvironment(fn), [name]: '' }));
-    expect(error.message).toBe(`${fn}: missing environment variables: ${name}`);
+    expect(error.message).toContain(name);
   });
+
+  if (allowlists.length > 0) {
+    it.each(allowlists)('takes %s set but empty as an empty list (allows nothing)', (name) => {
+      expect(() => loadConfig(fn, { ...fullEnvironment(fn), [name]: '' })).not.toThrow();
+    });
+  }
 
   it('names every missing variable at once, with the function', () => {
     const error = failure(() => loadConfig(fn, {}));
@@ -222,12 +234,17 @@ describe('the settings, parsed', () => {
     expect(loadConfig('Api', both).jwt).toEqual({ issuer: VALUES.jwtIssuer, audience: VALUES.jwtAudience });
   });
 
-  it('takes an empty ALLOWED_HTTP_HOSTS, as the stack sets it by default, as no internal hosts', () => {
+  it('takes empty allowlists, as the stack sets them by default, as allowing nothing', () => {
     // lib/constructs/{api,worker}.ts set props.allowedHttpHosts.join(','): '' unless the
     // operator allows hosts (-c allowedHttpHosts). That must start, with nothing allowed.
     for (const fn of ['Api', 'Worker'] as const) {
-      const config = loadConfig(fn, { ...fullEnvironment(fn), [ENV.allowedHttpHosts]: '' });
+      const config = loadConfig(fn, {
+        ...fullEnvironment(fn),
+        [ENV.allowedHttpHosts]: '',
+        [ENV.allowedTargetArns]: '',
+      });
       expect(config.allowedHttpHosts).toEqual([]);
+      expect(config.allowedTargetArns).toEqual([]);
     }
   });
 });
