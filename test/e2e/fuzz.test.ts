@@ -75,7 +75,7 @@ beforeAll(async () => {
     logLevel: 'SILENT',
     limits: { requestsPerSecond: 1_000_000 },
   });
-  handler = createApiHandler(runtime.services);
+  handler = createApiHandler(runtime.services.api);
   ({ secretKey: key } = await runtime.services.apiKeys.create(
     { tenantId: TENANT, name: 'fuzz', role: 'admin', createdBy: 'test' },
     clock.now(),

@@ -369,7 +369,7 @@ describe('a worker killed mid-run', () => {
           called();
           return new Promise<never>(() => undefined);
         },
-      }),
+      }).worker,
     );
     const { Messages = [] } = await runtime.clients.sqs.send(
       new ReceiveMessageCommand({
