@@ -30,8 +30,12 @@ export const ENV = {
   protectedArns: 'PROTECTED_ARNS',
   /** Comma-separated `host`, `host:port` or `host:low-high` HTTP targets may reach internally. */
   allowedHttpHosts: 'ALLOWED_HTTP_HOSTS',
-  /** The SDK's own endpoint override: set locally, where queue URLs name the emulator. */
-  sqsEndpoint: 'AWS_ENDPOINT_URL_SQS',
+  /**
+   * Local only: the origin of the emulator's queue URLs, allowed for SQS targets besides
+   * AWS's SQS hosts. Not the SDK's AWS_ENDPOINT_URL_SQS: fauxqs names its queues by a host
+   * (`sqs.<region>.localhost`) that is not where its API listens.
+   */
+  sqsEndpoint: 'SUNDIAL_LOCAL_SQS_ORIGIN',
   runRetentionDays: 'RUN_RETENTION_DAYS',
   failureTopic: 'FAILURE_TOPIC_ARN',
   tenantMaxJobs: 'TENANT_MAX_JOBS',

@@ -109,12 +109,11 @@ const FIELDS: {
   },
   queueUrls: {
     keys: ['queueUrlHigh', 'queueUrlDefault', 'queueUrlLow'],
-    parse: (read) =>
-      byPriority.parse({
-        high: read('queueUrlHigh'),
-        default: read('queueUrlDefault'),
-        low: read('queueUrlLow'),
-      }),
+    parse: (read) => ({
+      high: nonEmpty('queueUrlHigh', read('queueUrlHigh')),
+      default: nonEmpty('queueUrlDefault', read('queueUrlDefault')),
+      low: nonEmpty('queueUrlLow', read('queueUrlLow')),
+    }),
   },
   deadLetterQueueArns: {
     keys: ['deadLetterQueueArns'],
@@ -312,7 +311,11 @@ export function allowedHttpHosts(value: string | undefined): string[] {
     .split(',')
     .map((h) => h.trim())
     .filter(Boolean);
-  parseAllowedHosts(entries);
+  try {
+    parseAllowedHosts(entries);
+  } catch (error) {
+    throw new ConfigurationError(`${ENV.allowedHttpHosts}: ${(error as Error).message}`);
+  }
   return entries;
 }
 

@@ -75,7 +75,7 @@ describe('SundialFunction.bind', () => {
       /AWS_REGION \(region\) is never set on a function/,
     );
     expect(() => fn.setEnv('sqsEndpoint', 'http://127.0.0.1:9324')).toThrow(
-      /AWS_ENDPOINT_URL_SQS \(sqsEndpoint\) is never set on a function/,
+      /SUNDIAL_LOCAL_SQS_ORIGIN \(sqsEndpoint\) is never set on a function/,
     );
   });
 

@@ -96,8 +96,6 @@ function lambdaEnvironment(fn: FunctionId): Record<string, string> {
     // What the stack sets (lib/environment.ts), exactly as the runtime derived it.
     ...runtime.environments[fn],
     // The SDK's standard endpoint variables: the entries' clients find the emulators by these.
-    // SQS's wins over the runtime's AWS_ENDPOINT_URL_SQS (the origin of its queue URLs,
-    // http://sqs.<region>.localhost:<port>, which does not resolve everywhere).
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     // fauxqs serves SNS beside SQS: the failure topic lives there.
