@@ -174,13 +174,15 @@ async function claimAndRun(
       run = taken;
     }
     if (job.state === 'paused') {
-      return finish(
+      const result = await finish(
         deps,
         job,
         transition(run, 'skip', { skipReason: 'job was paused before this retry' }),
         claimToken,
         now,
       );
+      await release();
+      return result;
     }
   } else {
     const identity = unrecorded(job, message, runId);
@@ -255,14 +257,16 @@ async function claimAndRun(
     // The message goes first: if we crash after it, the retry still happens; if we crash
     // before it, this attempt's message is redelivered and the lease lets it run again.
     await deps.queue.send(job.priority, retry);
+    const waiting = transition(attempted, 'await_retry', { nextAttemptAt: notBefore });
+    if (!(await deps.runs.finish(waiting, claimToken, finished))) {
+      // Another worker took the run over meanwhile: the lock and the run are its now.
+      deps.logger.warn('retry state not recorded: claim was taken over', log);
+      return { result: 'done', detail: 'claim lost' };
+    }
     if (exclusive) {
       // The run is still in progress while it waits for its retry: keep the job's lock.
       const lockUntil = Date.parse(notBefore) + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000;
       await deps.runs.acquireLock(tenantId, jobId, runId, new Date(lockUntil).toISOString(), finished);
-    }
-    const waiting = transition(attempted, 'await_retry', { nextAttemptAt: notBefore });
-    if (!(await deps.runs.finish(waiting, claimToken, finished))) {
-      deps.logger.warn('retry state not recorded: claim was taken over', log);
     }
     deps.logger.info('attempt failed; retry scheduled', {
       ...log,
@@ -325,7 +329,17 @@ async function missed(
     { isNew: true },
   );
   const claim = await deps.runs.claim(run, now);
-  if (!claim.claimed) return unclaimed(deps, claim.existing, log);
+  if (!claim.claimed) {
+    // The occurrence had started, and its worker was lost: too late to try again, but not
+    // to be left `running` for ever. Its lost attempt ends it, failed.
+    if (leaseExpired(claim.existing, now)) {
+      const token = randomUUID();
+      const lease = new Date(now.getTime() + LEASE_MARGIN_SECONDS * 1000);
+      const taken = await takeOver(deps, job, claim.existing, token, lease, now, log, { retry: false });
+      return 'id' in taken ? { result: 'done', detail: taken.status, run: taken } : taken;
+    }
+    return unclaimed(deps, claim.existing, log);
+  }
   await ended(deps, job, run);
   deps.logger.warn('firing missed', { ...log, lateSeconds });
   return { result: 'done', detail: 'missed', run };
@@ -344,6 +358,14 @@ async function overlapped(
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
   const lock = await deps.runs.readLock(job.tenantId, job.id);
+  if (message.trigger === 'retry') {
+    // The run is already in progress, waiting for this attempt: it is not skipped (its
+    // record exists) but waits for the lock, however late the retry came.
+    const notBefore = new Date(now.getTime() + BUFFER_POLL_SECONDS * 1000);
+    await deps.queue.send(job.priority, firing.delayed(message, notBefore));
+    deps.logger.info('retry waits for the running run', { ...log, runningRun: lock.holder });
+    return { result: 'done', detail: 'retry waits for the lock' };
+  }
   const record = unrecorded(job, message, runId);
   if (
     job.overlapPolicy === 'buffer_one' &&
@@ -430,11 +452,12 @@ async function takeOver(
   leaseUntil: Date,
   now: Date,
   log: Record<string, unknown>,
+  options: { retry: boolean } = { retry: true },
 ): Promise<StoredRun | FiringOutcome> {
   if (!existing || !leaseExpired(existing, now)) return unclaimed(deps, existing, log);
   const k = existing.attempt;
   const lost = lostAttempt(existing, now);
-  const next = hasAttemptsLeft(job.retryPolicy, k) ? k + 1 : k;
+  const next = options.retry && hasAttemptsLeft(job.retryPolicy, k) ? k + 1 : k;
   const claimed = await deps.runs.claimAttempt(
     existing.tenantId,
     existing.jobId,
