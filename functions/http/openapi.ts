@@ -1,311 +1,622 @@
-/** The OpenAPI 3.1 document, with request schemas generated from the same zod schemas that validate. */
+/**
+ * The OpenAPI 3.1 document of the API, served at GET /v1/openapi.json without credentials.
+ *
+ * Every schema in it is generated from the zod schemas the code uses: request bodies and
+ * query parameters from the domain's and app.ts's (as inputs: a field with a default may be
+ * left out), responses from schemas.ts (as outputs: every field is sent). Each named schema
+ * becomes one component, and a schema zod has to share (JSON values, which nest) becomes one
+ * too, so every `$ref` points at `#/components/...`. What this file declares by hand is the
+ * HTTP around them: one entry per operation of app.ts (test/unit/openapi.test.ts holds the
+ * two lists equal), its success statuses and headers; the error statuses follow from what
+ * the operation takes (path parameters, a query, a body) and whether it needs credentials.
+ */
 import * as z from 'zod';
 import { jobInputSchema } from '../domain/job.js';
-import { RUN_STATUSES } from '../domain/run.js';
+// app.ts imports this module too; its schemas are read only when the document is built.
+import {
+  ACCESS,
+  createKeyBody,
+  idempotencyKey,
+  listDeadLettersQuery,
+  listJobsQuery,
+  listRunsQuery,
+  MAX_BODY_BYTES,
+  PATH_PARAMS,
+  pageQuery,
+  previewBody,
+  redriveBody,
+} from './app.js';
+import { apiSchemas, type ResponseName } from './schemas.js';
 
-const problemSchema = {
-  type: 'object',
-  required: ['type', 'title', 'status', 'detail'],
-  properties: {
-    type: { type: 'string', format: 'uri' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+type Json = Record<string, unknown>;
+
+const SCHEMAS = '#/components/schemas/';
+const schemaRef = (name: string) => ({ $ref: `${SCHEMAS}${name}` });
+
+/** Request bodies, by component name; emitted as inputs. */
+const requestSchemas = () =>
+  ({
+    JobInput: jobInputSchema,
+    JobPatch: apiSchemas().jobPatch,
+    PreviewRequest: previewBody,
+    CreateApiKeyRequest: createKeyBody,
+    RedriveRequest: redriveBody,
+  }) satisfies Record<string, z.ZodType>;
+type RequestName = keyof ReturnType<typeof requestSchemas>;
+
+type HeaderName = 'ETag' | 'Location' | 'IdempotentReplayed';
+
+interface Success {
+  description: string;
+  body?: ResponseName;
+  headers?: HeaderName[];
+}
+
+interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  query?: z.ZodObject;
+  /** Request headers it reads, by parameter component name. */
+  headers?: ('IdempotencyKey' | 'IfMatch')[];
+  body?: RequestName;
+  responses: Record<number, Success>;
+  /** Errors beyond those that follow from its inputs and credentials. */
+  errors?: ('404' | '409' | '412' | '422')[];
+}
+
+/**
+ * Every operation app.ts serves, keyed as in its ACCESS table. A function: app.ts imports this
+ * module, so what it exports is only there once app.ts has loaded, when the document is built.
+ */
+const operations = (): Record<string, Operation> => ({
+  'GET /v1/health': {
+    operationId: 'getHealth',
+    summary: 'Health of the API and what it depends on',
+    tag: 'meta',
+    responses: {
+      200: { description: 'Every check passed.', body: 'Health' },
+      503: { description: 'A check failed; `checks` says which.', body: 'Health' },
     },
   },
-};
-
-const runSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    jobId: { type: 'string' },
-    scheduledAt: { type: 'string', format: 'date-time' },
-    trigger: { type: 'string', enum: ['schedule', 'manual', 'retry', 'dependency', 'catch_up'] },
-    status: { type: 'string', enum: [...RUN_STATUSES] },
-    attempt: { type: 'integer' },
-    startedAt: { type: ['string', 'null'], format: 'date-time' },
-    finishedAt: { type: ['string', 'null'], format: 'date-time' },
-    durationMs: { type: ['integer', 'null'] },
-    result: {
-      type: ['object', 'null'],
-      properties: { statusCode: { type: 'integer' }, bodyExcerpt: { type: 'string' } },
-    },
-    error: {
-      type: ['object', 'null'],
-      properties: { type: { type: 'string' }, message: { type: 'string' } },
-    },
-    skipReason: { type: ['string', 'null'] },
+  'GET /v1/openapi.json': {
+    operationId: 'getOpenApiDocument',
+    summary: 'This document',
+    tag: 'meta',
+    responses: { 200: { description: 'The OpenAPI 3.1 document of the API.' } },
   },
-};
-
-const problems = (...codes: number[]) =>
-  Object.fromEntries(
-    codes.map((code) => [
-      String(code),
-      {
-        description: 'problem',
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-      },
-    ]),
-  );
-
-const ok = (description: string, schema: object) => ({
-  description,
-  content: { 'application/json': { schema } },
+  'POST /v1/schedules/preview': {
+    operationId: 'previewSchedule',
+    summary: 'The next fire times of a schedule expression',
+    description:
+      "Evaluated with EventBridge Scheduler's rules in the time zone given, daylight-saving changes included.",
+    tag: 'schedules',
+    body: 'PreviewRequest',
+    responses: { 200: { description: 'The fire times, in order.', body: 'FireTimes' } },
+  },
+  'GET /v1/jobs': {
+    operationId: 'listJobs',
+    summary: "List the tenant's jobs",
+    tag: 'jobs',
+    query: listJobsQuery,
+    responses: { 200: { description: 'A page of jobs.', body: 'JobPage' } },
+  },
+  'POST /v1/jobs': {
+    operationId: 'createJob',
+    summary: 'Create a job',
+    description:
+      'Its schedule is created with it. With an Idempotency-Key, a repeated request (same key, same body, ' +
+      'within 24 hours) answers the job it made, with Idempotent-Replayed: true, and makes nothing.',
+    tag: 'jobs',
+    headers: ['IdempotencyKey'],
+    body: 'JobInput',
+    responses: {
+      201: { description: 'The job.', body: 'Job', headers: ['ETag', 'Location', 'IdempotentReplayed'] },
+    },
+    errors: ['422'],
+  },
+  'GET /v1/jobs/{jobId}': {
+    operationId: 'getJob',
+    summary: 'Get a job',
+    tag: 'jobs',
+    responses: { 200: { description: 'The job.', body: 'Job', headers: ['ETag'] } },
+  },
+  'PATCH /v1/jobs/{jobId}': {
+    operationId: 'updateJob',
+    summary: 'Change a job',
+    description:
+      'Send only what changes; schedule, target and notify merge one level deep. With If-Match (the ETag) ' +
+      'the change is refused with 412 when the job has changed since.',
+    tag: 'jobs',
+    headers: ['IfMatch'],
+    body: 'JobPatch',
+    responses: { 200: { description: 'The changed job.', body: 'Job', headers: ['ETag'] } },
+    errors: ['412'],
+  },
+  'DELETE /v1/jobs/{jobId}': {
+    operationId: 'deleteJob',
+    summary: 'Delete a job and its schedule',
+    description: 'Refused with 409 while other jobs depend on it.',
+    tag: 'jobs',
+    responses: { 204: { description: 'Deleted.' } },
+    errors: ['409'],
+  },
+  'POST /v1/jobs/{jobId}/pause': {
+    operationId: 'pauseJob',
+    summary: 'Pause a job: its schedule is disabled',
+    tag: 'jobs',
+    responses: { 200: { description: 'The job, paused.', body: 'Job', headers: ['ETag'] } },
+    errors: ['412'],
+  },
+  'POST /v1/jobs/{jobId}/resume': {
+    operationId: 'resumeJob',
+    summary: 'Resume a paused job',
+    description: 'Occurrences missed while paused are run as its catchUp policy says.',
+    tag: 'jobs',
+    responses: { 200: { description: 'The job, enabled.', body: 'Job', headers: ['ETag'] } },
+    errors: ['412'],
+  },
+  'POST /v1/jobs/{jobId}/runs': {
+    operationId: 'runJobNow',
+    summary: 'Run a job now',
+    description: 'A manual run with its own id: it never takes the place of a scheduled occurrence.',
+    tag: 'runs',
+    responses: { 202: { description: 'The run, queued.', body: 'Run', headers: ['Location'] } },
+  },
+  'GET /v1/jobs/{jobId}/runs': {
+    operationId: 'listRuns',
+    summary: "A job's runs, newest first",
+    tag: 'runs',
+    query: listRunsQuery,
+    responses: { 200: { description: 'A page of runs.', body: 'RunPage' } },
+  },
+  'GET /v1/jobs/{jobId}/runs/{runId}': {
+    operationId: 'getRun',
+    summary: 'Get a run, with its attempts',
+    tag: 'runs',
+    responses: { 200: { description: 'The run.', body: 'Run' } },
+  },
+  'GET /v1/dead-letters': {
+    operationId: 'listDeadLetters',
+    summary: 'Firings the queues gave up on, newest first',
+    tag: 'dead letters',
+    query: listDeadLettersQuery,
+    responses: { 200: { description: 'A page of dead letters.', body: 'DeadLetterPage' } },
+  },
+  'POST /v1/dead-letters/redrive': {
+    operationId: 'redriveDeadLetters',
+    summary: 'Put dead letters back on their queue',
+    description:
+      'Each is sent once; one redriven before is listed in alreadyRedriven. An unknown id is a 404.',
+    tag: 'dead letters',
+    body: 'RedriveRequest',
+    responses: { 200: { description: 'What was redriven.', body: 'RedriveResult' } },
+    errors: ['404'],
+  },
+  'GET /v1/keys': {
+    operationId: 'listApiKeys',
+    summary: "List the tenant's API keys, without the keys themselves",
+    tag: 'keys',
+    query: pageQuery,
+    responses: { 200: { description: 'A page of API keys.', body: 'ApiKeyPage' } },
+  },
+  'POST /v1/keys': {
+    operationId: 'createApiKey',
+    summary: 'Create an API key',
+    description: 'The key is in this answer and nowhere else: Sundial keeps only its hash.',
+    tag: 'keys',
+    body: 'CreateApiKeyRequest',
+    responses: { 201: { description: 'The key.', body: 'CreatedApiKey', headers: ['Location'] } },
+  },
+  'DELETE /v1/keys/{keyId}': {
+    operationId: 'revokeApiKey',
+    summary: 'Revoke an API key',
+    description: 'It stops working at once. A key already revoked is a 404.',
+    tag: 'keys',
+    responses: { 204: { description: 'Revoked.' } },
+  },
+  'GET /v1/tenant/signing-secret': {
+    operationId: 'getSigningSecret',
+    summary: "The tenant's signing secret for calls to HTTP targets",
+    description: 'Made on first use. Each call to an HTTP target carries a Sundial-Signature made with it.',
+    tag: 'tenant',
+    responses: { 200: { description: 'The secret.', body: 'SigningSecret' } },
+  },
+  'POST /v1/tenant/signing-secret/rotate': {
+    operationId: 'rotateSigningSecret',
+    summary: 'Rotate the signing secret',
+    description: 'Calls are signed with the previous secret too for 24 hours, so receivers can switch.',
+    tag: 'tenant',
+    responses: { 200: { description: 'The new secret, and the one it replaces.', body: 'SigningSecret' } },
+  },
+  'GET /v1/audit': {
+    operationId: 'listAuditEntries',
+    summary: 'Administrative actions, newest first',
+    tag: 'audit',
+    query: pageQuery,
+    responses: { 200: { description: 'A page of audit entries.', body: 'AuditPage' } },
+  },
 });
 
-const jobId = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
-const page = [
-  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-  { name: 'cursor', in: 'query', schema: { type: 'string' } },
-];
+const problemContent = (schema: string) => ({
+  'application/problem+json': { schema: schemaRef(schema) },
+});
 
-let cached: object | undefined;
+/** Error responses, by status; operations refer to them. A function, as `operations`. */
+const errorResponses = (): Record<string, { name: string; response: Json }> => ({
+  '400': {
+    name: 'BadRequest',
+    response: {
+      description: 'The request was refused; `errors` names each field and why. Nothing was changed.',
+      content: problemContent('ValidationProblem'),
+    },
+  },
+  '401': {
+    name: 'Unauthorized',
+    response: {
+      description: 'No credential, or one that is malformed, unknown, revoked or expired.',
+      headers: { 'WWW-Authenticate': { $ref: '#/components/headers/WWWAuthenticate' } },
+      content: problemContent('Problem'),
+    },
+  },
+  '403': {
+    name: 'Forbidden',
+    response: {
+      description:
+        "The caller's role is not enough for this operation, or its token names no tenant or role.",
+      content: problemContent('Problem'),
+    },
+  },
+  '404': {
+    name: 'NotFound',
+    response: { description: 'No such resource in this tenant.', content: problemContent('Problem') },
+  },
+  '409': {
+    name: 'Conflict',
+    response: {
+      description: 'The request contradicts another resource (e.g. other jobs depend on this one).',
+      content: problemContent('Problem'),
+    },
+  },
+  '412': {
+    name: 'PreconditionFailed',
+    response: {
+      description: 'The job changed since the version sent; `currentVersion` is its version now.',
+      content: problemContent('VersionMismatchProblem'),
+    },
+  },
+  '413': {
+    name: 'PayloadTooLarge',
+    response: {
+      description: `The body is larger than ${MAX_BODY_BYTES} bytes.`,
+      content: problemContent('Problem'),
+    },
+  },
+  '422': {
+    name: 'IdempotencyKeyReused',
+    response: {
+      description: 'This Idempotency-Key was used with a different body.',
+      content: problemContent('Problem'),
+    },
+  },
+  '429': {
+    name: 'TooManyRequests',
+    response: {
+      description:
+        "A tenant limit (requests per second, job creations per minute, jobs) or this address's budget " +
+        'of failed authentications is spent; retry after Retry-After seconds. (Deployed, API Gateway ' +
+        'throttles too, above the stage\'s rate: its 429 is `{"message": "Too Many Requests"}`, without ' +
+        'Retry-After.)',
+      headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } },
+      content: problemContent('Problem'),
+    },
+  },
+  '500': {
+    name: 'InternalError',
+    response: {
+      description: 'The request failed; it is safe to retry (with the same Idempotency-Key).',
+      content: problemContent('Problem'),
+    },
+  },
+});
 
-export function openApiDocument(): object {
+const HEADERS: Record<string, Json> = {
+  ETag: {
+    description: 'The version of the job, quoted: send it back as If-Match.',
+    required: true,
+    schema: { type: 'string', pattern: '^"[0-9]+"$', examples: ['"3"'] },
+  },
+  Location: {
+    description: 'The path of what was made.',
+    required: true,
+    schema: { type: 'string', format: 'uri-reference' },
+  },
+  IdempotentReplayed: {
+    description: 'Present when the answer is a replay of an earlier request with the same Idempotency-Key.',
+    schema: { type: 'string', enum: ['true'] },
+  },
+  RetryAfter: {
+    description: 'Seconds to wait before trying again.',
+    required: true,
+    schema: { type: 'integer', minimum: 0 },
+  },
+  WWWAuthenticate: {
+    description: 'How to authenticate.',
+    required: true,
+    schema: { type: 'string', enum: ['Bearer'] },
+  },
+};
+/** Response header names as sent, by header component. */
+const HEADER_NAMES: Record<HeaderName, string> = {
+  ETag: 'ETag',
+  Location: 'Location',
+  IdempotentReplayed: 'Idempotent-Replayed',
+};
+
+let cached: Json | undefined;
+
+export function openApiDocument(): Json {
   cached ??= build();
   return cached;
 }
 
-function build(): object {
-  const jobInput = z.toJSONSchema(jobInputSchema, { io: 'input', target: 'draft-2020-12' });
-  const job = { $ref: '#/components/schemas/Job' };
-  const jobList = {
-    type: 'object',
-    properties: { items: { type: 'array', items: job }, nextCursor: { type: ['string', 'null'] } },
-  };
+function build(): Json {
+  const paths: Record<string, Json> = {};
+  const errors = errorResponses();
+  for (const [key, operation] of Object.entries(operations())) {
+    const [method, path] = key.split(' ') as [string, string];
+    const access = ACCESS[key] ?? 'admin';
+    paths[path] ??= {};
+    paths[path][method.toLowerCase()] = operationObject(path, operation, access, errors);
+  }
   return {
     openapi: '3.1.0',
     info: {
       title: 'Sundial API',
       version: '1.0.0',
-      description: 'Serverless job scheduler on EventBridge Scheduler.',
+      summary: 'Serverless job scheduler on EventBridge Scheduler, SQS, Lambda and DynamoDB.',
+      description:
+        'Jobs call a target (HTTP, Lambda, SQS, EventBridge) on a schedule; every firing is recorded as a ' +
+        'run. Errors are RFC 9457 problem details (application/problem+json). Lists are pages: pass ' +
+        '`nextCursor` back as `cursor` until it is null.',
     },
-    paths: {
-      '/v1/jobs': {
-        post: {
-          summary: 'Create a job',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 255 } }],
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/JobInput' } } },
-          },
-          responses: { '201': ok('created', job), ...problems(400, 413, 422) },
-        },
-        get: {
-          summary: 'List jobs',
-          parameters: [
-            ...page,
-            { name: 'state', in: 'query', schema: { type: 'string', enum: ['enabled', 'paused'] } },
-            { name: 'tag', in: 'query', schema: { type: 'string' }, description: 'key:value' },
-          ],
-          responses: { '200': ok('a page of jobs', jobList), ...problems(400) },
+    servers: [
+      {
+        url: '/',
+        description:
+          'The host serving this document, e.g. the local runtime (npm start) at http://localhost:3000.',
+      },
+      {
+        url: 'https://{apiId}.execute-api.{region}.amazonaws.com/{stage}',
+        description:
+          'A deployed stack: its ApiUrl output (printed by cdk deploy) is this URL. The stage is part of ' +
+          "the path there, which the first server (the host's root) leaves out.",
+        variables: {
+          apiId: { default: 'abcdef1234', description: 'The REST API id, from the ApiUrl output.' },
+          region: { default: 'eu-west-1', description: 'The region the stack is deployed in.' },
+          stage: { default: 'prod', enum: ['dev', 'prod'], description: 'The stage deployed.' },
         },
       },
-      '/v1/jobs/{jobId}': {
-        parameters: [jobId],
-        get: {
-          summary: 'Get a job',
-          responses: { '200': ok('the job; ETag carries its version', job), ...problems(404) },
-        },
-        patch: {
-          summary: 'Change a job (objects merge one level deep)',
-          parameters: [{ name: 'If-Match', in: 'header', schema: { type: 'string' } }],
-          requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
-          responses: { '200': ok('the changed job', job), ...problems(400, 404, 412) },
-        },
-        delete: {
-          summary: 'Delete a job and its schedule (409 while other jobs depend on it)',
-          responses: { '204': { description: 'deleted' }, ...problems(404, 409) },
-        },
-      },
-      '/v1/jobs/{jobId}/pause': {
-        parameters: [jobId],
-        post: {
-          summary: 'Pause (schedule disabled)',
-          responses: { '200': ok('the job', job), ...problems(404) },
-        },
-      },
-      '/v1/jobs/{jobId}/resume': {
-        parameters: [jobId],
-        post: { summary: 'Resume', responses: { '200': ok('the job', job), ...problems(404) } },
-      },
-      '/v1/jobs/{jobId}/runs': {
-        parameters: [jobId],
-        post: {
-          summary: 'Run now: queue a manual run with its own id',
-          responses: { '202': ok('the queued run', { $ref: '#/components/schemas/Run' }), ...problems(404) },
-        },
-        get: {
-          summary: 'Run history, newest first',
-          parameters: [
-            ...page,
-            { name: 'status', in: 'query', schema: { type: 'string', enum: [...RUN_STATUSES] } },
-          ],
-          responses: {
-            '200': ok('a page of runs', {
-              type: 'object',
-              properties: {
-                items: { type: 'array', items: { $ref: '#/components/schemas/Run' } },
-                nextCursor: { type: ['string', 'null'] },
-              },
-            }),
-            ...problems(400, 404),
-          },
-        },
-      },
-      '/v1/jobs/{jobId}/runs/{runId}': {
-        parameters: [jobId, { name: 'runId', in: 'path', required: true, schema: { type: 'string' } }],
-        get: {
-          summary: 'One run',
-          responses: { '200': ok('the run', { $ref: '#/components/schemas/Run' }), ...problems(404) },
-        },
-      },
-      '/v1/schedules/preview': {
-        post: {
-          summary: 'Next fire times of an expression',
-          requestBody: {
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['expression'],
-                  properties: {
-                    expression: { type: 'string' },
-                    timezone: { type: 'string', default: 'UTC' },
-                    startAt: { type: ['string', 'null'], format: 'date-time' },
-                    endAt: { type: ['string', 'null'], format: 'date-time' },
-                    count: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
-                  },
-                },
-              },
-            },
-          },
-          responses: {
-            '200': ok('fire times', {
-              type: 'object',
-              properties: { fireTimes: { type: 'array', items: { type: 'string', format: 'date-time' } } },
-            }),
-            ...problems(400),
-          },
-        },
-      },
-      '/v1/health': {
-        get: {
-          summary: 'Health (no credentials needed)',
-          security: [],
-          responses: {
-            '200': ok('healthy', {
-              type: 'object',
-              properties: { status: { type: 'string' }, checks: { type: 'object' } },
-            }),
-            '503': { description: 'a dependency is failing' },
-          },
-        },
-      },
-      '/v1/openapi.json': {
-        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
-      },
-      '/v1/dead-letters': {
-        get: {
-          summary: 'Firings the queues gave up on (viewer)',
-          parameters: page,
-          responses: { '200': ok('a page', { type: 'object' }) },
-        },
-      },
-      '/v1/dead-letters/redrive': {
-        post: {
-          summary: 'Put chosen dead letters back on their queue (operator)',
-          requestBody: {
-            content: {
-              'application/json': {
-                schema: { type: 'object', properties: { ids: { type: 'array', items: { type: 'string' } } } },
-              },
-            },
-          },
-          responses: { '200': ok('what was redriven', { type: 'object' }), ...problems(400, 404) },
-        },
-      },
-      '/v1/keys': {
-        post: {
-          summary: 'Create an API key (admin); the key is in this answer only',
-          requestBody: {
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['name', 'role'],
-                  properties: { name: { type: 'string' }, role: { enum: ['viewer', 'operator', 'admin'] } },
-                },
-              },
-            },
-          },
-          responses: { '201': ok('the key, once', { type: 'object' }), ...problems(400, 403) },
-        },
-        get: {
-          summary: 'List API keys without secrets (admin)',
-          parameters: page,
-          responses: { '200': ok('a page', { type: 'object' }) },
-        },
-      },
-      '/v1/keys/{keyId}': {
-        parameters: [{ name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
-        delete: {
-          summary: 'Revoke an API key (admin)',
-          responses: { '204': { description: 'revoked' }, ...problems(404) },
-        },
-      },
-      '/v1/tenant/signing-secret': {
-        get: {
-          summary: "The tenant's signing secret for target calls (admin)",
-          responses: { '200': ok('the secret', { type: 'object' }) },
-        },
-      },
-      '/v1/tenant/signing-secret/rotate': {
-        post: {
-          summary: 'Rotate the signing secret; the previous one signs 24 h more (admin)',
-          responses: { '200': ok('the new secret', { type: 'object' }) },
-        },
-      },
-      '/v1/audit': {
-        get: {
-          summary: 'Administrative actions, newest first (admin)',
-          parameters: page,
-          responses: { '200': ok('a page', { type: 'object' }) },
-        },
-      },
-    },
-    // Every operation but health needs a credential: an API key (sk_…) or an OIDC ID token.
-    security: [{ bearer: [] }],
+    ],
+    security: [{ apiKey: [] }, { jwt: [] }],
+    tags: [
+      { name: 'jobs' },
+      { name: 'runs' },
+      { name: 'schedules' },
+      { name: 'dead letters' },
+      { name: 'keys' },
+      { name: 'tenant' },
+      { name: 'audit' },
+      { name: 'meta' },
+    ],
+    paths,
     components: {
+      schemas: componentSchemas(),
+      parameters: parameterComponents(),
+      headers: HEADERS,
+      responses: Object.fromEntries(Object.values(errors).map((e) => [e.name, e.response])),
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'API key (sk_…) or OIDC ID token' },
-      },
-      schemas: {
-        JobInput: jobInput,
-        Job: {
-          allOf: [
-            { $ref: '#/components/schemas/JobInput' },
-            {
-              type: 'object',
-              properties: {
-                id: { type: 'string' },
-                nextRunAt: { type: ['string', 'null'], format: 'date-time' },
-                lastRun: { type: ['object', 'null'] },
-                createdAt: { type: 'string', format: 'date-time' },
-                updatedAt: { type: 'string', format: 'date-time' },
-                version: { type: 'integer' },
-              },
-            },
-          ],
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'sk_<id>_<secret>',
+          description:
+            'An API key, sent as `Authorization: Bearer sk_…`. Made with POST /v1/keys or `npm run create-key`.',
         },
-        Run: runSchema,
-        Problem: problemSchema,
+        jwt: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            "An ID or access token of the configured OIDC issuer (by default the stack's Cognito user pool), " +
+            'sent as `Authorization: Bearer <token>`; it names the tenant (claim custom:tenant) and the role ' +
+            '(cognito:groups: viewer, operator or admin).',
+        },
       },
     },
   };
+}
+
+function operationObject(
+  path: string,
+  operation: Operation,
+  access: string,
+  errorResponses: Record<string, { name: string }>,
+): Json {
+  const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  const isPublic = access === 'public';
+  const errors = new Set<string>(operation.errors);
+  if (pathParams.length > 0) errors.add('404');
+  // A path parameter's broken percent-encoding, a query or a body can each be refused.
+  if (pathParams.length > 0 || operation.query || operation.body) errors.add('400');
+  if (operation.body) errors.add('413');
+  if (!isPublic) for (const status of ['401', '403', '429', '500']) errors.add(status);
+
+  const responses: Record<string, Json> = {};
+  for (const [status, success] of Object.entries(operation.responses)) {
+    responses[status] = {
+      description: success.description,
+      ...(success.headers
+        ? {
+            headers: Object.fromEntries(
+              success.headers.map((h) => [HEADER_NAMES[h], { $ref: `#/components/headers/${h}` }]),
+            ),
+          }
+        : {}),
+      ...(success.body
+        ? { content: { 'application/json': { schema: schemaRef(success.body) } } }
+        : status === '204'
+          ? {}
+          : { content: { 'application/json': { schema: { type: 'object' } } } }),
+    };
+  }
+  for (const status of [...errors].sort()) {
+    responses[status] = { $ref: `#/components/responses/${errorResponses[status]!.name}` };
+  }
+
+  return {
+    operationId: operation.operationId,
+    summary: operation.summary,
+    description: [operation.description, isPublic ? 'Needs no credentials.' : `Needs the ${access} role.`]
+      .filter(Boolean)
+      .join(' '),
+    tags: [operation.tag],
+    'x-sundial-role': access,
+    ...(isPublic ? { security: [] } : {}),
+    parameters: [
+      ...pathParams.map((name) => ({ $ref: `#/components/parameters/${name}` })),
+      ...(operation.headers ?? []).map((name) => ({ $ref: `#/components/parameters/${name}` })),
+      ...(operation.query ? queryParameters(operation.query) : []),
+    ],
+    ...(operation.body
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schemaRef(operation.body) } },
+          },
+        }
+      : {}),
+    responses,
+  };
+}
+
+/** A zod schema as a standalone JSON Schema, without the dialect line. */
+function fieldSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io });
+  return rest;
+}
+
+const QUERY_DESCRIPTIONS: Record<string, string> = {
+  limit: 'Items per page.',
+  cursor: "The previous page's nextCursor.",
+  state: 'Only jobs in this state.',
+  status: 'Only those with this status.',
+  tag: 'Only jobs with this tag, as key:value, e.g. team:billing.',
+};
+
+/** A query's fields as query parameters; a field with a default or optional is not required. */
+function queryParameters(query: z.ZodObject): Json[] {
+  return Object.entries(query.shape).map(([name, field]) => ({
+    name,
+    in: 'query',
+    required: !(field as z.ZodType).safeParse(undefined).success,
+    ...(QUERY_DESCRIPTIONS[name] ? { description: QUERY_DESCRIPTIONS[name] } : {}),
+    // As the API reads it: a query string's numbers are coerced.
+    schema: fieldSchema(field as z.ZodType, 'output'),
+  }));
+}
+
+function parameterComponents(): Record<string, Json> {
+  const path = Object.fromEntries(
+    Object.entries(PATH_PARAMS).map(([name, { resource, pattern }]) => [
+      name,
+      {
+        name,
+        in: 'path',
+        required: true,
+        description: `The ${resource}'s id. Anything that cannot be one is a 404.`,
+        schema: { type: 'string', pattern: pattern.source },
+      },
+    ]),
+  );
+  return {
+    ...path,
+    IdempotencyKey: {
+      name: 'Idempotency-Key',
+      in: 'header',
+      description: 'Makes a retried create safe: the same key and body within 24 hours answer the same job.',
+      schema: fieldSchema(idempotencyKey, 'input'),
+    },
+    IfMatch: {
+      name: 'If-Match',
+      in: 'header',
+      description: "The job's ETag: the change is made only if the job is still at that version.",
+      schema: { type: 'string', pattern: '^(?:W/)?"?[0-9]+"?$', examples: ['"3"'] },
+    },
+  };
+}
+
+/**
+ * The named schemas, as components: responses as outputs, requests as inputs. zod puts a
+ * schema it must share but has no name for (a nesting JSON value) in a `__shared` entry's
+ * `$defs`, referred to as `…/__shared#/$defs/schemaN`; each becomes a component of its own.
+ */
+function componentSchemas(): Record<string, Json> {
+  const components: Record<string, Json> = {};
+  const shared: Json[] = [];
+  const passes: [Record<string, z.ZodType>, 'input' | 'output'][] = [
+    [apiSchemas().responses, 'output'],
+    [requestSchemas(), 'input'],
+  ];
+  for (const [schemas, io] of passes) {
+    const registry = z.registry<{ id: string }>();
+    for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+    const emitted = z.toJSONSchema(registry, { target: 'draft-2020-12', io, uri: (id) => `${SCHEMAS}${id}` });
+    const { __shared, ...named } = emitted.schemas as Record<string, Json>;
+    const defs = (__shared?.$defs ?? {}) as Record<string, Json>;
+    // Each shared definition gets the name of the first identical one, or a new one.
+    const names = new Map<string, string>();
+    for (const [def, schema] of Object.entries(defs)) {
+      const shape = JSON.stringify(
+        rewriteRefs(schema, (ref) => (ref.endsWith(`/$defs/${def}`) ? '#self' : ref)),
+      );
+      let index = shared.findIndex((s) => JSON.stringify(s) === shape);
+      if (index < 0) index = shared.push(JSON.parse(shape) as Json) - 1;
+      names.set(def, sharedName(shared[index]!, index));
+    }
+    const local = (ref: string) => {
+      const def = /^#\/components\/schemas\/__shared#\/\$defs\/(\w+)$/.exec(ref)?.[1];
+      return def ? `${SCHEMAS}${names.get(def)}` : ref;
+    };
+    for (const [id, schema] of Object.entries(named)) {
+      if (Object.hasOwn(components, id)) throw new Error(`two schemas are named ${id}`);
+      const { $schema: _dialect, $id: _id, ...body } = rewriteRefs(schema, local) as Json;
+      components[id] = body;
+    }
+  }
+  for (const [index, schema] of shared.entries()) {
+    const name = sharedName(schema, index);
+    components[name] = rewriteRefs(schema, (ref) => (ref === '#self' ? `${SCHEMAS}${name}` : ref)) as Json;
+  }
+  return components;
+}
+
+/** Any JSON value is `JsonValue`; another shared schema is named by its place. */
+function sharedName(schema: Json, index: number): string {
+  // Any JSON value as zod emits it on its own, where `#` refers to itself.
+  const jsonValue = JSON.stringify(rewriteRefs(fieldSchema(z.json(), 'output'), () => '#self'));
+  return JSON.stringify(schema) === jsonValue ? 'JsonValue' : `Shared${index}`;
+}
+
+/** A copy of a JSON Schema with every `$ref` mapped. */
+function rewriteRefs(node: unknown, map: (ref: string) => string): unknown {
+  if (Array.isArray(node)) return node.map((item) => rewriteRefs(item, map));
+  if (typeof node !== 'object' || node === null) return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [
+      key,
+      key === '$ref' && typeof value === 'string' ? map(value) : rewriteRefs(value, map),
+    ]),
+  );
 }

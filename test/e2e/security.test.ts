@@ -104,9 +104,10 @@ const jobBody = (name: string) => ({
 });
 
 describe('authentication', () => {
-  it('answers only health without credentials; everything else is 401 problem+json', async () => {
+  it('answers only health and the OpenAPI document without credentials; everything else is 401 problem+json', async () => {
     const anonymous = apiClient(runtime.apiUrl);
     expect((await anonymous('GET', '/v1/health')).status).toBe(200);
+    expect((await anonymous('GET', '/v1/openapi.json')).status).toBe(200);
     for (const [method, path] of [
       ['GET', '/v1/jobs'],
       ['POST', '/v1/jobs'],
@@ -116,7 +117,6 @@ describe('authentication', () => {
       ['GET', '/v1/dead-letters'],
       ['GET', '/v1/keys'],
       ['GET', '/v1/audit'],
-      ['GET', '/v1/openapi.json'],
       ['POST', '/v1/schedules/preview'],
     ] as const) {
       const res = await anonymous<Problem>(method, path, method === 'POST' ? jobBody('x') : undefined);
