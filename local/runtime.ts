@@ -237,15 +237,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       byArn.set(q.dlqArn, q.dlqUrl);
     }
 
-    const toQueue = sqsDeliverer(sqs, (arn) => {
-      const url = byArn.get(arn);
-      if (!url) throw new Error(`no local queue with ARN ${arn}`);
-      return url;
-    });
+    // Sundial's queues by the map (no lookup call to count); any other queue of the local SQS by GetQueueUrl.
+    const toQueue = sqsDeliverer(sqs, (arn) => byArn.get(arn));
+    stops.push(async () => toQueue.destroy());
     const emulator = createSchedulerEmulator({
       clock,
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
+      logger,
       deliver: async (target) => {
         // At-least-once, made visible: a fault test can have every firing delivered N times.
         for (let copy = 0; copy < faults.firingCopies; copy++) await toQueue(target);

@@ -1,40 +1,70 @@
 /**
  * Sundial's EventBridge Scheduler emulator. LocalStack stores schedules but never fires
- * them; this speaks the REST API that @aws-sdk/client-scheduler uses and really fires:
- * cron/rate/at in time zones, start/end dates, flexible windows, enabled/disabled,
- * ActionAfterCompletion, target retry policy and dead-letter queue — driven by an
- * injectable clock so tests can move time instead of waiting for it.
+ * them; this speaks the REST API that @aws-sdk/client-scheduler (and the AWS CLI) uses and
+ * really fires: cron/rate/at in time zones, start/end dates, flexible windows,
+ * enabled/disabled, ActionAfterCompletion, target retry policy and dead-letter queue, the
+ * default notification of a target without Input — driven by an injectable clock so tests
+ * can move time instead of waiting for it. Requests are checked against the API model
+ * (api-model.ts) and refused as AWS refuses them; schedule groups keep their tags.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Clock } from '../../functions/commons/clock.js';
 import { nextFireTimes } from '../../functions/domain/schedule/index.js';
+import {
+  CreateScheduleGroupInput,
+  ListScheduleGroupsInput,
+  ListSchedulesInput,
+  ListTagsForResourceInput,
+  NamedScheduleGroupInput,
+  NamedScheduleInput,
+  TagResourceInput,
+  UntagResourceInput,
+} from './api-model.js';
 import {
   ApiError,
   type PendingDelivery,
   type ScheduleModel,
   type StoredSchedule,
   type TargetModel,
-  validateName,
+  validate,
   validateScheduleBody,
 } from './model.js';
+import { DeliveryError, type DeliveryTarget } from './sqs.js';
 
-export interface DeliveryTarget {
-  arn: string;
-  input: string;
-  sqsParameters?: { MessageGroupId?: string };
-  /** Set when delivering to the schedule's dead-letter queue. */
-  deadLetterReason?: string;
-}
+export {
+  DeliveryError,
+  type DeliveryTarget,
+  parseQueueArn,
+  type QueueUrlResolver,
+  type SqsDeliverer,
+  sqsDeliverer,
+  sqsQueueUrlResolver,
+} from './sqs.js';
 
 export interface FiringReport {
   schedule: string;
   scheduledTime: string;
   attempt: number;
   outcome: 'delivered' | 'retrying' | 'dead-lettered' | 'dropped';
+  /** The target's ARN. */
+  target: string;
   error?: string;
 }
+
+/**
+ * Where the emulator reports. `warn` gets each firing it cannot deliver: which schedule, which
+ * target, which attempt, why, and what happens next (a retry, the dead-letter queue, or
+ * nothing) — when it first fails, when a retry fails differently, and when it is given up.
+ * `debug` gets the lifecycle chatter. Never a target's input. A Powertools Logger fits; so
+ * does a plain function, which gets both.
+ */
+export type SchedulerEmulatorLogger =
+  | ((message: string, data?: Record<string, unknown>) => void)
+  | {
+      warn(message: string, data: Record<string, unknown>): void;
+      debug?(message: string, data: Record<string, unknown>): void;
+    };
 
 export interface SchedulerEmulatorOptions {
   clock: Clock;
@@ -43,7 +73,8 @@ export interface SchedulerEmulatorOptions {
   accountId?: string;
   /** Where in a flexible window a firing lands, 0..1. */
   random?: () => number;
-  logger?: (message: string, data?: Record<string, unknown>) => void;
+  /** Default: warnings to the console (stderr), no debug. */
+  logger?: SchedulerEmulatorLogger;
 }
 
 export interface SchedulerEmulator {
@@ -59,6 +90,8 @@ const DEFAULT_RETRY_ATTEMPTS = 185;
 const DEFAULT_EVENT_AGE_SECONDS = 86_400;
 /** How many fire times to compute per round; a long clock jump loops. */
 const BATCH = 500;
+/** A list page when the request gives no MaxResults (the model's maximum). */
+const DEFAULT_PAGE = 100;
 
 const toSeconds = (ms: number) => ms / 1000;
 
@@ -67,16 +100,110 @@ export function formatScheduledTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * What Scheduler sends a target that has no Input. AWS documents no shape for it: the API
+ * reference (Target.Input) and the user guide say only that "EventBridge Scheduler delivers a
+ * default notification to the target". This is the envelope EventBridge documents for its own
+ * "Scheduled Event" (version, id, detail-type, source, account, time, region, resources,
+ * detail, in that order), with Scheduler as the source (aws.scheduler), the schedule's ARN as
+ * the one resource, the scheduled time as the time, and the detail the string "{}" — the
+ * shape other emulators send (floci's ScheduleInvoker) — not a documented contract. One event
+ * id per firing, the same on each retry.
+ */
+export function defaultNotification(options: {
+  id: string;
+  scheduleArn: string;
+  scheduledTime: number;
+  region: string;
+  account: string;
+}): string {
+  return JSON.stringify({
+    version: '0',
+    id: options.id,
+    'detail-type': 'Scheduled Event',
+    source: 'aws.scheduler',
+    account: options.account,
+    time: formatScheduledTime(options.scheduledTime),
+    region: options.region,
+    resources: [options.scheduleArn],
+    detail: '{}',
+  });
+}
+
+/**
+ * Errors a retry cannot mend (the target does not exist, no permission): not retried, straight
+ * to the dead-letter queue if there is one. EventBridge documents this for its rules' targets
+ * ("for errors that result from missing permissions to a target, or if a target resource that
+ * no longer exists, no retry attempts will happen ... EventBridge sends these events directly
+ * to the target DLQ"); Scheduler's documentation does not say, and is taken to do the same.
+ */
+const NON_RETRYABLE = new Set([
+  'QueueDoesNotExist',
+  'AWS.SimpleQueueService.NonExistentQueue',
+  'ResourceNotFoundException',
+  'AccessDenied',
+  'AccessDeniedException',
+]);
+
+function isRetryable(error: unknown): boolean {
+  if (error instanceof DeliveryError) return error.retryable;
+  const name = (error as { name?: unknown } | null)?.name;
+  return !(typeof name === 'string' && NON_RETRYABLE.has(name));
+}
+
+/** Why a delivery failed, for the log and the dead letter: the error's name and message, never the input. */
+function failureReason(error: unknown, input: string): string {
+  const name = error instanceof Error ? error.name : 'Error';
+  let message = error instanceof Error ? error.message : String(error);
+  if (input.length >= 8) message = message.replaceAll(input, '[input]');
+  const reason = name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message;
+  return reason.length > 500 ? `${reason.slice(0, 500)}...` : reason;
+}
+
+function consoleLogger(): SchedulerEmulatorLogger {
+  return {
+    warn: (message, data) => console.warn(`[scheduler-emulator] ${message} ${JSON.stringify(data)}`),
+  };
+}
+
+interface StoredGroup {
+  Name: string;
+  Arn: string;
+  CreationDate: number;
+  LastModificationDate: number;
+  tags: Map<string, string>;
+}
+
+const groupView = (g: StoredGroup) => ({
+  Arn: g.Arn,
+  Name: g.Name,
+  State: 'ACTIVE',
+  CreationDate: g.CreationDate,
+  LastModificationDate: g.LastModificationDate,
+});
+
+/** A list query's MaxResults as the model types it: an integer (or what was sent, to be refused). */
+function queryInteger(raw: string | null): number | string | undefined {
+  if (raw === null) return undefined;
+  return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+function definedOnly(input: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== null));
+}
+
 export function createSchedulerEmulator(options: SchedulerEmulatorOptions): SchedulerEmulator {
   const { clock } = options;
   const region = options.region ?? 'us-east-1';
   const accountId = options.accountId ?? '000000000000';
   const random = options.random ?? Math.random;
-  const log = options.logger ?? (() => undefined);
-  const groups = new Map<
-    string,
-    { Name: string; Arn: string; CreationDate: number; LastModificationDate: number }
-  >();
+  const logger = options.logger ?? consoleLogger();
+  const warn = (message: string, data: Record<string, unknown>) =>
+    typeof logger === 'function' ? logger(message, data) : logger.warn(message, data);
+  const debug = (message: string, data: Record<string, unknown>) =>
+    typeof logger === 'function' ? logger(message, data) : logger.debug?.(message, data);
+  const groups = new Map<string, StoredGroup>();
+  const groupTokens = new Map<string, string>();
   const schedules = new Map<string, StoredSchedule>();
   /** The schedules sorted by ARN, as ListSchedules pages them; rebuilt after a create or delete. */
   let byArn: StoredSchedule[] | undefined;
@@ -85,22 +212,36 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
   };
   const clientTokens = new Map<string, string>();
   const key = (group: string, name: string) => `${group}/${name}`;
-  const groupArn = (name: string) => `arn:aws:scheduler:${region}:${accountId}:schedule-group/${name}`;
+  const groupArnPrefix = `arn:aws:scheduler:${region}:${accountId}:schedule-group/`;
+  const groupArn = (name: string) => `${groupArnPrefix}${name}`;
   const scheduleArn = (group: string, name: string) =>
     `arn:aws:scheduler:${region}:${accountId}:schedule/${group}/${name}`;
 
   const nowSeconds = () => toSeconds(clock.now().getTime());
-  groups.set('default', {
-    Name: 'default',
-    Arn: groupArn('default'),
-    CreationDate: nowSeconds(),
-    LastModificationDate: nowSeconds(),
-  });
+  function addGroup(name: string, tags: { Key: string; Value: string }[] = []): StoredGroup {
+    const group: StoredGroup = {
+      Name: name,
+      Arn: groupArn(name),
+      CreationDate: nowSeconds(),
+      LastModificationDate: nowSeconds(),
+      tags: new Map(tags.map((t) => [t.Key, t.Value])),
+    };
+    groups.set(name, group);
+    return group;
+  }
+  addGroup('default');
 
-  function requireGroup(name: string) {
+  function requireGroup(name: string): StoredGroup {
     const group = groups.get(name);
     if (!group)
       throw new ApiError(404, 'ResourceNotFoundException', `Schedule group ${name} does not exist.`);
+    return group;
+  }
+
+  /** The group a tagging request's ARN names: a schedule group of this region and account. */
+  function groupOfArn(arn: string): StoredGroup {
+    const group = arn.startsWith(groupArnPrefix) ? groups.get(arn.slice(groupArnPrefix.length)) : undefined;
+    if (!group) throw new ApiError(404, 'ResourceNotFoundException', `Resource ${arn} does not exist.`);
     return group;
   }
 
@@ -120,13 +261,16 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     return previous === undefined ? now / 1000 : Math.max(now, Math.round(previous * 1000) + 1) / 1000;
   }
 
+  const groupOf = (body: Record<string, unknown>) =>
+    typeof body.GroupName === 'string' && body.GroupName ? body.GroupName : 'default';
+
   function buildModel(
     name: string,
     body: Record<string, unknown>,
     created: number,
     previousModification?: number,
   ): ScheduleModel {
-    const group = typeof body.GroupName === 'string' && body.GroupName ? body.GroupName : 'default';
+    const group = groupOf(body);
     return {
       Name: name,
       GroupName: group,
@@ -149,9 +293,8 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
   }
 
   function createSchedule(name: string, body: Record<string, unknown>) {
-    validateName(name);
-    const parsed = validateScheduleBody(body);
-    const group = typeof body.GroupName === 'string' && body.GroupName ? body.GroupName : 'default';
+    const parsed = validateScheduleBody(name, body);
+    const group = groupOf(body);
     requireGroup(group);
     const k = key(group, name);
     if (
@@ -172,14 +315,13 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     });
     byArn = undefined;
     if (typeof body.ClientToken === 'string') clientTokens.set(body.ClientToken, k);
-    log('schedule created', { name, group });
+    debug('schedule created', { name, group });
     return { ScheduleArn: scheduleArn(group, name) };
   }
 
   function updateSchedule(name: string, body: Record<string, unknown>) {
-    validateName(name);
-    const parsed = validateScheduleBody(body);
-    const group = typeof body.GroupName === 'string' && body.GroupName ? body.GroupName : 'default';
+    const parsed = validateScheduleBody(name, body);
+    const group = groupOf(body);
     requireGroup(group);
     const existing = requireSchedule(group, name);
     const now = clock.now().getTime();
@@ -191,6 +333,15 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     return { ScheduleArn: existing.model.Arn };
   }
 
+  function decodeToken(token: string | null, prefix: string): string {
+    if (!token) return '';
+    const after = Buffer.from(token, 'base64url').toString('utf8');
+    if (!after.startsWith(prefix)) throw new ApiError(400, 'ValidationException', 'Invalid NextToken');
+    return after.slice(prefix.length);
+  }
+  const encodeToken = (prefix: string, last: string) =>
+    Buffer.from(prefix + last, 'utf8').toString('base64url');
+
   /**
    * A page of schedules in ARN order. The NextToken names the last ARN returned, so a page
    * costs a binary search plus the page itself (listing n schedules is O(n log n) in all,
@@ -201,13 +352,21 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     const group = query.get('ScheduleGroup');
     const prefix = query.get('NamePrefix') ?? '';
     const state = query.get('State');
-    const max = Math.min(Number(query.get('MaxResults') ?? 100) || 100, 100);
+    const maxResults = queryInteger(query.get('MaxResults'));
     const token = query.get('NextToken');
-    let after = '';
-    if (token) {
-      after = Buffer.from(token, 'base64url').toString('utf8');
-      if (!after.startsWith('arn:')) throw new ApiError(400, 'ValidationException', 'Invalid NextToken');
-    }
+    validate(
+      ListSchedulesInput,
+      definedOnly({
+        GroupName: group,
+        NamePrefix: query.get('NamePrefix'),
+        State: state,
+        NextToken: token,
+        MaxResults: maxResults,
+      }),
+    );
+    const max = (maxResults as number | undefined) ?? DEFAULT_PAGE;
+    // The token is the last ARN returned (ARNs start "arn:"), base64url-encoded.
+    const after = token ? `arn:${decodeToken(token, 'arn:')}` : '';
     if (!byArn) byArn = [...schedules.values()].sort((a, b) => (a.model.Arn < b.model.Arn ? -1 : 1));
     const sorted = byArn;
     let lo = 0;
@@ -240,24 +399,90 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
         LastModificationDate: m.LastModificationDate,
         Target: { Arn: m.Target.Arn },
       })),
-      ...(more && last ? { NextToken: Buffer.from(last.Arn, 'utf8').toString('base64url') } : {}),
+      ...(more && last ? { NextToken: encodeToken('', last.Arn) } : {}),
     };
   }
 
+  /** A page of schedule groups in name order; the NextToken names the last group returned. */
+  function listScheduleGroups(query: URLSearchParams) {
+    const prefix = query.get('NamePrefix') ?? '';
+    const maxResults = queryInteger(query.get('MaxResults'));
+    const token = query.get('NextToken');
+    validate(
+      ListScheduleGroupsInput,
+      definedOnly({ NamePrefix: query.get('NamePrefix'), NextToken: token, MaxResults: maxResults }),
+    );
+    const max = (maxResults as number | undefined) ?? DEFAULT_PAGE;
+    const after = decodeToken(token, 'group:');
+    const sorted = [...groups.values()]
+      .filter((g) => g.Name.startsWith(prefix) && g.Name > after)
+      .sort((a, b) => (a.Name < b.Name ? -1 : 1));
+    const page = sorted.slice(0, max);
+    const last = page[page.length - 1];
+    return {
+      ScheduleGroups: page.map(groupView),
+      ...(sorted.length > max && last ? { NextToken: encodeToken('group:', last.Name) } : {}),
+    };
+  }
+
+  function createScheduleGroup(name: string, body: Record<string, unknown>) {
+    validate(CreateScheduleGroupInput, { ...body, Name: name });
+    const token = typeof body.ClientToken === 'string' ? body.ClientToken : undefined;
+    if (token && groupTokens.get(token) === name && groups.has(name))
+      return { ScheduleGroupArn: groupArn(name) };
+    if (groups.has(name))
+      throw new ApiError(409, 'ConflictException', `Schedule group ${name} already exists.`);
+    addGroup(name, body.Tags as { Key: string; Value: string }[] | undefined);
+    if (token) groupTokens.set(token, name);
+    return { ScheduleGroupArn: groupArn(name) };
+  }
+
+  function tagRequest(method: string, arn: string, url: URL, body: Record<string, unknown>) {
+    if (method === 'GET') {
+      validate(ListTagsForResourceInput, { ResourceArn: arn });
+      const group = groupOfArn(arn);
+      return { Tags: [...group.tags].map(([Key, Value]) => ({ Key, Value })) };
+    }
+    if (method === 'POST') {
+      validate(TagResourceInput, { ...body, ResourceArn: arn });
+      const group = groupOfArn(arn);
+      for (const tag of body.Tags as { Key: string; Value: string }[]) group.tags.set(tag.Key, tag.Value);
+      return {};
+    }
+    if (method === 'DELETE') {
+      const keys = url.searchParams.getAll('TagKeys');
+      validate(UntagResourceInput, {
+        ResourceArn: arn,
+        ...(url.searchParams.has('TagKeys') ? { TagKeys: keys } : {}),
+      });
+      const group = groupOfArn(arn);
+      for (const k of keys) group.tags.delete(k);
+      return {};
+    }
+    return undefined;
+  }
+
   async function handle(method: string, url: URL, body: Record<string, unknown>): Promise<unknown> {
+    if (url.pathname.startsWith('/tags/')) {
+      const arn = decodeURIComponent(url.pathname.slice('/tags/'.length));
+      const result = tagRequest(method, arn, url, body);
+      if (result) return result;
+    }
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const [collection, name] = segments;
     if (collection === 'schedules' && name !== undefined && segments.length === 2) {
-      const group = url.searchParams.get('groupName') || 'default';
       if (method === 'POST') return createSchedule(name, body);
       if (method === 'PUT') return updateSchedule(name, body);
-      if (method === 'GET') {
+      const groupName = url.searchParams.get('groupName');
+      const group = groupName || 'default';
+      if (method === 'GET' || method === 'DELETE') {
+        validate(
+          NamedScheduleInput,
+          definedOnly({ Name: name, GroupName: groupName, ClientToken: url.searchParams.get('clientToken') }),
+        );
         requireGroup(group);
-        return requireSchedule(group, name).model;
-      }
-      if (method === 'DELETE') {
-        requireGroup(group);
-        requireSchedule(group, name);
+        const stored = requireSchedule(group, name);
+        if (method === 'GET') return stored.model;
         removeSchedule(key(group, name));
         return {};
       }
@@ -265,20 +490,13 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     if (collection === 'schedules' && segments.length === 1 && method === 'GET')
       return listSchedules(url.searchParams);
     if (collection === 'schedule-groups' && name !== undefined && segments.length === 2) {
-      if (method === 'POST') {
-        validateName(name);
-        if (groups.has(name))
-          throw new ApiError(409, 'ConflictException', `Schedule group ${name} already exists.`);
-        groups.set(name, {
-          Name: name,
-          Arn: groupArn(name),
-          CreationDate: nowSeconds(),
-          LastModificationDate: nowSeconds(),
-        });
-        return { ScheduleGroupArn: groupArn(name) };
-      }
-      if (method === 'GET') return { ...requireGroup(name), State: 'ACTIVE' };
-      if (method === 'DELETE') {
+      if (method === 'POST') return createScheduleGroup(name, body);
+      if (method === 'GET' || method === 'DELETE') {
+        validate(
+          NamedScheduleGroupInput,
+          definedOnly({ Name: name, ClientToken: url.searchParams.get('clientToken') }),
+        );
+        if (method === 'GET') return groupView(requireGroup(name));
         if (name === 'default')
           throw new ApiError(400, 'ValidationException', 'The default group cannot be deleted.');
         requireGroup(name);
@@ -287,16 +505,8 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
         return {};
       }
     }
-    if (collection === 'schedule-groups' && segments.length === 1 && method === 'GET') {
-      const prefix = url.searchParams.get('NamePrefix') ?? '';
-      return {
-        ScheduleGroups: [...groups.values()]
-          .filter((g) => g.Name.startsWith(prefix))
-          .map((g) => ({ ...g, State: 'ACTIVE' })),
-      };
-    }
-    if (collection === 'tags' && method === 'GET') return { Tags: [] };
-    if (collection === 'tags') return {};
+    if (collection === 'schedule-groups' && segments.length === 1 && method === 'GET')
+      return listScheduleGroups(url.searchParams);
     throw new ApiError(404, 'ResourceNotFoundException', `No such operation: ${method} ${url.pathname}`);
   }
 
@@ -358,6 +568,19 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
       .replaceAll('<aws.scheduler.attempt-number>', String(delivery.attempt));
   }
 
+  /** The body of one attempt: the target's Input with its context attributes, or the default notification. */
+  function payload(model: ScheduleModel, delivery: PendingDelivery): string {
+    if (model.Target.Input !== undefined) return substitute(model.Target.Input, model, delivery);
+    delivery.eventId ??= randomUUID();
+    return defaultNotification({
+      id: delivery.eventId,
+      scheduleArn: model.Arn,
+      scheduledTime: delivery.scheduledTime,
+      region,
+      account: accountId,
+    });
+  }
+
   async function attempt(
     stored: StoredSchedule,
     delivery: PendingDelivery,
@@ -368,41 +591,72 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
       schedule: model.Name,
       scheduledTime: formatScheduledTime(delivery.scheduledTime),
       attempt: delivery.attempt,
+      target: model.Target.Arn,
     };
-    const input = substitute(model.Target.Input ?? '', model, delivery);
+    const input = payload(model, delivery);
     try {
       await options.deliver({
         arn: model.Target.Arn,
         input,
         ...(model.Target.SqsParameters ? { sqsParameters: model.Target.SqsParameters } : {}),
       });
+      if (delivery.lastError !== undefined)
+        debug('firing delivered after a failed attempt', { schedule: model.Arn, attempt: delivery.attempt });
       return { ...base, outcome: 'delivered' };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const reason = failureReason(error, input);
+      const retryable = isRetryable(error);
       const retries = model.Target.RetryPolicy?.MaximumRetryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
       const maxAgeMs =
         (model.Target.RetryPolicy?.MaximumEventAgeInSeconds ?? DEFAULT_EVENT_AGE_SECONDS) * 1000;
       const nextAt = now + Math.min(2 ** (delivery.attempt - 1), 60) * 1000;
-      if (delivery.attempt <= retries && nextAt - delivery.scheduledTime <= maxAgeMs) {
-        stored.pending.push({ ...delivery, attempt: delivery.attempt + 1, deliverAt: nextAt });
-        return { ...base, outcome: 'retrying', error: message };
-      }
       const dlq = model.Target.DeadLetterConfig?.Arn;
+      // Which schedule, which target, why; never the input.
+      const about = {
+        schedule: model.Arn,
+        target: model.Target.Arn,
+        scheduledTime: base.scheduledTime,
+        attempt: delivery.attempt,
+        reason,
+        retryable,
+      };
+      if (retryable && delivery.attempt <= retries && nextAt - delivery.scheduledTime <= maxAgeMs) {
+        // Logged when a firing first fails, and again only when it fails differently.
+        if (reason !== delivery.lastError) {
+          warn('firing not delivered; retrying per the retry policy', {
+            ...about,
+            nextAttemptAt: new Date(nextAt).toISOString(),
+            retryPolicy: { MaximumRetryAttempts: retries, MaximumEventAgeInSeconds: maxAgeMs / 1000 },
+          });
+        }
+        stored.pending.push({
+          ...delivery,
+          attempt: delivery.attempt + 1,
+          deliverAt: nextAt,
+          lastError: reason,
+        });
+        return { ...base, outcome: 'retrying', error: reason };
+      }
+      const why = retryable ? 'retry policy exhausted' : 'not retryable';
       if (dlq) {
         try {
-          await options.deliver({ arn: dlq, input, deadLetterReason: message });
-          log('firing dead-lettered', { schedule: model.Name, error: message });
-          return { ...base, outcome: 'dead-lettered', error: message };
+          await options.deliver({ arn: dlq, input, deadLetterReason: reason });
+          warn(`firing not delivered (${why}); sent to the dead-letter queue`, {
+            ...about,
+            deadLetterQueue: dlq,
+          });
+          return { ...base, outcome: 'dead-lettered', error: reason };
         } catch (dlqError) {
-          log('dead-letter delivery failed; firing dropped', {
-            schedule: model.Name,
-            error: String(dlqError),
+          warn(`firing not delivered (${why}) nor dead-lettered; dropped`, {
+            ...about,
+            deadLetterQueue: dlq,
+            deadLetterReason: failureReason(dlqError, input),
           });
         }
       } else {
-        log('firing dropped after retries', { schedule: model.Name, error: message });
+        warn(`firing not delivered (${why}); dropped (no dead-letter queue)`, about);
       }
-      return { ...base, outcome: 'dropped', error: message };
+      return { ...base, outcome: 'dropped', error: reason };
     }
   }
 
@@ -428,7 +682,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
         isFinished(stored)
       ) {
         removeSchedule(k);
-        log('schedule deleted after completion', { name: stored.model.Name });
+        debug('schedule deleted after completion', { name: stored.model.Name });
       }
     }
     return reports;
@@ -455,6 +709,8 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
         } catch {
           throw new ApiError(400, 'ValidationException', 'Request body is not valid JSON');
         }
+        if (typeof body !== 'object' || body === null || Array.isArray(body))
+          throw new ApiError(400, 'ValidationException', 'Request body must be a JSON object');
       }
       const result = await handle(req.method ?? 'GET', new URL(req.url ?? '/', 'http://localhost'), body);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result));
@@ -493,7 +749,7 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
     startTicking: (intervalMs = 250) => {
       if (timer) return;
       timer = setInterval(() => {
-        fireDue().catch((error) => log('fireDue failed', { error: String(error) }));
+        fireDue().catch((error) => warn('fireDue failed', { error: String(error) }));
       }, intervalMs);
       timer.unref();
     },
@@ -502,27 +758,5 @@ export function createSchedulerEmulator(options: SchedulerEmulatorOptions): Sche
       timer = undefined;
     },
     schedules: () => [...schedules.values()].map((s) => s.model),
-  };
-}
-
-/** Delivers firings to SQS queues, as Scheduler's SQS target does. */
-export function sqsDeliverer(sqs: SQSClient, resolveQueueUrl: (arn: string) => string) {
-  return async (target: DeliveryTarget): Promise<void> => {
-    await sqs.send(
-      new SendMessageCommand({
-        QueueUrl: resolveQueueUrl(target.arn),
-        MessageBody: target.input,
-        ...(target.sqsParameters?.MessageGroupId
-          ? { MessageGroupId: target.sqsParameters.MessageGroupId }
-          : {}),
-        ...(target.deadLetterReason
-          ? {
-              MessageAttributes: {
-                ERROR_MESSAGE: { DataType: 'String', StringValue: target.deadLetterReason.slice(0, 1024) },
-              },
-            }
-          : {}),
-      }),
-    );
   };
 }

@@ -1,6 +1,13 @@
 /** The emulator's stored state and request validation, shaped like the Scheduler API's. */
 import type { ParsedSchedule } from '../../functions/domain/schedule/index.js';
 import { isValidTimeZone, parseScheduleExpression } from '../../functions/domain/schedule/index.js';
+import {
+  ScheduleInput,
+  type Shape,
+  TARGET_INPUT_MAX_BYTES,
+  violationMessage,
+  violations,
+} from './api-model.js';
 
 export class ApiError extends Error {
   constructor(
@@ -49,6 +56,10 @@ export interface PendingDelivery {
   scheduledTime: number;
   deliverAt: number;
   attempt: number;
+  /** The default notification's event id: one per firing, the same on each retry. */
+  eventId?: string;
+  /** Why the previous attempt failed, so a retry failing the same way is not logged again. */
+  lastError?: string;
 }
 
 export interface StoredSchedule {
@@ -62,23 +73,14 @@ export interface StoredSchedule {
   pending: PendingDelivery[];
 }
 
-const NAME = /^[0-9a-zA-Z-_.]+$/;
+const invalid = (message: string) => new ApiError(400, 'ValidationException', message);
 
-export function validateName(name: string, what = 'Name'): void {
-  if (!name || name.length > 64 || !NAME.test(name)) {
-    throw new ApiError(
-      400,
-      'ValidationException',
-      `${what} must be 1-64 characters of [0-9a-zA-Z-_.], got "${name}"`,
-    );
-  }
+/** Refuses `input` with AWS's ValidationException when it breaks a constraint of `shape`. */
+export function validate(shape: Shape, input: Record<string, unknown>): void {
+  const found = violations(shape, input);
+  if (found.length > 0) throw invalid(violationMessage(found));
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Validates a Create/UpdateSchedule body; returns the parsed expression. */
 /**
  * Parsed expressions are read-only, so schedules with the same expression share one: a
  * parsed cron holds its fields as sets (about 6 KB), which 100,000 schedules would repeat.
@@ -93,60 +95,27 @@ function parsedExpression(expression: string): ReturnType<typeof parseScheduleEx
   return parsed;
 }
 
-export function validateScheduleBody(body: Record<string, unknown>): ParsedSchedule {
-  const invalid = (message: string) => new ApiError(400, 'ValidationException', message);
-  const expression = body.ScheduleExpression;
-  if (typeof expression !== 'string' || expression.length === 0 || expression.length > 256) {
-    throw invalid('ScheduleExpression is required (1-256 characters)');
-  }
+/**
+ * Validates a Create/UpdateSchedule request (the body with the URI's Name): first every
+ * constraint of the API model, then what the service checks beyond it. Returns the parsed
+ * expression.
+ */
+export function validateScheduleBody(name: string, body: Record<string, unknown>): ParsedSchedule {
+  validate(ScheduleInput, { ...body, Name: name });
+  const expression = body.ScheduleExpression as string;
   const parsed = parsedExpression(expression);
   if (!parsed.ok) throw invalid(`Invalid Schedule Expression ${expression}: ${parsed.message}`);
   const timezone = body.ScheduleExpressionTimezone;
-  if (timezone !== undefined && (typeof timezone !== 'string' || !isValidTimeZone(timezone))) {
-    throw invalid(`ScheduleExpressionTimezone "${String(timezone)}" is not a valid time zone`);
+  if (typeof timezone === 'string' && !isValidTimeZone(timezone)) {
+    throw invalid(`ScheduleExpressionTimezone "${timezone}" is not a valid time zone`);
   }
-  const window = body.FlexibleTimeWindow;
-  if (!isObject(window) || (window.Mode !== 'OFF' && window.Mode !== 'FLEXIBLE')) {
-    throw invalid('FlexibleTimeWindow.Mode is required: OFF or FLEXIBLE');
+  const window = body.FlexibleTimeWindow as { Mode: string; MaximumWindowInMinutes?: number };
+  if (window.Mode === 'FLEXIBLE' && window.MaximumWindowInMinutes === undefined) {
+    throw invalid('FlexibleTimeWindow.MaximumWindowInMinutes must be 1-1440 when Mode is FLEXIBLE');
   }
-  if (window.Mode === 'FLEXIBLE') {
-    const minutes = window.MaximumWindowInMinutes;
-    if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
-      throw invalid('FlexibleTimeWindow.MaximumWindowInMinutes must be 1-1440 when Mode is FLEXIBLE');
-    }
-  }
-  const target = body.Target;
-  if (!isObject(target)) throw invalid('Target is required');
-  if (typeof target.Arn !== 'string' || target.Arn.length === 0) throw invalid('Target.Arn is required');
-  if (typeof target.RoleArn !== 'string' || target.RoleArn.length === 0)
-    throw invalid('Target.RoleArn is required');
-  if (target.Input !== undefined && (typeof target.Input !== 'string' || target.Input.length > 8192)) {
-    throw invalid('Target.Input must be a string of at most 8192 characters');
-  }
-  const retry = target.RetryPolicy;
-  if (retry !== undefined) {
-    if (!isObject(retry)) throw invalid('Target.RetryPolicy must be an object');
-    const attempts = retry.MaximumRetryAttempts;
-    if (attempts !== undefined && (typeof attempts !== 'number' || attempts < 0 || attempts > 185)) {
-      throw invalid('Target.RetryPolicy.MaximumRetryAttempts must be 0-185');
-    }
-    const age = retry.MaximumEventAgeInSeconds;
-    if (age !== undefined && (typeof age !== 'number' || age < 60 || age > 86_400)) {
-      throw invalid('Target.RetryPolicy.MaximumEventAgeInSeconds must be 60-86400');
-    }
-  }
-  if (body.State !== undefined && body.State !== 'ENABLED' && body.State !== 'DISABLED') {
-    throw invalid('State must be ENABLED or DISABLED');
-  }
-  if (
-    body.ActionAfterCompletion !== undefined &&
-    body.ActionAfterCompletion !== 'NONE' &&
-    body.ActionAfterCompletion !== 'DELETE'
-  ) {
-    throw invalid('ActionAfterCompletion must be NONE or DELETE');
-  }
-  for (const key of ['StartDate', 'EndDate'] as const) {
-    if (body[key] !== undefined && typeof body[key] !== 'number') throw invalid(`${key} must be a timestamp`);
+  const target = body.Target as TargetModel;
+  if (target.Input !== undefined && Buffer.byteLength(target.Input, 'utf8') > TARGET_INPUT_MAX_BYTES) {
+    throw invalid('Target.Input must be at most 256 KB');
   }
   if (
     typeof body.StartDate === 'number' &&
@@ -154,12 +123,6 @@ export function validateScheduleBody(body: Record<string, unknown>): ParsedSched
     body.EndDate <= body.StartDate
   ) {
     throw invalid('The EndDate must be after the StartDate');
-  }
-  if (
-    body.Description !== undefined &&
-    (typeof body.Description !== 'string' || body.Description.length > 512)
-  ) {
-    throw invalid('Description must be at most 512 characters');
   }
   return parsed.schedule;
 }
