@@ -8,9 +8,7 @@ import * as z from 'zod';
 import type { ApiKeyStore } from '../adapters/api-key-store.js';
 import type { AuditLog } from '../adapters/audit-log.js';
 import type { Authenticate } from '../adapters/authenticator.js';
-import type { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import type { RateLimiter } from '../adapters/rate-limiter.js';
-import type { RunStore } from '../adapters/run-store.js';
 import type { SigningSecrets } from '../adapters/signing-secrets.js';
 import type { TenantLimits } from '../commons/config.js';
 import {
@@ -38,23 +36,23 @@ import {
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
 import { jsonPath, walkJson } from '../domain/json-walk.js';
-import type { Clock, FiringQueue } from '../domain/ports.js';
+import type { Clock, DeadLetterRepository, FiringQueue, Logger, RunRepository } from '../domain/ports.js';
 import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
 import { redriveDeadLetters } from '../usecases/dead-letters.js';
-import { type JobService, type JobServiceLogger, toPublicJob } from '../usecases/jobs.js';
+import { type JobService, toPublicJob } from '../usecases/jobs.js';
 import { runNow } from '../usecases/run-now.js';
 import { openApiDocument } from './openapi.js';
 import { json, problem } from './problem.js';
 
 export interface ApiDeps {
   jobs: JobService;
-  runs: RunStore;
+  runs: RunRepository;
   /** Where manual runs and redriven dead letters are queued. */
   queue: FiringQueue;
-  deadLetters: DeadLetterStore;
+  deadLetters: DeadLetterRepository;
   clock: Clock;
-  logger: JobServiceLogger;
+  logger: Logger;
   /** Cheap dependency checks for /v1/health; each resolves or throws. */
   healthChecks: Record<string, () => Promise<void>>;
   /** Who calls: from the Authorization header (API key or token). */
@@ -585,7 +583,7 @@ function parseBody(event: APIGatewayProxyEvent): unknown {
 
 function toProblem(
   error: unknown,
-  logger: JobServiceLogger,
+  logger: Logger,
   path: string,
   method: string,
 ): APIGatewayProxyResult {

@@ -33,10 +33,6 @@ import {
 } from '../domain/run-lifecycle.js';
 import { triggerDependents } from './dependencies.js';
 
-/** The firing message, as the worker parses it (one schema: domain/firing.ts). */
-export { firingMessageSchema, runIdOf } from '../domain/firing.js';
-export type FiringMessageBody = FiringMessage;
-
 export interface ExecuteDeps {
   jobs: JobRepository;
   runs: RunRepository;
@@ -70,7 +66,7 @@ export type FiringOutcome =
  */
 const LEASE_MARGIN_SECONDS = 30;
 
-export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBody): Promise<FiringOutcome> {
+export async function executeFiring(deps: ExecuteDeps, message: FiringMessage): Promise<FiringOutcome> {
   const { tenantId, jobId } = message;
   const runId = runIdOf(message);
   const log = {
@@ -129,7 +125,7 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessageBod
 async function claimAndRun(
   deps: ExecuteDeps,
   job: StoredJob,
-  message: FiringMessageBody,
+  message: FiringMessage,
   runId: string,
   claimToken: string,
   leaseUntil: Date,
@@ -293,7 +289,7 @@ const DEFER_MAX_SECONDS = 30;
 async function deferred(
   deps: ExecuteDeps,
   job: StoredJob,
-  message: FiringMessageBody,
+  message: FiringMessage,
   now: Date,
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
@@ -315,7 +311,7 @@ async function deferred(
 async function missed(
   deps: ExecuteDeps,
   job: StoredJob,
-  message: FiringMessageBody,
+  message: FiringMessage,
   runId: string,
   now: Date,
   reason: string,
@@ -352,7 +348,7 @@ const BUFFER_POLL_SECONDS = 10;
 async function overlapped(
   deps: ExecuteDeps,
   job: StoredJob,
-  message: FiringMessageBody,
+  message: FiringMessage,
   runId: string,
   now: Date,
   log: Record<string, unknown>,

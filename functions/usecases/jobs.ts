@@ -42,9 +42,6 @@ import { type Target, targetArnField } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
 import { ScheduleSync } from './schedule-sync.js';
 
-/** The use cases' logger (the port), by its older name. */
-export type JobServiceLogger = Logger;
-
 export interface JobServiceDeps {
   jobs: JobRepository;
   schedules: ScheduleWriter;
