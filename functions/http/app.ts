@@ -581,12 +581,7 @@ function parseBody(event: APIGatewayProxyEvent): unknown {
   return parsed;
 }
 
-function toProblem(
-  error: unknown,
-  logger: Logger,
-  path: string,
-  method: string,
-): APIGatewayProxyResult {
+function toProblem(error: unknown, logger: Logger, path: string, method: string): APIGatewayProxyResult {
   if (error instanceof ValidationError) {
     return problem(400, 'validation', 'Invalid request', error.message, { errors: error.errors });
   }
