@@ -36,7 +36,14 @@ import {
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
 import { jsonPath, walkJson } from '../domain/json-walk.js';
-import type { Clock, DeadLetterRepository, FiringQueue, Logger, RunRepository } from '../domain/ports.js';
+import type {
+  Clock,
+  DeadLetterRepository,
+  FiringQueue,
+  FiringSigner,
+  Logger,
+  RunRepository,
+} from '../domain/ports.js';
 import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
 import { redriveDeadLetters } from '../usecases/dead-letters.js';
@@ -50,6 +57,8 @@ export interface ApiDeps {
   runs: RunRepository;
   /** Where manual runs and redriven dead letters are queued. */
   queue: FiringQueue;
+  /** Checks a dead letter was Sundial's before it is redriven (invariant 8). */
+  firingSigner: FiringSigner;
   deadLetters: DeadLetterRepository;
   clock: Clock;
   logger: Logger;
@@ -378,7 +387,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       POST: async (req) => {
         const { ids } = parseOrThrow(redriveBody, req.body());
         const result = await redriveDeadLetters(
-          { deadLetters: deps.deadLetters, queue: deps.queue, clock: deps.clock },
+          { deadLetters: deps.deadLetters, queue: deps.queue, clock: deps.clock, signer: deps.firingSigner },
           req.principal.tenantId,
           ids,
           req.principal.subject,

@@ -75,7 +75,7 @@ export async function archiveDeadLetter(
 }
 
 export async function redriveDeadLetters(
-  deps: { deadLetters: DeadLetterRepository; queue: FiringQueue; clock: Clock },
+  deps: { deadLetters: DeadLetterRepository; queue: FiringQueue; clock: Clock; signer: FiringSigner },
   tenantId: string,
   ids: string[],
   by: string,
@@ -96,6 +96,14 @@ export async function redriveDeadLetters(
     const message = parseFiring(letter.body);
     if (!message) {
       throw ValidationError.of('ids', `dead letter ${letter.id} has a malformed body and cannot be redriven`);
+    }
+    // The queue signs what it sends: a message Sundial never signed must not gain a MAC by
+    // being redriven (invariant 8), whoever holds its dead letter.
+    if (!(await deps.signer.verify(message))) {
+      throw ValidationError.of(
+        'ids',
+        `dead letter ${letter.id} was not sent by Sundial and cannot be redriven`,
+      );
     }
     // Send first, then mark: a crash in between can at worst send it twice, and a firing
     // delivered twice still makes one run; marking first could lose it.

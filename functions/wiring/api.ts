@@ -34,7 +34,6 @@ export interface ApiClients {
 export type ApiServices = ApiDeps & {
   config: ApiConfig;
   jobStore: ReturnType<typeof newJobStore>;
-  firingSigner: ReturnType<typeof newFiringSigner>;
   schedules: ReturnType<typeof newScheduleGateway>;
 };
 
