@@ -39,7 +39,7 @@ import { newFiringSigner, newSecretBox } from '../functions/wiring/parts.js';
 import type { Platform } from '../functions/wiring/platform.js';
 import { type WorkerServices, wireWorker } from '../functions/wiring/worker.js';
 import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
-import type { EnvKey, FunctionId } from '../lib/environment.js';
+import { type EnvKey, FUNCTION_IDS, type FunctionId } from '../lib/environment.js';
 import { startApiGateway } from './api-gateway.js';
 import { LocalEventBridge, LocalLambda } from './aws-targets.js';
 import { DelayLine } from './delay-line.js';
@@ -313,10 +313,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       region: LOCAL_REGION,
     };
     const environments = Object.fromEntries(
-      (['Api', 'Worker', 'DeadLetters', 'Sync', 'Reconciler'] as const).map((fn) => [
-        fn,
-        environmentFor(fn, values),
-      ]),
+      FUNCTION_IDS.map((fn) => [fn, environmentFor(fn, values)]),
     ) as Record<FunctionId, Record<string, string>>;
     const configs = {
       Api: loadConfig('Api', environments.Api),

@@ -6,13 +6,13 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiKeyStore } from '../adapters/api-key-store.js';
 import { AuditLog } from '../adapters/audit-log.js';
 import { createAuthenticator } from '../adapters/authenticator.js';
-import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import { SigningSecrets } from '../adapters/signing-secrets.js';
 import { type ApiConfig, targetAccessOf } from '../commons/config.js';
 import { QuotaExceededError } from '../domain/errors.js';
 import type { ApiDeps } from '../http/app.js';
 import { JobService } from '../usecases/jobs.js';
 import {
+  newDeadLetterStore,
   newFiringQueue,
   newFiringSigner,
   newJobStore,
@@ -76,7 +76,7 @@ export function wireApi(config: ApiConfig, clients: ApiClients, platform: Platfo
     jobs,
     runs: newRunStore(db, config),
     queue,
-    deadLetters: new DeadLetterStore(db, config.runsTableName, config.runRetentionDays),
+    deadLetters: newDeadLetterStore(db, config),
     clock,
     logger,
     healthChecks: {

@@ -5,11 +5,17 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import type { DeadLettersConfig, ReconcilerConfig, SyncConfig } from '../commons/config.js';
 import type { Clock, DeadLetterRepository, FiringSigner, Logger, RunRepository } from '../domain/ports.js';
 import { ScheduleSync } from '../usecases/schedule-sync.js';
-import { newFiringSigner, newJobStore, newRunStore, newScheduleGateway, newSecretBox } from './parts.js';
+import {
+  newDeadLetterStore,
+  newFiringSigner,
+  newJobStore,
+  newRunStore,
+  newScheduleGateway,
+  newSecretBox,
+} from './parts.js';
 import type { Platform } from './platform.js';
 
 export interface MaintenanceClients {
@@ -63,7 +69,7 @@ export function wireDeadLetters(
   platform: Platform,
 ): DeadLetterServices {
   return {
-    deadLetters: new DeadLetterStore(clients.db, config.runsTableName, config.runRetentionDays),
+    deadLetters: newDeadLetterStore(clients.db, config),
     runs: newRunStore(clients.db, config),
     signer: newFiringSigner(clients.db, config, newSecretBox(clients.kms, config)),
     clock: platform.clock,

@@ -7,6 +7,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import { SqsFiringQueue } from '../adapters/firing-queue.js';
 import { KeyedFiringSigner } from '../adapters/firing-signer.js';
 import { JobStore } from '../adapters/job-store.js';
@@ -36,6 +37,11 @@ export const newRunStore = (
   db: DynamoDBDocumentClient,
   config: Pick<Config, 'runsTableName' | 'runRetentionDays'>,
 ) => new RunStore(db, config.runsTableName, config.runRetentionDays);
+
+export const newDeadLetterStore = (
+  db: DynamoDBDocumentClient,
+  config: Pick<Config, 'runsTableName' | 'runRetentionDays'>,
+) => new DeadLetterStore(db, config.runsTableName, config.runRetentionDays);
 
 export const newRateLimiter = (db: DynamoDBDocumentClient, config: Pick<Config, 'jobsTableName'>) =>
   new RateLimiter(db, config.jobsTableName);
