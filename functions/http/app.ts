@@ -31,7 +31,6 @@ import {
   computeNextRunAt,
   JOB_ID,
   JOB_STATES,
-  type Job,
   validateSchedule,
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
@@ -257,7 +256,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   // the worker writes nothing to the job per run and nextRunAt never shows a time past.
   const present = async (job: Parameters<typeof toPublicJob>[0]) => ({
     ...toPublicJob(job, await deps.runs.latest(job.tenantId, job.id)),
-    nextRunAt: computeNextRunAt(job as Job, deps.clock.now()),
+    nextRunAt: computeNextRunAt(job, deps.clock.now()),
   });
   const jobResponse = async (
     status: number,
