@@ -36,6 +36,11 @@ export const ENV = {
    * (`sqs.<region>.localhost`) that is not where its API listens.
    */
   sqsEndpoint: 'SUNDIAL_LOCAL_SQS_ORIGIN',
+  /**
+   * The API's base URL (no trailing slash): long-running HTTP targets are handed
+   * `<callbackBaseUrl>/v1/callbacks/<token>` to report to.
+   */
+  callbackBaseUrl: 'CALLBACK_BASE_URL',
   runRetentionDays: 'RUN_RETENTION_DAYS',
   failureTopic: 'FAILURE_TOPIC_ARN',
   tenantMaxJobs: 'TENANT_MAX_JOBS',
@@ -55,7 +60,7 @@ export type EnvKey = keyof typeof ENV;
 export type EnvName = (typeof ENV)[EnvKey];
 
 /** Sundial's functions by their construct id (the function is named `sundial-<stage>-<id>`). */
-export const FUNCTION_IDS = ['Api', 'Worker', 'DeadLetters', 'Sync', 'Reconciler'] as const;
+export const FUNCTION_IDS = ['Api', 'Worker', 'Completion', 'DeadLetters', 'Sync', 'Reconciler'] as const;
 export type FunctionId = (typeof FUNCTION_IDS)[number];
 
 export interface FunctionEnvironment {
@@ -78,8 +83,16 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
     optional: ['sqsEndpoint', 'runRetentionDays', ...tenantApiLimits, ...jwt, 'region'],
   },
   Worker: {
-    required: ['jobsTable', 'runsTable', ...queueUrls, 'secretsKey', ...targets],
+    required: ['jobsTable', 'runsTable', ...queueUrls, 'secretsKey', ...targets, 'callbackBaseUrl'],
     optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'tenantRunsInProgress', 'region'],
+  },
+  /**
+   * Ends long runs: ECS and Step Functions state-change events (an EventBridge rule), and a
+   * sweep every minute over the runs waiting on a deadline, a heartbeat or a poll.
+   */
+  Completion: {
+    required: ['jobsTable', 'runsTable', ...queueUrls, 'secretsKey', ...targets, 'callbackBaseUrl'],
+    optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'region'],
   },
   DeadLetters: {
     required: ['jobsTable', 'runsTable', 'secretsKey', 'deadLetterQueueArns'],

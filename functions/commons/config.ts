@@ -78,6 +78,8 @@ export interface Config {
   tenantRunsInProgress?: number;
   /** The KMS key (id or ARN) that seals secrets at rest. */
   secretsKeyId: string;
+  /** The API's base URL, which long-running HTTP targets call back to. */
+  callbackBaseUrl: string;
   /** This deployment's region (for queue URLs that do not name one). */
   region: string;
   /** The OIDC issuer whose tokens the API accepts besides API keys; none when unset. */
@@ -180,6 +182,16 @@ const FIELDS: {
     },
   },
   failureTopicArn: { keys: ['failureTopic'], parse: (read) => read('failureTopic') || undefined },
+  callbackBaseUrl: {
+    keys: ['callbackBaseUrl'],
+    parse: (read) => {
+      const value = nonEmpty('callbackBaseUrl', read('callbackBaseUrl'));
+      if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(value)) {
+        throw new ConfigurationError(`${ENV.callbackBaseUrl} must be an http(s) URL, got "${value}"`);
+      }
+      return value.replace(/\/+$/, '');
+    },
+  },
 };
 
 /** The settings of each function. */
@@ -213,6 +225,21 @@ export const CONFIG_FIELDS = {
     'runRetentionDays',
     'failureTopicArn',
     'tenantRunsInProgress',
+    'callbackBaseUrl',
+    'region',
+  ],
+  Completion: [
+    'jobsTableName',
+    'runsTableName',
+    'queueUrls',
+    'secretsKeyId',
+    'allowedTargetArns',
+    'protectedArns',
+    'allowedHttpHosts',
+    'sqsEndpoint',
+    'runRetentionDays',
+    'failureTopicArn',
+    'callbackBaseUrl',
     'region',
   ],
   DeadLetters: [
@@ -237,6 +264,7 @@ export const CONFIG_FIELDS = {
 export type ConfigOf<F extends FunctionId> = Pick<Config, (typeof CONFIG_FIELDS)[F][number]>;
 export type ApiConfig = ConfigOf<'Api'>;
 export type WorkerConfig = ConfigOf<'Worker'>;
+export type CompletionConfig = ConfigOf<'Completion'>;
 export type DeadLettersConfig = ConfigOf<'DeadLetters'>;
 export type SyncConfig = ConfigOf<'Sync'>;
 export type ReconcilerConfig = ConfigOf<'Reconciler'>;
