@@ -48,12 +48,24 @@ export const JOBS_TABLE: TableDefinition = {
   ],
 };
 
+/** Number of shards of the long-run watch index; spreads its writes over partitions. */
+export const WATCH_SHARDS = 4;
+
 export const RUNS_TABLE: TableDefinition = {
   id: 'Runs',
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
   timeToLiveAttribute: 'expiresAt',
-  globalSecondaryIndexes: [],
+  globalSecondaryIndexes: [
+    {
+      // Sparse: only long runs in progress (or ended but not yet settled) carry these keys;
+      // the completion sweep reads the ones due (a deadline, a heartbeat check, a poll).
+      indexName: 'byWatch',
+      partitionKey: { name: 'watchShard', type: 'S' },
+      sortKey: { name: 'watchAt', type: 'S' },
+      nonKeyAttributes: [],
+    },
+  ],
 };
 
 export const TABLES: readonly TableDefinition[] = [JOBS_TABLE, RUNS_TABLE];
@@ -102,6 +114,17 @@ export const RUN_RETENTION_DAYS = 30;
 export const SYNC_GRACE_SECONDS = 30;
 /** How often the reconciler compares every job with its schedule (minutes) in the stack. */
 export const RECONCILE_MINUTES = 15;
+/** How often the completion function sweeps long runs for deadlines and polls (minutes). */
+export const COMPLETION_SWEEP_MINUTES = 1;
+/** Completion function timeout: a sweep stops taking new runs well before it. */
+export const COMPLETION_TIMEOUT_SECONDS = 60;
+/**
+ * The prefix of every attempt key: ECS `startedBy`, Step Functions execution names and
+ * RunTask client tokens start with it, so the EventBridge rules match Sundial's own only.
+ */
+export const ATTEMPT_KEY_PREFIX = 'sundial-';
+/** Long runs whose deadline passed more than a sweep ago and still are not closed (alarm). */
+export const OVERDUE_RUNS_METRIC = 'LongRunsOverdue';
 /** How often the sync sweeper runs (minutes) in the stack. */
 export const SYNC_SWEEP_MINUTES = 1;
 /**
