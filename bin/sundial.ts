@@ -5,6 +5,7 @@ import { RUN_RETENTION_DAYS } from '../lib/definitions.js';
 import {
   parseAllowedHttpHosts,
   parseAllowedTargetArns,
+  parseEcsPassRoleArns,
   parseJwtContext,
   parseRetentionDays,
   parseStage,
@@ -19,6 +20,7 @@ const stack = new SundialStack(app, `Sundial-${stage}`, {
   stage,
   runRetentionDays: parseRetentionDays(app.node.tryGetContext('runRetentionDays'), RUN_RETENTION_DAYS),
   allowedTargetArns: parseAllowedTargetArns(app.node.tryGetContext('allowedTargetArns')),
+  ecsPassRoleArns: parseEcsPassRoleArns(app.node.tryGetContext('ecsPassRoleArns')),
   allowedHttpHosts: parseAllowedHttpHosts(app.node.tryGetContext('allowedHttpHosts')),
   tenantLimits: parseTenantLimits((key) => app.node.tryGetContext(key)),
   ...(app.node.tryGetContext('alarmEmail')

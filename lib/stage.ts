@@ -32,22 +32,80 @@ export function parseWorkerTracing(value: unknown): boolean {
   throw new Error(`workerTracing must be true or false, got "${String(value)}"`);
 }
 
-/** What an allowed target ARN pattern may look like: Lambda functions, SQS queues, event buses. */
-const TARGET_ARN_PATTERN =
-  /^arn:(aws|aws-cn|aws-us-gov|\*):(lambda|sqs|events):([a-z0-9-]+|\*):(\d{12}|\*):[A-Za-z0-9_.:/*$-]+$/;
+const PARTITION = '(aws|aws-cn|aws-us-gov|\\*)';
+const REGION = '([a-z0-9-]+|\\*)';
+const ACCOUNT = '(\\d{12}|\\*)';
+/** An ECS cluster or task-definition family, or a Step Functions state machine name; `*` allowed. */
+const NAME = '[A-Za-z0-9_*-]+';
+const arnPattern = (service: string, resource: string) =>
+  new RegExp(`^arn:${PARTITION}:${service}:${REGION}:${ACCOUNT}:${resource}$`);
 
 /**
- * The ARNs Lambda, SQS and EventBridge targets may name, from `-c allowedTargetArns=a,b`
- * (or a JSON array in cdk.json). `*` wildcards are allowed, as in IAM; none by default.
+ * What an allowed target ARN pattern may look like, by kind. ECS and Step Functions ARNs name
+ * exactly one kind of resource (a cluster, a task definition, a state machine), so the worker's
+ * grants and the completion rules can be derived from them without guessing.
+ */
+export const TARGET_ARN_KINDS = {
+  lambda: { label: 'Lambda function', pattern: arnPattern('lambda', '[A-Za-z0-9_.:/*$-]+') },
+  sqs: { label: 'SQS queue', pattern: arnPattern('sqs', '[A-Za-z0-9_.:/*$-]+') },
+  events: { label: 'EventBridge bus', pattern: arnPattern('events', '[A-Za-z0-9_.:/*$-]+') },
+  ecsCluster: { label: 'ECS cluster', pattern: arnPattern('ecs', `cluster/${NAME}`) },
+  // A family (every revision), family:revision, or family:* as in IAM.
+  ecsTaskDefinition: {
+    label: 'ECS task definition',
+    pattern: arnPattern('ecs', `task-definition/${NAME}(:([1-9][0-9]*|\\*))?`),
+  },
+  stateMachine: {
+    label: 'Step Functions state machine',
+    pattern: arnPattern('states', `stateMachine:${NAME}`),
+  },
+} as const;
+export type TargetArnKind = keyof typeof TARGET_ARN_KINDS;
+
+/** The kind of an allowed target ARN pattern, or undefined when it is none of them. */
+export function targetArnKind(arn: string): TargetArnKind | undefined {
+  return (Object.keys(TARGET_ARN_KINDS) as TargetArnKind[]).find((kind) =>
+    TARGET_ARN_KINDS[kind].pattern.test(arn),
+  );
+}
+
+/** Splits a comma list from `-c` (or a JSON array in cdk.json) into trimmed, non-empty entries. */
+const contextList = (value: unknown): string[] =>
+  value === undefined || value === ''
+    ? []
+    : (Array.isArray(value) ? value : String(value).split(',')).map((v) => String(v).trim()).filter(Boolean);
+
+/**
+ * The ARNs Lambda, SQS, EventBridge, ECS and Step Functions targets may name, from
+ * `-c allowedTargetArns=a,b` (or a JSON array in cdk.json). `*` wildcards are allowed, as in
+ * IAM; none by default.
  */
 export function parseAllowedTargetArns(value: unknown): string[] {
-  if (value === undefined || value === '') return [];
-  const list = Array.isArray(value) ? value : String(value).split(',');
-  const arns = list.map((v) => String(v).trim()).filter(Boolean);
-  const bad = arns.filter((arn) => !TARGET_ARN_PATTERN.test(arn));
+  const arns = contextList(value);
+  const bad = arns.filter((arn) => targetArnKind(arn) === undefined);
+  if (bad.length > 0) {
+    const kinds = Object.values(TARGET_ARN_KINDS).map((k) => k.label);
+    throw new Error(
+      `allowedTargetArns must be ${kinds.slice(0, -1).join(', ')} or ${kinds.at(-1)} ARNs (wildcards allowed; an ECS task definition as task-definition/<family>, <family>:<revision> or <family>:*), got "${bad.join('", "')}"`,
+    );
+  }
+  return arns;
+}
+
+/** An IAM role ARN; `*` is allowed in the role's path and name only. */
+const ROLE_ARN_PATTERN = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/[A-Za-z0-9+=,.@_/*-]+$/;
+
+/**
+ * The roles ECS task definitions may hand their tasks (task and execution roles) that the worker
+ * may pass to ECS when it runs a task, from `-c ecsPassRoleArns=arn:aws:iam::123456789012:role/a,...`
+ * (or a JSON array in cdk.json); none by default.
+ */
+export function parseEcsPassRoleArns(value: unknown): string[] {
+  const arns = contextList(value);
+  const bad = arns.filter((arn) => !ROLE_ARN_PATTERN.test(arn));
   if (bad.length > 0) {
     throw new Error(
-      `allowedTargetArns must be Lambda function, SQS queue or EventBridge bus ARNs (wildcards allowed), got "${bad.join('", "')}"`,
+      `ecsPassRoleArns must be IAM role ARNs (arn:aws:iam::<account>:role/<name>, * allowed in the name), got "${bad.join('", "')}"`,
     );
   }
   return arns;

@@ -1,18 +1,21 @@
 /**
  * Sundial on AWS: API Gateway -> api Lambda -> DynamoDB jobs table; one EventBridge
  * Scheduler schedule per job -> SQS queue per priority (each with a DLQ) -> worker Lambda
- * -> DynamoDB runs table; a sweeper and a reconciler repair schedule drift. The stack
- * composes its parts, one construct each in lib/constructs/: data, scheduling, API,
- * worker, maintenance and monitoring.
+ * -> DynamoDB runs table; long runs (ECS tasks, Step Functions executions, HTTP callbacks)
+ * end in the completion function; a sweeper and a reconciler repair schedule drift. The
+ * stack composes its parts, one construct each in lib/constructs/: data, scheduling, API,
+ * worker, completion, maintenance and monitoring.
  */
 import { type CfnElement, RemovalPolicy, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.js';
+import { Completion } from './constructs/completion.js';
 import { Data } from './constructs/data.js';
 import { Maintenance } from './constructs/maintenance.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { logicalIdWithoutParts } from './constructs/part.js';
 import { Scheduling } from './constructs/scheduling.js';
+import { wildcardTargetResources } from './constructs/targets.js';
 import { Worker } from './constructs/worker.js';
 import { RUN_RETENTION_DAYS } from './definitions.js';
 import type { JwtContext, Stage, TenantLimits } from './stage.js';
@@ -22,10 +25,17 @@ export interface SundialStackProps extends StackProps {
   /** Days a run record is kept before DynamoDB's TTL removes it. Default 30. */
   runRetentionDays?: number;
   /**
-   * Lambda function, SQS queue and EventBridge bus ARNs (`*` wildcards allowed) that jobs
-   * may target. The worker is granted exactly these; none by default (HTTP targets only).
+   * Lambda function, SQS queue, EventBridge bus, ECS cluster and task definition, and Step
+   * Functions state machine ARNs (`*` wildcards allowed) that jobs may target. The worker is
+   * granted exactly these, the completion function what watching and stopping the long ones
+   * needs; none by default (HTTP targets only).
    */
   allowedTargetArns?: string[];
+  /**
+   * IAM roles (task and execution roles of the allowed task definitions) the worker may pass
+   * to ECS when it runs a task; none by default.
+   */
+  ecsPassRoleArns?: string[];
   /** Per-tenant limits; each goes to the function that reads it, the defaults apply to the rest. */
   tenantLimits?: TenantLimits;
   /**
@@ -49,6 +59,7 @@ export class SundialStack extends Stack {
   readonly scheduling: Scheduling;
   readonly api: Api;
   readonly worker: Worker;
+  readonly completion: Completion;
   readonly maintenance: Maintenance;
   readonly monitoring: Monitoring;
   /** Which element holds each logical id: two parts' resources must never share one. */
@@ -58,6 +69,7 @@ export class SundialStack extends Stack {
     super(scope, id, props);
     const { stage } = props;
     const allowedTargetArns = props.allowedTargetArns ?? [];
+    const ecsPassRoleArns = props.ecsPassRoleArns ?? [];
     const settings = {
       stage,
       runRetentionDays: props.runRetentionDays ?? RUN_RETENTION_DAYS,
@@ -76,36 +88,50 @@ export class SundialStack extends Stack {
       scheduling,
       ...(props.jwt ? { jwt: props.jwt } : {}),
     });
+    // The API's URL (`https://<id>.execute-api.<region>.<suffix>/<stage>/`; the functions' config
+    // strips the slash). The worker and the completion function depend on the API, never the reverse.
+    const callbackBaseUrl = api.restApi.url;
     const worker = new Worker(this, 'Worker', {
       ...settings,
       data,
+      ecsPassRoleArns,
+      callbackBaseUrl,
       ...(props.workerTracing === undefined ? {} : { tracing: props.workerTracing }),
     });
+    const completion = new Completion(this, 'Completion', { ...settings, data, callbackBaseUrl });
     const maintenance = new Maintenance(this, 'Maintenance', { ...settings, data, scheduling });
-    // Schedules, run now and retries put firings on the queues; run now and retries on the DLQs too.
-    const [apiRole, workerRole] = [api.function.role!, worker.function.role!];
-    data.allowSendersOnly([scheduling.role, apiRole, workerRole], [apiRole, workerRole]);
+    // Schedules, run now, retries and dependents put firings on the queues; run now and retries
+    // on the DLQs too.
+    const [apiRole, workerRole, completionRole] = [
+      api.function.role!,
+      worker.function.role!,
+      completion.function.role!,
+    ];
+    data.allowSendersOnly([scheduling.role, apiRole, workerRole, completionRole], [apiRole, workerRole]);
     const monitoring = new Monitoring(this, 'Monitoring', {
       stage,
       queues: data.queues,
       functions: {
         api: api.function,
         worker: worker.function,
+        completion: completion.function,
         sync: maintenance.sync,
         deadLetters: maintenance.deadLetters,
         reconciler: maintenance.reconciler,
       },
       restApi: api.restApi,
+      completionDlq: data.completionDlq,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
     this.data = data;
     this.scheduling = scheduling;
     this.api = api;
     this.worker = worker;
+    this.completion = completion;
     this.maintenance = maintenance;
     this.monitoring = monitoring;
 
-    this.acknowledgeNagFindings(scheduling.groupName, allowedTargetArns);
+    this.acknowledgeNagFindings(scheduling.groupName, allowedTargetArns, ecsPassRoleArns);
   }
 
   /** Logical ids as they were before the parts (lib/constructs/part.ts), and never two alike. */
@@ -120,7 +146,11 @@ export class SundialStack extends Stack {
   }
 
   /** Every cdk-nag finding left is a decision; each says why. */
-  private acknowledgeNagFindings(groupName: string, targetArns: readonly string[]): void {
+  private acknowledgeNagFindings(
+    groupName: string,
+    targetArns: readonly string[],
+    passRoles: readonly string[],
+  ): void {
     const nag = (finding: string) => `AwsSolutions::AwsSolutions-${finding}`;
     const literal = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
     const scheduleArns = `arn:${literal(this.partition, '<AWS::Partition>')}:scheduler:${literal(this.region, '<AWS::Region>')}:${literal(this.account, '<AWS::AccountId>')}:schedule/${groupName}/*`;
@@ -143,7 +173,7 @@ export class SundialStack extends Stack {
       {
         id: nag('IAM5[Resource::*]'),
         reason:
-          'Only xray:PutTraceSegments, xray:PutTelemetryRecords and scheduler:ListSchedules, which have no resource-level permissions.',
+          'Only xray:PutTraceSegments, xray:PutTelemetryRecords, scheduler:ListSchedules and ecs:DescribeTaskDefinition, which have no resource-level permissions, and ecs:ListTasks, which listing a cluster\'s tasks authorizes on "*" (scoped to the allowed clusters by its ecs:cluster condition).',
       },
       {
         id: nag(`IAM5[Resource::${jobsIndexes}]`),
@@ -167,16 +197,19 @@ export class SundialStack extends Stack {
           'Cognito threat protection (Plus plan) is priced per user; MFA is required and self sign-up is off. Enable it for internet-facing sign-in.',
       },
     ];
-    const targetResources = targetArns.flatMap((arn) =>
-      arn.split(':')[2] === 'lambda' ? [arn, `${arn}:*`] : [arn],
-    );
-    for (const arn of targetResources.filter((r) => r.includes('*'))) {
+    for (const arn of wildcardTargetResources(targetArns, passRoles)) {
       acknowledgements.push({
         id: nag(`IAM5[Resource::${arn}]`),
         reason:
-          'A target pattern the operator allowed with -c allowedTargetArns (a function with any version or alias, or a wildcard the operator chose).',
+          "A target pattern the operator allowed with -c allowedTargetArns or -c ecsPassRoleArns, or one derived from it: a function's versions and aliases, a cluster's tasks, a task definition's revisions, a state machine's executions.",
       });
     }
     for (const a of acknowledgements) Validations.of(this).acknowledge(a);
+    // On this queue only: any other queue without a DLQ stays a finding.
+    Validations.of(this.data.completionDlq).acknowledge({
+      id: nag('SQS3'),
+      reason:
+        "The completion DLQ is itself a dead-letter queue: of the completion function's EventBridge rule targets and of its asynchronous invocations, not of another queue.",
+    });
   }
 }

@@ -53,7 +53,11 @@ export class Api extends StackPart {
     this.function = this.handler.function;
     this.handler
       .bind('jobsTable', data.jobs.tableName, (fn) => data.jobs.grantReadWriteData(fn))
-      .bindTable('runsTable', data.runs, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
+      .bind(
+        'runsTable',
+        data.runs.tableName,
+        data.grantRuns('dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'),
+      );
     // "Run now" queues a manual run on the job's priority queue.
     for (const def of QUEUES)
       this.handler.bindQueue(QUEUE_URL_KEYS[def.priority], data.queues[def.priority].queue);
@@ -72,7 +76,7 @@ export class Api extends StackPart {
     if (jwt.tenantClaim) this.handler.setEnv('jwtTenantClaim', jwt.tenantClaim);
     if (jwt.roleClaim) this.handler.setEnv('jwtRoleClaim', jwt.roleClaim);
     // Redrive updates the dead-letter records.
-    data.runs.grant(this.function, 'dynamodb:UpdateItem');
+    data.grantRuns('dynamodb:UpdateItem')(this.function);
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
       retention: stage === 'prod' ? RetentionDays.ONE_YEAR : RetentionDays.ONE_MONTH,

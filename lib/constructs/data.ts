@@ -1,7 +1,8 @@
 /**
  * Sundial's state: the jobs and runs tables and the priority queues with their DLQs (from
- * lib/definitions.ts, as the local runtime builds them), the key that seals secrets at
- * rest, and the topic told of every final run failure.
+ * lib/definitions.ts, as the local runtime builds them), the dead-letter queue of the
+ * completion function's events, the key that seals secrets at rest, and the topic told of
+ * every final run failure.
  */
 import { ArnFormat, CfnOutput, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
@@ -13,13 +14,14 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { AnyPrincipal, Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias, Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type Priority, QUEUES, TABLES, type TableDefinition } from '../definitions.js';
 import type { EnvKey } from '../environment.js';
 import type { Stage } from '../stage.js';
-import { functionNamePrefix } from './function.js';
+import { functionNamePrefix, type Grant } from './function.js';
 import { StackPart } from './part.js';
 
 /** The variable holding each priority queue's URL. */
@@ -39,6 +41,13 @@ export class Data extends StackPart {
   readonly jobs: Table;
   readonly runs: Table;
   readonly queues: Record<Priority, { queue: Queue; dlq: Queue }>;
+  /**
+   * Where the completion function's events go when they cannot be delivered or handled: the
+   * dead-letter queue of its EventBridge rules and the on-failure destination of its
+   * asynchronous invocations. Nothing reads it; it raises an alarm (the sweep polls every
+   * long run anyway, so a lost event delays a run's end, and the alarm says why).
+   */
+  readonly completionDlq: Queue;
   /** Seals tenants' signing secrets, secret target headers and the firing-signing key. */
   readonly secretsKey: Key;
   readonly failureTopic: Topic;
@@ -98,6 +107,13 @@ export class Data extends StackPart {
       this.queues[def.priority] = { queue, dlq };
     }
 
+    this.completionDlq = new Queue(this, 'CompletionDlqQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy,
+    });
+
     this.secretsKey = new Key(this, 'SecretsKey', {
       description: `Sundial ${stage}: seals signing secrets and secret target headers`,
       enableKeyRotation: true,
@@ -119,6 +135,10 @@ export class Data extends StackPart {
       value: this.failureTopic.topicArn,
       description: 'Every final run failure; subscribe e-mail, chat or a queue',
     });
+    new CfnOutput(this, 'CompletionDlqQueueUrl', {
+      value: this.completionDlq.queueUrl,
+      description: 'Completion events that could not be delivered or handled (alarmed)',
+    });
     for (const def of QUEUES) {
       new CfnOutput(this, `${pascal(def.name)}QueueUrl`, { value: this.queues[def.priority].queue.queueUrl });
       new CfnOutput(this, `${pascal(def.dlqName)}QueueUrl`, {
@@ -130,6 +150,24 @@ export class Data extends StackPart {
   /** The main queues, by priority. */
   mainQueues(): Queue[] {
     return QUEUES.map((q) => this.queues[q.priority].queue);
+  }
+
+  /**
+   * The given actions on the runs table itself, not on its indexes (Table.grant would add
+   * `index/*` for every action once the table has one): only the completion sweep reads an
+   * index, and it is granted that one index alone (grantRunsIndex).
+   */
+  grantRuns(...actions: string[]): Grant {
+    return (fn: IFunction) =>
+      fn.addToRolePolicy(new PolicyStatement({ actions, resources: [this.runs.tableArn] }));
+  }
+
+  /** The given actions on one index of the runs table. */
+  grantRunsIndex(indexName: string, ...actions: string[]): Grant {
+    return (fn: IFunction) =>
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions, resources: [`${this.runs.tableArn}/index/${indexName}`] }),
+      );
   }
 
   /** JSON map priority -> main queue ARN (QUEUE_ARNS). */
@@ -148,8 +186,9 @@ export class Data extends StackPart {
 
   /**
    * JSON array of Sundial's own resources, never a target whatever an allowlist says
-   * (invariant 9). The functions by their name pattern (see functionNamePrefix): an exact
-   * ARN of each would put a function's own ARN in its environment, a circular dependency.
+   * (invariant 9): the queues, their DLQs and the completion DLQ, the tables, the topic. The
+   * functions by their name pattern (see functionNamePrefix): an exact ARN of each would put
+   * a function's own ARN in its environment, a circular dependency.
    */
   protectedArnsJson(): string {
     const stack = Stack.of(this);
@@ -158,6 +197,7 @@ export class Data extends StackPart {
         this.queues[q.priority].queue.queueArn,
         this.queues[q.priority].dlq.queueArn,
       ]),
+      this.completionDlq.queueArn,
       ...TABLES.flatMap((def) => [this.tables[def.id].tableArn, `${this.tables[def.id].tableArn}/*`]),
       this.failureTopic.topicArn,
       stack.formatArn({
@@ -172,10 +212,11 @@ export class Data extends StackPart {
   /**
    * Who may put a message on the queues (invariant 8). A firing Sundial did not send never
    * runs: each main queue takes SendMessage only from `senders` (the Scheduler role for
-   * schedules, the api for run now, the worker for retries), whatever another principal's
-   * IAM policy says. aws:PrincipalArn is the role ARN for the assumed-role sessions they
-   * send as. An operator's console "start DLQ redrive" needs the operator's own
-   * sqs:SendMessage on the queue, so it is refused too: redrive through the API.
+   * schedules, the api for run now, the worker and the completion function for retries and
+   * dependents), whatever another principal's IAM policy says. aws:PrincipalArn is the role
+   * ARN for the assumed-role sessions they send as. An operator's console "start DLQ redrive"
+   * needs the operator's own sqs:SendMessage on the queue, so it is refused too: redrive
+   * through the API.
    * A DLQ takes SendMessage only from `dlqSenders`. SQS moving a message into a DLQ after
    * maxReceiveCount (redrive) is the service's own move, not a SendMessage by a principal,
    * so this deny leaves it working.

@@ -41,7 +41,7 @@ export class Maintenance extends StackPart {
     });
     this.deadLetters = deadLetters.function;
     deadLetters
-      .bindTable('runsTable', data.runs, 'dynamodb:GetItem', 'dynamodb:PutItem')
+      .bind('runsTable', data.runs.tableName, data.grantRuns('dynamodb:GetItem', 'dynamodb:PutItem'))
       // Verifies firing signatures: reads the deployment's signing key from the jobs table and
       // opens it; it never makes one (worker, sync and reconciler create it on first use).
       .bindTable('jobsTable', data.jobs, 'dynamodb:GetItem')

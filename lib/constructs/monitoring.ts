@@ -24,7 +24,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, PRIORITIES, type Priority } from '../definitions.js';
+import { METRICS_NAMESPACE, OVERDUE_RUNS_METRIC, PRIORITIES, type Priority } from '../definitions.js';
 import type { Stage } from '../stage.js';
 
 export interface MonitoringProps {
@@ -33,11 +33,14 @@ export interface MonitoringProps {
   functions: {
     api: IFunction;
     worker: IFunction;
+    completion: IFunction;
     sync: IFunction;
     deadLetters: IFunction;
     reconciler: IFunction;
   };
   restApi: RestApi;
+  /** Completion events that could not be delivered or handled. */
+  completionDlq: Queue;
   /** Subscribed to the alarm topic when given. */
   alarmEmail?: string;
 }
@@ -141,6 +144,37 @@ export class Monitoring extends Construct {
       threshold: 1,
       description: 'The worker Lambda was throttled: account concurrency is exhausted.',
     });
+    this.alarm('CompletionErrors', {
+      metric: fns.completion.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 1,
+      description:
+        'The completion function failed invocations: long runs may not end until a later sweep (the failed events are in the completion DLQ).',
+    });
+    const overdue = new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: OVERDUE_RUNS_METRIC,
+      statistic: 'Sum',
+      period: Duration.minutes(1),
+    });
+    this.alarm('LongRunsOverdue', {
+      metric: overdue,
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      description:
+        'Long runs are past their deadline and still not closed for 3 minutes: the completion sweep cannot stop or record them (ECS or Step Functions permissions, throttling, the function failing).',
+    });
+    this.alarm('CompletionDeadLetters', {
+      metric: props.completionDlq.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: 'Maximum',
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      description:
+        "The completion DLQ holds events the completion function never got or failed on: the sweep's polls end those runs later; inspect the messages for why.",
+    });
     this.alarm('ScheduleSyncErrors', {
       metric: fns.sync.metricErrors({ period: Duration.minutes(5) }),
       threshold: 1,
@@ -236,6 +270,14 @@ export class Monitoring extends Construct {
       ]),
       graph('API errors', [props.restApi.metricClientError(), props.restApi.metricServerError()]),
       graph(
+        'Long runs: overdue, completion DLQ',
+        [
+          overdue.with({ label: 'long runs overdue' }),
+          props.completionDlq.metricApproximateNumberOfMessagesVisible({ label: 'completion DLQ' }),
+        ],
+        24,
+      ),
+      graph(
         'Lambda errors',
         lambdas.map(([, fn]) => fn.metricErrors()),
       ),
@@ -269,14 +311,22 @@ export class Monitoring extends Construct {
 
   private alarm(
     id: string,
-    props: { metric: IMetric; threshold: number; description: string; evaluationPeriods?: number },
+    props: {
+      metric: IMetric;
+      threshold: number;
+      description: string;
+      evaluationPeriods?: number;
+      datapointsToAlarm?: number;
+      comparisonOperator?: ComparisonOperator;
+    },
   ): Alarm {
     const alarm = new Alarm(this, id, {
       alarmName: `sundial-${this.stage}-${id}`,
       metric: props.metric,
       threshold: props.threshold,
       evaluationPeriods: props.evaluationPeriods ?? 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      ...(props.datapointsToAlarm === undefined ? {} : { datapointsToAlarm: props.datapointsToAlarm }),
+      comparisonOperator: props.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       // No data means nothing happened: no runs, no messages, no errors.
       treatMissingData: TreatMissingData.NOT_BREACHING,
       alarmDescription: props.description,

@@ -1,9 +1,10 @@
 /**
  * The worker: fed by every priority queue, it runs each firing's target and records the
- * run; it may call exactly the AWS targets the operator allowed.
+ * run; it may call exactly the AWS targets the operator allowed, and start, find and stop
+ * the long ones (ECS tasks, Step Functions executions) that the completion function ends.
  */
 import { Duration } from 'aws-cdk-lib';
-import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
@@ -12,13 +13,21 @@ import type { Stage, TenantLimits } from '../stage.js';
 import { type Data, QUEUE_URL_KEYS } from './data.js';
 import { SundialFunction } from './function.js';
 import { StackPart } from './part.js';
+import { workerLongRunStatements, workerSyncTargetStatements } from './targets.js';
 
 export interface WorkerProps {
   stage: Stage;
   data: Data;
   runRetentionDays: number;
-  /** Lambda, SQS and EventBridge ARN patterns jobs may target: the worker is granted exactly these. */
+  /**
+   * Lambda, SQS, EventBridge, ECS and Step Functions ARN patterns jobs may target: the worker
+   * is granted exactly these (lib/constructs/targets.ts).
+   */
   allowedTargetArns: readonly string[];
+  /** IAM roles the worker may pass to ECS with RunTask (task and execution roles); none by default. */
+  ecsPassRoleArns: readonly string[];
+  /** The API's base URL: long HTTP targets call back to `<it>/v1/callbacks/<token>`. */
+  callbackBaseUrl: string;
   allowedHttpHosts: readonly string[];
   tenantLimits: TenantLimits;
   /** X-Ray active tracing; default true. */
@@ -44,15 +53,20 @@ export class Worker extends StackPart {
       // Query: the dependents of a job whose run succeeded.
       .bindTable('jobsTable', data.jobs, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem')
       .bind('allowedTargetArns', JSON.stringify(props.allowedTargetArns), (fn) =>
-        grantTargets(fn, props.allowedTargetArns),
+        grantTargets(fn, props.allowedTargetArns, props.ecsPassRoleArns),
       )
       // Opens secret headers and signing secrets; makes a tenant's first signing secret.
       .bindKey('secretsKey', data.secretsKey, 'kms:Encrypt', 'kms:Decrypt')
-      .bindTable('runsTable', data.runs, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem')
+      .bind(
+        'runsTable',
+        data.runs.tableName,
+        data.grantRuns('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'),
+      )
       .bind('failureTopic', data.failureTopic.topicArn, (fn) => data.failureTopic.grantPublish(fn))
       .setEnv('protectedArns', data.protectedArnsJson())
       .setEnv('allowedHttpHosts', props.allowedHttpHosts.join(','))
       .setEnv('runRetentionDays', String(props.runRetentionDays))
+      .setEnv('callbackBaseUrl', props.callbackBaseUrl)
       .setEnvWhereRead(props.tenantLimits);
     // Retries go back on the job's priority queue.
     for (const def of QUEUES)
@@ -70,17 +84,7 @@ export class Worker extends StackPart {
 }
 
 /** The worker may call exactly the AWS targets the configuration allows, and nothing else. */
-function grantTargets(worker: IGrantable, arns: readonly string[]): void {
-  const of = (service: string) => arns.filter((arn) => arn.split(':')[2] === service);
-  const functions = of('lambda');
-  const grants: [string, string[]][] = [
-    // A qualified ARN (version or alias) is invoked as function:qualifier.
-    ['lambda:InvokeFunction', functions.flatMap((arn) => [arn, `${arn}:*`])],
-    ['sqs:SendMessage', of('sqs')],
-    ['events:PutEvents', of('events')],
-  ];
-  for (const [action, resources] of grants) {
-    if (resources.length === 0) continue;
-    worker.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: [action], resources }));
-  }
+function grantTargets(worker: IGrantable, arns: readonly string[], passRoles: readonly string[]): void {
+  for (const statement of [...workerSyncTargetStatements(arns), ...workerLongRunStatements(arns, passRoles)])
+    worker.grantPrincipal.addToPrincipalPolicy(statement);
 }

@@ -41,6 +41,22 @@ const logicalIdOf = (type: string, match: (r: Resource) => boolean) => {
   if (!found) throw new Error(`no ${type} matching`);
   return found[0];
 };
+/** The priority queues' DLQs: each the redrive target of a main queue. */
+const mainDlqIds = () =>
+  ofType('AWS::SQS::Queue')
+    .filter(([, q]) => q.Properties.RedrivePolicy)
+    .map(
+      ([, q]) =>
+        (q.Properties.RedrivePolicy as { deadLetterTargetArn: { 'Fn::GetAtt': [string] } })
+          .deadLetterTargetArn['Fn::GetAtt'][0],
+    )
+    .sort();
+/** The DLQ of the completion function's rules and asynchronous invocations. */
+const completionDlqId = () => {
+  const found = ofType('AWS::SQS::Queue').filter(([id]) => id.startsWith('CompletionDlqQueue'));
+  expect(found).toHaveLength(1);
+  return found[0]![0];
+};
 const ofTypeIn = (t: Template, type: string) =>
   Object.entries(t.toJSON().Resources as Record<string, Resource>).filter(([, r]) => r.Type === type);
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -136,7 +152,7 @@ beforeAll(() => {
 });
 
 describe('data', () => {
-  it('has the jobs and runs tables with PITR, encryption, TTL and the sync index', () => {
+  it('has the jobs and runs tables with PITR, encryption, TTL, the sync index and the watch index', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 2);
     for (const def of [JOBS_TABLE, RUNS_TABLE]) {
       template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -150,23 +166,27 @@ describe('data', () => {
         TimeToLiveSpecification: { AttributeName: def.timeToLiveAttribute, Enabled: true },
       });
     }
-    const index = JOBS_TABLE.globalSecondaryIndexes[0]!;
-    template.hasResourceProperties('AWS::DynamoDB::Table', {
-      GlobalSecondaryIndexes: [
-        {
+    // Each table's indexes as lib/definitions.ts defines them (sparse, keys only).
+    for (const def of [JOBS_TABLE, RUNS_TABLE]) {
+      expect(def.globalSecondaryIndexes.map((i) => i.indexName)).toEqual(
+        def === JOBS_TABLE ? ['bySyncPending'] : ['byWatch'],
+      );
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: Match.arrayWith([{ AttributeName: def.partitionKey.name, KeyType: 'HASH' }]),
+        GlobalSecondaryIndexes: def.globalSecondaryIndexes.map((index) => ({
           IndexName: index.indexName,
           KeySchema: [
             { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
             { AttributeName: index.sortKey!.name, KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
-        },
-      ],
-    });
+        })),
+      });
+    }
   });
 
-  it('has a queue per priority, each redriving to its own DLQ, all encrypted', () => {
-    template.resourceCountIs('AWS::SQS::Queue', QUEUES.length * 2);
+  it('has a queue per priority, each redriving to its own DLQ, and the completion DLQ, all encrypted', () => {
+    template.resourceCountIs('AWS::SQS::Queue', QUEUES.length * 2 + 1);
     const queues = ofType('AWS::SQS::Queue');
     const mains = queues.filter(([, q]) => q.Properties.RedrivePolicy);
     expect(mains).toHaveLength(QUEUES.length);
@@ -182,9 +202,10 @@ describe('data', () => {
     }
     expect(dlqTargets.size).toBe(QUEUES.length);
     for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+    expect(completionDlqId()).not.toBe(undefined);
     // enforceSSL: every queue has a policy denying insecure transport.
     const policies = ofType('AWS::SQS::QueuePolicy');
-    expect(policies).toHaveLength(QUEUES.length * 2);
+    expect(policies).toHaveLength(QUEUES.length * 2 + 1);
     for (const [, p] of policies) {
       expect(JSON.stringify(p.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
     }
@@ -328,13 +349,14 @@ describe('functions', () => {
     for (const s of star) for (const a of actions(s)) expect(noResourceLevel.has(a), a).toBe(true);
   });
 
-  it('lets only the worker (retries) and the api (run now) send to the queues', () => {
+  it('lets only the worker and the completion function (retries, dependents) and the api (run now) send to the queues', () => {
     const roleOf = (matches: (description: string) => boolean) => {
       const fn = logicalIdOf('AWS::Lambda::Function', (r) => matches(String(r.Properties.Description)));
       return (resources[fn]!.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     };
     const workerRole = roleOf((d) => d.startsWith('Sundial worker'));
     const apiRole = roleOf((d) => d === 'Sundial job API');
+    const completionRole = roleOf((d) => d.startsWith('Sundial completion'));
     const senders = ofType('AWS::IAM::Policy').filter(([, p]) =>
       (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some((s) =>
         actions(s).includes('sqs:SendMessage'),
@@ -343,8 +365,15 @@ describe('functions', () => {
     const roles = senders.map(([, p]) => JSON.stringify(p.Properties.Roles));
     expect(roles.some((r) => r.includes(workerRole))).toBe(true);
     expect(roles.some((r) => r.includes(apiRole))).toBe(true);
+    expect(roles.some((r) => r.includes(completionRole))).toBe(true);
     expect(
-      roles.every((r) => r.includes(workerRole) || r.includes(apiRole) || r.includes('SchedulerRole')),
+      roles.every(
+        (r) =>
+          r.includes(workerRole) ||
+          r.includes(apiRole) ||
+          r.includes(completionRole) ||
+          r.includes('SchedulerRole'),
+      ),
     ).toBe(true);
   });
 
@@ -392,13 +421,16 @@ describe('functions', () => {
       JSON.stringify(p.Properties.PolicyDocument).includes('lambda:InvokeFunction'),
     );
     expect(JSON.stringify(policy?.[1].Properties.Roles)).toMatch(/Worker/);
-    expect(readersOf('allowedTargetArns')).toEqual(['Api', 'Worker']);
+    expect(readersOf('allowedTargetArns')).toEqual(['Api', 'Worker', 'Completion']);
     for (const id of readersOf('allowedTargetArns')) {
       expect(environmentIn(custom, id)[ENV.allowedTargetArns], id).toBe(JSON.stringify([fn, queues, bus]));
     }
-    // The wildcard grants are acknowledged with a reason, so the synth still passes cdk-nag.
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-    expect(() => app.synth()).not.toThrow();
+    // The wildcard grants are acknowledged with a reason, so the synth still passes cdk-nag (in
+    // a fresh app: an app synthesizes once, and Template.fromStack already did).
+    const nagApp = unbundledApp();
+    new SundialStack(nagApp, 'Sundial-targets-nag', { stage: 'dev', allowedTargetArns: [fn, queues, bus] });
+    Validations.of(nagApp).addPlugins(new AwsSolutionsChecks(nagApp));
+    expect(() => nagApp.synth()).not.toThrow();
   });
 
   it('takes per-tenant limits from context, validated', () => {
@@ -458,7 +490,7 @@ describe('functions', () => {
     const custom = Template.fromStack(
       new SundialStack(unbundledApp(), 'Sundial-hosts', { stage: 'dev', allowedHttpHosts: entries }),
     );
-    expect(readersOf('allowedHttpHosts')).toEqual(['Api', 'Worker']);
+    expect(readersOf('allowedHttpHosts')).toEqual(['Api', 'Worker', 'Completion']);
     for (const id of readersOf('allowedHttpHosts')) {
       expect(environmentIn(template, id)[ENV.allowedHttpHosts], id).toBe('');
       expect(environmentIn(custom, id)[ENV.allowedHttpHosts], id).toBe(entries.join(','));
@@ -482,10 +514,8 @@ describe('functions', () => {
     const archiver = logicalIdOf('AWS::Lambda::Function', (r) =>
       String(r.Properties.Description).startsWith('Sundial dead-letter archiver'),
     );
-    const dlqIds = ofType('AWS::SQS::Queue')
-      .filter(([, q]) => !q.Properties.RedrivePolicy)
-      .map(([id]) => id)
-      .sort();
+    const dlqIds = mainDlqIds();
+    expect(dlqIds).toHaveLength(QUEUES.length);
     const sources = ofType('AWS::Lambda::EventSourceMapping')
       .filter(([, m]) => JSON.stringify(m.Properties.FunctionName).includes(archiver))
       .map(([, m]) => (m.Properties.EventSourceArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0])
@@ -493,7 +523,7 @@ describe('functions', () => {
     expect(sources).toEqual(dlqIds);
   });
 
-  it('has an encrypted failure topic only the worker may publish to', () => {
+  it('has an encrypted failure topic only the worker and the completion function may publish to', () => {
     // Two topics: final run failures here, alarms on the other; both encrypted.
     template.resourceCountIs('AWS::SNS::Topic', 2);
     for (const [, t] of ofType('AWS::SNS::Topic')) {
@@ -507,9 +537,11 @@ describe('functions', () => {
         actions(s).includes('sns:Publish'),
       ),
     );
-    expect(publishers).toHaveLength(1);
-    expect(JSON.stringify(publishers[0]![1].Properties.Roles)).toMatch(/WorkerFunction/);
-    expect(JSON.stringify(publishers[0]![1].Properties.PolicyDocument)).toContain(topic);
+    expect(publishers.map(([, p]) => JSON.stringify(p.Properties.Roles))).toEqual([
+      expect.stringMatching(/WorkerFunction/),
+      expect.stringMatching(/CompletionFunction/),
+    ]);
+    for (const [, p] of publishers) expect(JSON.stringify(p.Properties.PolicyDocument)).toContain(topic);
     template.hasOutput('FailureTopicArn', {});
   });
 
@@ -531,9 +563,11 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
       JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
     );
   const queueIds = (dlq: boolean) =>
-    ofType('AWS::SQS::Queue')
-      .filter(([, q]) => !q.Properties.RedrivePolicy === dlq)
-      .map(([id]) => id);
+    dlq
+      ? mainDlqIds()
+      : ofType('AWS::SQS::Queue')
+          .filter(([, q]) => q.Properties.RedrivePolicy)
+          .map(([id]) => id);
   /** The statements of the one queue policy on a queue. */
   const queuePolicyOf = (queueId: string) => {
     const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) =>
@@ -569,10 +603,15 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
     expect(statements.filter((s) => s.Effect === 'Allow')).toEqual([]);
   };
 
-  it('lets only the Scheduler role, the api and the worker send to each priority queue', () => {
+  it('lets only the Scheduler role, the api, the worker and the completion function send to each priority queue', () => {
     expect(queueIds(false)).toHaveLength(QUEUES.length);
     for (const queue of queueIds(false)) {
-      expectSendDeniedExcept(queue, [schedulerRole(), roleOfFunction('Api'), roleOfFunction('Worker')]);
+      expectSendDeniedExcept(queue, [
+        schedulerRole(),
+        roleOfFunction('Api'),
+        roleOfFunction('Worker'),
+        roleOfFunction('Completion'),
+      ]);
     }
   });
 
@@ -582,7 +621,7 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
       expectSendDeniedExcept(dlq, [roleOfFunction('Api'), roleOfFunction('Worker')]);
   });
 
-  it("tells the functions that check targets Sundial's own ARNs: queues, DLQs, tables, the failure topic, its functions", () => {
+  it("tells the functions that check targets Sundial's own ARNs: queues, DLQs, the completion DLQ, tables, the failure topic, its functions", () => {
     const fns = ofType('AWS::Lambda::Function');
     expect(fns).toHaveLength(FUNCTION_IDS.length);
     const topic = logicalIdOf('AWS::SNS::Topic', (r) =>
@@ -593,12 +632,17 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
     const mustMatch = [
       ...ofType('AWS::SQS::Queue').map(([id]) => arnOf(id)),
       ...tables,
-      ...tables.flatMap((t) => [`${t}/index/bySyncPending`, `${t}/stream/2024-01-01T00:00:00.000`]),
+      ...tables.flatMap((t) => [
+        `${t}/index/bySyncPending`,
+        `${t}/index/byWatch`,
+        `${t}/stream/2024-01-01T00:00:00.000`,
+      ]),
       arnOf(topic),
       // Every function, unqualified and by version or alias.
       ...fns.flatMap(([id]) => [arnOf(id), `${arnOf(id)}:live`, `${arnOf(id)}:7`]),
     ];
-    expect(mustMatch.length).toBe(6 + 2 + 4 + 1 + 15);
+    expect(ofType('AWS::SQS::Queue').map(([id]) => id)).toContain(completionDlqId());
+    expect(mustMatch.length).toBe(7 + 2 + 6 + 1 + 3 * FUNCTION_IDS.length);
     const mustNot = [
       'arn:aws:lambda:eu-west-1:123456789012:function:report',
       'arn:aws:lambda:eu-west-1:123456789012:function:sundial-prod-Worker',
@@ -607,7 +651,7 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
     ];
     // Named sundial-<stage>-<id>, so one pattern covers them without a function naming itself.
     for (const [id, fn] of fns) expect(fn.Properties.FunctionName, id).toMatch(/^sundial-dev-[A-Za-z]+$/);
-    expect(readersOf('protectedArns')).toEqual(['Api', 'Worker']);
+    expect(readersOf('protectedArns')).toEqual(['Api', 'Worker', 'Completion']);
     for (const id of readersOf('protectedArns')) {
       const env = environmentIn(template, id);
       const patterns = JSON.parse(resolve(env[ENV.protectedArns])) as string[];
@@ -645,7 +689,7 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
         .filter((s) => JSON.stringify(s.Resource).includes(`"${jobs}"`))
         .flatMap(actions)
         .sort();
-    for (const id of ['Api', 'Worker', 'Sync', 'Reconciler'] as const) {
+    for (const id of ['Api', 'Worker', 'Completion', 'Sync', 'Reconciler'] as const) {
       expect(onKey(roleOfFunction(id)), id).toEqual(['kms:Decrypt', 'kms:Encrypt']);
     }
     for (const id of ['Sync', 'Reconciler'] as const) {
@@ -761,7 +805,7 @@ describe('function environments (lib/environment.ts)', () => {
 });
 
 describe('the split into parts (lib/constructs)', () => {
-  it('keeps the logical id of every resource and output the one-constructor stack had', () => {
+  it('keeps the logical id of every resource and output the one-constructor stack had (and those added since)', () => {
     for (const [id, type] of Object.entries(LOGICAL_IDS.resources)) {
       // A deployment's id is a hash of the API's methods by design: a new one per change.
       if (type === 'AWS::ApiGateway::Deployment') continue;
@@ -781,6 +825,7 @@ describe('the split into parts (lib/constructs)', () => {
         'JobsDefaultDlqQueueB34FA67E',
         'JobsLowQueueD4BC41DB',
         'JobsLowDlqQueueBF929171',
+        'CompletionDlqQueueCB37986A',
       ],
       'AWS::KMS::Key': ['SecretsKey317DCF94'],
       'AWS::Cognito::UserPool': ['Users0A0EEA89'],
@@ -791,6 +836,7 @@ describe('the split into parts (lib/constructs)', () => {
       'AWS::Lambda::Function': [
         'ApiFunction6BF808ED',
         'WorkerFunctionAF8A26AF',
+        'CompletionFunctionE6066774',
         'DeadLettersFunctionBF80D8DA',
         'SyncFunction878007FF',
         'ReconcilerFunction0432B6FF',
@@ -806,6 +852,7 @@ describe('the split into parts (lib/constructs)', () => {
       'AWS::Logs::LogGroup': [
         'ApiLogsCD139AD4',
         'WorkerLogs4B5B6506',
+        'CompletionLogs691A8D26',
         'DeadLettersLogs5A2CF3D6',
         'SyncLogs28E2F86F',
         'ReconcilerLogs9E8D7B0E',
@@ -914,25 +961,28 @@ describe('monitoring', () => {
   const topicId = () =>
     logicalIdOf('AWS::SNS::Topic', (r) => String(r.Properties.DisplayName).endsWith('alarms'));
 
-  it('alarms on every dead-letter queue having a message', () => {
-    const dlqIds = ofType('AWS::SQS::Queue')
-      .filter(([id]) => /Dlq/i.test(id))
-      .map(([id]) => id);
-    expect(dlqIds).toHaveLength(QUEUES.length);
+  it('alarms on every dead-letter queue having a message, the completion DLQ too', () => {
+    const dlqIds = [...mainDlqIds(), completionDlqId()];
+    expect(dlqIds).toHaveLength(QUEUES.length + 1);
     for (const dlq of dlqIds) {
       const watching = alarms().filter(
         ([, a]) =>
           a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' &&
-          JSON.stringify(a.Properties.Dimensions).includes(dlq) &&
-          a.Properties.Threshold === 1,
+          JSON.stringify(a.Properties.Dimensions).includes(dlq),
       );
       expect(watching, dlq).toHaveLength(1);
+      // One message is enough (>= 1, or > 0 for the completion DLQ: the same for a count).
+      expect(watching[0]![1].Properties, dlq).toMatchObject(
+        dlq === completionDlqId()
+          ? { Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Statistic: 'Maximum', Period: 60 }
+          : { Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' },
+      );
     }
   });
 
   it('sends every alarm, and the composite over all of them, to the one alarm topic', () => {
     const topic = topicId();
-    expect(alarms().length).toBeGreaterThanOrEqual(16);
+    expect(alarms().length).toBeGreaterThanOrEqual(19);
     for (const [id, alarm] of alarms()) {
       expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: topic }]);
       expect(alarm.Properties.AlarmDescription, id).toBeTruthy();
@@ -951,6 +1001,9 @@ describe('monitoring', () => {
       'OldestMessage-low',
       'WorkerErrors',
       'WorkerThrottles',
+      'CompletionErrors',
+      'LongRunsOverdue',
+      'CompletionDeadLetters',
       'ScheduleSyncErrors',
       'ScheduleRepairsFailed',
       'ScheduleDrift',
@@ -1061,7 +1114,7 @@ describe('stage', () => {
     const custom = Template.fromStack(
       new SundialStack(unbundledApp(), 'Sundial-retention', { stage: 'dev', runRetentionDays: 7 }),
     );
-    expect(readersOf('runRetentionDays')).toEqual(['Api', 'Worker', 'DeadLetters']);
+    expect(readersOf('runRetentionDays')).toEqual(['Api', 'Worker', 'Completion', 'DeadLetters']);
     for (const id of readersOf('runRetentionDays')) {
       expect(environmentIn(custom, id)[ENV.runRetentionDays], id).toBe('7');
       expect(environmentIn(template, id)[ENV.runRetentionDays], id).toBe('30');
