@@ -1,6 +1,43 @@
 /**
- * Completion Lambda entry (work in progress: replaced by the real wiring in this change).
- * Receives ECS task and Step Functions execution state-change events from an EventBridge
- * rule, and a scheduled event every minute that sweeps long runs for deadlines and polls.
+ * Completion Lambda entry: ECS task and Step Functions execution state-change events (an
+ * EventBridge rule) and a scheduled event every minute that sweeps long runs for their
+ * deadlines, heartbeats and polls.
  */
-export const handler = async (_event: unknown): Promise<void> => undefined;
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
+import middy from '@middy/core';
+import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
+import { createDocumentClient, createSqsClient } from './commons/clients.js';
+import { systemClock } from './commons/clock.js';
+import { loadConfig } from './commons/config.js';
+import { logger } from './commons/logger.js';
+import { metrics } from './commons/metrics.js';
+import { traced, tracer } from './commons/tracer.js';
+import { type CompletionEvent, createCompletionHandler } from './handlers/completion.js';
+import { wireCompletion } from './wiring/completion.js';
+
+const complete = createCompletionHandler(
+  wireCompletion(
+    loadConfig('Completion'),
+    {
+      db: traced(createDocumentClient()),
+      sqs: traced(createSqsClient()),
+      sns: traced(new SNSClient({})),
+      kms: traced(new KMSClient({})),
+      ecs: traced(new ECSClient({})),
+      sfn: traced(new SFNClient({})),
+    },
+    { clock: systemClock, logger, runMetrics: new PowertoolsRunMetrics(metrics) },
+  ),
+);
+
+export const handler = middy<CompletionEvent, { detail: string }>()
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler((event) => complete(event));

@@ -3,9 +3,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -29,6 +31,8 @@ const work = createWorkerHandler(
       kms: traced(new KMSClient({})),
       lambda: traced(new LambdaClient({})),
       eventBridge: traced(new EventBridgeClient({})),
+      ecs: traced(new ECSClient({})),
+      sfn: traced(new SFNClient({})),
     },
     { clock: systemClock, logger, runMetrics: new PowertoolsRunMetrics(metrics) },
   ),

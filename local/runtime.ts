@@ -6,10 +6,12 @@
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
@@ -21,12 +23,14 @@ import { type Clock, systemClock } from '../functions/commons/clock.js';
 import { type Config, environmentFor, loadConfig, type TenantLimits } from '../functions/commons/config.js';
 import type { Logger as LoggerPort, ScheduleWriter, TargetCaller } from '../functions/domain/ports.js';
 import { createApiHandler } from '../functions/handlers/api.js';
+import { type CompletionEvent, createCompletionHandler } from '../functions/handlers/completion.js';
 import { createDeadLetterHandler } from '../functions/handlers/dead-letters.js';
 import { createReconcileHandler } from '../functions/handlers/reconcile.js';
 import { createSyncHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
 import type { ReconcileReport } from '../functions/usecases/reconcile.js';
 import { type ApiServices, wireApi } from '../functions/wiring/api.js';
+import { type CompletionServices, wireCompletion } from '../functions/wiring/completion.js';
 import {
   type DeadLetterServices,
   type ReconcilerServices,
@@ -44,12 +48,14 @@ import { startApiGateway } from './api-gateway.js';
 import { LocalEventBridge, LocalLambda } from './aws-targets.js';
 import { DelayLine } from './delay-line.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
+import { LocalEcs } from './ecs-emulator.js';
 import { startFauxqs } from './fauxqs.js';
 import { LocalKms } from './kms-emulator.js';
 import { freePort } from './ports.js';
 import { createQueues, createTables, type LocalQueue } from './resources.js';
 import { createSchedulerEmulator, sqsDeliverer } from './scheduler-emulator/index.js';
 import { pollOnce, startPoller } from './sqs-poller.js';
+import { LocalStepFunctions } from './stepfunctions-emulator.js';
 
 export interface LocalRuntimeOptions {
   /** API port; 0 picks a free one. Default 3000. */
@@ -86,6 +92,10 @@ export interface LocalRuntimeOptions {
   jwt?: JwtConfig;
   /** Sweep interval in real-clock mode. Default 10 s. */
   sweepIntervalMs?: number;
+  /** Where local ECS tasks' output lines go. Default: the console in real-clock mode, the logger's debug otherwise. */
+  containerOutput?: (line: string) => void;
+  /** How long a stopped local task gets between SIGTERM and SIGKILL. Default 30 s, as ECS. */
+  taskStopTimeoutMs?: number;
 }
 
 /** Parts a test may swap in when it builds services on a runtime's resources. */
@@ -102,6 +112,7 @@ export interface ServiceOverrides {
 export interface LocalServices {
   api: ApiServices;
   worker: WorkerServices;
+  completion: CompletionServices;
   sync: SyncServices;
   reconciler: ReconcilerServices;
   deadLetters: DeadLetterServices;
@@ -127,6 +138,8 @@ export interface LocalRuntime {
     lambda: string;
     eventBridge: string;
     kms: string;
+    ecs: string;
+    stepFunctions: string;
   };
   /** DynamoDB Local's Java process id (benchmarks read its memory). */
   dynamoDbPid: number | undefined;
@@ -141,6 +154,14 @@ export interface LocalRuntime {
   lambda: LocalLambda;
   /** Local EventBridge: buses for EventBridge targets; see what they received. */
   eventBridge: LocalEventBridge;
+  /** Local ECS: runs a task's container command as a child process; its events reach the completion function. */
+  ecs: LocalEcs;
+  /** Local Step Functions: state machines are registered handlers; their events reach the completion function. */
+  stepFunctions: LocalStepFunctions;
+  /** Resolves when the next ECS or Step Functions state-change event has been handled by the completion function. */
+  nextCompletion(): Promise<{ detail: string }>;
+  /** Runs the completion function's sweep once (deadlines, heartbeats, polls, cancels). */
+  sweepLongRuns(): Promise<{ detail: string }>;
   /** Fault injection for tests: how many copies of each firing the Scheduler delivers. */
   faults: { firingCopies: number };
   /** Run metrics, as the worker would publish them to CloudWatch. */
@@ -213,6 +234,45 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stops.push(() => lambdaEmulator.stop());
     const eventBridgeEmulator = await new LocalEventBridge(LOCAL_REGION, LOCAL_ACCOUNT).start();
     stops.push(() => eventBridgeEmulator.stop());
+    // The completion handler exists once the services are wired; events wait for it.
+    let completionHandler: ((event: CompletionEvent) => Promise<{ detail: string }>) | undefined;
+    const completionWaiters: ((result: { detail: string }) => void)[] = [];
+    const onCompletionEvent = async (event: unknown) => {
+      if (!completionHandler) return;
+      // As an EventBridge rule would: only stopped tasks and ended executions (the rules' patterns).
+      const e = event as CompletionEvent;
+      const status = e.detail?.lastStatus ?? e.detail?.status;
+      if (status === 'RUNNING' || status === 'PROVISIONING' || status === 'PENDING') return;
+      try {
+        const result = await completionHandler(e);
+        for (const resolve of completionWaiters.splice(0)) resolve(result);
+      } catch (error) {
+        logger.error('completion function failed', { error: String(error) });
+        for (const resolve of completionWaiters.splice(0)) resolve({ detail: `failed: ${String(error)}` });
+      }
+    };
+    const ecsEmulator = await new LocalEcs({
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      onEvent: onCompletionEvent,
+      output:
+        options.containerOutput ??
+        (manual ? (line: string) => logger.debug(line) : (line: string) => console.log(line)),
+      ...(options.taskStopTimeoutMs !== undefined ? { stopTimeoutMs: options.taskStopTimeoutMs } : {}),
+    }).start();
+    stops.push(() => ecsEmulator.stop());
+    const sfnEmulator = await new LocalStepFunctions({
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      onEvent: onCompletionEvent,
+    }).start();
+    stops.push(() => sfnEmulator.stop());
+    const ecs = new ECSClient({ ...common, endpoint: ecsEmulator.endpoint });
+    const sfn = new SFNClient({ ...common, endpoint: sfnEmulator.endpoint });
+    stops.push(async () => {
+      ecs.destroy();
+      sfn.destroy();
+    });
     const kmsEmulator = await new LocalKms(
       `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/00000000-0000-0000-0000-000000000000`,
     ).start();
@@ -292,6 +352,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       // fauxqs names its queues http://sqs.<region>.localhost:<port>/...: that origin, exactly.
       sqsEndpoint: new URL(queues.default.url).origin,
       runRetentionDays: String(RUN_RETENTION_DAYS),
+      // The address the local API actually listens on: callback targets call back there.
+      callbackBaseUrl: `http://127.0.0.1:${apiPort}`,
       ...(failureTopicArn ? { failureTopic: failureTopicArn } : {}),
       ...(limits.maxJobs !== undefined ? { tenantMaxJobs: String(limits.maxJobs) } : {}),
       ...(limits.jobCreatesPerMinute !== undefined
@@ -318,11 +380,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const configs = {
       Api: loadConfig('Api', environments.Api),
       Worker: loadConfig('Worker', environments.Worker),
+      Completion: loadConfig('Completion', environments.Completion),
       DeadLetters: loadConfig('DeadLetters', environments.DeadLetters),
       Sync: loadConfig('Sync', environments.Sync),
       Reconciler: loadConfig('Reconciler', environments.Reconciler),
     };
     const config: Config = {
+      ...configs.Completion,
       ...configs.Reconciler,
       ...configs.Sync,
       ...configs.DeadLetters,
@@ -334,10 +398,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       apiPort,
       ...[dynamo.endpoint, sqsEndpoint, schedulerEndpoint, lambdaEmulator.endpoint].map(portOf),
       ...[eventBridgeEmulator.endpoint, kmsEmulator.endpoint].map(portOf),
+      ...[ecsEmulator.endpoint, sfnEmulator.endpoint].map(portOf),
     ];
     const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
     if (options.instrument) {
-      for (const client of [db, sqs, sns, scheduler, lambda, eventBridge, kms]) {
+      for (const client of [db, sqs, sns, scheduler, lambda, eventBridge, kms, ecs, sfn]) {
         options.instrument(client as unknown as Parameters<typeof options.instrument>[0]);
       }
     }
@@ -367,10 +432,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       };
       const maintenance = { db, scheduler, kms };
       const api = wireApi(configs.Api, { db, scheduler, sqs, kms }, platform);
-      const worker = wireWorker(configs.Worker, { db, sqs, sns, kms, lambda, eventBridge }, platform);
+      const worker = wireWorker(
+        configs.Worker,
+        { db, sqs, sns, kms, lambda, eventBridge, ecs, sfn },
+        platform,
+      );
       return {
         api,
         worker,
+        completion: wireCompletion(configs.Completion, { db, sqs, sns, kms, ecs, sfn }, platform),
         sync: wireSync(configs.Sync, maintenance, platform),
         reconciler: wireReconciler(configs.Reconciler, maintenance, platform),
         deadLetters: wireDeadLetters(configs.DeadLetters, maintenance, platform),
@@ -404,6 +474,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
 
     const worker = createWorkerHandler(services.worker);
+    const complete = createCompletionHandler(services.completion);
+    completionHandler = complete;
+    const sweepLongRuns = () =>
+      complete({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
     const archiveDeadLetters = createDeadLetterHandler(services.deadLetters);
     const dlqPollerQueue = (q: LocalQueue) => ({ url: q.dlqUrl, arn: q.dlqArn, batchSize: 10 });
     const workerInvoke = (event: SQSEvent) => worker(event);
@@ -446,6 +520,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       const timer = setInterval(() => {
         sweep().catch((error) => logger.error('sync sweep failed', { error: String(error) }));
+        sweepLongRuns().catch((error) => logger.error('completion sweep failed', { error: String(error) }));
       }, options.sweepIntervalMs ?? 10_000);
       stops.push(async () => clearInterval(timer));
       const reconcileTimer = setInterval(
@@ -467,6 +542,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         lambda: lambdaEmulator.endpoint,
         eventBridge: eventBridgeEmulator.endpoint,
         kms: kmsEmulator.endpoint,
+        ecs: ecsEmulator.endpoint,
+        stepFunctions: sfnEmulator.endpoint,
       },
       dynamoDbPid: dynamo.pid,
       config,
@@ -476,6 +553,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       clients: { dynamodb, sqs, sns, scheduler },
       lambda: lambdaEmulator,
       eventBridge: eventBridgeEmulator,
+      ecs: ecsEmulator,
+      stepFunctions: sfnEmulator,
+      nextCompletion: () => new Promise((resolve) => completionWaiters.push(resolve)),
+      sweepLongRuns,
       faults,
       firings,
       metrics: runMetrics,
@@ -485,6 +566,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tick: async () => {
         await emulator.fireDue();
         await drain();
+        // Long runs due for a look by the clock (deadlines, heartbeats, polls), and what follows.
+        for (let round = 0; round < 10; round++) {
+          const { detail } = await sweepLongRuns();
+          if (detail === 'swept 0') break;
+          await drain();
+        }
       },
       drain,
       sweep,

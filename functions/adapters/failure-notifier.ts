@@ -6,7 +6,7 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { notifySecretContext, type StoredJob } from '../domain/job.js';
 import type { Clock, FailureNotifier, SecretSealer } from '../domain/ports.js';
-import type { Run } from '../domain/run.js';
+import type { PublicRun } from '../domain/run.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';
 import { callHttpTarget } from './http-target.js';
 import type { UrlGuard } from './url-guard.js';
@@ -25,7 +25,7 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
     private readonly box?: SecretSealer,
   ) {}
 
-  async runFailed(job: StoredJob, run: Omit<Run, 'tenantId'>): Promise<void> {
+  async runFailed(job: StoredJob, run: PublicRun): Promise<void> {
     const event = {
       type: 'run.failed',
       tenantId: job.tenantId,
@@ -66,7 +66,6 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
     const host = new URL(url).host;
     const outcome = await callHttpTarget(
       {
-        type: 'http',
         url,
         method: 'POST',
         headers: {
@@ -93,7 +92,7 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
     }
   }
 
-  private async publish(job: StoredJob, run: Omit<Run, 'tenantId'>, body: string): Promise<void> {
+  private async publish(job: StoredJob, run: PublicRun, body: string): Promise<void> {
     if (!this.topicArn) return;
     try {
       await this.sns.send(

@@ -11,6 +11,12 @@ import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';
 import type { HttpTarget } from '../domain/target.js';
 import type { UrlGuard } from './url-guard.js';
 
+/** What an HTTP call is made of: a job's HTTP target as stored, or a webhook. */
+export type HttpCall = Pick<HttpTarget, 'url' | 'method' | 'headers' | 'body' | 'timeoutSeconds'>;
+
+/** Given to a callback target: where it reports its outcome (POST) and heartbeats (POST …/heartbeat). */
+export const CALLBACK_URL_HEADER = 'sundial-callback-url';
+
 export interface HttpCallExtras {
   /** Signs the call: one v1 per secret over "<timestamp>.<body>". */
   signing?: { secrets: readonly string[]; timestamp: number };
@@ -25,7 +31,7 @@ export interface HttpCallExtras {
  */
 export async function callHttpTarget(
   // As stored: secret header values come sealed, through extras.
-  target: Omit<HttpTarget, 'secretHeaders'>,
+  target: HttpCall,
   context: TargetCallContext,
   guard?: UrlGuard,
   extras: HttpCallExtras = {},
@@ -38,7 +44,7 @@ export async function callHttpTarget(
 }
 
 async function call(
-  target: Omit<HttpTarget, 'secretHeaders'>,
+  target: HttpCall,
   context: TargetCallContext,
   guard: UrlGuard | undefined,
   extras: HttpCallExtras,
@@ -58,6 +64,9 @@ async function call(
     'x-sundial-scheduled-time': context.scheduledAt,
   };
   for (const [name, value] of Object.entries(identity)) if (value) headers[name] = value;
+  if (context.attempt !== undefined) headers['x-sundial-attempt'] = String(context.attempt);
+  // A credential: sent to the target, never logged (only the header's name appears anywhere).
+  if (context.callbackUrl) headers[CALLBACK_URL_HEADER] = context.callbackUrl;
   // The same key on every attempt and redelivery of one run: receivers can deduplicate on it.
   if (context.runId && context.jobId) headers['idempotency-key'] = context.runId;
   headers['user-agent'] ??= 'Sundial/0.1';

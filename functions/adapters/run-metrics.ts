@@ -5,7 +5,7 @@
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Priority } from '../../lib/definitions.js';
+import { OVERDUE_RUNS_METRIC, type Priority } from '../../lib/definitions.js';
 import type { EndedStatus, RunMetrics } from '../domain/ports.js';
 
 export { METRICS_NAMESPACE } from '../../lib/definitions.js';
@@ -16,6 +16,7 @@ export const RUN_STATUS_METRICS = {
   timed_out: 'RunsTimedOut',
   skipped: 'RunsSkipped',
   missed: 'RunsMissed',
+  cancelled: 'RunsCancelled',
 } as const satisfies Record<EndedStatus, string>;
 
 /** The metric of messages refused as not Sundial's; an alarm watches it. */
@@ -58,16 +59,28 @@ export class PowertoolsRunMetrics implements RunMetrics {
   deferred(priority: Priority): void {
     this.withPriority(priority).addMetric('RunsDeferred', MetricUnit.Count, 1);
   }
+
+  overdue(count: number): void {
+    // As FiringsRejected: its own line with the service dimension only (an alarm watches it).
+    this.metrics.singleMetric().addMetric(OVERDUE_RUNS_METRIC, MetricUnit.Count, count);
+  }
 }
 
 /** Counts kept in memory: what the local runtime reports, and what tests read. */
 export class InMemoryRunMetrics implements RunMetrics {
   readonly counts: Record<string, number> = {};
   readonly lagsMs: number[] = [];
+  /** Durations of ended runs, by status. */
+  readonly durationsMs: { status: EndedStatus; durationMs: number }[] = [];
 
-  ended(status: EndedStatus, priority: Priority): void {
+  ended(status: EndedStatus, priority: Priority, durationMs: number | null = null): void {
     const key = `${RUN_STATUS_METRICS[status]}/${priority}`;
     this.counts[key] = (this.counts[key] ?? 0) + 1;
+    if (durationMs !== null) this.durationsMs.push({ status, durationMs });
+  }
+
+  overdue(count: number): void {
+    this.counts[OVERDUE_RUNS_METRIC] = (this.counts[OVERDUE_RUNS_METRIC] ?? 0) + count;
   }
 
   started(_priority: Priority, lagMs: number): void {

@@ -11,14 +11,28 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { RunSummary } from '../domain/job.js';
-import type { ClaimResult, RunRepository } from '../domain/ports.js';
-import type { RunStatus, StoredRun } from '../domain/run.js';
-import { conditionally, queryPage } from './dynamo.js';
+import { watchShardKey, watchShardOf } from '../domain/long-run.js';
+import type {
+  AttemptPointer,
+  ClaimResult,
+  Heartbeat,
+  LongWrite,
+  RunExpectation,
+  RunRepository,
+} from '../domain/ports.js';
+import type { LongOutcome, RunStatus, StoredRun } from '../domain/run.js';
+import { conditionally, isConditionFailure, queryPage } from './dynamo.js';
 
 const runPk = (tenantId: string, jobId: string) => `TENANT#${tenantId}#JOB#${jobId}`;
 const RUN_PREFIX = 'RUN#';
 /** The overlap lock lives beside the runs, outside the RUN# range that lists read. */
 const LOCK_SK = 'LOCK';
+/** Attempt pointers: an attempt key (ECS startedBy, an execution name) -> its run. */
+const pointerKey = (key: string) => ({ pk: `ATTEMPT#${key}`, sk: 'ATTEMPT' });
+const WATCH_INDEX = 'byWatch';
+/** A job's backfill line lives beside its runs and lock, outside the RUN# range. */
+const BACKFILL_SK = 'BACKFILL';
+const ENDED: RunStatus[] = ['succeeded', 'failed', 'skipped', 'missed', 'timed_out', 'cancelled'];
 
 function fromItem(item: Record<string, unknown>): StoredRun {
   const { pk: _pk, sk: _sk, expiresAt: _exp, ...run } = item;
@@ -68,8 +82,8 @@ export class RunStore implements RunRepository {
   }
 
   /** Records a run waiting for its first attempt, unless a worker already took it. */
-  async putQueued(run: StoredRun, now: Date): Promise<void> {
-    await conditionally(() =>
+  putQueued(run: StoredRun, now: Date): Promise<boolean> {
+    return conditionally(() =>
       this.db.send(
         new PutCommand({
           TableName: this.tableName,
@@ -222,6 +236,243 @@ export class RunStore implements RunRepository {
     );
   }
 
+  /** Replaces the run if it is still as expected (status, attempt, long key, claim, no report). */
+  replaceIf(run: StoredRun, expected: RunExpectation, now: Date): Promise<boolean> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':status': expected.status, ':attempt': expected.attempt };
+    const conditions = ['#status = :status', 'attempt = :attempt'];
+    if (expected.key !== undefined) {
+      names['#long'] = 'long';
+      names['#key'] = 'key';
+      values[':key'] = expected.key;
+      conditions.push('#long.#key = :key');
+    }
+    if (expected.claimToken !== undefined) {
+      values[':token'] = expected.claimToken;
+      conditions.push('claimToken = :token');
+    }
+    if (expected.unreported) conditions.push('attribute_not_exists(reported)');
+    if (expected.watched) conditions.push('attribute_exists(watchAt)');
+    return conditionally(() =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.item(run, now),
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  async heartbeat(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    beat: Heartbeat,
+  ): Promise<LongWrite> {
+    const sets = ['heartbeatAt = :at'];
+    const values: Record<string, unknown> = { ':at': beat.at, ':running': 'running', ':attempt': attempt };
+    if (beat.progress !== undefined) {
+      sets.push('progress = :progress');
+      values[':progress'] = beat.progress;
+    }
+    if (beat.message !== undefined) {
+      sets.push('progressMessage = :message');
+      values[':message'] = beat.message;
+    }
+    return this.longWrite(tenantId, jobId, runId, attempt, {
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: '#status = :running AND attempt = :attempt AND attribute_not_exists(reported)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  report(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    outcome: LongOutcome,
+    now: Date,
+  ): Promise<LongWrite> {
+    return this.longWrite(tenantId, jobId, runId, attempt, {
+      // Due to the sweep at once: if the settle message is lost, the sweep settles it.
+      UpdateExpression: 'SET reported = :outcome, watchShard = :shard, watchAt = :now',
+      ConditionExpression: '#status = :running AND attempt = :attempt AND attribute_not_exists(reported)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':outcome': outcome,
+        ':shard': watchShardOf(runId),
+        ':now': now.toISOString(),
+        ':running': 'running',
+        ':attempt': attempt,
+      },
+    });
+  }
+
+  /** A conditional update of a long attempt; on refusal, says whether the attempt ended or never was. */
+  private async longWrite(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    update: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
+  ): Promise<LongWrite> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tenantId, jobId), sk: `${RUN_PREFIX}${runId}` },
+          ...update,
+        }),
+      );
+      return 'ok';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Refusals are rare (a late callback): one read to say which.
+      return endedAttempt(await this.get(tenantId, jobId, runId), attempt);
+    }
+  }
+
+  rewatch(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    expected: { attempt: number; key: string },
+    next: { watchAt: string; polls: number },
+  ): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tenantId, jobId), sk: `${RUN_PREFIX}${runId}` },
+          UpdateExpression: 'SET watchAt = :watchAt, #long.polls = :polls',
+          ConditionExpression:
+            '#status = :running AND attempt = :attempt AND #long.#key = :key AND attribute_not_exists(reported)',
+          ExpressionAttributeNames: { '#status': 'status', '#long': 'long', '#key': 'key' },
+          ExpressionAttributeValues: {
+            ':watchAt': next.watchAt,
+            ':polls': next.polls,
+            ':running': 'running',
+            ':attempt': expected.attempt,
+            ':key': expected.key,
+          },
+        }),
+      ),
+    );
+  }
+
+  async dueWatches(
+    shard: number,
+    before: string,
+    limit: number,
+  ): Promise<{ tenantId: string; jobId: string; runId: string }[]> {
+    const { Items } = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: WATCH_INDEX,
+        KeyConditionExpression: 'watchShard = :shard AND watchAt <= :before',
+        ExpressionAttributeValues: { ':shard': watchShardKey(shard), ':before': before },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).flatMap((item) => {
+      const pk = /^TENANT#(.*)#JOB#([^#]+)$/.exec(String(item.pk));
+      const sk = String(item.sk);
+      if (!pk || !sk.startsWith(RUN_PREFIX)) return [];
+      return [{ tenantId: pk[1]!, jobId: pk[2]!, runId: sk.slice(RUN_PREFIX.length) }];
+    });
+  }
+
+  /** The job's backfill line: occurrences waiting their turn, and the one in progress. */
+  private backfillKey(tenantId: string, jobId: string) {
+    return { pk: runPk(tenantId, jobId), sk: BACKFILL_SK };
+  }
+
+  async enqueueBackfill(tenantId: string, jobId: string, scheduledTimes: readonly string[]): Promise<void> {
+    if (scheduledTimes.length === 0) return;
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.backfillKey(tenantId, jobId),
+        UpdateExpression: 'SET pending = list_append(if_not_exists(pending, :empty), :times)',
+        ExpressionAttributeValues: { ':empty': [], ':times': [...scheduledTimes] },
+      }),
+    );
+  }
+
+  async advanceBackfill(
+    tenantId: string,
+    jobId: string,
+    finished: string | null,
+  ): Promise<string | undefined> {
+    for (let tries = 0; tries < 5; tries++) {
+      const { Item } = await this.db.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: this.backfillKey(tenantId, jobId),
+          ConsistentRead: true,
+        }),
+      );
+      const current = Item?.current as string | undefined;
+      const pending = (Item?.pending as string[] | undefined) ?? [];
+      // Only the occurrence in progress moves the line on; with null, only an idle line starts.
+      if (finished === null ? current !== undefined : current !== finished) return undefined;
+      const next = pending[0];
+      if (next === undefined && finished === null) return undefined; // an idle, empty line
+      const values = {
+        ...(finished === null ? {} : { ':finished': finished }),
+        ...(next === undefined ? {} : { ':next': next }),
+      };
+      const moved = await conditionally(() =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: this.backfillKey(tenantId, jobId),
+            UpdateExpression:
+              next === undefined ? 'REMOVE #current' : 'SET #current = :next REMOVE pending[0]',
+            ConditionExpression: `${finished === null ? 'attribute_not_exists(#current)' : '#current = :finished'}${
+              next === undefined ? '' : ' AND pending[0] = :next'
+            }`,
+            ExpressionAttributeNames: { '#current': 'current' },
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      );
+      if (moved) return next;
+    }
+    return undefined;
+  }
+
+  async putAttemptPointer(key: string, pointer: AttemptPointer, now: Date): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...pointerKey(key), type: 'attemptPointer', ...pointer, expiresAt: this.expiresAt(now) },
+      }),
+    );
+  }
+
+  async getAttemptPointer(key: string): Promise<AttemptPointer | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: pointerKey(key) }));
+    if (!Item) return undefined;
+    return {
+      tenantId: String(Item.tenantId),
+      jobId: String(Item.jobId),
+      runId: String(Item.runId),
+      attempt: Number(Item.attempt),
+    };
+  }
+
   async get(tenantId: string, jobId: string, runId: string): Promise<StoredRun | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({
@@ -285,4 +536,12 @@ export class RunStore implements RunRepository {
     );
     return { items: page.items.map(fromItem), nextCursor: page.nextCursor };
   }
+}
+
+/** Why a write to attempt `attempt` was refused: the attempt ended (409), or it is not in progress (404). */
+export function endedAttempt(run: StoredRun | undefined, attempt: number): LongWrite {
+  // No such run, or a later attempt runs: this attempt's token has expired.
+  if (!run || run.attempt !== attempt) return 'stale';
+  if (ENDED.includes(run.status) || run.status === 'queued' || run.reported !== undefined) return 'ended';
+  return 'stale';
 }

@@ -54,12 +54,16 @@ export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
         ...(secretHeaders ? { secretHeaders } : {}),
       });
     }
+    if (target.type === 'ecs' || target.type === 'stepfunctions') {
+      // Started by the long-target starter, never called and awaited here.
+      return { kind: 'error', message: `a ${target.type} target is a long run: it is started, not called` };
+    }
     const refusal = awsTargetRefusal(target, options.access);
     if (refusal) {
       return {
         kind: 'rejected',
         type: 'target_not_allowed',
-        message: refusal,
+        message: refusal.message,
         statusCode: null,
         bodyExcerpt: null,
       };

@@ -6,8 +6,8 @@
 import * as z from 'zod';
 import { scheduledRunId } from './run.js';
 
-/** Why a run exists. `backfill` is reserved for the backfill API (the long-running issue). */
-export const RUN_TRIGGERS = ['schedule', 'manual', 'retry', 'dependency', 'catch_up'] as const;
+/** Why a run exists. */
+export const RUN_TRIGGERS = ['schedule', 'manual', 'retry', 'dependency', 'catch_up', 'backfill'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 /** What Scheduler writes into a schedule's Input at each firing: the occurrence's time. */
@@ -31,6 +31,19 @@ const base = {
 export const firingMessageSchema = z.discriminatedUnion('trigger', [
   z.object({ ...base, trigger: z.literal('schedule') }),
   z.object({ ...base, trigger: z.literal('catch_up') }),
+  // An occurrence run on request by the backfill API, with the occurrence's identity.
+  z.object({ ...base, trigger: z.literal('backfill') }),
+  /**
+   * Not a run: the news that a long attempt's outcome was reported (a callback) or that a run
+   * was cancelled, for the worker to settle what follows (a retry, the lock, dependents, a
+   * stopped task). The sweep settles it too if this message is lost.
+   */
+  z.object({
+    ...base,
+    trigger: z.literal('settle'),
+    runId: z.string().min(1),
+    attempt: z.number().int().min(1),
+  }),
   z.object({
     ...base,
     trigger: z.literal('retry'),
@@ -118,6 +131,35 @@ export const firing = {
       ...extras(of),
     };
   },
+  /** An occurrence in a backfill's range, run with the occurrence's identity. */
+  backfill(job: FiringJob, scheduledAt: Date, e?: Extras): FiringMessage {
+    return {
+      v: 1,
+      tenantId: job.tenantId,
+      jobId: job.id,
+      trigger: 'backfill',
+      scheduledTime: scheduledAt.toISOString(),
+      ...extras(e),
+    };
+  },
+  /** Settle what a reported outcome or a cancel leaves to do for attempt `attempt` of a run. */
+  settle(run: {
+    tenantId: string;
+    jobId: string;
+    id: string;
+    scheduledAt: string;
+    attempt: number;
+  }): FiringMessage {
+    return {
+      v: 1,
+      tenantId: run.tenantId,
+      jobId: run.jobId,
+      trigger: 'settle',
+      scheduledTime: run.scheduledAt,
+      runId: run.id,
+      attempt: Math.max(1, run.attempt),
+    };
+  },
   /** The same firing, put back until `notBefore` (a wait behind a running run, fair share, a long delay). */
   delayed(message: FiringMessage, notBefore: Date, deferrals?: number): FiringMessage {
     return {
@@ -134,7 +176,11 @@ export const firing = {
  * carry their id.
  */
 export function runIdOf(message: FiringMessage): string {
-  return message.trigger === 'schedule' || message.trigger === 'catch_up'
+  return message.trigger === 'schedule' || message.trigger === 'catch_up' || message.trigger === 'backfill'
     ? scheduledRunId(new Date(message.scheduledTime))
     : message.runId;
 }
+
+/** A message that is a run's firing (everything but a settle). */
+export type RunFiring = Exclude<FiringMessage, { trigger: 'settle' }>;
+export type SettleMessage = Extract<FiringMessage, { trigger: 'settle' }>;

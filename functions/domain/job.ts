@@ -290,7 +290,7 @@ export function validateSchedule(
   return result.schedule;
 }
 
-function fireOptions(s: JobSchedule, after: Date, createdAt: Date) {
+export function fireOptions(s: JobSchedule, after: Date, createdAt: Date) {
   return {
     timezone: s.timezone,
     after,

@@ -7,8 +7,8 @@
 import type { Priority } from '../../lib/definitions.js';
 import type { FiringMessage } from './firing.js';
 import type { JobState, RunSummary, StoredJob } from './job.js';
-import type { Run, RunStatus, StoredRun } from './run.js';
-import type { Target } from './target.js';
+import type { LongOutcome, PublicRun, RunResult, RunStatus, StoredRun } from './run.js';
+import type { LongTarget, Target } from './target.js';
 
 /** Time source, injected so tests and the local runtime can drive time by hand. */
 export interface Clock {
@@ -96,12 +96,90 @@ export interface AttemptClaim {
   startedAt: string;
 }
 
+/** What a long run's attempt must still be for a write to land (optimistic concurrency). */
+export interface RunExpectation {
+  status: RunStatus;
+  attempt: number;
+  /** The long attempt's key, when the run must still be waiting on that attempt. */
+  key?: string;
+  /** The claim of the worker that must still hold it. */
+  claimToken?: string;
+  /** No outcome may have been reported since the run was read. */
+  unreported?: boolean;
+  /** The run must still be in the watch index (so an ended run's watch is closed once). */
+  watched?: boolean;
+}
+
+/** Which long attempt an attempt key stands for (ECS startedBy, an execution name). */
+export interface AttemptPointer {
+  tenantId: string;
+  jobId: string;
+  runId: string;
+  attempt: number;
+}
+
+/** A heartbeat's news: when, and optionally how far along. */
+export interface Heartbeat {
+  at: string;
+  progress?: number | undefined;
+  message?: string | undefined;
+}
+
+/** What a write to a long attempt found: done, the run ended, or no such attempt in progress. */
+export type LongWrite = 'ok' | 'ended' | 'stale';
+
 /** The runs table: runs keyed by job and run id (invariant 2), and each job's overlap lock. */
 export interface RunRepository {
+  /** Replaces the run if it is still as `expected` says; false when it changed meanwhile. */
+  replaceIf(run: StoredRun, expected: RunExpectation, now: Date): Promise<boolean>;
+  /** Records a long attempt's heartbeat, if that attempt is still waiting for its outcome. */
+  heartbeat(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    beat: Heartbeat,
+  ): Promise<LongWrite>;
+  /**
+   * Records a long attempt's reported outcome for settling (and makes it due to the sweep
+   * now), once: `ended` when an outcome was already reported or the run ended.
+   */
+  report(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    outcome: LongOutcome,
+    now: Date,
+  ): Promise<LongWrite>;
+  /** Moves a running long attempt's next look (and its poll count), if it still waits on that attempt. */
+  rewatch(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    expected: { attempt: number; key: string },
+    next: { watchAt: string; polls: number },
+  ): Promise<boolean>;
+  /** The runs whose watch is due by `before`, oldest first, from one shard of the watch index. */
+  dueWatches(
+    shard: number,
+    before: string,
+    limit: number,
+  ): Promise<{ tenantId: string; jobId: string; runId: string }[]>;
+  /** Adds occurrences to the job's backfill line (runs of a job whose runs may not overlap go one by one). */
+  enqueueBackfill(tenantId: string, jobId: string, scheduledTimes: readonly string[]): Promise<void>;
+  /**
+   * Moves the job's backfill line on: after the occurrence `finished` ended (or, with null,
+   * if no occurrence is in progress), takes the next one and returns its scheduled time.
+   */
+  advanceBackfill(tenantId: string, jobId: string, finished: string | null): Promise<string | undefined>;
+  /** Remembers which attempt an attempt key stands for, so an event naming it finds its run. */
+  putAttemptPointer(key: string, pointer: AttemptPointer, now: Date): Promise<void>;
+  getAttemptPointer(key: string): Promise<AttemptPointer | undefined>;
   /** Creates a run if none exists, or takes a manual run still waiting at attempt 0. */
   claim(run: StoredRun, now: Date): Promise<ClaimResult>;
-  /** Records a run waiting for its first attempt, unless a worker already took it. */
-  putQueued(run: StoredRun, now: Date): Promise<void>;
+  /** Records a run waiting for its first attempt, unless one exists already (false then). */
+  putQueued(run: StoredRun, now: Date): Promise<boolean>;
   /**
    * Claims attempt `attempt`: of a run queued for its retry (`queued` at attempt-1), or of
    * one whose worker died during attempt `from.attempt` (`running`, lease run out).
@@ -256,6 +334,43 @@ export interface TargetCallContext {
   tenantId?: string;
   /** The job's KMS-sealed secret headers, opened only to make the call. */
   sealedHeaders?: string | null;
+  /** The attempt being made. */
+  attempt?: number;
+  /** A callback target's Sundial-Callback-Url: where it reports its outcome and heartbeats. */
+  callbackUrl?: string;
+}
+
+/** What starting a long target says: started (with what to show), or the start's failure. */
+export type LongStart =
+  | { kind: 'started'; ref: string | null; result: Partial<RunResult> }
+  | Exclude<TargetOutcome, { kind: 'delivered' }>;
+
+/** Which long attempt to describe or stop. */
+export interface LongHandle {
+  kind: 'callback' | 'ecs' | 'stepfunctions';
+  key: string;
+  /** The task or execution ARN. */
+  ref: string | null;
+  /** ECS: the cluster the task runs in. */
+  cluster?: string;
+}
+
+export interface LongStartContext extends TargetCallContext {
+  tenantId: string;
+  attempt: number;
+  /** Names the attempt at the target: ECS startedBy and clientToken, the execution name. */
+  attemptKey: string;
+  callbackUrl: string;
+}
+
+/** Starts, describes and stops the targets that finish later than they start. */
+export interface LongTargets {
+  /** Starts the attempt, idempotently: an attempt already started is found, not started again. */
+  start(target: LongTarget, context: LongStartContext): Promise<LongStart>;
+  /** How the attempt ended, or null while it runs (a callback target cannot be described). */
+  describe(handle: LongHandle): Promise<LongOutcome | null>;
+  /** Stops the attempt's task or execution (nothing for a callback target); idempotent. */
+  stop(handle: LongHandle, reason: string): Promise<void>;
 }
 
 /** Calls a job's target within its timeout and says what happened; never throws for the target's faults. */
@@ -263,7 +378,7 @@ export type TargetCaller = (target: Target, context: TargetCallContext) => Promi
 
 /** Tells people a run finally failed: the job's webhooks and the stack's failure topic. */
 export interface FailureNotifier {
-  runFailed(job: StoredJob, run: Omit<Run, 'tenantId'>): Promise<void>;
+  runFailed(job: StoredJob, run: PublicRun): Promise<void>;
 }
 
 /** Each tenant's places on a queue (fair share). */
@@ -274,7 +389,7 @@ export interface FairShare {
   give(tenantId: string, priority: Priority, holder: string): Promise<void>;
 }
 
-export const ENDED_STATUSES = ['succeeded', 'failed', 'timed_out', 'skipped', 'missed'] as const;
+export const ENDED_STATUSES = ['succeeded', 'failed', 'timed_out', 'skipped', 'missed', 'cancelled'] as const;
 export type EndedStatus = (typeof ENDED_STATUSES)[number];
 
 /** What the worker reports about runs (CloudWatch metrics on AWS). */
@@ -287,6 +402,8 @@ export interface RunMetrics {
   rejected(): void;
   /** A run waited: its tenant had its fair share of runs in progress on the queue. */
   deferred?(priority: Priority): void;
+  /** Long runs found past their deadline and not yet closed (the sweep is behind). */
+  overdue?(count: number): void;
 }
 
 /** Seals secrets at rest (KMS), bound to an encryption context. */

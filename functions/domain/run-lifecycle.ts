@@ -12,6 +12,10 @@
  *     │                └──skip───────▶ skipped (paused before a retry)
  *     ├──skip──▶ skipped (job paused, or overlap)      ├──miss──▶ missed (misfire grace, backlog)
  *     └──buffer──▶ queued (waits behind the running run; claim takes it)
+ *
+ * Long runs (ECS, Step Functions, HTTP callbacks): running ──start_long──▶ running (no
+ * worker waits: the attempt is watched until an event, a callback, a poll or its deadline
+ * settles it with succeed/fail/time_out). queued | running (long) ──cancel──▶ cancelled.
  */
 import type { TargetOutcome } from './ports.js';
 import { type AttemptRecord, type RunStatus, type StoredRun, TERMINAL_STATUSES } from './run.js';
@@ -72,6 +76,18 @@ export const LIFECYCLE = {
     to: ['failed'],
     needs: 'the lease ran out and no attempt is left: the lost attempt is the last',
   },
+  start_long: {
+    from: ['running'],
+    to: ['running'],
+    needs:
+      'the claim token; the target accepted the attempt (a task, an execution, a 2xx to a callback call): a deadline, the watch index, no lease',
+  },
+  cancel: {
+    from: ['queued', 'running'],
+    to: ['cancelled'],
+    needs:
+      'a request naming who cancels; a running run only when it is long (a synchronous call ends within its timeout); the run as read (optimistic)',
+  },
 } as const satisfies Record<string, Move>;
 
 export type RunEvent = keyof typeof LIFECYCLE;
@@ -107,9 +123,10 @@ export function transition(
   const to = options.to ?? targets[0]!;
   if (!targets.includes(to)) throw new InvalidTransitionError(event, from);
   const next: StoredRun = { ...run, ...changes, status: to };
-  // A run that has ended, or waits for its next attempt, has no worker holding it: no lease.
-  // (The claim token stays: a stale worker's conditional write must still fail against it.)
-  if (TERMINAL_STATUSES.has(to) || to === 'queued') delete next.leaseUntil;
+  // A run that has ended, or waits for its next attempt, or whose long attempt is watched,
+  // has no worker holding it: no lease. (The claim token stays: a stale worker's
+  // conditional write must still fail against it.)
+  if (TERMINAL_STATUSES.has(to) || to === 'queued' || event === 'start_long') delete next.leaseUntil;
   return next;
 }
 

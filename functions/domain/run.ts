@@ -11,6 +11,7 @@ export const RUN_STATUSES = [
   'skipped',
   'missed',
   'timed_out',
+  'cancelled',
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
@@ -19,7 +20,48 @@ export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
   'skipped',
   'missed',
   'timed_out',
+  'cancelled',
 ]);
+
+/** What the target answered or left behind: what a run shows as its result. */
+export interface RunResult {
+  statusCode: number | null;
+  bodyExcerpt: string;
+  /** ECS: the exit code of the container that decided the outcome (null when it never ran). */
+  exitCode?: number | null;
+  /** ECS: the task that ran the attempt. */
+  taskArn?: string;
+  /** Step Functions: the execution of the attempt. */
+  executionArn?: string;
+  /** ECS: where the task's awslogs output goes, when its task definition logs with awslogs. */
+  logs?: { group: string; stream: string; region: string };
+}
+
+/** What a long attempt is waiting on, and how it will be watched: stored, never shown. */
+export interface LongAttempt {
+  kind: 'callback' | 'ecs' | 'stepfunctions';
+  /** The attempt key: ECS startedBy and client token, the execution name, the event pointer. */
+  key: string;
+  /** The task or execution ARN, once started. */
+  ref: string | null;
+  /** ECS: the cluster the task runs in (to describe and stop it). */
+  cluster?: string;
+  startedAt: string;
+  /** How many describe-call polls have been made (the poll cadence backs off with it). */
+  polls: number;
+  heartbeatTimeoutSeconds: number | null;
+  /** The run ended (cancelled, timed out) while its task or execution may still run: stop it. */
+  stop?: boolean;
+}
+
+/** How a long attempt ended, as its target or its deadline said. */
+export interface LongOutcome {
+  status: 'succeeded' | 'failed' | 'timed_out';
+  error: { type: string; message: string } | null;
+  result: Partial<RunResult>;
+  /** The callback's output (JSON, at most 64 KiB). */
+  output?: unknown;
+}
 
 export interface Run {
   id: string;
@@ -32,13 +74,23 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
-  result: { statusCode: number | null; bodyExcerpt: string } | null;
+  result: RunResult | null;
   error: { type: string; message: string } | null;
   skipReason: string | null;
   /** Every attempt so far, oldest first; the run's own fields describe the latest. */
   attempts: AttemptRecord[];
   /** When a failed attempt will be retried; null when no retry is pending. */
   nextAttemptAt: string | null;
+  /** A long attempt: when it must have ended (runTimeoutSeconds). */
+  deadlineAt?: string | null;
+  /** A long attempt's latest heartbeat, and what it said. */
+  heartbeatAt?: string | null;
+  progress?: number | null;
+  progressMessage?: string | null;
+  /** What a callback target reported with its outcome (JSON, at most 64 KiB). */
+  output?: unknown;
+  /** Who cancelled the run (an API key's or user's id). */
+  cancelledBy?: string | null;
 }
 
 /** A run as stored: with the claim of the worker running it, while one does. */
@@ -46,11 +98,18 @@ export interface StoredRun extends Run {
   /** Until when the claiming worker owns a running run; a later claim may take it over. */
   leaseUntil?: string;
   claimToken?: string;
+  /** A long attempt in progress (or ended and not yet settled). */
+  long?: LongAttempt;
+  /** An outcome reported by a callback, not yet settled into the run's next move. */
+  reported?: LongOutcome;
+  /** The sparse watch index (byWatch): set while a long attempt needs watching. */
+  watchShard?: string;
+  watchAt?: string;
 }
 
 export interface AttemptRecord {
   attempt: number;
-  status: 'succeeded' | 'failed' | 'timed_out';
+  status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
   startedAt: string;
   finishedAt: string;
   durationMs: number;
@@ -78,7 +137,7 @@ export function manualRunId(requestedAt: Date, suffix: string): string {
 }
 
 /** A run as the API shows it: no lease bookkeeping, stable field order. */
-export function toPublicRun(run: Run & { leaseUntil?: string; claimToken?: string }): Omit<Run, 'tenantId'> {
+export function toPublicRun(run: StoredRun): PublicRun {
   return {
     id: run.id,
     jobId: run.jobId,
@@ -94,8 +153,19 @@ export function toPublicRun(run: Run & { leaseUntil?: string; claimToken?: strin
     skipReason: run.skipReason,
     attempts: run.attempts ?? [],
     nextAttemptAt: run.nextAttemptAt ?? null,
+    deadlineAt: run.deadlineAt ?? null,
+    heartbeatAt: run.heartbeatAt ?? null,
+    progress: run.progress ?? null,
+    progressMessage: run.progressMessage ?? null,
+    output: run.output ?? null,
+    cancelledBy: run.cancelledBy ?? null,
   };
 }
+
+export type PublicRun = Omit<Run, 'tenantId'> &
+  Required<
+    Pick<Run, 'deadlineAt' | 'heartbeatAt' | 'progress' | 'progressMessage' | 'output' | 'cancelledBy'>
+  >;
 
 /** A run with nothing yet known beyond what identifies it. */
 export function newRun(

@@ -66,32 +66,47 @@ export function queueArnFor(
   return { arn: `arn:${partitionOf(access.region)}:sqs:${access.region}:${path[1]}:${path[2]}` };
 }
 
-/** The ARN an AWS target names, or why it cannot name one; null for HTTP targets. */
-export function awsTargetArn(
+/** The ARNs an AWS target names, each with its field, or why one cannot name any; [] for HTTP. */
+export function awsTargetArns(
   target: Target,
   access: Pick<TargetAccess, 'region' | 'sqsEndpoint'>,
-): { arn: string } | { refusal: string } | null {
+): ({ field: string; arn: string } | { field: string; refusal: string })[] {
   switch (target.type) {
     case 'http':
-      return null;
+      return [];
     case 'sqs':
-      return queueArnFor(target.queueUrl, access);
+      return [{ field: 'queueUrl', ...queueArnFor(target.queueUrl, access) }];
     case 'lambda':
-      return { arn: target.functionArn };
+      return [{ field: 'functionArn', arn: target.functionArn }];
     case 'eventbridge':
-      return { arn: target.eventBusArn };
+      return [{ field: 'eventBusArn', arn: target.eventBusArn }];
+    case 'ecs':
+      // Both must be allowed: the cluster it runs in and what it runs.
+      return [
+        { field: 'cluster', arn: target.cluster },
+        { field: 'taskDefinition', arn: target.taskDefinition },
+      ];
+    case 'stepfunctions':
+      return [{ field: 'stateMachineArn', arn: target.stateMachineArn }];
   }
 }
 
 /**
- * Why an AWS target may not be called, or null when it may. The message names what is
- * wrong without echoing the allowlist.
+ * Why an AWS target may not be called (and which field), or null when it may. The message
+ * names what is wrong without echoing the allowlist.
  */
-export function awsTargetRefusal(target: Target, access: TargetAccess): string | null {
-  const named = awsTargetArn(target, access);
-  if (named === null) return null;
-  if ('refusal' in named) return named.refusal;
-  const { arn } = named;
+export function awsTargetRefusal(
+  target: Target,
+  access: TargetAccess,
+): { field: string; message: string } | null {
+  for (const named of awsTargetArns(target, access)) {
+    const message = 'refusal' in named ? named.refusal : arnRefusal(named.arn, access);
+    if (message) return { field: named.field, message };
+  }
+  return null;
+}
+
+function arnRefusal(arn: string, access: TargetAccess): string | null {
   const [, partition, , region] = arn.split(':');
   if (partition !== partitionOf(access.region) || region !== access.region) {
     return `${arn} is not in this deployment's region (${access.region}); Sundial calls only resources of its own region`;
@@ -108,12 +123,16 @@ export function awsTargetRefusal(target: Target, access: TargetAccess): string |
 /**
  * Whether an ARN is matched by the patterns: exact ARNs or ones with `*` wildcards,
  * matched as IAM matches resources. A Lambda ARN with a qualifier (version or alias) is
- * matched by a pattern that matches the unqualified function.
+ * matched by a pattern that matches the unqualified function, a task definition's revision
+ * by its family.
  */
 export function isArnAllowed(arn: string, patterns: readonly string[]): boolean {
   const candidates = [arn];
   const qualified = /^(arn:[^:]+:lambda:[^:]+:\d{12}:function:[^:]+):[^:]+$/.exec(arn);
   if (qualified?.[1]) candidates.push(qualified[1]);
+  // A task definition's revision, as a function's qualifier: the family allows every revision.
+  const revision = /^(arn:[^:]+:ecs:[^:]+:\d{12}:task-definition\/[^:]+):\d+$/.exec(arn);
+  if (revision?.[1]) candidates.push(revision[1]);
   return patterns.some((pattern) => {
     const regex = new RegExp(`^${pattern.split('*').map(escapeRegex).join('.*')}$`);
     return candidates.some((c) => regex.test(c));

@@ -1,18 +1,51 @@
 /**
- * What a job calls: an HTTP endpoint, a Lambda function, an SQS queue or an EventBridge
- * bus. AWS targets are named by ARN (or, for SQS, queue URL) and must be allowed by the
- * deployment's configuration: the worker's IAM role is granted exactly those ARNs.
+ * What a job calls: an HTTP endpoint, a Lambda function, an SQS queue, an EventBridge bus,
+ * an ECS task or a Step Functions execution. AWS targets are named by ARN (or, for SQS,
+ * queue URL) and must be allowed by the deployment's configuration: the worker's IAM role
+ * is granted exactly those ARNs. HTTP with `completion: "callback"`, ECS and Step Functions
+ * targets finish later than they start: a long run, tracked to its end (DESIGN.md,
+ * "Long-running runs").
  */
 import * as z from 'zod';
 import { MAX_TARGET_TIMEOUT_SECONDS } from '../../lib/definitions.js';
 
-export const TARGET_TYPES = ['http', 'lambda', 'sqs', 'eventbridge'] as const;
+export const TARGET_TYPES = ['http', 'lambda', 'sqs', 'eventbridge', 'ecs', 'stepfunctions'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 
 const MAX_PAYLOAD_BYTES = 65_536;
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const timeoutSeconds = z.number().int().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).default(30);
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+
+/** A long run's attempt: at least a minute, at most 24 hours. */
+export const MIN_RUN_TIMEOUT_SECONDS = 60;
+export const MAX_RUN_TIMEOUT_SECONDS = 86_400;
+export const DEFAULT_RUN_TIMEOUT_SECONDS = 3_600;
+const runTimeoutSeconds = z
+  .number()
+  .int()
+  .min(MIN_RUN_TIMEOUT_SECONDS, `must be at least ${MIN_RUN_TIMEOUT_SECONDS} (a minute)`)
+  .max(MAX_RUN_TIMEOUT_SECONDS, `must be at most ${MAX_RUN_TIMEOUT_SECONDS} (24 hours)`);
+const heartbeatTimeoutSeconds = z
+  .number()
+  .int()
+  .min(10, 'must be at least 10')
+  .max(MAX_RUN_TIMEOUT_SECONDS, `must be at most ${MAX_RUN_TIMEOUT_SECONDS} (24 hours)`);
+
+/** A heartbeat timeout longer than the run's own would never fire. */
+function heartbeatWithinRun(
+  t: { runTimeoutSeconds?: number | undefined; heartbeatTimeoutSeconds?: number | null | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const run = t.runTimeoutSeconds ?? DEFAULT_RUN_TIMEOUT_SECONDS;
+  if (typeof t.heartbeatTimeoutSeconds === 'number' && t.heartbeatTimeoutSeconds > run) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['heartbeatTimeoutSeconds'],
+      message: `must be at most runTimeoutSeconds (${run})`,
+    });
+  }
+}
 
 /** What Node's http sends in a header value: tab, space, visible ASCII and Latin-1 (obs-text). */
 function headerValueProblem(value: string, secret: boolean): string | null {
@@ -95,12 +128,40 @@ const httpTargetSchema = z
     body: z.string().max(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB').nullable().default(null),
     // Write-only: stored encrypted with KMS, sent with every call, never returned or logged.
     secretHeaders: headersSchema({ secret: true, maxHeaders: 10, maxValue: 2048 }).default({}),
+    /** For a callback target: how long the first call may take to be accepted. */
     timeoutSeconds,
+    /**
+     * `response`: the answer is the outcome. `callback`: a 2xx answer only accepts the run;
+     * the target reports its outcome to the Sundial-Callback-Url it was given.
+     */
+    completion: z
+      .enum(['response', 'callback'], { error: 'must be "response" or "callback"' })
+      .default('response'),
+    /** Callback targets only: how long an attempt may run (default 3,600). */
+    runTimeoutSeconds: runTimeoutSeconds.optional(),
+    /** Callback targets only: an attempt whose heartbeats stop this long ends timed out. */
+    heartbeatTimeoutSeconds: heartbeatTimeoutSeconds.nullable().optional(),
   })
   // Checked on the merged target too, so a PATCH to GET with a body still stored is refused.
   .refine((t) => t.method !== 'GET' || t.body === null, {
     message: 'a GET request has no body',
     path: ['body'],
+  })
+  .superRefine((t, ctx) => {
+    if (t.completion !== 'callback') {
+      for (const field of ['runTimeoutSeconds', 'heartbeatTimeoutSeconds'] as const) {
+        if (t[field] !== undefined && t[field] !== null) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message:
+              'applies only to targets that finish later than they answer (completion: "callback"); a response target is bounded by timeoutSeconds',
+          });
+        }
+      }
+      return;
+    }
+    heartbeatWithinRun(t, ctx);
   });
 
 const LAMBDA_ARN =
@@ -183,9 +244,118 @@ const eventBridgeTargetSchema = z.strictObject({
   timeoutSeconds,
 });
 
+const ECS_CLUSTER_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
+const ECS_TASK_DEFINITION_ARN =
+  /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}(:[1-9]\d{0,8})?$/;
+const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+/** What Sundial gives every container: the run it is, and where to report heartbeats. */
+export const SUNDIAL_ENV_PREFIX = 'SUNDIAL_';
+/** ECS refuses container overrides over 8 KiB in all. */
+const MAX_OVERRIDES_BYTES = 8_192;
+
+const containerOverrideSchema = z.strictObject({
+  name: z.string({ error: 'is required: the container of the task definition to override' }).min(1).max(255),
+  command: z
+    .array(z.string().max(4096), { error: 'must be an array of strings, e.g. ["python", "x.py"]' })
+    .min(1, 'must have at least the program to run')
+    .max(256)
+    .optional(),
+  environment: z
+    .record(
+      z
+        .string()
+        .regex(ENV_NAME, 'environment names are letters, digits and _, not starting with a digit')
+        .refine(
+          (name) => !name.toUpperCase().startsWith(SUNDIAL_ENV_PREFIX),
+          `names starting with ${SUNDIAL_ENV_PREFIX} are set by Sundial`,
+        ),
+      z.string().max(4096),
+    )
+    .default({}),
+});
+
+const ecsTargetSchema = z
+  .strictObject({
+    type: z.literal('ecs'),
+    cluster: z
+      .string({ error: 'is required, e.g. "arn:aws:ecs:eu-west-1:123456789012:cluster/batch"' })
+      .regex(
+        ECS_CLUSTER_ARN,
+        'must be an ECS cluster ARN, e.g. arn:aws:ecs:eu-west-1:123456789012:cluster/batch',
+      ),
+    taskDefinition: z
+      .string({ error: 'is required, e.g. "arn:aws:ecs:eu-west-1:123456789012:task-definition/import:3"' })
+      .regex(
+        ECS_TASK_DEFINITION_ARN,
+        'must be an ECS task definition ARN, e.g. arn:aws:ecs:eu-west-1:123456789012:task-definition/import:3',
+      ),
+    launchType: z.enum(['FARGATE', 'EC2'], { error: 'must be "FARGATE" or "EC2"' }).default('FARGATE'),
+    /** Required on AWS for Fargate (awsvpc); optional locally. */
+    network: z
+      .strictObject({
+        subnets: z
+          .array(z.string().regex(SUBNET_ID, 'subnet ids look like subnet-0123456789abcdef0'))
+          .min(1, 'at least one subnet')
+          .max(16),
+        securityGroups: z
+          .array(z.string().regex(SECURITY_GROUP_ID, 'security group ids look like sg-0123456789abcdef0'))
+          .max(5)
+          .default([]),
+        assignPublicIp: z.boolean({ error: 'must be true or false' }).default(false),
+      })
+      .nullable()
+      .default(null),
+    containerOverrides: z.array(containerOverrideSchema).max(10).default([]),
+    /** How long RunTask may take to answer. */
+    timeoutSeconds,
+    runTimeoutSeconds: runTimeoutSeconds.default(DEFAULT_RUN_TIMEOUT_SECONDS),
+    /** The container heartbeats to $SUNDIAL_CALLBACK_URL/heartbeat; none by default. */
+    heartbeatTimeoutSeconds: heartbeatTimeoutSeconds.nullable().default(null),
+  })
+  .refine((t) => jsonBytes(t.containerOverrides) <= MAX_OVERRIDES_BYTES, {
+    message: 'must be at most 8 KiB as JSON (ECS refuses larger overrides)',
+    path: ['containerOverrides'],
+  })
+  .superRefine(heartbeatWithinRun);
+
+const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
+
+const stepFunctionsTargetSchema = z.strictObject({
+  type: z.literal('stepfunctions'),
+  stateMachineArn: z
+    .string({ error: 'is required, e.g. "arn:aws:states:eu-west-1:123456789012:stateMachine:pipeline"' })
+    .regex(
+      STATE_MACHINE_ARN,
+      'must be a Standard state machine ARN, e.g. arn:aws:states:eu-west-1:123456789012:stateMachine:pipeline',
+    ),
+  /** The execution's input, as given. */
+  input: z
+    .json()
+    .default({})
+    .refine((p) => jsonBytes(p) <= MAX_PAYLOAD_BYTES, 'must be at most 64 KiB as JSON'),
+  /** How long StartExecution may take to answer. */
+  timeoutSeconds,
+  runTimeoutSeconds: runTimeoutSeconds.default(DEFAULT_RUN_TIMEOUT_SECONDS),
+  heartbeatTimeoutSeconds: z
+    .null({
+      error:
+        'Step Functions executions do not heartbeat to Sundial; set HeartbeatSeconds on the task states of the state machine',
+    })
+    .optional(),
+});
+
 export const targetSchema = z.discriminatedUnion(
   'type',
-  [httpTargetSchema, lambdaTargetSchema, sqsTargetSchema, eventBridgeTargetSchema],
+  [
+    httpTargetSchema,
+    lambdaTargetSchema,
+    sqsTargetSchema,
+    eventBridgeTargetSchema,
+    ecsTargetSchema,
+    stepFunctionsTargetSchema,
+  ],
   { error: `must be one of ${TARGET_TYPES.map((t) => `"${t}"`).join(', ')}` },
 );
 
@@ -194,8 +364,41 @@ export type HttpTarget = Extract<Target, { type: 'http' }>;
 export type LambdaTarget = Extract<Target, { type: 'lambda' }>;
 export type SqsTarget = Extract<Target, { type: 'sqs' }>;
 export type EventBridgeTarget = Extract<Target, { type: 'eventbridge' }>;
+export type EcsTarget = Extract<Target, { type: 'ecs' }>;
+export type StepFunctionsTarget = Extract<Target, { type: 'stepfunctions' }>;
+/** A target that finishes later than it starts: its run is tracked to its end. */
+export type LongTarget = EcsTarget | StepFunctionsTarget | (HttpTarget & { completion: 'callback' });
+
+export function isLongTarget(target: Target): target is LongTarget {
+  return (
+    target.type === 'ecs' ||
+    target.type === 'stepfunctions' ||
+    (target.type === 'http' && target.completion === 'callback')
+  );
+}
+
+/** How long an attempt of a long target may run. */
+export function runTimeoutOf(target: LongTarget): number {
+  return target.runTimeoutSeconds ?? DEFAULT_RUN_TIMEOUT_SECONDS;
+}
+
+/** How long a long target's heartbeats may stop, or null when they are not watched. */
+export function heartbeatTimeoutOf(target: LongTarget): number | null {
+  return target.type === 'stepfunctions' ? null : (target.heartbeatTimeoutSeconds ?? null);
+}
 
 /** The field that names an AWS target, for error messages. */
 export function targetArnField(target: Target): string {
-  return target.type === 'lambda' ? 'functionArn' : target.type === 'sqs' ? 'queueUrl' : 'eventBusArn';
+  switch (target.type) {
+    case 'lambda':
+      return 'functionArn';
+    case 'sqs':
+      return 'queueUrl';
+    case 'ecs':
+      return 'taskDefinition';
+    case 'stepfunctions':
+      return 'stateMachineArn';
+    default:
+      return 'eventBusArn';
+  }
 }

@@ -45,6 +45,9 @@ import type {
 } from '../domain/ports.js';
 import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
+import { backfill, backfillBody } from '../usecases/backfill.js';
+import { callbackBody, heartbeatBody, recordHeartbeat, reportOutcome } from '../usecases/callbacks.js';
+import { cancelRun } from '../usecases/cancel.js';
 import { redriveDeadLetters } from '../usecases/dead-letters.js';
 import { type JobService, toPublicJob } from '../usecases/jobs.js';
 import { runNow } from '../usecases/run-now.js';
@@ -91,6 +94,11 @@ export const ACCESS: Record<string, Role | 'public'> = {
   'POST /v1/jobs/{jobId}/runs': 'operator',
   'GET /v1/jobs/{jobId}/runs': 'viewer',
   'GET /v1/jobs/{jobId}/runs/{runId}': 'viewer',
+  'POST /v1/jobs/{jobId}/runs/{runId}/cancel': 'operator',
+  'POST /v1/jobs/{jobId}/backfill': 'operator',
+  // A long run's target reports here with no credential but the unguessable URL itself.
+  'POST /v1/callbacks/{token}': 'public',
+  'POST /v1/callbacks/{token}/heartbeat': 'public',
   'GET /v1/dead-letters': 'viewer',
   'POST /v1/dead-letters/redrive': 'operator',
   'GET /v1/keys': 'admin',
@@ -123,7 +131,14 @@ export const PATH_PARAMS: Record<string, { resource: string; pattern: RegExp }> 
   runId: { resource: 'run', pattern: /^run_[0-9A-Za-z_]{1,128}$/ },
   // A ULID.
   keyId: { resource: 'key', pattern: /^[0-9A-Za-z]{1,64}$/ },
+  // <base64url of the attempt's ids>.<MAC>
+  token: { resource: 'callback', pattern: /^[A-Za-z0-9_-]{1,1000}\.[A-Za-z0-9_-]{43}$/ },
 };
+
+/** Callbacks and heartbeats per second from one address: a target reports rarely. */
+export const CALLBACKS_PER_SECOND = 20;
+/** Where the tokens are: never written to a log line, in full or in part. */
+const redact = (path: string) => path.replace(/^\/v1\/callbacks\/[^/]+/, '/v1/callbacks/<token>');
 
 type Handler = (req: Request) => Promise<APIGatewayProxyResult>;
 interface Request {
@@ -251,6 +266,32 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       { actor: req.principal.subject, action, target, details },
       deps.clock.now(),
     );
+
+  const callbackDeps = {
+    runs: deps.runs,
+    jobs: { get: (tenantId: string, jobId: string) => deps.jobs.get(tenantId, jobId).catch(() => undefined) },
+    queue: deps.queue,
+    signer: deps.firingSigner,
+    clock: deps.clock,
+    logger: deps.logger,
+  };
+  /** Callbacks carry no tenant until their token is checked: they are limited by address. */
+  const limitCallbacks = async (req: Request) => {
+    const ip = req.event.requestContext?.identity?.sourceIp ?? 'unknown';
+    const taken = await deps.rateLimiter.take(
+      '_callbacks',
+      `ip#${ip}`,
+      CALLBACKS_PER_SECOND,
+      1,
+      deps.clock.now(),
+    );
+    if (!taken.allowed) {
+      throw new QuotaExceededError(
+        `at most ${CALLBACKS_PER_SECOND} callbacks per second from one address`,
+        taken.retryAfterSeconds,
+      );
+    }
+  };
 
   // nextRunAt is computed and lastRun read (one single-item Query) as the job is shown, so
   // the worker writes nothing to the job per run and nextRunAt never shows a time past.
@@ -447,6 +488,49 @@ export function createApiApp(deps: ApiDeps): ApiApp {
         return json(200, await deps.audit.list(req.principal.tenantId, q.limit, q.cursor));
       },
     }),
+    route('/v1/jobs/{jobId}/runs/{runId}/cancel', {
+      POST: async (req) => {
+        const { tenantId } = req.principal;
+        const job = await deps.jobs.get(tenantId, req.params.jobId!);
+        const run = await cancelRun(
+          { runs: deps.runs, queue: deps.queue, clock: deps.clock },
+          job,
+          req.params.runId!,
+          req.principal.subject,
+        );
+        await audit(req, 'run.cancel', `${job.id}/${run.id}`, { status: 'cancelled' });
+        return json(202, toPublicRun(run), { location: `/v1/jobs/${run.jobId}/runs/${run.id}` });
+      },
+    }),
+    route('/v1/jobs/{jobId}/backfill', {
+      POST: async (req) => {
+        const body = parseOrThrow(backfillBody, req.body());
+        const job = await deps.jobs.get(req.principal.tenantId, req.params.jobId!);
+        const result = await backfill(
+          { runs: deps.runs, queue: deps.queue, clock: deps.clock },
+          job,
+          body,
+          req.event.requestContext?.requestId,
+        );
+        await audit(req, 'job.backfill', job.id, { from: body.from, to: body.to, ...result });
+        return json(202, { runs: result.runs });
+      },
+    }),
+    route('/v1/callbacks/{token}', {
+      POST: async (req) => {
+        await limitCallbacks(req);
+        await reportOutcome(callbackDeps, req.params.token!, parseOrThrow(callbackBody, req.body()));
+        return { statusCode: 204, headers: {}, body: '' };
+      },
+    }),
+    route('/v1/callbacks/{token}/heartbeat', {
+      POST: async (req) => {
+        await limitCallbacks(req);
+        const body = req.event.body ? parseOrThrow(heartbeatBody, req.body()) : {};
+        await recordHeartbeat(callbackDeps, req.params.token!, body);
+        return { statusCode: 204, headers: {}, body: '' };
+      },
+    }),
     route('/v1/jobs/{jobId}/runs/{runId}', {
       GET: async (req) => {
         const { tenantId } = req.principal;
@@ -472,7 +556,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
             405,
             'method-not-allowed',
             'Method not allowed',
-            `${method} is not allowed on ${path}; use ${allow}`,
+            `${method} is not allowed on ${redact(path)}; use ${allow}`,
             {},
             { allow },
           );
@@ -513,9 +597,9 @@ export function createApiApp(deps: ApiDeps): ApiApp {
           body: () => parseBody(event),
         });
       }
-      return problem(404, 'not-found', 'Not found', `no resource at ${method} ${path}`);
+      return problem(404, 'not-found', 'Not found', `no resource at ${method} ${redact(path)}`);
     } catch (error) {
-      return toProblem(error, deps.logger, path, method);
+      return toProblem(error, deps.logger, redact(path), method);
     }
   };
   const operations = routes.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.template}`));

@@ -5,24 +5,22 @@
  * a log line (invariant 3).
  */
 import { randomUUID } from 'node:crypto';
-import { type FiringMessage, firing, runIdOf } from '../domain/firing.js';
+import { type FiringMessage, firing, type RunFiring, runIdOf } from '../domain/firing.js';
 import { backlogMissReason, type StoredJob } from '../domain/job.js';
-import {
-  type Clock,
-  ENDED_STATUSES,
-  type EndedStatus,
-  type FailureNotifier,
-  type FairShare,
-  type FiringQueue,
-  type JobRepository,
-  type Logger,
-  type RunMetrics,
-  type RunRepository,
-  type TargetCaller,
-  type TargetOutcome,
+import type {
+  Clock,
+  FailureNotifier,
+  FairShare,
+  FiringQueue,
+  JobRepository,
+  Logger,
+  RunMetrics,
+  RunRepository,
+  TargetCaller,
+  TargetOutcome,
 } from '../domain/ports.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
-import { newRun, type StoredRun, TERMINAL_STATUSES, toPublicRun } from '../domain/run.js';
+import { newRun, type StoredRun, TERMINAL_STATUSES } from '../domain/run.js';
 import {
   attemptEvent,
   attemptOf,
@@ -31,7 +29,10 @@ import {
   resultOf,
   transition,
 } from '../domain/run-lifecycle.js';
+import { isLongTarget, type LongTarget } from '../domain/target.js';
 import { triggerDependents } from './dependencies.js';
+import { type LongRunParts, settleFromMessage, startLongAttempt } from './long-runs.js';
+import { continueBackfill, ended } from './run-ending.js';
 
 export interface ExecuteDeps {
   jobs: JobRepository;
@@ -48,6 +49,8 @@ export interface ExecuteDeps {
   random?: () => number;
   /** Places per tenant on each queue; no fair share without it. */
   fairShare?: FairShare;
+  /** Starts and settles long runs (ECS, Step Functions, HTTP callbacks); they fail without it. */
+  long?: LongRunParts;
 }
 
 /**
@@ -66,7 +69,15 @@ export type FiringOutcome =
  */
 const LEASE_MARGIN_SECONDS = 30;
 
-export async function executeFiring(deps: ExecuteDeps, message: FiringMessage): Promise<FiringOutcome> {
+export async function executeFiring(deps: ExecuteDeps, received: FiringMessage): Promise<FiringOutcome> {
+  if (received.trigger === 'settle') {
+    if (!deps.long) {
+      deps.logger.error('settle message dropped: long runs are not wired here', { runId: received.runId });
+      return { result: 'done', detail: 'no long runs' };
+    }
+    return settleFromMessage({ ...deps, long: deps.long }, received);
+  }
+  const message: RunFiring = received;
   const { tenantId, jobId } = message;
   const runId = runIdOf(message);
   const log = {
@@ -125,7 +136,7 @@ export async function executeFiring(deps: ExecuteDeps, message: FiringMessage): 
 async function claimAndRun(
   deps: ExecuteDeps,
   job: StoredJob,
-  message: FiringMessage,
+  message: RunFiring,
   runId: string,
   claimToken: string,
   leaseUntil: Date,
@@ -219,21 +230,40 @@ async function claimAndRun(
   }
 
   const started = deps.clock.now();
-  const outcome = await deps
-    .callTarget(job.target, {
-      jobId,
-      runId,
-      scheduledAt: run.scheduledAt,
-      tenantId,
-      sealedHeaders: job.secretHeaders?.ciphertext ?? null,
-    })
-    // Whatever goes wrong calling the target is this attempt's error, never a lost worker.
-    .catch(
-      (error: Error): TargetOutcome => ({
-        kind: 'error',
-        message: `${error.name}: ${error.message}`.slice(0, 500),
-      }),
-    );
+  let outcome: TargetOutcome;
+  if (isLongTarget(job.target)) {
+    if (!deps.long) {
+      outcome = { kind: 'error', message: 'long-running targets are not configured for this worker' };
+    } else {
+      const long = await startLongAttempt(
+        { ...deps, long: deps.long },
+        job as StoredJob & { target: LongTarget },
+        run,
+        claimToken,
+        log,
+      );
+      // Started: no worker waits; the run holds the lock until it is settled.
+      if ('started' in long) return long.started;
+      outcome = long.failed;
+    }
+  } else {
+    outcome = await deps
+      .callTarget(job.target, {
+        jobId,
+        runId,
+        scheduledAt: run.scheduledAt,
+        tenantId,
+        sealedHeaders: job.secretHeaders?.ciphertext ?? null,
+        attempt: run.attempt,
+      })
+      // Whatever goes wrong calling the target is this attempt's error, never a lost worker.
+      .catch(
+        (error: Error): TargetOutcome => ({
+          kind: 'error',
+          message: `${error.name}: ${error.message}`.slice(0, 500),
+        }),
+      );
+  }
   const finished = deps.clock.now();
   const attempt = attemptOf(run.attempt, outcome, started, finished);
   const attempted = transition(run, attemptEvent(attempt.status), {
@@ -289,7 +319,7 @@ const DEFER_MAX_SECONDS = 30;
 async function deferred(
   deps: ExecuteDeps,
   job: StoredJob,
-  message: FiringMessage,
+  message: RunFiring,
   now: Date,
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
@@ -311,7 +341,7 @@ async function deferred(
 async function missed(
   deps: ExecuteDeps,
   job: StoredJob,
-  message: FiringMessage,
+  message: RunFiring,
   runId: string,
   now: Date,
   reason: string,
@@ -348,19 +378,19 @@ const BUFFER_POLL_SECONDS = 10;
 async function overlapped(
   deps: ExecuteDeps,
   job: StoredJob,
-  message: FiringMessage,
+  message: RunFiring,
   runId: string,
   now: Date,
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
   const lock = await deps.runs.readLock(job.tenantId, job.id);
-  if (message.trigger === 'retry') {
-    // The run is already in progress, waiting for this attempt: it is not skipped (its
-    // record exists) but waits for the lock, however late the retry came.
+  if (message.trigger === 'retry' || message.trigger === 'backfill') {
+    // A retry's run is already in progress, waiting for this attempt; a backfill never skips
+    // its own occurrences. Either waits for the lock, however late it comes.
     const notBefore = new Date(now.getTime() + BUFFER_POLL_SECONDS * 1000);
     await deps.queue.send(job.priority, firing.delayed(message, notBefore));
-    deps.logger.info('retry waits for the running run', { ...log, runningRun: lock.holder });
-    return { result: 'done', detail: 'retry waits for the lock' };
+    deps.logger.info(`${message.trigger} waits for the running run`, { ...log, runningRun: lock.holder });
+    return { result: 'done', detail: `${message.trigger} waits for the lock` };
   }
   const record = unrecorded(job, message, runId);
   if (
@@ -397,7 +427,7 @@ async function overlapped(
  * A run not yet recorded, as a message names it: the source of its first move. A retry's
  * message that finds no run stands for the scheduled occurrence it retries.
  */
-function unrecorded(job: StoredJob, message: FiringMessage, runId: string): StoredRun {
+function unrecorded(job: StoredJob, message: RunFiring, runId: string): StoredRun {
   return newRun({
     id: runId,
     jobId: job.id,
@@ -432,6 +462,7 @@ async function finish(
   if (finalRun.status === 'succeeded' && finalRun.finishedAt) {
     await triggerDependents(deps, run.tenantId, run.jobId, finalRun.finishedAt, job.hasDependents);
   }
+  if (finalRun.trigger === 'backfill') await continueBackfill(deps, job, finalRun);
   return { result: 'done', detail: run.status, run: finalRun };
 }
 
@@ -450,8 +481,32 @@ async function takeOver(
   log: Record<string, unknown>,
   options: { retry: boolean } = { retry: true },
 ): Promise<StoredRun | FiringOutcome> {
-  if (!existing || !leaseExpired(existing, now)) return unclaimed(deps, existing, log);
+  if (!existing || !leaseExpired(existing, now)) return unclaimed(deps, existing, log, job);
   const k = existing.attempt;
+  if (options.retry && isLongTarget(job.target) && !existing.long) {
+    // The worker stopped while starting a long attempt: resume the same attempt, whose start
+    // is idempotent (its task or execution, if it was started, is found, not started again).
+    const resumed = await deps.runs.claimAttempt(
+      existing.tenantId,
+      existing.jobId,
+      existing.id,
+      k,
+      {
+        claimToken,
+        leaseUntil: leaseUntil.toISOString(),
+        startedAt: existing.startedAt ?? now.toISOString(),
+      },
+      now,
+      { status: 'running', attempt: k },
+    );
+    if (!resumed)
+      return unclaimed(deps, await deps.runs.get(existing.tenantId, existing.jobId, existing.id), log, job);
+    deps.logger.warn('resuming a long attempt whose worker stopped while starting it', {
+      ...log,
+      attempt: k,
+    });
+    return transition(resumed, 'take_over');
+  }
   const lost = lostAttempt(existing, now);
   const next = options.retry && hasAttemptsLeft(job.retryPolicy, k) ? k + 1 : k;
   const claimed = await deps.runs.claimAttempt(
@@ -464,7 +519,7 @@ async function takeOver(
     { status: 'running', attempt: k },
   );
   if (!claimed)
-    return unclaimed(deps, await deps.runs.get(existing.tenantId, existing.jobId, existing.id), log);
+    return unclaimed(deps, await deps.runs.get(existing.tenantId, existing.jobId, existing.id), log, job);
   const attempts = [...(claimed.attempts ?? []), lost];
   deps.logger.warn('took over a run whose worker stopped', { ...log, lostAttempt: k });
   if (next > k) return transition(claimed, 'take_over', { attempts });
@@ -482,6 +537,7 @@ async function unclaimed(
   deps: ExecuteDeps,
   existing: StoredRun | undefined,
   log: Record<string, unknown>,
+  job?: StoredJob,
 ): Promise<FiringOutcome> {
   if (
     existing?.status === 'running' &&
@@ -495,23 +551,16 @@ async function unclaimed(
   if (existing?.status === 'succeeded' && existing.finishedAt) {
     await triggerDependents(deps, existing.tenantId, existing.jobId, existing.finishedAt);
   }
+  // Nor, for a backfill, to send its next occurrence (a cancelled one's turn passes too).
+  if (job && existing?.trigger === 'backfill' && TERMINAL_STATUSES.has(existing.status)) {
+    await continueBackfill(deps, job, existing);
+  }
+  if (existing?.long && existing.status === 'running') {
+    // A long attempt in progress: its watch settles it; this message is done.
+    return { result: 'done', detail: 'long run in progress' };
+  }
   return {
     result: 'done',
     detail: existing && TERMINAL_STATUSES.has(existing.status) ? 'duplicate' : 'stale',
   };
 }
-
-/**
- * A run ended: counted, and a failure announced. Nothing is written to the job: the run
- * record is the history, and the API reads a job's last run from it.
- */
-async function ended(deps: ExecuteDeps, job: StoredJob, run: StoredRun): Promise<void> {
-  if (isEnded(run.status)) deps.metrics?.ended(run.status, job.priority, run.durationMs);
-  if (deps.notifier && FAILED_STATUSES.has(run.status)) {
-    await deps.notifier.runFailed(job, toPublicRun(run));
-  }
-}
-
-const FAILED_STATUSES: ReadonlySet<string> = new Set(['failed', 'timed_out', 'missed']);
-const isEnded = (status: string): status is EndedStatus =>
-  (ENDED_STATUSES as readonly string[]).includes(status);

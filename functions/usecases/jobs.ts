@@ -38,7 +38,7 @@ import type {
   UrlPolicy,
 } from '../domain/ports.js';
 import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';
-import { type Target, targetArnField } from '../domain/target.js';
+import type { Target } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
 import { ScheduleSync } from './schedule-sync.js';
 
@@ -304,8 +304,8 @@ export class JobService {
     if (target.type === 'http') return;
     const refusal = this.deps.targetAccess
       ? awsTargetRefusal(target, this.deps.targetAccess)
-      : 'AWS targets are not available here';
-    if (refusal) throw ValidationError.of(`target.${targetArnField(target)}`, refusal);
+      : { field: 'type', message: 'AWS targets are not available here' };
+    if (refusal) throw ValidationError.of(`target.${refusal.field}`, refusal.message);
   }
 
   /** Every dependency exists in the tenant, and none leads back to the job. */

@@ -1,12 +1,15 @@
 /** The worker's parts: runs firings, calls targets, records runs, announces failures. */
+import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
 import { DynamoFairShare } from '../adapters/fair-share.js';
+import { createLongTargets } from '../adapters/long-targets.js';
 import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
 import { SigningSecrets } from '../adapters/signing-secrets.js';
 import { createTargetCaller } from '../adapters/targets.js';
@@ -31,6 +34,9 @@ export interface WorkerClients {
   /** For Lambda and EventBridge targets. */
   lambda: LambdaClient;
   eventBridge: EventBridgeClient;
+  /** For long runs: ECS tasks and Step Functions executions. */
+  ecs: ECSClient;
+  sfn: SFNClient;
 }
 
 export type WorkerServices = ExecuteDeps & {
@@ -46,19 +52,30 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
   const firingSigner = newFiringSigner(db, config, box);
   const urlGuard = newUrlGuard(config, platform);
   const signingSecrets = new SigningSecrets(db, config.jobsTableName, box);
+  const callTarget = createTargetCaller({
+    clients: { lambda: clients.lambda, sqs, eventBridge: clients.eventBridge },
+    access: targetAccessOf(config),
+    urlGuard,
+    box,
+    clock,
+    signingSecrets: (tenantId) => signingSecrets.forSigning(tenantId, clock.now()),
+    ...(platform.seams?.callHttpTarget ? { http: platform.seams.callHttpTarget } : {}),
+  });
   return {
     jobs: newJobStore(db, config),
     runs: newRunStore(db, config),
     queue: newFiringQueue(sqs, config, platform, firingSigner),
-    callTarget: createTargetCaller({
-      clients: { lambda: clients.lambda, sqs, eventBridge: clients.eventBridge },
-      access: targetAccessOf(config),
-      urlGuard,
-      box,
-      clock,
-      signingSecrets: (tenantId) => signingSecrets.forSigning(tenantId, clock.now()),
-      ...(platform.seams?.callHttpTarget ? { http: platform.seams.callHttpTarget } : {}),
-    }),
+    callTarget,
+    long: {
+      targets: createLongTargets({
+        ecs: clients.ecs,
+        sfn: clients.sfn,
+        callHttp: callTarget,
+        access: targetAccessOf(config),
+      }),
+      signer: firingSigner,
+      callbackBaseUrl: config.callbackBaseUrl,
+    },
     notifier: new WebhookAndTopicNotifier(clients.sns, config.failureTopicArn, clock, logger, urlGuard, box),
     metrics: platform.runMetrics ?? new InMemoryRunMetrics(),
     fairShare: new DynamoFairShare(db, config.runsTableName, (priority) =>

@@ -46,6 +46,7 @@ import { deleteAllJobs, getSchedule, RecordingTarget } from './support.js';
 const ENTRIES = {
   Api: () => import('../../functions/api.js'),
   Worker: () => import('../../functions/worker.js'),
+  Completion: () => import('../../functions/completion.js'),
   Sync: () => import('../../functions/sync.js'),
   Reconciler: () => import('../../functions/reconciler.js'),
   DeadLetters: () => import('../../functions/deadletters.js'),
@@ -104,6 +105,8 @@ function lambdaEnvironment(fn: FunctionId): Record<string, string> {
     AWS_ENDPOINT_URL_KMS: endpoints.kms,
     AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda,
     AWS_ENDPOINT_URL_EVENTBRIDGE: endpoints.eventBridge,
+    AWS_ENDPOINT_URL_ECS: endpoints.ecs,
+    AWS_ENDPOINT_URL_SFN: endpoints.stepFunctions,
     // What Lambda itself sets.
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,
@@ -308,6 +311,43 @@ describe('the worker entry', () => {
     await deleteSucceeded(queue.url, messages, response);
     expect(target.callsTo('/worker-forged')).toEqual([]);
     expect((await api<Page<Run>>('GET', `/v1/jobs/${job.id}/runs`)).body.items).toEqual([]);
+  });
+});
+
+describe('the completion entry', () => {
+  it('settles a container run whose completion event was lost, found by its sweep', async () => {
+    const cluster = `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:cluster/entries`;
+    const job = await createJob({
+      name: 'completion-entry',
+      target: {
+        type: 'ecs',
+        cluster,
+        taskDefinition: `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task-definition/entries:1`,
+        containerOverrides: [{ name: 'main', command: [process.execPath, '-e', 'process.exit(0)'] }],
+      },
+    });
+    // Both of its events are lost: only the sweep's poll can find how it ended.
+    runtime.ecs.dropEvents = 2;
+    const started = await api<Run>('POST', `/v1/jobs/${job.id}/runs`);
+    await runtime.drain();
+    const runId = started.body.id;
+    const running = (
+      await api<Run & { result: { taskArn?: string } }>('GET', `/v1/jobs/${job.id}/runs/${runId}`)
+    ).body;
+    expect(running.status).toBe('running');
+    for (;;) {
+      const task = runtime.ecs.tasks().find((t) => t.taskArn === running.result.taskArn);
+      if (task?.lastStatus === 'STOPPED') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The entry's clock is the system's: ten minutes after the run started, its poll is due.
+    const { handler } = await coldStart('Completion');
+    const sweep = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+    expect(await handler(sweep as never, lambdaContext('Completion', 60_000))).toEqual({ detail: 'swept 1' });
+    expect((await api<Run>('GET', `/v1/jobs/${job.id}/runs/${runId}`)).body).toMatchObject({
+      status: 'succeeded',
+      result: { exitCode: 0, taskArn: running.result.taskArn },
+    });
   });
 });
 

@@ -1,0 +1,49 @@
+/**
+ * The completion function over injected services: an ECS task or Step Functions execution
+ * state-change event settles the attempt it names; a scheduled event sweeps the runs due
+ * for a look (deadlines, heartbeats, polls, cancels to finish).
+ */
+import { ATTEMPT_KEY_PREFIX, WATCH_SHARDS } from '../../lib/definitions.js';
+import { ecsOutcome, executionOutcome } from '../adapters/long-targets.js';
+import { completeFromEvent, sweepWatches } from '../usecases/long-runs.js';
+import type { CompletionServices } from '../wiring/completion.js';
+
+/** An EventBridge event as the rule delivers it (the fields Sundial reads). */
+export interface CompletionEvent {
+  source?: string;
+  'detail-type'?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** A sweep leaves this much of the function's time unused, so it never times out mid-write. */
+const SWEEP_BUDGET_MS = 40_000;
+
+export function createCompletionHandler(services: CompletionServices) {
+  return async (event: CompletionEvent): Promise<{ detail: string }> => {
+    const detail = event.detail ?? {};
+    if (event.source === 'aws.ecs' && event['detail-type'] === 'ECS Task State Change') {
+      const key = detail.startedBy;
+      if (typeof key !== 'string' || !key.startsWith(ATTEMPT_KEY_PREFIX))
+        return { detail: 'not Sundial’s task' };
+      const outcome = ecsOutcome(detail as Parameters<typeof ecsOutcome>[0]);
+      if (!outcome) return { detail: 'task still running' };
+      return completeFromEvent(services, key, outcome);
+    }
+    if (event.source === 'aws.states' && event['detail-type'] === 'Step Functions Execution Status Change') {
+      const key = detail.name;
+      if (typeof key !== 'string' || !key.startsWith(ATTEMPT_KEY_PREFIX))
+        return { detail: 'not Sundial’s execution' };
+      const outcome = executionOutcome(detail as Parameters<typeof executionOutcome>[0]);
+      if (!outcome) return { detail: 'execution still running' };
+      return completeFromEvent(services, key, outcome);
+    }
+    // The schedule rule's event (or anything else): a sweep, bounded in time.
+    const started = Date.now();
+    const result = await sweepWatches(services, {
+      shards: WATCH_SHARDS,
+      stopBy: () => Date.now() - started > SWEEP_BUDGET_MS,
+    });
+    if (result.looked > 0) services.logger.info('completion sweep finished', result);
+    return { detail: `swept ${result.looked}` };
+  };
+}

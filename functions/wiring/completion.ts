@@ -1,0 +1,74 @@
+/**
+ * The completion function's parts: it settles long runs (events, the sweep) but never
+ * starts one, so it has no HTTP target caller and no permission to start tasks.
+ */
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
+import { createLongTargets } from '../adapters/long-targets.js';
+import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
+import { type CompletionConfig, targetAccessOf } from '../commons/config.js';
+import type { Logger, RunMetrics } from '../domain/ports.js';
+import type { LongRunDeps } from '../usecases/long-runs.js';
+import {
+  newFiringQueue,
+  newFiringSigner,
+  newJobStore,
+  newRunStore,
+  newSecretBox,
+  newUrlGuard,
+} from './parts.js';
+import type { Platform } from './platform.js';
+
+export interface CompletionClients {
+  db: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  sns: SNSClient;
+  kms: KMSClient;
+  ecs: ECSClient;
+  sfn: SFNClient;
+}
+
+export type CompletionServices = LongRunDeps & { metrics: RunMetrics; logger: Logger };
+
+export function wireCompletion(
+  config: CompletionConfig,
+  clients: CompletionClients,
+  platform: Platform,
+): CompletionServices {
+  const { db, sqs } = clients;
+  const { clock, logger } = platform;
+  const box = newSecretBox(clients.kms, config);
+  const firingSigner = newFiringSigner(db, config, box);
+  return {
+    jobs: newJobStore(db, config),
+    runs: newRunStore(db, config),
+    queue: newFiringQueue(sqs, config, platform, firingSigner),
+    notifier: new WebhookAndTopicNotifier(
+      clients.sns,
+      config.failureTopicArn,
+      clock,
+      logger,
+      newUrlGuard(config, platform),
+      box,
+    ),
+    metrics: platform.runMetrics ?? new InMemoryRunMetrics(),
+    long: {
+      targets: createLongTargets({
+        ecs: clients.ecs,
+        sfn: clients.sfn,
+        // Settling never starts an attempt: the worker does.
+        callHttp: async () => ({ kind: 'error', message: 'the completion function starts no attempt' }),
+        access: targetAccessOf(config),
+      }),
+      signer: firingSigner,
+      callbackBaseUrl: config.callbackBaseUrl,
+    },
+    clock,
+    logger,
+  };
+}
