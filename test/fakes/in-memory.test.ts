@@ -5,9 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/domain/errors.js';
-import type { DeadLetter } from '../../functions/domain/ports.js';
-import { newRun, type StoredRun } from '../../functions/domain/run.js';
+import { watchShardKey, watchShardOf } from '../../functions/domain/long-run.js';
+import type { DeadLetter, LongStartContext } from '../../functions/domain/ports.js';
+import { type LongOutcome, newRun, type StoredRun } from '../../functions/domain/run.js';
+import type { LongTarget } from '../../functions/domain/target.js';
 import {
+  endedAttemptOf,
+  FakeLongTargets,
   InMemoryDeadLetters,
   InMemoryFairShare,
   InMemoryFiringSigner,
@@ -182,10 +186,15 @@ describe('InMemoryRuns', () => {
     expect((await runs.claim(run({ id: 'run_retry' }), NOW)).claimed).toBe(false);
   });
 
-  it('records a queued run only when there is none', async () => {
+  it('records a queued run only when there is none, and says whether it wrote', async () => {
     const runs = new InMemoryRuns();
+    expect(await runs.putQueued(run({ id: 'run_2', status: 'queued', attempt: 0 }), NOW)).toBe(true);
+    expect(
+      await runs.putQueued(run({ id: 'run_2', status: 'queued', attempt: 0, trigger: 'manual' }), NOW),
+    ).toBe(false);
+    expect(runs.peek(TENANT, 'job_A', 'run_2')!.trigger).toBe('schedule');
     await runs.claim(run(), NOW);
-    await runs.putQueued(run({ status: 'queued', attempt: 0 }), NOW);
+    expect(await runs.putQueued(run({ status: 'queued', attempt: 0 }), NOW)).toBe(false);
     expect(runs.peek(TENANT, 'job_A', 'run_1')!.status).toBe('running');
   });
 
@@ -272,6 +281,308 @@ describe('InMemoryRuns', () => {
     ).toEqual(['run_3', 'run_1']);
     expect(await runs.latest(TENANT, 'job_A')).toMatchObject({ id: 'run_3', status: 'succeeded' });
     expect(await runs.latest(TENANT, 'job_B')).toBeNull();
+  });
+});
+
+/** A long attempt in progress, as startLongAttempt records it. */
+function longRun(overrides: Partial<StoredRun> = {}): StoredRun {
+  return run({
+    claimToken: 'tok',
+    long: {
+      kind: 'ecs',
+      key: 'sundial-key-1',
+      ref: 'arn:aws:ecs:eu-west-1:123456789012:task/batch/1',
+      startedAt: NOW.toISOString(),
+      polls: 0,
+      heartbeatTimeoutSeconds: null,
+    },
+    deadlineAt: later(3_600_000).toISOString(),
+    watchShard: watchShardOf('run_1'),
+    watchAt: later(60_000).toISOString(),
+    ...overrides,
+  });
+}
+
+const succeeded: LongOutcome = { status: 'succeeded', error: null, result: { exitCode: 0 } };
+
+describe('InMemoryRuns: long attempts', () => {
+  it('replaces a run only while it is as expected: status, attempt, key, claim, no report, watched', async () => {
+    const runs = new InMemoryRuns();
+    const next = (n: number) => longRun({ progressMessage: `write ${n}` });
+    // No run: a Put with a condition on its attributes fails.
+    expect(await runs.replaceIf(next(0), { status: 'running', attempt: 1 }, NOW)).toBe(false);
+    expect(runs.peek(TENANT, 'job_A', 'run_1')).toBeUndefined();
+
+    runs.seed(longRun());
+    expect(await runs.replaceIf(next(1), { status: 'queued', attempt: 1 }, NOW)).toBe(false);
+    expect(await runs.replaceIf(next(1), { status: 'running', attempt: 2 }, NOW)).toBe(false);
+    expect(await runs.replaceIf(next(1), { status: 'running', attempt: 1, key: 'sundial-other' }, NOW)).toBe(
+      false,
+    );
+    expect(await runs.replaceIf(next(1), { status: 'running', attempt: 1, claimToken: 'theirs' }, NOW)).toBe(
+      false,
+    );
+    expect(runs.peek(TENANT, 'job_A', 'run_1')!.progressMessage).toBeUndefined();
+    expect(
+      await runs.replaceIf(
+        next(2),
+        {
+          status: 'running',
+          attempt: 1,
+          key: 'sundial-key-1',
+          claimToken: 'tok',
+          unreported: true,
+          watched: true,
+        },
+        NOW,
+      ),
+    ).toBe(true);
+    expect(runs.peek(TENANT, 'job_A', 'run_1')!.progressMessage).toBe('write 2');
+
+    // A key is expected of a run that has no long attempt: refused (the attribute is absent).
+    runs.seed(run({ id: 'run_2' }));
+    expect(await runs.replaceIf(run({ id: 'run_2' }), { status: 'running', attempt: 1, key: 'k' }, NOW)).toBe(
+      false,
+    );
+
+    // Reported, or no longer watched: refused when the expectation says so, taken otherwise.
+    await runs.report(TENANT, 'job_A', 'run_1', 1, succeeded, NOW);
+    expect(await runs.replaceIf(next(3), { status: 'running', attempt: 1, unreported: true }, NOW)).toBe(
+      false,
+    );
+    const { watchAt: _a, watchShard: _s, ...unwatched } = longRun();
+    expect(await runs.replaceIf(unwatched, { status: 'running', attempt: 1 }, NOW)).toBe(true);
+    expect(await runs.replaceIf(next(4), { status: 'running', attempt: 1, watched: true }, NOW)).toBe(false);
+    // The Put replaces the whole item: what the new run lacks is gone.
+    expect(runs.peek(TENANT, 'job_A', 'run_1')).not.toHaveProperty('reported');
+    expect(runs.peek(TENANT, 'job_A', 'run_1')).not.toHaveProperty('watchAt');
+  });
+
+  it('records a heartbeat of the attempt in progress, keeping what the beat leaves out', async () => {
+    const runs = new InMemoryRuns();
+    runs.seed(longRun());
+    const at = later(1000).toISOString();
+    expect(await runs.heartbeat(TENANT, 'job_A', 'run_1', 1, { at, progress: 0.5, message: 'half' })).toBe(
+      'ok',
+    );
+    const second = later(2000).toISOString();
+    expect(await runs.heartbeat(TENANT, 'job_A', 'run_1', 1, { at: second })).toBe('ok');
+    expect(runs.peek(TENANT, 'job_A', 'run_1')).toMatchObject({
+      heartbeatAt: second,
+      progress: 0.5,
+      progressMessage: 'half',
+    });
+  });
+
+  it('reports an outcome once, making the run due to the sweep at once', async () => {
+    const runs = new InMemoryRuns();
+    runs.seed(longRun({ watchAt: later(3_600_000).toISOString() }));
+    expect(await runs.report(TENANT, 'job_A', 'run_1', 1, succeeded, later(5000))).toBe('ok');
+    expect(runs.peek(TENANT, 'job_A', 'run_1')).toMatchObject({
+      status: 'running',
+      reported: succeeded,
+      watchShard: watchShardOf('run_1'),
+      watchAt: later(5000).toISOString(),
+    });
+    const failed: LongOutcome = { status: 'failed', error: { type: 'callback', message: 'no' }, result: {} };
+    expect(await runs.report(TENANT, 'job_A', 'run_1', 1, failed, later(6000))).toBe('ended');
+    expect(runs.peek(TENANT, 'job_A', 'run_1')!.reported).toEqual(succeeded);
+    // A reported attempt takes no more heartbeats either.
+    expect(await runs.heartbeat(TENANT, 'job_A', 'run_1', 1, { at: later(7000).toISOString() })).toBe(
+      'ended',
+    );
+  });
+
+  it('says why a write to an attempt was refused: ended (409) or not in progress (404)', async () => {
+    const runs = new InMemoryRuns();
+    const beat = { at: NOW.toISOString() };
+    expect(await runs.heartbeat(TENANT, 'job_A', 'run_1', 1, beat)).toBe('stale'); // no such run
+    runs.seed(longRun({ attempt: 2 }));
+    expect(await runs.heartbeat(TENANT, 'job_A', 'run_1', 1, beat)).toBe('stale'); // an older attempt
+    expect(await runs.report(TENANT, 'job_A', 'run_1', 3, succeeded, NOW)).toBe('stale'); // a later one
+    for (const status of [
+      'succeeded',
+      'failed',
+      'timed_out',
+      'cancelled',
+      'skipped',
+      'missed',
+      'queued',
+    ] as const) {
+      runs.seed(longRun({ status }));
+      expect(await runs.heartbeat(TENANT, 'job_A', 'run_1', 1, beat), status).toBe('ended');
+      expect(await runs.report(TENANT, 'job_A', 'run_1', 1, succeeded, NOW), status).toBe('ended');
+      expect(runs.peek(TENANT, 'job_A', 'run_1')).not.toHaveProperty('reported');
+    }
+    expect(endedAttemptOf(undefined, 1)).toBe('stale');
+  });
+
+  it('moves the next look only while the run still waits on that attempt, unreported', async () => {
+    const runs = new InMemoryRuns();
+    const next = { watchAt: later(300_000).toISOString(), polls: 1 };
+    expect(await runs.rewatch(TENANT, 'job_A', 'run_1', { attempt: 1, key: 'sundial-key-1' }, next)).toBe(
+      false,
+    );
+    runs.seed(longRun());
+    expect(await runs.rewatch(TENANT, 'job_A', 'run_1', { attempt: 2, key: 'sundial-key-1' }, next)).toBe(
+      false,
+    );
+    expect(await runs.rewatch(TENANT, 'job_A', 'run_1', { attempt: 1, key: 'sundial-other' }, next)).toBe(
+      false,
+    );
+    expect(await runs.rewatch(TENANT, 'job_A', 'run_1', { attempt: 1, key: 'sundial-key-1' }, next)).toBe(
+      true,
+    );
+    expect(runs.peek(TENANT, 'job_A', 'run_1')).toMatchObject({
+      watchAt: next.watchAt,
+      long: { key: 'sundial-key-1', polls: 1, ref: 'arn:aws:ecs:eu-west-1:123456789012:task/batch/1' },
+    });
+    await runs.report(TENANT, 'job_A', 'run_1', 1, succeeded, NOW);
+    expect(await runs.rewatch(TENANT, 'job_A', 'run_1', { attempt: 1, key: 'sundial-key-1' }, next)).toBe(
+      false,
+    );
+    runs.seed(longRun({ status: 'cancelled' }));
+    expect(await runs.rewatch(TENANT, 'job_A', 'run_1', { attempt: 1, key: 'sundial-key-1' }, next)).toBe(
+      false,
+    );
+  });
+
+  it("lists a shard's due watches, oldest first, up to the limit, and none without both keys", async () => {
+    const runs = new InMemoryRuns();
+    // Run ids that fall into the same shard, and one into another.
+    const ids = Array.from({ length: 40 }, (_, i) => `run_${String(i).padStart(2, '0')}`);
+    const shard0 = ids.filter((id) => watchShardOf(id) === watchShardKey(0));
+    const other = ids.find((id) => watchShardOf(id) !== watchShardKey(0))!;
+    expect(shard0.length).toBeGreaterThanOrEqual(4);
+    const [a, b, c, d] = shard0 as [string, string, string, string];
+    runs.seed(longRun({ id: a, watchShard: watchShardOf(a), watchAt: later(3000).toISOString() }));
+    runs.seed(longRun({ id: b, watchShard: watchShardOf(b), watchAt: later(1000).toISOString() }));
+    runs.seed(
+      longRun({ id: c, jobId: 'job_B', watchShard: watchShardOf(c), watchAt: later(2000).toISOString() }),
+    );
+    runs.seed(longRun({ id: d, watchShard: watchShardOf(d), watchAt: later(9000).toISOString() })); // not due
+    runs.seed(longRun({ id: other, watchShard: watchShardOf(other), watchAt: NOW.toISOString() })); // other shard
+    const { watchAt: _w, ...noWatchAt } = longRun({ id: `${a}x` });
+    runs.seed({ ...noWatchAt, watchShard: watchShardKey(0) }); // sparse: not indexed
+
+    const before = later(3000).toISOString();
+    expect(await runs.dueWatches(0, before, 10)).toEqual([
+      { tenantId: TENANT, jobId: 'job_A', runId: b },
+      { tenantId: TENANT, jobId: 'job_B', runId: c },
+      { tenantId: TENANT, jobId: 'job_A', runId: a },
+    ]);
+    expect(await runs.dueWatches(0, before, 2)).toHaveLength(2);
+    expect(await runs.dueWatches(0, later(999).toISOString(), 10)).toEqual([]);
+    const otherShard = Number(watchShardOf(other).slice(2));
+    expect(await runs.dueWatches(otherShard, before, 10)).toEqual([
+      { tenantId: TENANT, jobId: 'job_A', runId: other },
+    ]);
+  });
+
+  it("keeps a job's backfill line: each occurrence in turn, moved on only by the one in progress", async () => {
+    const runs = new InMemoryRuns();
+    const [t1, t2, t3] = ['2027-03-01T01:00:00.000Z', '2027-03-01T02:00:00.000Z', '2027-03-01T03:00:00.000Z'];
+    // An empty line does not start.
+    expect(await runs.advanceBackfill(TENANT, 'job_A', null)).toBeUndefined();
+    await runs.enqueueBackfill(TENANT, 'job_A', []);
+    await runs.enqueueBackfill(TENANT, 'job_A', [t1, t2]);
+    expect(runs.backfillOf(TENANT, 'job_A')).toEqual({ pending: [t1, t2] });
+
+    expect(await runs.advanceBackfill(TENANT, 'job_A', t1)).toBeUndefined(); // t1 is not in progress yet
+    expect(await runs.advanceBackfill(TENANT, 'job_A', null)).toBe(t1);
+    expect(await runs.advanceBackfill(TENANT, 'job_A', null)).toBeUndefined(); // busy: only an idle line starts
+    await runs.enqueueBackfill(TENANT, 'job_A', [t3]); // a second backfill joins the line
+    expect(runs.backfillOf(TENANT, 'job_A')).toEqual({ current: t1, pending: [t2, t3] });
+    expect(await runs.advanceBackfill(TENANT, 'job_A', t2)).toBeUndefined(); // not the one in progress
+    expect(await runs.advanceBackfill(TENANT, 'job_A', t1)).toBe(t2);
+    expect(await runs.advanceBackfill(TENANT, 'job_A', t1)).toBeUndefined(); // twice: moves once
+    expect(await runs.advanceBackfill(TENANT, 'job_A', t2)).toBe(t3);
+    expect(await runs.advanceBackfill(TENANT, 'job_A', t3)).toBeUndefined();
+    expect(runs.backfillOf(TENANT, 'job_A')).toEqual({ pending: [] });
+    // Idle again: a new line starts with null.
+    await runs.enqueueBackfill(TENANT, 'job_A', [t1]);
+    expect(await runs.advanceBackfill(TENANT, 'job_A', null)).toBe(t1);
+    // Each job has its own line.
+    expect(runs.backfillOf(TENANT, 'job_B')).toEqual({});
+    expect(await runs.advanceBackfill(TENANT, 'job_B', null)).toBeUndefined();
+  });
+
+  it('remembers which attempt an attempt key stands for', async () => {
+    const runs = new InMemoryRuns();
+    const pointer = { tenantId: TENANT, jobId: 'job_A', runId: 'run_1', attempt: 2 };
+    expect(await runs.getAttemptPointer('sundial-key-1')).toBeUndefined();
+    await runs.putAttemptPointer('sundial-key-1', pointer, NOW);
+    expect(await runs.getAttemptPointer('sundial-key-1')).toEqual(pointer);
+    await runs.putAttemptPointer('sundial-key-1', { ...pointer, attempt: 3 }, NOW); // unconditional Put
+    expect(await runs.getAttemptPointer('sundial-key-1')).toEqual({ ...pointer, attempt: 3 });
+    expect(runs.pointerKeys()).toEqual(['sundial-key-1']);
+  });
+});
+
+describe('FakeLongTargets', () => {
+  const ecsTarget: LongTarget = {
+    type: 'ecs',
+    cluster: 'arn:aws:ecs:eu-west-1:123456789012:cluster/batch',
+    taskDefinition: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/import:3',
+    launchType: 'FARGATE',
+    network: null,
+    containerOverrides: [],
+    timeoutSeconds: 30,
+    runTimeoutSeconds: 3600,
+    heartbeatTimeoutSeconds: null,
+  };
+  const context = (attemptKey: string): LongStartContext => ({
+    tenantId: TENANT,
+    jobId: 'job_A',
+    runId: 'run_1',
+    scheduledAt: NOW.toISOString(),
+    attempt: 1,
+    attemptKey,
+    callbackUrl: 'http://127.0.0.1:3000/v1/callbacks/x.y',
+  });
+
+  it('starts an attempt once per key, as startedBy and an execution name make it', async () => {
+    const targets = new FakeLongTargets();
+    const first = await targets.start(ecsTarget, context('sundial-a'));
+    expect(first).toMatchObject({ kind: 'started', ref: expect.stringContaining('sundial-a') });
+    expect(await targets.start(ecsTarget, context('sundial-a'))).toEqual(first);
+    await targets.start(ecsTarget, context('sundial-b'));
+    expect(targets.starts).toHaveLength(3);
+    expect(targets.tasks).toEqual(['sundial-a', 'sundial-b']);
+  });
+
+  it('says what a test planned: a failure, a thrown error, then starts again', async () => {
+    const targets = new FakeLongTargets().willStart(
+      {
+        kind: 'rejected',
+        type: 'run_task_failed',
+        message: 'no capacity',
+        statusCode: null,
+        bodyExcerpt: null,
+      },
+      new Error('socket hang up'),
+    );
+    expect(await targets.start(ecsTarget, context('sundial-a'))).toMatchObject({ kind: 'rejected' });
+    await expect(targets.start(ecsTarget, context('sundial-a'))).rejects.toThrow('socket hang up');
+    expect(targets.tasks).toEqual([]);
+    expect(await targets.start(ecsTarget, context('sundial-a'))).toMatchObject({ kind: 'started' });
+  });
+
+  it('describes a running task as null and an ended one by its outcome, and fails stops on demand', async () => {
+    const targets = new FakeLongTargets();
+    const started = await targets.start(ecsTarget, context('sundial-a'));
+    const ref = started.kind === 'started' ? started.ref : null;
+    const handle = { kind: 'ecs' as const, key: 'sundial-a', ref, cluster: ecsTarget.cluster };
+    expect(await targets.describe(handle)).toBeNull();
+    targets.end(ref!, succeeded);
+    expect(await targets.describe(handle)).toEqual(succeeded);
+    expect(await targets.describe({ kind: 'callback', key: 'k', ref: null })).toBeNull();
+
+    targets.failStops(1);
+    await expect(targets.stop(handle, 'why')).rejects.toThrow();
+    await targets.stop(handle, 'why');
+    expect(targets.stops).toHaveLength(2);
+    expect(targets.describes).toHaveLength(3);
   });
 });
 

@@ -18,8 +18,10 @@ import {
 } from '../../functions/domain/errors.js';
 import { type FiringMessage, firing } from '../../functions/domain/firing.js';
 import type { RunSummary, StoredJob } from '../../functions/domain/job.js';
+import { watchShardKey, watchShardOf } from '../../functions/domain/long-run.js';
 import type {
   AttemptClaim,
+  AttemptPointer,
   ClaimResult,
   Clock,
   DeadLetter,
@@ -30,12 +32,19 @@ import type {
   FiringIdentity,
   FiringQueue,
   FiringSigner,
+  Heartbeat,
   IdempotencyRecord,
   JobRepository,
   ListedSchedule,
   ListJobsQuery,
   Logger,
+  LongHandle,
+  LongStart,
+  LongStartContext,
+  LongTargets,
+  LongWrite,
   Page,
+  RunExpectation,
   RunMetrics,
   RunRepository,
   ScheduleGateway,
@@ -47,8 +56,8 @@ import type {
   TargetOutcome,
   UrlPolicy,
 } from '../../functions/domain/ports.js';
-import type { Run, RunStatus, StoredRun } from '../../functions/domain/run.js';
-import type { Target } from '../../functions/domain/target.js';
+import type { LongOutcome, Run, RunResult, RunStatus, StoredRun } from '../../functions/domain/run.js';
+import type { LongTarget, Target } from '../../functions/domain/target.js';
 import { PRIORITIES, type Priority, SYNC_SHARDS } from '../../lib/definitions.js';
 
 /** What a table keeps of a value: a copy, without `undefined` (removeUndefinedValues). */
@@ -418,11 +427,35 @@ export interface OverlapLock {
   buffered?: string;
 }
 
+/** A job's backfill line (sk BACKFILL): the occurrences waiting their turn, and the one in progress. */
+export interface BackfillLine {
+  pending?: string[];
+  current?: string;
+}
+
 const runPk = (tenantId: string, jobId: string) => `${tenantId}\u0000${jobId}`;
+const ENDED_RUN_STATUSES: readonly RunStatus[] = [
+  'succeeded',
+  'failed',
+  'skipped',
+  'missed',
+  'timed_out',
+  'cancelled',
+];
+
+/** Why a write to attempt `attempt` was refused, as `endedAttempt` in run-store.ts says (copied: that module loads the SDK). */
+export function endedAttemptOf(run: StoredRun | undefined, attempt: number): LongWrite {
+  if (!run || run.attempt !== attempt) return 'stale';
+  if (ENDED_RUN_STATUSES.includes(run.status) || run.status === 'queued' || run.reported !== undefined)
+    return 'ended';
+  return 'stale';
+}
 
 export class InMemoryRuns implements RunRepository {
   private readonly runs = new Map<string, Map<string, StoredRun>>();
   private readonly locks = new Map<string, OverlapLock>();
+  private readonly backfills = new Map<string, BackfillLine>();
+  private readonly pointers = new Map<string, AttemptPointer>();
   readonly calls: Record<string, number> = {};
 
   private count(method: string) {
@@ -465,6 +498,31 @@ export class InMemoryRuns implements RunRepository {
     return marshal(this.locks.get(runPk(tenantId, jobId)) ?? {});
   }
 
+  /** The job's backfill line as stored ({} when it has none). */
+  backfillOf(tenantId: string, jobId: string): BackfillLine {
+    return marshal(this.backfills.get(runPk(tenantId, jobId)) ?? {});
+  }
+
+  /** The attempt pointers, by attempt key. */
+  pointerKeys(): string[] {
+    return [...this.pointers.keys()].sort();
+  }
+
+  /** Every run in the watch index (byWatch), as `tenant/job/run@watchAt`. */
+  watched(): { tenantId: string; jobId: string; runId: string; watchShard: string; watchAt: string }[] {
+    return [...this.runs.values()].flatMap((partition) =>
+      [...partition.values()]
+        .filter((r) => r.watchShard !== undefined && r.watchAt !== undefined)
+        .map((r) => ({
+          tenantId: r.tenantId,
+          jobId: r.jobId,
+          runId: r.id,
+          watchShard: r.watchShard!,
+          watchAt: r.watchAt!,
+        })),
+    );
+  }
+
   // --- the port ----------------------------------------------------------------------
 
   async claim(run: StoredRun, _now: Date): Promise<ClaimResult> {
@@ -478,10 +536,12 @@ export class InMemoryRuns implements RunRepository {
     return { claimed: false, existing: marshal(existing) };
   }
 
-  async putQueued(run: StoredRun, _now: Date): Promise<void> {
+  async putQueued(run: StoredRun, _now: Date): Promise<boolean> {
     this.count('putQueued');
     // 'attribute_not_exists(pk)'
-    if (!this.partition(run.tenantId, run.jobId).has(run.id)) this.put(run);
+    if (this.partition(run.tenantId, run.jobId).has(run.id)) return false;
+    this.put(run);
+    return true;
   }
 
   async claimAttempt(
@@ -524,6 +584,163 @@ export class InMemoryRuns implements RunRepository {
     if (existing?.claimToken !== claimToken) return false;
     this.put(run);
     return true;
+  }
+
+  async replaceIf(run: StoredRun, expected: RunExpectation, _now: Date): Promise<boolean> {
+    this.count('replaceIf');
+    const current = this.partition(run.tenantId, run.jobId).get(run.id);
+    // '#status = :status AND attempt = :attempt' [AND #long.#key = :key] [AND claimToken = :token]
+    // [AND attribute_not_exists(reported)] [AND attribute_exists(watchAt)] (Put: an absent item fails).
+    if (!current || current.status !== expected.status || current.attempt !== expected.attempt) return false;
+    if (expected.key !== undefined && current.long?.key !== expected.key) return false;
+    if (expected.claimToken !== undefined && current.claimToken !== expected.claimToken) return false;
+    if (expected.unreported && current.reported !== undefined) return false;
+    if (expected.watched && current.watchAt === undefined) return false;
+    this.put(run);
+    return true;
+  }
+
+  /** A conditional update of a long attempt, as `longWrite`: on refusal, one read says which. */
+  private longWrite(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    update: (run: StoredRun) => void,
+  ): LongWrite {
+    const run = this.partition(tenantId, jobId).get(runId);
+    // '#status = :running AND attempt = :attempt AND attribute_not_exists(reported)'
+    if (run?.status !== 'running' || run.attempt !== attempt || run.reported !== undefined) {
+      return endedAttemptOf(run && marshal(run), attempt);
+    }
+    update(run);
+    return 'ok';
+  }
+
+  async heartbeat(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    beat: Heartbeat,
+  ): Promise<LongWrite> {
+    this.count('heartbeat');
+    // SET heartbeatAt = :at [, progress = :progress] [, progressMessage = :message]
+    return this.longWrite(tenantId, jobId, runId, attempt, (run) => {
+      run.heartbeatAt = beat.at;
+      if (beat.progress !== undefined) run.progress = beat.progress;
+      if (beat.message !== undefined) run.progressMessage = beat.message;
+    });
+  }
+
+  async report(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    attempt: number,
+    outcome: LongOutcome,
+    now: Date,
+  ): Promise<LongWrite> {
+    this.count('report');
+    // SET reported = :outcome, watchShard = :shard, watchAt = :now (due to the sweep at once)
+    return this.longWrite(tenantId, jobId, runId, attempt, (run) => {
+      run.reported = marshal(outcome);
+      run.watchShard = watchShardOf(runId);
+      run.watchAt = now.toISOString();
+    });
+  }
+
+  async rewatch(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    expected: { attempt: number; key: string },
+    next: { watchAt: string; polls: number },
+  ): Promise<boolean> {
+    this.count('rewatch');
+    const run = this.partition(tenantId, jobId).get(runId);
+    // '#status = :running AND attempt = :attempt AND #long.#key = :key AND attribute_not_exists(reported)'
+    if (
+      run?.status !== 'running' ||
+      run.attempt !== expected.attempt ||
+      run.long?.key !== expected.key ||
+      run.reported !== undefined
+    ) {
+      return false;
+    }
+    // SET watchAt = :watchAt, #long.polls = :polls
+    run.watchAt = next.watchAt;
+    run.long = { ...run.long, polls: next.polls };
+    return true;
+  }
+
+  async dueWatches(
+    shard: number,
+    before: string,
+    limit: number,
+  ): Promise<{ tenantId: string; jobId: string; runId: string }[]> {
+    this.count('dueWatches');
+    // Index byWatch (sparse: both keys set): 'watchShard = :shard AND watchAt <= :before', oldest first, Limit.
+    const key = watchShardKey(shard);
+    return this.watched()
+      .filter((w) => w.watchShard === key && w.watchAt <= before)
+      .sort((a, b) =>
+        a.watchAt !== b.watchAt
+          ? a.watchAt < b.watchAt
+            ? -1
+            : 1
+          : `${a.tenantId}\u0000${a.jobId}\u0000${a.runId}` < `${b.tenantId}\u0000${b.jobId}\u0000${b.runId}`
+            ? -1
+            : 1,
+      )
+      .slice(0, limit)
+      .map(({ tenantId, jobId, runId }) => ({ tenantId, jobId, runId }));
+  }
+
+  async enqueueBackfill(tenantId: string, jobId: string, scheduledTimes: readonly string[]): Promise<void> {
+    this.count('enqueueBackfill');
+    if (scheduledTimes.length === 0) return;
+    // SET pending = list_append(if_not_exists(pending, :empty), :times) (unconditional; creates the item)
+    const pk = runPk(tenantId, jobId);
+    const line = this.backfills.get(pk) ?? {};
+    line.pending = [...(line.pending ?? []), ...scheduledTimes];
+    this.backfills.set(pk, line);
+  }
+
+  async advanceBackfill(
+    tenantId: string,
+    jobId: string,
+    finished: string | null,
+  ): Promise<string | undefined> {
+    this.count('advanceBackfill');
+    const pk = runPk(tenantId, jobId);
+    const line = this.backfills.get(pk) ?? {};
+    // Only the occurrence in progress moves the line on; with null, only an idle line starts:
+    // null: 'attribute_not_exists(#current)', else '#current = :finished' [AND pending[0] = :next].
+    if (finished === null ? line.current !== undefined : line.current !== finished) return undefined;
+    const next = line.pending?.[0];
+    if (next === undefined) {
+      // REMOVE #current
+      delete line.current;
+    } else {
+      // SET #current = :next REMOVE pending[0]
+      line.current = next;
+      line.pending = line.pending!.slice(1);
+    }
+    this.backfills.set(pk, line);
+    return next;
+  }
+
+  async putAttemptPointer(key: string, pointer: AttemptPointer, _now: Date): Promise<void> {
+    this.count('putAttemptPointer');
+    // Put (pk ATTEMPT#<key>, sk ATTEMPT), unconditional.
+    this.pointers.set(key, marshal(pointer));
+  }
+
+  async getAttemptPointer(key: string): Promise<AttemptPointer | undefined> {
+    this.count('getAttemptPointer');
+    const pointer = this.pointers.get(key);
+    return pointer && marshal(pointer);
   }
 
   async get(tenantId: string, jobId: string, runId: string): Promise<StoredRun | undefined> {
@@ -985,6 +1202,128 @@ export class FakeTarget {
     if (this.durationMs > 0) this.clock?.advance(this.durationMs);
     return outcome;
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// Long targets (functions/adapters/long-targets.ts): ECS tasks, executions, callback targets
+// ---------------------------------------------------------------------------------------
+
+export interface LongStartCall {
+  target: LongTarget;
+  context: LongStartContext;
+}
+
+type LongStarter = (call: LongStartCall) => LongStart | Promise<LongStart>;
+
+/** The task or execution ARN the fake gives an attempt (null for a callback target: nothing to describe). */
+export function fakeRefOf(target: LongTarget, attemptKey: string): string | null {
+  if (target.type === 'ecs') return `${target.cluster.replace(':cluster/', ':task/')}/${attemptKey}`;
+  if (target.type === 'stepfunctions')
+    return `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${attemptKey}`;
+  return null;
+}
+
+/**
+ * The long targets, scripted. `start` is idempotent per attempt key, as RunTask with its
+ * startedBy / client token and a named execution are: a second start of the same key finds
+ * the task it started (`tasks` counts what really started). A test plans what the next
+ * starts say (`willStart`: a failure outcome, or an Error thrown), ends a task or execution
+ * for `describe` to find (`end`; null while it runs), and makes the next stops fail
+ * (`failStops`). Every call is recorded.
+ */
+export class FakeLongTargets implements LongTargets {
+  readonly starts: LongStartCall[] = [];
+  readonly describes: LongHandle[] = [];
+  readonly stops: { handle: LongHandle; reason: string }[] = [];
+  /** What each started attempt key got: its ref (a task or execution started once). */
+  private readonly started = new Map<string, string | null>();
+  private readonly plan: (LongStarter | Error)[] = [];
+  private readonly endings = new Map<string, LongOutcome>();
+  private stopFailures = 0;
+  private describeFailures = 0;
+
+  /** The attempts really started (distinct keys), in order. */
+  get tasks(): string[] {
+    return [...this.started.keys()];
+  }
+
+  /** The next starts answer these, in order (an Error is thrown); then starts succeed again. */
+  willStart(...answers: (LongStart | LongStarter | Error)[]): this {
+    for (const a of answers) this.plan.push(a instanceof Error || typeof a === 'function' ? a : () => a);
+    return this;
+  }
+
+  /** The task or execution `ref` has ended so: `describe` says so from now on. */
+  end(ref: string, outcome: LongOutcome): this {
+    this.endings.set(ref, marshal(outcome));
+    return this;
+  }
+
+  /** The next `count` stops throw (a throttled or unreachable ECS / Step Functions). */
+  failStops(count = Number.POSITIVE_INFINITY): this {
+    this.stopFailures = count;
+    return this;
+  }
+
+  /** The next `count` describes throw. */
+  failDescribes(count = Number.POSITIVE_INFINITY): this {
+    this.describeFailures = count;
+    return this;
+  }
+
+  /** The ref the attempt key was started with, if it was. */
+  refOf(attemptKey: string): string | null | undefined {
+    return this.started.get(attemptKey);
+  }
+
+  async start(target: LongTarget, context: LongStartContext): Promise<LongStart> {
+    const call = { target: marshal(target), context: marshal(context) };
+    this.starts.push(call);
+    const key = context.attemptKey;
+    if (this.started.has(key)) {
+      // Found by its startedBy / name: not started twice.
+      return {
+        kind: 'started',
+        ref: this.started.get(key)!,
+        result: this.resultOf(target, this.started.get(key)!),
+      };
+    }
+    const next = this.plan.shift();
+    if (next instanceof Error) throw next;
+    if (next) {
+      const answer = await next(call);
+      if (answer.kind === 'started') this.started.set(key, answer.ref);
+      return marshal(answer);
+    }
+    const ref = fakeRefOf(target, key);
+    this.started.set(key, ref);
+    return { kind: 'started', ref, result: this.resultOf(target, ref) };
+  }
+
+  private resultOf(target: LongTarget, ref: string | null): Partial<RunResult> {
+    if (target.type === 'ecs' && ref) return { taskArn: ref };
+    if (target.type === 'stepfunctions' && ref) return { executionArn: ref };
+    return { statusCode: 202, bodyExcerpt: 'accepted' };
+  }
+
+  async describe(handle: LongHandle): Promise<LongOutcome | null> {
+    this.describes.push(marshal(handle));
+    if (this.describeFailures > 0) {
+      this.describeFailures--;
+      throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    }
+    if (handle.ref === null || handle.kind === 'callback') return null;
+    const outcome = this.endings.get(handle.ref);
+    return outcome ? marshal(outcome) : null;
+  }
+
+  async stop(handle: LongHandle, reason: string): Promise<void> {
+    this.stops.push({ handle: marshal(handle), reason });
+    if (this.stopFailures > 0) {
+      this.stopFailures--;
+      throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------

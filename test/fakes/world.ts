@@ -5,9 +5,11 @@
 
 import type { StoredJob } from '../../functions/domain/job.js';
 import type { ExecuteDeps } from '../../functions/usecases/execute-firing.js';
+import type { LongRunDeps, LongRunParts } from '../../functions/usecases/long-runs.js';
 import type { Priority } from '../../lib/definitions.js';
 import { ManualClock } from '../../local/manual-clock.js';
 import {
+  FakeLongTargets,
   FakeTarget,
   InMemoryFairShare,
   InMemoryFiringSigner,
@@ -21,6 +23,8 @@ import {
 } from './in-memory.js';
 
 export const TENANT = 'acme';
+/** Where the local API listens: callback URLs are made on it. */
+export const CALLBACK_BASE_URL = 'http://127.0.0.1:3000';
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 
@@ -77,8 +81,10 @@ export interface WorkerWorld {
   logger: RecordingLogger;
   fairShare: InMemoryFairShare;
   schedules: InMemorySchedules;
+  /** The long targets (ECS, Step Functions, callback targets), the callback signer and base URL. */
+  long: LongRunParts & { targets: FakeLongTargets; signer: InMemoryFiringSigner };
   /** What executeFiring is given. */
-  deps: ExecuteDeps;
+  deps: ExecuteDeps & LongRunDeps;
 }
 
 /**
@@ -99,7 +105,9 @@ export function workerWorld(
   const logger = new RecordingLogger();
   const places = options.placesPerQueue ?? 0;
   const fairShare = new InMemoryFairShare((_p: Priority) => places);
-  const schedules = new InMemorySchedules({ clock, signer: new InMemoryFiringSigner() });
+  const signer = new InMemoryFiringSigner();
+  const schedules = new InMemorySchedules({ clock, signer });
+  const long = { targets: new FakeLongTargets(), signer, callbackBaseUrl: CALLBACK_BASE_URL };
   return {
     clock,
     jobs,
@@ -111,6 +119,7 @@ export function workerWorld(
     logger,
     fairShare,
     schedules,
+    long,
     deps: {
       jobs,
       runs,
@@ -122,6 +131,7 @@ export function workerWorld(
       metrics,
       random: options.random ?? (() => 0),
       fairShare,
+      long,
     },
   };
 }
