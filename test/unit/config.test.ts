@@ -47,6 +47,7 @@ const VALUES: Record<EnvKey, string> = {
   protectedArns: JSON.stringify([arn('sqs', 'sundial-*'), arn('lambda', 'function:sundial-*')]),
   allowedHttpHosts: 'internal.example.com:8443,*.svc.local,10.0.0.5:9000-9100',
   sqsEndpoint: 'http://127.0.0.1:4566',
+  callbackBaseUrl: 'https://sundial.example.com/prod',
   runRetentionDays: '7',
   failureTopic: arn('sns', 'sundial-failures'),
   tenantMaxJobs: '50',
@@ -192,6 +193,10 @@ describe('the settings, parsed', () => {
     const worker = loadConfig('Worker', fullEnvironment('Worker'));
     expect(worker.failureTopicArn).toBe(VALUES.failureTopic);
     expect(worker.tenantRunsInProgress).toBe(3);
+    expect(worker.callbackBaseUrl).toBe(VALUES.callbackBaseUrl);
+    const completion = loadConfig('Completion', fullEnvironment('Completion'));
+    expect(completion.callbackBaseUrl).toBe(VALUES.callbackBaseUrl);
+    expect(completion.failureTopicArn).toBe(VALUES.failureTopic);
     expect(loadConfig('DeadLetters', fullEnvironment('DeadLetters')).deadLetterQueueArns).toEqual(
       Object.fromEntries(PRIORITIES.map((p) => [p, arn('sqs', `sundial-${p}-dlq`)])),
     );
@@ -216,6 +221,11 @@ describe('the settings, parsed', () => {
       expect(runsInProgressLimit(worker.tenantRunsInProgress, p)).toBe(defaultTenantRunsInProgress(p));
     }
 
+    const completion = loadConfig('Completion', requiredOnly('Completion'));
+    expect(completion.runRetentionDays).toBe(RUN_RETENTION_DAYS);
+    expect(completion).not.toHaveProperty('failureTopicArn');
+    expect(completion).not.toHaveProperty('sqsEndpoint');
+
     expect(loadConfig('DeadLetters', requiredOnly('DeadLetters')).runRetentionDays).toBe(RUN_RETENTION_DAYS);
     expect(loadConfig('Sync', requiredOnly('Sync')).region).toBe('us-east-1');
     expect(loadConfig('Reconciler', requiredOnly('Reconciler')).region).toBe('us-east-1');
@@ -225,6 +235,16 @@ describe('the settings, parsed', () => {
     const worker = loadConfig('Worker', { ...requiredOnly('Worker'), [ENV.tenantRunsInProgress]: '0' });
     expect(worker.tenantRunsInProgress).toBe(0);
     expect(runsInProgressLimit(worker.tenantRunsInProgress, 'default')).toBe(0);
+  });
+
+  it('takes CALLBACK_BASE_URL without its trailing slashes, so callback URLs have one slash', () => {
+    for (const fn of ['Worker', 'Completion'] as const) {
+      const config = loadConfig(fn, {
+        ...requiredOnly(fn),
+        [ENV.callbackBaseUrl]: 'http://127.0.0.1:3000//',
+      });
+      expect(config.callbackBaseUrl).toBe('http://127.0.0.1:3000');
+    }
   });
 
   it('wants both the JWT issuer and audience, or takes no tokens', () => {
@@ -272,6 +292,9 @@ describe('a malformed value fails the load, naming the variable', () => {
     ['tenantMaxJobs', '0'],
     ['tenantJobCreatesPerMinute', '1e400'],
     ['tenantRequestsPerSecond', 'fast'],
+    ['callbackBaseUrl', 'sundial.example.com'],
+    ['callbackBaseUrl', 'ftp://sundial.example.com'],
+    ['callbackBaseUrl', 'https://sundial example.com'],
   ];
   const cases = malformed.flatMap(([key, value]) =>
     readers(key).map((fn) => ({ fn, name: ENV[key] as EnvName, value })),

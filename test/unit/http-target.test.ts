@@ -1,8 +1,7 @@
 /** The HTTP target caller against a real local server: outcomes, headers, timeout, excerpt. */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callHttpTarget } from '../../functions/adapters/http-target.js';
-import type { HttpTarget } from '../../functions/domain/job.js';
+import { CALLBACK_URL_HEADER, callHttpTarget, type HttpCall } from '../../functions/adapters/http-target.js';
 import { BODY_EXCERPT_CHARS } from '../../functions/domain/run.js';
 import { freePort } from '../../local/ports.js';
 
@@ -34,8 +33,7 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const target = (path: string, extra: Partial<HttpTarget> = {}): Omit<HttpTarget, 'secretHeaders'> => ({
-  type: 'http',
+const target = (path: string, extra: Partial<HttpCall> = {}): HttpCall => ({
   url: `${base}${path}`,
   method: 'POST',
   headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
@@ -57,6 +55,45 @@ describe('callHttpTarget', () => {
       'x-sundial-job-id': 'job_1',
       'x-sundial-run-id': 'run_20261123T010000000Z',
       'x-sundial-scheduled-time': '2026-11-23T01:00:00.000Z',
+    });
+  });
+
+  it('sends neither the attempt nor a callback URL when the context carries none', async () => {
+    await callHttpTarget(target('/ok'), context);
+    const request = seen.at(-1)!;
+    expect(request.headers).not.toHaveProperty('x-sundial-attempt');
+    expect(request.headers).not.toHaveProperty(CALLBACK_URL_HEADER);
+  });
+
+  it('sends the attempt, and a callback target its Sundial-Callback-Url', async () => {
+    const callbackUrl = 'http://127.0.0.1:3000/v1/callbacks/eyJ0.abc';
+    await callHttpTarget(target('/ok'), { ...context, attempt: 2, callbackUrl });
+    const request = seen.at(-1)!;
+    expect(CALLBACK_URL_HEADER).toBe('sundial-callback-url');
+    expect(request.headers).toMatchObject({
+      'x-sundial-attempt': '2',
+      'sundial-callback-url': callbackUrl,
+      'idempotency-key': 'run_20261123T010000000Z',
+    });
+  });
+
+  it('sends attempt 1 too (a first attempt is still numbered)', async () => {
+    await callHttpTarget(target('/ok'), { ...context, attempt: 1 });
+    expect(seen.at(-1)!.headers).toMatchObject({ 'x-sundial-attempt': '1' });
+    expect(seen.at(-1)!.headers).not.toHaveProperty(CALLBACK_URL_HEADER);
+  });
+
+  it('lets no configured header pose as the callback URL or the attempt', async () => {
+    const callbackUrl = 'http://127.0.0.1:3000/v1/callbacks/real.token';
+    await callHttpTarget(
+      target('/ok', {
+        headers: { 'Sundial-Callback-Url': 'https://evil.example/', 'X-Sundial-Attempt': '9' },
+      }),
+      { ...context, attempt: 3, callbackUrl },
+    );
+    expect(seen.at(-1)!.headers).toMatchObject({
+      'sundial-callback-url': callbackUrl,
+      'x-sundial-attempt': '3',
     });
   });
 

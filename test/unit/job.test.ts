@@ -47,6 +47,7 @@ describe('job validation', () => {
         body: null,
         secretHeaders: {},
         timeoutSeconds: 30,
+        completion: 'response',
       },
       dependsOn: [],
       retryPolicy: { maxAttempts: 1, initialDelaySeconds: 30, multiplier: 2, maxDelaySeconds: 900 },

@@ -36,9 +36,13 @@ const EXPECTED: Record<RunEvent, { from: From[]; to: RunStatus }> = {
   claim_retry: { from: ['queued'], to: 'running' },
   take_over: { from: ['running'], to: 'running' },
   give_up: { from: ['running'], to: 'failed' },
+  start_long: { from: ['running'], to: 'running' },
+  cancel: { from: ['queued', 'running'], to: 'cancelled' },
 };
 const EVENTS = Object.keys(EXPECTED) as RunEvent[];
-const ENDED: readonly RunStatus[] = ['succeeded', 'failed', 'timed_out', 'skipped', 'missed'];
+const ENDED: readonly RunStatus[] = ['succeeded', 'failed', 'timed_out', 'skipped', 'missed', 'cancelled'];
+/** Moves after which no worker holds the run though it goes on: a long attempt is watched instead. */
+const UNLEASED_MOVES: readonly RunEvent[] = ['start_long'];
 
 const LEASE = '2027-03-01T10:01:00.000Z';
 const TOKEN = 'claim-token-1';
@@ -116,14 +120,50 @@ describe('the lifecycle table', () => {
       expect(after.attempt).toBe(2);
       // The claim token stays, so a stale worker's conditional write still fails against it.
       expect(after.claimToken).toBe(TOKEN);
-      if (ENDED.includes(to) || to === 'queued') {
-        // Ended, or waiting for its next attempt: no worker holds it.
+      if (ENDED.includes(to) || to === 'queued' || UNLEASED_MOVES.includes(event)) {
+        // Ended, waiting for its next attempt, or a long attempt watched: no worker holds it.
         expect(after).not.toHaveProperty('leaseUntil');
       } else {
         expect(after.leaseUntil).toBe(LEASE);
       }
     },
   );
+
+  it('no move leaves an ended status but await_retry (a failed attempt with attempts left)', () => {
+    for (const status of ENDED) {
+      const leaving = EVENTS.filter((event) => canTake(event, status) && event !== 'await_retry');
+      expect(leaving, status).toEqual([]);
+    }
+    expect(EVENTS.filter((event) => canTake(event, 'cancelled'))).toEqual([]);
+  });
+
+  it('start_long leaves the run running with its claim token, but no lease: the watch follows it', () => {
+    const watched = transition(runIn('running'), 'start_long', {
+      deadlineAt: '2027-03-01T11:00:01.000Z',
+      watchShard: 'W#3',
+      watchAt: '2027-03-01T10:01:01.000Z',
+    });
+    expect(watched).toMatchObject({
+      status: 'running',
+      claimToken: TOKEN,
+      deadlineAt: '2027-03-01T11:00:01.000Z',
+      watchShard: 'W#3',
+    });
+    expect(watched).not.toHaveProperty('leaseUntil');
+  });
+
+  it('cancel ends a queued run and a running (long) one, and nothing that has ended', () => {
+    for (const status of ['queued', 'running'] as const) {
+      const cancelled = transition(runIn(status), 'cancel', { cancelledBy: 'key_1' });
+      expect(cancelled).toMatchObject({ status: 'cancelled', cancelledBy: 'key_1' });
+      expect(cancelled).not.toHaveProperty('leaseUntil');
+    }
+    for (const status of ENDED) {
+      expect(() => transition(runIn(status), 'cancel'), status).toThrow(InvalidTransitionError);
+    }
+    // A firing not yet recorded has nothing to cancel.
+    expect(() => transition(runIn('queued'), 'cancel', {}, { isNew: true })).toThrow(InvalidTransitionError);
+  });
 
   it('a new lease given with a claim is the one the run keeps', () => {
     const claimed = transition(

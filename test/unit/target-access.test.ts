@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Target } from '../../functions/domain/target.js';
 import {
+  awsTargetArns,
   awsTargetRefusal,
   isArnAllowed,
   partitionOf,
@@ -27,6 +28,19 @@ const sqs = (queueUrl: string): Target => ({
   messageAttributes: {},
   messageGroupId: null,
   timeoutSeconds: 30,
+});
+const CLUSTER = 'arn:aws:ecs:eu-west-1:123456789012:cluster/batch';
+const TASK_DEFINITION = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/import:3';
+const ecs = (cluster: string, taskDefinition: string): Target => ({
+  type: 'ecs',
+  cluster,
+  taskDefinition,
+  launchType: 'FARGATE',
+  network: null,
+  containerOverrides: [],
+  timeoutSeconds: 30,
+  runTimeoutSeconds: 3600,
+  heartbeatTimeoutSeconds: null,
 });
 const lambda = (functionArn: string): Target => ({
   type: 'lambda',
@@ -58,7 +72,10 @@ describe('queue URLs', () => {
     'https://user@sqs.eu-west-1.amazonaws.com/123456789012/reports',
   ])('refuses %s', (url) => {
     expect(queueArnFor(url, access)).toHaveProperty('refusal');
-    expect(awsTargetRefusal(sqs(url), access)).toMatch(/deployment's SQS endpoint|must be/);
+    expect(awsTargetRefusal(sqs(url), access)).toEqual({
+      field: 'queueUrl',
+      message: expect.stringMatching(/deployment's SQS endpoint|must be/),
+    });
   });
 
   it('accept the configured local endpoint, and only its exact origin', () => {
@@ -81,32 +98,88 @@ describe('AWS target ARNs', () => {
         sqs('https://sqs.eu-west-1.amazonaws.com/123456789012/Sundial-prod-JobsDefaultQueue-AbC'),
         access,
       ),
-    ).toMatch(/part of Sundial itself/);
+    ).toEqual({ field: 'queueUrl', message: expect.stringMatching(/part of Sundial itself/) });
     expect(
       awsTargetRefusal(
         lambda('arn:aws:lambda:eu-west-1:123456789012:function:Sundial-prod-Worker:live'),
         access,
       ),
-    ).toMatch(/part of Sundial itself/);
+    ).toEqual({ field: 'functionArn', message: expect.stringMatching(/part of Sundial itself/) });
   });
 
   it("are refused outside this deployment's region and partition", () => {
     expect(awsTargetRefusal(lambda(FUNCTION), access)).toBeNull();
-    expect(awsTargetRefusal(lambda('arn:aws:lambda:us-east-1:123456789012:function:report'), access)).toMatch(
-      /not in this deployment's region/,
-    );
+    expect(
+      awsTargetRefusal(lambda('arn:aws:lambda:us-east-1:123456789012:function:report'), access)?.message,
+    ).toMatch(/not in this deployment's region/);
     expect(
       awsTargetRefusal(lambda('arn:aws-cn:lambda:eu-west-1:123456789012:function:report'), {
         ...access,
         allowedArns: ['*'],
-      }),
+      })?.message,
     ).toMatch(/not in this deployment's region/);
   });
 
   it('are refused when the allowlist does not name them', () => {
-    expect(awsTargetRefusal(lambda(FUNCTION), { ...access, allowedArns: [] })).toMatch(
-      /not among the target ARNs/,
-    );
+    expect(awsTargetRefusal(lambda(FUNCTION), { ...access, allowedArns: [] })).toEqual({
+      field: 'functionArn',
+      message: expect.stringMatching(/not among the target ARNs/),
+    });
+  });
+
+  it('of an ECS task are the cluster and the task definition, and both must be allowed', () => {
+    const ecsTarget = ecs(CLUSTER, TASK_DEFINITION);
+    expect(awsTargetArns(ecsTarget, access)).toEqual([
+      { field: 'cluster', arn: CLUSTER },
+      { field: 'taskDefinition', arn: TASK_DEFINITION },
+    ]);
+    expect(awsTargetRefusal(ecsTarget, access)).toBeNull();
+    const onlyTheCluster = { ...access, allowedArns: [CLUSTER] };
+    expect(awsTargetRefusal(ecsTarget, onlyTheCluster)).toEqual({
+      field: 'taskDefinition',
+      message: expect.stringMatching(/not among the target ARNs/),
+    });
+    const onlyTheTask = { ...access, allowedArns: [TASK_DEFINITION] };
+    expect(awsTargetRefusal(ecsTarget, onlyTheTask)).toEqual({
+      field: 'cluster',
+      message: expect.stringMatching(/not among the target ARNs/),
+    });
+    // A task definition of another region is refused as any ARN is.
+    expect(
+      awsTargetRefusal(ecs(CLUSTER, 'arn:aws:ecs:us-east-1:123456789012:task-definition/import:3'), access),
+    ).toEqual({ field: 'taskDefinition', message: expect.stringMatching(/not in this deployment's region/) });
+  });
+
+  it('of a Step Functions target is its state machine', () => {
+    const machine = 'arn:aws:states:eu-west-1:123456789012:stateMachine:pipeline';
+    const target: Target = {
+      type: 'stepfunctions',
+      stateMachineArn: machine,
+      input: {},
+      timeoutSeconds: 30,
+      runTimeoutSeconds: 3600,
+    };
+    expect(awsTargetArns(target, access)).toEqual([{ field: 'stateMachineArn', arn: machine }]);
+    expect(awsTargetRefusal(target, access)).toBeNull();
+    expect(awsTargetRefusal(target, { ...access, protectedArns: [machine] })).toEqual({
+      field: 'stateMachineArn',
+      message: expect.stringMatching(/part of Sundial itself/),
+    });
+  });
+
+  it('of an HTTP target are none', () => {
+    const http: Target = {
+      type: 'http',
+      url: 'https://example.com/',
+      method: 'POST',
+      headers: {},
+      body: null,
+      secretHeaders: {},
+      timeoutSeconds: 30,
+      completion: 'response',
+    };
+    expect(awsTargetArns(http, access)).toEqual([]);
+    expect(awsTargetRefusal(http, { ...access, allowedArns: [] })).toBeNull();
   });
 
   it('knows the partitions of regions', () => {
@@ -131,5 +204,14 @@ describe('ARN patterns', () => {
   it('match a qualified function (version or alias) when the function is matched', () => {
     expect(isArnAllowed(`${FUNCTION}:live`, [FUNCTION])).toBe(true);
     expect(isArnAllowed(FUNCTION, [`${FUNCTION}:live`])).toBe(false);
+  });
+
+  it("match a task definition's revision when its family is matched, and not the other way round", () => {
+    const family = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/import';
+    expect(isArnAllowed(`${family}:3`, [family])).toBe(true);
+    expect(isArnAllowed(`${family}:3`, [`${family}:3`])).toBe(true);
+    expect(isArnAllowed(`${family}:4`, [`${family}:3`])).toBe(false);
+    expect(isArnAllowed(family, [`${family}:3`])).toBe(false);
+    expect(isArnAllowed(`${family}-other:3`, [family])).toBe(false);
   });
 });

@@ -245,3 +245,152 @@ describe('AWS targets', () => {
     expect(fieldsOf(target)).toContain(field);
   });
 });
+
+const CLUSTER = 'arn:aws:ecs:eu-west-1:123456789012:cluster/batch';
+const TASK_DEFINITION = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/import:3';
+const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:pipeline';
+
+describe('long-running targets', () => {
+  const http = (extra: Record<string, unknown>) => ({
+    type: 'http',
+    url: 'https://example.com/hook',
+    ...extra,
+  });
+
+  it('take an HTTP answer as the outcome unless the target calls back', () => {
+    expect(targetOf(http({}))).toMatchObject({ completion: 'response' });
+    expect(targetOf(http({}))).not.toHaveProperty('runTimeoutSeconds');
+    expect(targetOf(http({ completion: 'callback' }))).toMatchObject({
+      completion: 'callback',
+      timeoutSeconds: 30,
+    });
+    expect(
+      targetOf(http({ completion: 'callback', runTimeoutSeconds: 7200, heartbeatTimeoutSeconds: 300 })),
+    ).toMatchObject({ runTimeoutSeconds: 7200, heartbeatTimeoutSeconds: 300 });
+  });
+
+  it('refuse a run or heartbeat timeout on a target that answers synchronously', () => {
+    for (const field of ['runTimeoutSeconds', 'heartbeatTimeoutSeconds'] as const) {
+      const errors = errorsOf(http({ [field]: 600 }));
+      expect(errors).toEqual([
+        { field: `target.${field}`, message: expect.stringMatching(/completion: "callback"/) },
+      ]);
+    }
+    expect(fieldsOf(http({ completion: 'callback' }))).toEqual([]);
+    expect(fieldsOf(http({ completion: 'later' }))).toEqual(['target.completion']);
+  });
+
+  it.each([
+    [{ runTimeoutSeconds: 59 }, 'target.runTimeoutSeconds'],
+    [{ runTimeoutSeconds: 86_401 }, 'target.runTimeoutSeconds'],
+    [{ runTimeoutSeconds: 600.5 }, 'target.runTimeoutSeconds'],
+    [{ heartbeatTimeoutSeconds: 9 }, 'target.heartbeatTimeoutSeconds'],
+    // A heartbeat timeout longer than the run's would never fire (default run timeout: 3,600).
+    [{ heartbeatTimeoutSeconds: 3601 }, 'target.heartbeatTimeoutSeconds'],
+    [{ runTimeoutSeconds: 600, heartbeatTimeoutSeconds: 601 }, 'target.heartbeatTimeoutSeconds'],
+  ])('bound a callback target: %j at %s', (extra, field) => {
+    expect(fieldsOf(http({ completion: 'callback', ...extra }))).toEqual([field]);
+  });
+
+  it('accept the bounds themselves', () => {
+    expect(
+      fieldsOf(http({ completion: 'callback', runTimeoutSeconds: 60, heartbeatTimeoutSeconds: 60 })),
+    ).toEqual([]);
+    expect(fieldsOf(http({ completion: 'callback', runTimeoutSeconds: 86_400 }))).toEqual([]);
+    expect(fieldsOf(http({ completion: 'callback', heartbeatTimeoutSeconds: null }))).toEqual([]);
+  });
+
+  it('fill in defaults for an ECS task', () => {
+    expect(
+      targetOf({
+        type: 'ecs',
+        cluster: CLUSTER,
+        taskDefinition: TASK_DEFINITION,
+        containerOverrides: [{ name: 'app', command: ['python', 'x.py'] }],
+      }),
+    ).toEqual({
+      type: 'ecs',
+      cluster: CLUSTER,
+      taskDefinition: TASK_DEFINITION,
+      launchType: 'FARGATE',
+      network: null,
+      containerOverrides: [{ name: 'app', command: ['python', 'x.py'], environment: {} }],
+      timeoutSeconds: 30,
+      runTimeoutSeconds: 3600,
+      heartbeatTimeoutSeconds: null,
+    });
+    expect(
+      targetOf({
+        type: 'ecs',
+        cluster: CLUSTER,
+        taskDefinition: TASK_DEFINITION,
+        network: { subnets: ['subnet-0123456789abcdef0'] },
+      }),
+    ).toMatchObject({
+      network: { subnets: ['subnet-0123456789abcdef0'], securityGroups: [], assignPublicIp: false },
+    });
+  });
+
+  it('fill in defaults for a Step Functions execution', () => {
+    expect(targetOf({ type: 'stepfunctions', stateMachineArn: MACHINE })).toEqual({
+      type: 'stepfunctions',
+      stateMachineArn: MACHINE,
+      input: {},
+      timeoutSeconds: 30,
+      runTimeoutSeconds: 3600,
+    });
+  });
+
+  const ecs = (extra: Record<string, unknown>) => ({
+    type: 'ecs',
+    cluster: CLUSTER,
+    taskDefinition: TASK_DEFINITION,
+    ...extra,
+  });
+
+  it.each([
+    [ecs({ cluster: 'batch' }), 'target.cluster'],
+    [ecs({ taskDefinition: 'import:3' }), 'target.taskDefinition'],
+    [ecs({ launchType: 'EXTERNAL' }), 'target.launchType'],
+    [ecs({ network: { subnets: [] } }), 'target.network.subnets'],
+    [ecs({ network: { subnets: ['subnet-1'] } }), 'target.network.subnets.0'],
+    [
+      ecs({ network: { subnets: ['subnet-0123456789abcdef0'], assignPublicIp: 'yes' } }),
+      'target.network.assignPublicIp',
+    ],
+    [ecs({ containerOverrides: [{ command: ['x'] }] }), 'target.containerOverrides.0.name'],
+    [ecs({ containerOverrides: [{ name: 'app', command: [] }] }), 'target.containerOverrides.0.command'],
+    [
+      ecs({ containerOverrides: [{ name: 'app', environment: { SUNDIAL_RUN_ID: 'forged' } }] }),
+      'target.containerOverrides.0.environment.SUNDIAL_RUN_ID',
+    ],
+    [
+      ecs({ containerOverrides: [{ name: 'app', environment: { sundial_callback_url: 'x' } }] }),
+      'target.containerOverrides.0.environment.sundial_callback_url',
+    ],
+    [
+      ecs({ containerOverrides: [{ name: 'app', environment: { '1BAD': 'x' } }] }),
+      'target.containerOverrides.0.environment.1BAD',
+    ],
+    [
+      ecs({
+        containerOverrides: [{ name: 'app', command: Array.from({ length: 3 }, () => 'x'.repeat(4000)) }],
+      }),
+      'target.containerOverrides',
+    ],
+    [ecs({ runTimeoutSeconds: 30 }), 'target.runTimeoutSeconds'],
+    [ecs({ runTimeoutSeconds: 600, heartbeatTimeoutSeconds: 900 }), 'target.heartbeatTimeoutSeconds'],
+    [{ type: 'stepfunctions', stateMachineArn: 'pipeline' }, 'target.stateMachineArn'],
+    [
+      { type: 'stepfunctions', stateMachineArn: MACHINE, heartbeatTimeoutSeconds: 60 },
+      'target.heartbeatTimeoutSeconds',
+    ],
+    [{ type: 'stepfunctions', stateMachineArn: MACHINE, input: { a: 'x'.repeat(70_000) } }, 'target.input'],
+    [
+      { type: 'stepfunctions', stateMachineArn: MACHINE, runTimeoutSeconds: 100_000 },
+      'target.runTimeoutSeconds',
+    ],
+  ])('rejects %j at %s', (target, field) => {
+    expect(fieldsOf(target)).toContain(field);
+  });
+});

@@ -1,7 +1,7 @@
 /** SSRF protection: which addresses are internal, and that the check holds at connect time too. */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callHttpTarget } from '../../functions/adapters/http-target.js';
+import { callHttpTarget, type HttpCall } from '../../functions/adapters/http-target.js';
 import { isInternalAddress, parseAllowedHosts, UrlGuard } from '../../functions/adapters/url-guard.js';
 
 describe('isInternalAddress', () => {
@@ -131,8 +131,13 @@ describe('the HTTP target at call time', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const target = (url: string) =>
-    ({ type: 'http', url, method: 'GET', headers: {}, body: null, timeoutSeconds: 5 }) as const;
+  const target = (url: string): HttpCall => ({
+    url,
+    method: 'GET',
+    headers: {},
+    body: null,
+    timeoutSeconds: 5,
+  });
   const context = { jobId: 'job_1', runId: 'run_1', scheduledAt: '2026-11-23T01:00:00.000Z' };
 
   it('refuses an internal address in the URL without connecting', async () => {
