@@ -23,6 +23,9 @@ export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
   'cancelled',
 ]);
 
+/** A JSON value, as a callback's output is. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
 /** What the target answered or left behind: what a run shows as its result. */
 export interface RunResult {
   statusCode: number | null;
@@ -60,7 +63,7 @@ export interface LongOutcome {
   error: { type: string; message: string } | null;
   result: Partial<RunResult>;
   /** The callback's output (JSON, at most 64 KiB). */
-  output?: unknown;
+  output?: JsonValue;
 }
 
 export interface Run {
@@ -88,7 +91,7 @@ export interface Run {
   progress?: number | null;
   progressMessage?: string | null;
   /** What a callback target reported with its outcome (JSON, at most 64 KiB). */
-  output?: unknown;
+  output?: JsonValue | null;
   /** Who cancelled the run (an API key's or user's id). */
   cancelledBy?: string | null;
 }

@@ -12,6 +12,8 @@
  */
 import * as z from 'zod';
 import { jobInputSchema } from '../domain/job.js';
+import { backfillBody } from '../usecases/backfill.js';
+import { callbackBody, heartbeatBody } from '../usecases/callbacks.js';
 // app.ts imports this module too; its schemas are read only when the document is built.
 import {
   ACCESS,
@@ -41,6 +43,9 @@ const requestSchemas = () =>
     PreviewRequest: previewBody,
     CreateApiKeyRequest: createKeyBody,
     RedriveRequest: redriveBody,
+    BackfillRequest: backfillBody,
+    CallbackRequest: callbackBody,
+    HeartbeatRequest: heartbeatBody,
   }) satisfies Record<string, z.ZodType>;
 type RequestName = keyof ReturnType<typeof requestSchemas>;
 
@@ -63,7 +68,7 @@ interface Operation {
   body?: RequestName;
   responses: Record<number, Success>;
   /** Errors beyond those that follow from its inputs and credentials. */
-  errors?: ('404' | '409' | '412' | '422')[];
+  errors?: ('404' | '409' | '412' | '422' | '429')[];
 }
 
 /**
@@ -176,6 +181,45 @@ const operations = (): Record<string, Operation> => ({
     summary: 'Get a run, with its attempts',
     tag: 'runs',
     responses: { 200: { description: 'The run.', body: 'Run' } },
+  },
+  'POST /v1/jobs/{jobId}/runs/{runId}/cancel': {
+    operationId: 'cancelRun',
+    summary: 'Cancel a queued run or a long run',
+    description:
+      "The run ends `cancelled` at once and is not retried; a long run's ECS task or Step Functions execution is stopped after, and a later callback answers 409. A run that has ended, or a synchronous call in flight (it ends within its timeoutSeconds), is a 409.",
+    tag: 'runs',
+    responses: { 202: { description: 'The run, cancelled.', body: 'Run', headers: ['Location'] } },
+    errors: ['409'],
+  },
+  'POST /v1/jobs/{jobId}/backfill': {
+    operationId: 'backfillJob',
+    summary: 'Run every occurrence of the schedule in a past range',
+    description:
+      "One run per occurrence in [from, to), `trigger: backfill`, with the occurrence's own id: an occurrence that already ran is not run again, so a repeated backfill queues 0. With overlapPolicy `allow` they run at once within the tenant's fair share; otherwise one after another, in order. A range holding more than maxRuns (at most 1,000) occurrences is a 400 naming the count; a paused job, or one without a schedule, is a 409.",
+    tag: 'runs',
+    body: 'BackfillRequest',
+    responses: { 202: { description: 'How many runs were queued.', body: 'BackfillResult' } },
+    errors: ['409'],
+  },
+  'POST /v1/callbacks/{token}': {
+    operationId: 'reportCallback',
+    summary: "A long HTTP run's target reports its outcome",
+    description:
+      'The URL is the one the target was given in Sundial-Callback-Url; the token in it is the only credential, bound to one attempt of one run. 404: a token Sundial never made, or one of an attempt no longer in progress (expired). 409: the attempt has ended.',
+    tag: 'callbacks',
+    body: 'CallbackRequest',
+    responses: { 204: { description: 'Recorded; the run ends (or is retried) accordingly.' } },
+    errors: ['404', '409', '429'],
+  },
+  'POST /v1/callbacks/{token}/heartbeat': {
+    operationId: 'heartbeatCallback',
+    summary: 'A long run reports that it is alive, and how far along',
+    description:
+      'Resets the heartbeat timeout (heartbeatTimeoutSeconds) and shows progress and message on the run. The body may be left out. ECS containers heartbeat to $SUNDIAL_CALLBACK_URL/heartbeat.',
+    tag: 'callbacks',
+    body: 'HeartbeatRequest',
+    responses: { 204: { description: 'Recorded.' } },
+    errors: ['404', '409', '429'],
   },
   'GET /v1/dead-letters': {
     operationId: 'listDeadLetters',

@@ -52,7 +52,8 @@ function define() {
     .describe('Pass as `cursor` to get the next page; null on the last page.');
 
   const input = jobInputSchema.shape;
-  const [httpTarget, lambdaTarget, sqsTarget, eventBridgeTarget] = targetSchema.options;
+  const [httpTarget, lambdaTarget, sqsTarget, eventBridgeTarget, ecsTarget, stepFunctionsTarget] =
+    targetSchema.options;
   const { secretHeaders: _writeOnly, ...httpTargetShown } = httpTarget.shape;
 
   /** A target as shown: an HTTP target's secret header values are write-only; their names are shown. */
@@ -66,6 +67,8 @@ function define() {
     lambdaTarget,
     sqsTarget,
     eventBridgeTarget,
+    ecsTarget,
+    stepFunctionsTarget,
   ]);
 
   /** The newest run of a job, as a job shows it. */
@@ -112,6 +115,7 @@ function define() {
     'succeeded',
     'failed',
     'timed_out',
+    'cancelled',
   ] as const satisfies readonly AttemptRecord['status'][];
 
   const attemptSchema = z.strictObject({
@@ -134,14 +138,56 @@ function define() {
     startedAt: instant.nullable(),
     finishedAt: instant.nullable(),
     durationMs: int.min(0).nullable(),
-    result: z.strictObject({ statusCode: int.nullable(), bodyExcerpt: z.string() }).nullable(),
+    result: z
+      .strictObject({
+        statusCode: int.nullable(),
+        bodyExcerpt: z
+          .string()
+          .describe('What the target answered (a Step Functions output), cut to 1,024 characters.'),
+        exitCode: int
+          .nullable()
+          .optional()
+          .describe('ECS: the exit code of the container that decided the outcome.'),
+        taskArn: z.string().optional().describe('ECS: the task that ran the attempt.'),
+        executionArn: z.string().optional().describe('Step Functions: the execution of the attempt.'),
+        logs: z
+          .strictObject({ group: z.string(), stream: z.string(), region: z.string() })
+          .optional()
+          .describe("ECS: where the task's output goes, when its task definition logs with awslogs."),
+      })
+      .nullable(),
     error: runErrorSchema.nullable(),
     skipReason: z.string().nullable(),
     attempts: z.array(attemptSchema).describe('Every attempt so far, oldest first.'),
     nextAttemptAt: instant
       .nullable()
       .describe('When a failed attempt is retried; null when no retry is pending.'),
+    deadlineAt: instant
+      .nullable()
+      .describe('A long attempt: when it ends timed out if no outcome came (runTimeoutSeconds).'),
+    heartbeatAt: instant.nullable().describe("A long attempt's latest heartbeat."),
+    progress: z
+      .number()
+      .min(0)
+      .max(1)
+      .nullable()
+      .describe('What the latest heartbeat said of progress, 0 to 1.'),
+    progressMessage: z
+      .string()
+      .nullable()
+      .describe('What the latest heartbeat said, at most 256 characters.'),
+    output: z
+      .json()
+      .nullable()
+      .describe('What a callback target reported with its outcome (JSON, at most 64 KiB).'),
+    cancelledBy: z.string().nullable().describe('Who cancelled the run: `key:<id>` or a token subject.'),
   });
+
+  const backfillResultSchema = z
+    .strictObject({
+      runs: int.min(0).describe('Occurrences queued now; those that already ran are not counted.'),
+    })
+    .describe('What a backfill queued.');
 
   const fieldErrorSchema = z.strictObject({ field: z.string(), message: z.string() });
 
@@ -277,6 +323,7 @@ function define() {
       AuditEntry: auditEntrySchema,
       AuditPage: page(auditEntrySchema),
       SigningSecret: signingSecretSchema,
+      BackfillResult: backfillResultSchema,
     },
     jobPatch: jobPatchDocSchema,
   };

@@ -28,8 +28,8 @@ beforeAll(async () => {
   await target.start();
   suite = await startManualSuite(clock, {
     // Time stands still between ticks: the per-second limits would count the whole walkthrough.
-    // Four jobs at most, so that the fifth is refused with 429.
-    limits: { requestsPerSecond: 100_000, jobCreatesPerMinute: 100_000, maxJobs: 4 },
+    // Five jobs at most, so that the sixth is refused with 429.
+    limits: { requestsPerSecond: 100_000, jobCreatesPerMinute: 100_000, maxJobs: 5 },
   });
   ({ runtime } = suite);
   // The document answers without credentials.
@@ -330,6 +330,73 @@ describe('the OpenAPI document, against the running API', () => {
     const shown = await expectStatus<Schemas['Job']>(200, 'GET', `/v1/jobs/${a.id}`);
     expect(shown.body.lastRun).toMatchObject({ id: runs.body.items[0]!.id, status: 'succeeded' });
 
+    // ---- Long runs: a target that calls back, heartbeats, a cancel, and a backfill ----
+    const long = await expectStatus<Schemas['Job']>(201, 'POST', '/v1/jobs', {
+      body: {
+        name: 'import',
+        target: {
+          type: 'http',
+          url: `${target.url}/accepts`,
+          completion: 'callback',
+          runTimeoutSeconds: 7200,
+          heartbeatTimeoutSeconds: 600,
+        },
+      },
+    });
+    const accepted = await expectStatus<Schemas['Run']>(202, 'POST', `/v1/jobs/${long.body.id}/runs`);
+    await runtime.drain();
+    const callbackUrl = String(target.callsTo('/accepts').at(-1)?.headers['sundial-callback-url']);
+    const callbackPath = new URL(callbackUrl).pathname;
+    await expectStatus(204, 'POST', `${callbackPath}/heartbeat`, {
+      body: { progress: 0.5, message: 'half way' },
+      credential: null,
+    });
+    const beating = await expectStatus<Schemas['Run']>(
+      200,
+      'GET',
+      `/v1/jobs/${long.body.id}/runs/${accepted.body.id}`,
+    );
+    expect([beating.body.status, beating.body.progress]).toEqual(['running', 0.5]);
+    await expectStatus(204, 'POST', callbackPath, {
+      body: { status: 'succeeded', output: { rows: 3 } },
+      credential: null,
+    });
+    await runtime.drain();
+    await expectStatus(409, 'POST', callbackPath, { body: { status: 'failed' }, credential: null });
+    await expectStatus(404, 'POST', `${callbackPath.slice(0, -4)}AAAA`, {
+      body: { status: 'succeeded' },
+      credential: null,
+    });
+    const reported = await expectStatus<Schemas['Run']>(
+      200,
+      'GET',
+      `/v1/jobs/${long.body.id}/runs/${accepted.body.id}`,
+    );
+    expect([reported.body.status, reported.body.output]).toEqual(['succeeded', { rows: 3 }]);
+    const second = await expectStatus<Schemas['Run']>(202, 'POST', `/v1/jobs/${long.body.id}/runs`);
+    await runtime.drain();
+    const cancelled = await expectStatus<Schemas['Run']>(
+      202,
+      'POST',
+      `/v1/jobs/${long.body.id}/runs/${second.body.id}/cancel`,
+    );
+    expect(cancelled.body.status).toBe('cancelled');
+    await runtime.drain();
+    await expectStatus(409, 'POST', `/v1/jobs/${long.body.id}/runs/${second.body.id}/cancel`);
+    const backfilled = await expectStatus<Schemas['BackfillResult']>(
+      202,
+      'POST',
+      `/v1/jobs/${a.id}/backfill`,
+      {
+        body: { from: '2027-02-28T21:00:00Z', to: '2027-03-01T00:00:00Z' },
+      },
+    );
+    expect(backfilled.body.runs).toBe(3);
+    await runtime.drain();
+    await expectStatus(400, 'POST', `/v1/jobs/${a.id}/backfill`, {
+      body: { from: '2027-02-28T21:00:00Z', to: '2027-03-01T00:00:00Z', maxRuns: 2 },
+    });
+
     await expectStatus(200, 'POST', '/v1/schedules/preview', {
       body: { expression: 'cron(0 9 ? * MON-FRI *)', timezone: 'Europe/Berlin', count: 3 },
     });
@@ -417,14 +484,21 @@ describe('the OpenAPI document, against the running API', () => {
     // ---- The audit log ----
     const audit = await expectStatus<Schemas['AuditPage']>(200, 'GET', '/v1/audit?limit=20');
     expect(audit.body.items.map((e) => e.action)).toEqual(
-      expect.arrayContaining(['key.create', 'key.revoke', 'signing-secret.rotate', 'dead-letters.redrive']),
+      expect.arrayContaining([
+        'key.create',
+        'key.revoke',
+        'signing-secret.rotate',
+        'dead-letters.redrive',
+        'run.cancel',
+        'job.backfill',
+      ]),
     );
 
     // ---- Limits, dependencies, deletion ----
     const dependent = await expectStatus<Schemas['Job']>(201, 'POST', '/v1/jobs', {
       body: { name: 'after-nightly', dependsOn: [a.id], target: { type: 'http', url: `${target.url}/ok` } },
     });
-    const full = await expectStatus(429, 'POST', '/v1/jobs', { body: { ...nightly, name: 'fifth' } });
+    const full = await expectStatus(429, 'POST', '/v1/jobs', { body: { ...nightly, name: 'sixth' } });
     expect(Number(full.headers.get('retry-after'))).toBeGreaterThan(0);
     await expectStatus(409, 'DELETE', `/v1/jobs/${a.id}`);
     await expectStatus(204, 'DELETE', `/v1/jobs/${dependent.body.id}`);

@@ -207,6 +207,86 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/jobs/{jobId}/runs/{runId}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel a queued run or a long run
+     * @description The run ends `cancelled` at once and is not retried; a long run's ECS task or Step Functions execution is stopped after, and a later callback answers 409. A run that has ended, or a synchronous call in flight (it ends within its timeoutSeconds), is a 409. Needs the operator role.
+     */
+    post: operations['cancelRun'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/jobs/{jobId}/backfill': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Run every occurrence of the schedule in a past range
+     * @description One run per occurrence in [from, to), `trigger: backfill`, with the occurrence's own id: an occurrence that already ran is not run again, so a repeated backfill queues 0. With overlapPolicy `allow` they run at once within the tenant's fair share; otherwise one after another, in order. A range holding more than maxRuns (at most 1,000) occurrences is a 400 naming the count; a paused job, or one without a schedule, is a 409. Needs the operator role.
+     */
+    post: operations['backfillJob'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/callbacks/{token}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A long HTTP run's target reports its outcome
+     * @description The URL is the one the target was given in Sundial-Callback-Url; the token in it is the only credential, bound to one attempt of one run. 404: a token Sundial never made, or one of an attempt no longer in progress (expired). 409: the attempt has ended. Needs no credentials.
+     */
+    post: operations['reportCallback'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/callbacks/{token}/heartbeat': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A long run reports that it is alive, and how far along
+     * @description Resets the heartbeat timeout (heartbeatTimeoutSeconds) and shows progress and message on the run. The body may be left out. ECS containers heartbeat to $SUNDIAL_CALLBACK_URL/heartbeat. Needs no credentials.
+     */
+    post: operations['heartbeatCallback'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/dead-letters': {
     parameters: {
       query?: never;
@@ -397,6 +477,13 @@ export interface components {
             body: string | null;
             /** @default 30 */
             timeoutSeconds: number;
+            /**
+             * @default response
+             * @enum {string}
+             */
+            completion: 'response' | 'callback';
+            runTimeoutSeconds?: number;
+            heartbeatTimeoutSeconds?: number | null;
             /** @description Names of the secret headers sent with every call (their values are never shown). */
             secretHeaderNames: string[];
           }
@@ -435,6 +522,52 @@ export interface components {
             };
             /** @default 30 */
             timeoutSeconds: number;
+          }
+        | {
+            /** @constant */
+            type: 'ecs';
+            cluster: string;
+            taskDefinition: string;
+            /**
+             * @default FARGATE
+             * @enum {string}
+             */
+            launchType: 'FARGATE' | 'EC2';
+            /** @default null */
+            network: {
+              subnets: string[];
+              /** @default [] */
+              securityGroups: string[];
+              /** @default false */
+              assignPublicIp: boolean;
+            } | null;
+            /** @default [] */
+            containerOverrides: {
+              name: string;
+              command?: string[];
+              /** @default {} */
+              environment: {
+                [key: string]: string;
+              };
+            }[];
+            /** @default 30 */
+            timeoutSeconds: number;
+            /** @default 3600 */
+            runTimeoutSeconds: number;
+            /** @default null */
+            heartbeatTimeoutSeconds: number | null;
+          }
+        | {
+            /** @constant */
+            type: 'stepfunctions';
+            stateMachineArn: string;
+            /** @default {} */
+            input: components['schemas']['JsonValue'];
+            /** @default 30 */
+            timeoutSeconds: number;
+            /** @default 3600 */
+            runTimeoutSeconds: number;
+            heartbeatTimeoutSeconds?: null;
           };
       /** @default [] */
       dependsOn: string[];
@@ -506,7 +639,15 @@ export interface components {
     RunSummary: {
       id: string;
       /** @enum {string} */
-      status: 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'missed' | 'timed_out';
+      status:
+        | 'queued'
+        | 'running'
+        | 'succeeded'
+        | 'failed'
+        | 'skipped'
+        | 'missed'
+        | 'timed_out'
+        | 'cancelled';
       scheduledAt: components['schemas']['Instant'];
       finishedAt: components['schemas']['Instant'] | null;
     };
@@ -515,9 +656,17 @@ export interface components {
       jobId: string;
       scheduledAt: components['schemas']['Instant'];
       /** @enum {string} */
-      trigger: 'schedule' | 'manual' | 'retry' | 'dependency' | 'catch_up';
+      trigger: 'schedule' | 'manual' | 'retry' | 'dependency' | 'catch_up' | 'backfill';
       /** @enum {string} */
-      status: 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'missed' | 'timed_out';
+      status:
+        | 'queued'
+        | 'running'
+        | 'succeeded'
+        | 'failed'
+        | 'skipped'
+        | 'missed'
+        | 'timed_out'
+        | 'cancelled';
       /** @description The attempt the run is on; 0 while a manual run waits for its first. */
       attempt: number;
       startedAt: components['schemas']['Instant'] | null;
@@ -525,7 +674,20 @@ export interface components {
       durationMs: number | null;
       result: {
         statusCode: number | null;
+        /** @description What the target answered (a Step Functions output), cut to 1,024 characters. */
         bodyExcerpt: string;
+        /** @description ECS: the exit code of the container that decided the outcome. */
+        exitCode?: number | null;
+        /** @description ECS: the task that ran the attempt. */
+        taskArn?: string;
+        /** @description Step Functions: the execution of the attempt. */
+        executionArn?: string;
+        /** @description ECS: where the task's output goes, when its task definition logs with awslogs. */
+        logs?: {
+          group: string;
+          stream: string;
+          region: string;
+        };
       } | null;
       error: {
         type: string;
@@ -536,6 +698,18 @@ export interface components {
       attempts: components['schemas']['Attempt'][];
       /** @description When a failed attempt is retried; null when no retry is pending. */
       nextAttemptAt: components['schemas']['Instant'] | null;
+      /** @description A long attempt: when it ends timed out if no outcome came (runTimeoutSeconds). */
+      deadlineAt: components['schemas']['Instant'] | null;
+      /** @description A long attempt's latest heartbeat. */
+      heartbeatAt: components['schemas']['Instant'] | null;
+      /** @description What the latest heartbeat said of progress, 0 to 1. */
+      progress: number | null;
+      /** @description What the latest heartbeat said, at most 256 characters. */
+      progressMessage: string | null;
+      /** @description What a callback target reported with its outcome (JSON, at most 64 KiB). */
+      output: components['schemas']['JsonValue'] | null;
+      /** @description Who cancelled the run: `key:<id>` or a token subject. */
+      cancelledBy: string | null;
     };
     RunPage: {
       items: components['schemas']['Run'][];
@@ -545,7 +719,7 @@ export interface components {
     Attempt: {
       attempt: number;
       /** @enum {string} */
-      status: 'succeeded' | 'failed' | 'timed_out';
+      status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
       startedAt: components['schemas']['Instant'];
       finishedAt: components['schemas']['Instant'];
       durationMs: number;
@@ -690,6 +864,11 @@ export interface components {
         retiresAt: components['schemas']['Instant'];
       } | null;
     };
+    /** @description What a backfill queued. */
+    BackfillResult: {
+      /** @description Occurrences queued now; those that already ran are not counted. */
+      runs: number;
+    };
     JobInput: {
       name: string;
       /** @default null */
@@ -729,6 +908,13 @@ export interface components {
             };
             /** @default 30 */
             timeoutSeconds?: number;
+            /**
+             * @default response
+             * @enum {string}
+             */
+            completion?: 'response' | 'callback';
+            runTimeoutSeconds?: number;
+            heartbeatTimeoutSeconds?: number | null;
           }
         | {
             /** @constant */
@@ -765,6 +951,52 @@ export interface components {
             };
             /** @default 30 */
             timeoutSeconds?: number;
+          }
+        | {
+            /** @constant */
+            type: 'ecs';
+            cluster: string;
+            taskDefinition: string;
+            /**
+             * @default FARGATE
+             * @enum {string}
+             */
+            launchType?: 'FARGATE' | 'EC2';
+            /** @default null */
+            network?: {
+              subnets: string[];
+              /** @default [] */
+              securityGroups?: string[];
+              /** @default false */
+              assignPublicIp?: boolean;
+            } | null;
+            /** @default [] */
+            containerOverrides?: {
+              name: string;
+              command?: string[];
+              /** @default {} */
+              environment?: {
+                [key: string]: string;
+              };
+            }[];
+            /** @default 30 */
+            timeoutSeconds?: number;
+            /** @default 3600 */
+            runTimeoutSeconds?: number;
+            /** @default null */
+            heartbeatTimeoutSeconds?: number | null;
+          }
+        | {
+            /** @constant */
+            type: 'stepfunctions';
+            stateMachineArn: string;
+            /** @default {} */
+            input?: components['schemas']['JsonValue'];
+            /** @default 30 */
+            timeoutSeconds?: number;
+            /** @default 3600 */
+            runTimeoutSeconds?: number;
+            heartbeatTimeoutSeconds?: null;
           };
       /** @default [] */
       dependsOn?: string[];
@@ -857,6 +1089,10 @@ export interface components {
               [key: string]: string;
             };
             timeoutSeconds?: number;
+            /** @enum {string} */
+            completion?: 'response' | 'callback';
+            runTimeoutSeconds?: number;
+            heartbeatTimeoutSeconds?: number | null;
           }
         | {
             /** @constant */
@@ -886,6 +1122,41 @@ export interface components {
               [key: string]: components['schemas']['JsonValue'];
             };
             timeoutSeconds?: number;
+          }
+        | {
+            /** @constant */
+            type?: 'ecs';
+            cluster?: string;
+            taskDefinition?: string;
+            /** @enum {string} */
+            launchType?: 'FARGATE' | 'EC2';
+            network?: {
+              subnets: string[];
+              /** @default [] */
+              securityGroups?: string[];
+              /** @default false */
+              assignPublicIp?: boolean;
+            } | null;
+            containerOverrides?: {
+              name: string;
+              command?: string[];
+              /** @default {} */
+              environment?: {
+                [key: string]: string;
+              };
+            }[];
+            timeoutSeconds?: number;
+            runTimeoutSeconds?: number;
+            heartbeatTimeoutSeconds?: number | null;
+          }
+        | {
+            /** @constant */
+            type?: 'stepfunctions';
+            stateMachineArn?: string;
+            input?: components['schemas']['JsonValue'];
+            timeoutSeconds?: number;
+            runTimeoutSeconds?: number;
+            heartbeatTimeoutSeconds?: null;
           };
       dependsOn?: string[];
       retryPolicy?: {
@@ -938,6 +1209,26 @@ export interface components {
     };
     RedriveRequest: {
       ids: string[];
+    };
+    BackfillRequest: {
+      /** Format: date-time */
+      from: string;
+      /** Format: date-time */
+      to: string;
+      /** @default 1000 */
+      maxRuns?: number;
+    };
+    CallbackRequest: {
+      /** @enum {string} */
+      status: 'succeeded' | 'failed';
+      output?: components['schemas']['JsonValue'];
+      error?: {
+        message: string;
+      };
+    };
+    HeartbeatRequest: {
+      progress?: number;
+      message?: string;
     };
     JsonValue: JsonValue;
   };
@@ -1042,6 +1333,8 @@ export interface components {
     runId: string;
     /** @description The key's id. Anything that cannot be one is a 404. */
     keyId: string;
+    /** @description The callback's id. Anything that cannot be one is a 404. */
+    token: string;
     /** @description Makes a retried create safe: the same key and body within 24 hours answer the same job. */
     IdempotencyKey: string;
     /** @description The job's ETag: the change is made only if the job is still at that version. */
@@ -1381,7 +1674,15 @@ export interface operations {
         /** @description The previous page's nextCursor. */
         cursor?: string;
         /** @description Only those with this status. */
-        status?: 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'missed' | 'timed_out';
+        status?:
+          | 'queued'
+          | 'running'
+          | 'succeeded'
+          | 'failed'
+          | 'skipped'
+          | 'missed'
+          | 'timed_out'
+          | 'cancelled';
       };
       header?: never;
       path: {
@@ -1468,6 +1769,134 @@ export interface operations {
       404: components['responses']['NotFound'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
+    };
+  };
+  cancelRun: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The job's id. Anything that cannot be one is a 404. */
+        jobId: components['parameters']['jobId'];
+        /** @description The run's id. Anything that cannot be one is a 404. */
+        runId: components['parameters']['runId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The run, cancelled. */
+      202: {
+        headers: {
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Run'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  backfillJob: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The job's id. Anything that cannot be one is a 404. */
+        jobId: components['parameters']['jobId'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['BackfillRequest'];
+      };
+    };
+    responses: {
+      /** @description How many runs were queued. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BackfillResult'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  reportCallback: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The callback's id. Anything that cannot be one is a 404. */
+        token: components['parameters']['token'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CallbackRequest'];
+      };
+    };
+    responses: {
+      /** @description Recorded; the run ends (or is retried) accordingly. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      429: components['responses']['TooManyRequests'];
+    };
+  };
+  heartbeatCallback: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The callback's id. Anything that cannot be one is a 404. */
+        token: components['parameters']['token'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['HeartbeatRequest'];
+      };
+    };
+    responses: {
+      /** @description Recorded. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      429: components['responses']['TooManyRequests'];
     };
   };
   listDeadLetters: {

@@ -3,7 +3,15 @@
  * (what the API sends, field for field), and a small client.
  */
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'missed' | 'timed_out';
+export type RunStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'missed'
+  | 'timed_out'
+  | 'cancelled';
 
 export interface FieldError {
   field: string;
@@ -81,7 +89,7 @@ export interface Job {
 
 export interface Attempt {
   attempt: number;
-  status: 'succeeded' | 'failed' | 'timed_out';
+  status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
   startedAt: string;
   finishedAt: string;
   durationMs: number;
@@ -99,11 +107,24 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
-  result: { statusCode: number | null; bodyExcerpt: string } | null;
+  result: {
+    statusCode: number | null;
+    bodyExcerpt: string;
+    exitCode?: number | null;
+    taskArn?: string;
+    executionArn?: string;
+    logs?: { group: string; stream: string; region: string };
+  } | null;
   error: { type: string; message: string } | null;
   skipReason: string | null;
   attempts: Attempt[];
   nextAttemptAt: string | null;
+  deadlineAt: string | null;
+  heartbeatAt: string | null;
+  progress: number | null;
+  progressMessage: string | null;
+  output: unknown;
+  cancelledBy: string | null;
 }
 
 /** Every list answers a page of items and the cursor of the next one. */
