@@ -150,12 +150,8 @@ export class Monitoring extends Construct {
       description:
         'The completion function failed invocations: long runs may not end until a later sweep (the failed events are in the completion DLQ).',
     });
-    const overdue = new Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: OVERDUE_RUNS_METRIC,
-      statistic: 'Sum',
-      period: Duration.minutes(1),
-    });
+    // Published as FiringsRejected is (a single metric with the service dimension).
+    const overdue = serviceSum(OVERDUE_RUNS_METRIC, 1);
     this.alarm('LongRunsOverdue', {
       metric: overdue,
       threshold: 0,

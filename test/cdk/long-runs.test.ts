@@ -512,7 +512,8 @@ describe('the completion function', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
     });
-    expect(overdue.Dimensions).toBeUndefined();
+    // Published by the sweep with Powertools' service dimension, as FiringsRejected is.
+    expect(overdue.Dimensions).toEqual([{ Name: 'service', Value: 'sundial' }]);
     expect(alarms['sundial-dev-CompletionDeadLetters']).toMatchObject({
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
