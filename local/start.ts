@@ -35,9 +35,25 @@ const runtime = await startLocalRuntime({
 
 // A demo endpoint for the first job to call: it answers every request with what it got.
 // Sundial's own API and emulators are never targets, so the example needs one of its own.
+// Called as a callback target, it accepts, heartbeats once, and reports success 3 s later.
 const echo = createServer((req, res) => {
   req.resume();
   req.on('end', () => {
+    const callback = req.headers['sundial-callback-url'];
+    if (typeof callback === 'string') {
+      res.writeHead(202, { 'content-type': 'application/json' }).end('{"accepted":true}');
+      const post = (url: string, body: unknown) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+          .then((r) => r.arrayBuffer())
+          .catch(() => undefined);
+      setTimeout(() => void post(`${callback}/heartbeat`, { progress: 0.5, message: 'half way' }), 1_500);
+      setTimeout(() => void post(callback, { status: 'succeeded', output: { echoed: req.url } }), 3_000);
+      return;
+    }
     const body = JSON.stringify({
       ok: true,
       method: req.method,
@@ -50,6 +66,20 @@ const echo = createServer((req, res) => {
 const echoPort = await listenInRange(echo, Number(process.env.ECHO_PORT ?? 8080));
 const echoUrl = echoPort ? `http://127.0.0.1:${echoPort}` : undefined;
 
+// A demo state machine for Step Functions targets: it returns its input after two seconds.
+const demoStateMachine = runtime.stepFunctions.register('demo-pipeline', async (input, { signal }) => {
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, 2_000);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(new Error('stopped'));
+    });
+  });
+  return { processed: input };
+});
+const localArn = (service: string, resource: string) =>
+  `arn:aws:${service}:us-east-1:000000000000:${resource}`;
+
 const api = runtime.apiUrl;
 console.log(`
 Sundial is running.
@@ -60,6 +90,8 @@ Sundial is running.
   Scheduler  ${runtime.endpoints.scheduler}
   Lambda     ${runtime.endpoints.lambda}   (functions: none registered by npm start)
   Events     ${runtime.endpoints.eventBridge}   (bus: default)
+  ECS        ${runtime.endpoints.ecs}   (tasks run their container command here, output below)
+  Step Fns   ${runtime.endpoints.stepFunctions}   (state machine: ${demoStateMachine})
   Echo       ${echoUrl ?? '(no free port in 8000-8999)'}   (a demo HTTP target: answers what it got)
 
   HTTP targets may reach ${allowedHosts.join(', ')}
@@ -75,6 +107,15 @@ Try it — a job that calls the echo endpoint every minute:
     "name": "hello",
     "schedule": { "expression": "rate(1 minute)" },
     "target": { "type": "http", "url": "${echoUrl ?? 'http://localhost:8080'}/hello", "method": "GET" }
+  }'
+
+A long run — a container command, tracked to its exit (run it now with POST …/runs):
+
+  curl -s -X POST ${api}/v1/jobs -H "authorization: Bearer $SUNDIAL_KEY" -H 'content-type: application/json' -d '{
+    "name": "container",
+    "target": { "type": "ecs", "cluster": "${localArn('ecs', 'cluster/local')}",
+      "taskDefinition": "${localArn('ecs', 'task-definition/local:1')}",
+      "containerOverrides": [{ "name": "main", "command": ["sh", "-c", "echo working; sleep 5; echo done"] }] }
   }'
 
 Press Ctrl-C to stop.
