@@ -1237,7 +1237,9 @@ export class FakeLongTargets implements LongTargets {
   readonly stops: { handle: LongHandle; reason: string }[] = [];
   /** What each started attempt key got: its ref (a task or execution started once). */
   private readonly started = new Map<string, string | null>();
-  private readonly plan: (LongStarter | Error)[] = [];
+  private readonly plan: (LongStarter | Error | 'hold')[] = [];
+  /** Starts the test holds open: the task was started, but the worker never hears back. */
+  readonly held: LongStartCall[] = [];
   private readonly endings = new Map<string, LongOutcome>();
   private stopFailures = 0;
   private describeFailures = 0;
@@ -1250,6 +1252,15 @@ export class FakeLongTargets implements LongTargets {
   /** The next starts answer these, in order (an Error is thrown); then starts succeed again. */
   willStart(...answers: (LongStart | LongStarter | Error)[]): this {
     for (const a of answers) this.plan.push(a instanceof Error || typeof a === 'function' ? a : () => a);
+    return this;
+  }
+
+  /**
+   * The next start starts its task (or execution, or the callback target accepts the call)
+   * and then never answers: the worker that made it is stuck until its Lambda times out.
+   */
+  holdStart(): this {
+    this.plan.push('hold');
     return this;
   }
 
@@ -1290,6 +1301,11 @@ export class FakeLongTargets implements LongTargets {
     }
     const next = this.plan.shift();
     if (next instanceof Error) throw next;
+    if (next === 'hold') {
+      this.started.set(key, fakeRefOf(target, key));
+      this.held.push(call);
+      return new Promise<LongStart>(() => {});
+    }
     if (next) {
       const answer = await next(call);
       if (answer.kind === 'started') this.started.set(key, answer.ref);
@@ -1407,6 +1423,13 @@ export class RecordingMetrics implements RunMetrics {
 
   deferred(priority: Priority): void {
     this.deferrals.push(priority);
+  }
+
+  /** Each sweep's count of long runs found past their deadline and not yet closed. */
+  readonly overdueCounts: number[] = [];
+
+  overdue(count: number): void {
+    this.overdueCounts.push(count);
   }
 
   /** How many runs ended with each status. */
