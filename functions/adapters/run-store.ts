@@ -143,24 +143,32 @@ export class RunStore implements RunRepository {
    * The job's overlap lock: which run is in progress and until when (a lease, so a worker
    * that dies cannot block the job forever), and which one firing waits behind it.
    */
-  acquireLock(
+  async acquireLock(
     tenantId: string,
     jobId: string,
     runId: string,
     leaseUntil: string,
     now: Date,
-  ): Promise<boolean> {
-    return conditionally(() =>
-      this.db.send(
+  ): Promise<false | { heldUntil: string | null }> {
+    let old: Record<string, unknown> | undefined;
+    const taken = await conditionally(async () => {
+      const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
           UpdateExpression: 'SET holder = :me, leaseUntil = :lease',
           ConditionExpression: 'attribute_not_exists(holder) OR leaseUntil < :now OR holder = :me',
           ExpressionAttributeValues: { ':me': runId, ':lease': leaseUntil, ':now': now.toISOString() },
+          // What it was before, at no extra cost: whether this run already held it, and until when.
+          ReturnValues: 'UPDATED_OLD',
         }),
-      ),
-    );
+      );
+      old = Attributes;
+    });
+    if (!taken) return false;
+    const mine =
+      old?.holder === runId && typeof old.leaseUntil === 'string' && old.leaseUntil >= now.toISOString();
+    return { heldUntil: mine ? (old?.leaseUntil as string) : null };
   }
 
   async readLock(

@@ -27,6 +27,18 @@ export function attemptKey(ids: AttemptIds): string {
   return `${ATTEMPT_KEY_PREFIX}${digest.slice(0, 40)}`;
 }
 
+/**
+ * Whether the run's long attempt record is its current attempt's (it keeps the previous
+ * attempt's until the next one has started): only then is the current attempt out.
+ */
+export function startedAttempt(run: StoredRun): boolean {
+  return (
+    run.long !== undefined &&
+    run.long.key ===
+      attemptKey({ tenantId: run.tenantId, jobId: run.jobId, runId: run.id, attempt: run.attempt })
+  );
+}
+
 /** What a callback token's MAC covers: one attempt of one run, for callbacks only. */
 export function callbackIdentity(ids: AttemptIds, mac?: string): FiringIdentity {
   return {

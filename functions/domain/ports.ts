@@ -204,14 +204,18 @@ export interface RunRepository {
     jobId: string,
     query: { limit: number; cursor?: string; status?: RunStatus },
   ): Promise<Page<StoredRun>>;
-  /** The job's overlap lock: which run holds it until when (a lease). */
+  /**
+   * Takes (or extends) the job's overlap lock for `runId` until `leaseUntil`; false when
+   * another run holds it. `heldUntil` is this run's own live lease before the call, if it
+   * held one (a redelivery of a run still in progress), so the caller can give it back.
+   */
   acquireLock(
     tenantId: string,
     jobId: string,
     runId: string,
     leaseUntil: string,
     now: Date,
-  ): Promise<boolean>;
+  ): Promise<false | { heldUntil: string | null }>;
   readLock(
     tenantId: string,
     jobId: string,

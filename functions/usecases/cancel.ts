@@ -7,10 +7,11 @@
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
-import { watchShardOf } from '../domain/long-run.js';
+import { startedAttempt, watchShardOf } from '../domain/long-run.js';
 import type { Clock, FiringQueue, RunExpectation, RunRepository } from '../domain/ports.js';
 import { type AttemptRecord, type StoredRun, TERMINAL_STATUSES } from '../domain/run.js';
 import { transition } from '../domain/run-lifecycle.js';
+import { isLongTarget } from '../domain/target.js';
 
 export interface CancelDeps {
   runs: RunRepository;
@@ -33,14 +34,17 @@ export async function cancelRun(
         `run ${runId} has already ended (${run.reported ? 'its outcome was reported' : run.status})`,
       );
     }
-    if (run.status === 'running' && !run.long) {
+    const out = run.status === 'running' && startedAttempt(run);
+    if (run.status === 'running' && !out) {
       throw new ConflictError(
-        `run ${runId} is a synchronous call in flight; it cannot be cancelled and ends within its timeout (${job.target.timeoutSeconds}s)`,
+        isLongTarget(job.target)
+          ? `run ${runId} is starting attempt ${run.attempt}; try again in a moment`
+          : `run ${runId} is a synchronous call in flight; it cannot be cancelled and ends within its timeout (${job.target.timeoutSeconds}s)`,
       );
     }
     const now = deps.clock.now();
     const attempts: AttemptRecord[] = [...(run.attempts ?? [])];
-    if (run.status === 'running' && run.long) {
+    if (out && run.long) {
       const startedAt = run.long.startedAt;
       attempts.push({
         attempt: run.attempt,
@@ -62,13 +66,13 @@ export async function cancelRun(
       // Watched until the worker (or the sweep) has stopped what runs and counted the cancel.
       watchShard: watchShardOf(run.id),
       watchAt: now.toISOString(),
-      ...(run.long ? { long: { ...run.long, stop: run.status === 'running' } } : {}),
+      ...(run.long ? { long: { ...run.long, stop: out || run.long.stop === true } } : {}),
     });
     const expected: RunExpectation = {
       status: run.status,
       attempt: run.attempt,
       unreported: true,
-      ...(run.long && run.status === 'running' ? { key: run.long.key } : {}),
+      ...(out && run.long ? { key: run.long.key } : {}),
     };
     if (!(await deps.runs.replaceIf(cancelled, expected, now))) continue;
     // The job's next run need not wait for a cancelled one.

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { type FiringMessage, firing, type RunFiring, runIdOf } from '../domain/firing.js';
 import { backlogMissReason, type StoredJob } from '../domain/job.js';
+import { startedAttempt } from '../domain/long-run.js';
 import type {
   Clock,
   FailureNotifier,
@@ -146,13 +147,25 @@ async function claimAndRun(
   const { tenantId, jobId } = message;
   const exclusive =
     job.overlapPolicy !== 'allow' && !(job.state === 'paused' && message.trigger === 'schedule');
+  let heldUntil: string | null = null;
   if (exclusive) {
-    if (!(await deps.runs.acquireLock(tenantId, jobId, runId, leaseUntil.toISOString(), now))) {
-      return overlapped(deps, job, message, runId, now, log);
-    }
+    const lock = await deps.runs.acquireLock(tenantId, jobId, runId, leaseUntil.toISOString(), now);
+    if (!lock) return overlapped(deps, job, message, runId, now, log);
+    heldUntil = lock.heldUntil;
     await deps.runs.clearBuffered(tenantId, jobId, runId);
   }
   const release = () => (exclusive ? deps.runs.releaseLock(tenantId, jobId, runId) : Promise.resolve());
+  /**
+   * Not our run to work on after all (a duplicate, a run in progress elsewhere): if this run
+   * already held the lock (a redelivery while it runs, waits for a retry or a long attempt
+   * is out), its lease goes back as it was; otherwise the lock we just took is freed.
+   */
+  const giveBack = () =>
+    !exclusive
+      ? Promise.resolve()
+      : heldUntil
+        ? deps.runs.acquireLock(tenantId, jobId, runId, heldUntil, now).then(() => undefined)
+        : release();
   let run: StoredRun;
   if (message.trigger === 'retry') {
     const claimed = await deps.runs.claimAttempt(
@@ -175,7 +188,7 @@ async function claimAndRun(
         log,
       );
       if (!('id' in taken)) {
-        await release();
+        await giveBack();
         return taken;
       }
       run = taken;
@@ -222,7 +235,7 @@ async function claimAndRun(
     } else {
       const taken = await takeOver(deps, job, claim.existing, claimToken, leaseUntil, now, log);
       if (!('id' in taken)) {
-        await release();
+        await giveBack();
         return taken;
       }
       run = taken;
@@ -483,7 +496,7 @@ async function takeOver(
 ): Promise<StoredRun | FiringOutcome> {
   if (!existing || !leaseExpired(existing, now)) return unclaimed(deps, existing, log, job);
   const k = existing.attempt;
-  if (options.retry && isLongTarget(job.target) && !existing.long) {
+  if (options.retry && isLongTarget(job.target) && !startedAttempt(existing)) {
     // The worker stopped while starting a long attempt: resume the same attempt, whose start
     // is idempotent (its task or execution, if it was started, is found, not started again).
     const resumed = await deps.runs.claimAttempt(
@@ -555,7 +568,7 @@ async function unclaimed(
   if (job && existing?.trigger === 'backfill' && TERMINAL_STATUSES.has(existing.status)) {
     await continueBackfill(deps, job, existing);
   }
-  if (existing?.long && existing.status === 'running') {
+  if (existing?.status === 'running' && startedAttempt(existing)) {
     // A long attempt in progress: its watch settles it; this message is done.
     return { result: 'done', detail: 'long run in progress' };
   }

@@ -17,6 +17,7 @@ import {
   longAttemptRecord,
   nextPollAt,
   nextWatchAt,
+  startedAttempt,
   watchShardOf,
 } from '../domain/long-run.js';
 import type {
@@ -94,6 +95,17 @@ export async function startLongAttempt(
   const now = deps.clock.now();
   const target = job.target;
   const kind = target.type === 'http' ? 'callback' : target.type;
+  if (
+    run.long?.stop &&
+    run.long.key !== key &&
+    !(await stopQuietly(deps, run.long, 'Sundial: a later attempt starts', log))
+  ) {
+    // The previous attempt outlived its deadline and could not be stopped: this one waits
+    // (the message comes back) rather than run beside it.
+    throw new Error(
+      `attempt ${run.attempt - 1}'s task or execution could not be stopped; attempt ${run.attempt} waits`,
+    );
+  }
   // Written first: an event for the task must find its run even if we stop right after starting it.
   if (kind !== 'callback') await deps.runs.putAttemptPointer(key, ids, now);
   const callbackUrl = await callbackUrlFor(deps.long, ids);
@@ -180,7 +192,7 @@ export async function settle(
   const expected: RunExpectation = {
     status: 'running',
     attempt: run.attempt,
-    ...(run.long && !reported ? { key: run.long.key } : {}),
+    ...(run.long && startedAttempt(run) && !reported ? { key: run.long.key } : {}),
     ...(reported ? {} : { unreported: true }),
   };
   const attempted = transition(rest, attemptEvent(record.status as 'succeeded' | 'failed' | 'timed_out'), {
@@ -237,7 +249,7 @@ export async function settle(
  * or its heartbeat (stopping its task or execution), polls an ECS task or an execution
  * when a poll is due, finishes a cancel (stops, counts), and moves the next look.
  */
-export async function watchRun(deps: LongRunDeps, ids: Ids): Promise<Result> {
+export async function watchRun(deps: LongRunDeps, ids: Ids, onOverdue?: () => void): Promise<Result> {
   const now = deps.clock.now();
   const run = await deps.runs.get(ids.tenantId, ids.jobId, ids.runId);
   if (!run || run.watchAt === undefined) return { result: 'done', detail: 'not watched' };
@@ -245,10 +257,12 @@ export async function watchRun(deps: LongRunDeps, ids: Ids): Promise<Result> {
   if (run.status !== 'running') return closeWatch(deps, job, run);
   if (run.reported) return settle(deps, job, run, run.reported);
   const long = run.long;
-  if (!long) return { result: 'done', detail: 'not started' };
+  if (!long || !startedAttempt(run)) return { result: 'done', detail: 'not started' };
   const log = { ...ids, attempt: run.attempt, kind: long.kind };
 
   const deadline = Date.parse(run.deadlineAt ?? '');
+  // Long past its deadline and still open: the sweep has been failing or falling behind.
+  if (now.getTime() > deadline + OVERDUE_SECONDS * 1000) onOverdue?.();
   const beat = heartbeatDeadline(run);
   const late =
     now.getTime() >= deadline
@@ -300,7 +314,16 @@ async function closeWatch(deps: LongRunDeps, job: StoredJob | undefined, run: St
   const log = { tenantId: run.tenantId, jobId: run.jobId, runId: run.id, status: run.status };
   if (run.long?.stop && run.long.ref !== null) {
     const stopped = await stopQuietly(deps, run.long, `Sundial: run ${run.status}`, log);
-    if (!stopped) return { result: 'done', detail: 'stop failed; tried again later' };
+    if (!stopped) {
+      // Looked at again later, behind the other runs due in its shard, not ahead of them.
+      const later = new Date(deps.clock.now().getTime() + STOP_RETRY_SECONDS * 1000).toISOString();
+      await deps.runs.replaceIf(
+        { ...run, watchAt: later },
+        { status: run.status, attempt: run.attempt, watched: true },
+        deps.clock.now(),
+      );
+      return { result: 'done', detail: 'stop failed; tried again later' };
+    }
   }
   const { watchShard: _s, watchAt: _a, ...closed } = run;
   if (closed.long) closed.long = { ...closed.long, stop: false };
@@ -346,9 +369,9 @@ export async function sweepWatches(
       if (options.stopBy?.()) break;
       looked++;
       try {
-        const before = await peekOverdue(deps, ids, now);
-        if (before) overdue++;
-        await watchRun(deps, ids);
+        await watchRun(deps, ids, () => {
+          overdue++;
+        });
       } catch (error) {
         failed++;
         deps.logger.error('watch failed; the next sweep tries again', { ...ids, error: String(error) });
@@ -357,15 +380,6 @@ export async function sweepWatches(
   }
   if (overdue > 0) deps.metrics?.overdue?.(overdue);
   return { looked, overdue, failed };
-}
-
-async function peekOverdue(deps: LongRunDeps, ids: Ids, now: Date): Promise<boolean> {
-  const run = await deps.runs.get(ids.tenantId, ids.jobId, ids.runId);
-  return (
-    run?.status === 'running' &&
-    typeof run.deadlineAt === 'string' &&
-    Date.parse(run.deadlineAt) + OVERDUE_SECONDS * 1000 < now.getTime()
-  );
 }
 
 /**
@@ -384,7 +398,7 @@ export async function completeFromEvent(
     return { result: 'done', detail: 'unknown attempt' };
   }
   const run = await deps.runs.get(pointer.tenantId, pointer.jobId, pointer.runId);
-  if (run?.status === 'running' && run.attempt === pointer.attempt && !run.long) {
+  if (run?.status === 'running' && run.attempt === pointer.attempt && !startedAttempt(run)) {
     // It ended before its start was recorded (a task that fails at once): reported, so the
     // worker recording the start settles it instead (or the sweep does).
     const written = await deps.runs.report(

@@ -240,8 +240,9 @@ describe('InMemoryRuns', () => {
     const lease = later(60_000).toISOString();
 
     expect(await runs.bufferBehindLock(TENANT, 'job_A', 'run_2', NOW)).toBe(false); // no lock: nothing to wait behind
-    expect(await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW)).toBe(true);
-    expect(await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW)).toBe(true); // its holder again
+    expect(await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW)).toEqual({ heldUntil: null });
+    // Its holder again: taken, and told it held it already until when.
+    expect(await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW)).toEqual({ heldUntil: lease });
     expect(await runs.acquireLock(TENANT, 'job_A', 'run_2', lease, later(60_000))).toBe(false);
     expect(await runs.bufferBehindLock(TENANT, 'job_A', 'run_2', NOW)).toBe(true);
     expect(await runs.bufferBehindLock(TENANT, 'job_A', 'run_2', NOW)).toBe(true);
@@ -258,7 +259,7 @@ describe('InMemoryRuns', () => {
 
     // A lease run out frees the lock for another run.
     await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW);
-    expect(await runs.acquireLock(TENANT, 'job_A', 'run_4', lease, later(60_001))).toBe(true);
+    expect(await runs.acquireLock(TENANT, 'job_A', 'run_4', lease, later(60_001))).toEqual({ heldUntil: null });
   });
 
   it('lists newest first, filtered by status, and names the newest as the latest', async () => {

@@ -788,7 +788,7 @@ export class InMemoryRuns implements RunRepository {
     runId: string,
     leaseUntil: string,
     now: Date,
-  ): Promise<boolean> {
+  ): Promise<false | { heldUntil: string | null }> {
     this.count('acquireLock');
     const pk = runPk(tenantId, jobId);
     const lock = this.locks.get(pk) ?? {};
@@ -798,8 +798,12 @@ export class InMemoryRuns implements RunRepository {
       (lock.leaseUntil !== undefined && lock.leaseUntil < now.toISOString()) ||
       lock.holder === runId;
     if (!free) return false;
+    // ReturnValues UPDATED_OLD: this run's own live lease before, if it held one.
+    const mine =
+      lock.holder === runId && lock.leaseUntil !== undefined && lock.leaseUntil >= now.toISOString();
+    const heldUntil = mine ? (lock.leaseUntil ?? null) : null;
     this.locks.set(pk, { ...lock, holder: runId, leaseUntil });
-    return true;
+    return { heldUntil };
   }
 
   async readLock(tenantId: string, jobId: string): Promise<OverlapLock> {
