@@ -95,6 +95,8 @@ describe.skipIf(!existsSync('/proc/net/tcp'))('the local runtime listens on loop
       lambda: runtime.endpoints.lambda,
       eventBridge: runtime.endpoints.eventBridge,
       kms: runtime.endpoints.kms,
+      ecs: runtime.endpoints.ecs,
+      stepFunctions: runtime.endpoints.stepFunctions,
     };
     const own = ownListeners();
     const bound = Object.fromEntries(
