@@ -259,7 +259,9 @@ describe('InMemoryRuns', () => {
 
     // A lease run out frees the lock for another run.
     await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW);
-    expect(await runs.acquireLock(TENANT, 'job_A', 'run_4', lease, later(60_001))).toEqual({ heldUntil: null });
+    expect(await runs.acquireLock(TENANT, 'job_A', 'run_4', lease, later(60_001))).toEqual({
+      heldUntil: null,
+    });
   });
 
   it('lists newest first, filtered by status, and names the newest as the latest', async () => {
