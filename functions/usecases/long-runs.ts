@@ -426,5 +426,3 @@ export async function completeFromEvent(
 export async function settleFromMessage(deps: LongRunDeps, message: SettleMessage): Promise<Result> {
   return watchRun(deps, { tenantId: message.tenantId, jobId: message.jobId, runId: message.runId });
 }
-
-export { isLongTarget };

@@ -5,6 +5,7 @@
  * events take the same path as on AWS (a state-change event → the completion function), and
  * the firing ledger checks after every test that each firing ended as exactly one run.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { scheduledRunId } from '../../functions/domain/run.js';
 import { createWorkerHandler } from '../../functions/handlers/worker.js';
@@ -25,13 +26,19 @@ import {
 
 const clock = new TestClock();
 const http = new RecordingTarget();
+/** Every line the runtime's functions log, at every level: no callback token may be in one. */
+const logged: string[] = [];
+const record = (...args: unknown[]) => {
+  logged.push(JSON.stringify(args));
+};
+const recordingLogger = { debug: record, info: record, warn: record, error: record } as unknown as Logger;
 let suite: ManualSuite;
 let runtime: LocalRuntime;
 let api: ApiClient;
 
 beforeAll(async () => {
   await http.start();
-  suite = await startManualSuite(clock, { taskStopTimeoutMs: 2_000 });
+  suite = await startManualSuite(clock, { taskStopTimeoutMs: 2_000, logger: recordingLogger });
   ({ runtime, api } = suite);
 });
 
@@ -230,6 +237,31 @@ describe('an HTTP target that calls back', () => {
     expect(JSON.stringify(await res.json())).toContain('status');
     expect(await post(`${runtime.apiUrl}/v1/callbacks/not-a-token`, { status: 'succeeded' })).toBe(404);
     expect(await post(url, { status: 'succeeded' })).toBe(204);
+  });
+});
+
+describe('a callback URL', () => {
+  it('is never written to a log line, whatever is done with it', async () => {
+    const job = await create({
+      schedule: hourly,
+      target: { type: 'http', url: `${http.url}/secret-callback`, completion: 'callback' },
+      retryPolicy: { maxAttempts: 1 },
+    });
+    logged.length = 0;
+    await advance(HOUR);
+    const url = callbackUrlOf('/secret-callback');
+    const token = url.split('/v1/callbacks/')[1]!;
+    expect(await post(`${url}/heartbeat`, { progress: 0.5 })).toBe(204);
+    expect(await post(`${url}/nowhere`, {})).toBe(404);
+    const malformed = await fetch(url, { method: 'POST', body: '{"status":' });
+    expect(malformed.status).toBe(400);
+    expect(await post(url, { status: 'failed', error: { message: 'no disk' } })).toBe(204);
+    await runtime.drain();
+    expect(await post(url, { status: 'succeeded' })).toBe(409);
+    expect(await runOf(job.id, scheduledRunId(clock.after(HOUR)))).toMatchObject({ status: 'failed' });
+    // The functions did log (the start, the report, the failure), just never the token.
+    expect(logged.length).toBeGreaterThan(2);
+    expect(logged.filter((line) => line.includes(token.slice(-43)) || line.includes(token))).toEqual([]);
   });
 });
 
