@@ -31,7 +31,7 @@ import type {
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
 import type { LongAttempt, LongOutcome, StoredRun } from '../domain/run.js';
 import { attemptEvent, transition } from '../domain/run-lifecycle.js';
-import { heartbeatTimeoutOf, isLongTarget, type LongTarget, runTimeoutOf } from '../domain/target.js';
+import { heartbeatTimeoutOf, type LongTarget, runTimeoutOf } from '../domain/target.js';
 import { afterFinal, continueBackfill, type EndingDeps, ended, isExclusive } from './run-ending.js';
 
 /** What starting and settling long runs needs besides the run path's own parts. */
