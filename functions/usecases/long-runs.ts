@@ -150,6 +150,12 @@ export async function startLongAttempt(
     watchShard: watchShardOf(run.id),
   });
   watched.watchAt = nextWatchAt(watched);
+  if (isExclusive(job)) {
+    // The run holds the job's lock until it ends, however long that is (taken before the
+    // record, so a worker lost in between leaves no gap another firing could run in).
+    const until = new Date(deadline.getTime() + LOCK_MARGIN_SECONDS * 1000).toISOString();
+    await deps.runs.acquireLock(run.tenantId, run.jobId, run.id, until, startedAt);
+  }
   const expected: RunExpectation = { status: 'running', attempt: run.attempt, claimToken, unreported: true };
   if (!(await deps.runs.replaceIf(watched, expected, startedAt))) {
     // A fast callback reported before we recorded the start, or the claim was taken over.
@@ -159,11 +165,6 @@ export async function startLongAttempt(
     }
     deps.logger.warn('long attempt started but not recorded: the claim was taken over', log);
     return { started: { result: 'done', detail: 'claim lost' } };
-  }
-  if (isExclusive(job)) {
-    // The run holds the job's lock until it ends, however long that is.
-    const until = new Date(deadline.getTime() + LOCK_MARGIN_SECONDS * 1000).toISOString();
-    await deps.runs.acquireLock(run.tenantId, run.jobId, run.id, until, startedAt);
   }
   deps.logger.info('long attempt started', {
     ...log,
