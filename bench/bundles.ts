@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
 import { BUNDLE_MAIN_FIELDS, ESM_REQUIRE_BANNER, FUNCTION_NODE_OPTIONS } from '../lib/constructs/function.js';
 
-const ENTRIES = ['api', 'worker', 'sync', 'deadletters', 'reconciler'];
+const ENTRIES = ['api', 'worker', 'completion', 'sync', 'deadletters', 'reconciler'];
 /** The name of the floor in the result: what every figure above it should be read against. */
 export const FLOOR = 'floor (one DynamoDB GetItem)';
 
@@ -63,6 +63,8 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     ALLOWED_TARGET_ARNS: '[]',
     PROTECTED_ARNS: '[]',
     ALLOWED_HTTP_HOSTS: '',
+    // The worker and the completion function make callback URLs under the API's address.
+    CALLBACK_BASE_URL: 'https://api.example.com/prod',
     AWS_REGION: 'us-east-1',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     // As on Lambda: Node loads the bundle's source map at cold start.
