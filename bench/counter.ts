@@ -29,11 +29,26 @@ interface Totals {
   otherCalls: number;
 }
 
+/** One command's calls since the last reset, with the DynamoDB units they consumed. */
+export interface CommandCalls {
+  calls: number;
+  rcu: number;
+  wcu: number;
+  /**
+   * Of `calls`, those that failed (a conditional write refused, a resource not found): AWS
+   * bills them too, DynamoDB a refused write its minimum write unit. Only `commands()` has
+   * them; the totals and `snapshot()` count successful calls, as they always have.
+   */
+  failed: number;
+}
+
 export interface CallCounter {
   instrument(client: { middlewareStack: { add: (...args: never[]) => void } }): void;
   reset(): void;
   /** The totals since the last reset, divided by `per` (operations), to two decimals. */
   snapshot(per: number): Totals & { byCommand: Record<string, number> };
+  /** Each command's calls and units since the last reset (empty receives left out), unrounded. */
+  commands(): Record<string, CommandCalls>;
 }
 
 type Capacity = { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
@@ -41,6 +56,15 @@ type Capacity = { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapac
 export function countCalls(): CallCounter {
   let totals: Totals = zero();
   let byCommand: Record<string, number> = {};
+  let detail: Record<string, CommandCalls> = {};
+  const record = (name: string, rcu: number, wcu: number, failed = false) => {
+    const entry = detail[name] ?? { calls: 0, rcu: 0, wcu: 0, failed: 0 };
+    detail[name] = entry;
+    entry.calls++;
+    entry.rcu += rcu;
+    entry.wcu += wcu;
+    if (failed) entry.failed++;
+  };
   return {
     instrument(client) {
       const add = client.middlewareStack.add as unknown as (
@@ -58,24 +82,45 @@ export function countCalls(): CallCounter {
           if (dynamo && (DYNAMO_READS.has(command) || DYNAMO_WRITES.has(command))) {
             args.input.ReturnConsumedCapacity ??= 'TOTAL';
           }
-          const result = await next(args);
+          let result: Awaited<ReturnType<typeof next>>;
+          try {
+            result = await next(args);
+          } catch (error) {
+            const minimumRead = args.input.ConsistentRead === true ? 1 : 0.5;
+            record(
+              `${service}.${command}`,
+              dynamo && DYNAMO_READS.has(command) ? minimumRead : 0,
+              dynamo && DYNAMO_WRITES.has(command) ? 1 : 0,
+              true,
+            );
+            throw error;
+          }
           byCommand[`${service}.${command}`] = (byCommand[`${service}.${command}`] ?? 0) + 1;
           if (dynamo) {
             totals.dynamoRequests++;
             const consumed = result.output.ConsumedCapacity as Capacity | Capacity[] | undefined;
             const units = [consumed ?? []].flat().reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
             const minimumRead = args.input.ConsistentRead === true ? 1 : 0.5;
-            if (DYNAMO_READS.has(command)) totals.dynamoRcu += units || minimumRead;
-            else if (DYNAMO_WRITES.has(command)) totals.dynamoWcu += units;
+            const rcu = DYNAMO_READS.has(command) ? units || minimumRead : 0;
+            const wcu = DYNAMO_WRITES.has(command) ? units : 0;
+            totals.dynamoRcu += rcu;
+            totals.dynamoWcu += wcu;
+            record(`${service}.${command}`, rcu, wcu);
           } else if (service.startsWith('SQS')) {
             // An empty receive is the poller waiting, paid per queue and second, not per run.
             const empty =
               command === 'ReceiveMessageCommand' &&
               ((result.output.Messages as unknown[]) ?? []).length === 0;
-            if (!empty) totals.sqsRequests++;
-          } else if (service.startsWith('Scheduler')) totals.schedulerCalls++;
-          else if (service.startsWith('KMS')) totals.kmsRequests++;
-          else totals.otherCalls++;
+            if (!empty) {
+              totals.sqsRequests++;
+              record(`${service}.${command}`, 0, 0);
+            }
+          } else {
+            if (service.startsWith('Scheduler')) totals.schedulerCalls++;
+            else if (service.startsWith('KMS')) totals.kmsRequests++;
+            else totals.otherCalls++;
+            record(`${service}.${command}`, 0, 0);
+          }
           return result;
         },
         { step: 'initialize', name: 'sundialBenchCounter' },
@@ -84,6 +129,10 @@ export function countCalls(): CallCounter {
     reset() {
       totals = zero();
       byCommand = {};
+      detail = {};
+    },
+    commands() {
+      return structuredClone(detail);
     },
     snapshot(per) {
       const avg = (n: number) => Math.round((n / per) * 100) / 100;

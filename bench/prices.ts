@@ -132,3 +132,108 @@ export function costModel(e: EndToEnd, logs: LogVolume, batchSize: number, traci
     assumptions: ASSUMPTIONS,
   };
 }
+
+/** Prices a long run adds to those above (us-east-1, list). */
+export const LONG_RUN_PRICES = {
+  apiGateway: {
+    what: 'API Gateway REST API, per million requests (first 333 million a month): callbacks and heartbeats',
+    usd: 3.5,
+    source: 'https://aws.amazon.com/api-gateway/pricing/',
+  },
+  eventBridgeAwsEvents: {
+    what: 'EventBridge, AWS service events (ECS task and Step Functions execution state changes) on the default bus, matched by a rule and delivered to a Lambda of the same account, per million',
+    usd: 0,
+    source:
+      'https://aws.amazon.com/eventbridge/pricing/ (AWS management events are ingested free; same-account delivery is not charged)',
+  },
+  awsTargetApis: {
+    what: 'ECS and Step Functions API calls (RunTask, ListTasks, DescribeTaskDefinition, DescribeTasks, StartExecution, DescribeExecution), per million',
+    usd: 0,
+    source:
+      'https://aws.amazon.com/fargate/pricing/, https://aws.amazon.com/step-functions/pricing/ (the task and the execution are billed; their API calls are not)',
+  },
+} as const;
+
+/**
+ * What the counts cannot give for long runs: what an invocation of the worker, the api or
+ * the completion function takes, the sweep's time per watched run it looks at, and the API
+ * Gateway access log line of a callback (the stack logs `jsonWithStandardFields`).
+ */
+export const LONG_RUN_ASSUMPTIONS = {
+  memoryGb: ASSUMPTIONS.workerMemoryGb,
+  /** One message, event or request per invocation: a long run's invocations rarely share a batch. */
+  secondsPerInvocation: ASSUMPTIONS.workerSecondsPerInvocation,
+  /** What a look at one due run adds to the sweep invocation that is paid for anyway. */
+  sweepSecondsPerLook: 0.05,
+  platformLogBytesPerInvocation: ASSUMPTIONS.platformLogBytesPerInvocation,
+  apiAccessLogBytesPerRequest: Buffer.byteLength(
+    JSON.stringify({
+      requestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+      ip: '203.0.113.10',
+      caller: '-',
+      user: '-',
+      requestTime: '01/Jan/2027:00:00:00 +0000',
+      httpMethod: 'POST',
+      resourcePath: '/{proxy+}',
+      status: '204',
+      protocol: 'HTTP/1.1',
+      responseLength: '0',
+    }),
+  ),
+  /** As the run model: below one invocation a second, Lambda traces every one (API Gateway traces every request). */
+  tracedShareOfInvocations: ASSUMPTIONS.tracedShareOfInvocations,
+};
+
+/** What one long run made, by function: invocations (or requests, or sweep looks), calls, log bytes. */
+export interface LongRunUsage {
+  /** The Scheduler invocations that fired it (one). */
+  schedulerInvocations: number;
+  /** Worker, completion (events) and api invocations; the api's are API Gateway requests too. */
+  lambdaInvocations: number;
+  apiRequests: number;
+  /** Runs the completion sweep looked at (inside its per-minute invocation, a fixed cost). */
+  sweepLooks: number;
+  dynamoRcu: number;
+  dynamoWcu: number;
+  sqsRequests: number;
+  kmsRequests: number;
+  /** The functions' own log lines and their EMF metrics documents. */
+  appLogBytes: number;
+}
+
+/** The cost of a million long runs with this usage, at the prices and assumptions above. */
+export function longRunCostModel(u: LongRunUsage) {
+  const a = LONG_RUN_ASSUMPTIONS;
+  const million = 1_000_000;
+  const gbSeconds =
+    u.lambdaInvocations * a.memoryGb * a.secondsPerInvocation +
+    u.sweepLooks * a.memoryGb * a.sweepSecondsPerLook;
+  const logBytes =
+    u.appLogBytes +
+    u.lambdaInvocations * a.platformLogBytesPerInvocation +
+    u.apiRequests * a.apiAccessLogBytesPerRequest;
+  // Per run; times a million below.
+  const parts = {
+    scheduler: u.schedulerInvocations * PRICES.scheduler.usd,
+    sqs: u.sqsRequests * PRICES.sqs.usd,
+    dynamodb: u.dynamoWcu * PRICES.dynamoWrite.usd + u.dynamoRcu * PRICES.dynamoRead.usd,
+    lambda: u.lambdaInvocations * PRICES.lambdaRequests.usd + million * gbSeconds * PRICES.lambdaGbSecond.usd,
+    apiGateway: u.apiRequests * LONG_RUN_PRICES.apiGateway.usd,
+    logs: ((million * logBytes) / 2 ** 30) * PRICES.logs.usd,
+    kms: u.kmsRequests * PRICES.kms.usd,
+    xray: u.lambdaInvocations * a.tracedShareOfInvocations * PRICES.xray.usd,
+    eventBridge: 0,
+    targetApis: 0,
+  };
+  const total = Object.values(parts).reduce((x, y) => x + y, 0);
+  return {
+    perMillionRuns: {
+      total: round(total),
+      parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, round(v)])) as Record<
+        keyof typeof parts,
+        number
+      >,
+    },
+    perRun: { gbSeconds: Math.round(gbSeconds * 1000) / 1000, logBytes: Math.round(logBytes) },
+  };
+}

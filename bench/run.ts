@@ -8,30 +8,27 @@
  * 3. API latency (create, get, list) in process;
  * 4. end-to-end throughput at worker batch sizes 1 and 10, and the worker's log volume;
  * 5. scale: jobs created, list latency and reconciler time at 1,000 and at 100,000 jobs;
- * 6. the cost per million runs those counts imply at list prices.
+ * 6. the cost per million runs those counts imply at list prices;
+ * 7. long runs (HTTP callbacks, ECS tasks, Step Functions executions): calls and cost per run.
+ *
+ * `--only long-runs` measures part 7 alone and writes it into the reports already in
+ * BENCH_OUT (docs/ by default), the other sections as they were.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context } from 'aws-lambda';
 import { METRICS_NAMESPACE, PowertoolsRunMetrics } from '../functions/adapters/run-metrics.js';
 import { createApiHandler } from '../functions/handlers/api.js';
-import { PRIORITIES } from '../lib/definitions.js';
-import { ManualClock } from '../local/manual-clock.js';
-import {
-  DEV_TENANT,
-  type LocalRuntime,
-  type LocalRuntimeOptions,
-  startLocalRuntime,
-} from '../local/runtime.js';
 import { type BundleFigures, bundles, FLOOR } from './bundles.js';
-import { type CallCounter, countCalls } from './counter.js';
+import type { CallCounter } from './counter.js';
 import { fixedMonthlyCosts, MONTHLY_PRICES } from './fixed-costs.js';
+import { LAMBDA_CONTEXT, loggedBytes, withRuntime } from './harness.js';
+import { type LongRunResults, longRunMarkdown, longRuns } from './long-runs.js';
 import { costModel, type LogVolume, PRICES } from './prices.js';
 import { type ScaleResult, scale } from './scale.js';
-import { apiRequest, type Latency, latencyOf, startTarget } from './support.js';
+import { apiRequest, type Latency, latencyOf } from './support.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const tiny = process.env.BENCH_SIZE === 'tiny';
@@ -46,86 +43,6 @@ const jobBody = (target: string, n: number) => ({
   schedule: { expression: 'rate(1 minute)' },
   target: { type: 'http', url: target, method: 'GET' },
 });
-
-async function withRuntime<T>(
-  batchSize: number,
-  fn: (rt: LocalRuntime, counter: CallCounter, clock: ManualClock, target: string) => Promise<T>,
-  options: Partial<LocalRuntimeOptions> = {},
-) {
-  const clock = new ManualClock('2027-01-01T00:00:00.000Z');
-  const counter = countCalls();
-  const target = await startTarget();
-  const runtime = await startLocalRuntime({
-    port: 0,
-    clock,
-    logLevel: 'SILENT',
-    batchSize,
-    instrument: counter.instrument,
-    // One tenant, measured for a run's own calls: a share wide enough that none is deferred.
-    limits: {
-      requestsPerSecond: 1_000_000,
-      jobCreatesPerMinute: 1_000_000,
-      maxJobs: 1_000_000,
-      runsInProgress: 1_000_000,
-    },
-    ...options,
-  });
-  try {
-    // The tenant's signing secret and fair-share items are made on first use, and each
-    // function reads the deployment's firing key once per instance (its cold start): once,
-    // not per run, so not counted.
-    await runtime.services.signingSecrets.current(DEV_TENANT, clock.now());
-    const warmUp = { v: 1, tenantId: DEV_TENANT, jobId: 'bench-warm-up', trigger: 'schedule' } as const;
-    await runtime.services.worker.firingSigner.verify(await runtime.services.api.firingSigner.sign(warmUp));
-    for (const priority of PRIORITIES) {
-      const until = new Date(clock.now().getTime() + 1000);
-      await runtime.services.fairShare.take(DEV_TENANT, priority, 'bench-warm-up', until, clock.now());
-      await runtime.services.fairShare.give(DEV_TENANT, priority, 'bench-warm-up');
-    }
-    return await fn(runtime, counter, clock, target.url);
-  } finally {
-    await runtime.stop();
-    await target.close();
-  }
-}
-
-/** Runs `fn` with everything written to stdout and stderr (both land in CloudWatch Logs) counted, not shown. */
-async function loggedBytes(fn: () => Promise<unknown>): Promise<number> {
-  const streams = [process.stdout, process.stderr];
-  const writes = streams.map((s) => s.write);
-  let bytes = 0;
-  for (const stream of streams) {
-    stream.write = ((chunk: string | Uint8Array) => {
-      bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      return true;
-    }) as typeof stream.write;
-  }
-  try {
-    await fn();
-  } finally {
-    streams.forEach((stream, i) => {
-      stream.write = writes[i]!;
-    });
-  }
-  return bytes;
-}
-
-/** A context like the one Lambda hands the worker: its fields are on every log line. */
-const LAMBDA_CONTEXT = {
-  functionName: 'SundialStack-prod-WorkerFunction0A1B2C3D-AbCdEfGhIjKl',
-  functionVersion: '$LATEST',
-  invokedFunctionArn:
-    'arn:aws:lambda:us-east-1:123456789012:function:SundialStack-prod-WorkerFunction0A1B2C3D-AbCdEfGhIjKl',
-  memoryLimitInMB: '512',
-  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-  logGroupName: '/aws/lambda/SundialStack-prod-WorkerFunction0A1B2C3D-AbCdEfGhIjKl',
-  logStreamName: '2027/01/01/[$LATEST]2e1f0a2b3c4d5e6f7a8b9c0d1e2f3a4b',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} as Context;
 
 /** 2 and 4: calls per operation, and runs per second end to end, at one batch size. */
 async function endToEnd(batchSize: number) {
@@ -208,7 +125,7 @@ async function logVolume(batchSize: number): Promise<LogVolume> {
       }
       clock.advance(60_000);
       await runtime.fire();
-      return loggedBytes(() => runtime.drain());
+      return (await loggedBytes(() => runtime.drain())).bytes;
     },
     { logger },
   );
@@ -218,7 +135,7 @@ async function logVolume(batchSize: number): Promise<LogVolume> {
     runMetrics.started('default', 1_250 + i);
     runMetrics.ended('succeeded', 'default', 180 + i);
   }
-  const emfBytesPerInvocation = await loggedBytes(async () => metrics.publishStoredMetrics());
+  const { bytes: emfBytesPerInvocation } = await loggedBytes(async () => metrics.publishStoredMetrics());
   return { appBytesPerRun: Math.round(appBytes / runs), emfBytesPerInvocation };
 }
 
@@ -262,6 +179,7 @@ interface Results {
   cost: { batch10: Cost; batch10NoWorkerTracing: Cost; batch1: Cost };
   fixedMonthly: ReturnType<typeof fixedMonthlyCosts>;
   targets: { target: string; measured: string; met: boolean }[];
+  longRuns?: LongRunResults;
 }
 
 const KB = 1024;
@@ -417,47 +335,80 @@ function markdown(r: Results): string {
     ...Object.values(PRICES).map((p) => `| ${p.what} | ${p.usd} | ${p.source} |`),
     ...Object.values(MONTHLY_PRICES).map((p) => `| ${p.what} | ${p.usd} | ${p.source} |`),
     '',
+    ...(r.longRuns ? [longRunMarkdown(r.longRuns)] : []),
   ].join('\n');
 }
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;
-progress('bench: bundles and cold init');
-const bundleFigures = await bundles({ samples: tiny ? 2 : 10 });
-progress('bench: API latency');
-const latency = await apiLatency();
-progress('bench: end to end at batch 1 and 10');
-const e2e = { '1': await endToEnd(1), '10': await endToEnd(10) };
-progress('bench: log volume');
-const logs = await logVolume(10);
-progress(`bench: scale (${scaleJobs} jobs)`);
-const scaled = await scale({
-  jobs: scaleJobs,
-  checkpoint: tiny ? 50 : 1000,
-  concurrency: 8,
-  samples: tiny ? 10 : 200,
-  progress,
-});
-progress('bench: fixed monthly costs (synth)');
-const fixedMonthly = fixedMonthlyCosts();
-const partial: Omit<Results, 'targets'> = {
-  date: new Date().toISOString().slice(0, 10),
-  machine,
-  size: tiny ? 'tiny' : 'full',
-  commands: [scaleJobs === 100_000 || tiny ? 'npm run bench' : `BENCH_SCALE_JOBS=${scaleJobs} npm run bench`],
-  bundles: bundleFigures,
-  apiLatency: latency,
-  endToEnd: e2e,
-  logVolume: logs,
-  scale: scaled,
-  cost: {
-    batch10: costModel(e2e['10'], logs, 10, true),
-    batch10NoWorkerTracing: costModel(e2e['10'], logs, 10, false),
-    batch1: costModel(e2e['1'], logs, 1, true),
-  },
-  fixedMonthly,
-};
-const results: Results = { ...partial, targets: targets(partial) };
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'benchmarks.json'), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(out, 'BENCHMARKS.md'), markdown(results));
-console.log(`wrote ${join(out, 'BENCHMARKS.md')} and ${join(out, 'benchmarks.json')}`);
+const SECTIONS = ['long-runs'] as const;
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
+if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
+  console.error(`usage: tsx bench/run.ts [--only ${SECTIONS.join('|')}]`);
+  process.exit(2);
+}
+
+function write(results: Results) {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'benchmarks.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(out, 'BENCHMARKS.md'), markdown(results));
+  console.log(`wrote ${join(out, 'BENCHMARKS.md')} and ${join(out, 'benchmarks.json')}`);
+}
+
+const longRunCommand = (command: string) => (tiny ? `BENCH_SIZE=tiny ${command}` : command);
+
+if (only === 'long-runs') {
+  const file = join(out, 'benchmarks.json');
+  if (!existsSync(file)) {
+    console.error(`${file} is missing: run the whole bench (npm run bench) once before --only long-runs`);
+    process.exit(2);
+  }
+  const previous = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  progress('bench: long runs');
+  const measured = await longRuns({
+    tiny,
+    command: longRunCommand('npx tsx bench/run.ts --only long-runs'),
+    progress,
+  });
+  write({ ...previous, longRuns: measured });
+} else {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;
+  progress('bench: bundles and cold init');
+  const bundleFigures = await bundles({ samples: tiny ? 2 : 10 });
+  progress('bench: API latency');
+  const latency = await apiLatency();
+  progress('bench: end to end at batch 1 and 10');
+  const e2e = { '1': await endToEnd(1), '10': await endToEnd(10) };
+  progress('bench: log volume');
+  const logs = await logVolume(10);
+  progress(`bench: scale (${scaleJobs} jobs)`);
+  const scaled = await scale({
+    jobs: scaleJobs,
+    checkpoint: tiny ? 50 : 1000,
+    concurrency: 8,
+    samples: tiny ? 10 : 200,
+    progress,
+  });
+  progress('bench: fixed monthly costs (synth)');
+  const fixedMonthly = fixedMonthlyCosts();
+  const measuredLongRuns = await longRuns({ tiny, command: longRunCommand('npm run bench'), progress });
+  const partial: Omit<Results, 'targets'> = {
+    date: new Date().toISOString().slice(0, 10),
+    machine,
+    size: tiny ? 'tiny' : 'full',
+    commands: [
+      scaleJobs === 100_000 || tiny ? 'npm run bench' : `BENCH_SCALE_JOBS=${scaleJobs} npm run bench`,
+    ],
+    bundles: bundleFigures,
+    apiLatency: latency,
+    endToEnd: e2e,
+    logVolume: logs,
+    scale: scaled,
+    cost: {
+      batch10: costModel(e2e['10'], logs, 10, true),
+      batch10NoWorkerTracing: costModel(e2e['10'], logs, 10, false),
+      batch1: costModel(e2e['1'], logs, 1, true),
+    },
+    fixedMonthly,
+  };
+  write({ ...partial, targets: targets(partial), longRuns: measuredLongRuns });
+}

@@ -3,9 +3,19 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 
+export interface BenchTarget {
+  url: string;
+  /** The Sundial-Callback-Url of every call that carried one (callback targets), oldest first. */
+  callbackUrls: string[];
+  close(): Promise<void>;
+}
+
 /** A job's HTTP target that answers 200 at once and touches nothing else, so it adds no AWS calls. */
-export async function startTarget(): Promise<{ url: string; close(): Promise<void> }> {
+export async function startTarget(): Promise<BenchTarget> {
+  const callbackUrls: string[] = [];
   const server = createServer((req, res) => {
+    const callbackUrl = req.headers['sundial-callback-url'];
+    if (typeof callbackUrl === 'string') callbackUrls.push(callbackUrl);
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
   });
@@ -22,6 +32,7 @@ export async function startTarget(): Promise<{ url: string; close(): Promise<voi
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/run`,
+    callbackUrls,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

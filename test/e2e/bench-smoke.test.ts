@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
+import { WATCH_SHARDS } from '../../lib/definitions.js';
 
 it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () => {
   const out = mkdtempSync(join(tmpdir(), 'sundial-bench-smoke-'));
@@ -34,7 +35,32 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
   // Fixed costs are counted from the synthesized stack: every alarm has a price.
   expect(json.fixedMonthly.counted.alarms).toBeGreaterThan(10);
   expect(json.fixedMonthly.total).toBeGreaterThan(json.fixedMonthly.parts.dashboard);
+  // Long runs: one of each kind followed to its end at 1 hour and at 24 hours, every call
+  // credited to a function; a day's run costs at most the polls an hour's did not make.
+  const long = json.longRuns;
+  for (const kind of ['callback', 'ecs', 'stepfunctions']) {
+    const hour = long.runs[kind]['1h'];
+    const day = long.runs[kind]['24h'];
+    expect(hour.status).toBe('succeeded');
+    expect(day.status).toBe('succeeded');
+    expect(hour.byFunction.scheduler.sqsRequests).toBe(1);
+    expect(hour.byFunction.worker.invocations).toBeGreaterThan(0);
+    expect(day.polls).toBeLessThanOrEqual(6);
+    expect(day.awsCalls).toBeLessThanOrEqual(hour.awsCalls + 4 * (6 - hour.polls));
+    expect(hour.cost.perMillionRuns.total).toBeGreaterThan(1);
+  }
+  expect(long.runs.callback['1h'].byFunction.api.invocations).toBe(7); // six heartbeats and the callback
+  expect(long.runs.ecs['1h'].byFunction.worker.byCommand['ECSClient.RunTaskCommand'].calls).toBe(1);
+  expect(long.runs.ecs['1h'].byFunction['completion (event)'].invocations).toBe(1);
+  expect(long.runs.stepfunctions['1h'].total.byCommand['SFNClient.StartExecutionCommand'].calls).toBe(1);
+  // The sweep's own Query of each shard is a fixed cost, not a run's.
+  expect(long.emptySweep.byCommand['DynamoDBClient.QueryCommand'].calls).toBe(WATCH_SHARDS);
+  expect(long.runs.ecs['24h'].byFunction['completion (sweep)'].byCommand['DynamoDBClient.QueryCommand']).toBe(
+    undefined,
+  );
+  expect(long.fixedMonthly.total).toBeGreaterThan(0);
   const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
   expect(report).toContain('## Cost model');
   expect(report).toContain('## Scale');
+  expect(report).toContain('## Long runs');
 }, 300_000);
