@@ -149,18 +149,27 @@ export class RunStore implements RunRepository {
     runId: string,
     leaseUntil: string,
     now: Date,
-  ): Promise<false | { heldUntil: string | null }> {
+    token?: string,
+  ): Promise<false | { previous: { leaseUntil: string; token: string | null } | null }> {
     let old: Record<string, unknown> | undefined;
     const taken = await conditionally(async () => {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
-          UpdateExpression: 'SET holder = :me, leaseUntil = :lease',
+          UpdateExpression:
+            token === undefined
+              ? 'SET holder = :me, leaseUntil = :lease REMOVE lockToken'
+              : 'SET holder = :me, leaseUntil = :lease, lockToken = :token',
           ConditionExpression: 'attribute_not_exists(holder) OR leaseUntil < :now OR holder = :me',
-          ExpressionAttributeValues: { ':me': runId, ':lease': leaseUntil, ':now': now.toISOString() },
-          // What it was before, at no extra cost: whether this run already held it, and until when.
-          ReturnValues: 'UPDATED_OLD',
+          ExpressionAttributeValues: {
+            ':me': runId,
+            ':lease': leaseUntil,
+            ':now': now.toISOString(),
+            ...(token === undefined ? {} : { ':token': token }),
+          },
+          // What it was before, at no extra cost: whether this run already held it, until when, by whom.
+          ReturnValues: 'ALL_OLD',
         }),
       );
       old = Attributes;
@@ -168,7 +177,46 @@ export class RunStore implements RunRepository {
     if (!taken) return false;
     const mine =
       old?.holder === runId && typeof old.leaseUntil === 'string' && old.leaseUntil >= now.toISOString();
-    return { heldUntil: mine ? (old?.leaseUntil as string) : null };
+    return {
+      previous: mine
+        ? {
+            leaseUntil: old?.leaseUntil as string,
+            token: typeof old?.lockToken === 'string' ? old.lockToken : null,
+          }
+        : null,
+    };
+  }
+
+  async returnLock(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    token: string,
+    previous: { leaseUntil: string; token: string | null } | null,
+  ): Promise<void> {
+    const restore = previous
+      ? previous.token === null
+        ? {
+            UpdateExpression: 'SET leaseUntil = :lease REMOVE lockToken',
+            values: { ':lease': previous.leaseUntil },
+          }
+        : {
+            UpdateExpression: 'SET leaseUntil = :lease, lockToken = :previous',
+            values: { ':lease': previous.leaseUntil, ':previous': previous.token },
+          }
+      : { UpdateExpression: 'REMOVE holder, leaseUntil, lockToken', values: {} };
+    await conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
+          UpdateExpression: restore.UpdateExpression,
+          // Only what this message wrote: a later write (the run's worker extending it) stands.
+          ConditionExpression: 'holder = :me AND lockToken = :token',
+          ExpressionAttributeValues: { ':me': runId, ':token': token, ...restore.values },
+        }),
+      ),
+    );
   }
 
   async readLock(
@@ -207,7 +255,7 @@ export class RunStore implements RunRepository {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: runPk(tenantId, jobId), sk: LOCK_SK },
-          UpdateExpression: 'REMOVE holder, leaseUntil',
+          UpdateExpression: 'REMOVE holder, leaseUntil, lockToken',
           ConditionExpression: 'holder = :me',
           ExpressionAttributeValues: { ':me': runId },
         }),

@@ -206,8 +206,9 @@ export interface RunRepository {
   ): Promise<Page<StoredRun>>;
   /**
    * Takes (or extends) the job's overlap lock for `runId` until `leaseUntil`; false when
-   * another run holds it. `heldUntil` is this run's own live lease before the call, if it
-   * held one (a redelivery of a run still in progress), so the caller can give it back.
+   * another run holds it. With a `token` (the claim of the message working on the run), the
+   * lock remembers who wrote it last, and `previous` is this run's own live holding before
+   * the call, if it had one (a redelivery of a run in progress), for `returnLock`.
    */
   acquireLock(
     tenantId: string,
@@ -215,7 +216,20 @@ export interface RunRepository {
     runId: string,
     leaseUntil: string,
     now: Date,
-  ): Promise<false | { heldUntil: string | null }>;
+    token?: string,
+  ): Promise<false | { previous: { leaseUntil: string; token: string | null } | null }>;
+  /**
+   * Undoes an acquireLock made with `token`, if nobody wrote the lock since: back to
+   * `previous`, or freed. A message that turned out not to be the one to work on the run
+   * leaves the lock as the one that is found it.
+   */
+  returnLock(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    token: string,
+    previous: { leaseUntil: string; token: string | null } | null,
+  ): Promise<void>;
   readLock(
     tenantId: string,
     jobId: string,

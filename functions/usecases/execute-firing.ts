@@ -147,25 +147,28 @@ async function claimAndRun(
   const { tenantId, jobId } = message;
   const exclusive =
     job.overlapPolicy !== 'allow' && !(job.state === 'paused' && message.trigger === 'schedule');
-  let heldUntil: string | null = null;
+  let previous: { leaseUntil: string; token: string | null } | null = null;
   if (exclusive) {
-    const lock = await deps.runs.acquireLock(tenantId, jobId, runId, leaseUntil.toISOString(), now);
+    const lock = await deps.runs.acquireLock(
+      tenantId,
+      jobId,
+      runId,
+      leaseUntil.toISOString(),
+      now,
+      claimToken,
+    );
     if (!lock) return overlapped(deps, job, message, runId, now, log);
-    heldUntil = lock.heldUntil;
+    previous = lock.previous;
     await deps.runs.clearBuffered(tenantId, jobId, runId);
   }
   const release = () => (exclusive ? deps.runs.releaseLock(tenantId, jobId, runId) : Promise.resolve());
   /**
-   * Not our run to work on after all (a duplicate, a run in progress elsewhere): if this run
-   * already held the lock (a redelivery while it runs, waits for a retry or a long attempt
-   * is out), its lease goes back as it was; otherwise the lock we just took is freed.
+   * Not our run to work on after all (a duplicate, a run in progress elsewhere): the lock
+   * goes back as this message found it (held by the run's own worker, or free), unless
+   * someone wrote it since.
    */
   const giveBack = () =>
-    !exclusive
-      ? Promise.resolve()
-      : heldUntil
-        ? deps.runs.acquireLock(tenantId, jobId, runId, heldUntil, now).then(() => undefined)
-        : release();
+    exclusive ? deps.runs.returnLock(tenantId, jobId, runId, claimToken, previous) : Promise.resolve();
   let run: StoredRun;
   if (message.trigger === 'retry') {
     const claimed = await deps.runs.claimAttempt(

@@ -539,7 +539,7 @@ describe('overlap policies', () => {
     const lease = new Date(clock.now().getTime() + 90_000).toISOString();
     expect(
       await runtime.services.runStore.acquireLock('dev', job.id, 'run_crashed', lease, clock.now()),
-    ).toEqual({ heldUntil: null });
+    ).toEqual({ previous: null });
     await advanceMinutes(1);
     expect((await runsOf(job.id))[0]).toMatchObject({
       status: 'skipped',

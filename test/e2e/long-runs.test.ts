@@ -444,6 +444,25 @@ describe('the rest of Sundial counts long runs right', () => {
     expect(await post(callbackUrlOf('/long', 1), { status: 'succeeded' })).toBe(204);
   });
 
+  it('keeps the lock when its firing is delivered twice', async () => {
+    const job = await create({
+      schedule: hourly,
+      overlapPolicy: 'skip',
+      target: { type: 'http', url: `${http.url}/twice`, completion: 'callback', runTimeoutSeconds: 3 * 3600 },
+    });
+    runtime.faults.firingCopies = 2;
+    try {
+      await advance(HOUR);
+    } finally {
+      runtime.faults.firingCopies = 1;
+    }
+    expect(http.callsTo('/twice')).toHaveLength(1);
+    await advance(HOUR);
+    expect(await runOf(job.id, scheduledRunId(clock.after(2 * HOUR)))).toMatchObject({ status: 'skipped' });
+    expect(http.callsTo('/twice')).toHaveLength(1);
+    expect(await post(callbackUrlOf('/twice'), { status: 'succeeded' })).toBe(204);
+  });
+
   it('triggers a dependent when it succeeds', async () => {
     const upstream = await create({
       schedule: hourly,

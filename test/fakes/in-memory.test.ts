@@ -240,16 +240,28 @@ describe('InMemoryRuns', () => {
     const lease = later(60_000).toISOString();
 
     expect(await runs.bufferBehindLock(TENANT, 'job_A', 'run_2', NOW)).toBe(false); // no lock: nothing to wait behind
-    expect(await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW)).toEqual({ heldUntil: null });
-    // Its holder again: taken, and told it held it already until when.
-    expect(await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW)).toEqual({ heldUntil: lease });
+    expect(await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW, 'first')).toEqual({ previous: null });
+    // Its holder again: taken, and told it held it already, until when and by whom.
+    expect(await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW, 'second')).toEqual({
+      previous: { leaseUntil: lease, token: 'first' },
+    });
+    // Given back as it was found, by the one that took it last only.
+    await runs.returnLock(TENANT, 'job_A', 'run_1', 'first', null);
+    expect(runs.lockOf(TENANT, 'job_A')).toMatchObject({ holder: 'run_1', lockToken: 'second' });
+    await runs.returnLock(TENANT, 'job_A', 'run_1', 'second', { leaseUntil: lease, token: 'first' });
+    expect(runs.lockOf(TENANT, 'job_A')).toMatchObject({ holder: 'run_1', lockToken: 'first' });
     expect(await runs.acquireLock(TENANT, 'job_A', 'run_2', lease, later(60_000))).toBe(false);
     expect(await runs.bufferBehindLock(TENANT, 'job_A', 'run_2', NOW)).toBe(true);
     expect(await runs.bufferBehindLock(TENANT, 'job_A', 'run_2', NOW)).toBe(true);
     expect(await runs.bufferBehindLock(TENANT, 'job_A', 'run_3', NOW)).toBe(false);
 
     await runs.releaseLock(TENANT, 'job_A', 'run_2'); // not the holder: nothing
-    expect(runs.lockOf(TENANT, 'job_A')).toEqual({ holder: 'run_1', leaseUntil: lease, buffered: 'run_2' });
+    expect(runs.lockOf(TENANT, 'job_A')).toEqual({
+      holder: 'run_1',
+      lockToken: 'first',
+      leaseUntil: lease,
+      buffered: 'run_2',
+    });
     await runs.releaseLock(TENANT, 'job_A', 'run_1');
     expect(runs.lockOf(TENANT, 'job_A')).toEqual({ buffered: 'run_2' });
     await runs.clearBuffered(TENANT, 'job_A', 'run_3');
@@ -260,7 +272,7 @@ describe('InMemoryRuns', () => {
     // A lease run out frees the lock for another run.
     await runs.acquireLock(TENANT, 'job_A', 'run_1', lease, NOW);
     expect(await runs.acquireLock(TENANT, 'job_A', 'run_4', lease, later(60_001))).toEqual({
-      heldUntil: null,
+      previous: null,
     });
   });
 

@@ -424,6 +424,8 @@ export class InMemoryJobs implements JobRepository {
 export interface OverlapLock {
   holder?: string;
   leaseUntil?: string;
+  /** Who wrote the lock last (a message's claim token), for returnLock. */
+  lockToken?: string;
   buffered?: string;
 }
 
@@ -788,7 +790,8 @@ export class InMemoryRuns implements RunRepository {
     runId: string,
     leaseUntil: string,
     now: Date,
-  ): Promise<false | { heldUntil: string | null }> {
+    token?: string,
+  ): Promise<false | { previous: { leaseUntil: string; token: string | null } | null }> {
     this.count('acquireLock');
     const pk = runPk(tenantId, jobId);
     const lock = this.locks.get(pk) ?? {};
@@ -798,12 +801,38 @@ export class InMemoryRuns implements RunRepository {
       (lock.leaseUntil !== undefined && lock.leaseUntil < now.toISOString()) ||
       lock.holder === runId;
     if (!free) return false;
-    // ReturnValues UPDATED_OLD: this run's own live lease before, if it held one.
+    // ReturnValues ALL_OLD: this run's own live holding before, if it had one.
     const mine =
       lock.holder === runId && lock.leaseUntil !== undefined && lock.leaseUntil >= now.toISOString();
-    const heldUntil = mine ? (lock.leaseUntil ?? null) : null;
-    this.locks.set(pk, { ...lock, holder: runId, leaseUntil });
-    return { heldUntil };
+    const previous = mine ? { leaseUntil: lock.leaseUntil as string, token: lock.lockToken ?? null } : null;
+    // SET holder, leaseUntil[, lockToken] (REMOVE lockToken without a token)
+    const next: OverlapLock = { ...lock, holder: runId, leaseUntil };
+    if (token === undefined) delete next.lockToken;
+    else next.lockToken = token;
+    this.locks.set(pk, next);
+    return { previous };
+  }
+
+  async returnLock(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    token: string,
+    previous: { leaseUntil: string; token: string | null } | null,
+  ): Promise<void> {
+    this.count('returnLock');
+    const lock = this.locks.get(runPk(tenantId, jobId));
+    // 'holder = :me AND lockToken = :token'
+    if (!lock || lock.holder !== runId || lock.lockToken !== token) return;
+    if (!previous) {
+      delete lock.holder;
+      delete lock.leaseUntil;
+      delete lock.lockToken;
+      return;
+    }
+    lock.leaseUntil = previous.leaseUntil;
+    if (previous.token === null) delete lock.lockToken;
+    else lock.lockToken = previous.token;
   }
 
   async readLock(tenantId: string, jobId: string): Promise<OverlapLock> {
@@ -824,10 +853,11 @@ export class InMemoryRuns implements RunRepository {
   async releaseLock(tenantId: string, jobId: string, runId: string): Promise<void> {
     this.count('releaseLock');
     const lock = this.locks.get(runPk(tenantId, jobId));
-    // 'holder = :me' → REMOVE holder, leaseUntil (the buffered place stays).
+    // 'holder = :me' → REMOVE holder, leaseUntil, lockToken (the buffered place stays).
     if (lock?.holder !== runId) return;
     delete lock.holder;
     delete lock.leaseUntil;
+    delete lock.lockToken;
   }
 
   async clearBuffered(tenantId: string, jobId: string, runId: string): Promise<void> {
