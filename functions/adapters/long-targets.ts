@@ -176,7 +176,8 @@ async function startTask(
 ): Promise<LongStart> {
   const key = context.attemptKey;
   // A worker that stopped after RunTask left its task behind, named by startedBy: find it.
-  for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
+  // (A first start needs no look: the client token makes a retried RunTask the same task.)
+  for (const desiredStatus of context.resuming ? (['RUNNING', 'STOPPED'] as const) : []) {
     const { taskArns } = await ecs.send(
       new ListTasksCommand({ cluster: target.cluster, startedBy: key, desiredStatus }),
       { abortSignal },

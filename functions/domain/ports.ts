@@ -379,6 +379,8 @@ export interface LongStartContext extends TargetCallContext {
   /** Names the attempt at the target: ECS startedBy and clientToken, the execution name. */
   attemptKey: string;
   callbackUrl: string;
+  /** A lost worker may have started this attempt already: look for its task first. */
+  resuming?: boolean;
 }
 
 /** Starts, describes and stops the targets that finish later than they start. */

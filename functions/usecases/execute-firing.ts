@@ -170,6 +170,8 @@ async function claimAndRun(
   const giveBack = () =>
     exclusive ? deps.runs.returnLock(tenantId, jobId, runId, claimToken, previous) : Promise.resolve();
   let run: StoredRun;
+  // Taken over from a worker that stopped mid-attempt: a long start looks for its task first.
+  let resuming = false;
   if (message.trigger === 'retry') {
     const claimed = await deps.runs.claimAttempt(
       tenantId,
@@ -195,6 +197,7 @@ async function claimAndRun(
         return taken;
       }
       run = taken;
+      resuming = true;
     }
     if (job.state === 'paused') {
       const result = await finish(
@@ -242,6 +245,7 @@ async function claimAndRun(
         return taken;
       }
       run = taken;
+      resuming = true;
     }
   }
 
@@ -257,6 +261,7 @@ async function claimAndRun(
         run,
         claimToken,
         log,
+        resuming,
       );
       // Started: no worker waits; the run holds the lock until it is settled.
       if ('started' in long) return long.started;

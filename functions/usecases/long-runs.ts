@@ -89,6 +89,7 @@ export async function startLongAttempt(
   run: StoredRun,
   claimToken: string,
   log: Record<string, unknown>,
+  resuming = false,
 ): Promise<{ started: Result } | { failed: Exclude<LongStart, { kind: 'started' }> }> {
   const ids = { tenantId: run.tenantId, jobId: run.jobId, runId: run.id, attempt: run.attempt };
   const key = attemptKey(ids);
@@ -119,6 +120,7 @@ export async function startLongAttempt(
       attempt: run.attempt,
       attemptKey: key,
       callbackUrl,
+      resuming,
     })
     .catch(
       (error: Error): LongStart => ({
@@ -254,9 +256,10 @@ export async function watchRun(deps: LongRunDeps, ids: Ids, onOverdue?: () => vo
   const now = deps.clock.now();
   const run = await deps.runs.get(ids.tenantId, ids.jobId, ids.runId);
   if (!run || run.watchAt === undefined) return { result: 'done', detail: 'not watched' };
-  const job = await deps.jobs.get(ids.tenantId, ids.jobId);
-  if (run.status !== 'running') return closeWatch(deps, job, run);
-  if (run.reported) return settle(deps, job, run, run.reported);
+  // Read only to settle or close: a look that finds the attempt still running needs no job.
+  const job = () => deps.jobs.get(ids.tenantId, ids.jobId);
+  if (run.status !== 'running') return closeWatch(deps, await job(), run);
+  if (run.reported) return settle(deps, await job(), run, run.reported);
   const long = run.long;
   if (!long || !startedAttempt(run)) return { result: 'done', detail: 'not started' };
   const log = { ...ids, attempt: run.attempt, kind: long.kind };
@@ -276,7 +279,7 @@ export async function watchRun(deps: LongRunDeps, ids: Ids, onOverdue?: () => vo
     deps.logger.warn('long attempt timed out', { ...log, reason: late });
     return settle(
       deps,
-      job,
+      await job(),
       run,
       { status: 'timed_out', error: { type: 'timeout', message: late }, result: {} },
       { stopPending: !stopped },
@@ -296,7 +299,7 @@ export async function watchRun(deps: LongRunDeps, ids: Ids, onOverdue?: () => vo
     });
     if (outcome) {
       deps.logger.info('long attempt ended, found by a poll', { ...log, status: outcome.status });
-      return settle(deps, job, run, outcome);
+      return settle(deps, await job(), run, outcome);
     }
   }
   const next = nextWatchAt({ ...run, long: { ...long, polls } });
