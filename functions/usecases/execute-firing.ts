@@ -33,7 +33,7 @@ import {
 import { isLongTarget, type LongTarget } from '../domain/target.js';
 import { triggerDependents } from './dependencies.js';
 import { type LongRunParts, settleFromMessage, startLongAttempt } from './long-runs.js';
-import { continueBackfill, ended } from './run-ending.js';
+import { continueBackfill, ended, wakeBuffered } from './run-ending.js';
 
 export interface ExecuteDeps {
   jobs: JobRepository;
@@ -325,6 +325,7 @@ async function claimAndRun(
   }
   const result = await finish(deps, job, attempted, claimToken, finished);
   await release();
+  if (exclusive) await wakeBuffered(deps, job);
   return result;
 }
 
@@ -392,8 +393,9 @@ async function missed(
   return { result: 'done', detail: 'missed', run };
 }
 
-/** How long a buffered firing waits before it checks the lock again. */
+/** How long a firing waiting for the lock first waits before it checks again, and at most. */
 const BUFFER_POLL_SECONDS = 10;
+const BUFFER_POLL_MAX_SECONDS = 300;
 
 /** The job's previous run is still in progress: skip this firing, or let it wait its turn. */
 async function overlapped(
@@ -405,11 +407,24 @@ async function overlapped(
   log: Record<string, unknown>,
 ): Promise<FiringOutcome> {
   const lock = await deps.runs.readLock(job.tenantId, job.id);
+  // Looks again later and later (a long run may hold the lock for hours); its end wakes the
+  // firing waiting behind it at once (wakeBuffered), so the wait is not what makes it late.
+  const waits = (message.deferrals ?? 0) + 1;
+  const notBefore = new Date(
+    now.getTime() +
+      Math.min(BUFFER_POLL_MAX_SECONDS, BUFFER_POLL_SECONDS * 2 ** Math.min(waits - 1, 10)) * 1000,
+  );
+  // The lock came free since it was refused (its run just ended), or the waiting place is
+  // this firing's own: it is never skipped for that, it tries again.
+  const freed = !lock.holder || (lock.leaseUntil !== undefined && lock.leaseUntil < now.toISOString());
+  if (freed || (job.overlapPolicy === 'buffer_one' && lock.buffered === runId && message.notBefore)) {
+    await deps.queue.send(job.priority, firing.delayed(message, freed ? now : notBefore, waits));
+    return { result: 'done', detail: freed ? 'lock freed meanwhile: tried again' : 'buffered' };
+  }
   if (message.trigger === 'retry' || message.trigger === 'backfill') {
     // A retry's run is already in progress, waiting for this attempt; a backfill never skips
     // its own occurrences. Either waits for the lock, however late it comes.
-    const notBefore = new Date(now.getTime() + BUFFER_POLL_SECONDS * 1000);
-    await deps.queue.send(job.priority, firing.delayed(message, notBefore));
+    await deps.queue.send(job.priority, firing.delayed(message, notBefore, waits));
     deps.logger.info(`${message.trigger} waits for the running run`, { ...log, runningRun: lock.holder });
     return { result: 'done', detail: `${message.trigger} waits for the lock` };
   }
@@ -418,8 +433,7 @@ async function overlapped(
     job.overlapPolicy === 'buffer_one' &&
     (await deps.runs.bufferBehindLock(job.tenantId, job.id, runId, now))
   ) {
-    const notBefore = new Date(now.getTime() + BUFFER_POLL_SECONDS * 1000);
-    await deps.queue.send(job.priority, firing.delayed(message, notBefore));
+    await deps.queue.send(job.priority, firing.delayed(message, notBefore, waits));
     await deps.runs.putQueued(
       transition(record, 'buffer', { nextAttemptAt: notBefore.toISOString() }, { isNew: true }),
       now,

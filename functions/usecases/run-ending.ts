@@ -6,6 +6,7 @@
 import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
 import {
+  type Clock,
   ENDED_STATUSES,
   type EndedStatus,
   type FailureNotifier,
@@ -19,6 +20,7 @@ import { type StoredRun, toPublicRun } from '../domain/run.js';
 import { triggerDependents } from './dependencies.js';
 
 export interface EndingDeps {
+  clock: Clock;
   jobs: JobRepository;
   runs: RunRepository;
   queue: FiringQueue;
@@ -49,7 +51,10 @@ export function isExclusive(job: StoredJob): boolean {
 
 /** After a run reached its final status and was recorded: the lock, the count, dependents, backfill. */
 export async function afterFinal(deps: EndingDeps, job: StoredJob, run: StoredRun): Promise<void> {
-  if (isExclusive(job)) await deps.runs.releaseLock(run.tenantId, run.jobId, run.id);
+  if (isExclusive(job)) {
+    await deps.runs.releaseLock(run.tenantId, run.jobId, run.id);
+    await wakeBuffered(deps, job);
+  }
   await ended(deps, job, run);
   if (run.status === 'succeeded' && run.finishedAt) {
     await triggerDependents(deps, run.tenantId, run.jobId, run.finishedAt, job.hasDependents);
@@ -69,4 +74,33 @@ export async function continueBackfill(
   if (!isExclusive(job)) return;
   const next = await deps.runs.advanceBackfill(job.tenantId, job.id, run.scheduledAt);
   if (next) await deps.queue.send(job.priority, firing.backfill(job, new Date(next)));
+}
+
+/**
+ * The lock was freed: the firing waiting behind it (buffer_one) goes now rather than at its
+ * next look. A copy of the waiting firing, so the one still circulating finds it run.
+ */
+export async function wakeBuffered(
+  deps: Pick<EndingDeps, 'runs' | 'queue'> & { clock: Clock },
+  job: StoredJob,
+): Promise<void> {
+  if (job.overlapPolicy !== 'buffer_one') return;
+  const { buffered } = await deps.runs.readLock(job.tenantId, job.id);
+  if (!buffered) return;
+  const run = await deps.runs.get(job.tenantId, job.id, buffered);
+  if (run?.status !== 'queued' || run.attempt !== 0) return;
+  const at = new Date(run.scheduledAt);
+  const message =
+    run.trigger === 'manual'
+      ? firing.manual(job, run.id, at)
+      : run.trigger === 'dependency'
+        ? firing.dependency(job, run.id, run.scheduledAt)
+        : run.trigger === 'backfill'
+          ? firing.backfill(job, at)
+          : {
+              ...firing.catchUp(job, at),
+              trigger: run.trigger === 'catch_up' ? ('catch_up' as const) : ('schedule' as const),
+            };
+  // Delayed (to now): a firing that waited its turn is not a backlog to catch up on.
+  await deps.queue.send(job.priority, firing.delayed(message, deps.clock.now()));
 }

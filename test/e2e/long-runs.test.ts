@@ -444,6 +444,32 @@ describe('the rest of Sundial counts long runs right', () => {
     expect(await post(callbackUrlOf('/long', 1), { status: 'succeeded' })).toBe(204);
   });
 
+  it('with buffer_one, keeps one firing waiting for the whole hour and starts it when the run ends', async () => {
+    const job = await create({
+      schedule: { expression: 'cron(0/20 * * * ? *)' },
+      overlapPolicy: 'buffer_one',
+      target: {
+        type: 'http',
+        url: `${http.url}/buffered`,
+        completion: 'callback',
+        runTimeoutSeconds: 3 * 3600,
+      },
+    });
+    for (let minutes = 20; minutes <= 60; minutes += 20) await advance(20 * MINUTE);
+    const [first, second, third] = [20, 40, 60].map((m) => scheduledRunId(clock.after(m * MINUTE)));
+    expect(await runOf(job.id, first!)).toMatchObject({ status: 'running' });
+    expect(await runOf(job.id, second!)).toMatchObject({ status: 'queued' });
+    expect(await runOf(job.id, third!)).toMatchObject({ status: 'skipped' });
+    expect(http.callsTo('/buffered')).toHaveLength(1);
+    // The first run ends 50 minutes in; the waiting firing starts then, not at its next look.
+    clock.advance(10 * MINUTE);
+    expect(await post(callbackUrlOf('/buffered'), { status: 'succeeded' })).toBe(204);
+    await runtime.drain();
+    expect(await runOf(job.id, second!)).toMatchObject({ status: 'running' });
+    expect(http.callsTo('/buffered')).toHaveLength(2);
+    expect(await post(callbackUrlOf('/buffered', 1), { status: 'succeeded' })).toBe(204);
+  });
+
   it('keeps the lock when its firing is delivered twice', async () => {
     const job = await create({
       schedule: hourly,

@@ -417,7 +417,10 @@ describe('overlapping runs of one job', () => {
     const waiting = await executeFiring(w.deps, fired(job, '10:01:00'));
     expect(waiting).toEqual({ result: 'done', detail: 'buffered' });
     expect(w.queue.peek()).toEqual([
-      { priority: 'default', message: { ...fired(job, '10:01:00'), notBefore: at('10:01:10') } },
+      {
+        priority: 'default',
+        message: { ...fired(job, '10:01:00'), notBefore: at('10:01:10'), deferrals: 1 },
+      },
     ]);
     expect(w.runs.peek(TENANT, job.id, runIdAt('10:01:00'))).toMatchObject({
       status: 'queued',
@@ -435,18 +438,30 @@ describe('overlapping runs of one job', () => {
       skipReason: `another firing is already waiting behind run ${runIdAt('10:00:00')}`,
     });
 
-    // The waiting firing comes back while the first still runs: it waits again, still one record.
+    // The waiting firing comes back while the first still runs: it waits again, twice as
+    // long (a long run may hold the lock for hours), still one record.
     w.clock.set(at('10:01:10'));
     expect(await executeFiring(w.deps, w.queue.takeOne())).toEqual({ result: 'done', detail: 'buffered' });
-    expect(w.queue.peek().map((m) => m.message.notBefore)).toEqual([at('10:01:20')]);
+    expect(w.queue.peek().map((m) => [m.message.notBefore, m.message.deferrals])).toEqual([
+      [at('10:01:30'), 2],
+    ]);
     expect(w.runs.peek(TENANT, job.id, runIdAt('10:01:00'))!.status).toBe('queued');
 
-    // The first ends; the waiting firing runs as the occurrence it is.
+    // The first ends and wakes the waiting firing at once; it runs as the occurrence it is,
+    // and its copy still waiting finds it run.
     w.clock.set(at('10:01:15'));
     first.answer(outcomes.ok());
     expect(await first.pending).toMatchObject({ detail: 'succeeded' });
+    const [waitingCopy, woken] = w.queue.take() as [FiringMessage, FiringMessage];
+    expect(woken).toMatchObject({
+      trigger: 'schedule',
+      scheduledTime: at('10:01:00'),
+      notBefore: at('10:01:15'),
+    });
     w.clock.set(at('10:01:20'));
-    expect(await executeFiring(w.deps, w.queue.takeOne())).toMatchObject({ detail: 'succeeded' });
+    expect(await executeFiring(w.deps, woken)).toMatchObject({ detail: 'succeeded' });
+    w.clock.set(at('10:01:30'));
+    expect(await executeFiring(w.deps, waitingCopy)).toMatchObject({ detail: 'duplicate' });
 
     expect(w.runs.peek(TENANT, job.id, runIdAt('10:01:00'))).toMatchObject({
       status: 'succeeded',
