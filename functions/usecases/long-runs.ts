@@ -53,6 +53,8 @@ export interface LongRunDeps extends EndingDeps {
 const LOCK_MARGIN_SECONDS = 300;
 /** How soon the sweep tries again to stop a task or execution whose stop failed. */
 const STOP_RETRY_SECONDS = 60;
+/** Pages of due runs one sweep reads from a shard at most (each up to `limit`). */
+const MAX_PAGES_PER_SHARD = 20;
 /** A deadline older than this and still open means the sweep is behind (the overdue alarm). */
 const OVERDUE_SECONDS = 120;
 
@@ -367,19 +369,28 @@ export async function sweepWatches(
   let looked = 0;
   let overdue = 0;
   let failed = 0;
+  const limit = options.limit ?? 100;
   for (let shard = 0; shard < options.shards; shard++) {
-    const due = await deps.runs.dueWatches(shard, now.toISOString(), options.limit ?? 100);
-    for (const ids of due) {
-      if (options.stopBy?.()) break;
-      looked++;
-      try {
-        await watchRun(deps, ids, () => {
-          overdue++;
-        });
-      } catch (error) {
-        failed++;
-        deps.logger.error('watch failed; the next sweep tries again', { ...ids, error: String(error) });
+    // Page after page while time is left: a look moves a run's watch on (or removes it), so
+    // the next page holds others; one whose look failed is seen again and ends the shard.
+    const seen = new Set<string>();
+    for (let page = 0; page < MAX_PAGES_PER_SHARD && !options.stopBy?.(); page++) {
+      const due = await deps.runs.dueWatches(shard, now.toISOString(), limit);
+      const fresh = due.filter((ids) => !seen.has(`${ids.tenantId}/${ids.jobId}/${ids.runId}`));
+      for (const ids of fresh) {
+        if (options.stopBy?.()) break;
+        seen.add(`${ids.tenantId}/${ids.jobId}/${ids.runId}`);
+        looked++;
+        try {
+          await watchRun(deps, ids, () => {
+            overdue++;
+          });
+        } catch (error) {
+          failed++;
+          deps.logger.error('watch failed; the next sweep tries again', { ...ids, error: String(error) });
+        }
       }
+      if (due.length < limit || fresh.length === 0) break;
     }
   }
   if (overdue > 0) deps.metrics?.overdue?.(overdue);

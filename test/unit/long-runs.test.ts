@@ -732,6 +732,23 @@ describe('watching a long attempt', () => {
     expect(w.long.targets.starts).toHaveLength(1);
   });
 
+  it('looks at every due run in one sweep, page after page, when more are due than a page holds', async () => {
+    const w = workerWorld();
+    const job = w.jobs.seed(aJob({ target: ecs(), overlapPolicy: 'allow' }));
+    w.clock.set(at('10:00:02'));
+    for (let i = 0; i < 25; i++) {
+      await executeFiring(w.deps, firing.manual(job, `run_20270301T100000000Z_m${i}`, w.clock.now()));
+    }
+    // Every first poll falls due at once; a page holds 2 here (each shard has several due).
+    w.clock.set(at('10:01:30'));
+    const result = await sweepWatches(w.deps, { shards: WATCH_SHARDS, limit: 2 });
+    expect(result).toMatchObject({ looked: 25, failed: 0 });
+    expect(w.long.targets.describes).toHaveLength(25);
+    // Each moved on to its next poll: the next minute's sweep has nothing to do.
+    w.clock.set(at('10:02:30'));
+    expect(await sweepWatches(w.deps, { shards: WATCH_SHARDS, limit: 2 })).toMatchObject({ looked: 0 });
+  });
+
   it('counts the runs a late sweep finds past their deadline as overdue', async () => {
     const { w, run } = await started({ target: ecs({ runTimeoutSeconds: 600 }) });
 
