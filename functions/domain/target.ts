@@ -34,7 +34,7 @@ const heartbeatTimeoutSeconds = z
 
 /** A heartbeat timeout longer than the run's own would never fire. */
 function heartbeatWithinRun(
-  t: { runTimeoutSeconds?: number | undefined; heartbeatTimeoutSeconds?: number | null | undefined },
+  t: { runTimeoutSeconds?: number | null | undefined; heartbeatTimeoutSeconds?: number | null | undefined },
   ctx: z.RefinementCtx,
 ): void {
   const run = t.runTimeoutSeconds ?? DEFAULT_RUN_TIMEOUT_SECONDS;
@@ -137,8 +137,8 @@ const httpTargetSchema = z
     completion: z
       .enum(['response', 'callback'], { error: 'must be "response" or "callback"' })
       .default('response'),
-    /** Callback targets only: how long an attempt may run (default 3,600). */
-    runTimeoutSeconds: runTimeoutSeconds.optional(),
+    /** Callback targets only: how long an attempt may run (default 3,600); null unsets it. */
+    runTimeoutSeconds: runTimeoutSeconds.nullable().optional(),
     /** Callback targets only: an attempt whose heartbeats stop this long ends timed out. */
     heartbeatTimeoutSeconds: heartbeatTimeoutSeconds.nullable().optional(),
   })

@@ -482,7 +482,7 @@ export interface components {
              * @enum {string}
              */
             completion: 'response' | 'callback';
-            runTimeoutSeconds?: number;
+            runTimeoutSeconds?: number | null;
             heartbeatTimeoutSeconds?: number | null;
             /** @description Names of the secret headers sent with every call (their values are never shown). */
             secretHeaderNames: string[];
@@ -913,7 +913,7 @@ export interface components {
              * @enum {string}
              */
             completion?: 'response' | 'callback';
-            runTimeoutSeconds?: number;
+            runTimeoutSeconds?: number | null;
             heartbeatTimeoutSeconds?: number | null;
           }
         | {
@@ -1091,7 +1091,7 @@ export interface components {
             timeoutSeconds?: number;
             /** @enum {string} */
             completion?: 'response' | 'callback';
-            runTimeoutSeconds?: number;
+            runTimeoutSeconds?: number | null;
             heartbeatTimeoutSeconds?: number | null;
           }
         | {

@@ -278,6 +278,8 @@ describe('long-running targets', () => {
     }
     expect(fieldsOf(http({ completion: 'callback' }))).toEqual([]);
     expect(fieldsOf(http({ completion: 'later' }))).toEqual(['target.completion']);
+    // A callback target patched back to a response target unsets them with null.
+    expect(fieldsOf(http({ runTimeoutSeconds: null, heartbeatTimeoutSeconds: null }))).toEqual([]);
   });
 
   it.each([
