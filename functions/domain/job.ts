@@ -212,6 +212,8 @@ export interface Job extends JobInput {
   id: string;
   /** When the job was last paused; cleared on resume (drives catch-up). */
   pausedAt?: string | null;
+  /** Why it was paused, as the pause said (≤ 256 characters); cleared on resume. */
+  pausedReason?: string | null;
   tenantId: string;
   state: JobState;
   nextRunAt: string | null;

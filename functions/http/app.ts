@@ -203,6 +203,14 @@ export const redriveBody = z.strictObject({
     .max(50, 'at most 50 dead letters per request'),
 });
 
+export const pauseBody = z.strictObject({
+  reason: z
+    .string({ error: 'must be a string, e.g. "the upstream API is down"' })
+    .min(1, 'must not be empty (leave it out instead)')
+    .max(256, 'must be at most 256 characters')
+    .optional(),
+});
+
 export const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
@@ -380,8 +388,14 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       },
     }),
     route('/v1/jobs/{jobId}/pause', {
-      POST: async (req) =>
-        jobResponse(200, await deps.jobs.setState(req.principal.tenantId, req.params.jobId!, 'paused')),
+      POST: async (req) => {
+        // The body is optional: a pause may say why.
+        const { reason } = req.event.body?.trim() ? parseOrThrow(pauseBody, req.body()) : {};
+        return jobResponse(
+          200,
+          await deps.jobs.setState(req.principal.tenantId, req.params.jobId!, 'paused', reason),
+        );
+      },
     }),
     route('/v1/jobs/{jobId}/resume', {
       POST: async (req) =>

@@ -25,6 +25,7 @@ import {
   MAX_BODY_BYTES,
   PATH_PARAMS,
   pageQuery,
+  pauseBody,
   previewBody,
   redriveBody,
 } from './app.js';
@@ -44,6 +45,7 @@ const requestSchemas = () =>
     CreateApiKeyRequest: createKeyBody,
     RedriveRequest: redriveBody,
     BackfillRequest: backfillBody,
+    PauseRequest: pauseBody,
     CallbackRequest: callbackBody,
     HeartbeatRequest: heartbeatBody,
   }) satisfies Record<string, z.ZodType>;
@@ -66,6 +68,8 @@ interface Operation {
   /** Request headers it reads, by parameter component name. */
   headers?: ('IdempotencyKey' | 'IfMatch')[];
   body?: RequestName;
+  /** The body may be left out. */
+  optionalBody?: boolean;
   responses: Record<number, Success>;
   /** Errors beyond those that follow from its inputs and credentials. */
   errors?: ('404' | '409' | '412' | '422' | '429')[];
@@ -150,7 +154,11 @@ const operations = (): Record<string, Operation> => ({
   'POST /v1/jobs/{jobId}/pause': {
     operationId: 'pauseJob',
     summary: 'Pause a job: its schedule is disabled',
+    description:
+      'The body is optional; `reason` (at most 256 characters) is kept on the job as `pausedReason` until it is resumed. Pausing a paused job with a new reason changes only the reason.',
     tag: 'jobs',
+    body: 'PauseRequest',
+    optionalBody: true,
     responses: { 200: { description: 'The job, paused.', body: 'Job', headers: ['ETag'] } },
     errors: ['412'],
   },
@@ -218,6 +226,7 @@ const operations = (): Record<string, Operation> => ({
       'Resets the heartbeat timeout (heartbeatTimeoutSeconds) and shows progress and message on the run. The body may be left out. ECS containers heartbeat to $SUNDIAL_CALLBACK_URL/heartbeat.',
     tag: 'callbacks',
     body: 'HeartbeatRequest',
+    optionalBody: true,
     responses: { 204: { description: 'Recorded.' } },
     errors: ['404', '409', '429'],
   },
@@ -536,7 +545,7 @@ function operationObject(
     ...(operation.body
       ? {
           requestBody: {
-            required: true,
+            required: !operation.optionalBody,
             content: { 'application/json': { schema: schemaRef(operation.body) } },
           },
         }

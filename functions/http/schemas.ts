@@ -98,6 +98,10 @@ function define() {
       catchUpWindowMinutes: input.catchUpWindowMinutes,
       priority: input.priority,
       state: z.enum(JOB_STATES),
+      pausedReason: z
+        .string()
+        .nullable()
+        .describe('Why the job was paused, as its pause said; null when enabled or paused without one.'),
       tags: input.tags,
       nextRunAt: instant
         .nullable()

@@ -70,8 +70,10 @@ const MAX_CATCH_UP_RUNS = 100;
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
-export type PublicJob = Omit<Job, 'tenantId' | 'notify'> & {
+export type PublicJob = Omit<Job, 'tenantId' | 'notify' | 'pausedReason'> & {
   notify: { onFailure: { url: string }[]; secretSet: boolean };
+  /** Why the job was paused; null when enabled or paused without a reason. */
+  pausedReason: string | null;
   /** The job's newest run, read from the runs table as the job is shown. */
   lastRun: RunSummary | null;
 };
@@ -110,6 +112,7 @@ export function toPublicJob(job: StoredJob, lastRun: RunSummary | null): PublicJ
     catchUpWindowMinutes: job.catchUpWindowMinutes ?? 60,
     priority: job.priority,
     state: job.state as PublicJob['state'],
+    pausedReason: job.state === 'paused' ? (job.pausedReason ?? null) : null,
     tags: job.tags,
     nextRunAt: job.nextRunAt,
     lastRun,
@@ -188,9 +191,11 @@ export class JobService {
     return this.change(tenantId, jobId, expected, (current) => mergePatch(current, patch.data));
   }
 
-  async setState(tenantId: string, jobId: string, state: JobState): Promise<StoredJob> {
+  /** Pauses (with an optional reason, kept until resumed) or resumes a job. */
+  async setState(tenantId: string, jobId: string, state: JobState, reason?: string): Promise<StoredJob> {
     const current = await this.get(tenantId, jobId);
-    if (current.state === state) return current;
+    const newReason = state === 'paused' && reason !== undefined && reason !== (current.pausedReason ?? null);
+    if (current.state === state && !newReason) return current;
     let pausedAt: string | null = null;
     const changed = await this.change(
       tenantId,
@@ -199,7 +204,13 @@ export class JobService {
       (job) => ({ ...mergePatch(job, {}), state }),
       (job, now) => {
         pausedAt = job.pausedAt ?? null;
-        return { pausedAt: state === 'paused' ? now.toISOString() : null };
+        if (state !== 'paused') return { pausedAt: null, pausedReason: null };
+        // Paused again with a new reason: the pause itself (and so catch-up) dates from the first.
+        const since = job.state === 'paused' && job.pausedAt ? job.pausedAt : now.toISOString();
+        return {
+          pausedAt: since,
+          pausedReason: reason ?? (job.state === 'paused' ? (job.pausedReason ?? null) : null),
+        };
       },
       { stateOnly: true },
     );

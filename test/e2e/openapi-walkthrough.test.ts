@@ -302,8 +302,31 @@ describe('the OpenAPI document, against the running API', () => {
     });
     expect(stale.body.currentVersion).toBe(2);
     const paused = await expectStatus<Schemas['Job']>(200, 'POST', `/v1/jobs/${a.id}/pause`);
-    expect([paused.body.state, paused.body.nextRunAt]).toEqual(['paused', null]);
+    expect([paused.body.state, paused.body.nextRunAt, paused.body.pausedReason]).toEqual([
+      'paused',
+      null,
+      null,
+    ]);
+    // Paused again with a reason: kept on the job, shown, until it is resumed.
+    const why = await expectStatus<Schemas['Job']>(200, 'POST', `/v1/jobs/${a.id}/pause`, {
+      body: { reason: 'the billing API is down until 14:00' },
+    });
+    expect(why.body.pausedReason).toBe('the billing API is down until 14:00');
+    const refusedReason = await expectStatus<Schemas['ValidationProblem']>(
+      400,
+      'POST',
+      `/v1/jobs/${a.id}/pause`,
+      {
+        body: { reason: 'x'.repeat(257) },
+        refused: true,
+      },
+    );
+    expect(refusedReason.body.errors.map((e) => e.field)).toEqual(['reason']);
+    expect((await expectStatus<Schemas['Job']>(200, 'GET', `/v1/jobs/${a.id}`)).body.pausedReason).toBe(
+      'the billing API is down until 14:00',
+    );
     const resumed = await expectStatus<Schemas['Job']>(200, 'POST', `/v1/jobs/${a.id}/resume`);
+    expect(resumed.body.pausedReason).toBeNull();
     expect(resumed.body.nextRunAt).toBe('2027-03-01T00:30:00.000Z');
 
     // ---- Runs: run now, a failed attempt and its retry, then a scheduled firing ----

@@ -134,7 +134,7 @@ export interface paths {
     put?: never;
     /**
      * Pause a job: its schedule is disabled
-     * @description Needs the operator role.
+     * @description The body is optional; `reason` (at most 256 characters) is kept on the job as `pausedReason` until it is resumed. Pausing a paused job with a new reason changes only the reason. Needs the operator role.
      */
     post: operations['pauseJob'];
     delete?: never;
@@ -619,6 +619,8 @@ export interface components {
       priority: 'high' | 'default' | 'low';
       /** @enum {string} */
       state: 'enabled' | 'paused';
+      /** @description Why the job was paused, as its pause said; null when enabled or paused without one. */
+      pausedReason: string | null;
       /** @default {} */
       tags: {
         [key: string]: string;
@@ -1218,6 +1220,9 @@ export interface components {
       /** @default 1000 */
       maxRuns?: number;
     };
+    PauseRequest: {
+      reason?: string;
+    };
     CallbackRequest: {
       /** @enum {string} */
       status: 'succeeded' | 'failed';
@@ -1614,7 +1619,11 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody?: never;
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['PauseRequest'];
+      };
+    };
     responses: {
       /** @description The job, paused. */
       200: {
@@ -1631,6 +1640,7 @@ export interface operations {
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
       412: components['responses']['PreconditionFailed'];
+      413: components['responses']['PayloadTooLarge'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
     };
@@ -1879,7 +1889,7 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody: {
+    requestBody?: {
       content: {
         'application/json': components['schemas']['HeartbeatRequest'];
       };

@@ -79,6 +79,7 @@ export interface Job {
   catchUpWindowMinutes: number;
   priority: string;
   state: 'enabled' | 'paused';
+  pausedReason: string | null;
   tags: Record<string, string>;
   nextRunAt: string | null;
   lastRun: RunSummary | null;

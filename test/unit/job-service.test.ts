@@ -13,7 +13,7 @@ import {
 import { firing, firingMessageSchema } from '../../functions/domain/firing.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
 import { executeFiring } from '../../functions/usecases/execute-firing.js';
-import { JobService } from '../../functions/usecases/jobs.js';
+import { JobService, toPublicJob } from '../../functions/usecases/jobs.js';
 import { runNow } from '../../functions/usecases/run-now.js';
 import { ScheduleSync } from '../../functions/usecases/schedule-sync.js';
 import { ManualClock } from '../../local/manual-clock.js';
@@ -331,6 +331,30 @@ describe('pausing and resuming', () => {
     expect(schedules.peek(job.id)!.enabled).toBe(true);
     // catchUp none (the default): the occurrences missed while paused are not run.
     expect(queue.size).toBe(0);
+  });
+
+  it('keep the reason a pause gives until the job is resumed; a new reason does not move the pause', async () => {
+    const job = await create();
+    clock.set(at('09:01:00'));
+    const paused = await service.setState(TENANT, job.id, 'paused', 'the upstream API is down');
+    expect(paused).toMatchObject({ state: 'paused', pausedReason: 'the upstream API is down' });
+    expect(toPublicJob(paused, null).pausedReason).toBe('the upstream API is down');
+
+    clock.set(at('09:10:00'));
+    const again = await service.setState(TENANT, job.id, 'paused', 'still down: waiting for the vendor');
+    // The pause dates from 09:01 (what catch-up counts from); only its reason changed.
+    expect(again).toMatchObject({
+      pausedAt: at('09:01:00'),
+      pausedReason: 'still down: waiting for the vendor',
+    });
+    // A pause without a reason keeps the one given.
+    expect(await service.setState(TENANT, job.id, 'paused')).toMatchObject({
+      pausedReason: 'still down: waiting for the vendor',
+    });
+
+    const resumed = await service.setState(TENANT, job.id, 'enabled');
+    expect(resumed).toMatchObject({ pausedReason: null, pausedAt: null });
+    expect(toPublicJob(resumed, null).pausedReason).toBeNull();
   });
 
   it('pausing a paused job changes nothing', async () => {
