@@ -74,6 +74,15 @@ const queueUrls = ['queueUrlHigh', 'queueUrlDefault', 'queueUrlLow'] as const;
 const targets = ['allowedTargetArns', 'protectedArns', 'allowedHttpHosts'] as const;
 const schedules = ['scheduleGroup', 'schedulerRole', 'queueArns'] as const;
 const tenantApiLimits = ['tenantMaxJobs', 'tenantJobCreatesPerMinute', 'tenantRequestsPerSecond'] as const;
+/** What the worker and the completion function need to run and settle runs. */
+const runPath = [
+  'jobsTable',
+  'runsTable',
+  ...queueUrls,
+  'secretsKey',
+  ...targets,
+  'callbackBaseUrl',
+] as const;
 const jwt = ['jwtIssuer', 'jwtAudience', 'jwtJwksUri', 'jwtTenantClaim', 'jwtRoleClaim'] as const;
 
 /** What each function reads: nothing more is set on it, nothing less lets it start. */
@@ -83,7 +92,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
     optional: ['sqsEndpoint', 'runRetentionDays', ...tenantApiLimits, ...jwt, 'region'],
   },
   Worker: {
-    required: ['jobsTable', 'runsTable', ...queueUrls, 'secretsKey', ...targets, 'callbackBaseUrl'],
+    required: runPath,
     optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'tenantRunsInProgress', 'region'],
   },
   /**
@@ -91,7 +100,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
    * sweep every minute over the runs waiting on a deadline, a heartbeat or a poll.
    */
   Completion: {
-    required: ['jobsTable', 'runsTable', ...queueUrls, 'secretsKey', ...targets, 'callbackBaseUrl'],
+    required: runPath,
     optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'region'],
   },
   DeadLetters: {

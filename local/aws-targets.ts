@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { close, listen, readJson } from './stub-http.js';
 
 /** A function the local Lambda can run: the event, and the client context the caller sent. */
 export type LocalFunction = (
@@ -26,29 +27,6 @@ export interface ReceivedEvent {
   detailType: string;
   detail: unknown;
   time: string;
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? null : JSON.parse(text);
-}
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
-    });
-  });
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }
 
 function awsError(res: ServerResponse, status: number, type: string, message: string, json11 = false): void {
@@ -95,7 +73,7 @@ export class LocalLambda {
     const name = /:function:([^:]+)/.exec(ref)?.[1] ?? ref.split(':')[0] ?? ref;
     const fn = this.functions.get(name);
     if (!fn) return awsError(res, 404, 'ResourceNotFoundException', `Function not found: ${ref}`);
-    const payload = await readJson(req);
+    const payload = await readJson(req, null);
     const header = req.headers['x-amz-client-context'];
     const clientContext =
       typeof header === 'string' ? JSON.parse(Buffer.from(header, 'base64').toString('utf8')) : null;
@@ -161,7 +139,7 @@ export class LocalEventBridge {
         true,
       );
     }
-    const body = (await readJson(req)) as {
+    const body = (await readJson(req, null)) as {
       Entries?: {
         EventBusName?: string;
         Source?: string;

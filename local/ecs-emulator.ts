@@ -14,6 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
+import { close, listen, readJson, sendAwsJson } from './stub-http.js';
 
 /** The "ECS Task State Change" event as EventBridge delivers it. */
 export interface EcsTaskStateChangeEvent {
@@ -151,39 +152,6 @@ class EcsError extends Error {
 
 const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
 const FAMILY = /^[a-zA-Z0-9_-]{1,255}$/;
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? {} : JSON.parse(text);
-}
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
-    });
-  });
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
-function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
-  res
-    .writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-    })
-    .end(JSON.stringify(body));
-}
 
 /**
  * A container killed by signal n has exit code 128 + n, as Docker (and so ECS) reports it:
@@ -884,4 +852,8 @@ export class LocalEcs {
       }
     });
   }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
+  sendAwsJson(res, '1.1', status, body, errorType);
 }

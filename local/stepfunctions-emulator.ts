@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { close, listen, readJson, sendAwsJson } from './stub-http.js';
 
 export type LocalStateMachine = (
   input: unknown,
@@ -98,39 +99,6 @@ const PAYLOAD_LIMIT = 256 * 1024;
 const EVENT_PAYLOAD_LIMIT = 248 * 1024;
 // What a name must not contain, per the StartExecution reference (control characters apart).
 const BAD_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/u;
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? {} : JSON.parse(text);
-}
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
-    });
-  });
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
-function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
-  res
-    .writeHead(status, {
-      'content-type': 'application/x-amz-json-1.0',
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-    })
-    .end(JSON.stringify(body));
-}
 
 function validName(name: string): boolean {
   if (name.length < 1 || name.length > 80 || BAD_NAME.test(name)) return false;
@@ -498,4 +466,8 @@ export class LocalStepFunctions {
       }
     });
   }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
+  sendAwsJson(res, '1.0', status, body, errorType);
 }

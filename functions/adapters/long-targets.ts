@@ -26,6 +26,7 @@ import type { LongHandle, LongStart, LongStartContext, LongTargets, TargetCaller
 import { BODY_EXCERPT_CHARS, type LongOutcome, type RunResult } from '../domain/run.js';
 import type { EcsTarget, LongTarget, StepFunctionsTarget } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
+import { awsFailure, notAllowed } from './aws-outcomes.js';
 
 export interface LongTargetOptions {
   ecs: ECSClient;
@@ -62,22 +63,14 @@ export function createLongTargets(options: LongTargetOptions): LongTargets {
         return outcome.kind === 'delivered' ? { kind: 'error', message: 'unexpected outcome' } : outcome;
       }
       const refusal = awsTargetRefusal(target, options.access);
-      if (refusal) {
-        return {
-          kind: 'rejected',
-          type: 'target_not_allowed',
-          message: refusal.message,
-          statusCode: null,
-          bodyExcerpt: null,
-        };
-      }
+      if (refusal) return notAllowed(refusal.message);
       const abortSignal = AbortSignal.timeout(target.timeoutSeconds * 1000);
       try {
         return target.type === 'ecs'
           ? await startTask(ecs, target, context, await logsOf(target.taskDefinition), abortSignal)
           : await startExecution(sfn, target, context, abortSignal);
       } catch (error) {
-        return awsStartFailure(error, target.timeoutSeconds);
+        return awsFailure(error, `no answer to the start call within ${target.timeoutSeconds}s`);
       }
     },
 
@@ -280,23 +273,6 @@ async function startExecution(
     const executionArn = `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     return { kind: 'started', ref: executionArn, result: { executionArn } };
   }
-}
-
-function awsStartFailure(error: unknown, timeoutSeconds: number): LongStart {
-  const err = error as Error & { $metadata?: { httpStatusCode?: number } };
-  if (err.name === 'AbortError' || err.name === 'TimeoutError') {
-    return { kind: 'timeout', message: `no answer to the start call within ${timeoutSeconds}s` };
-  }
-  if (err.$metadata?.httpStatusCode !== undefined) {
-    return {
-      kind: 'rejected',
-      type: 'aws_error',
-      message: `${err.name}: ${err.message}`.slice(0, 500),
-      statusCode: err.$metadata.httpStatusCode,
-      bodyExcerpt: null,
-    };
-  }
-  return { kind: 'error', message: `${err.name}: ${err.message}`.slice(0, 500) };
 }
 
 /** A task as DescribeTasks or its state-change event shows it: its outcome once it stopped. */

@@ -10,6 +10,7 @@ import type { Clock, SecretSealer, TargetCallContext, TargetCaller, TargetOutcom
 import { BODY_EXCERPT_CHARS } from '../domain/run.js';
 import type { EventBridgeTarget, LambdaTarget, SqsTarget } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
+import { awsFailure, notAllowed } from './aws-outcomes.js';
 import { callHttpTarget } from './http-target.js';
 import type { UrlGuard } from './url-guard.js';
 
@@ -59,15 +60,7 @@ export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
       return { kind: 'error', message: `a ${target.type} target is a long run: it is started, not called` };
     }
     const refusal = awsTargetRefusal(target, options.access);
-    if (refusal) {
-      return {
-        kind: 'rejected',
-        type: 'target_not_allowed',
-        message: refusal.message,
-        statusCode: null,
-        bodyExcerpt: null,
-      };
-    }
+    if (refusal) return notAllowed(refusal.message);
     const abortSignal = AbortSignal.timeout(target.timeoutSeconds * 1000);
     try {
       switch (target.type) {
@@ -79,7 +72,7 @@ export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
           return await putEvent(clients.eventBridge, target, abortSignal);
       }
     } catch (error) {
-      return awsFailure(error, target.timeoutSeconds);
+      return awsFailure(error, `no response within ${target.timeoutSeconds}s`);
     }
   };
 }
@@ -190,22 +183,4 @@ async function putEvent(
     };
   }
   return { kind: 'delivered', statusCode: null, bodyExcerpt: JSON.stringify({ eventId: entry.EventId }) };
-}
-
-/** An SDK failure: the timeout, an AWS error answer, or no answer at all. */
-function awsFailure(error: unknown, timeoutSeconds: number): TargetOutcome {
-  const err = error as Error & { $metadata?: { httpStatusCode?: number }; $fault?: string };
-  if (err.name === 'AbortError' || err.name === 'TimeoutError') {
-    return { kind: 'timeout', message: `no response within ${timeoutSeconds}s` };
-  }
-  if (err.$metadata?.httpStatusCode !== undefined) {
-    return {
-      kind: 'rejected',
-      type: 'aws_error',
-      message: `${err.name}: ${err.message}`.slice(0, 500),
-      statusCode: err.$metadata.httpStatusCode,
-      bodyExcerpt: null,
-    };
-  }
-  return { kind: 'error', message: `${err.name}: ${err.message}`.slice(0, 500) };
 }

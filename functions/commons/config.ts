@@ -194,6 +194,22 @@ const FIELDS: {
   },
 };
 
+/** What the functions that run and settle runs (the worker, the completion function) read. */
+const RUN_PATH_FIELDS = [
+  'jobsTableName',
+  'runsTableName',
+  'queueUrls',
+  'secretsKeyId',
+  'allowedTargetArns',
+  'protectedArns',
+  'allowedHttpHosts',
+  'sqsEndpoint',
+  'runRetentionDays',
+  'failureTopicArn',
+  'callbackBaseUrl',
+  'region',
+] as const satisfies readonly Field[];
+
 /** The settings of each function. */
 export const CONFIG_FIELDS = {
   Api: [
@@ -213,35 +229,9 @@ export const CONFIG_FIELDS = {
     'jwt',
     'region',
   ],
-  Worker: [
-    'jobsTableName',
-    'runsTableName',
-    'queueUrls',
-    'secretsKeyId',
-    'allowedTargetArns',
-    'protectedArns',
-    'allowedHttpHosts',
-    'sqsEndpoint',
-    'runRetentionDays',
-    'failureTopicArn',
-    'tenantRunsInProgress',
-    'callbackBaseUrl',
-    'region',
-  ],
-  Completion: [
-    'jobsTableName',
-    'runsTableName',
-    'queueUrls',
-    'secretsKeyId',
-    'allowedTargetArns',
-    'protectedArns',
-    'allowedHttpHosts',
-    'sqsEndpoint',
-    'runRetentionDays',
-    'failureTopicArn',
-    'callbackBaseUrl',
-    'region',
-  ],
+  Worker: [...RUN_PATH_FIELDS, 'tenantRunsInProgress'],
+  // Settles what the worker started: the worker's settings but fair share's.
+  Completion: RUN_PATH_FIELDS,
   DeadLetters: [
     'jobsTableName',
     'runsTableName',

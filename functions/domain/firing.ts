@@ -81,12 +81,22 @@ export const firing = {
   },
   /** An occurrence missed while the job was paused, run on resume with the occurrence's identity. */
   catchUp(job: FiringJob, scheduledAt: Date): FiringMessage {
+    return firing.occurrence(job, 'catch_up', scheduledAt);
+  },
+  /** An occurrence of the schedule, identified by its time: as Scheduler fires it, or on resume or backfill. */
+  occurrence(
+    job: FiringJob,
+    trigger: 'schedule' | 'catch_up' | 'backfill',
+    scheduledAt: Date,
+    e?: Extras,
+  ): FiringMessage {
     return {
       v: 1,
       tenantId: job.tenantId,
       jobId: job.id,
-      trigger: 'catch_up',
+      trigger,
       scheduledTime: scheduledAt.toISOString(),
+      ...extras(e),
     };
   },
   /** "Run now": its own run id, so it never takes the next occurrence's place (invariant 2). */
@@ -133,14 +143,7 @@ export const firing = {
   },
   /** An occurrence in a backfill's range, run with the occurrence's identity. */
   backfill(job: FiringJob, scheduledAt: Date, e?: Extras): FiringMessage {
-    return {
-      v: 1,
-      tenantId: job.tenantId,
-      jobId: job.id,
-      trigger: 'backfill',
-      scheduledTime: scheduledAt.toISOString(),
-      ...extras(e),
-    };
+    return firing.occurrence(job, 'backfill', scheduledAt, e);
   },
   /** Settle what a reported outcome or a cancel leaves to do for attempt `attempt` of a run. */
   settle(run: {

@@ -115,7 +115,11 @@ export function nextWatchAt(run: StoredRun): string {
 }
 
 /** What an ended long attempt was, for the run's attempt history. */
-export function longAttemptRecord(run: StoredRun, outcome: LongOutcome, finished: Date): AttemptRecord {
+export function longAttemptRecord(
+  run: StoredRun,
+  outcome: Pick<LongOutcome, 'error' | 'result'> & { status: AttemptRecord['status'] },
+  finished: Date,
+): AttemptRecord {
   const startedAt = run.long?.startedAt ?? run.startedAt ?? finished.toISOString();
   return {
     attempt: run.attempt,

@@ -259,14 +259,10 @@ export type ApiApp = ((event: APIGatewayProxyEvent) => Promise<APIGatewayProxyRe
 
 export function createApiApp(deps: ApiDeps): ApiApp {
   /** One more event against a tenant's limit, or 429 with Retry-After. */
-  const limit = async (tenantId: string, name: string, max: number, windowSeconds: number, what: string) => {
-    const taken = await deps.rateLimiter.take(tenantId, name, max, windowSeconds, deps.clock.now());
-    if (!taken.allowed) {
-      throw new QuotaExceededError(
-        `the tenant's limit of ${max} ${what} is reached`,
-        taken.retryAfterSeconds,
-      );
-    }
+  /** One more event against a limit (a tenant's, or an address's), or 429 with Retry-After. */
+  const limit = async (key: string, name: string, max: number, windowSeconds: number, refusal: string) => {
+    const taken = await deps.rateLimiter.take(key, name, max, windowSeconds, deps.clock.now());
+    if (!taken.allowed) throw new QuotaExceededError(refusal, taken.retryAfterSeconds);
   };
   const audit = (req: Request, action: string, target: string, details: Record<string, unknown> = {}) =>
     deps.audit.record(
@@ -284,22 +280,14 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     logger: deps.logger,
   };
   /** Callbacks carry no tenant until their token is checked: they are limited by address. */
-  const limitCallbacks = async (req: Request) => {
-    const ip = req.event.requestContext?.identity?.sourceIp ?? 'unknown';
-    const taken = await deps.rateLimiter.take(
+  const limitCallbacks = (req: Request) =>
+    limit(
       '_callbacks',
-      `ip#${ip}`,
+      `ip#${req.event.requestContext?.identity?.sourceIp ?? 'unknown'}`,
       CALLBACKS_PER_SECOND,
       1,
-      deps.clock.now(),
+      `at most ${CALLBACKS_PER_SECOND} callbacks per second from one address`,
     );
-    if (!taken.allowed) {
-      throw new QuotaExceededError(
-        `at most ${CALLBACKS_PER_SECOND} callbacks per second from one address`,
-        taken.retryAfterSeconds,
-      );
-    }
-  };
 
   // nextRunAt is computed and lastRun read (one single-item Query) as the job is shown, so
   // the worker writes nothing to the job per run and nextRunAt never shows a time past.
@@ -595,7 +583,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
             'requests',
             deps.limits.requestsPerSecond,
             1,
-            'API requests per second',
+            `the tenant's limit of ${deps.limits.requestsPerSecond} API requests per second is reached`,
           );
         }
         const params = parsePathParams(r.keys, match);

@@ -7,7 +7,7 @@
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
-import { startedAttempt, watchShardOf } from '../domain/long-run.js';
+import { longAttemptRecord, startedAttempt, watchShardOf } from '../domain/long-run.js';
 import type { Clock, FiringQueue, RunExpectation, RunRepository } from '../domain/ports.js';
 import { type AttemptRecord, type StoredRun, TERMINAL_STATUSES } from '../domain/run.js';
 import { transition } from '../domain/run-lifecycle.js';
@@ -43,23 +43,14 @@ export async function cancelRun(
       );
     }
     const now = deps.clock.now();
+    const error = { type: 'cancelled', message: `cancelled by ${by}` };
     const attempts: AttemptRecord[] = [...(run.attempts ?? [])];
-    if (out && run.long) {
-      const startedAt = run.long.startedAt;
-      attempts.push({
-        attempt: run.attempt,
-        status: 'cancelled',
-        startedAt,
-        finishedAt: now.toISOString(),
-        durationMs: Math.max(0, now.getTime() - Date.parse(startedAt)),
-        statusCode: null,
-        error: { type: 'cancelled', message: `cancelled by ${by}` },
-      });
-    }
+    // A long attempt that was out ends with the run; a queued run has no attempt in progress.
+    if (out) attempts.push(longAttemptRecord(run, { status: 'cancelled', error, result: {} }, now));
     const cancelled = transition(run, 'cancel', {
       finishedAt: now.toISOString(),
       durationMs: run.startedAt ? Math.max(0, now.getTime() - Date.parse(run.startedAt)) : null,
-      error: { type: 'cancelled', message: `cancelled by ${by}` },
+      error,
       cancelledBy: by,
       nextAttemptAt: null,
       attempts,

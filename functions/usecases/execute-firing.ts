@@ -33,7 +33,7 @@ import {
 import { isLongTarget, type LongTarget } from '../domain/target.js';
 import { triggerDependents } from './dependencies.js';
 import { type LongRunParts, settleFromMessage, startLongAttempt } from './long-runs.js';
-import { continueBackfill, ended, wakeBuffered } from './run-ending.js';
+import { afterEnded, continueBackfill, ended, wakeBuffered } from './run-ending.js';
 
 export interface ExecuteDeps {
   jobs: JobRepository;
@@ -488,16 +488,12 @@ async function finish(
     deps.logger.warn('run outcome not recorded: claim was taken over', log);
     return { result: 'done', detail: 'claim lost' };
   }
-  await ended(deps, job, finalRun);
   const finished = { ...log, status: run.status, attempt: run.attempt, durationMs: run.durationMs };
   // A success is in the run record and the metrics already; a log line per success would
   // be most of the log bill (about 550 bytes a run), so it is a debug line.
   if (run.status === 'succeeded') deps.logger.debug?.('run finished', finished);
   else deps.logger.info('run finished', finished);
-  if (finalRun.status === 'succeeded' && finalRun.finishedAt) {
-    await triggerDependents(deps, run.tenantId, run.jobId, finalRun.finishedAt, job.hasDependents);
-  }
-  if (finalRun.trigger === 'backfill') await continueBackfill(deps, job, finalRun);
+  await afterEnded(deps, job, finalRun);
   return { result: 'done', detail: run.status, run: finalRun };
 }
 

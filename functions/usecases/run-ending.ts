@@ -55,6 +55,11 @@ export async function afterFinal(deps: EndingDeps, job: StoredJob, run: StoredRu
     await deps.runs.releaseLock(run.tenantId, run.jobId, run.id);
     await wakeBuffered(deps, job);
   }
+  await afterEnded(deps, job, run);
+}
+
+/** What follows any recorded final status, lock aside: the count, a failure announced, dependents, backfill. */
+export async function afterEnded(deps: EndingDeps, job: StoredJob, run: StoredRun): Promise<void> {
   await ended(deps, job, run);
   if (run.status === 'succeeded' && run.finishedAt) {
     await triggerDependents(deps, run.tenantId, run.jobId, run.finishedAt, job.hasDependents);
@@ -95,12 +100,7 @@ export async function wakeBuffered(
       ? firing.manual(job, run.id, at)
       : run.trigger === 'dependency'
         ? firing.dependency(job, run.id, run.scheduledAt)
-        : run.trigger === 'backfill'
-          ? firing.backfill(job, at)
-          : {
-              ...firing.catchUp(job, at),
-              trigger: run.trigger === 'catch_up' ? ('catch_up' as const) : ('schedule' as const),
-            };
+        : firing.occurrence(job, run.trigger === 'retry' ? 'schedule' : run.trigger, at);
   // Delayed (to now): a firing that waited its turn is not a backlog to catch up on.
   await deps.queue.send(job.priority, firing.delayed(message, deps.clock.now()));
 }
