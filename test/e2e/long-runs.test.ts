@@ -6,10 +6,11 @@
  * the firing ledger checks after every test that each firing ended as exactly one run.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { scheduledRunId } from '../../functions/domain/run.js';
 import { createWorkerHandler } from '../../functions/handlers/worker.js';
-import { LOCAL_REGION } from '../../local/dynamodb-local.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/dynamodb-local.js';
 import { LOCAL_ACCOUNT, type LocalRuntime } from '../../local/runtime.js';
 import { pollOnce } from '../../local/sqs-poller.js';
 import type { ApiClient, Job } from '../support/api.js';
@@ -305,6 +306,77 @@ describe('a container command (ECS)', () => {
     });
     await fireAndComplete();
     expect(await runOf(job.id, scheduledRunId(clock.after(HOUR)))).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('runs a task definition registered locally, and shows where its awslogs output goes', async () => {
+    const ecs = new ECSClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: runtime.endpoints.ecs,
+    });
+    const registered = await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'report',
+        containerDefinitions: [
+          {
+            name: 'app',
+            image: 'report:latest',
+            command: node('process.exit(0)'),
+            logConfiguration: {
+              logDriver: 'awslogs',
+              options: {
+                'awslogs-group': '/ecs/report',
+                'awslogs-region': LOCAL_REGION,
+                'awslogs-stream-prefix': 'report',
+              },
+            },
+          },
+        ],
+      }),
+    );
+    ecs.destroy();
+    // No overrides: the command is the task definition's own.
+    const job = await create({
+      schedule: hourly,
+      target: { type: 'ecs', cluster, taskDefinition: registered.taskDefinition!.taskDefinitionArn! },
+    });
+    await fireAndComplete();
+    const run = await runOf(job.id, scheduledRunId(clock.after(HOUR)));
+    const taskId = run.result?.taskArn?.split('/').pop();
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      result: {
+        exitCode: 0,
+        logs: { group: '/ecs/report', region: LOCAL_REGION, stream: `report/app/${taskId}` },
+      },
+    });
+  });
+
+  it('is stopped and timed out at its deadline, and retried with a new task', async () => {
+    const job = await create({
+      schedule: hourly,
+      target: ecsTarget('setInterval(() => {}, 1000)', { runTimeoutSeconds: 60 }),
+      retryPolicy: { maxAttempts: 2, initialDelaySeconds: 1 },
+    });
+    await advance(HOUR);
+    const runId = scheduledRunId(clock.after(HOUR));
+    const first = (await runOf(job.id, runId)).result?.taskArn;
+    const stopped = runtime.nextCompletion();
+    await advance(61 * SECOND);
+    await stopped;
+    const waiting = await runOf(job.id, runId);
+    expect(waiting).toMatchObject({ status: 'queued', attempt: 1 });
+    expect(waiting.attempts[0]).toMatchObject({ status: 'timed_out', error: { type: 'timeout' } });
+    expect(runtime.ecs.tasks().find((t) => t.taskArn === first)?.lastStatus).toBe('STOPPED');
+
+    await advance(2 * SECOND);
+    const retried = await runOf(job.id, runId);
+    expect(retried).toMatchObject({ status: 'running', attempt: 2 });
+    expect(retried.result?.taskArn).not.toBe(first);
+    const second = runtime.nextCompletion();
+    expect((await api('POST', `/v1/jobs/${job.id}/runs/${runId}/cancel`)).status).toBe(202);
+    await runtime.drain();
+    await second;
   });
 
   it('is cancelled: the task is stopped and the run ends cancelled, not retried', async () => {
