@@ -29,7 +29,7 @@ import type {
   RunExpectation,
 } from '../domain/ports.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
-import type { LongAttempt, LongOutcome, StoredRun } from '../domain/run.js';
+import { type LongAttempt, type LongOutcome, type StoredRun, TERMINAL_STATUSES } from '../domain/run.js';
 import { attemptEvent, transition } from '../domain/run-lifecycle.js';
 import { heartbeatTimeoutOf, type LongTarget, runTimeoutOf } from '../domain/target.js';
 import { afterFinal, continueBackfill, type EndingDeps, ended, isExclusive } from './run-ending.js';
@@ -166,6 +166,11 @@ export async function startLongAttempt(
     const current = await deps.runs.get(run.tenantId, run.jobId, run.id);
     if (current?.status === 'running' && current.attempt === run.attempt && current.reported) {
       return { started: await settle(deps, job, { ...current, long }, current.reported) };
+    }
+    if (isExclusive(job) && (!current || TERMINAL_STATUSES.has(current.status))) {
+      // Settled meanwhile (a callback faster than our record): the lock taken to the deadline
+      // above is nobody's now.
+      await deps.runs.releaseLock(run.tenantId, run.jobId, run.id);
     }
     deps.logger.warn('long attempt started but not recorded: the claim was taken over', log);
     return { started: { result: 'done', detail: 'claim lost' } };
@@ -424,10 +429,14 @@ export async function completeFromEvent(
       outcome,
       deps.clock.now(),
     );
-    return {
-      result: 'done',
-      detail: written === 'ok' ? 'reported before its start was recorded' : 'already settled',
-    };
+    if (written !== 'ok') return { result: 'done', detail: 'already settled' };
+    // The worker settles it when its record of the start fails; if that record landed first,
+    // nobody else will: look again and settle it here.
+    const latest = await deps.runs.get(run.tenantId, run.jobId, run.id);
+    if (latest?.status === 'running' && startedAttempt(latest) && latest.reported) {
+      return settle(deps, await deps.jobs.get(run.tenantId, run.jobId), latest, latest.reported);
+    }
+    return { result: 'done', detail: 'reported before its start was recorded' };
   }
   if (run?.status !== 'running' || run.attempt !== pointer.attempt || run.long?.key !== key) {
     if (run?.long?.key === key && run.long.stop && run.status !== 'running') return watchRun(deps, pointer);

@@ -835,6 +835,48 @@ describe('watching a long attempt', () => {
   });
 });
 
+describe('a fast outcome racing the record of the start', () => {
+  it('frees the lock when the run was settled before its start was recorded (the settle message won)', async () => {
+    const w = workerWorld();
+    const job = w.jobs.seed(aJob({ target: callback(), overlapPolicy: 'skip' }));
+    // The target calls back before it answers, and the settle message is worked first.
+    w.long.targets.willStart(async ({ context }) => {
+      const token = context.callbackUrl.split('/v1/callbacks/')[1]!;
+      await reportOutcome(callbackDeps(w), token, { status: 'succeeded' });
+      expect(await executeFiring(w.deps, w.queue.takeOne())).toMatchObject({ detail: 'succeeded' });
+      return { kind: 'started', ref: null, result: { statusCode: 202, bodyExcerpt: 'accepted' } };
+    });
+    w.clock.set(at('10:00:02'));
+    expect(await executeFiring(w.deps, fired(job, '10:00:00'))).toMatchObject({ detail: 'claim lost' });
+    expect(w.runs.peek(TENANT, job.id, runIdAt('10:00:00'))).toMatchObject({ status: 'succeeded' });
+    // Not held to the deadline by a run that has ended: the next firing runs.
+    expect(w.runs.lockOf(TENANT, job.id)).toEqual({});
+  });
+
+  it('settles at once an event that came as the start was being recorded', async () => {
+    const { w, job, runId, key, run, ref } = await started();
+    const recorded = run();
+    // The completion function read the run just before the worker recorded the start.
+    const stale = { ...recorded };
+    delete stale.long;
+    let reads = 0;
+    const runs = Object.assign(Object.create(w.runs), {
+      get: async (...args: Parameters<typeof w.runs.get>) => (reads++ === 0 ? stale : w.runs.get(...args)),
+    });
+    const deps = { ...w.deps, runs };
+    expect(
+      await completeFromEvent(deps, key, succeededOutcome({ exitCode: 0, taskArn: ref! })),
+    ).toMatchObject({
+      detail: 'succeeded',
+    });
+    expect(w.runs.peek(TENANT, job.id, runId)).toMatchObject({
+      status: 'succeeded',
+      result: { exitCode: 0 },
+    });
+    expect(w.runs.peek(TENANT, job.id, runId)).not.toHaveProperty('watchAt');
+  });
+});
+
 describe('a worker that stopped between starting an attempt and recording it', () => {
   it('is resumed on the same attempt: the start is made with the same key and finds its task', async () => {
     const w = workerWorld();
