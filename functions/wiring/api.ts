@@ -87,7 +87,8 @@ export function wireApi(config: ApiConfig, clients: ApiClients, platform: Platfo
         );
       },
     },
-    authenticate: createAuthenticator(apiKeys, config.jwt),
+    // The failure limiter and tokens' time claims go by the platform's clock (an injected one locally).
+    authenticate: createAuthenticator(apiKeys, config.jwt, { now: () => clock.now().getTime() }),
     apiKeys,
     audit: new AuditLog(db, config.jobsTableName),
     rateLimiter,

@@ -80,14 +80,15 @@ afterAll(async () => {
 });
 
 /** A token from the local issuer; `claims` override the defaults of a valid operator token of tenant dev. */
-async function token(claims: JWTPayload = {}, options: { issuer?: string; expiresIn?: string } = {}) {
-  // jose checks expiry against the real clock.
+async function token(claims: JWTPayload = {}, options: { issuer?: string; expiresInSeconds?: number } = {}) {
+  // Issued at the runtime's clock, which the API checks times against.
+  const now = Math.floor(clock.now().getTime() / 1000);
   return new SignJWT({ 'custom:tenant': 'dev', 'cognito:groups': ['operator'], aud: AUDIENCE, ...claims })
     .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
     .setIssuer(options.issuer ?? issuer)
     .setSubject('user-123')
-    .setIssuedAt()
-    .setExpirationTime(options.expiresIn ?? '5m')
+    .setIssuedAt(now)
+    .setExpirationTime(now + (options.expiresInSeconds ?? 300))
     .sign(privateKey);
 }
 
@@ -177,7 +178,7 @@ describe('authentication', () => {
     expect((await asUser(await token())).status).toBe(200);
     expect((await asUser(await token({}, { issuer: 'https://evil.example.com' }))).status).toBe(401);
     expect((await asUser(await token({ aud: 'another-app' }))).status).toBe(401);
-    expect((await asUser(await token({}, { expiresIn: '-1m' }))).status).toBe(401);
+    expect((await asUser(await token({}, { expiresInSeconds: -60 }))).status).toBe(401);
     const valid = await token();
     const [header, payload] = valid.split('.');
     const forged = Buffer.from(
