@@ -1,5 +1,6 @@
 /** API Lambda entry: API Gateway REST proxy events -> job API. */
 
+import { fileURLToPath } from 'node:url';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -11,11 +12,13 @@ import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
 import { traced, tracer } from './commons/tracer.js';
 import { createApiHandler } from './handlers/api.js';
+import { readConsoleFiles } from './http/console.js';
 import { wireApi } from './wiring/api.js';
 
+const config = loadConfig('Api');
 const app = createApiHandler(
   wireApi(
-    loadConfig('Api'),
+    config,
     {
       db: traced(createDocumentClient()),
       scheduler: traced(createSchedulerClient()),
@@ -24,6 +27,14 @@ const app = createApiHandler(
     },
     { clock: systemClock, logger },
   ),
+  {
+    // Bundled beside this file by the stack (console/build.ts --out <bundle>/console).
+    files: readConsoleFiles(fileURLToPath(new URL('./console', import.meta.url))),
+    cognito:
+      config.consoleSignInDomain && config.jwt
+        ? { domain: config.consoleSignInDomain, clientId: config.jwt.audience, region: config.region }
+        : null,
+  },
 );
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()

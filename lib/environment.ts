@@ -52,6 +52,11 @@ export const ENV = {
   jwtJwksUri: 'JWT_JWKS_URI',
   jwtTenantClaim: 'JWT_TENANT_CLAIM',
   jwtRoleClaim: 'JWT_ROLE_CLAIM',
+  /**
+   * The user pool's hosted sign-in (`https://<prefix>.auth.<region>.amazoncognito.com`) the
+   * web console offers besides API keys; the app client is JWT_AUDIENCE.
+   */
+  consoleSignInDomain: 'CONSOLE_SIGN_IN_DOMAIN',
   /** Set by Lambda itself. */
   region: 'AWS_REGION',
 } as const;
@@ -89,7 +94,14 @@ const jwt = ['jwtIssuer', 'jwtAudience', 'jwtJwksUri', 'jwtTenantClaim', 'jwtRol
 export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
   Api: {
     required: ['jobsTable', 'runsTable', ...schedules, ...queueUrls, 'secretsKey', ...targets],
-    optional: ['sqsEndpoint', 'runRetentionDays', ...tenantApiLimits, ...jwt, 'region'],
+    optional: [
+      'sqsEndpoint',
+      'runRetentionDays',
+      ...tenantApiLimits,
+      ...jwt,
+      'consoleSignInDomain',
+      'region',
+    ],
   },
   Worker: {
     required: runPath,

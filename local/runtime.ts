@@ -17,7 +17,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import type { JwtConfig } from '../functions/adapters/authenticator.js';
 import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
-import { InMemoryRunMetrics } from '../functions/adapters/run-metrics.js';
+import { InMemoryRunMetrics, type RunEndedReport } from '../functions/adapters/run-metrics.js';
 import { createDocumentClient, createSqsClient } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
 import { type Config, environmentFor, loadConfig, type TenantLimits } from '../functions/commons/config.js';
@@ -96,6 +96,8 @@ export interface LocalRuntimeOptions {
   containerOutput?: (line: string) => void;
   /** How long a stopped local task gets between SIGTERM and SIGKILL. Default 30 s, as ECS. */
   taskStopTimeoutMs?: number;
+  /** Told of each run as it reaches its final status (`npm start` prints a line for each). */
+  onRunEnded?: (run: RunEndedReport) => void;
 }
 
 /** Parts a test may swap in when it builds services on a runtime's resources. */
@@ -193,7 +195,7 @@ export const DEV_TENANT = 'dev';
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const faults: LocalRuntime['faults'] = { firingCopies: 1 };
   const firings: LocalRuntime['firings'] = [];
-  const runMetrics = new InMemoryRunMetrics();
+  const runMetrics = new InMemoryRunMetrics(options.onRunEnded);
   const recordFiring = (input: string) => {
     try {
       const { tenantId, jobId, scheduledTime } = JSON.parse(input);
@@ -464,7 +466,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       { tenantId: DEV_TENANT, name: 'local development', role: 'admin', createdBy: 'npm start' },
       clock.now(),
     );
-    const api = await startApiGateway(createApiHandler(services.api), apiPort);
+    const api = await startApiGateway(
+      createApiHandler(services.api, {
+        // Built in memory when first asked for, so runtimes that never show it pay nothing.
+        files: async () => (await import('../console/build.js')).buildConsole(),
+        cognito: null,
+      }),
+      apiPort,
+    );
     stops.push(
       () =>
         new Promise<void>((resolve) => {

@@ -3,6 +3,9 @@
  * port; ALLOWED_HTTP_HOSTS replaces the local HTTP target allowlist (LOCAL_HTTP_TARGETS).
  */
 import { createServer } from 'node:http';
+import { styleText } from 'node:util';
+import { duration } from '../client/fire-times.js';
+import type { RunEndedReport } from '../functions/adapters/run-metrics.js';
 import { allowedHttpHosts } from '../functions/commons/config.js';
 import { LOCAL_HTTP_TARGETS, startLocalRuntime } from './runtime.js';
 
@@ -25,10 +28,30 @@ try {
   process.exit(2);
 }
 
+const STATUS_COLOURS: Record<string, Parameters<typeof styleText>[0]> = {
+  succeeded: 'green',
+  failed: 'red',
+  timed_out: 'red',
+  cancelled: 'yellow',
+  skipped: 'gray',
+  missed: 'yellow',
+};
+
+/** One line per run as it ends: when, status, job, run id, how long it took. */
+function printRunEnded(run: RunEndedReport): void {
+  const time = new Date().toTimeString().slice(0, 8);
+  // styleText leaves the text plain when stdout is not a terminal, or NO_COLOR is set.
+  const status = styleText(STATUS_COLOURS[run.status] ?? 'white', run.status.padEnd(9));
+  const tenant = run.tenantId === 'dev' ? '' : `  (tenant ${run.tenantId})`;
+  console.log(`${time}  run ${status}  ${run.jobName}  ${run.runId}  ${duration(run.durationMs)}${tenant}`);
+}
+
 console.log('Starting Sundial locally: DynamoDB Local, fauxqs (SQS), Scheduler emulator, API, worker…');
 const runtime = await startLocalRuntime({
   port,
-  logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO',
+  // Warnings and errors only: each run's end is the one line per run below (LOG_LEVEL=INFO for all).
+  logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN',
+  onRunEnded: printRunEnded,
   allowedHttpHosts: allowedHosts,
   ...(process.env.SUNDIAL_DATA_DIR ? { dbPath: process.env.SUNDIAL_DATA_DIR } : {}),
 });
@@ -84,6 +107,7 @@ const api = runtime.apiUrl;
 console.log(`
 Sundial is running.
 
+  Console    ${api}/console/   (sign in with the dev key below)
   API        ${api}/v1   (OpenAPI: ${api}/v1/openapi.json)
   DynamoDB   ${runtime.endpoints.dynamodb}
   SQS        ${runtime.endpoints.sqs}
@@ -102,8 +126,8 @@ Sundial is running.
 
 Try it — a job that calls the echo endpoint every minute:
 
-  export SUNDIAL_KEY=${runtime.devApiKey}
-  curl -s -X POST ${api}/v1/jobs -H "authorization: Bearer $SUNDIAL_KEY" -H 'content-type: application/json' -d '{
+  export SUNDIAL_URL=${api} SUNDIAL_API_KEY=${runtime.devApiKey}
+  curl -s -X POST ${api}/v1/jobs -H "authorization: Bearer $SUNDIAL_API_KEY" -H 'content-type: application/json' -d '{
     "name": "hello",
     "schedule": { "expression": "rate(1 minute)" },
     "target": { "type": "http", "url": "${echoUrl ?? 'http://localhost:8080'}/hello", "method": "GET" }
@@ -111,14 +135,16 @@ Try it — a job that calls the echo endpoint every minute:
 
 A long run — a container command, tracked to its exit (run it now with POST …/runs):
 
-  curl -s -X POST ${api}/v1/jobs -H "authorization: Bearer $SUNDIAL_KEY" -H 'content-type: application/json' -d '{
+  curl -s -X POST ${api}/v1/jobs -H "authorization: Bearer $SUNDIAL_API_KEY" -H 'content-type: application/json' -d '{
     "name": "container",
     "target": { "type": "ecs", "cluster": "${localArn('ecs', 'cluster/local')}",
       "taskDefinition": "${localArn('ecs', 'task-definition/local:1')}",
       "containerOverrides": [{ "name": "main", "command": ["sh", "-c", "echo working; sleep 5; echo done"] }] }
   }'
 
-Press Ctrl-C to stop.
+The CLI, with the two variables above:  npx sundial jobs list   (npx sundial --help)
+
+Each run prints one line below as it ends. Press Ctrl-C to stop.
 `);
 
 let stopping = false;

@@ -6,7 +6,7 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { OVERDUE_RUNS_METRIC, type Priority } from '../../lib/definitions.js';
-import type { EndedStatus, RunMetrics } from '../domain/ports.js';
+import type { EndedRun, EndedStatus, RunMetrics } from '../domain/ports.js';
 
 export { METRICS_NAMESPACE } from '../../lib/definitions.js';
 
@@ -66,6 +66,12 @@ export class PowertoolsRunMetrics implements RunMetrics {
   }
 }
 
+/** A run that ended, as the local runtime reports it. */
+export interface RunEndedReport extends EndedRun {
+  status: EndedStatus;
+  durationMs: number | null;
+}
+
 /** Counts kept in memory: what the local runtime reports, and what tests read. */
 export class InMemoryRunMetrics implements RunMetrics {
   readonly counts: Record<string, number> = {};
@@ -73,10 +79,14 @@ export class InMemoryRunMetrics implements RunMetrics {
   /** Durations of ended runs, by status. */
   readonly durationsMs: { status: EndedStatus; durationMs: number }[] = [];
 
-  ended(status: EndedStatus, priority: Priority, durationMs: number | null = null): void {
+  /** `onEnded`: told of each run that ends (the local runtime prints a line per run). */
+  constructor(private readonly onEnded?: (ended: RunEndedReport) => void) {}
+
+  ended(status: EndedStatus, priority: Priority, durationMs: number | null = null, run?: EndedRun): void {
     const key = `${RUN_STATUS_METRICS[status]}/${priority}`;
     this.counts[key] = (this.counts[key] ?? 0) + 1;
     if (durationMs !== null) this.durationsMs.push({ status, durationMs });
+    if (run && this.onEnded) this.onEnded({ ...run, status, durationMs });
   }
 
   overdue(count: number): void {

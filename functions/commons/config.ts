@@ -86,6 +86,8 @@ export interface Config {
   jwt?: JwtConfig;
   /** SNS topic told of every final run failure; none when unset. */
   failureTopicArn?: string;
+  /** The hosted sign-in the console offers (with `jwt`'s audience as its client); none when unset. */
+  consoleSignInDomain?: string;
 }
 
 type Field = keyof Config;
@@ -182,6 +184,17 @@ const FIELDS: {
     },
   },
   failureTopicArn: { keys: ['failureTopic'], parse: (read) => read('failureTopic') || undefined },
+  consoleSignInDomain: {
+    keys: ['consoleSignInDomain'],
+    parse: (read) => {
+      const value = read('consoleSignInDomain');
+      if (!value) return undefined;
+      if (!/^https:\/\/[a-z0-9.-]+$/.test(value)) {
+        throw new ConfigurationError(`${ENV.consoleSignInDomain} must be an https:// origin, got "${value}"`);
+      }
+      return value;
+    },
+  },
   callbackBaseUrl: {
     keys: ['callbackBaseUrl'],
     parse: (read) => {
@@ -227,6 +240,7 @@ export const CONFIG_FIELDS = {
     'runRetentionDays',
     'limits',
     'jwt',
+    'consoleSignInDomain',
     'region',
   ],
   Worker: [...RUN_PATH_FIELDS, 'tenantRunsInProgress'],

@@ -412,10 +412,18 @@ export interface FairShare {
 export const ENDED_STATUSES = ['succeeded', 'failed', 'timed_out', 'skipped', 'missed', 'cancelled'] as const;
 export type EndedStatus = (typeof ENDED_STATUSES)[number];
 
+/** Which run ended, for reports that name it (the local runtime's console lines). */
+export interface EndedRun {
+  tenantId: string;
+  jobId: string;
+  jobName: string;
+  runId: string;
+}
+
 /** What the worker reports about runs (CloudWatch metrics on AWS). */
 export interface RunMetrics {
   /** A run reached a final status. */
-  ended(status: EndedStatus, priority: Priority, durationMs: number | null): void;
+  ended(status: EndedStatus, priority: Priority, durationMs: number | null, run?: EndedRun): void;
   /** A scheduled run started `lagMs` after its scheduled time. */
   started(priority: Priority, lagMs: number): void;
   /** A message on a queue was not Sundial's (invariant 8): dropped, never run. */

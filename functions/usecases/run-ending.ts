@@ -38,7 +38,14 @@ const isEnded = (status: string): status is EndedStatus =>
  * record is the history, and the API reads a job's last run from it.
  */
 export async function ended(deps: EndingDeps, job: StoredJob, run: StoredRun): Promise<void> {
-  if (isEnded(run.status)) deps.metrics?.ended(run.status, job.priority, run.durationMs);
+  if (isEnded(run.status)) {
+    deps.metrics?.ended(run.status, job.priority, run.durationMs, {
+      tenantId: run.tenantId,
+      jobId: run.jobId,
+      jobName: job.name,
+      runId: run.id,
+    });
+  }
   if (deps.notifier && FAILED_STATUSES.has(run.status)) {
     await deps.notifier.runFailed(job, toPublicRun(run));
   }

@@ -2,14 +2,23 @@
  * The REST API: API Gateway in front of the api function, and who may call it (a Cognito
  * user pool, unless the operator brings an OIDC issuer; API keys are checked by the api).
  */
-import { CfnOutput, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   LambdaRestApi,
   LogGroupLogDestination,
   MethodLoggingLevel,
 } from 'aws-cdk-lib/aws-apigateway';
-import { ClientAttributes, Mfa, StringAttribute, UserPool, UserPoolGroup } from 'aws-cdk-lib/aws-cognito';
+import {
+  ClientAttributes,
+  Mfa,
+  OAuthScope,
+  StringAttribute,
+  UserPool,
+  UserPoolClientIdentityProvider,
+  type UserPoolDomain,
+  UserPoolGroup,
+} from 'aws-cdk-lib/aws-cognito';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -42,13 +51,17 @@ export class Api extends StackPart {
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
     const { stage, removalPolicy, data } = props;
-    const jwt = props.jwt ?? this.userPool(stage, removalPolicy);
+    const pool = props.jwt ? undefined : this.userPool(stage, removalPolicy);
 
     this.handler = new SundialFunction(this, 'Api', {
       entry: 'functions/api.ts',
-      description: 'Sundial job API',
+      description: 'Sundial job API and web console',
       timeout: Duration.seconds(29),
       stage,
+      // The console's files go beside the handler, which serves them under /console/.
+      afterBundling: (inputDir, outputDir) => [
+        `cd "${inputDir}" && node_modules/.bin/tsx console/build.ts --out "${outputDir}/console"`,
+      ],
     });
     this.function = this.handler.function;
     this.handler
@@ -69,12 +82,7 @@ export class Api extends StackPart {
       .setEnv('protectedArns', data.protectedArnsJson())
       .setEnv('allowedHttpHosts', props.allowedHttpHosts.join(','))
       .setEnv('runRetentionDays', String(props.runRetentionDays))
-      .setEnvWhereRead(props.tenantLimits)
-      .setEnv('jwtIssuer', jwt.issuer)
-      .setEnv('jwtAudience', jwt.audience);
-    if (jwt.jwksUri) this.handler.setEnv('jwtJwksUri', jwt.jwksUri);
-    if (jwt.tenantClaim) this.handler.setEnv('jwtTenantClaim', jwt.tenantClaim);
-    if (jwt.roleClaim) this.handler.setEnv('jwtRoleClaim', jwt.roleClaim);
+      .setEnvWhereRead(props.tenantLimits);
     // Redrive updates the dead-letter records.
     data.grantRuns('dynamodb:UpdateItem')(this.function);
 
@@ -103,6 +111,20 @@ export class Api extends StackPart {
       value: this.restApi.url,
       description: 'Base URL; the API lives under /v1',
     });
+
+    // Made of the API's id, not of `restApi.url`: the stage depends on the function, whose
+    // environment names the user pool client, whose callback is this URL.
+    const consoleUrl = `https://${this.restApi.restApiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${stage}/console/`;
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: consoleUrl,
+      description: 'The web console (sign in with an API key or a user of the pool)',
+    });
+    const jwt = props.jwt ?? this.userPoolClient(pool!, consoleUrl);
+    this.handler.setEnv('jwtIssuer', jwt.issuer).setEnv('jwtAudience', jwt.audience);
+    if (jwt.jwksUri) this.handler.setEnv('jwtJwksUri', jwt.jwksUri);
+    if (jwt.tenantClaim) this.handler.setEnv('jwtTenantClaim', jwt.tenantClaim);
+    if (jwt.roleClaim) this.handler.setEnv('jwtRoleClaim', jwt.roleClaim);
+    if (pool) this.handler.setEnv('consoleSignInDomain', pool.domain.baseUrl());
   }
 
   /**
@@ -110,7 +132,7 @@ export class Api extends StackPart {
    * a group per role, and a tenant attribute only an administrator can set (the app client
    * may not write it, so a user cannot move to another tenant).
    */
-  private userPool(stage: Stage, removalPolicy: RemovalPolicy): JwtContext {
+  private userPool(stage: Stage, removalPolicy: RemovalPolicy): { pool: UserPool; domain: UserPoolDomain } {
     const pool = new UserPool(this, 'Users', {
       userPoolName: `sundial-${stage}`,
       selfSignUpEnabled: false,
@@ -135,9 +157,29 @@ export class Api extends StackPart {
         description: `Sundial ${role}s`,
       });
     }
+    // The hosted sign-in the console sends users to (MFA included); the prefix is unique
+    // per account and stage, as Cognito's domain prefixes must be per region.
+    const domain = pool.addDomain('SignIn', {
+      cognitoDomain: { domainPrefix: `sundial-${stage}-${Aws.ACCOUNT_ID}` },
+    });
+    return { pool, domain };
+  }
+
+  /**
+   * The app client for the CLI and SDKs (SRP) and the console: authorization code with PKCE
+   * (no client secret: it runs in a browser), back to the console's URL only.
+   */
+  private userPoolClient({ pool }: { pool: UserPool }, consoleUrl: string): JwtContext {
     const client = pool.addClient('ApiClient', {
       authFlows: { userSrp: true },
       generateSecret: false,
+      oAuth: {
+        flows: { authorizationCodeGrant: true },
+        scopes: [OAuthScope.OPENID, OAuthScope.EMAIL],
+        callbackUrls: [consoleUrl],
+        logoutUrls: [consoleUrl],
+      },
+      supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
       readAttributes: new ClientAttributes()
         .withStandardAttributes({ email: true, emailVerified: true })
         .withCustomAttributes('tenant'),

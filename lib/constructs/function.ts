@@ -18,6 +18,8 @@ export interface SundialFunctionProps {
   stage: Stage;
   /** X-Ray active tracing (default). Off: Lambda passes an upstream decision through and Powertools Tracer is disabled. */
   tracing?: boolean;
+  /** Shell commands run after bundling, to add files to the package (e.g. the console's). */
+  afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 /**
@@ -110,6 +112,15 @@ export class SundialFunction extends Construct {
         mainFields: [...BUNDLE_MAIN_FIELDS],
         forceDockerBundling: false,
         banner: ESM_REQUIRE_BANNER,
+        ...(props.afterBundling
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: props.afterBundling,
+              },
+            }
+          : {}),
       },
     });
     // Checked when the app is synthesized, after every part has bound what it binds.

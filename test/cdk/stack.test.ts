@@ -144,10 +144,13 @@ const matchesArn = (pattern: string, arn: string) =>
 /** Extra stacks skip esbuild bundling (the main template bundles for real), keeping the suite fast. */
 const unbundledApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 
+let assemblyDir: string;
+
 beforeAll(() => {
   const app = new App();
   const stack = new SundialStack(app, 'Sundial-test', { stage: 'dev' });
   template = Template.fromStack(stack);
+  assemblyDir = app.outdir;
   resources = template.toJSON().Resources as Record<string, Resource>;
 });
 
@@ -355,7 +358,7 @@ describe('functions', () => {
       return (resources[fn]!.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     };
     const workerRole = roleOf((d) => d.startsWith('Sundial worker'));
-    const apiRole = roleOf((d) => d === 'Sundial job API');
+    const apiRole = roleOf((d) => d === 'Sundial job API and web console');
     const completionRole = roleOf((d) => d.startsWith('Sundial completion'));
     const senders = ofType('AWS::IAM::Policy').filter(([, p]) =>
       (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some((s) =>
@@ -751,7 +754,11 @@ describe('function environments (lib/environment.ts)', () => {
   });
 
   it('passes each optional setting to exactly the functions that read it', () => {
-    const settable = (Object.keys(ENV) as EnvKey[]).filter((k) => k !== 'region' && k !== 'sqsEndpoint');
+    // The console's sign-in domain comes with the stack's own user pool, which `full` (an
+    // external issuer) has not; the identity tests check it.
+    const settable = (Object.keys(ENV) as EnvKey[]).filter(
+      (k) => k !== 'region' && k !== 'sqsEndpoint' && k !== 'consoleSignInDomain',
+    );
     for (const key of settable) {
       const holders = FUNCTION_IDS.filter((id) => ENV[key] in environmentIn(full, id));
       expect(holders, key).toEqual(readersOf(key));
@@ -887,7 +894,10 @@ describe('the split into parts (lib/constructs)', () => {
 
 describe('API', () => {
   it('proxies every request to the api function, with access logs and throttling', () => {
-    const api = logicalIdOf('AWS::Lambda::Function', (r) => r.Properties.Description === 'Sundial job API');
+    const api = logicalIdOf(
+      'AWS::Lambda::Function',
+      (r) => r.Properties.Description === 'Sundial job API and web console',
+    );
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'ANY',
       Integration: Match.objectLike({
@@ -904,6 +914,16 @@ describe('API', () => {
       MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 })],
     });
     template.hasOutput('ApiUrl', {});
+  });
+
+  it("packages the web console's files beside the api function's handler, which serves them", () => {
+    const code = resources[sundialFunction('Api')]!.Properties.Code as { S3Key: string };
+    const bundle = join(assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+    const index = readFileSync(join(bundle, 'console', 'index.html'), 'utf8');
+    expect(index).toContain('<html');
+    // Assets are referred to relatively: the console lives below the stage (/dev/console/).
+    for (const [, src] of index.matchAll(/(?:src|href)="([^"]+)"/g)) expect(src).not.toMatch(/^(\/|https?:)/);
+    expect(readFileSync(join(bundle, 'console', 'app.js'), 'utf8').length).toBeGreaterThan(1000);
   });
 });
 
@@ -928,6 +948,28 @@ describe('identity', () => {
     template.hasOutput('UserPoolClientId', {});
   });
 
+  it('signs the console in through the pool: a hosted domain, authorization code with PKCE back to ConsoleUrl only', () => {
+    const consoleUrl = template.toJSON().Outputs.ConsoleUrl.Value;
+    // https://<rest api id>.execute-api.<region>.<suffix>/dev/console/
+    expect(JSON.stringify(consoleUrl)).toContain('execute-api.');
+    expect(JSON.stringify(consoleUrl)).toContain('/dev/console/');
+    expect(JSON.stringify(consoleUrl)).toContain('"Ref":"RestApi0C43BF4B"');
+    const [, client] = ofType('AWS::Cognito::UserPoolClient')[0]!;
+    expect(client.Properties).toMatchObject({
+      GenerateSecret: false,
+      AllowedOAuthFlows: ['code'],
+      AllowedOAuthFlowsUserPoolClient: true,
+      AllowedOAuthScopes: expect.arrayContaining(['openid', 'email']),
+      CallbackURLs: [consoleUrl],
+      LogoutURLs: [consoleUrl],
+      SupportedIdentityProviders: ['COGNITO'],
+    });
+    const [domainId, domain] = ofType('AWS::Cognito::UserPoolDomain')[0]!;
+    expect(JSON.stringify(domain.Properties.Domain)).toContain('sundial-dev-');
+    // The api function tells the console where that sign-in is.
+    expect(JSON.stringify(environmentIn(template, 'Api')[ENV.consoleSignInDomain])).toContain(domainId);
+  });
+
   it('accepts an external OIDC issuer instead, and then makes no user pool', () => {
     const external = Template.fromStack(
       new SundialStack(unbundledApp(), 'Sundial-oidc', {
@@ -936,6 +978,9 @@ describe('identity', () => {
       }),
     );
     external.resourceCountIs('AWS::Cognito::UserPool', 0);
+    // The console then signs in with API keys only.
+    expect(environmentIn(external, 'Api')[ENV.consoleSignInDomain]).toBeUndefined();
+    expect(external.toJSON().Outputs.ConsoleUrl).toBeDefined();
     expect(environmentIn(external, 'Api')).toMatchObject({
       [ENV.jwtIssuer]: 'https://login.example.com/',
       [ENV.jwtAudience]: 'sundial',

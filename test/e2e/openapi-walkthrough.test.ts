@@ -8,8 +8,8 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { components } from '../../client/schema.js';
 import type { LocalRuntime } from '../../local/runtime.js';
-import type { components } from '../generated/openapi.js';
 import type * as Support from '../support/api.js';
 import { SECOND, TestClock } from '../support/clock.js';
 import { type ManualSuite, RecordingTarget, settleFile, settleTest, startManualSuite } from './support.js';

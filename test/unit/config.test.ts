@@ -59,6 +59,7 @@ const VALUES: Record<EnvKey, string> = {
   jwtJwksUri: 'https://issuer.example.com/keys',
   jwtTenantClaim: 'org',
   jwtRoleClaim: 'sundial_role',
+  consoleSignInDomain: 'https://sundial-prod.auth.eu-west-1.amazoncognito.com',
   region: REGION,
 };
 
@@ -188,8 +189,12 @@ describe('the settings, parsed', () => {
         tenantClaim: VALUES.jwtTenantClaim,
         roleClaim: VALUES.jwtRoleClaim,
       },
+      consoleSignInDomain: VALUES.consoleSignInDomain,
       region: REGION,
     });
+    expect(() =>
+      loadConfig('Api', { ...fullEnvironment('Api'), CONSOLE_SIGN_IN_DOMAIN: 'http://evil.example.com/x' }),
+    ).toThrow(/CONSOLE_SIGN_IN_DOMAIN must be an https:\/\/ origin/);
     const worker = loadConfig('Worker', fullEnvironment('Worker'));
     expect(worker.failureTopicArn).toBe(VALUES.failureTopic);
     expect(worker.tenantRunsInProgress).toBe(3);
