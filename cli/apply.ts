@@ -111,6 +111,11 @@ export function prepare(
   const keyFile = new Map<string, string>();
   for (const { file, document } of sources) {
     const jobs = document && typeof document === 'object' ? (document as { jobs?: unknown }).jobs : undefined;
+    if (document && typeof document === 'object' && !Array.isArray(document)) {
+      for (const extra of Object.keys(document).filter((k) => k !== 'jobs')) {
+        errors.push({ file, key: '(file)', field: extra, message: 'is not a known field (only jobs)' });
+      }
+    }
     if (!Array.isArray(jobs)) {
       errors.push({
         file,
@@ -119,11 +124,6 @@ export function prepare(
         message: 'must be a list: the file is { jobs: [ { key, …job fields } ] }',
       });
       continue;
-    }
-    if (document && typeof document === 'object') {
-      for (const extra of Object.keys(document).filter((k) => k !== 'jobs')) {
-        errors.push({ file, key: '(file)', field: extra, message: 'is not a known field (only jobs)' });
-      }
     }
     jobs.forEach((job, index) => {
       const label = `jobs[${index}]`;
@@ -185,7 +185,8 @@ export function prepare(
         const index = indexOfKey.get(ref);
         if (index === undefined) {
           fail(`dependsOn.${i}`, `"${ref}" is neither a job id nor the key of a job in these files`);
-          return ref;
+          // Reported once, here, not again by the server's validation.
+          return `job_unknownkey${i}`;
         }
         if (ref === key) fail(`dependsOn.${i}`, 'a job cannot depend on itself');
         dependsOn.push({ key: ref });
