@@ -1,0 +1,91 @@
+import { useState } from 'preact/hooks';
+import type { AuditEntry } from '../../../client/index.js';
+import { must } from '../api.js';
+import { useAction, useApp, useResource } from '../hooks.js';
+import { ErrorBox, Loading, PageTitle, Time } from '../ui.js';
+
+export function AuditPage() {
+  const { client } = useApp();
+  const [more, setMore] = useState<{ items: AuditEntry[]; cursor: string | null }>({
+    items: [],
+    cursor: null,
+  });
+  const entries = useResource(async () => {
+    const body = await must(client.GET('/v1/audit', { params: { query: { limit: 100 } } }));
+    setMore({ items: [], cursor: body.nextCursor });
+    return body.items;
+  }, [client]);
+  const loadMore = useAction(async () => {
+    if (!more.cursor) return;
+    const body = await must(
+      client.GET('/v1/audit', { params: { query: { limit: 100, cursor: more.cursor } } }),
+    );
+    setMore((m) => ({ items: [...m.items, ...body.items], cursor: body.nextCursor }));
+  });
+  const all = [...(entries.data ?? []), ...more.items];
+  return (
+    <>
+      <div class="page-head">
+        <PageTitle>Audit log</PageTitle>
+        <button type="button" class="button subtle" onClick={entries.reload}>
+          Refresh
+        </button>
+      </div>
+      <p class="lead">Key, redrive and signing-secret actions: who, what and when, newest first.</p>
+      <ErrorBox error={entries.error} context="Could not read the audit log" />
+      {!entries.data ? (
+        entries.error ? null : (
+          <Loading what="the audit log" />
+        )
+      ) : all.length === 0 ? (
+        <p class="empty">Nothing recorded yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="data">
+            <caption class="visually-hidden">Audit entries, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Who</th>
+                <th scope="col">Action</th>
+                <th scope="col">On</th>
+                <th scope="col">Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {all.map((e) => (
+                <tr key={e.id}>
+                  <td>
+                    <Time at={e.at} />
+                  </td>
+                  <td>
+                    <code>{e.actor}</code>
+                  </td>
+                  <th scope="row">
+                    <code>{e.action}</code>
+                  </th>
+                  <td>
+                    <code class="wrap">{e.target}</code>
+                  </td>
+                  <td>
+                    {Object.keys(e.details).length ? (
+                      <code class="wrap small">{JSON.stringify(e.details)}</code>
+                    ) : (
+                      <span class="muted">—</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {more.cursor && (
+        <button type="button" class="button" onClick={() => loadMore.run()} disabled={loadMore.busy}>
+          Load more
+        </button>
+      )}
+      <ErrorBox error={loadMore.error} />
+    </>
+  );
+}
