@@ -2,6 +2,7 @@
  * Output for people: aligned columns, times in the viewer's zone (and a job's), colour only
  * on a terminal. Nothing here is printed with --json.
  */
+import { stripVTControlCharacters } from 'node:util';
 import { relative, wallTime } from '../client/fire-times.js';
 
 /** Colour when stdout is a terminal and NO_COLOR is unset; FORCE_COLOR (not "0") forces it. */
@@ -25,9 +26,7 @@ export function paint(style: Style | undefined, text: string): string {
 }
 
 // Escape sequences take no room on screen: measured without them.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequences measured out.
-const ANSI = /\x1b\[[0-9;]*m/g;
-const width = (text: string) => [...text.replace(ANSI, '')].length;
+const width = (text: string) => [...stripVTControlCharacters(text)].length;
 
 /** Rows under a header, each column as wide as its widest cell, two spaces apart. */
 export function table(header: string[], rows: string[][]): string {

@@ -118,10 +118,7 @@ Examples:
       for (const entry of plan.entries) print(paint(LINE_STYLE[entry.action], planLine(entry)));
       if (!options.resendSecrets && desired.some((d) => hasSecrets(d.input))) {
         process.stderr.write(
-          paint(
-            'dim',
-            'note: secret values are not compared (write-only); use --resend-secrets to push changed ones\n',
-          ),
+          `${paint('dim', 'note: secret values are not compared (write-only); use --resend-secrets to push changed ones')}\n`,
         );
       }
       if (options.dryRun || summary.create + summary.update + summary.delete === 0) {

@@ -52,7 +52,10 @@ Examples:
         const viewer = viewerZone();
         const since = startAt && Date.parse(startAt) > Date.now() ? startAt : new Date();
         const views = describeFireTimes(body.fireTimes, options.timezone, since);
-        const header = ['#', options.timezone, 'UTC'];
+        // A zone of UTC needs no second UTC column.
+        const showUtc = options.timezone !== 'UTC';
+        const header = ['#', options.timezone];
+        if (showUtc) header.push('UTC');
         const showViewer = viewer !== options.timezone && viewer !== 'UTC';
         if (showViewer) header.push(`YOURS (${viewer})`);
         header.push('');
@@ -60,7 +63,8 @@ Examples:
           table(
             header,
             views.map((v, i) => {
-              const row = [String(i + 1), `${v.local} ${v.offset}`, wallTime(v.at, 'UTC').local];
+              const row = [String(i + 1), `${v.local} ${v.offset}`];
+              if (showUtc) row.push(wallTime(v.at, 'UTC').local);
               if (showViewer) {
                 const mine = wallTime(v.at, viewer);
                 row.push(`${mine.local} ${mine.offset}`);
