@@ -164,9 +164,11 @@ export function prepare(
   const desired: DesiredJob[] = [];
   for (const { file, label: key, raw: original } of entries) {
     const fail = (field: string, message: string) => errors.push({ file, key, field, message });
-    const raw = substituteEnv(original, env, (path, name) =>
-      fail(path, `\${${name}} is not set in the environment`),
-    ) as Record<string, unknown>;
+    const unset = new Set<string>();
+    const raw = substituteEnv(original, env, (path, name) => {
+      unset.add(path);
+      fail(path, `\${${name}} is not set in the environment`);
+    }) as Record<string, unknown>;
     // The key is kept on the job as a tag; a file may not set that tag to anything else.
     const tags = raw.tags === undefined ? {} : raw.tags;
     if (tags && typeof tags === 'object' && !Array.isArray(tags)) {
@@ -199,7 +201,8 @@ export function prepare(
       desired.push({ key, file, input, dependsOn });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
-      for (const e of error.errors) fail(e.field, e.message);
+      // A field whose variable is unset is reported once, as that.
+      for (const e of error.errors) if (!unset.has(e.field)) fail(e.field, e.message);
     }
   }
   const cycle = errors.length === 0 ? dependencyCycle(desired) : undefined;

@@ -361,5 +361,14 @@ describe('validation of the files', () => {
         message: `${env('MISSING')} is not set in the environment`,
       },
     ]);
+    // Said once: not again as the bad URL the unsubstituted text would be.
+    expect(errorsOf([{ ...nightly, target: { ...http, url: env('NO_URL') } }])).toEqual([
+      {
+        file: 'jobs.yaml',
+        key: 'nightly',
+        field: 'target.url',
+        message: `${env('NO_URL')} is not set in the environment`,
+      },
+    ]);
   });
 });
