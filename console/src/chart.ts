@@ -4,7 +4,6 @@ export interface ChartRun {
   id: string;
   status: string;
   scheduledAt: string;
-  startedAt: string | null;
   durationMs: number | null;
 }
 
@@ -44,8 +43,9 @@ export function niceStep(value: number): number {
   return 10 * power;
 }
 
+/** A run stands at its scheduled time: a backfill's runs spread over the occurrences they stand for. */
 export function timeOf(run: ChartRun): number {
-  return Date.parse(run.startedAt ?? run.scheduledAt);
+  return Date.parse(run.scheduledAt);
 }
 
 export function layoutChart(runs: readonly ChartRun[], box: ChartBox, yTickCount = 4): ChartLayout {

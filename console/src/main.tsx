@@ -47,6 +47,7 @@ function App() {
   const [isAdmin, setIsAdmin] = useState(false);
   const [signOutReason, setSignOutReason] = useState<string | undefined>();
   const [message, setMessage] = useState('');
+  const toastTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   useEffect(() => {
     (async () => {
@@ -87,9 +88,13 @@ function App() {
             credential,
             isAdmin,
             announce: (text: string) => {
-              // Cleared first so the same words twice are announced twice.
+              // Cleared first so the same words twice are announced twice; gone after a while.
+              clearTimeout(toastTimer.current);
               setMessage('');
-              setTimeout(() => setMessage(text), 50);
+              toastTimer.current = setTimeout(() => {
+                setMessage(text);
+                toastTimer.current = setTimeout(() => setMessage(''), 8000);
+              }, 50);
             },
             signOut: (why?: string) => {
               clearCredential();

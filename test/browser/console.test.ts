@@ -37,7 +37,10 @@ function chromiumPath(): string {
   }
 }
 
-/** A team's endpoint: /ok answers at once, /slow after 4 s (long enough to watch a run live). */
+/**
+ * A team's endpoint: /ok answers at once, /slow after 4 s (long enough to watch a run live),
+ * /mixed takes 0.2-1.5 s and fails one call in five (a history worth charting).
+ */
 async function startTarget(): Promise<{ url: string; server: Server; calls: string[] }> {
   const calls: string[] = [];
   const server = createServer((req, res) => {
@@ -47,7 +50,11 @@ async function startTarget(): Promise<{ url: string; server: Server; calls: stri
       const answer = () =>
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
       if (req.url?.startsWith('/slow')) setTimeout(answer, 4000);
-      else answer();
+      else if (req.url?.startsWith('/mixed')) {
+        const n = calls.filter((c) => c.startsWith('/mixed')).length;
+        const fail = () => res.writeHead(503, { 'content-type': 'text/plain' }).end('ledger locked');
+        setTimeout(n % 5 === 0 ? fail : answer, 200 + ((n * 389) % 1300));
+      } else answer();
     });
   });
   const port = await listenForTargets(server);
@@ -87,6 +94,11 @@ async function checkA11y(name: string): Promise<void> {
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** expect.poll with room for a real runtime (its default is 1 s). */
+function poll<T>(check: () => Promise<T> | T, timeout = 15_000) {
+  return expect.poll(check, { timeout, interval: 100 });
 }
 
 function focusedId(): Promise<unknown> {
@@ -169,23 +181,23 @@ afterAll(async () => {
 describe('the console', () => {
   it('signs in with the API key and reaches a job using only the keyboard', async () => {
     await page.goto(consoleUrl);
-    await expect
-      .poll(() => page.getByRole('heading', { level: 1, name: 'Sign in to Sundial' }).isVisible())
-      .toBe(true);
+    await poll(() => page.getByRole('heading', { level: 1, name: 'Sign in to Sundial' }).isVisible()).toBe(
+      true,
+    );
     await checkA11y('sign-in');
     await shot('sign-in');
 
     // The key field has focus on arrival: type, Enter.
-    await expect.poll(() => focusedId()).toBe('api-key');
+    await poll(() => focusedId()).toBe('api-key');
     await page.keyboard.type(runtime.devApiKey);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
     const row = page.getByRole('row', { name: /nightly-invoices/ });
     await row.waitFor();
-    await expect.poll(() => row.textContent()).toContain('team:billing');
+    await poll(() => row.textContent()).toContain('team:billing');
     // Next run in the job's zone (-05:00 in winter) and in the viewer's (+01:00).
-    await expect.poll(() => row.textContent()).toContain('(-05:00)');
-    await expect.poll(() => row.textContent()).toContain('(+01:00)');
+    await poll(() => row.textContent()).toContain('(-05:00)');
+    await poll(() => row.textContent()).toContain('(+01:00)');
     await checkA11y('jobs');
     await shot('jobs');
 
@@ -196,7 +208,7 @@ describe('the console', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'nightly-invoices' }).waitFor();
     // Focus moved to the new page's heading.
-    await expect.poll(() => focusedId()).toBe('page-title');
+    await poll(() => focusedId()).toBe('page-title');
     expect(page.url()).toContain(`#/jobs/${slowJob.id}`);
   });
 
@@ -204,13 +216,13 @@ describe('the console', () => {
     await page.goto(`${consoleUrl}#/jobs`);
     await page.getByRole('row', { name: /warehouse-export/ }).waitFor();
     await page.getByLabel('Name contains').fill('invoices');
-    await expect.poll(() => page.getByRole('row', { name: /warehouse-export/ }).count()).toBe(0);
-    await expect.poll(() => page.getByRole('row', { name: /nightly-invoices/ }).count()).toBe(1);
+    await poll(() => page.getByRole('row', { name: /warehouse-export/ }).count()).toBe(0);
+    await poll(() => page.getByRole('row', { name: /nightly-invoices/ }).count()).toBe(1);
     await page.getByLabel('Name contains').fill('');
     await page.getByLabel('Tag (key:value)').fill('team:data');
     await page.getByRole('button', { name: 'Apply filters' }).click();
-    await expect.poll(() => page.getByRole('row', { name: /nightly-invoices/ }).count()).toBe(0);
-    await expect.poll(() => page.getByRole('row', { name: /warehouse-export/ }).count()).toBe(1);
+    await poll(() => page.getByRole('row', { name: /nightly-invoices/ }).count()).toBe(0);
+    await poll(() => page.getByRole('row', { name: /warehouse-export/ }).count()).toBe(1);
     expect(page.url()).toContain('tag=team%3Adata');
   });
 
@@ -218,33 +230,31 @@ describe('the console', () => {
     await page.goto(`${consoleUrl}#/jobs/${slowJob.id}`);
     const fireTimes = page.getByRole('table', { name: /next 10 fire times/ });
     await fireTimes.waitFor();
-    await expect.poll(() => fireTimes.getByRole('row').count()).toBe(11);
+    await poll(() => fireTimes.getByRole('row').count()).toBe(11);
     // New York leaves -05:00 for -04:00 in March, and comes back in November.
-    await expect.poll(() => fireTimes.textContent()).toContain('changes: offset -05:00 → -04:00');
+    await poll(() => fireTimes.textContent()).toContain('changes: offset -05:00 → -04:00');
     expect(await fireTimes.textContent()).toContain('09:00');
-    await expect
-      .poll(() => page.getByRole('region', { name: 'Definition' }).textContent())
-      .toContain('cron(0 9 1 * ? *)');
+    await poll(() => page.getByRole('region', { name: 'Definition' }).textContent()).toContain(
+      'cron(0 9 1 * ? *)',
+    );
   });
 
   it('runs the job now and follows the run live until it succeeds', async () => {
     await page.getByRole('button', { name: 'Run now' }).click();
-    await expect.poll(() => page.getByRole('status').last().textContent()).toMatch(/Run run_\S+ queued/);
+    await poll(() => page.getByRole('status').last().textContent()).toMatch(/Run run_\S+ queued/);
     const history = page.getByRole('table', { name: 'Runs, newest first' });
     const runLink = history.getByRole('link', { name: /^run_/ }).first();
     await runLink.waitFor();
     await runLink.click();
     await page.getByRole('heading', { level: 1, name: /^Run run_/ }).waitFor();
     // The target takes 4 s: the page shows it live, then final.
-    await expect.poll(() => page.getByText('live, refreshed every 2 s').count()).toBe(1);
+    await poll(() => page.getByText('live, refreshed every 2 s').count()).toBe(1);
     const summary = page.getByRole('region', { name: 'Summary' });
-    await expect.poll(() => summary.textContent(), { timeout: UI_TIMEOUT }).toContain('succeeded');
-    await expect.poll(() => page.getByText('live, refreshed every 2 s').count()).toBe(0);
+    await poll(() => summary.textContent(), UI_TIMEOUT).toContain('succeeded');
+    await poll(() => page.getByText('live, refreshed every 2 s').count()).toBe(0);
     const attempts = page.getByRole('table', { name: 'Attempts, oldest first' });
-    await expect.poll(() => attempts.textContent()).toContain('200');
-    await expect
-      .poll(() => page.getByRole('region', { name: 'Outcome' }).textContent())
-      .toContain('"ok":true');
+    await poll(() => attempts.textContent()).toContain('200');
+    await poll(() => page.getByRole('region', { name: 'Outcome' }).textContent()).toContain('"ok":true');
     await checkA11y('run');
     await shot('run');
     expect(target.calls.filter((c) => c === '/slow')).toHaveLength(1);
@@ -255,10 +265,10 @@ describe('the console', () => {
       .getByRole('link', { name: 'nightly-invoices' })
       .click();
     await page.getByRole('heading', { level: 1, name: 'nightly-invoices' }).waitFor();
-    await expect
-      .poll(() => page.getByRole('table', { name: 'Runs, newest first' }).textContent())
-      .toContain('succeeded');
-    await expect.poll(() => page.getByRole('img', { name: /Run durations over time/ }).count()).toBe(1);
+    await poll(() => page.getByRole('table', { name: 'Runs, newest first' }).textContent()).toContain(
+      'succeeded',
+    );
+    await poll(() => page.getByRole('img', { name: /Run durations over time/ }).count()).toBe(1);
   });
 
   it('shows an API refusal with the field it names (a backfill ending before it starts)', async () => {
@@ -275,8 +285,8 @@ describe('the console', () => {
     await checkA11y('backfill dialog');
     // Escape closes the dialog and gives focus back to the button that opened it.
     await page.keyboard.press('Escape');
-    await expect.poll(() => dialog.isVisible()).toBe(false);
-    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Backfill…');
+    await poll(() => dialog.isVisible()).toBe(false);
+    await poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Backfill…');
   });
 
   it('pauses the job with a reason, shown on the job page and the jobs list', async () => {
@@ -284,11 +294,11 @@ describe('the console', () => {
     const dialog = page.getByRole('dialog', { name: 'Pause the job' });
     await dialog.getByLabel('Reason (optional)').fill('the invoicing API is down until Monday');
     await dialog.getByRole('button', { name: 'Pause job' }).click();
-    await expect.poll(() => dialog.isVisible()).toBe(false);
-    await expect
-      .poll(() => page.locator('.paused-banner').textContent())
-      .toContain('the invoicing API is down until Monday');
-    await expect.poll(() => page.getByRole('button', { name: 'Resume' }).count()).toBe(1);
+    await poll(() => dialog.isVisible()).toBe(false);
+    await poll(() => page.locator('.paused-banner').textContent()).toContain(
+      'the invoicing API is down until Monday',
+    );
+    await poll(() => page.getByRole('button', { name: 'Resume' }).count()).toBe(1);
     const job = await must(api.GET('/v1/jobs/{jobId}', { params: { path: { jobId: slowJob.id } } }));
     expect(job).toMatchObject({ state: 'paused', pausedReason: 'the invoicing API is down until Monday' });
     await checkA11y('job');
@@ -296,8 +306,8 @@ describe('the console', () => {
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
     const row = page.getByRole('row', { name: /nightly-invoices/ });
-    await expect.poll(() => row.textContent()).toContain('the invoicing API is down until Monday');
-    await expect.poll(() => row.textContent()).toContain('paused');
+    await poll(() => row.textContent()).toContain('the invoicing API is down until Monday');
+    await poll(() => row.textContent()).toContain('paused');
   });
 
   it('redrives a dead letter', async () => {
@@ -327,12 +337,12 @@ describe('the console', () => {
     await checkA11y('dead-letters');
     await shot('dead-letters');
     await page.getByRole('button', { name: /^Redrive 1 selected$/ }).click();
-    await expect.poll(() => page.getByRole('status').last().textContent()).toContain('1 redriven');
-    await expect.poll(() => checkbox.count()).toBe(0);
+    await poll(() => page.getByRole('status').last().textContent()).toContain('1 redriven');
+    await poll(() => checkbox.count()).toBe(0);
     await page.getByLabel('Show').selectOption('redriven');
-    await expect
-      .poll(() => page.getByRole('row', { name: new RegExp(okJob.id) }).textContent())
-      .toContain('redriven');
+    await poll(() => page.getByRole('row', { name: new RegExp(okJob.id) }).textContent()).toContain(
+      'redriven',
+    );
 
     const run = await eventually(
       async () => {
@@ -357,19 +367,17 @@ describe('the console', () => {
     const key = await secret.inputValue();
     expect(key.length).toBeGreaterThan(20);
     const keys = page.getByRole('table', { name: /API keys/ });
-    await expect.poll(() => keys.getByRole('row', { name: /console reporting/ }).count()).toBe(1);
+    await poll(() => keys.getByRole('row', { name: /console reporting/ }).count()).toBe(1);
     expect(await keys.textContent()).not.toContain(key);
     await checkA11y('keys');
     await shot('keys');
 
     await page.getByRole('button', { name: 'I have stored it' }).click();
-    await expect.poll(() => secret.count()).toBe(0);
+    await poll(() => secret.count()).toBe(0);
     await page.getByRole('button', { name: 'Revoke key console reporting' }).click();
     const dialog = page.getByRole('dialog', { name: 'Revoke the key' });
     await dialog.getByRole('button', { name: 'Revoke key' }).click();
-    await expect
-      .poll(() => keys.getByRole('row', { name: /console reporting/ }).textContent())
-      .toContain('revoked');
+    await poll(() => keys.getByRole('row', { name: /console reporting/ }).textContent()).toContain('revoked');
     // The revoked key is refused by the API from now on.
     const refused = await createSundialClient({ baseUrl: runtime.apiUrl, apiKey: key }).GET('/v1/jobs');
     expect(refused.response.status).toBe(401);
@@ -379,12 +387,50 @@ describe('the console', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
     const table = page.getByRole('table', { name: 'Audit entries, newest first' });
     await table.waitFor();
-    await expect.poll(() => table.textContent()).toContain('key.revoke');
+    await poll(() => table.textContent()).toContain('key.revoke');
     const text = await table.textContent();
     expect(text).toContain('key.create');
     expect(text).toContain('dead-letters.redrive');
     await checkA11y('audit');
     await shot('audit');
+  });
+
+  it('charts a backfilled history of successes and failures', async () => {
+    const job = await must(
+      api.POST('/v1/jobs', {
+        body: {
+          name: 'monthly-statements',
+          description: 'Builds the customer statements on the 1st at 09:00 New York time.',
+          schedule: { expression: 'cron(0 9 1 * ? *)', timezone: 'America/New_York' },
+          target: { type: 'http', url: `${target.url}/mixed`, method: 'POST' },
+          tags: { team: 'billing' },
+        },
+      }),
+    );
+    await page.goto(`${consoleUrl}#/jobs/${job.id}`);
+    await page.getByRole('button', { name: 'Backfill…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Backfill' });
+    await dialog.getByLabel('From (UTC)').fill('2025-01-01T00:00');
+    await dialog.getByLabel('To (UTC, not included)').fill('2026-12-01T00:00');
+    await dialog.getByRole('button', { name: 'Backfill', exact: true }).click();
+    await poll(() => page.getByRole('status').last().textContent()).toContain('Backfill queued 23 runs');
+    // The history refreshes by itself until every run has ended.
+    const history = page.getByRole('table', { name: 'Runs, newest first' });
+    await poll(
+      async () => (await history.textContent())?.match(/succeeded|failed/g)?.length ?? 0,
+      UI_TIMEOUT,
+    ).toBe(23);
+    const chart = page.getByRole('img', { name: /Run durations over time/ });
+    await poll(() => chart.locator('.point').count()).toBe(23);
+    expect(await chart.locator('.point.status-failed').count()).toBeGreaterThan(0);
+    expect(await page.locator('#chart-desc').textContent()).toMatch(/^23 runs: \d+ succeeded, \d+ failed/);
+    // Wait out the announcement, so the picture shows the page alone.
+    await poll(() => page.locator('.toast').textContent(), 15_000).toBe('');
+    await checkA11y('job (charted)');
+    await shot('job-history');
+    // What a person sees on arrival, for the README (docs/console.png is a copy of it).
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: join(SHOTS, 'job-viewport.png') });
   });
 
   it('hides the admin pages from a viewer and signs out', async () => {
@@ -402,14 +448,14 @@ describe('the console', () => {
     // A viewer may not run a job: the API says so, in its words.
     await page.getByRole('link', { name: 'warehouse-export' }).click();
     await page.getByRole('button', { name: 'Run now' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Run now refused: .*\(403\)/);
+    await poll(() => page.getByRole('alert').textContent()).toMatch(/Run now refused: .*\(403\)/);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { level: 1, name: 'Sign in to Sundial' }).waitFor();
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     // A wrong key is refused on the form, with the API's message.
     await page.getByLabel('API key').fill('sk_not_a_key');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Sign-in refused');
+    await poll(() => page.getByRole('alert').textContent()).toContain('Sign-in refused');
   });
 
   it('asked nothing of any other origin and broke no rule of its CSP', () => {
