@@ -2,7 +2,15 @@
 import type { Command } from 'commander';
 import { duration } from '../../client/fire-times.js';
 import type { Run } from '../../client/index.js';
-import { allPages, type Context, contextOf, must, printJson } from '../context.js';
+import {
+  ApiError,
+  allPages,
+  type Context,
+  connectionProblem,
+  contextOf,
+  must,
+  printJson,
+} from '../context.js';
 import { at, fields, paint, status, table, viewerZone } from '../format.js';
 import { choice, outcomeText, type PageOptions, pageOptions, positiveInt } from './shared.js';
 
@@ -139,6 +147,14 @@ async function watch(ctx: Context, jobId: string, intervalMs: number): Promise<v
     stopped = true;
     wake();
   };
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, intervalMs);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
@@ -146,7 +162,23 @@ async function watch(ctx: Context, jobId: string, intervalMs: number): Promise<v
     while (!stopped) {
       const page = await must(
         ctx.api.GET('/v1/jobs/{jobId}/runs', { params: { path: { jobId }, query: { limit: 50 } } }),
-      );
+      ).catch((error: unknown) => {
+        // A watch outlives a blip (a 5xx, a 429, a dropped connection) once it has started;
+        // a refusal (no such job, a revoked key) ends it.
+        const transient =
+          error instanceof ApiError
+            ? error.status >= 500 || error.status === 429
+            : error instanceof TypeError;
+        if (first || !transient) throw error;
+        process.stderr.write(
+          `warning: ${error instanceof ApiError ? error.describe() : connectionProblem(error)}; trying again\n`,
+        );
+        return undefined;
+      });
+      if (!page) {
+        await pause();
+        continue;
+      }
       // Oldest first, so the lines read in the order things happened.
       for (const run of [...page.items].reverse()) {
         const before = seen.get(run.id);
@@ -160,13 +192,7 @@ async function watch(ctx: Context, jobId: string, intervalMs: number): Promise<v
         first = false;
       }
       if (stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, intervalMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      await pause();
     }
   } finally {
     process.off('SIGINT', onSignal);

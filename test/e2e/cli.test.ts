@@ -333,6 +333,11 @@ describe('runs', () => {
       .map((line) => JSON.parse(line) as Run);
     expect(events.every((e) => e.id === queued.id)).toBe(true);
     expect(events.at(-1)).toMatchObject({ status: 'succeeded', result: { statusCode: 200 } });
+
+    // A job that does not exist is refused at once, not watched.
+    const unknown = await sundial(['runs', 'watch', 'job_doesnotexist']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Not found (404)');
   });
 
   it('lists runs (filtered, every page), shows one with its attempts, and refuses unknown ones', async () => {
