@@ -429,8 +429,10 @@ describe('the console', () => {
     await checkA11y('job (charted)');
     await shot('job-history');
     // What a person sees on arrival, for the README (docs/console.png is a copy of it).
+    await page.setViewportSize({ width: 1280, height: 1560 });
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(SHOTS, 'job-viewport.png') });
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('hides the admin pages from a viewer and signs out', async () => {

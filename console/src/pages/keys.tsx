@@ -110,14 +110,14 @@ export function KeysPage() {
                   <tr key={k.id}>
                     <th scope="row">{k.name}</th>
                     <td>
-                      <code>{k.id}</code>
+                      <code class="wrap">{k.id}</code>
                     </td>
                     <td>{k.role}</td>
                     <td>
                       <Time at={k.createdAt} />
                     </td>
                     <td>
-                      <code>{k.createdBy}</code>
+                      <code class="wrap">{k.createdBy}</code>
                     </td>
                     <td>
                       <StatusBadge status={k.revokedAt ? 'revoked' : 'active'} />
