@@ -56,7 +56,7 @@ export function SignIn({
           <Field
             id="api-key"
             label="API key"
-            hint="Kept for this browser tab only (sessionStorage), never on disk."
+            hint="Kept for this browser session only (sessionStorage); signing out forgets it."
           >
             <input
               ref={input}
