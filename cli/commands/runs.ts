@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { duration } from '../../client/fire-times.js';
 import type { Run } from '../../client/index.js';
+import { ENDED_STATUSES } from '../../functions/domain/ports.js';
+import { RUN_STATUSES, type RunStatus } from '../../functions/domain/run.js';
 import {
   ApiError,
   allPages,
@@ -14,18 +16,8 @@ import {
 import { at, fields, paint, status, table, viewerZone } from '../format.js';
 import { choice, outcomeText, type PageOptions, pageOptions, positiveInt } from './shared.js';
 
-const RUN_STATUSES = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'skipped',
-  'missed',
-  'timed_out',
-  'cancelled',
-] as const;
-type RunStatus = (typeof RUN_STATUSES)[number];
-const ENDED = new Set<string>(['succeeded', 'failed', 'skipped', 'missed', 'timed_out', 'cancelled']);
+// The server's own lists, so a status added there is known here too.
+const ENDED = new Set<string>(ENDED_STATUSES);
 
 export function registerRuns(program: Command): void {
   const runs = program.command('runs').description("a job's runs: history, one run, live, cancel");

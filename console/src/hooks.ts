@@ -102,3 +102,38 @@ export function useAction<A extends unknown[], R>(
   };
   return { run, busy, error, clear: () => setError(undefined) };
 }
+
+/** A page of a list, as the API answers it. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** A list read page by page: the first page when `deps` change, the next on `more.run()`. */
+export interface Paged<T> extends Resource<T[]> {
+  /** Every item read so far: the first page and the pages loaded after it. */
+  items: T[] | undefined;
+  hasMore: boolean;
+  more: ReturnType<typeof useAction<[], void>>;
+}
+
+/** `fetchPage(undefined)` is the first page; `fetchPage(cursor)` the one after. */
+export function usePaged<T>(fetchPage: (cursor?: string) => Promise<Page<T>>, deps: unknown[]): Paged<T> {
+  const [extra, setExtra] = useState<{ items: T[]; cursor: string | null }>({ items: [], cursor: null });
+  const first = useResource(async () => {
+    const page = await fetchPage();
+    setExtra({ items: [], cursor: page.nextCursor });
+    return page.items;
+  }, deps);
+  const more = useAction(async () => {
+    if (!extra.cursor) return;
+    const page = await fetchPage(extra.cursor);
+    setExtra((e) => ({ items: [...e.items, ...page.items], cursor: page.nextCursor }));
+  });
+  return {
+    ...first,
+    items: first.data ? [...first.data, ...extra.items] : undefined,
+    hasMore: extra.cursor !== null,
+    more,
+  };
+}

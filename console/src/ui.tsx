@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { relative, wallTime } from '../../client/fire-times.js';
 import { ApiError, viewerZone } from './api.js';
+import type { Paged } from './hooks.js';
 
 /** A glyph beside the word, so a status never rests on colour alone. */
 const GLYPHS: Record<string, string> = {
@@ -182,4 +183,18 @@ export function errorText(error: unknown): string {
     return [error.problem.detail, ...fields].join('; ');
   }
   return (error as Error)?.message ?? String(error);
+}
+
+/** "Load more" under a paged list while the API has more, and the error of the last try. */
+export function LoadMore({ paged, label = 'Load more' }: { paged: Paged<unknown>; label?: string }) {
+  return (
+    <>
+      {paged.hasMore && (
+        <button type="button" class="button" onClick={() => paged.more.run()} disabled={paged.more.busy}>
+          {label}
+        </button>
+      )}
+      <ErrorBox error={paged.more.error} />
+    </>
+  );
 }

@@ -296,7 +296,12 @@ describe('jobs', () => {
 
 describe('runs', () => {
   it('watches a job: each new run and status change as a line until SIGINT, then exits 0', async () => {
-    const job = await createJob({ name: 'cli-watched', target: httpTarget('/watched') });
+    // A callback target: the run stays running until the test reports its end, so the watch
+    // sees it running and then sees it change, however the polls fall.
+    const job = await createJob({
+      name: 'cli-watched',
+      target: httpTarget('/watched', { method: 'POST', completion: 'callback' }),
+    });
     const humanChild = start(['runs', 'watch', job.id, '--interval', '1']);
     const jsonChild = start(['runs', 'watch', job.id, '--interval', '1', '--json']);
     const people = collect(humanChild);
@@ -309,6 +314,22 @@ describe('runs', () => {
     }
     const queued = await json<Run>(['jobs', 'run', job.id]);
     expect(queued).toMatchObject({ jobId: job.id, trigger: 'manual' });
+    for (const [watch, running] of [
+      [people, 'running'],
+      [scripts, '"running"'],
+    ] as const) {
+      await eventually(async () => (watch.output.stdout.includes(running) ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'the watch to show the run running',
+      });
+    }
+    const callbackUrl = String(target.callsTo('/watched')[0]?.headers['sundial-callback-url']);
+    const reported = await fetch(callbackUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'succeeded', output: { rows: 3 } }),
+    });
+    expect(reported.status).toBe(204);
 
     await eventually(async () => (people.output.stdout.includes('succeeded') ? true : undefined), {
       timeoutMs: 30_000,
@@ -326,13 +347,13 @@ describe('runs', () => {
     expect(machine.code, machine.stderr).toBe(0);
     const lines = human.stdout.trim().split('\n');
     expect(lines.every((line) => line.includes(queued.id))).toBe(true);
-    expect(lines.at(-1)).toMatch(/→ succeeded/);
+    expect(lines.at(-1)).toMatch(/running → succeeded/);
     const events = machine.stdout
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as Run);
     expect(events.every((e) => e.id === queued.id)).toBe(true);
-    expect(events.at(-1)).toMatchObject({ status: 'succeeded', result: { statusCode: 200 } });
+    expect(events.at(-1)).toMatchObject({ status: 'succeeded', output: { rows: 3 } });
 
     // A job that does not exist is refused at once, not watched.
     const unknown = await sundial(['runs', 'watch', 'job_doesnotexist']);

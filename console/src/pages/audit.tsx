@@ -1,28 +1,15 @@
-import { useState } from 'preact/hooks';
-import type { AuditEntry } from '../../../client/index.js';
 import { must } from '../api.js';
-import { useAction, useApp, useResource } from '../hooks.js';
-import { ErrorBox, Loading, PageTitle, Time } from '../ui.js';
+import { useApp, usePaged } from '../hooks.js';
+import { ErrorBox, Loading, LoadMore, PageTitle, Time } from '../ui.js';
 
 export function AuditPage() {
   const { client } = useApp();
-  const [more, setMore] = useState<{ items: AuditEntry[]; cursor: string | null }>({
-    items: [],
-    cursor: null,
-  });
-  const entries = useResource(async () => {
-    const body = await must(client.GET('/v1/audit', { params: { query: { limit: 100 } } }));
-    setMore({ items: [], cursor: body.nextCursor });
-    return body.items;
-  }, [client]);
-  const loadMore = useAction(async () => {
-    if (!more.cursor) return;
-    const body = await must(
-      client.GET('/v1/audit', { params: { query: { limit: 100, cursor: more.cursor } } }),
-    );
-    setMore((m) => ({ items: [...m.items, ...body.items], cursor: body.nextCursor }));
-  });
-  const all = [...(entries.data ?? []), ...more.items];
+  const entries = usePaged(
+    (cursor) =>
+      must(client.GET('/v1/audit', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })),
+    [client],
+  );
+  const all = entries.items ?? [];
   return (
     <>
       <div class="page-head">
@@ -80,12 +67,7 @@ export function AuditPage() {
           </table>
         </div>
       )}
-      {more.cursor && (
-        <button type="button" class="button" onClick={() => loadMore.run()} disabled={loadMore.busy}>
-          Load more
-        </button>
-      )}
-      <ErrorBox error={loadMore.error} />
+      <LoadMore paged={entries} />
     </>
   );
 }

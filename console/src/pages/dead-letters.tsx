@@ -1,9 +1,8 @@
 import { useState } from 'preact/hooks';
-import type { DeadLetter } from '../../../client/index.js';
 import { must } from '../api.js';
-import { useAction, useApp, useResource } from '../hooks.js';
+import { useAction, useApp, usePaged } from '../hooks.js';
 import { href } from '../routes.js';
-import { ErrorBox, Field, Loading, PageTitle, StatusBadge, Time } from '../ui.js';
+import { ErrorBox, Field, Loading, LoadMore, PageTitle, StatusBadge, Time } from '../ui.js';
 
 /** The API redrives at most this many at once. */
 const MAX_REDRIVE = 50;
@@ -12,30 +11,21 @@ export function DeadLettersPage() {
   const { client, announce } = useApp();
   const [status, setStatus] = useState<'dead' | 'redriven' | ''>('dead');
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [more, setMore] = useState<{ items: DeadLetter[]; cursor: string | null }>({
-    items: [],
-    cursor: null,
-  });
-  const letters = useResource(async () => {
-    const body = await must(
-      client.GET('/v1/dead-letters', { params: { query: { limit: 100, ...(status ? { status } : {}) } } }),
-    );
-    setMore({ items: [], cursor: body.nextCursor });
-    setSelected(new Set());
-    return body.items;
-  }, [client, status]);
-  const all = [...(letters.data ?? []), ...more.items];
+  const letters = usePaged(
+    async (cursor) => {
+      const page = await must(
+        client.GET('/v1/dead-letters', {
+          params: { query: { limit: 100, ...(cursor ? { cursor } : {}), ...(status ? { status } : {}) } },
+        }),
+      );
+      if (!cursor) setSelected(new Set());
+      return page;
+    },
+    [client, status],
+  );
+  const all = letters.items ?? [];
   const selectable = all.filter((l) => l.status === 'dead');
 
-  const loadMore = useAction(async () => {
-    if (!more.cursor) return;
-    const body = await must(
-      client.GET('/v1/dead-letters', {
-        params: { query: { limit: 100, cursor: more.cursor, ...(status ? { status } : {}) } },
-      }),
-    );
-    setMore((m) => ({ items: [...m.items, ...body.items], cursor: body.nextCursor }));
-  });
   const redrive = useAction(async () => {
     const ids = [...selected].slice(0, MAX_REDRIVE);
     const result = await must(client.POST('/v1/dead-letters/redrive', { body: { ids } }));
@@ -170,12 +160,7 @@ export function DeadLettersPage() {
           </table>
         </div>
       )}
-      {more.cursor && (
-        <button type="button" class="button" onClick={() => loadMore.run()} disabled={loadMore.busy}>
-          Load more
-        </button>
-      )}
-      <ErrorBox error={loadMore.error} />
+      <LoadMore paged={letters} />
     </>
   );
 }
