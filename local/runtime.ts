@@ -96,6 +96,11 @@ export interface LocalRuntimeOptions {
   containerOutput?: (line: string) => void;
   /** How long a stopped local task gets between SIGTERM and SIGKILL. Default 30 s, as ECS. */
   taskStopTimeoutMs?: number;
+  /**
+   * The hosted sign-in the console offers (an OAuth2 authorization server with /oauth2/authorize
+   * and /oauth2/token, as Cognito's), with `jwt` accepting its ID tokens. Default: API keys only.
+   */
+  consoleSignIn?: { domain: string; clientId: string };
   /** Told of each run as it reaches its final status (`npm start` prints a line for each). */
   onRunEnded?: (run: RunEndedReport) => void;
 }
@@ -470,7 +475,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       createApiHandler(services.api, {
         // Built in memory when first asked for, so runtimes that never show it pay nothing.
         files: async () => (await import('../console/build.js')).buildConsole(),
-        cognito: null,
+        cognito: options.consoleSignIn ? { ...options.consoleSignIn, region: 'local' } : null,
       }),
       apiPort,
     );

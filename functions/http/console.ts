@@ -29,26 +29,28 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /**
  * Nothing runs but the console's own script, nothing loads from elsewhere, and the page may
- * not be framed; it talks to its own origin, and to Cognito's token endpoint when signing in
- * with the user pool.
+ * not be framed; it talks to its own origin and, when it signs in with the user pool, to
+ * that pool's sign-in domain only (its token endpoint).
  */
-export const CONSOLE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self' https://*.amazoncognito.com",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-].join('; ');
+export function consoleCsp(signInDomain?: string | null): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self'${signInDomain ? ` ${signInDomain}` : ''}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join('; ');
+}
 
-const SECURITY_HEADERS = {
-  'content-security-policy': CONSOLE_CSP,
+const securityHeaders = (settings: Pick<ConsoleSettings, 'cognito'>) => ({
+  'content-security-policy': consoleCsp(settings.cognito?.domain),
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
-};
+});
 
 /** Whether a request is the console's (and not the API's, which lives under /v1). */
 export function isConsolePath(path: string): boolean {
@@ -61,22 +63,26 @@ export function isConsolePath(path: string): boolean {
  */
 export function serveConsole(settings: ConsoleSettings, event: APIGatewayProxyEvent): APIGatewayProxyResult {
   if (event.httpMethod !== 'GET' && event.httpMethod !== 'HEAD') {
-    return text(405, 'method not allowed: the console is read with GET', { allow: 'GET, HEAD' });
+    return text(settings, 405, 'method not allowed: the console is read with GET', { allow: 'GET, HEAD' });
   }
   if (event.path === '/console') {
     // Relative to where the browser is, so a stage prefix (/prod) is kept.
-    return { statusCode: 301, headers: { location: 'console/', ...SECURITY_HEADERS }, body: '' };
+    return { statusCode: 301, headers: { location: 'console/', ...securityHeaders(settings) }, body: '' };
   }
   const name = event.path.slice('/console/'.length) || 'index.html';
   if (name === 'config.json') {
     return {
       statusCode: 200,
-      headers: { 'content-type': CONTENT_TYPES.json!, 'cache-control': 'no-store', ...SECURITY_HEADERS },
+      headers: {
+        'content-type': CONTENT_TYPES.json!,
+        'cache-control': 'no-store',
+        ...securityHeaders(settings),
+      },
       body: JSON.stringify({ cognito: settings.cognito }),
     };
   }
   const body = Object.hasOwn(settings.files, name) ? settings.files[name] : undefined;
-  if (body === undefined) return text(404, `no such console file: ${name}`);
+  if (body === undefined) return text(settings, 404, `no such console file: ${name}`);
   const type = CONTENT_TYPES[name.split('.').pop() ?? ''] ?? 'application/octet-stream';
   return {
     statusCode: 200,
@@ -84,16 +90,21 @@ export function serveConsole(settings: ConsoleSettings, event: APIGatewayProxyEv
       'content-type': type,
       // The page is small and changes with each deployment: revalidate, never serve stale.
       'cache-control': 'no-cache',
-      ...SECURITY_HEADERS,
+      ...securityHeaders(settings),
     },
     body: event.httpMethod === 'HEAD' ? '' : body,
   };
 }
 
-function text(statusCode: number, body: string, headers: Record<string, string> = {}): APIGatewayProxyResult {
+function text(
+  settings: ConsoleSettings,
+  statusCode: number,
+  body: string,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
   return {
     statusCode,
-    headers: { 'content-type': CONTENT_TYPES.txt!, ...SECURITY_HEADERS, ...headers },
+    headers: { 'content-type': CONTENT_TYPES.txt!, ...securityHeaders(settings), ...headers },
     body,
   };
 }

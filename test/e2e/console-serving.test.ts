@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEndedReport } from '../../functions/adapters/run-metrics.js';
-import { CONSOLE_CSP } from '../../functions/http/console.js';
+import { consoleCsp } from '../../functions/http/console.js';
 import type { Job, Run } from '../support/api.js';
 import { TestClock } from '../support/clock.js';
 import { type ManualSuite, RecordingTarget, settleFile, settleTest, startManualSuite } from './support.js';
@@ -38,7 +38,7 @@ describe('the console', () => {
     const page = await get('/console/');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(page.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
+    expect(page.headers.get('content-security-policy')).toBe(consoleCsp(null));
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     const html = await page.text();
@@ -48,7 +48,7 @@ describe('the console', () => {
       expect(asset, 'relative to the page').not.toMatch(/^(\/|[a-z]+:)/i);
       const file = await get(`/console/${asset.replace(/^\.\//, '')}`);
       expect(file.status, asset).toBe(200);
-      expect(file.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
+      expect(file.headers.get('content-security-policy')).toBe(consoleCsp(null));
     }
     expect((await get('/console/index.html')).status).toBe(200);
   });
