@@ -9,7 +9,11 @@ export interface AppContextValue {
   isAdmin: boolean;
   /** Says something in the polite live region (and the toast line). */
   announce: (message: string) => void;
-  /** The API refused the credential itself: back to the sign-in page with why. */
+  /**
+   * Back to the sign-in page. With `why`, the API refused the credential itself (said on the
+   * sign-in page); without, the person signed out, and a Cognito sign-in also ends the hosted
+   * UI's session (its /logout), while an API key's sign-out stays in this page.
+   */
   signOut: (why?: string) => void;
 }
 

@@ -14,6 +14,7 @@ import { href, parseRoute, type Route } from './routes.js';
 import {
   type Credential,
   clearCredential,
+  endHostedSession,
   finishCognitoSignIn,
   loadConfig,
   loadCredential,
@@ -101,10 +102,13 @@ function App() {
               setCredential(null);
               setIsAdmin(false);
               setSignOutReason(why);
+              // Only a person's sign-out leaves the page: an expired token's keeps its reason in view,
+              // and the hosted UI's session, still open, makes the next sign-in a click.
+              if (!why && credential.kind === 'cognito' && boot?.cognito) endHostedSession(boot.cognito);
             },
           }
         : null,
-    [credential, isAdmin],
+    [credential, isAdmin, boot],
   );
 
   if (!boot) return <p class="boot muted">Loading the console…</p>;

@@ -78,10 +78,38 @@ export function tokenExpiry(jwt: string): number | undefined {
   }
 }
 
+/**
+ * Where the hosted UI ends its own session and sends the browser back (Cognito's `/logout`);
+ * `logoutUri` must be one of the client's sign-out URLs.
+ */
+export function logoutUrl(config: CognitoConfig, { logoutUri }: { logoutUri: string }): string {
+  const query = new URLSearchParams({ client_id: config.clientId, logout_uri: logoutUri });
+  return `${domainOf(config)}/logout?${query}`;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Whether the page may trade codes for tokens at `domain`: https, or plain http on this
+ * machine's loopback only (as OAuth 2.0 for native apps, RFC 8252 §8.3, allows), where a
+ * local stand-in for the hosted UI runs.
+ */
+export function isSafeSignInDomain(domain: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(domain);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+}
+
 /** Is `config.json`'s cognito entry usable? A half-filled one is treated as none. */
 export function parseCognito(value: unknown): CognitoConfig | null {
   if (!value || typeof value !== 'object') return null;
   const { domain, clientId, region } = value as Record<string, unknown>;
-  if (typeof domain !== 'string' || typeof clientId !== 'string' || !/^https:\/\//.test(domain)) return null;
+  if (typeof domain !== 'string' || typeof clientId !== 'string' || !isSafeSignInDomain(domain)) return null;
   return { domain, clientId, region: typeof region === 'string' ? region : '' };
 }

@@ -6,6 +6,7 @@ import {
   authorizeUrl,
   type CognitoConfig,
   challengeOf,
+  logoutUrl,
   parseCognito,
   randomToken,
   tokenExpiry,
@@ -68,6 +69,15 @@ export async function startCognitoSignIn(config: CognitoConfig): Promise<void> {
   sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, returnTo }));
   const challenge = await challengeOf(verifier);
   location.assign(authorizeUrl(config, { redirectUri: consoleUrlFrom(location.href), state, challenge }));
+}
+
+/**
+ * Ends the hosted UI's own session too, so the next "Sign in with…" asks who you are again:
+ * the browser goes to its /logout, which sends it back to the console (the stack registers
+ * the console's URL as the client's sign-out URL). Call after clearing the credential.
+ */
+export function endHostedSession(config: CognitoConfig): void {
+  location.assign(logoutUrl(config, { logoutUri: consoleUrlFrom(location.href) }));
 }
 
 /**

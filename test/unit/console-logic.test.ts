@@ -9,6 +9,8 @@ import {
   authorizeUrl,
   base64url,
   challengeOf,
+  isSafeSignInDomain,
+  logoutUrl,
   parseCognito,
   randomToken,
   tokenExpiry,
@@ -112,9 +114,68 @@ describe('PKCE and Cognito', () => {
       clientId: 'c',
       region: 'r',
     });
+    // A local stand-in for the hosted UI, on this machine's loopback (RFC 8252 §8.3).
+    expect(parseCognito({ domain: 'http://127.0.0.1:8123', clientId: 'c', region: 'local' })).toEqual({
+      domain: 'http://127.0.0.1:8123',
+      clientId: 'c',
+      region: 'local',
+    });
+    expect(parseCognito({ domain: 'http://localhost:9000', clientId: 'c' })?.domain).toBe(
+      'http://localhost:9000',
+    );
+    expect(parseCognito({ domain: 'https://d.auth.r.amazoncognito.com' })).toBeNull();
     const payload = Buffer.from(JSON.stringify({ exp: 1_900_000_000, email: 'a@b.c' })).toString('base64url');
     expect(tokenExpiry(`h.${payload}.sig`)).toBe(1_900_000_000);
     expect(tokenExpiry('not-a-jwt')).toBeUndefined();
+  });
+});
+
+describe('the sign-in domain', () => {
+  it('is https, or plain http on the loopback only', () => {
+    for (const ok of [
+      'https://acme.auth.eu-west-1.amazoncognito.com',
+      'https://login.example.com/',
+      'http://127.0.0.1:8123',
+      'http://127.0.0.1',
+      'http://localhost:3000',
+      'http://LOCALHOST:3000',
+      'http://[::1]:8080',
+    ]) {
+      expect(isSafeSignInDomain(ok), ok).toBe(true);
+    }
+    for (const refused of [
+      'http://insecure',
+      'http://example.com',
+      'http://10.0.0.1',
+      'http://127.0.0.2',
+      'http://127.0.0.1.evil.example',
+      'http://localhost.evil.example',
+      'http://evil.example/?http://127.0.0.1',
+      'http://127.0.0.1@evil.example',
+      'https://user:pw@login.example.com',
+      'ftp://127.0.0.1',
+      'javascript:alert(1)',
+      '//127.0.0.1',
+      'not a url',
+      '',
+    ]) {
+      expect(isSafeSignInDomain(refused), refused).toBe(false);
+      expect(parseCognito({ domain: refused, clientId: 'c' }), refused).toBeNull();
+    }
+  });
+
+  it('ends the hosted session at /logout, coming back to the console', () => {
+    const url = new URL(
+      logoutUrl(
+        { domain: 'https://acme.auth.eu-west-1.amazoncognito.com/', clientId: 'c1', region: 'eu-west-1' },
+        { logoutUri: 'https://h.example/prod/console/' },
+      ),
+    );
+    expect(url.origin + url.pathname).toBe('https://acme.auth.eu-west-1.amazoncognito.com/logout');
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      client_id: 'c1',
+      logout_uri: 'https://h.example/prod/console/',
+    });
   });
 });
 
