@@ -28,8 +28,9 @@ const app = createApiHandler(
     { clock: systemClock, logger },
   ),
   {
-    // Bundled beside this file by the stack (console/build.ts --out <bundle>/console).
-    files: readConsoleFiles(fileURLToPath(new URL('./console', import.meta.url))),
+    // Bundled beside this file by the stack (console/build.ts --out <bundle>/console), and
+    // read when the console is first asked for: API requests' cold starts do not pay for it.
+    files: async () => readConsoleFiles(fileURLToPath(new URL('./console', import.meta.url))),
     cognito:
       config.consoleSignInDomain && config.jwt
         ? { domain: config.consoleSignInDomain, clientId: config.jwt.audience, region: config.region }
