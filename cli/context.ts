@@ -102,7 +102,33 @@ export async function resolveTarget(options: GlobalOptions, env = process.env): 
 
 const USER_AGENT = 'sundial-cli/0.1';
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Refuses to send a key where it would travel in clear: plain http to anything but this
+ * machine (the local runtime). SUNDIAL_ALLOW_INSECURE_HTTP=1 allows it, e.g. on a private
+ * network behind TLS termination one knows about.
+ */
+export function checkUrl(url: string, env = process.env): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`the API URL must be absolute, e.g. https://sundial.example.com (got "${url}")`);
+  }
+  if (parsed.protocol === 'https:') return;
+  if (parsed.protocol !== 'http:') {
+    throw new UsageError(`the API URL must be https:// (or http:// on this machine), got "${url}"`);
+  }
+  if (LOOPBACK.has(parsed.hostname) || env.SUNDIAL_ALLOW_INSECURE_HTTP === '1') return;
+  throw new UsageError(
+    `refusing to send the API key in clear to ${parsed.host}: use https:// ` +
+      '(http:// is for this machine only; SUNDIAL_ALLOW_INSECURE_HTTP=1 overrides)',
+  );
+}
+
 export function clientFor(url: string, apiKey: string): SundialClient {
+  checkUrl(url);
   return createSundialClient({ baseUrl: url, apiKey, headers: { 'user-agent': USER_AGENT } });
 }
 

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import {
   ApiError,
+  checkUrl,
   clientFor,
   configPath,
   DEFAULT_PROFILE,
@@ -50,13 +51,7 @@ Examples:
       const globals = command.optsWithGlobals<GlobalOptions>();
       const profile = globals.profile || process.env.SUNDIAL_PROFILE || DEFAULT_PROFILE;
       const url = (options.url || process.env.SUNDIAL_URL || DEFAULT_URL).replace(/\/+$/, '');
-      try {
-        new URL(url);
-      } catch {
-        throw new UsageError(
-          `--url must be an absolute URL, e.g. https://sundial.example.com (got "${url}")`,
-        );
-      }
+      checkUrl(url);
       const apiKey = options.apiKey?.trim() || (await readKey());
       if (!apiKey) throw new UsageError('no API key given: pass it on stdin (or --api-key)');
       try {

@@ -152,6 +152,10 @@ describe('usage', () => {
     const noKey = await sundial(['jobs', 'list'], { bare: true });
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain('no API key: set SUNDIAL_API_KEY or run `sundial login`');
+    // A key never travels in clear to another machine: usage, nothing sent.
+    const clear = await sundial(['jobs', 'list'], { env: { SUNDIAL_URL: 'http://sundial.internal:3000' } });
+    expect(clear.code).toBe(2);
+    expect(clear.stderr).toContain('refusing to send the API key in clear to sundial.internal:3000');
   });
 
   it('says plainly when the API cannot be reached, and exits 1', async () => {
