@@ -4,6 +4,7 @@
  * deployment has no second host to secure. The files are the console's build (console/build.ts):
  * read from the Lambda package's `console/` folder on AWS, built in memory by the local runtime.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -84,16 +85,22 @@ export function serveConsole(settings: ConsoleSettings, event: APIGatewayProxyEv
   const body = Object.hasOwn(settings.files, name) ? settings.files[name] : undefined;
   if (body === undefined) return text(settings, 404, `no such console file: ${name}`);
   const type = CONTENT_TYPES[name.split('.').pop() ?? ''] ?? 'application/octet-stream';
-  return {
-    statusCode: 200,
-    headers: {
-      'content-type': type,
-      // The page is small and changes with each deployment: revalidate, never serve stale.
-      'cache-control': 'no-cache',
-      ...securityHeaders(settings),
-    },
-    body: event.httpMethod === 'HEAD' ? '' : body,
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  const headers = {
+    'content-type': type,
+    // Changes with each deployment: the browser revalidates each time, and an unchanged
+    // file costs a 304 without its body.
+    'cache-control': 'no-cache',
+    etag,
+    ...securityHeaders(settings),
   };
+  const ifNoneMatch = Object.entries(event.headers ?? {}).find(
+    ([k]) => k.toLowerCase() === 'if-none-match',
+  )?.[1];
+  if (ifNoneMatch?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) {
+    return { statusCode: 304, headers, body: '' };
+  }
+  return { statusCode: 200, headers, body: event.httpMethod === 'HEAD' ? '' : body };
 }
 
 function text(

@@ -48,6 +48,20 @@ describe('the console on Lambda', () => {
     expect(script.headers?.['content-type']).toBe('text/javascript; charset=utf-8');
     expect(script.body).toBe('console.log("console")');
     expect(reads).toBe(1);
+
+    // Revalidated by its ETag: unchanged, a 304 without the body.
+    const etag = String(script.headers?.etag);
+    expect(etag).toMatch(/^"[\w-]{27}"$/);
+    const again = await handler(
+      apiGatewayEvent({ path: '/console/app.js', method: 'GET', headers: { 'If-None-Match': etag } }),
+    );
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+    const other = await handler(
+      apiGatewayEvent({ path: '/console/app.js', method: 'GET', headers: { 'if-none-match': '"old"' } }),
+    );
+    expect(other.statusCode).toBe(200);
+    expect((await handler(get('/console/'))).headers?.etag).not.toBe(etag);
   });
 
   it('lets the page reach the pool sign-in domain it names, and tells the page about it', async () => {
