@@ -8,6 +8,7 @@ import { at, fields, paint, status, table, viewerZone } from '../format.js';
 import {
   bothZones,
   choice,
+  listQuery,
   type PageOptions,
   pageOptions,
   scheduleText,
@@ -43,14 +44,7 @@ Examples:
           (cursor) =>
             must(
               ctx.api.GET('/v1/jobs', {
-                params: {
-                  query: {
-                    ...(options.limit ? { limit: options.limit } : {}),
-                    ...(cursor ? { cursor } : {}),
-                    ...(options.state ? { state: options.state } : {}),
-                    ...(options.tag ? { tag: options.tag } : {}),
-                  },
-                },
+                params: { query: listQuery(options, cursor, { state: options.state, tag: options.tag }) },
               }),
             ),
           Boolean(options.all),

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { describeFireTimes, wallTime } from '../../client/fire-times.js';
 import { allPages, contextOf, must, printJson, UsageError } from '../context.js';
 import { at, cut, paint, status, table, viewerZone } from '../format.js';
-import { choice, type PageOptions, pageOptions, positiveInt } from './shared.js';
+import { choice, listQuery, type PageOptions, pageOptions, positiveInt } from './shared.js';
 
 function isoInstant(flag: string) {
   return (value: string): string => {
@@ -127,13 +127,7 @@ Example:
         (cursor) =>
           must(
             ctx.api.GET('/v1/dead-letters', {
-              params: {
-                query: {
-                  ...(options.limit ? { limit: options.limit } : {}),
-                  ...(cursor ? { cursor } : {}),
-                  ...(options.status ? { status: options.status } : {}),
-                },
-              },
+              params: { query: listQuery(options, cursor, { status: options.status }) },
             }),
           ),
         Boolean(options.all),
@@ -203,9 +197,7 @@ Example:
         (cursor) =>
           must(
             ctx.api.GET('/v1/keys', {
-              params: {
-                query: { ...(options.limit ? { limit: options.limit } : {}), ...(cursor ? { cursor } : {}) },
-              },
+              params: { query: listQuery(options, cursor) },
             }),
           ),
         Boolean(options.all),

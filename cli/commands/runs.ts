@@ -14,7 +14,7 @@ import {
   printJson,
 } from '../context.js';
 import { at, fields, paint, status, table, viewerZone } from '../format.js';
-import { choice, outcomeText, type PageOptions, pageOptions, positiveInt } from './shared.js';
+import { choice, listQuery, outcomeText, type PageOptions, pageOptions, positiveInt } from './shared.js';
 
 // The server's own lists, so a status added there is known here too.
 const ENDED = new Set<string>(ENDED_STATUSES);
@@ -46,11 +46,7 @@ Examples:
             ctx.api.GET('/v1/jobs/{jobId}/runs', {
               params: {
                 path: { jobId },
-                query: {
-                  ...(options.limit ? { limit: options.limit } : {}),
-                  ...(cursor ? { cursor } : {}),
-                  ...(options.status ? { status: options.status } : {}),
-                },
+                query: listQuery(options, cursor, { status: options.status }),
               },
             }),
           ),

@@ -27,6 +27,21 @@ export function pageOptions(command: Command): Command {
     .option('--all', 'follow nextCursor to the last page');
 }
 
+/**
+ * A list's query: the page size, the cursor and the filters that were given, and nothing
+ * for those that were not (the API reads an empty value as one given).
+ */
+export function listQuery<F extends Record<string, string | undefined>>(
+  options: Pick<PageOptions, 'limit'>,
+  cursor: string | undefined,
+  filters = {} as F,
+): { limit?: number; cursor?: string } & { [K in keyof F]?: Exclude<F[K], undefined> } {
+  const given = Object.entries({ limit: options.limit, cursor, ...filters }).filter(([, v]) => v);
+  return Object.fromEntries(given) as { limit?: number; cursor?: string } & {
+    [K in keyof F]?: Exclude<F[K], undefined>;
+  };
+}
+
 export function choice(flags: string, description: string, values: readonly string[]): Option {
   return new Option(flags, description).choices(values);
 }

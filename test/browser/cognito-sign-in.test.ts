@@ -5,39 +5,20 @@
  * dev, checks the token the page keeps and sends, refuses a tampered `state`, and signs out
  * through the hosted UI's /logout. The page may talk to the runtime and that server only.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import axe from 'axe-core';
 import { SignJWT } from 'jose';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSundialClient, must, type SundialClient } from '../../client/index.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { NOWHERE, startTestIssuer, type TestIssuer } from '../e2e/support.js';
+import { type Browser, checkA11y, chromiumPath, openBrowser, poll } from './browser.js';
 
 const CLIENT_ID = 'sundial-console-test-client';
 const EMAIL = 'operator@example.test';
-const UI_TIMEOUT = 30_000;
 const CREDENTIAL = 'sundial.credential';
 const SIGN_IN_BUTTON = 'Sign in with your organisation account';
-
-function chromiumPath(): string {
-  const fromEnv = process.env.CHROMIUM_PATH;
-  if (fromEnv) return fromEnv;
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
-      encoding: 'utf8',
-    }).trim();
-  } catch {
-    throw new Error(
-      'chromium is not installed: the console tests need it. Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).',
-    );
-  }
-}
 
 interface IssuedCode {
   challenge: string;
@@ -222,34 +203,9 @@ let issuer: TestIssuer;
 let authServer: FakeAuthorizationServer;
 let runtime: LocalRuntime;
 let api: SundialClient;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
-let userDataDir: string;
 let consoleUrl: string;
-const requests: string[] = [];
-const cspViolations: string[] = [];
-const pageErrors: string[] = [];
-
-async function checkA11y(name: string): Promise<void> {
-  // Through the DevTools protocol: an inline <script> would be refused by the page's CSP.
-  if (!(await page.evaluate("'axe' in window"))) await page.evaluate(axe.source);
-  const result = (await page.evaluate(`(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.map((n) => n.target.join(' ') + ': ' + n.failureSummary).slice(0, 5),
-    }));
-  })()`)) as { id: string; impact: string | null; help: string; nodes: string[] }[];
-  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  if (serious.length) console.error(`axe violations on ${name}:\n${JSON.stringify(serious, null, 2)}`);
-  expect(serious, `axe: serious or critical violations on the ${name} page`).toEqual([]);
-}
-
-function poll<T>(check: () => Promise<T> | T, timeout = 15_000) {
-  return expect.poll(check, { timeout, interval: 100 });
-}
 
 function storedCredential(): Promise<unknown> {
   return page.evaluate(`JSON.parse(sessionStorage.getItem(${JSON.stringify(CREDENTIAL)}) ?? 'null')`);
@@ -267,7 +223,7 @@ async function backFromLogout(count: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  const executablePath = chromiumPath();
+  chromiumPath(); // fails at once, naming the fix, when Chromium is missing
   issuer = await startTestIssuer('console-k1');
   authServer = await new FakeAuthorizationServer(issuer).start();
   runtime = await startLocalRuntime({
@@ -291,38 +247,12 @@ beforeAll(async () => {
     }),
   );
 
-  userDataDir = mkdtempSync(join(tmpdir(), 'sundial-cognito-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    locale: 'en-GB',
-    viewport: { width: 1280, height: 900 },
-  });
-  context.setDefaultTimeout(UI_TIMEOUT);
-  context.on('request', (request) => {
-    requests.push(request.url());
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
-  });
-  page.on('pageerror', (error) => {
-    pageErrors.push(String(error));
-  });
+  browser = await openBrowser({ profilePrefix: 'sundial-cognito-' });
+  page = browser.page;
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   await runtime?.stop();
   await authServer?.stop();
   await issuer?.stop();
@@ -336,7 +266,7 @@ describe('the console signed in with the hosted UI (authorization code + PKCE)',
     );
     await signInPage();
     await page.getByRole('button', { name: SIGN_IN_BUTTON }).waitFor();
-    await checkA11y('sign-in (with the hosted UI)');
+    await checkA11y(page, 'sign-in (with the hosted UI)');
   });
 
   it('signs in as an operator of tenant dev, the ID token kept for the tab and sent as bearer', async () => {
@@ -447,11 +377,11 @@ describe('the console signed in with the hosted UI (authorization code + PKCE)',
 
   it('asked nothing of any origin but the runtime’s and the sign-in server’s, and broke no CSP rule', () => {
     const allowed = new Set([new URL(runtime.apiUrl).origin, authServer.domain]);
-    expect(requests.length).toBeGreaterThan(5);
-    expect(requests.filter((url) => !allowed.has(new URL(url).origin))).toEqual([]);
-    expect(requests.some((url) => url.startsWith(`${authServer.domain}/oauth2/token`))).toBe(true);
+    expect(browser.requests.length).toBeGreaterThan(5);
+    expect(browser.requests.filter((url) => !allowed.has(new URL(url).origin))).toEqual([]);
+    expect(browser.requests.some((url) => url.startsWith(`${authServer.domain}/oauth2/token`))).toBe(true);
     expect(authServer.problems).toEqual([]);
-    expect(cspViolations).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(browser.cspViolations).toEqual([]);
+    expect(browser.pageErrors).toEqual([]);
   });
 });

@@ -6,36 +6,19 @@
  * the page makes must go to the runtime's origin, and the page must break no rule of its
  * Content-Security-Policy. Screenshots land in test-results/console/.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import axe from 'axe-core';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSundialClient, type Job, must, type SundialClient } from '../../client/index.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { eventually, listenForTargets, sendRaw } from '../e2e/support.js';
+import { type Browser, checkA11y, chromiumPath, openBrowser, poll, UI_TIMEOUT } from './browser.js';
 
 const SHOTS = join(process.cwd(), 'test-results', 'console');
 /** The viewer's zone, unlike the jobs' (America/New_York), so both columns differ. */
 const VIEWER_ZONE = 'Europe/Paris';
-const UI_TIMEOUT = 30_000;
-
-function chromiumPath(): string {
-  const fromEnv = process.env.CHROMIUM_PATH;
-  if (fromEnv) return fromEnv;
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
-      encoding: 'utf8',
-    }).trim();
-  } catch {
-    throw new Error(
-      'chromium is not installed: the console tests need it. Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).',
-    );
-  }
-}
 
 /**
  * A team's endpoint: /ok answers at once, /slow after 4 s (long enough to watch a run live),
@@ -64,41 +47,14 @@ async function startTarget(): Promise<{ url: string; server: Server; calls: stri
 let runtime: LocalRuntime;
 let target: Awaited<ReturnType<typeof startTarget>>;
 let api: SundialClient;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
-let userDataDir: string;
 let consoleUrl: string;
-const requests: string[] = [];
-const cspViolations: string[] = [];
-const pageErrors: string[] = [];
 let slowJob: Job;
 let okJob: Job;
 
-async function checkA11y(name: string): Promise<void> {
-  // Evaluated through the DevTools protocol: an inline <script> would be refused by the page's own CSP.
-  // Strings, not functions: this file is type-checked without the DOM's types.
-  if (!(await page.evaluate("'axe' in window"))) await page.evaluate(axe.source);
-  const result = (await page.evaluate(`(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.map((n) => n.target.join(' ') + ': ' + n.failureSummary).slice(0, 5),
-    }));
-  })()`)) as { id: string; impact: string | null; help: string; nodes: string[] }[];
-  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  if (serious.length) console.error(`axe violations on ${name}:\n${JSON.stringify(serious, null, 2)}`);
-  expect(serious, `axe: serious or critical violations on the ${name} page`).toEqual([]);
-}
-
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-/** expect.poll with room for a real runtime (its default is 1 s). */
-function poll<T>(check: () => Promise<T> | T, timeout = 15_000) {
-  return expect.poll(check, { timeout, interval: 100 });
 }
 
 function focusedId(): Promise<unknown> {
@@ -116,7 +72,7 @@ async function tabTo(text: string | RegExp, limit = 60): Promise<void> {
 }
 
 beforeAll(async () => {
-  const executablePath = chromiumPath();
+  chromiumPath(); // fails at once, naming the fix, when Chromium is missing
   mkdirSync(SHOTS, { recursive: true });
   target = await startTarget();
   runtime = await startLocalRuntime({ port: 0, logLevel: 'SILENT' });
@@ -140,39 +96,12 @@ beforeAll(async () => {
   slowJob = await job('nightly-invoices', '/slow', { team: 'billing', env: 'prod' });
   okJob = await job('warehouse-export', '/ok', { team: 'data' });
 
-  userDataDir = mkdtempSync(join(tmpdir(), 'sundial-console-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    timezoneId: VIEWER_ZONE,
-    locale: 'en-GB',
-    viewport: { width: 1280, height: 900 },
-  });
-  context.setDefaultTimeout(UI_TIMEOUT);
-  context.on('request', (request) => {
-    requests.push(request.url());
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
-  });
-  page.on('pageerror', (error) => {
-    pageErrors.push(String(error));
-  });
+  browser = await openBrowser({ profilePrefix: 'sundial-console-', timezoneId: VIEWER_ZONE });
+  page = browser.page;
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   await runtime?.stop();
   target?.server.closeAllConnections();
   await new Promise<void>((resolve) => target?.server.close(() => resolve()) ?? resolve());
@@ -184,7 +113,7 @@ describe('the console', () => {
     await poll(() => page.getByRole('heading', { level: 1, name: 'Sign in to Sundial' }).isVisible()).toBe(
       true,
     );
-    await checkA11y('sign-in');
+    await checkA11y(page, 'sign-in');
     await shot('sign-in');
 
     // The key field has focus on arrival: type, Enter.
@@ -198,7 +127,7 @@ describe('the console', () => {
     // Next run in the job's zone (-05:00 in winter) and in the viewer's (+01:00).
     await poll(() => row.textContent()).toContain('(-05:00)');
     await poll(() => row.textContent()).toContain('(+01:00)');
-    await checkA11y('jobs');
+    await checkA11y(page, 'jobs');
     await shot('jobs');
 
     await tabTo('nightly-invoices');
@@ -255,7 +184,7 @@ describe('the console', () => {
     const attempts = page.getByRole('table', { name: 'Attempts, oldest first' });
     await poll(() => attempts.textContent()).toContain('200');
     await poll(() => page.getByRole('region', { name: 'Outcome' }).textContent()).toContain('"ok":true');
-    await checkA11y('run');
+    await checkA11y(page, 'run');
     await shot('run');
     expect(target.calls.filter((c) => c === '/slow')).toHaveLength(1);
 
@@ -282,7 +211,7 @@ describe('the console', () => {
     await alert.waitFor();
     expect(await alert.textContent()).toContain('Backfill refused');
     expect(await alert.locator('li').textContent()).toBe('to: must be after from');
-    await checkA11y('backfill dialog');
+    await checkA11y(page, 'backfill dialog');
     // Escape closes the dialog and gives focus back to the button that opened it.
     await page.keyboard.press('Escape');
     await poll(() => dialog.isVisible()).toBe(false);
@@ -301,7 +230,7 @@ describe('the console', () => {
     await poll(() => page.getByRole('button', { name: 'Resume' }).count()).toBe(1);
     const job = await must(api.GET('/v1/jobs/{jobId}', { params: { path: { jobId: slowJob.id } } }));
     expect(job).toMatchObject({ state: 'paused', pausedReason: 'the invoicing API is down until Monday' });
-    await checkA11y('job');
+    await checkA11y(page, 'job');
     await shot('job');
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
@@ -334,7 +263,7 @@ describe('the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
     const checkbox = page.getByRole('checkbox', { name: `Select dead letter ${letter.id}` });
     await checkbox.check();
-    await checkA11y('dead-letters');
+    await checkA11y(page, 'dead-letters');
     await shot('dead-letters');
     await page.getByRole('button', { name: /^Redrive 1 selected$/ }).click();
     await poll(() => page.getByRole('status').last().textContent()).toContain('1 redriven');
@@ -369,7 +298,7 @@ describe('the console', () => {
     const keys = page.getByRole('table', { name: /API keys/ });
     await poll(() => keys.getByRole('row', { name: /console reporting/ }).count()).toBe(1);
     expect(await keys.textContent()).not.toContain(key);
-    await checkA11y('keys');
+    await checkA11y(page, 'keys');
     await shot('keys');
 
     await page.getByRole('button', { name: 'I have stored it' }).click();
@@ -391,7 +320,7 @@ describe('the console', () => {
     const text = await table.textContent();
     expect(text).toContain('key.create');
     expect(text).toContain('dead-letters.redrive');
-    await checkA11y('audit');
+    await checkA11y(page, 'audit');
     await shot('audit');
   });
 
@@ -426,7 +355,7 @@ describe('the console', () => {
     expect(await page.locator('#chart-desc').textContent()).toMatch(/^23 runs: \d+ succeeded, \d+ failed/);
     // Wait out the announcement, so the picture shows the page alone.
     await poll(() => page.locator('.toast').textContent(), 15_000).toBe('');
-    await checkA11y('job (charted)');
+    await checkA11y(page, 'job (charted)');
     await shot('job-history');
     // What a person sees on arrival, for the README (docs/console.png is a copy of it).
     await page.setViewportSize({ width: 1280, height: 1560 });
@@ -462,9 +391,9 @@ describe('the console', () => {
 
   it('asked nothing of any other origin and broke no rule of its CSP', () => {
     const origin = new URL(runtime.apiUrl).origin;
-    expect(requests.length).toBeGreaterThan(10);
-    expect(requests.filter((url) => new URL(url).origin !== origin)).toEqual([]);
-    expect(cspViolations).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(browser.requests.length).toBeGreaterThan(10);
+    expect(browser.requests.filter((url) => new URL(url).origin !== origin)).toEqual([]);
+    expect(browser.cspViolations).toEqual([]);
+    expect(browser.pageErrors).toEqual([]);
   });
 });
