@@ -17,7 +17,18 @@ import {
 } from './shared.js';
 
 export function registerJobs(program: Command): void {
-  const jobs = program.command('jobs').description('list, inspect, create, change and run jobs');
+  const jobs = program
+    .command('jobs')
+    .description('list, inspect, create, change and run jobs')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ sundial jobs list --state paused
+  $ sundial jobs create -f job.yaml
+  $ sundial jobs pause job_01KAP… --reason 'upstream down'
+  $ sundial jobs run job_01KAP…`,
+    );
 
   pageOptions(
     jobs

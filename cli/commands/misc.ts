@@ -110,7 +110,13 @@ Example:
       },
     );
 
-  const dlq = program.command('dlq').description('dead letters: firings the queues gave up on');
+  const dlq = program
+    .command('dlq')
+    .description('dead letters: firings the queues gave up on')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ sundial dlq list --status dead\n  $ sundial dlq redrive <id> <id>',
+    );
   pageOptions(
     dlq
       .command('list')
@@ -166,7 +172,13 @@ Example:
         ctx.out(`Already redriven before (not sent again): ${result.alreadyRedriven.join(', ')}`);
     });
 
-  const keys = program.command('keys').description("the tenant's API keys (admin)");
+  const keys = program
+    .command('keys')
+    .description("the tenant's API keys (admin)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ sundial keys create --name ci --role operator\n  $ sundial keys list\n  $ sundial keys revoke <id>',
+    );
   keys
     .command('create')
     .description('create an API key; the key is printed this once')

@@ -20,7 +20,17 @@ import { choice, listQuery, outcomeText, type PageOptions, pageOptions, positive
 const ENDED = new Set<string>(ENDED_STATUSES);
 
 export function registerRuns(program: Command): void {
-  const runs = program.command('runs').description("a job's runs: history, one run, live, cancel");
+  const runs = program
+    .command('runs')
+    .description("a job's runs: history, one run, live, cancel")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ sundial runs list job_01KAP… --status failed
+  $ sundial runs watch job_01KAP…
+  $ sundial runs cancel job_01KAP… run_20261123T100100000Z`,
+    );
 
   pageOptions(
     runs
