@@ -140,6 +140,33 @@ describe('usage', () => {
     }
   });
 
+  it("refuses, with the API's problem and exit 1, each command aimed at what does not exist", async () => {
+    const missing = 'job_doesnotexist';
+    for (const args of [
+      ['jobs', 'get', missing],
+      ['jobs', 'pause', missing],
+      ['jobs', 'resume', missing],
+      ['jobs', 'run', missing],
+      ['jobs', 'delete', missing],
+      ['runs', 'list', missing],
+      ['runs', 'get', missing, 'run_20261123T100100000Z'],
+    ]) {
+      const result = await sundial(args);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr, args.join(' ')).toContain('Not found (404)');
+    }
+    // A cursor the API did not make is refused, naming the field.
+    for (const args of [
+      ['dlq', 'list'],
+      ['keys', 'list'],
+      ['jobs', 'list'],
+    ]) {
+      const result = await sundial([...args, '--cursor', 'not-a-cursor']);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr, args.join(' ')).toContain('cursor');
+    }
+  });
+
   it('exits 2 on an unknown command or option, a missing argument, and with no API key', async () => {
     const unknown = await sundial(['frobnicate']);
     expect(unknown.code).toBe(2);
