@@ -198,3 +198,17 @@ export function LoadMore({ paged, label = 'Load more' }: { paged: Paged<unknown>
     </>
   );
 }
+
+/** Terms and their values, as a description list (a job's definition, a run's summary). */
+export function Definitions({ rows }: { rows: readonly (readonly [string, ComponentChildren])[] }) {
+  return (
+    <dl class="definition">
+      {rows.map(([term, value]) => (
+        <div key={term}>
+          <dt>{term}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

@@ -6,7 +6,18 @@ import { isFinal, must, viewerZone } from '../api.js';
 import { RunChart } from '../chart-view.js';
 import { useAction, useApp, useResource } from '../hooks.js';
 import { href } from '../routes.js';
-import { Dialog, ErrorBox, Field, Json, Loading, PageTitle, Relative, StatusBadge, Time } from '../ui.js';
+import {
+  Definitions,
+  Dialog,
+  ErrorBox,
+  Field,
+  Json,
+  Loading,
+  PageTitle,
+  Relative,
+  StatusBadge,
+  Time,
+} from '../ui.js';
 
 const HISTORY = 50;
 
@@ -267,14 +278,7 @@ function Definition({ job }: { job: Job }) {
   ];
   return (
     <>
-      <dl class="definition">
-        {rows.map(([term, value]) => (
-          <div key={term}>
-            <dt>{term}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
+      <Definitions rows={rows} />
       <details>
         <summary>The job as JSON</summary>
         <Json value={job} />

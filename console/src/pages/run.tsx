@@ -5,7 +5,7 @@ import type { Run } from '../../../client/index.js';
 import { isFinal, must } from '../api.js';
 import { useAction, useApp, useResource } from '../hooks.js';
 import { href } from '../routes.js';
-import { ErrorBox, Json, Loading, PageTitle, Relative, StatusBadge, Time } from '../ui.js';
+import { Definitions, ErrorBox, Json, Loading, PageTitle, Relative, StatusBadge, Time } from '../ui.js';
 
 export function RunPage({ jobId, runId }: { jobId: string; runId: string }) {
   const { client, announce } = useApp();
@@ -172,14 +172,7 @@ function Summary({ run, zone }: { run: Run; zone: string }) {
         </div>
       )}
       {run.progress === null && run.progressMessage && <p>{run.progressMessage}</p>}
-      <dl class="definition">
-        {rows.map(([term, value]) => (
-          <div key={term}>
-            <dt>{term}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
+      <Definitions rows={rows} />
     </>
   );
 }
