@@ -136,3 +136,15 @@ export function defaultTenantRunsInProgress(priority: Priority): number {
   const def = QUEUES.find((q) => q.priority === priority);
   return Math.max(1, Math.ceil((def?.maxConcurrency ?? 2) / 2));
 }
+
+/**
+ * Two regions (issue 16). Published every minute by each region's sync sweeper: how long ago
+ * the other region's heartbeat was written (its liveness plus the replication lag), and
+ * whether this region is the active one (1) or passive (0).
+ */
+export const PEER_HEARTBEAT_AGE_METRIC = 'PeerRegionHeartbeatAgeSeconds';
+export const REGION_ACTIVE_METRIC = 'RegionActive';
+/** Firings a passive region received and recorded as skipped without calling the target. */
+export const PASSIVE_SKIPS_METRIC = 'FiringsSkippedPassive';
+/** A peer heartbeat older than this means the peer cannot be told to stand down (seconds). */
+export const PEER_STALE_SECONDS = 180;

@@ -57,6 +57,11 @@ export const ENV = {
    * web console offers besides API keys; the app client is JWT_AUDIENCE.
    */
   consoleSignInDomain: 'CONSOLE_SIGN_IN_DOMAIN',
+  /**
+   * Two-region deployments: JSON array of the regions, the home region first (e.g.
+   * `["us-east-1","us-west-2"]`). Unset: one region, always active, no region checks.
+   */
+  drRegions: 'DR_REGIONS',
   /** Set by Lambda itself. */
   region: 'AWS_REGION',
 } as const;
@@ -100,12 +105,20 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
       ...tenantApiLimits,
       ...jwt,
       'consoleSignInDomain',
+      'drRegions',
       'region',
     ],
   },
   Worker: {
     required: runPath,
-    optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'tenantRunsInProgress', 'region'],
+    optional: [
+      'sqsEndpoint',
+      'runRetentionDays',
+      'failureTopic',
+      'tenantRunsInProgress',
+      'drRegions',
+      'region',
+    ],
   },
   /**
    * Ends long runs: ECS and Step Functions state-change events (an EventBridge rule), and a
@@ -113,19 +126,27 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
    */
   Completion: {
     required: runPath,
-    optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'region'],
+    optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'drRegions', 'region'],
   },
   DeadLetters: {
     required: ['jobsTable', 'runsTable', 'secretsKey', 'deadLetterQueueArns'],
     optional: ['runRetentionDays', 'region'],
   },
+  /**
+   * The schedule-sync sweeper (every minute; it also writes this region's heartbeat) and the
+   * jobs table's stream: a passive region keeps its schedules disabled in step with the
+   * replicated jobs, and a change of the active region is acted on here (takeover: schedules
+   * enabled, the failover gap caught up, runs left behind driven again; stand-down: schedules
+   * disabled). The takeover sends firings and records missed runs, hence the runs table and
+   * the queues.
+   */
   Sync: {
-    required: ['jobsTable', ...schedules, 'secretsKey'],
-    optional: ['region'],
+    required: ['jobsTable', 'runsTable', ...schedules, ...queueUrls, 'secretsKey'],
+    optional: ['sqsEndpoint', 'runRetentionDays', 'drRegions', 'region'],
   },
   Reconciler: {
     required: ['jobsTable', ...schedules, 'secretsKey'],
-    optional: ['region'],
+    optional: ['drRegions', 'region'],
   },
 };
 
