@@ -103,6 +103,15 @@ export interface LocalRuntimeOptions {
   consoleSignIn?: { domain: string; clientId: string };
   /** Told of each run as it reaches its final status (`npm start` prints a line for each). */
   onRunEnded?: (run: RunEndedReport) => void;
+  /** This runtime's region name. Default us-east-1. */
+  region?: string;
+  /**
+   * Two local regions (the drill): both runtimes' regions, home first; each runtime then
+   * reads the active-region item and keeps its schedules as its role says.
+   */
+  drRegions?: string[];
+  /** The secrets key's material, shared by two local regions as a multi-Region KMS key is. */
+  kmsKeyMaterial?: Buffer;
 }
 
 /** Parts a test may swap in when it builds services on a runtime's resources. */
@@ -210,6 +219,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }
   };
   const manual = options.clock !== undefined;
+  // A second local region (the drill) is another runtime with its own region name.
+  const region = options.region ?? LOCAL_REGION;
   const clock = options.clock ?? systemClock;
   const logger =
     options.logger ?? new Logger({ serviceName: 'sundial', logLevel: options.logLevel ?? 'INFO' });
@@ -226,7 +237,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const fauxqs = await startFauxqs({ port: 0, logger: false });
     stops.push(() => fauxqs.stop());
     const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
-    const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const common = { region: region, credentials: LOCAL_CREDENTIALS };
     const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamo.endpoint });
     const sqs = createSqsClient({ ...common, endpoint: sqsEndpoint });
     // fauxqs speaks SNS too: the failure topic lives beside the queues.
@@ -237,9 +248,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       sns.destroy();
     });
 
-    const lambdaEmulator = await new LocalLambda(LOCAL_REGION, LOCAL_ACCOUNT).start();
+    const lambdaEmulator = await new LocalLambda(region, LOCAL_ACCOUNT).start();
     stops.push(() => lambdaEmulator.stop());
-    const eventBridgeEmulator = await new LocalEventBridge(LOCAL_REGION, LOCAL_ACCOUNT).start();
+    const eventBridgeEmulator = await new LocalEventBridge(region, LOCAL_ACCOUNT).start();
     stops.push(() => eventBridgeEmulator.stop());
     // The completion handler exists once the services are wired; events wait for it.
     let completionHandler: ((event: CompletionEvent) => Promise<{ detail: string }>) | undefined;
@@ -259,7 +270,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
     };
     const ecsEmulator = await new LocalEcs({
-      region: LOCAL_REGION,
+      region: region,
       accountId: LOCAL_ACCOUNT,
       onEvent: onCompletionEvent,
       output:
@@ -269,7 +280,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }).start();
     stops.push(() => ecsEmulator.stop());
     const sfnEmulator = await new LocalStepFunctions({
-      region: LOCAL_REGION,
+      region: region,
       accountId: LOCAL_ACCOUNT,
       onEvent: onCompletionEvent,
     }).start();
@@ -281,7 +292,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       sfn.destroy();
     });
     const kmsEmulator = await new LocalKms(
-      `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/00000000-0000-0000-0000-000000000000`,
+      `arn:aws:kms:${region}:${LOCAL_ACCOUNT}:key/00000000-0000-0000-0000-000000000000`,
     ).start();
     stops.push(() => kmsEmulator.stop());
     const kms = new KMSClient({ ...common, endpoint: kmsEmulator.endpoint });
@@ -309,7 +320,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stops.push(async () => toQueue.destroy());
     const emulator = createSchedulerEmulator({
       clock,
-      region: LOCAL_REGION,
+      region: region,
       accountId: LOCAL_ACCOUNT,
       logger,
       deliver: async (target) => {
@@ -327,7 +338,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const apiPort = options.port === 0 ? await freePort() : (options.port ?? 3000);
     const portOf = (endpoint: string) => Number(new URL(endpoint).port);
     const arn = (service: string, resource: string) =>
-      `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+      `arn:aws:${service}:${region}:${LOCAL_ACCOUNT}:${resource}`;
     const byPriority = (f: (p: Priority) => string) =>
       JSON.stringify(Object.fromEntries(PRIORITIES.map((p) => [p, f(p)])));
     const limits = options.limits ?? {};
@@ -346,7 +357,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       secretsKey: kmsEmulator.keyArn,
       // Development mode: any Lambda, queue or bus of the local account, except Sundial's own.
       allowedTargetArns: JSON.stringify(
-        options.allowedTargetArns ?? [`arn:aws:*:${LOCAL_REGION}:${LOCAL_ACCOUNT}:*`],
+        options.allowedTargetArns ?? [`arn:aws:*:${region}:${LOCAL_ACCOUNT}:*`],
       ),
       protectedArns: JSON.stringify([
         ...Object.values(queues).flatMap((q) => [q.arn, q.dlqArn]),
@@ -379,7 +390,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             ...(jwt.roleClaim ? { jwtRoleClaim: jwt.roleClaim } : {}),
           }
         : {}),
-      region: LOCAL_REGION,
+      region: region,
     };
     const environments = Object.fromEntries(
       FUNCTION_IDS.map((fn) => [fn, environmentFor(fn, values)]),
@@ -448,7 +459,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         api,
         worker,
         completion: wireCompletion(configs.Completion, { db, sqs, sns, kms, ecs, sfn }, platform),
-        sync: wireSync(configs.Sync, maintenance, platform),
+        sync: wireSync(configs.Sync, { ...maintenance, sqs }, { ...platform, pace: async () => undefined }),
         reconciler: wireReconciler(configs.Reconciler, maintenance, platform),
         deadLetters: wireDeadLetters(configs.DeadLetters, maintenance, platform),
         jobService: api.jobs,

@@ -48,10 +48,17 @@ const CONTEXT = { purpose: 'sundial-firing-messages' };
 export class KeyedFiringSigner implements FiringSigner {
   private signer: Promise<FixedKeyFiringSigner> | undefined;
 
+  /**
+   * `mayCreate`: whether this process may make the key when none is stored. In a two-region
+   * deployment only the active region makes it: a passive one waits for it to replicate, so
+   * the two regions can never each make a key and have one replace the other (last writer
+   * wins), which would make every firing signed with the lost one refused.
+   */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly box: SecretSealer,
+    private readonly mayCreate: () => Promise<boolean> = async () => true,
   ) {}
 
   async sign<T extends FiringIdentity>(message: T): Promise<T & { mac: string }> {
@@ -85,6 +92,9 @@ export class KeyedFiringSigner implements FiringSigner {
     };
     const existing = await read();
     if (existing) return existing;
+    if (!(await this.mayCreate())) {
+      throw new Error('the firing key has not replicated to this passive region yet; retried later');
+    }
     const sealed = await this.box.seal(randomBytes(32).toString('base64'), CONTEXT);
     try {
       // UpdateItem, not PutItem: every function that signs may update the jobs table already.

@@ -95,7 +95,7 @@ function toItem(job: StoredJob, syncPendingAt: string | undefined): Record<strin
   };
 }
 
-function fromItem(item: Record<string, unknown>): StoredJob {
+export function jobFromItem(item: Record<string, unknown>): StoredJob {
   const { pk: _pk, sk: _sk, type: _type, syncShard: _shard, ...job } = item;
   return job as unknown as StoredJob;
 }
@@ -114,7 +114,7 @@ export class JobStore implements JobRepository {
         ConsistentRead: true,
       }),
     );
-    return Item ? fromItem(Item) : undefined;
+    return Item ? jobFromItem(Item) : undefined;
   }
 
   /**
@@ -230,7 +230,7 @@ export class JobStore implements JobRepository {
       query.limit,
       query.cursor,
     );
-    return { items: page.items.map(fromItem), nextCursor: page.nextCursor };
+    return { items: page.items.map(jobFromItem), nextCursor: page.nextCursor };
   }
 
   /**
@@ -387,7 +387,7 @@ export class JobStore implements JobRepository {
           Limit: pageSize,
         }),
       );
-      for (const item of page.Items ?? []) yield fromItem(item);
+      for (const item of page.Items ?? []) yield jobFromItem(item);
       startKey = page.LastEvaluatedKey;
     } while (startKey);
   }

@@ -5,7 +5,13 @@
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { OVERDUE_RUNS_METRIC, type Priority } from '../../lib/definitions.js';
+import {
+  OVERDUE_RUNS_METRIC,
+  PASSIVE_SKIPS_METRIC,
+  PEER_HEARTBEAT_AGE_METRIC,
+  type Priority,
+  REGION_ACTIVE_METRIC,
+} from '../../lib/definitions.js';
 import type { EndedRun, EndedStatus, RunMetrics } from '../domain/ports.js';
 
 export { METRICS_NAMESPACE } from '../../lib/definitions.js';
@@ -64,6 +70,17 @@ export class PowertoolsRunMetrics implements RunMetrics {
     // As FiringsRejected: its own line with the service dimension only (an alarm watches it).
     this.metrics.singleMetric().addMetric(OVERDUE_RUNS_METRIC, MetricUnit.Count, count);
   }
+
+  passiveSkipped(): void {
+    this.metrics.singleMetric().addMetric(PASSIVE_SKIPS_METRIC, MetricUnit.Count, 1);
+  }
+
+  region(active: boolean, peerHeartbeatAgeSeconds: number | null): void {
+    const line = this.metrics.singleMetric();
+    line.addMetric(REGION_ACTIVE_METRIC, MetricUnit.Count, active ? 1 : 0);
+    // No heartbeat from the other region at all: reported as very old, so its alarm fires.
+    line.addMetric(PEER_HEARTBEAT_AGE_METRIC, MetricUnit.Seconds, peerHeartbeatAgeSeconds ?? 86_400);
+  }
 }
 
 /** A run that ended, as the local runtime reports it. */
@@ -104,5 +121,16 @@ export class InMemoryRunMetrics implements RunMetrics {
   deferred(priority: Priority): void {
     const key = `RunsDeferred/${priority}`;
     this.counts[key] = (this.counts[key] ?? 0) + 1;
+  }
+
+  passiveSkipped(): void {
+    this.counts[PASSIVE_SKIPS_METRIC] = (this.counts[PASSIVE_SKIPS_METRIC] ?? 0) + 1;
+  }
+
+  /** The latest region report. */
+  regionReport: { active: boolean; peerHeartbeatAgeSeconds: number | null } | undefined;
+
+  region(active: boolean, peerHeartbeatAgeSeconds: number | null): void {
+    this.regionReport = { active, peerHeartbeatAgeSeconds };
   }
 }

@@ -19,6 +19,7 @@ import {
 } from '../../lib/environment.js';
 import type { JwtConfig } from '../adapters/authenticator.js';
 import { parseAllowedHosts } from '../adapters/url-guard.js';
+import { REGION_NAME } from '../domain/region.js';
 import type { TargetAccess } from '../domain/target-access.js';
 
 const byPriority = z.object(
@@ -88,6 +89,8 @@ export interface Config {
   failureTopicArn?: string;
   /** The hosted sign-in the console offers (with `jwt`'s audience as its client); none when unset. */
   consoleSignInDomain?: string;
+  /** A two-region deployment's regions, the home region first; empty for one region. */
+  drRegions: string[];
 }
 
 type Field = keyof Config;
@@ -195,6 +198,18 @@ const FIELDS: {
       return value;
     },
   },
+  drRegions: {
+    keys: ['drRegions'],
+    parse: (read) => {
+      const value = read('drRegions');
+      if (!value) return [];
+      const regions = json(ENV.drRegions, z.array(z.string().regex(REGION_NAME)).length(2), value);
+      if (regions[0] === regions[1]) {
+        throw new ConfigurationError(`${ENV.drRegions} must name two different regions, got "${value}"`);
+      }
+      return regions;
+    },
+  },
   callbackBaseUrl: {
     keys: ['callbackBaseUrl'],
     parse: (read) => {
@@ -220,6 +235,7 @@ const RUN_PATH_FIELDS = [
   'runRetentionDays',
   'failureTopicArn',
   'callbackBaseUrl',
+  'drRegions',
   'region',
 ] as const satisfies readonly Field[];
 
@@ -241,6 +257,7 @@ export const CONFIG_FIELDS = {
     'limits',
     'jwt',
     'consoleSignInDomain',
+    'drRegions',
     'region',
   ],
   Worker: [...RUN_PATH_FIELDS, 'tenantRunsInProgress'],
@@ -254,13 +271,26 @@ export const CONFIG_FIELDS = {
     'runRetentionDays',
     'region',
   ],
-  Sync: ['jobsTableName', 'scheduleGroupName', 'schedulerRoleArn', 'queueArns', 'secretsKeyId', 'region'],
+  Sync: [
+    'jobsTableName',
+    'runsTableName',
+    'scheduleGroupName',
+    'schedulerRoleArn',
+    'queueArns',
+    'queueUrls',
+    'secretsKeyId',
+    'sqsEndpoint',
+    'runRetentionDays',
+    'drRegions',
+    'region',
+  ],
   Reconciler: [
     'jobsTableName',
     'scheduleGroupName',
     'schedulerRoleArn',
     'queueArns',
     'secretsKeyId',
+    'drRegions',
     'region',
   ],
 } as const satisfies Record<FunctionId, readonly Field[]>;

@@ -56,3 +56,16 @@ export class QuotaExceededError extends Error {
     this.name = 'QuotaExceededError';
   }
 }
+
+/** A write sent to a passive region (issue 16): it belongs to the active one. */
+export class RegionPassiveError extends Error {
+  constructor(
+    readonly region: string,
+    readonly activeRegion: string,
+  ) {
+    super(
+      `${region} is a passive region and takes no writes; send this request to ${activeRegion}, the active region`,
+    );
+    this.name = 'RegionPassiveError';
+  }
+}

@@ -30,7 +30,15 @@ const base = {
 
 export const firingMessageSchema = z.discriminatedUnion('trigger', [
   z.object({ ...base, trigger: z.literal('schedule') }),
-  z.object({ ...base, trigger: z.literal('catch_up') }),
+  z.object({
+    ...base,
+    trigger: z.literal('catch_up'),
+    /**
+     * Record the occurrence as missed with this reason instead of running it: an occurrence
+     * of a failover's gap that the job's catch-up policy does not run (issue 16).
+     */
+    missReason: z.string().min(1).max(512).optional(),
+  }),
   // An occurrence run on request by the backfill API, with the occurrence's identity.
   z.object({ ...base, trigger: z.literal('backfill') }),
   /**
@@ -82,6 +90,17 @@ export const firing = {
   /** An occurrence missed while the job was paused, run on resume with the occurrence's identity. */
   catchUp(job: FiringJob, scheduledAt: Date): FiringMessage {
     return firing.occurrence(job, 'catch_up', scheduledAt);
+  },
+  /** An occurrence a failover's gap holds that the job's catch-up policy does not run: recorded missed. */
+  catchUpMissed(job: FiringJob, scheduledAt: Date, reason: string): FiringMessage {
+    return {
+      v: 1,
+      tenantId: job.tenantId,
+      jobId: job.id,
+      trigger: 'catch_up',
+      scheduledTime: scheduledAt.toISOString(),
+      missReason: reason,
+    };
   },
   /** An occurrence of the schedule, identified by its time: as Scheduler fires it, or on resume or backfill. */
   occurrence(

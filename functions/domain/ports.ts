@@ -432,6 +432,10 @@ export interface RunMetrics {
   deferred?(priority: Priority): void;
   /** Long runs found past their deadline and not yet closed (the sweep is behind). */
   overdue?(count: number): void;
+  /** A firing reached a passive region: recorded as skipped, its target not called. */
+  passiveSkipped?(): void;
+  /** Each minute: whether this region is active, and how old the other region's heartbeat is. */
+  region?(active: boolean, peerHeartbeatAgeSeconds: number | null): void;
 }
 
 /** Seals secrets at rest (KMS), bound to an encryption context. */
@@ -443,4 +447,16 @@ export interface SecretSealer {
 /** Judges an HTTP target or webhook URL: why it may not be called, or null. */
 export interface UrlPolicy {
   refusal(url: string): Promise<string | null>;
+}
+
+/** Which region is active (issue 16); a one-region deployment is always active. */
+export interface RegionGate {
+  /** This region. */
+  readonly region: string;
+  /** False for a one-region deployment: no region item is ever read. */
+  readonly multiRegion: boolean;
+  /** Whether this region is the active one, as last read (a few seconds' cache at most). */
+  current(): Promise<{ active: boolean; activeRegion: string; epoch: number }>;
+  /** Forgets what was read: the active item just changed. */
+  invalidate(): void;
 }

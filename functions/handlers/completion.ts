@@ -37,7 +37,12 @@ export function createCompletionHandler(services: CompletionServices) {
       if (!outcome) return { detail: 'execution still running' };
       return completeFromEvent(services, key, outcome);
     }
-    // The schedule rule's event (or anything else): a sweep, bounded in time.
+    // The schedule rule's event (or anything else): a sweep, bounded in time. A passive
+    // region sweeps nothing: the runs are the active region's, which sweeps them from its
+    // replica of the same index (two sweeps writing one run would race across regions).
+    if (services.region?.multiRegion && !(await services.region.current()).active) {
+      return { detail: 'swept 0 (passive region)' };
+    }
     const started = Date.now();
     const result = await sweepWatches(services, {
       shards: WATCH_SHARDS,

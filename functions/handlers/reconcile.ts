@@ -1,4 +1,5 @@
 import { type ReconcileReport, reconcile } from '../usecases/reconcile.js';
+import { passiveJobs } from '../usecases/region-role.js';
 import type { ReconcilerServices } from '../wiring/maintenance.js';
 
 /**
@@ -35,11 +36,15 @@ export function createReconcileHandler(
   services: ReconcilerServices,
   pace: () => Promise<void> = pacer(SCHEDULER_CALLS_PER_SECOND),
 ): (options?: ReconcileRunOptions) => Promise<ReconcileReport> {
-  return (options = {}) =>
-    reconcile({
+  return async (options = {}) => {
+    // A passive region keeps every schedule disabled and writes nothing to the jobs (issue 16).
+    const passive = services.region.multiRegion && !(await services.region.current()).active;
+    return reconcile({
       ...services,
+      ...(passive ? { jobs: passiveJobs(services.jobs), listingOnly: true } : {}),
       pace,
       ...(options.timeLeftMs ? { timeLeftMs: options.timeLeftMs } : {}),
       ...(options.reserveMs !== undefined ? { reserveMs: options.reserveMs } : {}),
     });
+  };
 }

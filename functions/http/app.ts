@@ -25,6 +25,7 @@ import {
   NotFoundError,
   PreconditionFailedError,
   QuotaExceededError,
+  RegionPassiveError,
   ValidationError,
 } from '../domain/errors.js';
 import {
@@ -41,6 +42,7 @@ import type {
   FiringQueue,
   FiringSigner,
   Logger,
+  RegionGate,
   RunRepository,
 } from '../domain/ports.js';
 import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
@@ -73,6 +75,10 @@ export interface ApiDeps {
   rateLimiter: RateLimiter;
   limits: TenantLimits;
   signingSecrets: SigningSecrets;
+  /** Which region is active: a passive one refuses every write (issue 16). */
+  region?: RegionGate;
+  /** The deployment's regions, home first (one for a one-region deployment). */
+  regions?: readonly string[];
 }
 
 /**
@@ -83,6 +89,7 @@ export interface ApiDeps {
 export const ACCESS: Record<string, Role | 'public'> = {
   'GET /v1/health': 'public',
   'GET /v1/openapi.json': 'public',
+  'GET /v1/region': 'viewer',
   'POST /v1/schedules/preview': 'viewer',
   'GET /v1/jobs': 'viewer',
   'POST /v1/jobs': 'operator',
@@ -322,6 +329,20 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       },
     }),
     route('/v1/openapi.json', { GET: async () => json(200, openApiDocument()) }),
+    route('/v1/region', {
+      GET: async () => {
+        const gate = deps.region;
+        const region = gate?.region ?? 'local';
+        const current = gate ? await gate.current() : { active: true, activeRegion: region, epoch: 0 };
+        return json(200, {
+          region,
+          activeRegion: current.activeRegion,
+          active: current.active,
+          epoch: current.epoch,
+          regions: deps.regions ?? [region],
+        });
+      },
+    }),
     route('/v1/schedules/preview', {
       POST: async (req) => {
         const body = parseOrThrow(previewBody, req.body());
@@ -586,6 +607,11 @@ export function createApiApp(deps: ApiDeps): ApiApp {
             `the tenant's limit of ${deps.limits.requestsPerSecond} API requests per second is reached`,
           );
         }
+        // A passive region answers reads; every write belongs to the active region (issue 16).
+        if (method !== 'GET' && method !== 'HEAD' && deps.region?.multiRegion) {
+          const { active, activeRegion } = await deps.region.current();
+          if (!active) throw new RegionPassiveError(deps.region.region, activeRegion);
+        }
         const params = parsePathParams(r.keys, match);
         const query: Record<string, string> = Object.create(null);
         for (const [k, v] of Object.entries(event.queryStringParameters ?? {}))
@@ -700,6 +726,12 @@ function toProblem(error: unknown, logger: Logger, path: string, method: string)
         'retry-after': String(error.retryAfterSeconds),
       },
     );
+  }
+  if (error instanceof RegionPassiveError) {
+    return problem(409, 'region-passive', 'Passive region', error.message, {
+      region: error.region,
+      activeRegion: error.activeRegion,
+    });
   }
   if (error instanceof ConflictError) return problem(409, 'conflict', 'Conflict', error.message);
   if (error instanceof IdempotencyConflictError) {

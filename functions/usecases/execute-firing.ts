@@ -15,11 +15,13 @@ import type {
   FiringQueue,
   JobRepository,
   Logger,
+  RegionGate,
   RunMetrics,
   RunRepository,
   TargetCaller,
   TargetOutcome,
 } from '../domain/ports.js';
+import { passiveRunId } from '../domain/region.js';
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
 import { newRun, type StoredRun, TERMINAL_STATUSES } from '../domain/run.js';
 import {
@@ -52,6 +54,8 @@ export interface ExecuteDeps {
   fairShare?: FairShare;
   /** Starts and settles long runs (ECS, Step Functions, HTTP callbacks); they fail without it. */
   long?: LongRunParts;
+  /** Which region is active; a passive region records what it receives as skipped (issue 16). */
+  region?: RegionGate;
 }
 
 /**
@@ -71,6 +75,10 @@ export type FiringOutcome =
 const LEASE_MARGIN_SECONDS = 30;
 
 export async function executeFiring(deps: ExecuteDeps, received: FiringMessage): Promise<FiringOutcome> {
+  if (deps.region?.multiRegion) {
+    const { active, activeRegion } = await deps.region.current();
+    if (!active) return passive(deps, received, deps.region.region, activeRegion);
+  }
   if (received.trigger === 'settle') {
     if (!deps.long) {
       deps.logger.error('settle message dropped: long runs are not wired here', { runId: received.runId });
@@ -102,6 +110,9 @@ export async function executeFiring(deps: ExecuteDeps, received: FiringMessage):
     return { result: 'done', detail: 're-delayed' };
   }
 
+  if (message.trigger === 'catch_up' && message.missReason) {
+    return missed(deps, job, message, runId, now, message.missReason, log);
+  }
   if (message.trigger === 'schedule') {
     const scheduledAt = new Date(message.scheduledTime);
     const lateSeconds = Math.round((now.getTime() - scheduledAt.getTime()) / 1000);
@@ -391,6 +402,51 @@ async function missed(
   await ended(deps, job, run);
   deps.logger.warn('firing missed', { ...log, lateSeconds });
   return { result: 'done', detail: 'missed', run };
+}
+
+/**
+ * A firing that reached a passive region (its schedule enabled by hand, a message left on
+ * its queues from before a failover, or the replication lag after one): its target is not
+ * called. It is recorded as skipped under an id of its own, so the record can never replace
+ * the active region's run of the same occurrence when the tables replicate.
+ */
+async function passive(
+  deps: ExecuteDeps,
+  message: FiringMessage,
+  region: string,
+  activeRegion: string,
+): Promise<FiringOutcome> {
+  const reason = `${region} is passive: ${activeRegion} is the active region, so the target was not called here`;
+  const log = { tenantId: message.tenantId, jobId: message.jobId, trigger: message.trigger, region };
+  deps.metrics?.passiveSkipped?.();
+  if (message.trigger === 'settle') {
+    // The active region's sweep settles the run; nothing is recorded for it here.
+    deps.logger.warn('settle message dropped: this region is passive', { ...log, runId: message.runId });
+    return { result: 'done', detail: 'passive' };
+  }
+  const job = await deps.jobs.get(message.tenantId, message.jobId);
+  if (!job) {
+    deps.logger.info('message dropped: job no longer exists', log);
+    return { result: 'done', detail: 'job deleted' };
+  }
+  const now = deps.clock.now();
+  const runId = passiveRunId(runIdOf(message), region);
+  const run = transition(
+    unrecorded(job, message, runId),
+    'skip',
+    { finishedAt: now.toISOString(), skipReason: reason },
+    { isNew: true },
+  );
+  const claim = await deps.runs.claim(run, now);
+  deps.logger.warn('firing skipped: this region is passive', { ...log, runId, activeRegion });
+  if (claim.claimed)
+    deps.metrics?.ended('skipped', job.priority, null, {
+      tenantId: job.tenantId,
+      jobId: job.id,
+      jobName: job.name,
+      runId,
+    });
+  return { result: 'done', detail: 'passive', ...(claim.claimed ? { run } : {}) };
 }
 
 /** How long a firing waiting for the lock first waits before it checks again, and at most. */

@@ -30,6 +30,12 @@ export interface ReconcileDeps {
   timeLeftMs?: () => number;
   /** Stop once less than this is left, to finish, log and return in time. Default 30 s. */
   reserveMs?: number;
+  /**
+   * Judge schedules by the listing alone (state, target, presence): no GetSchedule. A
+   * region's takeover or stand-down only enables or disables, and a passive region's jobs
+   * carry the times of the active region's Scheduler writes, which say nothing of its own.
+   */
+  listingOnly?: boolean;
 }
 
 export interface ReconcileReport {
@@ -245,6 +251,7 @@ async function judge(
 ): Promise<'clean' | 'drifted' | 'unknown'> {
   const want = await deps.gateway.desired({ ...job, schedule: job.schedule! });
   if (schedule.enabled !== want.enabled || schedule.target !== want.targetArn) return 'drifted';
+  if (deps.listingOnly) return 'clean';
   if (job.scheduleSyncedAt === undefined || schedule.modifiedAt === undefined) return 'unknown';
   // No margin for clock skew: one that makes Sundial's own write look later costs one
   // GetSchedule, after which the exact modification time is recorded; a margin would

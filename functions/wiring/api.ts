@@ -17,6 +17,7 @@ import {
   newFiringSigner,
   newJobStore,
   newRateLimiter,
+  newRegionGate,
   newRunStore,
   newScheduleGateway,
   newSecretBox,
@@ -41,7 +42,8 @@ export function wireApi(config: ApiConfig, clients: ApiClients, platform: Platfo
   const { db } = clients;
   const { clock, logger } = platform;
   const box = newSecretBox(clients.kms, config);
-  const firingSigner = newFiringSigner(db, config, box);
+  const region = newRegionGate(db, config, platform);
+  const firingSigner = newFiringSigner(db, config, box, region);
   const jobStore = newJobStore(db, config);
   const rateLimiter = newRateLimiter(db, config);
   const schedules = newScheduleGateway(clients.scheduler, config, firingSigner);
@@ -94,5 +96,7 @@ export function wireApi(config: ApiConfig, clients: ApiClients, platform: Platfo
     rateLimiter,
     limits: config.limits,
     signingSecrets: new SigningSecrets(db, config.jobsTableName, box),
+    region,
+    regions: config.drRegions.length > 0 ? config.drRegions : [config.region],
   };
 }

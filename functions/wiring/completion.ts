@@ -12,12 +12,13 @@ import { WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
 import { createLongTargets } from '../adapters/long-targets.js';
 import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
 import { type CompletionConfig, targetAccessOf } from '../commons/config.js';
-import type { Logger, RunMetrics } from '../domain/ports.js';
+import type { Logger, RegionGate, RunMetrics } from '../domain/ports.js';
 import type { LongRunDeps } from '../usecases/long-runs.js';
 import {
   newFiringQueue,
   newFiringSigner,
   newJobStore,
+  newRegionGate,
   newRunStore,
   newSecretBox,
   newUrlGuard,
@@ -33,7 +34,7 @@ export interface CompletionClients {
   sfn: SFNClient;
 }
 
-export type CompletionServices = LongRunDeps & { metrics: RunMetrics; logger: Logger };
+export type CompletionServices = LongRunDeps & { metrics: RunMetrics; logger: Logger; region?: RegionGate };
 
 export function wireCompletion(
   config: CompletionConfig,
@@ -43,7 +44,8 @@ export function wireCompletion(
   const { db, sqs } = clients;
   const { clock, logger } = platform;
   const box = newSecretBox(clients.kms, config);
-  const firingSigner = newFiringSigner(db, config, box);
+  const region = newRegionGate(db, config, platform);
+  const firingSigner = newFiringSigner(db, config, box, region);
   return {
     jobs: newJobStore(db, config),
     runs: newRunStore(db, config),
@@ -68,6 +70,7 @@ export function wireCompletion(
       signer: firingSigner,
       callbackBaseUrl: config.callbackBaseUrl,
     },
+    region,
     clock,
     logger,
   };

@@ -12,12 +12,14 @@ import { SqsFiringQueue } from '../adapters/firing-queue.js';
 import { KeyedFiringSigner } from '../adapters/firing-signer.js';
 import { JobStore } from '../adapters/job-store.js';
 import { RateLimiter } from '../adapters/rate-limiter.js';
+import { CachedRegionGate, singleRegionGate } from '../adapters/region-gate.js';
+import { RegionStore } from '../adapters/region-store.js';
 import { RunStore } from '../adapters/run-store.js';
 import { EventBridgeScheduleGateway } from '../adapters/schedule-gateway.js';
 import { SecretBox } from '../adapters/secret-box.js';
 import { UrlGuard } from '../adapters/url-guard.js';
 import type { Config } from '../commons/config.js';
-import type { FiringQueue, FiringSigner } from '../domain/ports.js';
+import type { FiringQueue, FiringSigner, RegionGate } from '../domain/ports.js';
 import type { Platform } from './platform.js';
 
 export const newSecretBox = (kms: KMSClient, config: Pick<Config, 'secretsKeyId'>) =>
@@ -28,7 +30,34 @@ export const newFiringSigner = (
   db: DynamoDBDocumentClient,
   config: Pick<Config, 'jobsTableName'>,
   box: SecretBox,
-) => new KeyedFiringSigner(db, config.jobsTableName, box);
+  region?: RegionGate,
+) =>
+  new KeyedFiringSigner(
+    db,
+    config.jobsTableName,
+    box,
+    region?.multiRegion ? async () => (await region.current()).active : undefined,
+  );
+
+/** Which region is active: read from the replicated jobs table in a two-region deployment. */
+export const newRegionGate = (
+  db: DynamoDBDocumentClient,
+  config: Pick<Config, 'jobsTableName' | 'drRegions' | 'region'>,
+  platform: Platform,
+): RegionGate =>
+  config.drRegions.length === 0
+    ? singleRegionGate(config.region)
+    : new CachedRegionGate(
+        config.region,
+        new RegionStore(db, config.jobsTableName, config.drRegions),
+        platform.clock,
+      );
+
+export const newRegionStore = (
+  db: DynamoDBDocumentClient,
+  config: Pick<Config, 'jobsTableName' | 'drRegions' | 'region'>,
+) =>
+  new RegionStore(db, config.jobsTableName, config.drRegions.length > 0 ? config.drRegions : [config.region]);
 
 export const newJobStore = (db: DynamoDBDocumentClient, config: Pick<Config, 'jobsTableName'>) =>
   new JobStore(db, config.jobsTableName);

@@ -20,6 +20,7 @@ import {
   newFiringQueue,
   newFiringSigner,
   newJobStore,
+  newRegionGate,
   newRunStore,
   newSecretBox,
   newUrlGuard,
@@ -49,7 +50,8 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
   const { db, sqs } = clients;
   const { clock, logger } = platform;
   const box = newSecretBox(clients.kms, config);
-  const firingSigner = newFiringSigner(db, config, box);
+  const region = newRegionGate(db, config, platform);
+  const firingSigner = newFiringSigner(db, config, box, region);
   const urlGuard = newUrlGuard(config, platform);
   const signingSecrets = new SigningSecrets(db, config.jobsTableName, box);
   const callTarget = createTargetCaller({
@@ -82,6 +84,7 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
       runsInProgressLimit(config.tenantRunsInProgress, priority),
     ),
     firingSigner,
+    region,
     clock,
     logger,
   };

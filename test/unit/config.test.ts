@@ -60,6 +60,7 @@ const VALUES: Record<EnvKey, string> = {
   jwtTenantClaim: 'org',
   jwtRoleClaim: 'sundial_role',
   consoleSignInDomain: 'https://sundial-prod.auth.eu-west-1.amazoncognito.com',
+  drRegions: JSON.stringify([REGION, 'eu-central-1']),
   region: REGION,
 };
 
@@ -190,8 +191,13 @@ describe('the settings, parsed', () => {
         roleClaim: VALUES.jwtRoleClaim,
       },
       consoleSignInDomain: VALUES.consoleSignInDomain,
+      drRegions: [REGION, 'eu-central-1'],
       region: REGION,
     });
+    for (const bad of ['["eu-west-1"]', '["eu-west-1","eu-west-1"]', '["eu-west-1","not a region"]', 'x']) {
+      expect(() => loadConfig('Api', { ...fullEnvironment('Api'), DR_REGIONS: bad })).toThrow(/DR_REGIONS/);
+    }
+    expect(loadConfig('Worker', { ...fullEnvironment('Worker'), DR_REGIONS: undefined }).drRegions).toEqual([]);
     expect(() =>
       loadConfig('Api', { ...fullEnvironment('Api'), CONSOLE_SIGN_IN_DOMAIN: 'http://evil.example.com/x' }),
     ).toThrow(/CONSOLE_SIGN_IN_DOMAIN must be an https:\/\/ origin/);

@@ -1,0 +1,309 @@
+/**
+ * A region's side of a two-region deployment (issue 16), run by its sync function:
+ *
+ * - every minute, its heartbeat (when it ran, the role it believes it has, how far its last
+ *   change of role got), and the change of role itself if the stream's news of it was missed;
+ * - on the jobs table's stream: a passive region keeps every job's schedule in its own
+ *   Scheduler, disabled, in step with the replicated job; a change of the active item makes
+ *   it take over or stand down.
+ *
+ * Take over: every schedule enabled (the reconciler's listing shows each one disabled, so
+ * each is re-applied from the job — paced under Scheduler's quota), then each enabled job's
+ * failover gap — the occurrences after the last one the old region recorded, up to now — is
+ * handled by its catch-up policy with the occurrence's identity (`trigger: catch_up`; the
+ * ones the policy does not run are recorded missed), and runs the old region left queued or
+ * running are driven again. Stand down: every schedule disabled. Both are idempotent: a
+ * retried stream batch or the next heartbeat carries on where one stopped.
+ */
+import { firing } from '../domain/firing.js';
+import type { StoredJob } from '../domain/job.js';
+import type {
+  Clock,
+  FiringQueue,
+  JobRepository,
+  Logger,
+  RegionGate,
+  RunRepository,
+  ScheduleGateway,
+} from '../domain/ports.js';
+import type { Heartbeat, RegionState, RoleChange } from '../domain/region.js';
+import type { StoredRun } from '../domain/run.js';
+import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';
+import { type ReconcileReport, reconcile } from './reconcile.js';
+
+export interface RegionRoleDeps {
+  gate: RegionGate;
+  store: {
+    state(): Promise<RegionState>;
+    beat(heartbeat: Heartbeat): Promise<void>;
+    heartbeats(): Promise<Heartbeat[]>;
+  };
+  jobs: JobRepository;
+  runs: Pick<RunRepository, 'list'>;
+  queue: FiringQueue;
+  gateway: ScheduleGateway;
+  clock: Clock;
+  logger: Logger;
+  /** Waits before each Scheduler call of a takeover or stand-down (its rate quota). */
+  pace?: () => Promise<void>;
+  /** Told each minute: whether this region is active, and how old the other's heartbeat is. */
+  report?: (active: boolean, peerHeartbeatAgeSeconds: number | null) => void;
+}
+
+/** How far back a failover's gap is looked at: older occurrences are left alone (and logged). */
+export const GAP_LOOKBACK_HOURS = 24;
+/** At most this many gap occurrences of one job are handled (the newest). */
+export const MAX_GAP_OCCURRENCES = 1_000;
+/** Runs of a job read to find its last occurrence and the runs left in progress. */
+const RECENT_RUNS = 25;
+
+/** A job as a passive region keeps its schedule: disabled, whatever the job's state. */
+export function passiveView(job: StoredJob): StoredJob {
+  const { syncPendingAt: _marker, scheduleSyncedAt: _synced, ...rest } = job;
+  return { ...rest, state: job.state === 'enabled' ? 'paused' : job.state } as StoredJob;
+}
+
+/** The jobs as the passive reconciler sees them: disabled, and nothing written back. */
+export function passiveJobs(jobs: JobRepository): JobRepository {
+  return {
+    ...jobs,
+    get: async (tenantId, jobId) => {
+      const job = await jobs.get(tenantId, jobId);
+      return job && passiveView(job);
+    },
+    scanAll: async function* () {
+      for await (const job of jobs.scanAll()) yield passiveView(job);
+    },
+    // The jobs are the active region's items: a passive one never writes them (last writer wins).
+    clearSyncMarker: async () => true,
+  };
+}
+
+/** The minute's heartbeat; runs the change of role the active item asks for if not done yet. */
+export async function heartbeat(deps: RegionRoleDeps): Promise<Heartbeat> {
+  const region = deps.gate.region;
+  deps.gate.invalidate();
+  const [state, beats] = await Promise.all([deps.store.state(), deps.store.heartbeats()]);
+  const own = beats.find((h) => h.region === region);
+  const role = state.activeRegion === region ? 'active' : 'passive';
+  let change = own?.change ?? null;
+  // The stream's news of the change was missed or its handling failed: do it now. A region
+  // that never changed role (first start) passive lays down its disabled schedules.
+  const due =
+    change === null
+      ? role === 'passive' || state.epoch > 0
+      : change.epoch !== state.epoch || change.state === 'failed';
+  if (due) change = await changeRole(deps, state).catch(() => null);
+  const now = deps.clock.now();
+  const beat: Heartbeat = { region, at: now.toISOString(), role, epoch: state.epoch, change };
+  await deps.store.beat(beat);
+  const peer = beats.find((h) => h.region !== region);
+  deps.report?.(role === 'active', peer ? Math.round((now.getTime() - Date.parse(peer.at)) / 1000) : null);
+  return beat;
+}
+
+/**
+ * Takes over or stands down as `state` says, recording its progress on this region's
+ * heartbeat (what `sundial dr status` and the drill read). Throws if it failed; what it did
+ * stays done, and a retry carries on.
+ */
+export async function changeRole(deps: RegionRoleDeps, state: RegionState): Promise<RoleChange> {
+  const region = deps.gate.region;
+  deps.gate.invalidate();
+  const role = state.activeRegion === region ? 'active' : 'passive';
+  const startedAt = deps.clock.now().toISOString();
+  const change: RoleChange = {
+    epoch: state.epoch,
+    role,
+    state: 'running',
+    startedAt,
+    finishedAt: null,
+    schedules: 0,
+    caughtUp: 0,
+    missed: 0,
+    redriven: 0,
+    error: null,
+  };
+  const record = async () =>
+    deps.store.beat({ region, at: deps.clock.now().toISOString(), role, epoch: state.epoch, change });
+  await record();
+  deps.logger.warn(
+    role === 'active'
+      ? 'taking over: this region is now active'
+      : 'standing down: this region is now passive',
+    {
+      region,
+      epoch: state.epoch,
+      previousRegion: state.previousRegion,
+    },
+  );
+  try {
+    const report: ReconcileReport = await reconcile({
+      jobs: role === 'active' ? deps.jobs : passiveJobs(deps.jobs),
+      gateway: deps.gateway,
+      logger: deps.logger,
+      clock: deps.clock,
+      ...(deps.pace ? { pace: deps.pace } : {}),
+      // Enabling or disabling shows in the listing; a full comparison is the reconciler's job.
+      listingOnly: true,
+    });
+    change.schedules = report.missing + report.drifted;
+    if (report.failed > 0) throw new Error(`${report.failed} schedules could not be changed`);
+    if (role === 'active') {
+      const now = deps.clock.now();
+      for await (const job of deps.jobs.scanAll()) {
+        const done = await catchUpGap(deps, job, state, now);
+        change.caughtUp += done.run;
+        change.missed += done.missed;
+        change.redriven += done.redriven;
+      }
+    }
+    change.state = 'done';
+  } catch (error) {
+    change.state = 'failed';
+    change.error = error instanceof Error ? error.message : String(error);
+    deps.logger.error('change of role failed; the next heartbeat or stream retry carries on', {
+      region,
+      epoch: state.epoch,
+      error: change.error,
+    });
+  }
+  change.finishedAt = deps.clock.now().toISOString();
+  await record();
+  if (change.state === 'failed') throw new Error(change.error ?? 'change of role failed');
+  deps.logger.warn('change of role done', { region, ...change });
+  return change;
+}
+
+const OCCURRENCE_TRIGGERS = new Set(['schedule', 'catch_up']);
+const IN_PROGRESS = new Set(['queued', 'running']);
+
+/**
+ * One job's failover gap: the occurrences after the newest one recorded (by either region),
+ * up to `now`, each sent to run or to be recorded missed as the job's catch-up policy says;
+ * and its runs left queued or running sent again, so the worker here resumes or takes them
+ * over (a live claim makes it wait; a long run is the completion sweep's, which reads the
+ * same replicated index).
+ */
+async function catchUpGap(
+  deps: RegionRoleDeps,
+  job: StoredJob,
+  state: RegionState,
+  now: Date,
+): Promise<{ run: number; missed: number; redriven: number }> {
+  const done = { run: 0, missed: 0, redriven: 0 };
+  if (job.state !== 'enabled') return done;
+  const recent = (await deps.runs.list(job.tenantId, job.id, { limit: RECENT_RUNS })).items.filter(
+    (r) => !r.id.includes('_passive_'),
+  );
+  for (const run of recent) {
+    if (!IN_PROGRESS.has(run.status) || run.deadlineAt) continue;
+    const message = redrive(job, run);
+    if (!message) continue;
+    await deps.queue.send(job.priority, message);
+    done.redriven++;
+  }
+  if (!job.schedule) return done;
+  const parsed = parseScheduleExpression(job.schedule.expression);
+  if (!parsed.ok) return done;
+  const last = recent
+    .filter((r) => OCCURRENCE_TRIGGERS.has(r.trigger))
+    .reduce<number>((max, r) => Math.max(max, Date.parse(r.scheduledAt)), 0);
+  const lookback = now.getTime() - GAP_LOOKBACK_HOURS * 3_600_000;
+  // The newest recorded occurrence, else the job's creation; never before the lookback.
+  const after = new Date(Math.max(last || Date.parse(job.createdAt) - 1, lookback));
+  const schedule = job.schedule;
+  const gap = nextFireTimes(parsed.schedule, {
+    timezone: schedule.timezone,
+    after,
+    endAt: now,
+    count: MAX_GAP_OCCURRENCES,
+    createdAt: new Date(job.createdAt),
+    ...(schedule.startAt ? { startAt: new Date(schedule.startAt) } : {}),
+  }).filter((t) => !schedule.endAt || t.getTime() <= Date.parse(schedule.endAt));
+  if (gap.length === 0) return done;
+  const windowStart = now.getTime() - job.catchUpWindowMinutes * 60_000;
+  const from = state.previousRegion ?? 'the previous region';
+  for (const [i, t] of gap.entries()) {
+    const runIt =
+      job.catchUp === 'all' ? t.getTime() >= windowStart : job.catchUp === 'latest' && i === gap.length - 1;
+    if (runIt) {
+      await deps.queue.send(job.priority, firing.catchUp(job, t));
+      done.run++;
+    } else {
+      const why =
+        job.catchUp === 'none'
+          ? 'its catchUp policy is "none"'
+          : job.catchUp === 'latest'
+            ? 'with catchUp "latest" only the newest of the gap runs'
+            : `it is older than the catch-up window of ${job.catchUpWindowMinutes} min`;
+      const reason = `fell in the failover gap from ${from} to ${deps.gate.region} (epoch ${state.epoch}) and is not run: ${why}`;
+      await deps.queue.send(job.priority, firing.catchUpMissed(job, t, reason));
+      done.missed++;
+    }
+  }
+  deps.logger.info('failover gap handled', { tenantId: job.tenantId, jobId: job.id, ...done });
+  return done;
+}
+
+/** The message that makes this region's worker carry on with a run another region left. */
+function redrive(job: StoredJob, run: StoredRun) {
+  const scheduledAt = new Date(run.scheduledAt);
+  if (run.status === 'queued' && run.attempt > 0) {
+    // Waiting for its next attempt: the retry the old region's queue held.
+    const notBefore = run.nextAttemptAt ? new Date(run.nextAttemptAt) : scheduledAt;
+    return firing.retry(
+      { tenantId: job.tenantId, jobId: job.id, scheduledTime: run.scheduledAt },
+      run.id,
+      run.attempt + 1,
+      notBefore,
+    );
+  }
+  switch (run.trigger) {
+    case 'schedule':
+    case 'catch_up':
+    case 'backfill':
+      return firing.occurrence(job, run.trigger, scheduledAt);
+    case 'manual':
+      return firing.manual(job, run.id, scheduledAt);
+    case 'dependency':
+      return firing.dependency(job, run.id, run.scheduledAt);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * One record of the jobs table's stream, as a passive region acts on it: a job's schedule
+ * applied disabled (or removed), or a change of the active item (take over or stand down).
+ * An active region's own API keeps its schedules in step, so job records change nothing there.
+ */
+export async function onJobsTableChange(
+  deps: RegionRoleDeps,
+  change: {
+    keys: { pk: string; sk: string };
+    newItem?: Record<string, unknown>;
+    toJob: (item: Record<string, unknown>) => StoredJob;
+  },
+): Promise<string> {
+  const { pk, sk } = change.keys;
+  if (pk === 'REGION' && sk === 'ACTIVE') {
+    deps.gate.invalidate();
+    const state = await deps.store.state();
+    const own = (await deps.store.heartbeats()).find((h) => h.region === deps.gate.region);
+    if (own?.change && own.change.epoch === state.epoch && own.change.state === 'done')
+      return 'role unchanged';
+    const done = await changeRole(deps, state);
+    return `${done.role} at epoch ${done.epoch}`;
+  }
+  if (!sk.startsWith('JOB#')) return 'not a job';
+  if ((await deps.gate.current()).active) return 'active: the API syncs';
+  const jobId = sk.slice('JOB#'.length);
+  const item = change.newItem;
+  if (!item || item.state === 'deleting') {
+    await deps.gateway.remove(jobId);
+    return 'schedule removed';
+  }
+  await deps.gateway.apply(passiveView(change.toJob(item)));
+  return 'schedule applied disabled';
+}
