@@ -52,6 +52,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/region': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Which region this API is in, and which region is active
+     * @description In a two-region deployment (a standby region deployed with -c standbyRegion=<region>) one region is active at a time: it fires the jobs and takes every write. A passive region answers reads and refuses each write (POST, PATCH, DELETE, callbacks included) with 409 region-passive naming the active region. `sundial dr failover` moves the active region. A one-region deployment is always active, at epoch 0. Needs the viewer role.
+     */
+    get: operations['getRegion'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/schedules/preview': {
     parameters: {
       query?: never;
@@ -872,6 +892,32 @@ export interface components {
       /** @description Occurrences queued now; those that already ran are not counted. */
       runs: number;
     };
+    /** @description In a two-region deployment, which region this API is in and which one is active: writes (every POST, PATCH and DELETE) go to the active region; a passive region answers reads. */
+    Region: {
+      /** @description The region this API is in. */
+      region: string;
+      /** @description The region that fires jobs and takes writes now. */
+      activeRegion: string;
+      /** @description Whether this region is the active one (region = activeRegion). */
+      active: boolean;
+      /** @description Grows by one at every failover or failback; 0 until the first. */
+      epoch: number;
+      /** @description The deployment's regions, the home region first (one region: just this one). */
+      regions: string[];
+    };
+    /** @description A write sent to a passive region of a two-region deployment: nothing was changed. Send it to the active region's API (GET /v1/region names it too). */
+    RegionPassiveProblem: {
+      /** @constant */
+      type: 'https://sundial.dev/problems/region-passive';
+      title: string;
+      /** @constant */
+      status: 409;
+      detail: string;
+      /** @description The region this request reached: passive, it takes no writes. */
+      region: string;
+      /** @description The active region: send the request to its API instead. */
+      activeRegion: string;
+    };
     JobInput: {
       name: string;
       /** @default null */
@@ -1276,13 +1322,15 @@ export interface components {
         'application/problem+json': components['schemas']['Problem'];
       };
     };
-    /** @description The request contradicts another resource (e.g. other jobs depend on this one). */
+    /** @description The request contradicts another resource (e.g. other jobs depend on this one): a Problem. Or, in a two-region deployment, this region is passive and takes no writes: a RegionPassiveProblem (type …/region-passive) naming the active region, where the request should go. */
     Conflict: {
       headers: {
         [name: string]: unknown;
       };
       content: {
-        'application/problem+json': components['schemas']['Problem'];
+        'application/problem+json':
+          | components['schemas']['Problem']
+          | components['schemas']['RegionPassiveProblem'];
       };
     };
     /** @description The job changed since the version sent; `currentVersion` is its version now. */
@@ -1329,6 +1377,15 @@ export interface components {
       };
       content: {
         'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description In a two-region deployment, this region is passive and takes no writes; nothing was changed. `activeRegion` names the region to send it to (GET /v1/region says which too). */
+    RegionPassive: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['RegionPassiveProblem'];
       };
     };
   };
@@ -1412,6 +1469,30 @@ export interface operations {
       };
     };
   };
+  getRegion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description This region and the active one. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Region'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+    };
+  };
   previewSchedule: {
     parameters: {
       query?: never;
@@ -1437,6 +1518,7 @@ export interface operations {
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
+      409: components['responses']['RegionPassive'];
       413: components['responses']['PayloadTooLarge'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
@@ -1507,6 +1589,7 @@ export interface operations {
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
+      409: components['responses']['RegionPassive'];
       413: components['responses']['PayloadTooLarge'];
       422: components['responses']['IdempotencyKeyReused'];
       429: components['responses']['TooManyRequests'];
@@ -1604,6 +1687,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['RegionPassive'];
       412: components['responses']['PreconditionFailed'];
       413: components['responses']['PayloadTooLarge'];
       429: components['responses']['TooManyRequests'];
@@ -1640,6 +1724,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['RegionPassive'];
       412: components['responses']['PreconditionFailed'];
       413: components['responses']['PayloadTooLarge'];
       429: components['responses']['TooManyRequests'];
@@ -1672,6 +1757,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['RegionPassive'];
       412: components['responses']['PreconditionFailed'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
@@ -1747,6 +1833,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['RegionPassive'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
     };
@@ -1968,6 +2055,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['RegionPassive'];
       413: components['responses']['PayloadTooLarge'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
@@ -2029,6 +2117,7 @@ export interface operations {
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
+      409: components['responses']['RegionPassive'];
       413: components['responses']['PayloadTooLarge'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
@@ -2057,6 +2146,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['RegionPassive'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
     };
@@ -2105,6 +2195,7 @@ export interface operations {
       };
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
+      409: components['responses']['RegionPassive'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
     };

@@ -8,7 +8,8 @@
  * too, so every `$ref` points at `#/components/...`. What this file declares by hand is the
  * HTTP around them: one entry per operation of app.ts (test/unit/openapi.test.ts holds the
  * two lists equal), its success statuses and headers; the error statuses follow from what
- * the operation takes (path parameters, a query, a body) and whether it needs credentials.
+ * the operation takes (path parameters, a query, a body), whether it needs credentials, and
+ * whether it writes (a passive region refuses every write with 409 region-passive).
  */
 import * as z from 'zod';
 import { jobInputSchema } from '../domain/job.js';
@@ -29,6 +30,7 @@ import {
   previewBody,
   redriveBody,
 } from './app.js';
+import { PROBLEM_BASE } from './problem.js';
 import { apiSchemas, type ResponseName } from './schemas.js';
 
 type Json = Record<string, unknown>;
@@ -51,11 +53,55 @@ const requestSchemas = () =>
   }) satisfies Record<string, z.ZodType>;
 type RequestName = keyof ReturnType<typeof requestSchemas>;
 
+/**
+ * The answers of two-region deployments (issue 16), by component name; emitted as outputs
+ * with the responses of schemas.ts.
+ */
+const regionSchemas = () => {
+  const problem = apiSchemas().responses.Problem.shape;
+  const regionName = z.string().describe('An AWS region, e.g. eu-west-1 (`local` on the local runtime).');
+  return {
+    Region: z
+      .strictObject({
+        region: regionName.describe('The region this API is in.'),
+        activeRegion: regionName.describe('The region that fires jobs and takes writes now.'),
+        active: z.boolean().describe('Whether this region is the active one (region = activeRegion).'),
+        epoch: z
+          .number()
+          .int()
+          .min(0)
+          .describe('Grows by one at every failover or failback; 0 until the first.'),
+        regions: z
+          .array(regionName)
+          .min(1)
+          .describe("The deployment's regions, the home region first (one region: just this one)."),
+      })
+      .describe(
+        'In a two-region deployment, which region this API is in and which one is active: writes ' +
+          '(every POST, PATCH and DELETE) go to the active region; a passive region answers reads.',
+      ),
+    RegionPassiveProblem: z
+      .strictObject({
+        type: z.literal(`${PROBLEM_BASE}region-passive`),
+        title: problem.title,
+        status: z.literal(409),
+        detail: problem.detail,
+        region: regionName.describe('The region this request reached: passive, it takes no writes.'),
+        activeRegion: regionName.describe('The active region: send the request to its API instead.'),
+      })
+      .describe(
+        'A write sent to a passive region of a two-region deployment: nothing was changed. ' +
+          "Send it to the active region's API (GET /v1/region names it too).",
+      ),
+  } satisfies Record<string, z.ZodType>;
+};
+type RegionResponseName = keyof ReturnType<typeof regionSchemas>;
+
 type HeaderName = 'ETag' | 'Location' | 'IdempotentReplayed';
 
 interface Success {
   description: string;
-  body?: ResponseName;
+  body?: ResponseName | RegionResponseName;
   headers?: HeaderName[];
 }
 
@@ -94,6 +140,18 @@ const operations = (): Record<string, Operation> => ({
     summary: 'This document',
     tag: 'meta',
     responses: { 200: { description: 'The OpenAPI 3.1 document of the API.' } },
+  },
+  'GET /v1/region': {
+    operationId: 'getRegion',
+    summary: 'Which region this API is in, and which region is active',
+    description:
+      'In a two-region deployment (a standby region deployed with -c standbyRegion=<region>) one region ' +
+      'is active at a time: it fires the jobs and takes every write. A passive region answers reads ' +
+      'and refuses each write (POST, PATCH, DELETE, callbacks included) with 409 region-passive naming ' +
+      'the active region. `sundial dr failover` moves the active region. A one-region deployment is ' +
+      'always active, at epoch 0.',
+    tag: 'regions',
+    responses: { 200: { description: 'This region and the active one.', body: 'Region' } },
   },
   'POST /v1/schedules/preview': {
     operationId: 'previewSchedule',
@@ -328,8 +386,25 @@ const errorResponses = (): Record<string, { name: string; response: Json }> => (
   '409': {
     name: 'Conflict',
     response: {
-      description: 'The request contradicts another resource (e.g. other jobs depend on this one).',
-      content: problemContent('Problem'),
+      description:
+        'The request contradicts another resource (e.g. other jobs depend on this one): a Problem. Or, ' +
+        'in a two-region deployment, this region is passive and takes no writes: a RegionPassiveProblem ' +
+        '(type …/region-passive) naming the active region, where the request should go.',
+      content: {
+        'application/problem+json': {
+          schema: { oneOf: [schemaRef('Problem'), schemaRef('RegionPassiveProblem')] },
+        },
+      },
+    },
+  },
+  /** 409 of a write that has no other conflict than the region's. */
+  passive: {
+    name: 'RegionPassive',
+    response: {
+      description:
+        'In a two-region deployment, this region is passive and takes no writes; nothing was changed. ' +
+        '`activeRegion` names the region to send it to (GET /v1/region says which too).',
+      content: problemContent('RegionPassiveProblem'),
     },
   },
   '412': {
@@ -421,7 +496,7 @@ function build(): Json {
     const [method, path] = key.split(' ') as [string, string];
     const access = ACCESS[key] ?? 'admin';
     paths[path] ??= {};
-    paths[path][method.toLowerCase()] = operationObject(path, operation, access, errors);
+    paths[path][method.toLowerCase()] = operationObject(method, path, operation, access, errors);
   }
   return {
     openapi: '3.1.0',
@@ -461,6 +536,12 @@ function build(): Json {
       { name: 'keys' },
       { name: 'tenant' },
       { name: 'audit' },
+      {
+        name: 'regions',
+        description:
+          "Two-region deployments: which region is active. Moving it is the deployment's business, not a " +
+          "tenant's: `sundial dr` does it with AWS credentials on the regions' tables, not through this API.",
+      },
       { name: 'meta' },
     ],
     paths,
@@ -492,6 +573,7 @@ function build(): Json {
 }
 
 function operationObject(
+  method: string,
   path: string,
   operation: Operation,
   access: string,
@@ -505,6 +587,8 @@ function operationObject(
   if (pathParams.length > 0 || operation.query || operation.body) errors.add('400');
   if (operation.body) errors.add('413');
   if (!isPublic) for (const status of ['401', '403', '429', '500']) errors.add(status);
+  // A passive region refuses every write, public callbacks included (app.ts).
+  const passive = method !== 'GET' && !errors.has('409');
 
   const responses: Record<string, Json> = {};
   for (const [status, success] of Object.entries(operation.responses)) {
@@ -527,6 +611,7 @@ function operationObject(
   for (const status of [...errors].sort()) {
     responses[status] = { $ref: `#/components/responses/${errorResponses[status]!.name}` };
   }
+  if (passive) responses['409'] = { $ref: `#/components/responses/${errorResponses.passive!.name}` };
 
   return {
     operationId: operation.operationId,
@@ -619,7 +704,7 @@ function componentSchemas(): Record<string, Json> {
   const components: Record<string, Json> = {};
   const shared: Json[] = [];
   const passes: [Record<string, z.ZodType>, 'input' | 'output'][] = [
-    [apiSchemas().responses, 'output'],
+    [{ ...apiSchemas().responses, ...regionSchemas() }, 'output'],
     [requestSchemas(), 'input'],
   ];
   for (const [schemas, io] of passes) {

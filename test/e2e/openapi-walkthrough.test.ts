@@ -229,6 +229,10 @@ describe('the OpenAPI document, against the running API', () => {
     expect(document.body).toEqual(doc);
     const health = await expectStatus<Schemas['Health']>(200, 'GET', '/v1/health', { credential: null });
     expect(health.body.status).toBe('ok');
+    // One region (the local runtime): always the active one, never failed over.
+    const region = await expectStatus<Schemas['Region']>(200, 'GET', '/v1/region');
+    expect(region.body).toMatchObject({ active: true, epoch: 0, activeRegion: region.body.region });
+    expect(region.body.regions).toEqual([region.body.region]);
 
     // ---- Jobs ----
     const nightly = {

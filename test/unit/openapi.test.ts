@@ -181,6 +181,53 @@ describe('the OpenAPI document', () => {
     expect(doc.servers).toEqual(expect.arrayContaining([expect.objectContaining({ url: '/' })]));
   });
 
+  it("documents a passive region's refusal of every write, and GET /v1/region, as such a region answers", async () => {
+    const writes = documentedOperations().filter(([key]) => !key.startsWith('GET '));
+    expect(writes.length).toBeGreaterThan(10);
+    for (const [key, operation] of writes)
+      expect(Object.keys(operation.responses as Json), key).toContain('409');
+    // A passive region of a two-region deployment, with an admin's credential.
+    const passive = createApiApp({
+      authenticate: async () => ({ tenantId: 'tenant-a', subject: 'key:1', role: 'admin' }),
+      rateLimiter: { take: async () => ({ allowed: true, retryAfterSeconds: 0 }) },
+      limits: { requestsPerSecond: 100 },
+      clock: { now: () => new Date('2027-03-01T00:00:00.000Z') },
+      region: {
+        region: 'us-west-2',
+        multiRegion: true,
+        current: async () => ({ active: false, activeRegion: 'eu-west-1', epoch: 3 }),
+        invalidate: () => undefined,
+      },
+      regions: ['eu-west-1', 'us-west-2'],
+    } as unknown as ApiDeps);
+    const send = (httpMethod: string, path: string) =>
+      passive({ path, httpMethod, headers: {}, body: '{}' } as unknown as APIGatewayProxyEvent);
+    const validate = documentValidator();
+    const region = await send('GET', '/v1/region');
+    expect(region.statusCode).toBe(200);
+    const body = JSON.parse(region.body);
+    expect(body).toEqual({
+      region: 'us-west-2',
+      activeRegion: 'eu-west-1',
+      active: false,
+      epoch: 3,
+      regions: ['eu-west-1', 'us-west-2'],
+    });
+    expect(validate('Region', body)).toEqual([]);
+    // A public callback and an admin's write alike: refused before anything else is read.
+    for (const [method, path] of [
+      ['POST', '/v1/callbacks/cb_anything'],
+      ['DELETE', '/v1/jobs/job_01JD6Z0000000000000000000'],
+    ] as const) {
+      const refused = await send(method, path);
+      expect(refused.statusCode, path).toBe(409);
+      const problem = JSON.parse(refused.body);
+      expect(problem).toMatchObject({ region: 'us-west-2', activeRegion: 'eu-west-1' });
+      expect(validate('RegionPassiveProblem', problem)).toEqual([]);
+      expect(validate('Problem', problem)).not.toEqual([]);
+    }
+  });
+
   it('is served without credentials, and is the same document', async () => {
     const served = await get('/v1/openapi.json');
     expect(served.statusCode).toBe(200);
