@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { ApiError } from '../client/index.js';
 import { registerApply } from './commands/apply.js';
+import { registerDr } from './commands/dr.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerLogin } from './commands/login.js';
 import { registerMisc } from './commands/misc.js';
@@ -39,6 +40,7 @@ Configuration:
 
 Exit codes: 0 ok, 1 the API refused (its problem on stderr; with --json on stdout too)
 or could not be reached, 2 usage (bad command line, bad file, no API key).
+\`sundial dr\` talks to the regions' tables with AWS credentials instead: see its --help.
 
 Examples:
   $ sundial login --url https://sundial.example.com < key.txt
@@ -51,6 +53,7 @@ Examples:
   registerMisc(program);
   registerApply(program);
   registerLogin(program);
+  registerDr(program);
   return program;
 }
 

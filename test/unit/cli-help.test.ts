@@ -25,7 +25,15 @@ describe('sundial --help', () => {
     expect(helpOf(program)).toContain('Examples:');
     const commands = everyCommand(program);
     expect(commands.map(([name]) => name)).toEqual(
-      expect.arrayContaining(['jobs list', 'runs watch', 'dlq', 'apply']),
+      expect.arrayContaining([
+        'jobs list',
+        'runs watch',
+        'dlq',
+        'apply',
+        'dr status',
+        'dr failover',
+        'dr failback',
+      ]),
     );
     for (const [name, command] of commands)
       expect(helpOf(command), name).toMatch(/Examples?:\n {2}\$ sundial /);
