@@ -2,6 +2,11 @@
  * A local stand-in for AWS KMS's Encrypt and Decrypt (the JSON 1.1 protocol the SDK's
  * KMSClient speaks), so secrets are encrypted locally as on AWS: AES-256-GCM under a key
  * made at start, with the encryption context bound as additional data.
+ *
+ * Two local "regions" can share one key as an AWS KMS multi-Region key and its replica do: the
+ * replica has the same key material, so a ciphertext made in one region opens in the other, and its
+ * ARN differs only by region (https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html).
+ * Give both emulators the same 32-byte key material for that; without it each makes its own.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -9,11 +14,20 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 const MAGIC = Buffer.from('SLK1');
 
 export class LocalKms {
-  private readonly key = randomBytes(32);
+  private readonly key: Buffer;
   private server: Server | undefined;
   endpoint = '';
 
-  constructor(readonly keyArn: string) {}
+  constructor(
+    readonly keyArn: string,
+    keyMaterial?: Buffer,
+  ) {
+    if (keyMaterial && keyMaterial.length !== 32) {
+      throw new Error(`key material must be 32 bytes (AES-256), got ${keyMaterial.length}`);
+    }
+    // A copy: the caller's buffer may be reused or zeroed after.
+    this.key = keyMaterial ? Buffer.from(keyMaterial) : randomBytes(32);
+  }
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {

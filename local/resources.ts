@@ -2,7 +2,10 @@
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
   type DynamoDBClient,
+  type StreamSpecification,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -18,6 +21,16 @@ export function localTableName(table: TableDefinition): string {
   return `sundial-local-${table.id.toLowerCase()}`;
 }
 
+/**
+ * Every local table has a stream with both images, as a global table's replicas must (global tables
+ * version 2019.11.21 need NEW_AND_OLD_IMAGES): local/replicator.ts reads it to copy the table
+ * to another local region, standing in for global tables.
+ */
+export const LOCAL_STREAM: StreamSpecification = {
+  StreamEnabled: true,
+  StreamViewType: 'NEW_AND_OLD_IMAGES',
+};
+
 export function tableInput(table: TableDefinition, tableName: string): CreateTableCommandInput {
   const attributes = new Map<string, string>();
   const keys = [
@@ -29,6 +42,7 @@ export function tableInput(table: TableDefinition, tableName: string): CreateTab
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
+    StreamSpecification: LOCAL_STREAM,
     AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
       AttributeName,
       AttributeType: AttributeType as 'S' | 'N',
@@ -61,8 +75,9 @@ export async function createTables(client: DynamoDBClient): Promise<Record<Table
     try {
       await client.send(new CreateTableCommand(tableInput(table, name)));
     } catch (error) {
-      // Kept data (-dbPath) already has the tables.
+      // Kept data (-dbPath) already has the tables, perhaps made before they had a stream.
       if ((error as Error).name !== 'ResourceInUseException') throw error;
+      await ensureStream(client, name);
     }
     if (table.timeToLiveAttribute) {
       await client
@@ -79,6 +94,28 @@ export async function createTables(client: DynamoDBClient): Promise<Record<Table
     names[table.id] = name;
   }
   return names;
+}
+
+async function ensureStream(client: DynamoDBClient, tableName: string): Promise<void> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  const stream = Table?.StreamSpecification;
+  if (stream?.StreamEnabled && stream.StreamViewType === LOCAL_STREAM.StreamViewType) return;
+  if (stream?.StreamEnabled) {
+    // A stream's view type cannot be changed in place: turn it off, then on with both images.
+    await client.send(
+      new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: false } }),
+    );
+  }
+  await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: LOCAL_STREAM }));
+}
+
+/** The ARN of the table's current stream (DescribeTable's LatestStreamArn). */
+export async function latestStreamArn(client: DynamoDBClient, tableName: string): Promise<string> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  if (!Table?.StreamSpecification?.StreamEnabled || !Table.LatestStreamArn) {
+    throw new Error(`table ${tableName} has no stream`);
+  }
+  return Table.LatestStreamArn;
 }
 
 export interface LocalQueue {
