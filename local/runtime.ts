@@ -26,7 +26,7 @@ import { createApiHandler } from '../functions/handlers/api.js';
 import { type CompletionEvent, createCompletionHandler } from '../functions/handlers/completion.js';
 import { createDeadLetterHandler } from '../functions/handlers/dead-letters.js';
 import { createReconcileHandler } from '../functions/handlers/reconcile.js';
-import { createSyncHandler } from '../functions/handlers/sync.js';
+import { createSyncHandler, createSyncStreamHandler } from '../functions/handlers/sync.js';
 import { createWorkerHandler } from '../functions/handlers/worker.js';
 import type { ReconcileReport } from '../functions/usecases/reconcile.js';
 import { type ApiServices, wireApi } from '../functions/wiring/api.js';
@@ -56,6 +56,7 @@ import { createQueues, createTables, type LocalQueue } from './resources.js';
 import { createSchedulerEmulator, sqsDeliverer } from './scheduler-emulator/index.js';
 import { pollOnce, startPoller } from './sqs-poller.js';
 import { LocalStepFunctions } from './stepfunctions-emulator.js';
+import { startTableStreamPoller } from './stream-poller.js';
 
 export interface LocalRuntimeOptions {
   /** API port; 0 picks a free one. Default 3000. */
@@ -197,6 +198,12 @@ export interface LocalRuntime {
   /** Builds services on this runtime's resources with other parts swapped in (tests). */
   servicesWith(overrides: ServiceOverrides): LocalServices;
   stop(): Promise<void>;
+  /** This runtime's region. */
+  region: string;
+  /** Hands the jobs table's new stream records to the sync function (two regions); how many. */
+  pollStreams(): Promise<number>;
+  /** Stops everything but DynamoDB Local, whose table stays readable: a region lost (the drill). */
+  kill(): Promise<void>;
 }
 
 export const LOCAL_ACCOUNT = '000000000000';
@@ -225,19 +232,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const logger =
     options.logger ?? new Logger({ serviceName: 'sundial', logLevel: options.logLevel ?? 'INFO' });
   const stops: (() => Promise<void>)[] = [];
-  const stop = async () => {
+  // DynamoDB Local stops last, and apart: a killed region's table stays readable (the drill).
+  let stopDynamo: () => Promise<void> = async () => undefined;
+  const kill = async () => {
     for (const fn of stops.reverse())
       await fn().catch((error) => console.error('shutdown step failed', error));
     stops.length = 0;
   };
+  const stop = async () => {
+    await kill();
+    await stopDynamo().catch((error) => console.error('shutdown step failed', error));
+    stopDynamo = async () => undefined;
+  };
 
   try {
     const dynamo = await startDynamoDbLocal(options.dbPath ? { dbPath: options.dbPath } : {});
-    stops.push(() => dynamo.stop());
+    stopDynamo = () => dynamo.stop();
     const fauxqs = await startFauxqs({ port: 0, logger: false });
     stops.push(() => fauxqs.stop());
     const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
-    const common = { region: region, credentials: LOCAL_CREDENTIALS };
+    const common = { region, credentials: LOCAL_CREDENTIALS };
     const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamo.endpoint });
     const sqs = createSqsClient({ ...common, endpoint: sqsEndpoint });
     // fauxqs speaks SNS too: the failure topic lives beside the queues.
@@ -270,7 +284,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
     };
     const ecsEmulator = await new LocalEcs({
-      region: region,
+      region,
       accountId: LOCAL_ACCOUNT,
       onEvent: onCompletionEvent,
       output:
@@ -280,7 +294,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }).start();
     stops.push(() => ecsEmulator.stop());
     const sfnEmulator = await new LocalStepFunctions({
-      region: region,
+      region,
       accountId: LOCAL_ACCOUNT,
       onEvent: onCompletionEvent,
     }).start();
@@ -293,6 +307,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     const kmsEmulator = await new LocalKms(
       `arn:aws:kms:${region}:${LOCAL_ACCOUNT}:key/00000000-0000-0000-0000-000000000000`,
+      options.kmsKeyMaterial,
     ).start();
     stops.push(() => kmsEmulator.stop());
     const kms = new KMSClient({ ...common, endpoint: kmsEmulator.endpoint });
@@ -320,7 +335,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stops.push(async () => toQueue.destroy());
     const emulator = createSchedulerEmulator({
       clock,
-      region: region,
+      region,
       accountId: LOCAL_ACCOUNT,
       logger,
       deliver: async (target) => {
@@ -390,7 +405,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             ...(jwt.roleClaim ? { jwtRoleClaim: jwt.roleClaim } : {}),
           }
         : {}),
-      region: region,
+      ...(options.drRegions ? { drRegions: JSON.stringify(options.drRegions) } : {}),
+      region,
     };
     const environments = Object.fromEntries(
       FUNCTION_IDS.map((fn) => [fn, environmentFor(fn, values)]),
@@ -507,6 +523,27 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dlqPollerQueue = (q: LocalQueue) => ({ url: q.dlqUrl, arn: q.dlqArn, batchSize: 10 });
     const workerInvoke = (event: SQSEvent) => worker(event);
     const sweep = createSyncHandler(services.sync, SYNC_GRACE_SECONDS);
+    // Two regions: the jobs table's stream feeds the sync function, as its event source
+    // mapping does on AWS (a passive region's schedules, takeover and stand-down).
+    const jobsStream = options.drRegions
+      ? await startTableStreamPoller({
+          db: dynamodb,
+          endpoint: dynamo.endpoint,
+          region,
+          credentials: LOCAL_CREDENTIALS,
+          tableName: tables.Jobs,
+          handler: createSyncStreamHandler(services.sync),
+        })
+      : undefined;
+    if (jobsStream) stops.push(async () => jobsStream.stop());
+    const pollStreams = async (): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const n = (await jobsStream?.poll()) ?? 0;
+        if (n === 0) return total;
+        total += n;
+      }
+    };
     // The emulator has no rate quota to respect.
     const reconcileOnce = createReconcileHandler(services.reconciler, async () => undefined);
     const ordered = PRIORITIES.map((p) => queues[p]);
@@ -555,6 +592,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         5 * 60 * 1000,
       );
       stops.push(async () => clearInterval(reconcileTimer));
+      if (jobsStream) {
+        const streamTimer = setInterval(() => {
+          pollStreams().catch((error) => logger.error('jobs stream poll failed', { error: String(error) }));
+        }, 1000);
+        stops.push(async () => clearInterval(streamTimer));
+      }
     }
 
     return {
@@ -591,6 +634,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tick: async () => {
         await emulator.fireDue();
         await drain();
+        // The jobs stream's changes (a passive region's schedules, a change of role), and what follows.
+        while ((await pollStreams()) > 0) await drain();
         // Long runs due for a look by the clock (deadlines, heartbeats, polls), and what follows.
         for (let round = 0; round < 10; round++) {
           const { detail } = await sweepLongRuns();
@@ -600,6 +645,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       drain,
       sweep,
+      pollStreams,
+      region,
+      kill,
       reconcile: reconcileOnce,
       servicesWith,
       stop,

@@ -115,6 +115,8 @@ export const ACCESS: Record<string, Role | 'public'> = {
   'GET /v1/tenant/signing-secret': 'admin',
   'POST /v1/tenant/signing-secret/rotate': 'admin',
 };
+/** POSTs that change nothing: a passive region answers them too. */
+const READ_ONLY_POSTS = new Set(['/v1/schedules/preview']);
 export const MAX_BODY_BYTES = 256 * 1024;
 /**
  * JSON nested deeper than this is refused as it is parsed, before a validator (zod recurses)
@@ -608,7 +610,12 @@ export function createApiApp(deps: ApiDeps): ApiApp {
           );
         }
         // A passive region answers reads; every write belongs to the active region (issue 16).
-        if (method !== 'GET' && method !== 'HEAD' && deps.region?.multiRegion) {
+        if (
+          method !== 'GET' &&
+          method !== 'HEAD' &&
+          !READ_ONLY_POSTS.has(r.template) &&
+          deps.region?.multiRegion
+        ) {
           const { active, activeRegion } = await deps.region.current();
           if (!active) throw new RegionPassiveError(deps.region.region, activeRegion);
         }

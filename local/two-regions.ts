@@ -1,0 +1,84 @@
+/**
+ * Two local regions (issue 16): two local runtimes, each with its own DynamoDB Local, queues,
+ * Scheduler emulator and functions, sharing one secrets key (as a multi-Region KMS key and its
+ * replica do), with a stream replicator between their tables standing in for global tables.
+ * The first region is home, active from the start; the second is passive until a failover.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { RegionStore } from '../functions/adapters/region-store.js';
+import { createDocumentClient } from '../functions/commons/clients.js';
+import type { Clock } from '../functions/domain/ports.js';
+import type { DrDeps } from '../functions/usecases/regions.js';
+import { PEER_STALE_SECONDS } from '../lib/definitions.js';
+import { LOCAL_CREDENTIALS } from './dynamodb-local.js';
+import { type ReplicaPair, replicateBothWays } from './replicator.js';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from './runtime.js';
+
+export const DRILL_REGIONS = ['us-east-1', 'us-west-2'] as const;
+
+export interface TwoRegions {
+  regions: readonly string[];
+  /** By region. */
+  runtimes: Record<string, LocalRuntime>;
+  home: LocalRuntime;
+  standby: LocalRuntime;
+  replication: ReplicaPair;
+  /** What `sundial dr` is given: each region's jobs table, reached as an operator would. */
+  dr: DrDeps;
+  stop(): Promise<void>;
+}
+
+export async function startTwoRegions(
+  options: Omit<LocalRuntimeOptions, 'region' | 'drRegions' | 'kmsKeyMaterial' | 'port'> & {
+    clock: Clock;
+    regions?: readonly [string, string];
+  },
+): Promise<TwoRegions> {
+  const regions = options.regions ?? DRILL_REGIONS;
+  const kmsKeyMaterial = randomBytes(32);
+  const { regions: _r, ...common } = options;
+  const started: LocalRuntime[] = [];
+  const clients: DynamoDBDocumentClient[] = [];
+  try {
+    for (const region of regions) {
+      started.push(
+        await startLocalRuntime({ ...common, port: 0, region, drRegions: [...regions], kmsKeyMaterial }),
+      );
+    }
+    const [home, standby] = started as [LocalRuntime, LocalRuntime];
+    const end = (rt: LocalRuntime) => ({
+      region: rt.region,
+      endpoint: rt.endpoints.dynamodb,
+      tables: { Jobs: rt.config.jobsTableName, Runs: rt.config.runsTableName },
+    });
+    const replication = replicateBothWays(end(home), end(standby));
+    await replication.start();
+    const tables: DrDeps['tables'] = {};
+    for (const rt of started) {
+      const db = createDocumentClient({
+        region: rt.region,
+        credentials: LOCAL_CREDENTIALS,
+        endpoint: rt.endpoints.dynamodb,
+      });
+      clients.push(db);
+      tables[rt.region] = new RegionStore(db, rt.config.jobsTableName, regions);
+    }
+    return {
+      regions,
+      runtimes: Object.fromEntries(started.map((rt) => [rt.region, rt])),
+      home,
+      standby,
+      replication,
+      dr: { regions, tables, clock: options.clock, staleSeconds: PEER_STALE_SECONDS },
+      stop: async () => {
+        await replication.stop().catch(() => undefined);
+        for (const c of clients) c.destroy();
+        for (const rt of started) await rt.stop();
+      },
+    };
+  } catch (error) {
+    for (const rt of started) await rt.stop();
+    throw error;
+  }
+}
