@@ -221,7 +221,11 @@ describe('a failover', () => {
     expect(runs).toHaveLength(8);
     expect([...byOccurrence].filter(([, list]) => list.length !== 1)).toEqual([]);
     expect(runs.filter((r) => r.trigger === 'catch_up')).toHaveLength(4);
-    expect(runs.map((r) => `${r.trigger} ${r.status} ${r.skipReason ?? ''}`).filter((s) => !s.includes('succeeded'))).toEqual([]);
+    expect(
+      runs
+        .map((r) => `${r.trigger} ${r.status} ${r.skipReason ?? ''}`)
+        .filter((s) => !s.includes('succeeded')),
+    ).toEqual([]);
     // The API there takes writes now.
     expect((await standbyApi('POST', `/v1/jobs/${job.id}/pause`, {})).status).toBe(200);
   });
