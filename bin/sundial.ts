@@ -1,10 +1,16 @@
-/** The CDK app: `npx cdk deploy -c stage=dev|prod`. */
+/**
+ * The CDK app: `npx cdk deploy -c stage=dev|prod`, one stack `Sundial-<stage>` in the CLI's
+ * region. With `-c standbyRegion=<region>` (issue 16) a second, `Sundial-<stage>-standby`, in
+ * that region: `npx cdk deploy --all -c standbyRegion=us-west-2` deploys the home stack, then
+ * the standby (it depends on the home stack's tables, key and parameters).
+ */
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { RUN_RETENTION_DAYS } from '../lib/definitions.js';
 import {
   parseAllowedHttpHosts,
   parseAllowedTargetArns,
+  parseDrContext,
   parseEcsPassRoleArns,
   parseJwtContext,
   parseRetentionDays,
@@ -15,22 +21,41 @@ import {
 import { SundialStack } from '../lib/sundial-stack.js';
 
 const app = new App();
-const stage = parseStage(app.node.tryGetContext('stage'));
-const stack = new SundialStack(app, `Sundial-${stage}`, {
+const context = (key: string) => app.node.tryGetContext(key);
+const stage = parseStage(context('stage'));
+const dr = parseDrContext(context, process.env.CDK_DEFAULT_REGION);
+const props = {
   stage,
-  runRetentionDays: parseRetentionDays(app.node.tryGetContext('runRetentionDays'), RUN_RETENTION_DAYS),
-  allowedTargetArns: parseAllowedTargetArns(app.node.tryGetContext('allowedTargetArns')),
-  ecsPassRoleArns: parseEcsPassRoleArns(app.node.tryGetContext('ecsPassRoleArns')),
-  allowedHttpHosts: parseAllowedHttpHosts(app.node.tryGetContext('allowedHttpHosts')),
-  tenantLimits: parseTenantLimits((key) => app.node.tryGetContext(key)),
-  ...(app.node.tryGetContext('alarmEmail')
-    ? { alarmEmail: String(app.node.tryGetContext('alarmEmail')) }
-    : {}),
-  ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext((key) => app.node.tryGetContext(key))),
-  workerTracing: parseWorkerTracing(app.node.tryGetContext('workerTracing')),
+  runRetentionDays: parseRetentionDays(context('runRetentionDays'), RUN_RETENTION_DAYS),
+  allowedTargetArns: parseAllowedTargetArns(context('allowedTargetArns')),
+  ecsPassRoleArns: parseEcsPassRoleArns(context('ecsPassRoleArns')),
+  allowedHttpHosts: parseAllowedHttpHosts(context('allowedHttpHosts')),
+  tenantLimits: parseTenantLimits(context),
+  ...(context('alarmEmail') ? { alarmEmail: String(context('alarmEmail')) } : {}),
+  ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext(context)),
+  workerTracing: parseWorkerTracing(context('workerTracing')),
+};
+const account = process.env.CDK_DEFAULT_ACCOUNT;
+const home = new SundialStack(app, `Sundial-${stage}`, {
+  ...props,
+  ...(dr ? { dr: { ...dr, role: 'home' as const } } : {}),
   description: `Sundial serverless job scheduler (${stage})`,
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  env: { account, region: process.env.CDK_DEFAULT_REGION },
 });
-Tags.of(stack).add('app', 'sundial');
-Tags.of(stack).add('stage', stage);
+const stacks = [home];
+if (dr) {
+  const standby = new SundialStack(app, `Sundial-${stage}-standby`, {
+    ...props,
+    dr: { ...dr, role: 'standby' },
+    description: `Sundial serverless job scheduler (${stage}), standby region of ${dr.homeRegion}`,
+    env: { account, region: dr.standbyRegion },
+  });
+  // No reference crosses regions (lib/constructs/dr.ts); the order is what matters.
+  standby.addStackDependency(home, 'the replica tables, the key to replicate and the parameters it reads');
+  stacks.push(standby);
+}
+for (const stack of stacks) {
+  Tags.of(stack).add('app', 'sundial');
+  Tags.of(stack).add('stage', stage);
+}
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -224,3 +224,133 @@ export function parseJwtContext(get: (key: string) => unknown): JwtContext | und
     ...(roleClaim ? { roleClaim } : {}),
   };
 }
+
+/** An AWS Region name: `us-east-1`, `eu-central-2`, `ap-southeast-5`, `us-gov-west-1`, `cn-north-1`. */
+const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/**
+ * How the replicated tables resolve two regions' writes: `eventual` (DynamoDB's default,
+ * multi-Region eventual consistency, MREC: last writer wins) or `strong` (multi-Region strong
+ * consistency, MRSC: a write is acknowledged once another Region has it, a conditional write
+ * holds across regions).
+ */
+export const TABLE_CONSISTENCIES = ['eventual', 'strong'] as const;
+export type TableConsistency = (typeof TABLE_CONSISTENCIES)[number];
+
+/**
+ * The Region sets an MRSC global table may span, one set per table (AWS CloudFormation
+ * Template Reference, AWS::DynamoDB::GlobalTable GlobalTableWitness,
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-globaltable-globaltablewitness.html;
+ * the same sets aws-cdk-lib's TableV2 checks).
+ */
+export const MRSC_REGION_SETS: Readonly<Record<string, readonly string[]>> = {
+  US: ['us-east-1', 'us-east-2', 'us-west-2'],
+  EU: ['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1'],
+  AP: ['ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3'],
+};
+
+/** Two regions (issue 16): the home region (the primary stack's) and its standby. */
+export interface DrContext {
+  homeRegion: string;
+  standbyRegion: string;
+  consistency: TableConsistency;
+  /** Strong consistency only: the third Region, a witness (no readable table)... */
+  witnessRegion?: string;
+  /** ...or a third replica of the runs table (a table, no Sundial stack). */
+  thirdReplicaRegion?: string;
+}
+
+/**
+ * Two regions from `-c standbyRegion=us-west-2` (none: one region, as before), the home
+ * region being the primary stack's (`CDK_DEFAULT_REGION`: the CLI's region, from AWS_REGION
+ * or the profile). `-c tableConsistency=strong` with `-c witnessRegion=<region>` or
+ * `-c thirdReplicaRegion=<region>` asks for multi-Region strong consistency, refused here for
+ * a set of regions AWS does not offer it in (three Regions of one Region set).
+ */
+export function parseDrContext(
+  get: (key: string) => unknown,
+  homeRegion: string | undefined,
+): DrContext | undefined {
+  const given = (key: string): string | undefined => {
+    const value = get(key);
+    return value === undefined || value === '' ? undefined : String(value);
+  };
+  const region = (key: string): string | undefined => {
+    const value = given(key);
+    if (value !== undefined && !REGION_NAME.test(value)) {
+      throw new Error(`${key} must be an AWS Region name such as us-west-2, got "${value}"`);
+    }
+    return value;
+  };
+  const standbyRegion = region('standbyRegion');
+  const consistencyValue = given('tableConsistency');
+  const witnessRegion = region('witnessRegion');
+  const thirdReplicaRegion = region('thirdReplicaRegion');
+  if (standbyRegion === undefined) {
+    const strays = [
+      ['tableConsistency', consistencyValue],
+      ['witnessRegion', witnessRegion],
+      ['thirdReplicaRegion', thirdReplicaRegion],
+    ].filter(([, v]) => v !== undefined);
+    if (strays.length > 0) {
+      throw new Error(
+        `${strays.map(([k]) => k).join(' and ')} need two regions: pass -c standbyRegion=<region> as well`,
+      );
+    }
+    return undefined;
+  }
+  if (homeRegion === undefined || !REGION_NAME.test(homeRegion)) {
+    throw new Error(
+      `standbyRegion needs the home region, the primary stack's: run through the CDK CLI with a region (AWS_REGION or the profile's), got "${String(homeRegion)}"`,
+    );
+  }
+  if (standbyRegion === homeRegion) {
+    throw new Error(`standbyRegion must differ from the home region ${homeRegion}`);
+  }
+  const consistency = (consistencyValue ?? 'eventual') as TableConsistency;
+  if (!TABLE_CONSISTENCIES.includes(consistency)) {
+    throw new Error(
+      `tableConsistency must be one of ${TABLE_CONSISTENCIES.join(', ')}, got "${consistency}"`,
+    );
+  }
+  if (consistency === 'eventual') {
+    if (witnessRegion !== undefined || thirdReplicaRegion !== undefined) {
+      throw new Error(
+        'witnessRegion and thirdReplicaRegion are for -c tableConsistency=strong only: an eventually consistent global table has no witness',
+      );
+    }
+    return { homeRegion, standbyRegion, consistency };
+  }
+  // Multi-Region strong consistency: exactly three Regions of one Region set, two replicas and
+  // a witness or three replicas (Amazon DynamoDB Developer Guide, "How DynamoDB global tables
+  // work", Multi-Region strong consistency:
+  // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html).
+  if ((witnessRegion === undefined) === (thirdReplicaRegion === undefined)) {
+    throw new Error(
+      'tableConsistency=strong needs a third Region, exactly one of -c witnessRegion=<region> (two replicas and a witness) or -c thirdReplicaRegion=<region> (three replicas): DynamoDB multi-Region strong consistency spans exactly three Regions',
+    );
+  }
+  const third = (witnessRegion ?? thirdReplicaRegion)!;
+  const regions = [homeRegion, standbyRegion, third];
+  if (new Set(regions).size !== 3) {
+    throw new Error(`tableConsistency=strong needs three different Regions, got ${regions.join(', ')}`);
+  }
+  const set = Object.entries(MRSC_REGION_SETS).find(([, members]) =>
+    regions.every((r) => members.includes(r)),
+  );
+  if (!set) {
+    const sets = Object.entries(MRSC_REGION_SETS)
+      .map(([name, members]) => `${name}: ${members.join(', ')}`)
+      .join('; ');
+    throw new Error(
+      `tableConsistency=strong: DynamoDB offers multi-Region strong consistency only within one Region set, and ${regions.join(', ')} are not all in one (${sets})`,
+    );
+  }
+  return {
+    homeRegion,
+    standbyRegion,
+    consistency,
+    ...(witnessRegion ? { witnessRegion } : {}),
+    ...(thirdReplicaRegion ? { thirdReplicaRegion } : {}),
+  };
+}

@@ -5,19 +5,32 @@
  * end in the completion function; a sweeper and a reconciler repair schedule drift. The
  * stack composes its parts, one construct each in lib/constructs/: data, scheduling, API,
  * worker, completion, maintenance and monitoring.
+ *
+ * Two regions (issue 16, `-c standbyRegion=`): the app makes this stack twice, the home
+ * stack (global tables, the multi-Region key) and the standby stack in the standby region
+ * (the same functions, queues, schedule group, API, alarms and dashboard on the replicas);
+ * lib/constructs/dr.ts says what they share and how.
  */
 import { type CfnElement, RemovalPolicy, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.js';
 import { Completion } from './constructs/completion.js';
 import { Data } from './constructs/data.js';
+import {
+  type DrSettings,
+  drRegionsJson,
+  drTableName,
+  peerRegion,
+  publishForStandby,
+  readFromHome,
+} from './constructs/dr.js';
 import { Maintenance } from './constructs/maintenance.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { logicalIdWithoutParts } from './constructs/part.js';
 import { Scheduling } from './constructs/scheduling.js';
 import { wildcardTargetResources } from './constructs/targets.js';
 import { Worker } from './constructs/worker.js';
-import { RUN_RETENTION_DAYS } from './definitions.js';
+import { RUN_RETENTION_DAYS, TABLES } from './definitions.js';
 import type { JwtContext, Stage, TenantLimits } from './stage.js';
 
 export interface SundialStackProps extends StackProps {
@@ -52,6 +65,11 @@ export interface SundialStackProps extends StackProps {
   alarmEmail?: string;
   /** X-Ray active tracing on the worker (every other function is always traced). Default true. */
   workerTracing?: boolean;
+  /**
+   * Two regions: which of the two stacks this is (its `env.region` must be that region) and
+   * the regions. One region, as before, when not given.
+   */
+  dr?: DrSettings;
 }
 
 export class SundialStack extends Stack {
@@ -78,16 +96,42 @@ export class SundialStack extends Stack {
       tenantLimits: props.tenantLimits ?? {},
     };
     const removalPolicy = stage === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const { dr } = props;
+    if (dr) {
+      const expected = dr.role === 'home' ? dr.homeRegion : dr.standbyRegion;
+      if (this.region !== expected) {
+        throw new Error(
+          `the ${dr.role} stack ${id} must be deployed to ${expected}, its env.region is ${this.region}`,
+        );
+      }
+    }
 
-    const data = new Data(this, 'Data', { stage, removalPolicy });
+    const data = new Data(this, 'Data', { stage, removalPolicy, ...(dr ? { dr } : {}) });
     const scheduling = new Scheduling(this, 'Scheduling', { stage, data });
+    // Cognito user pools are regional: the standby has none of its own and accepts the home
+    // pool's tokens (same issuer, same app client), read from the home stack's parameters.
+    // Verifying them needs the home pool's JWKS, fetched from the home region: while that
+    // region is down, sign in to the standby with an API key (keys live in the replicated
+    // jobs table).
+    const jwt =
+      props.jwt ??
+      (dr?.role === 'standby'
+        ? {
+            issuer: readFromHome(this, dr, stage, 'jwtIssuer'),
+            audience: readFromHome(this, dr, stage, 'jwtAudience'),
+          }
+        : undefined);
     const api = new Api(this, 'Api', {
       ...settings,
       removalPolicy,
       data,
       scheduling,
-      ...(props.jwt ? { jwt: props.jwt } : {}),
+      ...(jwt ? { jwt } : {}),
     });
+    if (dr?.role === 'home' && !props.jwt) {
+      publishForStandby(this, stage, 'jwtIssuer', api.jwt.issuer, "the user pool's token issuer");
+      publishForStandby(this, stage, 'jwtAudience', api.jwt.audience, "the user pool's app client id");
+    }
     // The API's URL (`https://<id>.execute-api.<region>.<suffix>/<stage>/`; the functions' config
     // strips the slash). The worker and the completion function depend on the API, never the reverse.
     const callbackBaseUrl = api.restApi.url;
@@ -102,12 +146,21 @@ export class SundialStack extends Stack {
     const maintenance = new Maintenance(this, 'Maintenance', { ...settings, data, scheduling });
     // Schedules, run now, retries and dependents put firings on the queues; run now and retries
     // on the DLQs too.
-    const [apiRole, workerRole, completionRole] = [
+    // A takeover's catch-up firings too (the sync function).
+    const [apiRole, workerRole, completionRole, syncRole] = [
       api.function.role!,
       worker.function.role!,
       completion.function.role!,
+      maintenance.sync.role!,
     ];
-    data.allowSendersOnly([scheduling.role, apiRole, workerRole, completionRole], [apiRole, workerRole]);
+    data.allowSendersOnly(
+      [scheduling.role, apiRole, workerRole, completionRole, syncRole],
+      [apiRole, workerRole],
+    );
+    if (dr) {
+      for (const fn of [api.handler, worker.handler, completion.handler, ...maintenance.handlers])
+        fn.setEnvWhereRead({ drRegions: drRegionsJson(dr) });
+    }
     const monitoring = new Monitoring(this, 'Monitoring', {
       stage,
       queues: data.queues,
@@ -121,7 +174,18 @@ export class SundialStack extends Stack {
       },
       restApi: api.restApi,
       completionDlq: data.completionDlq,
+      syncDlq: data.syncDlq,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+      ...(dr
+        ? {
+            dr: {
+              role: dr.role,
+              region: this.region,
+              peerRegion: peerRegion(dr),
+              tables: TABLES.map((def) => ({ id: def.id.toLowerCase(), name: drTableName(stage, def.id) })),
+            },
+          }
+        : {}),
     });
     this.data = data;
     this.scheduling = scheduling;
@@ -145,6 +209,25 @@ export class SundialStack extends Stack {
     return id;
   }
 
+  /**
+   * A resource as cdk-nag names it in a finding: the template value with `<LogicalId>` for a
+   * Ref, `<LogicalId.Attribute>` for a GetAtt, joins joined.
+   */
+  private asNagResource(value: string): string {
+    const render = (v: unknown): string => {
+      if (typeof v === 'string') return v;
+      const o = v as Record<string, unknown>;
+      if ('Ref' in o) return `<${String(o.Ref)}>`;
+      if ('Fn::GetAtt' in o) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+      if ('Fn::Join' in o) {
+        const [separator, parts] = o['Fn::Join'] as [string, unknown[]];
+        return parts.map(render).join(separator);
+      }
+      throw new Error(`no cdk-nag name for ${JSON.stringify(v)}`);
+    };
+    return render(this.resolve(value));
+  }
+
   /** Every cdk-nag finding left is a decision; each says why. */
   private acknowledgeNagFindings(
     groupName: string,
@@ -154,7 +237,7 @@ export class SundialStack extends Stack {
     const nag = (finding: string) => `AwsSolutions::AwsSolutions-${finding}`;
     const literal = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
     const scheduleArns = `arn:${literal(this.partition, '<AWS::Partition>')}:scheduler:${literal(this.region, '<AWS::Region>')}:${literal(this.account, '<AWS::AccountId>')}:schedule/${groupName}/*`;
-    const jobsIndexes = `<${this.getLogicalId(this.data.jobs.node.defaultChild as CfnElement)}.Arn>/index/*`;
+    const jobsIndexes = this.asNagResource(`${this.data.jobs.tableArn}/index/*`);
     const auth =
       'Every request but health is authenticated in the api Lambda: JWTs verified against the issuer (Cognito by default) or hashed API keys; an API Gateway Cognito authorizer could not accept the API keys.';
     const acknowledgements = [
@@ -210,6 +293,11 @@ export class SundialStack extends Stack {
       id: nag('SQS3'),
       reason:
         "The completion DLQ is itself a dead-letter queue: of the completion function's EventBridge rule targets and of its asynchronous invocations, not of another queue.",
+    });
+    Validations.of(this.data.syncDlq).acknowledge({
+      id: nag('SQS3'),
+      reason:
+        "The sync DLQ is itself a dead-letter queue: the on-failure destination of the sync function's jobs-stream event source, not of another queue.",
     });
   }
 }

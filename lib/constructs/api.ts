@@ -47,6 +47,8 @@ export class Api extends StackPart {
   readonly handler: SundialFunction;
   readonly function: NodejsFunction;
   readonly restApi: LambdaRestApi;
+  /** Whose tokens the API accepts: the given issuer, or the stack's own user pool. */
+  readonly jwt: JwtContext;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -120,6 +122,7 @@ export class Api extends StackPart {
       description: 'The web console (sign in with an API key or a user of the pool)',
     });
     const jwt = props.jwt ?? this.userPoolClient(pool!, consoleUrl);
+    this.jwt = jwt;
     this.handler.setEnv('jwtIssuer', jwt.issuer).setEnv('jwtAudience', jwt.audience);
     if (jwt.jwksUri) this.handler.setEnv('jwtJwksUri', jwt.jwksUri);
     if (jwt.tenantClaim) this.handler.setEnv('jwtTenantClaim', jwt.tenantClaim);

@@ -1,26 +1,62 @@
 /**
  * Sundial's state: the jobs and runs tables and the priority queues with their DLQs (from
- * lib/definitions.ts, as the local runtime builds them), the dead-letter queue of the
- * completion function's events, the key that seals secrets at rest, and the topic told of
- * every final run failure.
+ * lib/definitions.ts, as the local runtime builds them), the dead-letter queues of the
+ * completion function's events and of the jobs stream, the key that seals secrets at rest,
+ * and the topic told of every final run failure.
+ *
+ * In two regions (issue 16, lib/constructs/dr.ts) the home stack's tables are DynamoDB global
+ * tables with a replica in the standby region and its key a multi-Region key; the standby
+ * stack uses the replicas (by name) and a replica of the key.
  */
 import { ArnFormat, CfnOutput, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   type AttributeType,
+  Billing,
   BillingMode,
+  type GlobalSecondaryIndexProps,
+  type GlobalSecondaryIndexPropsV2,
+  type ITable,
+  type ITableV2,
+  MultiRegionConsistency,
   ProjectionType,
+  StreamViewType,
   Table,
   TableEncryption,
+  TableEncryptionV2,
+  TableV2,
 } from 'aws-cdk-lib/aws-dynamodb';
-import { AnyPrincipal, Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Alias, Key } from 'aws-cdk-lib/aws-kms';
+import {
+  AccountRootPrincipal,
+  AnyPrincipal,
+  Effect,
+  type IRole,
+  PolicyDocument,
+  PolicyStatement,
+} from 'aws-cdk-lib/aws-iam';
+import { Alias, CfnReplicaKey, type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { type Priority, QUEUES, TABLES, type TableDefinition } from '../definitions.js';
+import {
+  type IndexDefinition,
+  type Priority,
+  QUEUES,
+  RUNS_TABLE,
+  TABLES,
+  type TableDefinition,
+} from '../definitions.js';
 import type { EnvKey } from '../environment.js';
 import type { Stage } from '../stage.js';
+import {
+  type DrSettings,
+  drTableName,
+  peerRegion,
+  publishForStandby,
+  readFromHome,
+  replicaStreamArn,
+  strongConsistencyRefusal,
+} from './dr.js';
 import { functionNamePrefix, type Grant } from './function.js';
 import { StackPart } from './part.js';
 
@@ -34,12 +70,34 @@ export const QUEUE_URL_KEYS: Record<Priority, EnvKey> = {
 export interface DataProps {
   stage: Stage;
   removalPolicy: RemovalPolicy;
+  /** Two regions: which stack this is, and the regions. One region when not given. */
+  dr?: DrSettings;
 }
 
+/** The table whose stream feeds the sync function (in every deployment, one region or two). */
+const STREAMED_TABLE: TableDefinition['id'] = 'Jobs';
+
 export class Data extends StackPart {
-  readonly tables: Record<TableDefinition['id'], Table>;
-  readonly jobs: Table;
-  readonly runs: Table;
+  /**
+   * The tables as this region's functions use them: grants name this region's table (and its
+   * indexes) only, never a replica in another region.
+   */
+  readonly tables: Record<TableDefinition['id'], ITable>;
+  readonly jobs: ITable;
+  readonly runs: ITable;
+  /** Home stack of two regions: the global tables themselves, replicas included. */
+  readonly globalTables?: Record<TableDefinition['id'], TableV2>;
+  /**
+   * This region's jobs table stream, as the sync function's event source reads it: its
+   * grants name the stream alone (an imported TableV2, so ListStreams is not granted on "*").
+   */
+  readonly jobsStream: ITableV2;
+  /**
+   * Stream batches the sync function failed on until they were 24 hours old (the stream's
+   * retention): the event source mapping's on-failure destination, which records where in the
+   * stream they were, not the records. Nothing reads it; it raises an alarm.
+   */
+  readonly syncDlq: Queue;
   readonly queues: Record<Priority, { queue: Queue; dlq: Queue }>;
   /**
    * Where the completion function's events go when they cannot be delivered or handled: the
@@ -48,46 +106,40 @@ export class Data extends StackPart {
    * long run anyway, so a lost event delays a run's end, and the alarm says why).
    */
   readonly completionDlq: Queue;
-  /** Seals tenants' signing secrets, secret target headers and the firing-signing key. */
-  readonly secretsKey: Key;
+  /**
+   * Seals tenants' signing secrets, secret target headers and the firing-signing key. In two
+   * regions the home stack's is a multi-Region primary key and the standby's its replica.
+   */
+  readonly secretsKey: IKey;
   readonly failureTopic: Topic;
   private readonly stage: Stage;
+  private readonly dr: DrSettings | undefined;
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
-    const { stage, removalPolicy } = props;
+    const { stage, removalPolicy, dr } = props;
     this.stage = stage;
+    this.dr = dr;
 
-    this.tables = {} as Record<TableDefinition['id'], Table>;
-    for (const def of TABLES) {
-      const table = new Table(this, `${def.id}Table`, {
-        partitionKey: { name: def.partitionKey.name, type: def.partitionKey.type as AttributeType },
-        sortKey: { name: def.sortKey.name, type: def.sortKey.type as AttributeType },
-        billingMode: BillingMode.PAY_PER_REQUEST,
-        // AWS-owned keys cost nothing and need no key policy; a customer key is a later option.
-        encryption: TableEncryption.AWS_MANAGED,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
-        deletionProtection: stage === 'prod',
-        removalPolicy,
-      });
-      for (const index of def.globalSecondaryIndexes) {
-        const nonKey = index.nonKeyAttributes ?? [];
-        table.addGlobalSecondaryIndex({
-          indexName: index.indexName,
-          partitionKey: { name: index.partitionKey.name, type: index.partitionKey.type as AttributeType },
-          ...(index.sortKey
-            ? { sortKey: { name: index.sortKey.name, type: index.sortKey.type as AttributeType } }
-            : {}),
-          ...(nonKey.length > 0
-            ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: nonKey }
-            : { projectionType: ProjectionType.KEYS_ONLY }),
-        });
-      }
-      this.tables[def.id] = table;
-    }
+    const tables = !dr
+      ? this.regionalTables(stage, removalPolicy)
+      : dr.role === 'home'
+        ? this.globalTablesOf(stage, removalPolicy, dr)
+        : this.replicaTables(stage);
+    this.tables = tables.tables;
     this.jobs = this.tables.Jobs;
     this.runs = this.tables.Runs;
+    if (tables.global) this.globalTables = tables.global;
+    this.jobsStream = TableV2.fromTableAttributes(this, 'JobsStream', {
+      tableArn: this.jobs.tableArn,
+      tableStreamArn: tables.jobsStreamArn,
+    });
+    this.syncDlq = new Queue(this, 'SyncDlqQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy,
+    });
 
     this.queues = {} as Record<Priority, { queue: Queue; dlq: Queue }>;
     for (const def of QUEUES) {
@@ -114,11 +166,7 @@ export class Data extends StackPart {
       removalPolicy,
     });
 
-    this.secretsKey = new Key(this, 'SecretsKey', {
-      description: `Sundial ${stage}: seals signing secrets and secret target headers`,
-      enableKeyRotation: true,
-      removalPolicy,
-    });
+    this.secretsKey = this.secretsKeyOf(stage, removalPolicy, dr);
 
     this.failureTopic = new Topic(this, 'FailureTopic', {
       displayName: `Sundial ${stage}: runs that finally failed`,
@@ -139,12 +187,177 @@ export class Data extends StackPart {
       value: this.completionDlq.queueUrl,
       description: 'Completion events that could not be delivered or handled (alarmed)',
     });
+    new CfnOutput(this, 'SyncDlqQueueUrl', {
+      value: this.syncDlq.queueUrl,
+      description: 'Jobs-stream batches the sync function failed on for 24 hours (alarmed)',
+    });
     for (const def of QUEUES) {
       new CfnOutput(this, `${pascal(def.name)}QueueUrl`, { value: this.queues[def.priority].queue.queueUrl });
       new CfnOutput(this, `${pascal(def.dlqName)}QueueUrl`, {
         value: this.queues[def.priority].dlq.queueUrl,
       });
     }
+  }
+
+  /** One region: a table per definition; the jobs table's stream feeds the sync function. */
+  private regionalTables(stage: Stage, removalPolicy: RemovalPolicy): TableSet {
+    const tables = {} as Record<TableDefinition['id'], Table>;
+    for (const def of TABLES) {
+      const table = new Table(this, `${def.id}Table`, {
+        partitionKey: { name: def.partitionKey.name, type: def.partitionKey.type as AttributeType },
+        sortKey: { name: def.sortKey.name, type: def.sortKey.type as AttributeType },
+        billingMode: BillingMode.PAY_PER_REQUEST,
+        // AWS-owned keys cost nothing and need no key policy; a customer key is a later option.
+        encryption: TableEncryption.AWS_MANAGED,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
+        // Adding a stream to a table updates it in place (no replacement, no interruption:
+        // AWS CloudFormation Template Reference, AWS::DynamoDB::Table StreamSpecification).
+        ...(def.id === STREAMED_TABLE ? { stream: StreamViewType.NEW_AND_OLD_IMAGES } : {}),
+        deletionProtection: stage === 'prod',
+        removalPolicy,
+      });
+      for (const index of def.globalSecondaryIndexes) table.addGlobalSecondaryIndex(indexProps(index));
+      tables[def.id] = table;
+    }
+    return { tables, jobsStreamArn: tables[STREAMED_TABLE].tableStreamArn! };
+  }
+
+  /**
+   * Two regions, the home stack: each table a DynamoDB global table (AWS::DynamoDB::GlobalTable)
+   * with a replica in the standby region, and in a third for strong consistency with three
+   * replicas. Every replica has PITR and (prod) deletion protection, as the table has; streams
+   * carry new and old images in both regions (the standby's sync function reads its own).
+   *
+   * An existing one-region deployment is not converted by deploying this: its tables are
+   * AWS::DynamoDB::Table resources, and AWS warns that changing a resource's type to
+   * AWS::DynamoDB::GlobalTable "might result in the deletion of your DynamoDB table" (AWS
+   * CloudFormation Template Reference, AWS::DynamoDB::GlobalTable,
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-dynamodb-globaltable.html).
+   * AWS's way is to set the table's DeletionPolicy to Retain, remove it from the stack, add the
+   * replica outside CloudFormation (console or UpdateTable), then import the global table into
+   * the stack as a new AWS::DynamoDB::GlobalTable resource (Amazon DynamoDB Developer Guide,
+   * "Best practices for global tables", Using AWS CloudFormation,
+   * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/globaltables-bestpractices.html);
+   * these tables have fixed names besides (the standby finds its replicas by name), so moving
+   * an existing deployment's data is a migration of its own (see the README).
+   */
+  private globalTablesOf(stage: Stage, removalPolicy: RemovalPolicy, dr: DrSettings): TableSet {
+    const strong = dr.consistency === 'strong';
+    if (strong) {
+      const refusal = strongConsistencyRefusal(RUNS_TABLE);
+      if (refusal) throw new Error(refusal);
+    }
+    const global = {} as Record<TableDefinition['id'], TableV2>;
+    for (const def of TABLES) {
+      // Strong consistency for the runs table only, where a run's claim must hold across
+      // regions; the job store's transactions keep the jobs table eventually consistent.
+      const mrsc = strong && def.id === RUNS_TABLE.id;
+      global[def.id] = new TableV2(this, `${def.id}Table`, {
+        tableName: drTableName(stage, def.id),
+        partitionKey: { name: def.partitionKey.name, type: def.partitionKey.type as AttributeType },
+        sortKey: { name: def.sortKey.name, type: def.sortKey.type as AttributeType },
+        billing: Billing.onDemand(),
+        // The AWS managed key, as the one-region tables have; each replica its region's.
+        encryption: TableEncryptionV2.awsManagedKey(),
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
+        dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
+        deletionProtection: stage === 'prod',
+        removalPolicy,
+        globalSecondaryIndexes: def.globalSecondaryIndexes.map(indexProps),
+        replicas: [
+          { region: dr.standbyRegion },
+          ...(mrsc && dr.thirdReplicaRegion ? [{ region: dr.thirdReplicaRegion }] : []),
+        ],
+        ...(mrsc
+          ? {
+              multiRegionConsistency: MultiRegionConsistency.STRONG,
+              ...(dr.witnessRegion ? { witnessRegion: dr.witnessRegion } : {}),
+            }
+          : {}),
+      });
+    }
+    const tables = {} as Record<TableDefinition['id'], ITable>;
+    for (const def of TABLES) tables[def.id] = this.inRegion(def, global[def.id].tableName);
+    return { tables, global, jobsStreamArn: global[STREAMED_TABLE].tableStreamArn! };
+  }
+
+  /**
+   * Two regions, the standby stack: the home stack's replicas in this region, by their fixed
+   * names, and this replica's own stream (its ARN read from DynamoDB: it is not predictable).
+   */
+  private replicaTables(stage: Stage): TableSet {
+    const tables = {} as Record<TableDefinition['id'], ITable>;
+    for (const def of TABLES) tables[def.id] = this.inRegion(def, drTableName(stage, def.id));
+    const jobsStreamArn = replicaStreamArn(this, 'JobsReplicaStream', drTableName(stage, STREAMED_TABLE));
+    return { tables, jobsStreamArn };
+  }
+
+  /**
+   * A replicated table as this region's functions see it: its ARN in this region and its
+   * indexes, so that a grant never reaches the replica in the other region (a TableV2's own
+   * grants name every replica).
+   */
+  private inRegion(def: TableDefinition, tableName: string): ITable {
+    return Table.fromTableAttributes(this, `${def.id}TableInRegion`, {
+      tableName,
+      globalIndexes: def.globalSecondaryIndexes.map((i) => i.indexName),
+    });
+  }
+
+  /**
+   * The key that seals secrets. Two regions: a multi-Region primary key in the home stack and
+   * its replica (AWS::KMS::ReplicaKey) in the standby's, "the same key ID and key material",
+   * so that a secret sealed in either region opens in the other without a cross-Region call:
+   * the sealed secrets live in the replicated jobs table (AWS KMS Developer Guide, "Multi-Region
+   * keys in AWS KMS", https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html,
+   * and "How multi-Region keys work", https://docs.aws.amazon.com/kms/latest/developerguide/mrk-how-it-works.html).
+   * Whether a key is multi-Region is fixed when it is created: "You cannot convert a
+   * single-Region key to multi-Region key" (AWS KMS Developer Guide, "Creating multi-Region
+   * keys", https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-create.html;
+   * CloudFormation's AWS::KMS::Key reference says an update of MultiRegion on an existing key
+   * fails rather than replacing it). So a one-region deployment turned into two regions needs
+   * a new key and its secrets sealed again.
+   */
+  private secretsKeyOf(stage: Stage, removalPolicy: RemovalPolicy, dr: DrSettings | undefined): IKey {
+    const description = `Sundial ${stage}: seals signing secrets and secret target headers`;
+    if (dr?.role !== 'standby') {
+      const key = new Key(this, 'SecretsKey', {
+        description,
+        enableKeyRotation: true,
+        ...(dr ? { multiRegion: true } : {}),
+        removalPolicy,
+      });
+      if (dr)
+        publishForStandby(
+          this,
+          stage,
+          'secretsKeyArn',
+          key.keyArn,
+          'the secrets key (multi-Region primary) to replicate',
+        );
+      return key;
+    }
+    // Rotation is the primary's: a replica shares its key material and rotation status.
+    const replica = new CfnReplicaKey(this, 'SecretsKey', {
+      primaryKeyArn: readFromHome(this, dr, stage, 'secretsKeyArn'),
+      description: `${description} (replica of the home region's key)`,
+      enabled: true,
+      // As CDK's default key policy: the account's IAM policies decide (each function is
+      // granted its own actions on this key).
+      keyPolicy: new PolicyDocument({
+        statements: [
+          new PolicyStatement({
+            actions: ['kms:*'],
+            principals: [new AccountRootPrincipal()],
+            resources: ['*'],
+          }),
+        ],
+      }),
+    });
+    replica.applyRemovalPolicy(removalPolicy);
+    return Key.fromKeyArn(this, 'SecretsReplicaKey', replica.attrArn);
   }
 
   /** The main queues, by priority. */
@@ -198,6 +411,7 @@ export class Data extends StackPart {
         this.queues[q.priority].dlq.queueArn,
       ]),
       this.completionDlq.queueArn,
+      this.syncDlq.queueArn,
       ...TABLES.flatMap((def) => [this.tables[def.id].tableArn, `${this.tables[def.id].tableArn}/*`]),
       this.failureTopic.topicArn,
       stack.formatArn({
@@ -206,7 +420,34 @@ export class Data extends StackPart {
         resourceName: `${functionNamePrefix(this.stage)}*`,
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       }),
+      // Two regions: the peer's functions and table replicas, whose names are the same there.
+      // (Its queues' names are not predictable; their policies refuse any sender but the
+      // peer's own, invariant 8.)
+      ...(this.dr ? this.peerProtectedArns(this.dr) : []),
     ]);
+  }
+
+  private peerProtectedArns(dr: DrSettings): string[] {
+    const stack = Stack.of(this);
+    const region = peerRegion(dr);
+    return [
+      ...TABLES.flatMap((def) => {
+        const arn = stack.formatArn({
+          service: 'dynamodb',
+          region,
+          resource: 'table',
+          resourceName: drTableName(this.stage, def.id),
+        });
+        return [arn, `${arn}/*`];
+      }),
+      stack.formatArn({
+        service: 'lambda',
+        region,
+        resource: 'function',
+        resourceName: `${functionNamePrefix(this.stage)}*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    ];
   }
 
   /**
@@ -246,4 +487,26 @@ function pascal(name: string): string {
     .filter(Boolean)
     .map((p) => p[0]!.toUpperCase() + p.slice(1))
     .join('');
+}
+
+/** The tables of one stack, and the jobs table's stream ARN in this region. */
+interface TableSet {
+  tables: Record<TableDefinition['id'], ITable>;
+  global?: Record<TableDefinition['id'], TableV2>;
+  jobsStreamArn: string;
+}
+
+/** A global secondary index as lib/definitions.ts defines it (sparse: keys only, or a few attributes). */
+function indexProps(index: IndexDefinition): GlobalSecondaryIndexProps & GlobalSecondaryIndexPropsV2 {
+  const nonKey = index.nonKeyAttributes ?? [];
+  return {
+    indexName: index.indexName,
+    partitionKey: { name: index.partitionKey.name, type: index.partitionKey.type as AttributeType },
+    ...(index.sortKey
+      ? { sortKey: { name: index.sortKey.name, type: index.sortKey.type as AttributeType } }
+      : {}),
+    ...(nonKey.length > 0
+      ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: nonKey }
+      : { projectionType: ProjectionType.KEYS_ONLY }),
+  };
 }

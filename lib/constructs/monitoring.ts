@@ -1,6 +1,8 @@
 /**
  * What a platform team watches: an alarm for every way Sundial can fail, all on one SNS
- * topic, a composite "Sundial unhealthy" over them, and a dashboard.
+ * topic, a composite "Sundial unhealthy" over them, and a dashboard. In two regions each
+ * stack also watches replication to its peer and its peer's heartbeat, and its dashboard shows
+ * both regions (a dashboard widget may graph another region's metrics; an alarm may not).
  */
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
@@ -24,7 +26,16 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, OVERDUE_RUNS_METRIC, PRIORITIES, type Priority } from '../definitions.js';
+import {
+  METRICS_NAMESPACE,
+  OVERDUE_RUNS_METRIC,
+  PASSIVE_SKIPS_METRIC,
+  PEER_HEARTBEAT_AGE_METRIC,
+  PEER_STALE_SECONDS,
+  PRIORITIES,
+  type Priority,
+  REGION_ACTIVE_METRIC,
+} from '../definitions.js';
 import type { Stage } from '../stage.js';
 
 export interface MonitoringProps {
@@ -41,12 +52,26 @@ export interface MonitoringProps {
   restApi: RestApi;
   /** Completion events that could not be delivered or handled. */
   completionDlq: Queue;
+  /** Jobs-stream batches the sync function failed on for 24 hours. */
+  syncDlq: Queue;
   /** Subscribed to the alarm topic when given. */
   alarmEmail?: string;
+  /** Two regions: this stack's region, its peer's, and the replicated tables (by short id and name). */
+  dr?: {
+    role: 'home' | 'standby';
+    region: string;
+    peerRegion: string;
+    tables: { id: string; name: string }[];
+  };
 }
 
 /** Oldest message a queue may hold before it is a backlog worth waking someone for. */
 const MAX_MESSAGE_AGE_SECONDS = 300;
+/**
+ * Replication to the peer region slower than this for three minutes running raises an alarm:
+ * well inside the 5-minute recovery point objective (issue 16), which is the replication lag.
+ */
+export const REPLICATION_LATENCY_ALARM_MS = 60_000;
 
 export class Monitoring extends Construct {
   readonly topic: Topic;
@@ -174,8 +199,20 @@ export class Monitoring extends Construct {
     this.alarm('ScheduleSyncErrors', {
       metric: fns.sync.metricErrors({ period: Duration.minutes(5) }),
       threshold: 1,
-      description: 'The schedule-sync sweeper failed: schedules may not match their jobs.',
+      description:
+        'The sync function failed, sweeping or on a jobs-stream batch (retried until it succeeds or is 24 hours old): schedules may not match their jobs, a change of the active region may be stuck.',
     });
+    this.alarm('SyncStreamDeadLetters', {
+      metric: props.syncDlq.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: 'Maximum',
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      description:
+        "The sync DLQ holds jobs-stream batches the sync function failed on for 24 hours: those job changes never reached this region's schedules (the reconciler repairs them within 15 minutes); a takeover or stand-down among them must be run again (sundial dr status).",
+    });
+    if (props.dr) this.regionAlarms(props.dr);
     this.alarm('ScheduleRepairsFailed', {
       metric: serviceSum('ScheduleRepairsFailed', 5),
       threshold: 1,
@@ -239,7 +276,11 @@ export class Monitoring extends Construct {
     const graph = (title: string, left: IMetric[], width = 12) =>
       new GraphWidget({ title, left, width, height: 6 });
     const lambdas = Object.entries(fns) as [string, IFunction][];
-    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `sundial-${props.stage}` });
+    // Dashboard names are global to the account: the standby's says so.
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName:
+        props.dr?.role === 'standby' ? `sundial-${props.stage}-standby` : `sundial-${props.stage}`,
+    });
     this.dashboard.addWidgets(
       graph('Runs by status (all priorities)', [
         succeeded,
@@ -295,6 +336,7 @@ export class Monitoring extends Construct {
         24,
       ),
     );
+    if (props.dr) this.dashboard.addWidgets(...this.regionWidgets(props.dr));
     const region = Stack.of(this).region;
     new CfnOutput(Stack.of(this), 'DashboardUrl', {
       value: `https://console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboardName}`,
@@ -314,6 +356,8 @@ export class Monitoring extends Construct {
       evaluationPeriods?: number;
       datapointsToAlarm?: number;
       comparisonOperator?: ComparisonOperator;
+      /** No data means nothing happened (the default), or that something stopped. */
+      treatMissingData?: TreatMissingData;
     },
   ): Alarm {
     const alarm = new Alarm(this, id, {
@@ -323,12 +367,92 @@ export class Monitoring extends Construct {
       evaluationPeriods: props.evaluationPeriods ?? 1,
       ...(props.datapointsToAlarm === undefined ? {} : { datapointsToAlarm: props.datapointsToAlarm }),
       comparisonOperator: props.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      // No data means nothing happened: no runs, no messages, no errors.
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+      // No data means nothing happened: no runs, no messages, no errors (unless told otherwise).
+      treatMissingData: props.treatMissingData ?? TreatMissingData.NOT_BREACHING,
       alarmDescription: props.description,
     });
     alarm.addAlarmAction(new SnsAction(this.topic));
     this.alarms.push(alarm);
     return alarm;
+  }
+
+  /**
+   * AWS/DynamoDB ReplicationLatency from `from` to `to` for one replicated table (milliseconds),
+   * published in `from`: the peer's is named by its region (dashboards only; an alarm reads
+   * its own region's metrics).
+   */
+  private replicationLatency(tableName: string, from: string, to: string): Metric {
+    return new Metric({
+      namespace: 'AWS/DynamoDB',
+      metricName: 'ReplicationLatency',
+      dimensionsMap: { TableName: tableName, ReceivingRegion: to },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+      ...(from === Stack.of(this).region ? {} : { region: from }),
+    });
+  }
+
+  /** A region metric of the sync sweeper (service dimension only), in the given region. */
+  private regionMetric(name: string, region: string, statistic = 'Maximum'): Metric {
+    return new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: name,
+      dimensionsMap: { service: 'sundial' },
+      statistic,
+      period: Duration.minutes(1),
+      ...(region === Stack.of(this).region ? {} : { region }),
+    });
+  }
+
+  /**
+   * Two regions. Replication from this region to its peer (ReplicationLatency is published in
+   * the region that sends: the home stack watches home → standby, the standby the way back,
+   * which carries the writes after a failover), and the peer's heartbeat as this region sees
+   * it: the sweeper publishes its age every minute, so no data at all means this region's
+   * sweeper is not running, which must wake someone as much as a stale peer does.
+   */
+  private regionAlarms(dr: NonNullable<MonitoringProps['dr']>): void {
+    for (const { id, name: tableName } of dr.tables) {
+      this.alarm(`ReplicationLatency-${id}`, {
+        metric: this.replicationLatency(tableName, dr.region, dr.peerRegion),
+        threshold: REPLICATION_LATENCY_ALARM_MS,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        description: `Replication of ${tableName} from ${dr.region} to ${dr.peerRegion} took over ${REPLICATION_LATENCY_ALARM_MS / 1000} s for 3 minutes: what a failover now would lose grows toward the 5-minute RPO. (No writes, no data: not an alarm; replication stopped altogether shows as a stale peer heartbeat.)`,
+      });
+    }
+    this.alarm('PeerHeartbeatStale', {
+      metric: this.regionMetric(PEER_HEARTBEAT_AGE_METRIC, dr.region),
+      threshold: PEER_STALE_SECONDS,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.BREACHING,
+      description: `The heartbeat of ${dr.peerRegion}, as ${dr.region} reads it from the replicated jobs table, is over ${PEER_STALE_SECONDS} s old (the peer's sweeper stopped, its region is down, or replication is stuck), or ${dr.region}'s own sweeper published nothing. Check the dashboard of both regions before a failover (sundial dr status).`,
+    });
+  }
+
+  /** Two regions: replication both ways, which region is active, heartbeats and passive skips. */
+  private regionWidgets(dr: NonNullable<MonitoringProps['dr']>): GraphWidget[] {
+    const both = [dr.region, dr.peerRegion];
+    const graph = (title: string, left: IMetric[]) => new GraphWidget({ title, left, width: 12, height: 6 });
+    // Labelled here, not on the alarms' metrics: a label makes an alarm a metric-math one.
+    const latency = (table: string, from: string, to: string) =>
+      this.replicationLatency(table, from, to).with({ label: `${table} ${from} → ${to}` });
+    const perRegion = (name: string, statistic?: string) =>
+      both.map((r) => this.regionMetric(name, r, statistic).with({ label: r }));
+    return [
+      graph(
+        'Replication latency, both ways (max, ms)',
+        dr.tables.flatMap(({ name }) => [
+          latency(name, dr.region, dr.peerRegion),
+          latency(name, dr.peerRegion, dr.region),
+        ]),
+      ),
+      graph('Active region (1 active, 0 passive)', perRegion(REGION_ACTIVE_METRIC)),
+      graph('Peer heartbeat age (s), as each region sees the other', perRegion(PEER_HEARTBEAT_AGE_METRIC)),
+      graph('Firings skipped by a passive region', perRegion(PASSIVE_SKIPS_METRIC, 'Sum')),
+    ];
   }
 }

@@ -58,13 +58,14 @@ describe('SundialFunction.bind', () => {
   });
 
   it('refuses a variable the function does not read, naming it', () => {
-    const { fn, table } = withFunction('Sync');
-    expect(FUNCTION_ENVIRONMENT.Sync.required).not.toContain('runsTable');
+    const { fn, table } = withFunction('Reconciler');
+    expect(FUNCTION_ENVIRONMENT.Reconciler.required).not.toContain('runsTable');
+    expect(FUNCTION_ENVIRONMENT.Reconciler.optional).not.toContain('runsTable');
     expect(() => fn.bindTable('runsTable', table, 'dynamodb:GetItem')).toThrow(
-      'Sync does not read RUNS_TABLE_NAME (runsTable): FUNCTION_ENVIRONMENT in lib/environment.ts lists what it reads',
+      'Reconciler does not read RUNS_TABLE_NAME (runsTable): FUNCTION_ENVIRONMENT in lib/environment.ts lists what it reads',
     );
     expect(() => fn.setEnv('failureTopic', 'arn:aws:sns:eu-west-1:123456789012:t')).toThrow(
-      /Sync does not read FAILURE_TOPIC_ARN/,
+      /Reconciler does not read FAILURE_TOPIC_ARN/,
     );
   });
 

@@ -57,6 +57,12 @@ const completionDlqId = () => {
   expect(found).toHaveLength(1);
   return found[0]![0];
 };
+/** The on-failure destination of the sync function's jobs-stream event source. */
+const syncDlqId = () => {
+  const found = ofType('AWS::SQS::Queue').filter(([id]) => id.startsWith('SyncDlqQueue'));
+  expect(found).toHaveLength(1);
+  return found[0]![0];
+};
 const ofTypeIn = (t: Template, type: string) =>
   Object.entries(t.toJSON().Resources as Record<string, Resource>).filter(([, r]) => r.Type === type);
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -188,8 +194,8 @@ describe('data', () => {
     }
   });
 
-  it('has a queue per priority, each redriving to its own DLQ, and the completion DLQ, all encrypted', () => {
-    template.resourceCountIs('AWS::SQS::Queue', QUEUES.length * 2 + 1);
+  it('has a queue per priority, each redriving to its own DLQ, the completion and sync DLQs, all encrypted', () => {
+    template.resourceCountIs('AWS::SQS::Queue', QUEUES.length * 2 + 2);
     const queues = ofType('AWS::SQS::Queue');
     const mains = queues.filter(([, q]) => q.Properties.RedrivePolicy);
     expect(mains).toHaveLength(QUEUES.length);
@@ -206,9 +212,10 @@ describe('data', () => {
     expect(dlqTargets.size).toBe(QUEUES.length);
     for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     expect(completionDlqId()).not.toBe(undefined);
+    expect(syncDlqId()).not.toBe(undefined);
     // enforceSSL: every queue has a policy denying insecure transport.
     const policies = ofType('AWS::SQS::QueuePolicy');
-    expect(policies).toHaveLength(QUEUES.length * 2 + 1);
+    expect(policies).toHaveLength(QUEUES.length * 2 + 2);
     for (const [, p] of policies) {
       expect(JSON.stringify(p.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
     }
@@ -291,8 +298,9 @@ describe('functions', () => {
     const worker = logicalIdOf('AWS::Lambda::Function', (r) =>
       String(r.Properties.Description).startsWith('Sundial worker'),
     );
-    // One mapping per main queue for the worker, one per DLQ for the dead-letter archiver.
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', QUEUES.length * 2);
+    // One mapping per main queue for the worker, one per DLQ for the dead-letter archiver, the
+    // jobs stream's for the sync function (test/cdk/dr.test.ts).
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', QUEUES.length * 2 + 1);
     for (const def of QUEUES) {
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         FunctionName: { Ref: worker },
@@ -318,9 +326,20 @@ describe('functions', () => {
       actions(s).some((a) => a.startsWith('scheduler:') && a !== 'scheduler:ListSchedules'),
     );
     expect(scheduler).toHaveLength(3); // api, sync and reconciler
-    // Listing has no resource-level permission: only the reconciler lists, on "*".
-    const listing = statements.filter((s) => actions(s).includes('scheduler:ListSchedules'));
-    expect(listing).toEqual([expect.objectContaining({ Action: 'scheduler:ListSchedules', Resource: '*' })]);
+    // Listing has no resource-level permission: the reconciler and the sync function (a
+    // stand-down disables every schedule) list, on "*".
+    const listing = ofType('AWS::IAM::Policy').flatMap(([, p]) =>
+      (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.filter((s) =>
+        actions(s).includes('scheduler:ListSchedules'),
+      ).map((s) => ({ roles: JSON.stringify(p.Properties.Roles), s })),
+    );
+    expect(listing.map(({ s }) => s)).toEqual([
+      expect.objectContaining({ Action: 'scheduler:ListSchedules', Resource: '*' }),
+      expect.objectContaining({ Action: 'scheduler:ListSchedules', Resource: '*' }),
+    ]);
+    expect(
+      listing.map(({ roles }) => roles.match(/(Sync|Reconciler)FunctionServiceRole/)?.[1]).sort(),
+    ).toEqual(['Reconciler', 'Sync']);
     for (const s of scheduler) {
       expect(JSON.stringify(s.Resource)).toContain(':schedule/sundial-dev/*');
       expect(actions(s).sort()).toEqual([
@@ -352,7 +371,7 @@ describe('functions', () => {
     for (const s of star) for (const a of actions(s)) expect(noResourceLevel.has(a), a).toBe(true);
   });
 
-  it('lets only the worker and the completion function (retries, dependents) and the api (run now) send to the queues', () => {
+  it('lets only the worker and the completion function (retries, dependents), the api (run now) and the sync function (catch-up) send to the queues', () => {
     const roleOf = (matches: (description: string) => boolean) => {
       const fn = logicalIdOf('AWS::Lambda::Function', (r) => matches(String(r.Properties.Description)));
       return (resources[fn]!.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
@@ -360,6 +379,7 @@ describe('functions', () => {
     const workerRole = roleOf((d) => d.startsWith('Sundial worker'));
     const apiRole = roleOf((d) => d === 'Sundial job API and web console');
     const completionRole = roleOf((d) => d.startsWith('Sundial completion'));
+    const syncRole = roleOf((d) => d.includes('sweeper'));
     const senders = ofType('AWS::IAM::Policy').filter(([, p]) =>
       (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some((s) =>
         actions(s).includes('sqs:SendMessage'),
@@ -369,12 +389,14 @@ describe('functions', () => {
     expect(roles.some((r) => r.includes(workerRole))).toBe(true);
     expect(roles.some((r) => r.includes(apiRole))).toBe(true);
     expect(roles.some((r) => r.includes(completionRole))).toBe(true);
+    expect(roles.some((r) => r.includes(syncRole))).toBe(true);
     expect(
       roles.every(
         (r) =>
           r.includes(workerRole) ||
           r.includes(apiRole) ||
           r.includes(completionRole) ||
+          r.includes(syncRole) ||
           r.includes('SchedulerRole'),
       ),
     ).toBe(true);
@@ -606,7 +628,7 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
     expect(statements.filter((s) => s.Effect === 'Allow')).toEqual([]);
   };
 
-  it('lets only the Scheduler role, the api, the worker and the completion function send to each priority queue', () => {
+  it('lets only the Scheduler role, the api, the worker, the completion and the sync function send to each priority queue', () => {
     expect(queueIds(false)).toHaveLength(QUEUES.length);
     for (const queue of queueIds(false)) {
       expectSendDeniedExcept(queue, [
@@ -614,6 +636,7 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
         roleOfFunction('Api'),
         roleOfFunction('Worker'),
         roleOfFunction('Completion'),
+        roleOfFunction('Sync'),
       ]);
     }
   });
@@ -624,7 +647,7 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
       expectSendDeniedExcept(dlq, [roleOfFunction('Api'), roleOfFunction('Worker')]);
   });
 
-  it("tells the functions that check targets Sundial's own ARNs: queues, DLQs, the completion DLQ, tables, the failure topic, its functions", () => {
+  it("tells the functions that check targets Sundial's own ARNs: queues, DLQs, the completion and sync DLQs, tables, the failure topic, its functions", () => {
     const fns = ofType('AWS::Lambda::Function');
     expect(fns).toHaveLength(FUNCTION_IDS.length);
     const topic = logicalIdOf('AWS::SNS::Topic', (r) =>
@@ -644,8 +667,10 @@ describe("Sundial's own infrastructure (invariants 8 and 9)", () => {
       // Every function, unqualified and by version or alias.
       ...fns.flatMap(([id]) => [arnOf(id), `${arnOf(id)}:live`, `${arnOf(id)}:7`]),
     ];
-    expect(ofType('AWS::SQS::Queue').map(([id]) => id)).toContain(completionDlqId());
-    expect(mustMatch.length).toBe(7 + 2 + 6 + 1 + 3 * FUNCTION_IDS.length);
+    expect(ofType('AWS::SQS::Queue').map(([id]) => id)).toEqual(
+      expect.arrayContaining([completionDlqId(), syncDlqId()]),
+    );
+    expect(mustMatch.length).toBe(8 + 2 + 6 + 1 + 3 * FUNCTION_IDS.length);
     const mustNot = [
       'arn:aws:lambda:eu-west-1:123456789012:function:report',
       'arn:aws:lambda:eu-west-1:123456789012:function:sundial-prod-Worker',
@@ -755,9 +780,10 @@ describe('function environments (lib/environment.ts)', () => {
 
   it('passes each optional setting to exactly the functions that read it', () => {
     // The console's sign-in domain comes with the stack's own user pool, which `full` (an
-    // external issuer) has not; the identity tests check it.
+    // external issuer) has not; the identity tests check it. DR_REGIONS comes with two regions
+    // (test/cdk/dr.test.ts).
     const settable = (Object.keys(ENV) as EnvKey[]).filter(
-      (k) => k !== 'region' && k !== 'sqsEndpoint' && k !== 'consoleSignInDomain',
+      (k) => k !== 'region' && k !== 'sqsEndpoint' && k !== 'consoleSignInDomain' && k !== 'drRegions',
     );
     for (const key of settable) {
       const holders = FUNCTION_IDS.filter((id) => ENV[key] in environmentIn(full, id));
@@ -833,6 +859,7 @@ describe('the split into parts (lib/constructs)', () => {
         'JobsLowQueueD4BC41DB',
         'JobsLowDlqQueueBF929171',
         'CompletionDlqQueueCB37986A',
+        'SyncDlqQueue5EE4F1FF',
       ],
       'AWS::KMS::Key': ['SecretsKey317DCF94'],
       'AWS::Cognito::UserPool': ['Users0A0EEA89'],
@@ -855,6 +882,7 @@ describe('the split into parts (lib/constructs)', () => {
         'DeadLettersFunctionSqsEventSourceSundialtestJobsHighDlqQueue580DB52EAB2DBCF7',
         'DeadLettersFunctionSqsEventSourceSundialtestJobsDefaultDlqQueue58286CCA634BC4C9',
         'DeadLettersFunctionSqsEventSourceSundialtestJobsLowDlqQueue87BED485CF7918AE',
+        'SyncFunctionDynamoDBEventSourceSundialtestJobsStream7D7638D53BD58090',
       ],
       'AWS::Logs::LogGroup': [
         'ApiLogsCD139AD4',
@@ -1159,7 +1187,7 @@ describe('stage', () => {
     const custom = Template.fromStack(
       new SundialStack(unbundledApp(), 'Sundial-retention', { stage: 'dev', runRetentionDays: 7 }),
     );
-    expect(readersOf('runRetentionDays')).toEqual(['Api', 'Worker', 'Completion', 'DeadLetters']);
+    expect(readersOf('runRetentionDays')).toEqual(['Api', 'Worker', 'Completion', 'DeadLetters', 'Sync']);
     for (const id of readersOf('runRetentionDays')) {
       expect(environmentIn(custom, id)[ENV.runRetentionDays], id).toBe('7');
       expect(environmentIn(template, id)[ENV.runRetentionDays], id).toBe('30');
