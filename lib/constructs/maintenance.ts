@@ -9,7 +9,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
@@ -134,6 +134,17 @@ export class Maintenance extends StackPart {
         maxRecordAge: SYNC_STREAM_MAX_RECORD_AGE,
         parallelizationFactor: 1,
         onFailure: new SqsDlq(data.syncDlq),
+        // Only jobs and the active-region item: the rate-limit counters, idempotency records
+        // and keys written to the same table on every API request invoke nothing (filtered
+        // records are not billed as invocations).
+        filters: [
+          FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: FilterRule.beginsWith('JOB#') } } } }),
+          FilterCriteria.filter({
+            dynamodb: {
+              Keys: { pk: { S: FilterRule.isEqual('REGION') }, sk: { S: FilterRule.isEqual('ACTIVE') } },
+            },
+          }),
+        ],
       }),
     );
 

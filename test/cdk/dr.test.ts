@@ -238,6 +238,15 @@ describe('one region (no standbyRegion)', () => {
     single.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: functionIdIn(single, 'Sync') },
       EventSourceArn: { 'Fn::GetAtt': [jobs[0], 'StreamArn'] },
+      // Only jobs and the active-region item invoke it, not every rate-limit counter.
+      FilterCriteria: {
+        Filters: [
+          { Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: 'JOB#' }] } } } }) },
+          {
+            Pattern: JSON.stringify({ dynamodb: { Keys: { pk: { S: ['REGION'] }, sk: { S: ['ACTIVE'] } } } }),
+          },
+        ],
+      },
     });
   });
 });
