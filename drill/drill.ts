@@ -65,13 +65,21 @@ export interface HarnessOptions {
   /** The clock's start. Default: now, at 15 s past the minute. */
   start?: Date;
   /**
-   * Seconds after each tick at which the queues are worked again. Default 1, 2, 4, 6, 10, 15,
-   * 20, 30, 40. [] keeps the clock still between ticks (a firing put back waits a minute).
+   * Seconds after each tick at which the queues are worked again. Default DEFAULT_STEPS (1, 3, 7,
+   * 15, 31). [] keeps the clock still between ticks (a firing put back waits a minute).
    */
   steps?: readonly number[];
+  /** Start DynamoDB Local with DRILL_JAVA_OPTIONS (unless JAVA_TOOL_OPTIONS is set). Default true. */
+  tuneJava?: boolean;
 }
 
-export const DEFAULT_STEPS = [1, 2, 4, 6, 10, 15, 20, 30, 40] as const;
+export const DRILL_JAVA_OPTIONS = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC';
+
+/**
+ * Fair share puts a firing back for 0.5-1 s, then 1-2, 2-4, 4-8, 8-16 s (execute-firing.ts):
+ * a step after each of those waits, doubling, 31 s after the tick at the last.
+ */
+export const DEFAULT_STEPS = [1, 3, 7, 15, 31] as const;
 
 /** Two local regions, the drill's target and the clock. One harness serves both scenarios. */
 export async function startDrill(options: HarnessOptions = {}): Promise<DrillHarness> {
@@ -79,6 +87,12 @@ export async function startDrill(options: HarnessOptions = {}): Promise<DrillHar
   const clock = new ManualClock(start);
   const target = await new DrillTarget(() => clock.now()).start();
   let two: TwoRegions;
+  // DynamoDB Local's JVMs, tuned for a short run on few cores: the client compiler only and one
+  // GC thread (about half the CPU of the defaults here). Given at their start only; a
+  // JAVA_TOOL_OPTIONS of the caller's own wins.
+  const javaOptions = process.env.JAVA_TOOL_OPTIONS;
+  if (options.tuneJava !== false && javaOptions === undefined)
+    process.env.JAVA_TOOL_OPTIONS = DRILL_JAVA_OPTIONS;
   try {
     two = await startTwoRegions({
       clock,
@@ -91,6 +105,8 @@ export async function startDrill(options: HarnessOptions = {}): Promise<DrillHar
   } catch (error) {
     await target.stop();
     throw error;
+  } finally {
+    if (javaOptions === undefined) delete process.env.JAVA_TOOL_OPTIONS;
   }
   const tables: DrillHarness['tables'] = {};
   for (const rt of [two.home, two.standby]) {
@@ -163,7 +179,7 @@ export async function tickAll(h: DrillHarness): Promise<void> {
 }
 
 /**
- * The seconds after the tick: the clock in growing steps (1 s to 10 s, 40 s in all), each live
+ * The seconds after the tick: the clock in growing steps (DEFAULT_STEPS: 1 s to 31 s after it), each live
  * region's queues worked at each. Firings fair share put back for a second or two run then, as
  * they would on AWS, instead of waiting a whole simulated minute for the clock to move.
  */
@@ -327,14 +343,17 @@ async function scanAll(
   return items;
 }
 
-/** Items whose latest version in `from`'s table is not in `to`'s (missing or different). */
+/**
+ * Items whose latest version in `from`'s table is not in `to`'s (missing or different), and the
+ * newest `updatedAt` among the job items `to` holds as `from` wrote them.
+ */
 async function notReplicated(
   h: DrillHarness,
   from: LocalRuntime,
   to: LocalRuntime,
   skip: (key: string) => boolean,
 ) {
-  const out: Record<string, number> = {};
+  const out = { jobs: 0, runs: 0, newestJobWrite: 0 };
   for (const [id, table] of [
     ['jobs', 'jobsTableName'],
     ['runs', 'runsTableName'],
@@ -343,15 +362,16 @@ async function notReplicated(
       scanAll(h.tables[from.region]!.raw, from.config[table]),
       scanAll(h.tables[to.region]!.raw, to.config[table]),
     ]);
-    let n = 0;
     for (const [key, item] of a) {
       if (skip(key)) continue;
       const other = b.get(key);
-      if (!other || canonical({ M: other }) !== canonical({ M: item })) n++;
+      if (!other || canonical({ M: other }) !== canonical({ M: item })) out[id]++;
+      else if (id === 'jobs' && item.sk?.S?.startsWith('JOB#') && item.updatedAt?.S) {
+        out.newestJobWrite = Math.max(out.newestJobWrite, Date.parse(item.updatedAt.S));
+      }
     }
-    out[id] = n;
   }
-  return out as { jobs: number; runs: number };
+  return out;
 }
 
 /** The latest time a run record carries: when its last write was made (the injected clock's). */
@@ -391,7 +411,11 @@ export interface KillReport {
   steps: readonly number[];
   /** The clock time of the last pump before the kill: everything written before it had been copied. */
   lastPumpAt: string | null;
-  /** The newest write of the home region found in the standby's tables at the kill. */
+  /**
+   * The newest write of the home region found in the standby's tables at the kill: the latest of
+   * its run records' times, its job items' updatedAt and its heartbeat there (a lower bound of
+   * the newest write that arrived, so RPO is never shown better than it was).
+   */
   newestReplicatedWrite: string | null;
   rpoSeconds: number | null;
   /** Items whose last write the home region made never reached the standby. */
@@ -474,7 +498,13 @@ export async function killDrill(h: DrillHarness, options: KillOptions): Promise<
   );
   if (homeBeat) newest = Math.max(newest, Date.parse(homeBeat.at));
   const standbyBeat = `${REGION_PK}\u0000${heartbeatSk(standby.region)}`;
-  const lostWrites = await notReplicated(h, home, standby, (key) => key === standbyBeat);
+  const { newestJobWrite, ...lostWrites } = await notReplicated(
+    h,
+    home,
+    standby,
+    (key) => key === standbyBeat,
+  );
+  newest = Math.max(newest, newestJobWrite);
   // Firings the home region's Scheduler delivered that it had not recorded: in its queues when it died.
   const ids = new Set(jobs.map((j) => j.id));
   const inFlight = new Set(
@@ -508,7 +538,7 @@ export async function killDrill(h: DrillHarness, options: KillOptions): Promise<
   }
   const failoverAt = h.clock.now();
   say(
-    `detection: ${Math.round((failoverAt.getTime() - killAt.getTime()) / 1000)} s, peer heartbeat ages ${peerAges.join(', ')} s`,
+    `detection: ${Math.round((failoverAt.getTime() - killAt.getTime()) / 1000)} s, peer heartbeat ages ${peerAges.length ? `${peerAges.join(', ')} s` : 'none'}`,
   );
 
   // The operator's failover: the home region's table does not answer either.
@@ -874,12 +904,12 @@ export function formatReport(report: DrillReport): string[] {
     `  kill: ${k.home} at ${time(k.killAt)}, after its firings of that minute ran and before the pump; ${k.lostWrites.runs} runs-table and ${k.lostWrites.jobs} jobs-table items never reached ${k.standby}`,
     `  in flight at the kill: ${k.inFlightAtKill.firings} firings delivered to ${k.home}'s queues and not yet recorded there, died with it; the survivor ended them as ${counts(k.inFlightAtKill.endedAs)}`,
     `  RPO ${k.rpoSeconds ?? '?'} s: newest ${k.home} write in ${k.standby} at ${k.newestReplicatedWrite ? time(k.newestReplicatedWrite) : 'none'} (last pump at ${k.lastPumpAt ? time(k.lastPumpAt) : 'never'}; the replicator had applied ${k.replicationAtKill.applied} writes, ${k.replicationAtKill.errors} errors)`,
-    `  detection: ${k.detection.seconds} s with ${k.standby} alone; peer heartbeat age each minute ${k.detection.peerAges.join(', ')} s; PeerHeartbeatStale (> ${PEER_STALE_SECONDS} s, 2 of 2 minutes) ${k.detection.alarmAfterSeconds === null ? 'not in alarm yet' : `in alarm at kill + ${k.detection.alarmAfterSeconds} s`}`,
+    `  detection: ${k.detection.seconds} s with ${k.standby} alone; peer heartbeat age each minute ${k.detection.peerAges.length ? `${k.detection.peerAges.join(', ')} s` : 'none'}; PeerHeartbeatStale (> ${PEER_STALE_SECONDS} s, 2 of 2 minutes) ${k.detection.alarmAfterSeconds === null ? 'not in alarm yet' : `in alarm at kill + ${k.detection.alarmAfterSeconds} s`}`,
     `  failover: forced to ${k.standby} at ${time(k.failover.at)} (kill + ${since(k.failover.at)} s), epoch ${k.failover.epoch}; ${k.failover.fencedDirectly ? 'old region fenced directly' : (k.failover.note ?? '')}`,
     `  takeover: ${c ? `${c.state}, ${c.schedules} schedules enabled, ${c.caughtUp} gap occurrences run, ${c.missed} recorded missed, ${c.redriven} runs redriven` : 'no change recorded'}; ${k.takeover.realMs} ms real, added to the clock before its runs were worked`,
     `  after: ${k.afterMinutes} min on ${k.standby}`,
     ...ledgerLines(k.ledger),
-    `  RTO ${k.rtoSeconds ?? '?'} s: first run after the kill ${k.firstRun ? `${k.firstRun.job} ${time(k.firstRun.scheduledAt)} (${k.firstRun.trigger}) started ${time(k.firstRun.startedAt)}` : 'none'}; every job running again by kill + ${k.everyJobRunningSeconds ?? '?'} s`,
+    `  RTO ${k.rtoSeconds ?? '?'} s: first run after the kill ${k.firstRun ? `${k.firstRun.job} ${time(k.firstRun.scheduledAt)} (${k.firstRun.trigger}) started ${time(k.firstRun.startedAt)}` : 'none'}; ${k.everyJobRunningSeconds === null ? 'not every job has run an occurrence due after the kill yet' : `every job running again by kill + ${k.everyJobRunningSeconds} s`}`,
     ...k.problems.map((p) => `  ! ${p}`),
   );
   lines.push(

@@ -33,7 +33,7 @@ for (const arg of args) {
 }
 if (args.includes('--help')) {
   console.log(
-    'npm run drill [-- --failback]\n  env: DRILL_JOBS (50), DRILL_MINUTES (10), DRILL_DETECTION (3, or "alarm"), DRILL_AFTER (3),\n       DRILL_FAILBACK=1 (same as --failback),\n       DRILL_STEPS (1,2,4,6,10,15,20,30,40: seconds after each tick the queues are worked; "none"), DRILL_LOG (SILENT; WARN, INFO, DEBUG)',
+    'npm run drill [-- --failback]\n  env: DRILL_JOBS (50), DRILL_MINUTES (10), DRILL_DETECTION (3, or "alarm"), DRILL_AFTER (3),\n       DRILL_FAILBACK=1 (same as --failback),\n       DRILL_STEPS (1,3,7,15,31: seconds after each tick the queues are worked; "none"), DRILL_LOG (SILENT; WARN, INFO, DEBUG)',
   );
   process.exit(0);
 }
