@@ -42,13 +42,8 @@ export function createSyncStreamHandler(services: SyncServices) {
         const image = record.eventName === 'REMOVE' ? undefined : record.dynamodb?.NewImage;
         const outcome = await onJobsTableChange(role, {
           keys: { pk, sk },
-          ...(image
-            ? {
-                newItem: unmarshall(
-                  image as Record<string, import('@aws-sdk/client-dynamodb').AttributeValue>,
-                ),
-              }
-            : {}),
+          // The stream's images and the SDK's AttributeValue are the same wire shape.
+          ...(image ? { newItem: unmarshall(image as Record<string, AttributeValue>) } : {}),
           toJob: jobFromItem,
         });
         if (outcome !== 'not a job' && outcome !== 'active: the API syncs')
