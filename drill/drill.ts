@@ -167,6 +167,16 @@ export async function settle(h: DrillHarness): Promise<void> {
   }
 }
 
+/** Moves the clock on to the next 15 s past a minute, where a scenario starts (its jobs made then). */
+export function align(h: DrillHarness): void {
+  const now = h.clock.now().getTime();
+  let at = Math.floor(now / MINUTE) * MINUTE + OFFSET_SECONDS * 1000;
+  if (at < now) at += MINUTE;
+  h.clock.set(new Date(at));
+  h.tickedAt = at;
+  h.nextTick = at + MINUTE;
+}
+
 /** The minute's firings: the clock to the next tick (15 s past the minute), each live region's sweeper and tick. */
 export async function tickAll(h: DrillHarness): Promise<void> {
   h.clock.set(new Date(Math.max(h.nextTick, h.clock.now().getTime())));
@@ -455,6 +465,7 @@ export async function killDrill(h: DrillHarness, options: KillOptions): Promise<
   const say = options.progress ?? (() => undefined);
   const { home, standby, replication } = h.two;
   if (!h.homeAlive) throw new Error('the home region is already dead: one kill per harness');
+  align(h);
   const jobs = await createJobs(h, home, 'drill', options.jobs);
   await settle(h);
   say(`${jobs.length} jobs created on ${home.region}`);
@@ -680,6 +691,7 @@ export async function failbackDrill(h: DrillHarness, options: FailbackOptions): 
   const say = options.progress ?? (() => undefined);
   const { home, standby } = h.two;
   if (!h.homeAlive) throw new Error('the failback scenario needs both regions alive: run it before a kill');
+  align(h);
   const jobs = await createJobs(h, home, 'failback', options.jobs);
   await settle(h);
   for (let m = 0; m < options.minutes; m++) await minute(h);
