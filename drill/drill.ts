@@ -882,7 +882,7 @@ const counts = (record: Record<string, number>) =>
 function ledgerLines(l: LedgerTotals): string[] {
   return [
     `  ${l.due} occurrences due: ${counts(l.recorded)}`,
-    `  lost ${l.lost} · unreplicated ${l.unreplicated} · duplicated ${l.duplicated} (${l.duplicatedInsideRpo} inside the RPO) · unrecorded ${l.unrecorded} · unfinished ${l.unfinished} · policy mismatches ${l.mismatches}`,
+    `  lost ${l.lost} · unreplicated ${l.unreplicated} · duplicated ${l.duplicated} (${l.duplicatedInsideRpo} inside the RPO; ${l.rerunInsideRpo} unreplicated run again by the takeover) · unrecorded ${l.unrecorded} · unfinished ${l.unfinished} · policy mismatches ${l.mismatches}`,
     `  target calls by region: ${counts(l.callsByRegion)}`,
   ];
 }
