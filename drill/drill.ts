@@ -8,10 +8,11 @@
  * A second scenario (failbackDrill) keeps both regions alive: a planned failover (the home
  * region fenced directly), then a failback, with the same accounting.
  *
- * Everything is driven step by step: a "minute" is the clock moved one minute, each live
- * region's sweeper (heartbeat, pending change of role) and tick (fire due schedules, work the
- * queues, the jobs stream), then replication pumped both ways and each region's stream and
- * queues until nothing moves. No real waiting: a 15-minute drill takes seconds.
+ * Everything is driven step by step: a "minute" is the clock moved to 15 s past the next
+ * minute, each live region's sweeper (heartbeat, pending change of role) and tick (fire due
+ * schedules, work the queues, the jobs stream), the queues worked again a few seconds later
+ * (what fair share put back), then replication pumped both ways and each region's stream and
+ * queues until nothing moves. No real waiting: 16 simulated minutes take under a minute.
  */
 import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
