@@ -9,10 +9,12 @@
  * 4. end-to-end throughput at worker batch sizes 1 and 10, and the worker's log volume;
  * 5. scale: jobs created, list latency and reconciler time at 1,000 and at 100,000 jobs;
  * 6. the cost per million runs those counts imply at list prices;
- * 7. long runs (HTTP callbacks, ECS tasks, Step Functions executions): calls and cost per run.
+ * 7. long runs (HTTP callbacks, ECS tasks, Step Functions executions): calls and cost per run;
+ * 8. failover: a standby region taking over `BENCH_DR_JOBS` jobs (default 100,000), its calls,
+ *    and the RTO they make within Scheduler's quotas (bench/dr.ts).
  *
- * `--only long-runs` measures part 7 alone and writes it into the reports already in
- * BENCH_OUT (docs/ by default), the other sections as they were.
+ * `--only long-runs` measures part 7 alone, `--only dr` part 8 alone, and writes it into the
+ * reports already in BENCH_OUT (docs/ by default), the other sections as they were.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -23,6 +25,7 @@ import { METRICS_NAMESPACE, PowertoolsRunMetrics } from '../functions/adapters/r
 import { createApiHandler } from '../functions/handlers/api.js';
 import { type BundleFigures, bundles, FLOOR } from './bundles.js';
 import type { CallCounter } from './counter.js';
+import { type DrResults, dr, drMarkdown } from './dr.js';
 import { fixedMonthlyCosts, MONTHLY_PRICES } from './fixed-costs.js';
 import { LAMBDA_CONTEXT, loggedBytes, withRuntime } from './harness.js';
 import { type LongRunResults, longRunMarkdown, longRuns } from './long-runs.js';
@@ -34,6 +37,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const out = process.env.BENCH_OUT ?? 'docs';
 const scaleJobs = tiny ? 200 : Number(process.env.BENCH_SCALE_JOBS ?? 100_000);
+const drJobs = tiny ? 200 : Number(process.env.BENCH_DR_JOBS ?? 100_000);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -180,6 +184,7 @@ interface Results {
   fixedMonthly: ReturnType<typeof fixedMonthlyCosts>;
   targets: { target: string; measured: string; met: boolean }[];
   longRuns?: LongRunResults;
+  dr?: DrResults;
 }
 
 const KB = 1024;
@@ -336,10 +341,11 @@ function markdown(r: Results): string {
     ...Object.values(MONTHLY_PRICES).map((p) => `| ${p.what} | ${p.usd} | ${p.source} |`),
     '',
     ...(r.longRuns ? [longRunMarkdown(r.longRuns)] : []),
+    ...(r.dr ? [drMarkdown(r.dr)] : []),
   ].join('\n');
 }
 
-const SECTIONS = ['long-runs'] as const;
+const SECTIONS = ['long-runs', 'dr'] as const;
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
 if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -355,21 +361,31 @@ function write(results: Results) {
 }
 
 const longRunCommand = (command: string) => (tiny ? `BENCH_SIZE=tiny ${command}` : command);
+const drCommand = (command: string) =>
+  tiny ? `BENCH_SIZE=tiny ${command}` : drJobs === 100_000 ? command : `BENCH_DR_JOBS=${drJobs} ${command}`;
+const measureDr = (command: string) => {
+  progress(`bench: failover (${drJobs} jobs)`);
+  return dr({ jobs: drJobs, tiny, command: drCommand(command), progress });
+};
 
-if (only === 'long-runs') {
+if (only !== undefined) {
   const file = join(out, 'benchmarks.json');
   if (!existsSync(file)) {
-    console.error(`${file} is missing: run the whole bench (npm run bench) once before --only long-runs`);
+    console.error(`${file} is missing: run the whole bench (npm run bench) once before --only ${only}`);
     process.exit(2);
   }
   const previous = JSON.parse(readFileSync(file, 'utf8')) as Results;
-  progress('bench: long runs');
-  const measured = await longRuns({
-    tiny,
-    command: longRunCommand('npx tsx bench/run.ts --only long-runs'),
-    progress,
-  });
-  write({ ...previous, longRuns: measured });
+  if (only === 'long-runs') {
+    progress('bench: long runs');
+    const measured = await longRuns({
+      tiny,
+      command: longRunCommand('npx tsx bench/run.ts --only long-runs'),
+      progress,
+    });
+    write({ ...previous, longRuns: measured });
+  } else {
+    write({ ...previous, dr: await measureDr('npm run bench -- --only dr') });
+  }
 } else {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;
   progress('bench: bundles and cold init');
@@ -391,6 +407,7 @@ if (only === 'long-runs') {
   progress('bench: fixed monthly costs (synth)');
   const fixedMonthly = fixedMonthlyCosts();
   const measuredLongRuns = await longRuns({ tiny, command: longRunCommand('npm run bench'), progress });
+  const measuredDr = await measureDr('npm run bench');
   const partial: Omit<Results, 'targets'> = {
     date: new Date().toISOString().slice(0, 10),
     machine,
@@ -410,5 +427,5 @@ if (only === 'long-runs') {
     },
     fixedMonthly,
   };
-  write({ ...partial, targets: targets(partial), longRuns: measuredLongRuns });
+  write({ ...partial, targets: targets(partial), longRuns: measuredLongRuns, dr: measuredDr });
 }

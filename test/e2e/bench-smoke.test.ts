@@ -11,7 +11,7 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
   const out = mkdtempSync(join(tmpdir(), 'sundial-bench-smoke-'));
   await promisify(execFile)('npx', ['tsx', 'bench/run.ts'], {
     env: { ...process.env, BENCH_SIZE: 'tiny', BENCH_OUT: out },
-    timeout: 300_000,
+    timeout: 420_000,
   });
   const json = JSON.parse(readFileSync(join(out, 'benchmarks.json'), 'utf8'));
   expect(json.size).toBe('tiny');
@@ -59,8 +59,19 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
     undefined,
   );
   expect(long.fixedMonthly.total).toBeGreaterThan(0);
+  // Failover: the standby took over every job (each schedule enabled once, each job's gap
+  // handled: the jobs at minutes 1-3 of the hour, 12 of 200), and the model has a row per quota.
+  const failover = json.dr;
+  expect(failover.jobs).toBe(200);
+  expect(failover.takeover.change.state).toBe('done');
+  expect(failover.takeover.schedulesEnabledAfter).toBe(200);
+  expect(failover.takeover.byKind['SchedulerClient.UpdateSchedule'].calls).toBe(200);
+  expect(failover.takeover.byKind['DynamoDBClient.Query'].calls).toBe(200);
+  expect(failover.takeover.change.missed).toBe(12);
+  expect(failover.model.rows).toHaveLength(4);
   const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
   expect(report).toContain('## Cost model');
   expect(report).toContain('## Scale');
   expect(report).toContain('## Long runs');
-}, 300_000);
+  expect(report).toContain("## Failover: enabling the standby's schedules");
+}, 420_000);
