@@ -10,7 +10,7 @@
  * Take over: each enabled job's schedule is applied from the job, enabled (paced under
  * Scheduler's quota, many at once, so 100,000 jobs take minutes, not an hour of one call
  * after another), then its failover gap — the occurrences after the last one the old region
- * recorded, up to now — is handled by its catch-up policy with the occurrence's identity
+ * recorded, up to now, and the older ones it never recorded — is handled by its catch-up policy with the occurrence's identity
  * (`trigger: catch_up`; the ones the policy does not run are recorded missed), and the runs
  * the old region left queued or running are driven again. Stand down: every job's schedule
  * applied disabled. Both are idempotent: a retried stream batch or the next heartbeat
@@ -28,7 +28,7 @@ import type {
   ScheduleGateway,
 } from '../domain/ports.js';
 import type { Heartbeat, RegionState, RoleChange } from '../domain/region.js';
-import type { StoredRun } from '../domain/run.js';
+import { type StoredRun, scheduledRunId } from '../domain/run.js';
 import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';
 
 export interface RegionRoleDeps {
@@ -79,8 +79,15 @@ async function forEachAtOnce<T>(
 export const GAP_LOOKBACK_HOURS = 24;
 /** At most this many gap occurrences of one job are handled (the newest). */
 export const MAX_GAP_OCCURRENCES = 1_000;
-/** Runs of a job read to find its last occurrence and the runs left in progress. */
-const RECENT_RUNS = 25;
+/**
+ * How far before the newest recorded occurrence an unrecorded one still counts as in the gap:
+ * a firing can wait on the lost region's queues that long (fair share, a buffered turn, SQS
+ * redelivery) before it is recorded, newer occurrences recorded meanwhile.
+ */
+export const IN_FLIGHT_HORIZON_MS = 15 * 60_000;
+/** Runs read per page, and at most so many pages, to cover the horizon. */
+const RUNS_PAGE = 100;
+const MAX_RUN_PAGES = 5;
 
 /** A job as a passive region keeps its schedule: disabled, whatever the job's state. */
 export function passiveView(job: StoredJob): StoredJob {
@@ -90,18 +97,18 @@ export function passiveView(job: StoredJob): StoredJob {
 
 /** The jobs as the passive reconciler sees them: disabled, and nothing written back. */
 export function passiveJobs(jobs: JobRepository): JobRepository {
-  return {
-    ...jobs,
-    get: async (tenantId, jobId) => {
-      const job = await jobs.get(tenantId, jobId);
-      return job && passiveView(job);
-    },
-    scanAll: async function* () {
-      for await (const job of jobs.scanAll()) yield passiveView(job);
-    },
-    // The jobs are the active region's items: a passive one never writes them (last writer wins).
-    clearSyncMarker: async () => true,
+  // Every other method as the store has it (its prototype), these three as a passive region sees them.
+  const view = Object.create(jobs) as JobRepository;
+  view.get = async (tenantId, jobId) => {
+    const job = await jobs.get(tenantId, jobId);
+    return job && passiveView(job);
   };
+  view.scanAll = async function* () {
+    for await (const job of jobs.scanAll()) yield passiveView(job);
+  };
+  // The jobs are the active region's items: a passive one never writes them (last writer wins).
+  view.clearSyncMarker = async () => true;
+  return view;
 }
 
 /** The minute's heartbeat; runs the change of role the active item asks for if not done yet. */
@@ -216,8 +223,10 @@ const OCCURRENCE_TRIGGERS = new Set(['schedule', 'catch_up']);
 const IN_PROGRESS = new Set(['queued', 'running']);
 
 /**
- * One job's failover gap: the occurrences after the newest one recorded (by either region),
- * up to `now`, each sent to run or to be recorded missed as the job's catch-up policy says;
+ * One job's failover gap: every occurrence up to `now` with no record (by either region),
+ * from 15 minutes before the newest recorded one (what may still have been in flight in the
+ * lost region) or the job's creation, each sent to run or to be recorded missed as the job's
+ * catch-up policy says;
  * and its runs left queued or running sent again, so the worker here resumes or takes them
  * over (a live claim makes it wait; a long run is the completion sweep's, which reads the
  * same replicated index).
@@ -230,9 +239,29 @@ async function catchUpGap(
 ): Promise<{ run: number; missed: number; redriven: number }> {
   const done = { run: 0, missed: 0, redriven: 0 };
   if (job.state !== 'enabled') return done;
-  const recent = (await deps.runs.list(job.tenantId, job.id, { limit: RECENT_RUNS })).items.filter(
-    (r) => !r.id.includes('_passive_'),
-  );
+  const lookback = now.getTime() - GAP_LOOKBACK_HOURS * 3_600_000;
+  // The runs back to the in-flight horizon before the newest recorded occurrence: what was
+  // recorded (by either region), and what was left in progress.
+  const recent: StoredRun[] = [];
+  // Strictly after the creation, as Scheduler fires a new schedule (and the emulator does).
+  let floor = Math.max(Date.parse(job.createdAt), lookback);
+  let newest = 0;
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_RUN_PAGES; page++) {
+    const { items, nextCursor } = await deps.runs.list(job.tenantId, job.id, {
+      limit: RUNS_PAGE,
+      ...(cursor ? { cursor } : {}),
+    });
+    for (const r of items) {
+      if (r.id.includes('_passive_')) continue;
+      recent.push(r);
+      if (OCCURRENCE_TRIGGERS.has(r.trigger)) newest = Math.max(newest, Date.parse(r.scheduledAt));
+    }
+    if (newest > 0) floor = Math.max(floor, newest - IN_FLIGHT_HORIZON_MS);
+    const oldest = items.at(-1);
+    cursor = nextCursor ?? undefined;
+    if (!cursor || !oldest || Date.parse(oldest.scheduledAt) <= floor) break;
+  }
   for (const run of recent) {
     if (!IN_PROGRESS.has(run.status) || run.deadlineAt) continue;
     const message = redrive(job, run);
@@ -243,21 +272,20 @@ async function catchUpGap(
   if (!job.schedule) return done;
   const parsed = parseScheduleExpression(job.schedule.expression);
   if (!parsed.ok) return done;
-  const last = recent
-    .filter((r) => OCCURRENCE_TRIGGERS.has(r.trigger))
-    .reduce<number>((max, r) => Math.max(max, Date.parse(r.scheduledAt)), 0);
-  const lookback = now.getTime() - GAP_LOOKBACK_HOURS * 3_600_000;
-  // The newest recorded occurrence, else the job's creation; never before the lookback.
-  const after = new Date(Math.max(last || Date.parse(job.createdAt) - 1, lookback));
+  const recorded = new Set(recent.map((r) => r.id));
   const schedule = job.schedule;
+  // Every occurrence after the floor with no record: after the newest recorded one, and the
+  // older ones still in flight in the lost region (on its queues, waiting their turn).
   const gap = nextFireTimes(parsed.schedule, {
     timezone: schedule.timezone,
-    after,
+    after: new Date(floor),
     endAt: now,
     count: MAX_GAP_OCCURRENCES,
     createdAt: new Date(job.createdAt),
     ...(schedule.startAt ? { startAt: new Date(schedule.startAt) } : {}),
-  }).filter((t) => !schedule.endAt || t.getTime() <= Date.parse(schedule.endAt));
+  }).filter(
+    (t) => (!schedule.endAt || t.getTime() <= Date.parse(schedule.endAt)) && !recorded.has(scheduledRunId(t)),
+  );
   if (gap.length === 0) return done;
   const windowStart = now.getTime() - job.catchUpWindowMinutes * 60_000;
   const from = state.previousRegion ?? 'the previous region';

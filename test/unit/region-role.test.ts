@@ -140,7 +140,7 @@ describe('a takeover', () => {
     ['latest', 60, ['10:03 missed', '10:04 missed', '10:05 missed', '10:06 missed', '10:07 run']],
     ['none', 60, ['10:03 missed', '10:04 missed', '10:05 missed', '10:06 missed', '10:07 missed']],
   ] as const)('handles the gap with catchUp %s (window %i min)', async (catchUp, window, expected) => {
-    const job = await standbyJob({ catchUp, catchUpWindowMinutes: window, createdAt: minutes(-60) });
+    const job = await standbyJob({ catchUp, catchUpWindowMinutes: window, createdAt: minutes(1) });
     ranAt(job, minutes(1));
     ranAt(job, minutes(2));
     clock.set(minutes(7));
@@ -152,8 +152,8 @@ describe('a takeover', () => {
     }
   });
 
-  it('starts the gap after the newest occurrence recorded, not after a manual run or a passive skip', async () => {
-    const job = await standbyJob({ catchUp: 'all', createdAt: minutes(-60) });
+  it('counts every unrecorded occurrence: a passive skip or a manual run is no record of one', async () => {
+    const job = await standbyJob({ catchUp: 'all', createdAt: minutes(0) });
     ranAt(job, minutes(1));
     runs.seed({
       ...ranAt(job, minutes(2)),
@@ -172,14 +172,22 @@ describe('a takeover', () => {
     expect(gapOf(sent())).toEqual(['10:03 run', '10:04 run', '10:05 run']);
   });
 
+  it('includes an older occurrence still in flight in the lost region, back to 15 minutes before the newest recorded', async () => {
+    const job = await standbyJob({ catchUp: 'all', createdAt: minutes(-60) });
+    for (let m = -30; m <= 2; m++) if (m !== -5 && m !== -20) ranAt(job, minutes(m));
+    clock.set(minutes(3));
+    await changeRole(deps, failedOverToStandby());
+    // 09:55 waited on the lost region's queue while 09:56-10:02 ran; 09:40 is past the horizon.
+    expect(gapOf(sent())).toEqual(['09:55 run', '10:03 run']);
+  });
+
   it('reaches back no further than the job’s creation, and runs nothing for a paused job', async () => {
     await standbyJob({ id: 'job_new', catchUp: 'all', createdAt: minutes(4) });
     await standbyJob({ id: 'job_paused', catchUp: 'all', state: 'paused', createdAt: minutes(-60) });
     clock.set(minutes(6));
     await changeRole(deps, failedOverToStandby());
-    // A rate schedule's first occurrence is its creation (as nextFireTimes has it).
+    // Strictly after its creation, as Scheduler fires a new schedule.
     expect(sent().map((m) => `${m.jobId} ${m.scheduledTime.slice(11, 16)}`)).toEqual([
-      'job_new 10:04',
       'job_new 10:05',
       'job_new 10:06',
     ]);
