@@ -135,16 +135,17 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
     }
   }
 
-  async apply(job: StoredJob): Promise<void> {
+  async apply(job: StoredJob, hint: { exists?: boolean } = {}): Promise<void> {
     // A job without a schedule (on demand, or dependencies only) has no EventBridge schedule.
     if (!job.schedule) return this.remove(job.id);
     const input = await this.toScheduleInput({ ...job, schedule: job.schedule });
     const create = () => this.client.send(new CreateScheduleCommand(input));
     const update = () => this.client.send(new UpdateScheduleCommand(input));
     // A new job almost never has a schedule yet, so try the likely call first and fall
-    // back: both orders converge on the same schedule.
+    // back: both orders converge on the same schedule. A region's change of role knows its
+    // schedules exist (`exists`): one UpdateSchedule each, not a refused CreateSchedule first.
     try {
-      await (job.version === 1 ? create() : update());
+      await (job.version === 1 && !hint.exists ? create() : update());
     } catch (error) {
       if (error instanceof ConflictException) await update();
       else if (error instanceof ResourceNotFoundException) {

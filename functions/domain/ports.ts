@@ -319,8 +319,11 @@ export interface ListedSchedule {
 
 /** Writes each job's one EventBridge Scheduler schedule (invariant 1): what the job service needs. */
 export interface ScheduleWriter {
-  /** Makes the job's schedule match the job, whatever state it was in (idempotent). */
-  apply(job: StoredJob): Promise<void>;
+  /**
+   * Makes the job's schedule match the job, whatever state it was in (idempotent). `exists`:
+   * the caller knows the schedule is there (a region's change of role), so it is updated first.
+   */
+  apply(job: StoredJob, hint?: { exists?: boolean }): Promise<void>;
   /** Makes the schedule gone (idempotent). */
   remove(jobId: string): Promise<void>;
 }

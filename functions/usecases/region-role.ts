@@ -179,13 +179,13 @@ export async function changeRole(deps: RegionRoleDeps, state: RegionState): Prom
         if (job.state === 'deleting' || !job.schedule) return;
         if (role === 'passive') {
           await pace();
-          await deps.gateway.apply(passiveView(job));
+          await deps.gateway.apply(passiveView(job), { exists: true });
           change.schedules++;
           return;
         }
         if (job.state !== 'enabled') return; // a passive region keeps it disabled already
         await pace();
-        await deps.gateway.apply(job);
+        await deps.gateway.apply(job, { exists: true });
         change.schedules++;
         // As the reconciler records a repair: the schedule is this version's as of now. A job
         // with a sync marker is left to the sweeper, which applies and clears it.
