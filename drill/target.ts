@@ -4,6 +4,7 @@
  * headers) and the region the drill was driving when it came. It answers 200 to everything.
  */
 import { createServer, type Server } from 'node:http';
+import { listenForTargets } from '../local/ports.js';
 
 export interface TargetCall {
   jobId: string;
@@ -14,28 +15,6 @@ export interface TargetCall {
   region: string;
   /** The injected clock's time of the call. */
   at: string;
-}
-
-/**
- * Listens on a free port of 127.0.0.1 in 8100-8999: the local runtime lets HTTP targets reach
- * this machine on ports 8000-8999 only (LOCAL_HTTP_TARGETS).
- */
-async function listenOnTargetPort(server: Server): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 8100 + Math.floor(Math.random() * 900);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return port;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 50) throw error;
-    }
-  }
 }
 
 export class DrillTarget {
@@ -67,7 +46,7 @@ export class DrillTarget {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       });
     });
-    this.url = `http://127.0.0.1:${await listenOnTargetPort(this.server)}`;
+    this.url = `http://127.0.0.1:${await listenForTargets(this.server)}`;
     return this;
   }
 

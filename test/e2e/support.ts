@@ -9,6 +9,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { expect } from 'vitest';
 import type { Clock } from '../../functions/commons/clock.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
+import { listenForTargets } from '../../local/ports.js';
 import {
   LOCAL_SCHEDULE_GROUP,
   type LocalRuntime,
@@ -27,27 +28,7 @@ export interface TargetCall {
   body: string;
 }
 
-/**
- * Listens on a free port where the local runtime lets HTTP targets be (LOCAL_HTTP_TARGETS:
- * 8000-8999); 8000-8099 are left for URLs that must never answer.
- */
-export async function listenForTargets(server: Server): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 8100 + Math.floor(Math.random() * 900);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return port;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 50) throw error;
-    }
-  }
-}
+export { listenForTargets };
 
 /** A URL on the local target ports where nothing listens: a target that is never reached. */
 export const NOWHERE = 'http://127.0.0.1:8009';
