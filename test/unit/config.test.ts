@@ -197,7 +197,9 @@ describe('the settings, parsed', () => {
     for (const bad of ['["eu-west-1"]', '["eu-west-1","eu-west-1"]', '["eu-west-1","not a region"]', 'x']) {
       expect(() => loadConfig('Api', { ...fullEnvironment('Api'), DR_REGIONS: bad })).toThrow(/DR_REGIONS/);
     }
-    expect(loadConfig('Worker', { ...fullEnvironment('Worker'), DR_REGIONS: undefined }).drRegions).toEqual([]);
+    expect(loadConfig('Worker', { ...fullEnvironment('Worker'), DR_REGIONS: undefined }).drRegions).toEqual(
+      [],
+    );
     expect(() =>
       loadConfig('Api', { ...fullEnvironment('Api'), CONSOLE_SIGN_IN_DOMAIN: 'http://evil.example.com/x' }),
     ).toThrow(/CONSOLE_SIGN_IN_DOMAIN must be an https:\/\/ origin/);
