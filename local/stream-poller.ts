@@ -4,7 +4,7 @@
  * would deliver. With ReportBatchItemFailures semantics: a record the handler reports failed
  * is delivered again, with everything after it, at the next poll; nothing is skipped.
  */
-import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
@@ -13,6 +13,7 @@ import {
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { latestStreamArn } from './resources.js';
 
 interface Shard {
   id: string;
@@ -34,9 +35,7 @@ export async function startTableStreamPoller(options: {
   handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
   batchSize?: number;
 }): Promise<TableStreamPoller> {
-  const { Table } = await options.db.send(new DescribeTableCommand({ TableName: options.tableName }));
-  const arn = Table?.LatestStreamArn;
-  if (!arn) throw new Error(`table ${options.tableName} has no stream`);
+  const arn = await latestStreamArn(options.db, options.tableName);
   const streams = new DynamoDBStreamsClient({
     endpoint: options.endpoint,
     region: options.region,
