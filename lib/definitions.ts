@@ -70,6 +70,40 @@ export const RUNS_TABLE: TableDefinition = {
 
 export const TABLES: readonly TableDefinition[] = [JOBS_TABLE, RUNS_TABLE];
 
+/**
+ * How old records leave the runs table (runs, attempt pointers, dead letters): `ttl`, by
+ * DynamoDB Time to Live on `expiresAt` (free, within days of expiry); or `sweep`, deleted by
+ * the completion function's minute sweep through the sparse `byExpiry` index. `sweep` is for
+ * a runs table with multi-Region strong consistency, which has no TTL (Amazon DynamoDB
+ * Developer Guide, "How DynamoDB global tables work", multi-Region strong consistency:
+ * "TTLs and local secondary indexes are not supported for MRSC global tables").
+ */
+export const RUN_EXPIRIES = ['ttl', 'sweep'] as const;
+export type RunExpiry = (typeof RUN_EXPIRIES)[number];
+
+/** Number of shards of the expiry index; spreads its writes over partitions. */
+export const EXPIRY_SHARDS = 16;
+
+/** Sparse: only records written under `sweep` carry `expiryShard`. */
+export const EXPIRY_INDEX: IndexDefinition = {
+  indexName: 'byExpiry',
+  partitionKey: { name: 'expiryShard', type: 'S' },
+  sortKey: { name: 'expiresAt', type: 'N' },
+  nonKeyAttributes: [],
+};
+
+/** The runs table as a run expiry needs it: TTL, or no TTL and the sweep's index. */
+export function runsTableFor(expiry: RunExpiry): TableDefinition {
+  if (expiry === 'ttl') return RUNS_TABLE;
+  const { timeToLiveAttribute: _ttl, ...rest } = RUNS_TABLE;
+  return { ...rest, globalSecondaryIndexes: [...RUNS_TABLE.globalSecondaryIndexes, EXPIRY_INDEX] };
+}
+
+/** Both tables, the runs table as the run expiry needs it. */
+export function tablesFor(expiry: RunExpiry): readonly TableDefinition[] {
+  return [JOBS_TABLE, runsTableFor(expiry)];
+}
+
 export const PRIORITIES = ['high', 'default', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 

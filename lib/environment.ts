@@ -42,6 +42,8 @@ export const ENV = {
    */
   callbackBaseUrl: 'CALLBACK_BASE_URL',
   runRetentionDays: 'RUN_RETENTION_DAYS',
+  /** `ttl` (default) or `sweep`: how old runs leave the runs table (lib/definitions.ts RunExpiry). */
+  runExpiry: 'RUN_EXPIRY',
   failureTopic: 'FAILURE_TOPIC_ARN',
   tenantMaxJobs: 'TENANT_MAX_JOBS',
   tenantJobCreatesPerMinute: 'TENANT_JOB_CREATES_PER_MINUTE',
@@ -102,6 +104,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
     optional: [
       'sqsEndpoint',
       'runRetentionDays',
+      'runExpiry',
       ...tenantApiLimits,
       ...jwt,
       'consoleSignInDomain',
@@ -114,6 +117,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
     optional: [
       'sqsEndpoint',
       'runRetentionDays',
+      'runExpiry',
       'failureTopic',
       'tenantRunsInProgress',
       'drRegions',
@@ -126,11 +130,11 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
    */
   Completion: {
     required: runPath,
-    optional: ['sqsEndpoint', 'runRetentionDays', 'failureTopic', 'drRegions', 'region'],
+    optional: ['sqsEndpoint', 'runRetentionDays', 'runExpiry', 'failureTopic', 'drRegions', 'region'],
   },
   DeadLetters: {
     required: ['jobsTable', 'runsTable', 'secretsKey', 'deadLetterQueueArns'],
-    optional: ['runRetentionDays', 'region'],
+    optional: ['runRetentionDays', 'runExpiry', 'region'],
   },
   /**
    * The schedule-sync sweeper (every minute; it also writes this region's heartbeat) and the
@@ -142,7 +146,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
    */
   Sync: {
     required: ['jobsTable', 'runsTable', ...schedules, ...queueUrls, 'secretsKey'],
-    optional: ['sqsEndpoint', 'runRetentionDays', 'drRegions', 'region'],
+    optional: ['sqsEndpoint', 'runRetentionDays', 'runExpiry', 'drRegions', 'region'],
   },
   Reconciler: {
     required: ['jobsTable', ...schedules, 'secretsKey'],

@@ -4,14 +4,16 @@
  * A message too malformed to name its tenant is kept under the `_unknown` tenant.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { RunExpiry } from '../../lib/definitions.js';
 import type { DeadLetter, DeadLetterRepository } from '../domain/ports.js';
 import { conditionally, queryPage } from './dynamo.js';
+import { expiryAttributes } from './record-expiry.js';
 
 const pkOf = (tenantId: string) => `TENANT#${tenantId}#DEADLETTERS`;
 const PREFIX = 'DL#';
 
 function fromItem(item: Record<string, unknown>): DeadLetter {
-  const { pk: _pk, sk: _sk, expiresAt: _e, ...rest } = item;
+  const { pk: _pk, sk: _sk, expiresAt: _e, expiryShard: _shard, ...rest } = item;
   return rest as unknown as DeadLetter;
 }
 
@@ -20,19 +22,24 @@ export class DeadLetterStore implements DeadLetterRepository {
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly retentionDays: number,
+    private readonly expiry: RunExpiry = 'ttl',
   ) {}
 
   /** Idempotent per message: a redelivered DLQ message archives once. */
   async archive(letter: DeadLetter, now: Date): Promise<void> {
+    const key = { pk: pkOf(letter.tenantId), sk: `${PREFIX}${letter.id}` };
     await conditionally(() =>
       this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
-            pk: pkOf(letter.tenantId),
-            sk: `${PREFIX}${letter.id}`,
+            ...key,
             ...letter,
-            expiresAt: Math.floor(now.getTime() / 1000) + this.retentionDays * 86_400,
+            ...expiryAttributes(
+              this.expiry,
+              Math.floor(now.getTime() / 1000) + this.retentionDays * 86_400,
+              key,
+            ),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),

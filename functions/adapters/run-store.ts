@@ -10,6 +10,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { RunExpiry } from '../../lib/definitions.js';
 import type { RunSummary } from '../domain/job.js';
 import { watchShardKey, watchShardOf } from '../domain/long-run.js';
 import type {
@@ -22,6 +23,7 @@ import type {
 } from '../domain/ports.js';
 import type { LongOutcome, RunStatus, StoredRun } from '../domain/run.js';
 import { conditionally, isConditionFailure, queryPage } from './dynamo.js';
+import { expiryAttributes } from './record-expiry.js';
 
 const runPk = (tenantId: string, jobId: string) => `TENANT#${tenantId}#JOB#${jobId}`;
 const RUN_PREFIX = 'RUN#';
@@ -35,24 +37,21 @@ const BACKFILL_SK = 'BACKFILL';
 const ENDED: RunStatus[] = ['succeeded', 'failed', 'skipped', 'missed', 'timed_out', 'cancelled'];
 
 function fromItem(item: Record<string, unknown>): StoredRun {
-  const { pk: _pk, sk: _sk, expiresAt: _exp, ...run } = item;
+  const { pk: _pk, sk: _sk, expiresAt: _exp, expiryShard: _shard, ...run } = item;
   return run as unknown as StoredRun;
 }
 
 export class RunStore implements RunRepository {
   private item(run: StoredRun, now: Date): Record<string, unknown> {
-    return {
-      pk: runPk(run.tenantId, run.jobId),
-      sk: `${RUN_PREFIX}${run.id}`,
-      ...run,
-      expiresAt: this.expiresAt(now),
-    };
+    const key = { pk: runPk(run.tenantId, run.jobId), sk: `${RUN_PREFIX}${run.id}` };
+    return { ...key, ...run, ...expiryAttributes(this.expiry, this.expiresAt(now), key) };
   }
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly retentionDays: number,
+    private readonly expiry: RunExpiry = 'ttl',
   ) {}
 
   private expiresAt(now: Date): number {
@@ -513,7 +512,12 @@ export class RunStore implements RunRepository {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...pointerKey(key), type: 'attemptPointer', ...pointer, expiresAt: this.expiresAt(now) },
+        Item: {
+          ...pointerKey(key),
+          type: 'attemptPointer',
+          ...pointer,
+          ...expiryAttributes(this.expiry, this.expiresAt(now), pointerKey(key)),
+        },
       }),
     );
   }

@@ -8,7 +8,9 @@ import {
   defaultTenantRunsInProgress,
   PRIORITIES,
   type Priority,
+  RUN_EXPIRIES,
   RUN_RETENTION_DAYS,
+  type RunExpiry,
 } from '../../lib/definitions.js';
 import {
   ENV,
@@ -62,6 +64,8 @@ export interface Config {
   /** Dead-letter queue ARN per priority: tells the archiver which queue a letter came from. */
   deadLetterQueueArns: Record<Priority, string>;
   runRetentionDays: number;
+  /** How old runs leave the runs table: DynamoDB TTL, or the completion sweep (strong consistency). */
+  runExpiry: RunExpiry;
   /** ARN patterns Lambda, SQS and EventBridge targets must match; none allowed when empty. */
   allowedTargetArns: string[];
   /**
@@ -129,6 +133,18 @@ const FIELDS: {
   runRetentionDays: {
     keys: ['runRetentionDays'],
     parse: (read) => integer(ENV.runRetentionDays, read('runRetentionDays'), 1, RUN_RETENTION_DAYS),
+  },
+  runExpiry: {
+    keys: ['runExpiry'],
+    parse: (read) => {
+      const value = read('runExpiry') || 'ttl';
+      if (!(RUN_EXPIRIES as readonly string[]).includes(value)) {
+        throw new ConfigurationError(
+          `${ENV.runExpiry} must be one of ${RUN_EXPIRIES.join(', ')}, got "${value}"`,
+        );
+      }
+      return value as RunExpiry;
+    },
   },
   allowedTargetArns: {
     keys: ['allowedTargetArns'],
@@ -233,6 +249,7 @@ const RUN_PATH_FIELDS = [
   'allowedHttpHosts',
   'sqsEndpoint',
   'runRetentionDays',
+  'runExpiry',
   'failureTopicArn',
   'callbackBaseUrl',
   'drRegions',
@@ -254,6 +271,7 @@ export const CONFIG_FIELDS = {
     'allowedHttpHosts',
     'sqsEndpoint',
     'runRetentionDays',
+    'runExpiry',
     'limits',
     'jwt',
     'consoleSignInDomain',
@@ -269,6 +287,7 @@ export const CONFIG_FIELDS = {
     'secretsKeyId',
     'deadLetterQueueArns',
     'runRetentionDays',
+    'runExpiry',
     'region',
   ],
   Sync: [
@@ -281,6 +300,7 @@ export const CONFIG_FIELDS = {
     'secretsKeyId',
     'sqsEndpoint',
     'runRetentionDays',
+    'runExpiry',
     'drRegions',
     'region',
   ],

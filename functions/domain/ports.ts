@@ -269,6 +269,18 @@ export interface DeadLetterRepository {
   markRedriven(tenantId: string, id: string, by: string, at: Date): Promise<boolean>;
 }
 
+/**
+ * Old records leaving the runs table without DynamoDB TTL (a strongly consistent runs table
+ * has none): the records of one expiry shard whose time has passed, deleted.
+ */
+export interface RecordExpiry {
+  /**
+   * Deletes up to `limit` records of `shard` expired by `now`; `due` is how many were found
+   * (a record whose expiry moved on meanwhile is found but kept).
+   */
+  sweep(shard: number, now: Date, limit: number): Promise<{ due: number; deleted: number }>;
+}
+
 /** Puts firing messages on the priority queues; each is signed on the way (invariant 8). */
 export interface FiringQueue {
   send(priority: Priority, message: FiringMessage): Promise<void>;

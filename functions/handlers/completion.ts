@@ -3,9 +3,10 @@
  * state-change event settles the attempt it names; a scheduled event sweeps the runs due
  * for a look (deadlines, heartbeats, polls, cancels to finish).
  */
-import { ATTEMPT_KEY_PREFIX, WATCH_SHARDS } from '../../lib/definitions.js';
+import { ATTEMPT_KEY_PREFIX, EXPIRY_SHARDS, WATCH_SHARDS } from '../../lib/definitions.js';
 import { ecsOutcome, executionOutcome } from '../adapters/long-targets.js';
 import { completeFromEvent, sweepWatches } from '../usecases/long-runs.js';
+import { sweepExpired } from '../usecases/record-expiry.js';
 import type { CompletionServices } from '../wiring/completion.js';
 
 /** An EventBridge event as the rule delivers it (the fields Sundial reads). */
@@ -44,11 +45,17 @@ export function createCompletionHandler(services: CompletionServices) {
       return { detail: 'swept 0 (passive region)' };
     }
     const started = Date.now();
-    const result = await sweepWatches(services, {
-      shards: WATCH_SHARDS,
-      stopBy: () => Date.now() - started > SWEEP_BUDGET_MS,
-    });
+    const stopBy = () => Date.now() - started > SWEEP_BUDGET_MS;
+    const result = await sweepWatches(services, { shards: WATCH_SHARDS, stopBy });
     if (result.looked > 0) services.logger.info('completion sweep finished', result);
-    return { detail: `swept ${result.looked}` };
+    if (!services.expiry) return { detail: `swept ${result.looked}` };
+    // Retention without TTL, in the time the runs left: expired records can wait a minute.
+    const expired = await sweepExpired(services.expiry, {
+      now: services.clock.now(),
+      shards: EXPIRY_SHARDS,
+      stopBy,
+    });
+    if (expired.due > 0) services.logger.info('expired records deleted', expired);
+    return { detail: `swept ${result.looked}, expired ${expired.deleted}` };
   };
 }

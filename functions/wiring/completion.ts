@@ -10,9 +10,10 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
 import { createLongTargets } from '../adapters/long-targets.js';
+import { ExpirySweeper } from '../adapters/record-expiry.js';
 import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
 import { type CompletionConfig, targetAccessOf } from '../commons/config.js';
-import type { Logger, RegionGate, RunMetrics } from '../domain/ports.js';
+import type { Logger, RecordExpiry, RegionGate, RunMetrics } from '../domain/ports.js';
 import type { LongRunDeps } from '../usecases/long-runs.js';
 import {
   newFiringQueue,
@@ -34,7 +35,13 @@ export interface CompletionClients {
   sfn: SFNClient;
 }
 
-export type CompletionServices = LongRunDeps & { metrics: RunMetrics; logger: Logger; region?: RegionGate };
+export type CompletionServices = LongRunDeps & {
+  metrics: RunMetrics;
+  logger: Logger;
+  region?: RegionGate;
+  /** `RUN_EXPIRY=sweep` only: the minute sweep deletes expired records too (no TTL). */
+  expiry?: RecordExpiry;
+};
 
 export function wireCompletion(
   config: CompletionConfig,
@@ -71,6 +78,7 @@ export function wireCompletion(
       callbackBaseUrl: config.callbackBaseUrl,
     },
     region,
+    ...(config.runExpiry === 'sweep' ? { expiry: new ExpirySweeper(db, config.runsTableName) } : {}),
     clock,
     logger,
   };

@@ -64,13 +64,13 @@ export const newJobStore = (db: DynamoDBDocumentClient, config: Pick<Config, 'jo
 
 export const newRunStore = (
   db: DynamoDBDocumentClient,
-  config: Pick<Config, 'runsTableName' | 'runRetentionDays'>,
-) => new RunStore(db, config.runsTableName, config.runRetentionDays);
+  config: Pick<Config, 'runsTableName' | 'runRetentionDays' | 'runExpiry'>,
+) => new RunStore(db, config.runsTableName, config.runRetentionDays, config.runExpiry);
 
 export const newDeadLetterStore = (
   db: DynamoDBDocumentClient,
-  config: Pick<Config, 'runsTableName' | 'runRetentionDays'>,
-) => new DeadLetterStore(db, config.runsTableName, config.runRetentionDays);
+  config: Pick<Config, 'runsTableName' | 'runRetentionDays' | 'runExpiry'>,
+) => new DeadLetterStore(db, config.runsTableName, config.runRetentionDays, config.runExpiry);
 
 export const newRateLimiter = (db: DynamoDBDocumentClient, config: Pick<Config, 'jobsTableName'>) =>
   new RateLimiter(db, config.jobsTableName);

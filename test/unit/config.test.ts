@@ -49,6 +49,7 @@ const VALUES: Record<EnvKey, string> = {
   sqsEndpoint: 'http://127.0.0.1:4566',
   callbackBaseUrl: 'https://sundial.example.com/prod',
   runRetentionDays: '7',
+  runExpiry: 'sweep',
   failureTopic: arn('sns', 'sundial-failures'),
   tenantMaxJobs: '50',
   tenantJobCreatesPerMinute: '20',
@@ -182,6 +183,7 @@ describe('the settings, parsed', () => {
       allowedHttpHosts: ['internal.example.com:8443', '*.svc.local', '10.0.0.5:9000-9100'],
       sqsEndpoint: VALUES.sqsEndpoint,
       runRetentionDays: 7,
+      runExpiry: 'sweep',
       limits: { maxJobs: 50, jobCreatesPerMinute: 20, requestsPerSecond: 5 },
       jwt: {
         issuer: VALUES.jwtIssuer,
@@ -218,6 +220,8 @@ describe('the settings, parsed', () => {
   it('gives the optional settings their documented defaults', () => {
     const api = loadConfig('Api', requiredOnly('Api'));
     expect(api.runRetentionDays).toBe(RUN_RETENTION_DAYS);
+    // DynamoDB TTL, unless the stack's runs table is strongly consistent (no TTL there).
+    expect(api.runExpiry).toBe('ttl');
     expect(api.limits).toEqual(DEFAULT_LIMITS);
     expect(api.region).toBe('us-east-1');
     expect(api).not.toHaveProperty('jwt');
@@ -294,6 +298,8 @@ describe('a malformed value fails the load, naming the variable', () => {
     ['runRetentionDays', '7.5'],
     ['runRetentionDays', '0'],
     ['runRetentionDays', '-3'],
+    ['runExpiry', 'never'],
+    ['runExpiry', 'TTL'],
     ['allowedHttpHosts', 'internal.example.com:8443,bad host!'],
     ['allowedHttpHosts', 'example.com:9000-8000'],
     ['allowedTargetArns', '["lambda:not-an-arn"]'],
