@@ -13,8 +13,9 @@ import {
   type Priority,
   QUEUES,
   type QueueDefinition,
-  TABLES,
+  type RunExpiry,
   type TableDefinition,
+  tablesFor,
 } from '../lib/definitions.js';
 
 export function localTableName(table: TableDefinition): string {
@@ -68,32 +69,45 @@ export function tableInput(table: TableDefinition, tableName: string): CreateTab
   };
 }
 
-export async function createTables(client: DynamoDBClient): Promise<Record<TableDefinition['id'], string>> {
+/**
+ * The tables, each made unless there already (kept data, or a table two local regions share).
+ * `runExpiry` shapes the runs table (no TTL and the expiry index under `sweep`); `runsIn` makes
+ * the runs table in another DynamoDB Local (the strongly consistent runs table of two regions).
+ */
+export async function createTables(
+  client: DynamoDBClient,
+  options: { runExpiry?: RunExpiry; runsIn?: DynamoDBClient } = {},
+): Promise<Record<TableDefinition['id'], string>> {
   const names = {} as Record<TableDefinition['id'], string>;
-  for (const table of TABLES) {
-    const name = localTableName(table);
-    try {
-      await client.send(new CreateTableCommand(tableInput(table, name)));
-    } catch (error) {
-      // Kept data (-dbPath) already has the tables, perhaps made before they had a stream.
-      if ((error as Error).name !== 'ResourceInUseException') throw error;
-      await ensureStream(client, name);
-    }
-    if (table.timeToLiveAttribute) {
-      await client
-        .send(
-          new UpdateTimeToLiveCommand({
-            TableName: name,
-            TimeToLiveSpecification: { AttributeName: table.timeToLiveAttribute, Enabled: true },
-          }),
-        )
-        .catch((error: Error) => {
-          if (!/already enabled/i.test(error.message)) throw error;
-        });
-    }
-    names[table.id] = name;
+  for (const table of tablesFor(options.runExpiry ?? 'ttl')) {
+    const home = table.id === 'Runs' && options.runsIn ? options.runsIn : client;
+    names[table.id] = await createTable(home, table);
   }
   return names;
+}
+
+async function createTable(client: DynamoDBClient, table: TableDefinition): Promise<string> {
+  const name = localTableName(table);
+  try {
+    await client.send(new CreateTableCommand(tableInput(table, name)));
+  } catch (error) {
+    // Kept data (-dbPath) already has the tables, perhaps made before they had a stream.
+    if ((error as Error).name !== 'ResourceInUseException') throw error;
+    await ensureStream(client, name);
+  }
+  if (table.timeToLiveAttribute) {
+    await client
+      .send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: table.timeToLiveAttribute, Enabled: true },
+        }),
+      )
+      .catch((error: Error) => {
+        if (!/already enabled/i.test(error.message)) throw error;
+      });
+  }
+  return name;
 }
 
 async function ensureStream(client: DynamoDBClient, tableName: string): Promise<void> {

@@ -42,7 +42,13 @@ import {
 import { newFiringSigner, newSecretBox } from '../functions/wiring/parts.js';
 import type { Platform } from '../functions/wiring/platform.js';
 import { type WorkerServices, wireWorker } from '../functions/wiring/worker.js';
-import { PRIORITIES, type Priority, RUN_RETENTION_DAYS, SYNC_GRACE_SECONDS } from '../lib/definitions.js';
+import {
+  PRIORITIES,
+  type Priority,
+  RUN_RETENTION_DAYS,
+  type RunExpiry,
+  SYNC_GRACE_SECONDS,
+} from '../lib/definitions.js';
 import { type EnvKey, FUNCTION_IDS, type FunctionId } from '../lib/environment.js';
 import { startApiGateway } from './api-gateway.js';
 import { LocalEventBridge, LocalLambda } from './aws-targets.js';
@@ -57,6 +63,7 @@ import { createSchedulerEmulator, sqsDeliverer } from './scheduler-emulator/inde
 import { pollOnce, startPoller } from './sqs-poller.js';
 import { LocalStepFunctions } from './stepfunctions-emulator.js';
 import { startTableStreamPoller } from './stream-poller.js';
+import { withStrongTable } from './strong-table.js';
 
 export interface LocalRuntimeOptions {
   /** API port; 0 picks a free one. Default 3000. */
@@ -113,6 +120,14 @@ export interface LocalRuntimeOptions {
   drRegions?: string[];
   /** The secrets key's material, shared by two local regions as a multi-Region KMS key is. */
   kmsKeyMaterial?: Buffer;
+  /**
+   * The runs table lives in this DynamoDB Local, not the runtime's own: two local regions that
+   * share it stand in for a runs table with multi-Region strong consistency (local/strong-table.ts).
+   * Its records then expire by the completion sweep (`RUN_EXPIRY=sweep`), as MRSC has no TTL.
+   */
+  strongRunsTable?: { endpoint: string };
+  /** How old runs leave the runs table. Default `ttl`, or `sweep` with strongRunsTable. */
+  runExpiry?: RunExpiry;
 }
 
 /** Parts a test may swap in when it builds services on a runtime's resources. */
@@ -150,6 +165,8 @@ export interface LocalRuntime {
   devApiKey: string;
   endpoints: {
     dynamodb: string;
+    /** The DynamoDB Local holding the runs table: dynamodb's, or the strongly consistent one. */
+    runsTable: string;
     sqs: string;
     scheduler: string;
     lambda: string;
@@ -319,7 +336,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       eventBridge.destroy();
     });
 
-    const tables = await createTables(dynamodb);
+    const runExpiry = options.runExpiry ?? (options.strongRunsTable ? 'sweep' : 'ttl');
+    const strongRuns = options.strongRunsTable
+      ? new DynamoDBClient({ ...common, endpoint: options.strongRunsTable.endpoint })
+      : undefined;
+    if (strongRuns) stops.push(async () => strongRuns.destroy());
+    const tables = await createTables(dynamodb, { runExpiry, ...(strongRuns ? { runsIn: strongRuns } : {}) });
     const { TopicArn: failureTopicArn } = await sns.send(
       new CreateTopicCommand({ Name: 'sundial-failures' }),
     );
@@ -385,6 +407,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       // fauxqs names its queues http://sqs.<region>.localhost:<port>/...: that origin, exactly.
       sqsEndpoint: new URL(queues.default.url).origin,
       runRetentionDays: String(RUN_RETENTION_DAYS),
+      ...(runExpiry === 'sweep' ? { runExpiry } : {}),
       // The address the local API actually listens on: callback targets call back there.
       callbackBaseUrl: `http://127.0.0.1:${apiPort}`,
       ...(failureTopicArn ? { failureTopic: failureTopicArn } : {}),
@@ -434,7 +457,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...[eventBridgeEmulator.endpoint, kmsEmulator.endpoint].map(portOf),
       ...[ecsEmulator.endpoint, sfnEmulator.endpoint].map(portOf),
     ];
-    const db = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
+    const ownDb = createDocumentClient({ ...common, endpoint: dynamo.endpoint });
+    const strongDb = options.strongRunsTable
+      ? createDocumentClient({ ...common, endpoint: options.strongRunsTable.endpoint })
+      : undefined;
+    if (strongDb) stops.push(async () => strongDb.destroy());
+    const db = strongDb ? withStrongTable(ownDb, tables.Runs, strongDb) : ownDb;
     if (options.instrument) {
       for (const client of [db, sqs, sns, scheduler, lambda, eventBridge, kms, ecs, sfn]) {
         options.instrument(client as unknown as Parameters<typeof options.instrument>[0]);
@@ -605,6 +633,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       devApiKey,
       endpoints: {
         dynamodb: dynamo.endpoint,
+        runsTable: options.strongRunsTable?.endpoint ?? dynamo.endpoint,
         sqs: sqsEndpoint,
         scheduler: schedulerEndpoint,
         lambda: lambdaEmulator.endpoint,
@@ -639,7 +668,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         // Long runs due for a look by the clock (deadlines, heartbeats, polls), and what follows.
         for (let round = 0; round < 10; round++) {
           const { detail } = await sweepLongRuns();
-          if (detail === 'swept 0') break;
+          if (/^swept 0\b/.test(detail)) break;
           await drain();
         }
       },
