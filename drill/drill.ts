@@ -26,7 +26,7 @@ import { LOCAL_CREDENTIALS } from '../local/dynamodb-local.js';
 import { ManualClock } from '../local/manual-clock.js';
 import { canonical, type ReplicatorStats } from '../local/replicator.js';
 import type { LocalRuntime } from '../local/runtime.js';
-import { startTwoRegions, type TwoRegions } from '../local/two-regions.js';
+import { type LocalConsistency, startTwoRegions, type TwoRegions } from '../local/two-regions.js';
 import {
   account,
   type CatchUp,
@@ -56,8 +56,15 @@ export interface DrillHarness {
   steps: readonly number[];
   /** The clock time of the last replication pump (everything written before it was copied). */
   lastPumpAt: number | undefined;
-  /** Each region's tables as the drill reads them: still readable after a kill (the post-mortem). */
-  tables: Record<string, { runs: RunStore; raw: DynamoDBClient; doc: DynamoDBDocumentClient }>;
+  /**
+   * Each region's tables as the drill reads them: still readable after a kill (the post-mortem).
+   * `raw` reaches the jobs table, `rawRuns` the runs table (the one both share under strong
+   * consistency).
+   */
+  tables: Record<
+    string,
+    { runs: RunStore; raw: DynamoDBClient; rawRuns: DynamoDBClient; doc: DynamoDBDocumentClient }
+  >;
   stop(): Promise<void>;
 }
 
@@ -72,6 +79,12 @@ export interface HarnessOptions {
   steps?: readonly number[];
   /** Start DynamoDB Local with DRILL_JAVA_OPTIONS (unless JAVA_TOOL_OPTIONS is set). Default true. */
   tuneJava?: boolean;
+  /**
+   * The runs table's consistency across the regions: `eventual` (global tables' default, a
+   * replicator between two tables) or `strong` (one shared table standing in for multi-Region
+   * strong consistency). Default `eventual`.
+   */
+  consistency?: LocalConsistency;
 }
 
 export const DRILL_JAVA_OPTIONS = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC';
@@ -97,6 +110,7 @@ export async function startDrill(options: HarnessOptions = {}): Promise<DrillHar
   try {
     two = await startTwoRegions({
       clock,
+      consistency: options.consistency ?? 'eventual',
       logLevel: options.logLevel ?? 'SILENT',
       failedVisibilityTimeoutSeconds: 0,
       // The clock does not move while the drill creates its jobs: at one instant, N creates
@@ -112,10 +126,12 @@ export async function startDrill(options: HarnessOptions = {}): Promise<DrillHar
   const tables: DrillHarness['tables'] = {};
   for (const rt of [two.home, two.standby]) {
     const config = { region: rt.region, credentials: LOCAL_CREDENTIALS, endpoint: rt.endpoints.dynamodb };
-    const doc = createDocumentClient(config);
+    const runsConfig = { ...config, endpoint: rt.endpoints.runsTable };
+    const doc = createDocumentClient(runsConfig);
     tables[rt.region] = {
       doc,
       raw: new DynamoDBClient(config),
+      rawRuns: new DynamoDBClient(runsConfig),
       runs: new RunStore(doc, rt.config.runsTableName, rt.config.runRetentionDays),
     };
   }
@@ -133,6 +149,7 @@ export async function startDrill(options: HarnessOptions = {}): Promise<DrillHar
       for (const t of Object.values(tables)) {
         t.doc.destroy();
         t.raw.destroy();
+        t.rawRuns.destroy();
       }
       await two.stop();
       await target.stop();
@@ -365,13 +382,13 @@ async function notReplicated(
   skip: (key: string) => boolean,
 ) {
   const out = { jobs: 0, runs: 0, newestJobWrite: 0 };
-  for (const [id, table] of [
-    ['jobs', 'jobsTableName'],
-    ['runs', 'runsTableName'],
+  for (const [id, table, client] of [
+    ['jobs', 'jobsTableName', 'raw'],
+    ['runs', 'runsTableName', 'rawRuns'],
   ] as const) {
     const [a, b] = await Promise.all([
-      scanAll(h.tables[from.region]!.raw, from.config[table]),
-      scanAll(h.tables[to.region]!.raw, to.config[table]),
+      scanAll(h.tables[from.region]![client], from.config[table]),
+      scanAll(h.tables[to.region]![client], to.config[table]),
     ]);
     for (const [key, item] of a) {
       if (skip(key)) continue;
@@ -413,6 +430,8 @@ export interface KillOptions {
 
 export interface KillReport {
   scenario: 'kill';
+  /** The runs table's consistency across the regions. */
+  consistency: LocalConsistency;
   jobs: number;
   loadMinutes: number;
   home: string;
@@ -603,6 +622,7 @@ export async function killDrill(h: DrillHarness, options: KillOptions): Promise<
   const nameOf = new Map(jobs.map((j) => [j.id, j.name]));
   return {
     scenario: 'kill',
+    consistency: h.two.consistency,
     jobs: jobs.length,
     loadMinutes: options.minutes,
     home: home.region,
@@ -790,6 +810,8 @@ export interface DrillOptions extends Partial<Omit<KillOptions, 'progress'>> {
   /** Run the failback scenario first (both regions alive), with this many jobs and minutes per phase. */
   failback?: { jobs: number; minutes: number } | false;
   logLevel?: HarnessOptions['logLevel'];
+  /** See HarnessOptions.consistency. */
+  consistency?: LocalConsistency;
   progress?: (line: string) => void;
 }
 
@@ -810,8 +832,11 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   const h = await startDrill({
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(options.steps ? { steps: options.steps } : {}),
+    ...(options.consistency ? { consistency: options.consistency } : {}),
   });
-  options.progress?.('two regions started');
+  options.progress?.(
+    `two regions started (${options.consistency ?? 'eventual'} consistency of the runs table)`,
+  );
   try {
     const progress = options.progress;
     const failback = options.failback
@@ -853,6 +878,12 @@ export function checks(kill: KillReport, failback?: FailbackReport): string[] {
   if (kill.takeover.change?.state !== 'done')
     failures.push(
       `takeover: ${kill.takeover.change?.state ?? 'never started'} ${kill.takeover.change?.error ?? ''}`.trim(),
+    );
+  // One runs table for both regions: every run the lost region recorded is the survivor's,
+  // so nothing it ran may run again.
+  if (kill.consistency === 'strong' && k.duplicated > 0)
+    failures.push(
+      `strong consistency: ${k.duplicated} occurrences ran twice, though the run claim holds across regions`,
     );
   for (const [name, l] of ledgers) {
     const outside = l.duplicated - l.duplicatedInsideRpo;
@@ -912,7 +943,7 @@ export function formatReport(report: DrillReport): string[] {
   const c = k.takeover.change;
   const since = (iso: string) => Math.round((Date.parse(iso) - Date.parse(k.killAt)) / 1000);
   lines.push(
-    `kill scenario — ${k.jobs} jobs on ${k.home} (home), ${k.standby} standby, injected clock (${k.realSeconds} s real)`,
+    `kill scenario — ${k.jobs} jobs on ${k.home} (home), ${k.standby} standby, runs table ${k.consistency === 'strong' ? 'strongly consistent (one table, the MRSC stand-in)' : 'eventually consistent (replicated)'}, injected clock (${k.realSeconds} s real)`,
     `  load: ${k.loadMinutes} min on ${k.home}, replication pumped once a minute; ${k.steps.length ? `queues worked again ${k.steps.join(', ')} s after each tick` : 'the clock still between ticks'}`,
     `  kill: ${k.home} at ${time(k.killAt)}, after its firings of that minute ran and before the pump; ${k.lostWrites.runs} runs-table and ${k.lostWrites.jobs} jobs-table items never reached ${k.standby}`,
     `  in flight at the kill: ${k.inFlightAtKill.firings} firings delivered to ${k.home}'s queues and not yet recorded there, died with it; the survivor ended them as ${counts(k.inFlightAtKill.endedAs)}`,

@@ -5,6 +5,7 @@
  *
  *   DRILL_JOBS=50 DRILL_MINUTES=10 DRILL_DETECTION=3 DRILL_AFTER=3 npm run drill
  *   npm run drill -- --failback      # first a planned failover and a failback, both regions alive
+ *   npm run drill -- --strong        # the runs table strongly consistent (the MRSC stand-in)
  *   DRILL_DETECTION=alarm npm run drill   # fail over when PeerHeartbeatStale would alarm
  *   DRILL_LOG=WARN npm run drill     # the regions' warnings and errors on stderr
  *   DRILL_STEPS=none npm run drill   # the clock still between ticks: a firing put back waits a minute
@@ -26,14 +27,14 @@ function count(name: string, fallback: number, min: number): number {
 
 const args = process.argv.slice(2);
 for (const arg of args) {
-  if (arg !== '--failback' && arg !== '--help') {
-    console.error(`unknown option ${arg} (options: --failback, --help)`);
+  if (arg !== '--failback' && arg !== '--strong' && arg !== '--help') {
+    console.error(`unknown option ${arg} (options: --failback, --strong, --help)`);
     process.exit(2);
   }
 }
 if (args.includes('--help')) {
   console.log(
-    'npm run drill [-- --failback]\n  env: DRILL_JOBS (50), DRILL_MINUTES (10), DRILL_DETECTION (3, or "alarm"), DRILL_AFTER (3),\n       DRILL_FAILBACK=1 (same as --failback),\n       DRILL_STEPS (1,3,7,15,31: seconds after each tick the queues are worked; "none"), DRILL_LOG (SILENT; WARN, INFO, DEBUG)',
+    'npm run drill [-- --failback] [-- --strong]\n  --strong: the runs table strongly consistent across the regions (one shared table standing in for DynamoDB MRSC)\n  env: DRILL_JOBS (50), DRILL_MINUTES (10), DRILL_DETECTION (3, or "alarm"), DRILL_AFTER (3),\n       DRILL_FAILBACK=1 (same as --failback),\n       DRILL_STEPS (1,3,7,15,31: seconds after each tick the queues are worked; "none"), DRILL_LOG (SILENT; WARN, INFO, DEBUG)',
   );
   process.exit(0);
 }
@@ -66,6 +67,7 @@ const options: DrillOptions = {
   afterMinutes: count('DRILL_AFTER', DEFAULTS.afterMinutes, 1),
   failback: failback ? { jobs: Math.max(3, Math.ceil(jobs / 5)), minutes: 2 } : false,
   logLevel: (process.env.DRILL_LOG as DrillOptions['logLevel']) ?? 'SILENT',
+  consistency: args.includes('--strong') ? 'strong' : 'eventual',
   ...(stepList ? { steps: stepList } : {}),
   progress: (line) =>
     process.stderr.write(

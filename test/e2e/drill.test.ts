@@ -93,6 +93,35 @@ describe('the region drill', () => {
   }, 120_000);
 });
 
+describe('the region drill with a strongly consistent runs table (npm run drill -- --strong)', () => {
+  let strong: DrillHarness;
+
+  beforeAll(async () => {
+    strong = await startDrill({ logLevel: 'SILENT', consistency: 'strong' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await strong?.stop();
+  });
+
+  it('loses the home region mid-minute: no run record lost with it, so nothing runs twice', async () => {
+    const r = await killDrill(strong, { jobs: 4, minutes: 3, detection: 3, afterMinutes: 1 });
+    const l = r.ledger;
+    expect(r.consistency).toBe('strong');
+    expect(r.problems).toEqual([]);
+    // The same kill as above; the lost region's last runs are the survivor's all the same.
+    expect(r.lostWrites.runs).toBe(0);
+    expect(l.unreplicated).toBe(0);
+    expect(l).toMatchObject({ lost: 0, duplicated: 0, unrecorded: 0, unfinished: 0, mismatches: 0 });
+    expect(r.rpoSeconds).toBe(0);
+    expect(r.takeover.change).toMatchObject({ role: 'active', state: 'done', schedules: 4 });
+    expect(checks(r)).toEqual([]);
+    expect(formatReport({ kill: r, failback: undefined, failures: [] }).at(-1)).toBe(
+      `RPO 0 RTO ${r.rtoSeconds} lost 0 duplicated 0`,
+    );
+  }, 120_000);
+});
+
 describe('the drill’s accounting', () => {
   const job: DrillJob = {
     id: 'job_1',
