@@ -229,10 +229,12 @@ export function parseJwtContext(get: (key: string) => unknown): JwtContext | und
 const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 /**
- * How the replicated tables resolve two regions' writes: `eventual` (DynamoDB's default,
+ * How the replicated runs table resolves two regions' writes: `eventual` (DynamoDB's default,
  * multi-Region eventual consistency, MREC: last writer wins) or `strong` (multi-Region strong
  * consistency, MRSC: a write is acknowledged once another Region has it, a conditional write
- * holds across regions).
+ * holds across regions; no TTL, so its records expire by the completion sweep,
+ * RUN_EXPIRY=sweep). The jobs table is eventually consistent either way: the job store writes
+ * it with transactions, which MRSC refuses.
  */
 export const TABLE_CONSISTENCIES = ['eventual', 'strong'] as const;
 export type TableConsistency = (typeof TABLE_CONSISTENCIES)[number];
@@ -264,8 +266,9 @@ export interface DrContext {
  * Two regions from `-c standbyRegion=us-west-2` (none: one region, as before), the home
  * region being the primary stack's (`CDK_DEFAULT_REGION`: the CLI's region, from AWS_REGION
  * or the profile). `-c tableConsistency=strong` with `-c witnessRegion=<region>` or
- * `-c thirdReplicaRegion=<region>` asks for multi-Region strong consistency, refused here for
- * a set of regions AWS does not offer it in (three Regions of one Region set).
+ * `-c thirdReplicaRegion=<region>` asks for multi-Region strong consistency on the runs table
+ * (lib/constructs/data.ts builds it), refused here only for a set of regions AWS does not
+ * offer it in (three Regions of one Region set).
  */
 export function parseDrContext(
   get: (key: string) => unknown,

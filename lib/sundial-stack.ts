@@ -30,7 +30,7 @@ import { logicalIdWithoutParts } from './constructs/part.js';
 import { Scheduling } from './constructs/scheduling.js';
 import { wildcardTargetResources } from './constructs/targets.js';
 import { Worker } from './constructs/worker.js';
-import { RUN_RETENTION_DAYS, TABLES } from './definitions.js';
+import { RUN_RETENTION_DAYS, RUNS_TABLE, TABLES } from './definitions.js';
 import type { JwtContext, Stage, TenantLimits } from './stage.js';
 
 export interface SundialStackProps extends StackProps {
@@ -157,10 +157,11 @@ export class SundialStack extends Stack {
       [scheduling.role, apiRole, workerRole, completionRole, syncRole],
       [apiRole, workerRole],
     );
-    if (dr) {
-      for (const fn of [api.handler, worker.handler, completion.handler, ...maintenance.handlers])
-        fn.setEnvWhereRead({ drRegions: drRegionsJson(dr) });
-    }
+    const handlers = [api.handler, worker.handler, completion.handler, ...maintenance.handlers];
+    if (dr) for (const fn of handlers) fn.setEnvWhereRead({ drRegions: drRegionsJson(dr) });
+    // A strongly consistent runs table has no TTL: every function writing runs gives them an
+    // expiry shard, and the completion sweep deletes them (granted in lib/constructs/completion.ts).
+    if (data.runExpiry === 'sweep') for (const fn of handlers) fn.setEnvWhereRead({ runExpiry: 'sweep' });
     const monitoring = new Monitoring(this, 'Monitoring', {
       stage,
       queues: data.queues,
@@ -182,7 +183,10 @@ export class SundialStack extends Stack {
               role: dr.role,
               region: this.region,
               peerRegion: peerRegion(dr),
-              tables: TABLES.map((def) => ({ id: def.id.toLowerCase(), name: drTableName(stage, def.id) })),
+              // ReplicationLatency is documented for MREC replication, not MRSC's: strong, the jobs table's only.
+              tables: TABLES.filter((def) => dr.consistency !== 'strong' || def.id !== RUNS_TABLE.id).map(
+                (def) => ({ id: def.id.toLowerCase(), name: drTableName(stage, def.id) }),
+              ),
             },
           }
         : {}),

@@ -3,6 +3,8 @@
  * Sundial started report their end as EventBridge state-change events (a rule each, only when
  * such a target is allowed), and a sweep every minute reads the runs waiting on a deadline, a
  * heartbeat or a poll (the runs table's byWatch index) for the events that come late or never.
+ * Under RUN_EXPIRY=sweep (a strongly consistent runs table, which has no TTL) the sweep also
+ * deletes the expired records it finds through the byExpiry index.
  */
 import { Duration } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -14,6 +16,7 @@ import {
   ATTEMPT_KEY_PREFIX,
   COMPLETION_SWEEP_MINUTES,
   COMPLETION_TIMEOUT_SECONDS,
+  EXPIRY_INDEX,
   QUEUES,
   RUNS_TABLE,
 } from '../definitions.js';
@@ -91,6 +94,12 @@ export class Completion extends StackPart {
       .setEnv('runRetentionDays', String(props.runRetentionDays))
       .setEnv('callbackBaseUrl', props.callbackBaseUrl)
       .setEnvWhereRead(props.tenantLimits);
+    // RUN_EXPIRY=sweep (set by the stack where it is read): the sweep Queries the expiry index
+    // and deletes each expired record from this region's table, conditionally on its expiry.
+    if (data.runExpiry === 'sweep') {
+      data.grantRuns('dynamodb:DeleteItem')(this.function);
+      data.grantRunsIndex(EXPIRY_INDEX.indexName, 'dynamodb:Query')(this.function);
+    }
     // Retries and dependents go back on the job's priority queue.
     for (const def of QUEUES)
       this.handler.bindQueue(QUEUE_URL_KEYS[def.priority], data.queues[def.priority].queue);

@@ -6,13 +6,16 @@
  *
  * In two regions (issue 16, lib/constructs/dr.ts) the home stack's tables are DynamoDB global
  * tables with a replica in the standby region and its key a multi-Region key; the standby
- * stack uses the replicas (by name) and a replica of the key.
+ * stack uses the replicas (by name) and a replica of the key. With `-c tableConsistency=strong`
+ * the runs table has multi-Region strong consistency, no TTL and the byExpiry index (its
+ * records deleted by the completion sweep, RUN_EXPIRY=sweep), in both stacks' view of it.
  */
 import { ArnFormat, CfnOutput, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   type AttributeType,
   Billing,
   BillingMode,
+  type CfnGlobalTable,
   type GlobalSecondaryIndexProps,
   type GlobalSecondaryIndexPropsV2,
   type ITable,
@@ -43,8 +46,10 @@ import {
   type Priority,
   QUEUES,
   RUNS_TABLE,
+  type RunExpiry,
   TABLES,
   type TableDefinition,
+  tablesFor,
 } from '../definitions.js';
 import type { EnvKey } from '../environment.js';
 import type { Stage } from '../stage.js';
@@ -55,7 +60,7 @@ import {
   publishForStandby,
   readFromHome,
   replicaStreamArn,
-  strongConsistencyRefusal,
+  runExpiryOf,
 } from './dr.js';
 import { functionNamePrefix, type Grant } from './function.js';
 import { StackPart } from './part.js';
@@ -112,6 +117,13 @@ export class Data extends StackPart {
    */
   readonly secretsKey: IKey;
   readonly failureTopic: Topic;
+  /**
+   * How old runs leave the runs table: `ttl`, or `sweep` for a strongly consistent runs table
+   * (no TTL; the completion sweep deletes them through the byExpiry index).
+   */
+  readonly runExpiry: RunExpiry;
+  /** The tables as this deployment builds them (lib/definitions.ts tablesFor the run expiry). */
+  readonly tableDefinitions: readonly TableDefinition[];
   private readonly stage: Stage;
   private readonly dr: DrSettings | undefined;
 
@@ -120,6 +132,8 @@ export class Data extends StackPart {
     const { stage, removalPolicy, dr } = props;
     this.stage = stage;
     this.dr = dr;
+    this.runExpiry = runExpiryOf(dr);
+    this.tableDefinitions = tablesFor(this.runExpiry);
 
     const tables = !dr
       ? this.regionalTables(stage, removalPolicy)
@@ -202,7 +216,7 @@ export class Data extends StackPart {
   /** One region: a table per definition; the jobs table's stream feeds the sync function. */
   private regionalTables(stage: Stage, removalPolicy: RemovalPolicy): TableSet {
     const tables = {} as Record<TableDefinition['id'], Table>;
-    for (const def of TABLES) {
+    for (const def of this.tableDefinitions) {
       const table = new Table(this, `${def.id}Table`, {
         partitionKey: { name: def.partitionKey.name, type: def.partitionKey.type as AttributeType },
         sortKey: { name: def.sortKey.name, type: def.sortKey.type as AttributeType },
@@ -225,9 +239,20 @@ export class Data extends StackPart {
 
   /**
    * Two regions, the home stack: each table a DynamoDB global table (AWS::DynamoDB::GlobalTable)
-   * with a replica in the standby region, and in a third for strong consistency with three
-   * replicas. Every replica has PITR and (prod) deletion protection, as the table has; streams
-   * carry new and old images in both regions (the standby's sync function reads its own).
+   * with a replica in the standby region. Every replica has PITR and (prod) deletion
+   * protection, as the table has; the eventually consistent tables' streams carry new and old
+   * images in both regions (the standby's sync function reads its own jobs stream).
+   *
+   * Strong consistency (lib/constructs/dr.ts runExpiryOf): the runs table alone is an MRSC
+   * global table, with a witness or a third replica in the third Region of its Region set, no
+   * TTL and the byExpiry index (runsTableFor('sweep')), and no stream: nothing in Sundial reads
+   * the runs table's stream (the sync function reads the jobs table's). MRSC tables support no TTL,
+   * no LSIs and no transactions, and span exactly three Regions (Amazon DynamoDB Developer
+   * Guide, "How DynamoDB global tables work",
+   * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html).
+   * The jobs table stays eventually consistent, with TTL and its stream. The consistency mode
+   * of a global table is fixed when it is created: an eventually consistent deployment does
+   * not become a strong one by deploying this.
    *
    * An existing one-region deployment is not converted by deploying this: its tables are
    * AWS::DynamoDB::Table resources, and AWS warns that changing a resource's type to
@@ -244,16 +269,12 @@ export class Data extends StackPart {
    */
   private globalTablesOf(stage: Stage, removalPolicy: RemovalPolicy, dr: DrSettings): TableSet {
     const strong = dr.consistency === 'strong';
-    if (strong) {
-      const refusal = strongConsistencyRefusal(RUNS_TABLE);
-      if (refusal) throw new Error(refusal);
-    }
     const global = {} as Record<TableDefinition['id'], TableV2>;
-    for (const def of TABLES) {
+    for (const def of this.tableDefinitions) {
       // Strong consistency for the runs table only, where a run's claim must hold across
       // regions; the job store's transactions keep the jobs table eventually consistent.
       const mrsc = strong && def.id === RUNS_TABLE.id;
-      global[def.id] = new TableV2(this, `${def.id}Table`, {
+      const table = new TableV2(this, `${def.id}Table`, {
         tableName: drTableName(stage, def.id),
         partitionKey: { name: def.partitionKey.name, type: def.partitionKey.type as AttributeType },
         sortKey: { name: def.sortKey.name, type: def.sortKey.type as AttributeType },
@@ -262,7 +283,7 @@ export class Data extends StackPart {
         encryption: TableEncryptionV2.awsManagedKey(),
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
-        dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
+        ...(mrsc ? {} : { dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES }),
         deletionProtection: stage === 'prod',
         removalPolicy,
         globalSecondaryIndexes: def.globalSecondaryIndexes.map(indexProps),
@@ -277,19 +298,27 @@ export class Data extends StackPart {
             }
           : {}),
       });
+      // TableV2 gives every table with replicas a stream, which only MREC needs: "For
+      // Multi-Region Strong Consistency (MRSC), Streams are not required" (AWS CloudFormation
+      // Template Reference, AWS::DynamoDB::GlobalTable StreamSpecification,
+      // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-globaltable-streamspecification.html).
+      if (mrsc)
+        (table.node.defaultChild as CfnGlobalTable).addPropertyDeletionOverride('StreamSpecification');
+      global[def.id] = table;
     }
     const tables = {} as Record<TableDefinition['id'], ITable>;
-    for (const def of TABLES) tables[def.id] = this.inRegion(def, global[def.id].tableName);
+    for (const def of this.tableDefinitions) tables[def.id] = this.inRegion(def, global[def.id].tableName);
     return { tables, global, jobsStreamArn: global[STREAMED_TABLE].tableStreamArn! };
   }
 
   /**
    * Two regions, the standby stack: the home stack's replicas in this region, by their fixed
-   * names, and this replica's own stream (its ARN read from DynamoDB: it is not predictable).
+   * names (defined as the home stack defines them, indexes included), and this replica's own
+   * stream (its ARN read from DynamoDB: it is not predictable).
    */
   private replicaTables(stage: Stage): TableSet {
     const tables = {} as Record<TableDefinition['id'], ITable>;
-    for (const def of TABLES) tables[def.id] = this.inRegion(def, drTableName(stage, def.id));
+    for (const def of this.tableDefinitions) tables[def.id] = this.inRegion(def, drTableName(stage, def.id));
     const jobsStreamArn = replicaStreamArn(this, 'JobsReplicaStream', drTableName(stage, STREAMED_TABLE));
     return { tables, jobsStreamArn };
   }

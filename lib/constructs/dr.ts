@@ -23,7 +23,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
-import type { TableDefinition } from '../definitions.js';
+import type { RunExpiry, TableDefinition } from '../definitions.js';
 import type { DrContext, Stage } from '../stage.js';
 
 /** The two-region settings of one stack: which of the two it is, and the regions. */
@@ -123,18 +123,17 @@ export function replicaStreamArn(scope: Construct, id: string, tableName: string
 }
 
 /**
- * Why DynamoDB's multi-Region strong consistency cannot hold Sundial's tables, or undefined
- * when it can. AWS: "TTLs and local secondary indexes are not supported for MRSC global
- * tables", and MRSC replicas refuse TransactWriteItems and TransactGetItems (Amazon DynamoDB
- * Developer Guide, "How DynamoDB global tables work",
+ * How old records leave the runs table in a deployment: `sweep` when the runs table has
+ * multi-Region strong consistency, `ttl` otherwise (one region, or two eventually consistent).
+ * AWS: "TTLs and local secondary indexes are not supported for MRSC global tables", MRSC
+ * replicas refuse TransactWriteItems and TransactGetItems, and an MRSC global table spans
+ * exactly three Regions of one Region set, two replicas and a witness or three replicas
+ * (Amazon DynamoDB Developer Guide, "How DynamoDB global tables work",
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html).
- * Strong consistency is asked for the runs table, where a run's claim is a conditional write
- * that two regions must not both win; the jobs table stays eventually consistent, as the job
- * store writes it with transactions.
+ * So strong consistency is for the runs table alone, where a run's claim is a conditional
+ * write two regions must not both win; it has no LSI, and without TTL its records are deleted
+ * by the completion sweep through the byExpiry index (lib/definitions.ts runsTableFor). The
+ * jobs table stays eventually consistent: the job store writes it with transactions.
  */
-export function strongConsistencyRefusal(runs: TableDefinition): string | undefined {
-  if (runs.timeToLiveAttribute) {
-    return `tableConsistency=strong is not possible: DynamoDB multi-Region strong consistency does not support Time to Live, and the ${runs.id.toLowerCase()} table expires its records with TTL (${runs.timeToLiveAttribute}, run retention; lib/definitions.ts). The jobs table could not be strongly consistent either: the job store writes it with transactions, which MRSC tables refuse. See https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html (multi-Region strong consistency). Deploy without -c tableConsistency (eventual consistency, last writer wins per item; the README says what can happen inside the replication lag).`;
-  }
-  return undefined;
-}
+export const runExpiryOf = (dr: DrContext | undefined): RunExpiry =>
+  dr?.consistency === 'strong' ? 'sweep' : 'ttl';

@@ -56,7 +56,10 @@ export interface MonitoringProps {
   syncDlq: Queue;
   /** Subscribed to the alarm topic when given. */
   alarmEmail?: string;
-  /** Two regions: this stack's region, its peer's, and the replicated tables (by short id and name). */
+  /**
+   * Two regions: this stack's region, its peer's, and the eventually consistent replicated
+   * tables (by short id and name), whose replication is watched.
+   */
   dr?: {
     role: 'home' | 'standby';
     region: string;
