@@ -134,7 +134,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
   },
   DeadLetters: {
     required: ['jobsTable', 'runsTable', 'secretsKey', 'deadLetterQueueArns'],
-    optional: ['runRetentionDays', 'runExpiry', 'region'],
+    optional: ['runRetentionDays', 'runExpiry', 'drRegions', 'region'],
   },
   /**
    * The schedule-sync sweeper (every minute; it also writes this region's heartbeat) and the

@@ -288,6 +288,7 @@ export const CONFIG_FIELDS = {
     'deadLetterQueueArns',
     'runRetentionDays',
     'runExpiry',
+    'drRegions',
     'region',
   ],
   Sync: [

@@ -113,7 +113,13 @@ export function wireDeadLetters(
   return {
     deadLetters: newDeadLetterStore(clients.db, config),
     runs: newRunStore(clients.db, config),
-    signer: newFiringSigner(clients.db, config, newSecretBox(clients.kms, config)),
+    // Two regions: only the active region may make the firing key (none replicated yet).
+    signer: newFiringSigner(
+      clients.db,
+      config,
+      newSecretBox(clients.kms, config),
+      newRegionGate(clients.db, config, platform),
+    ),
     clock: platform.clock,
     logger: platform.logger,
     dlqArns: config.deadLetterQueueArns,

@@ -526,7 +526,14 @@ describe('the standby stack', () => {
 
 describe('both stacks', () => {
   it('set DR_REGIONS, the home region first, on exactly the functions that read it', () => {
-    expect(readersOf('drRegions')).toEqual(['Api', 'Worker', 'Completion', 'Sync', 'Reconciler']);
+    expect(readersOf('drRegions')).toEqual([
+      'Api',
+      'Worker',
+      'Completion',
+      'DeadLetters',
+      'Sync',
+      'Reconciler',
+    ]);
     for (const t of [home, standby]) {
       for (const id of FUNCTION_IDS) {
         const env = environmentIn(t, id);

@@ -212,6 +212,11 @@ describe('the settings, parsed', () => {
     const completion = loadConfig('Completion', fullEnvironment('Completion'));
     expect(completion.callbackBaseUrl).toBe(VALUES.callbackBaseUrl);
     expect(completion.failureTopicArn).toBe(VALUES.failureTopic);
+    // The archiver checks firings' MACs: in a passive region it must not make the firing key.
+    expect(loadConfig('DeadLetters', fullEnvironment('DeadLetters')).drRegions).toEqual([
+      REGION,
+      'eu-central-1',
+    ]);
     expect(loadConfig('DeadLetters', fullEnvironment('DeadLetters')).deadLetterQueueArns).toEqual(
       Object.fromEntries(PRIORITIES.map((p) => [p, arn('sqs', `sundial-${p}-dlq`)])),
     );
