@@ -11,10 +11,15 @@
  * 6. the cost per million runs those counts imply at list prices;
  * 7. long runs (HTTP callbacks, ECS tasks, Step Functions executions): calls and cost per run;
  * 8. failover: a standby region taking over `BENCH_DR_JOBS` jobs (default 100,000), its calls,
- *    and the RTO they make within Scheduler's quotas (bench/dr.ts).
+ *    and the RTO they make within Scheduler's quotas (bench/dr.ts);
+ * 9. load: the API over HTTP at 100 requests a second for two minutes, then 300 for 30 s, from
+ *    a generator in another process, against the same mix straight to DynamoDB Local
+ *    (bench/load.ts; BENCH_LOAD_RPS, BENCH_LOAD_SECONDS, BENCH_LOAD_PEAK, BENCH_LOAD_PEAK_SECONDS,
+ *    BENCH_LOAD_JOBS, BENCH_LOAD_STEPS, BENCH_LOAD_STEP_SECONDS change it).
  *
- * `--only long-runs` measures part 7 alone, `--only dr` part 8 alone, and writes it into the
- * reports already in BENCH_OUT (docs/ by default), the other sections as they were.
+ * `--only long-runs` measures part 7 alone, `--only dr` part 8 alone, `--only load` part 9
+ * alone, and writes it into the reports already in BENCH_OUT (docs/ by default), the other
+ * sections as they were.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -28,6 +33,7 @@ import type { CallCounter } from './counter.js';
 import { type DrResults, dr, drMarkdown } from './dr.js';
 import { fixedMonthlyCosts, MONTHLY_PRICES } from './fixed-costs.js';
 import { LAMBDA_CONTEXT, loggedBytes, withRuntime } from './harness.js';
+import { type LoadResults, load, loadMarkdown } from './load.js';
 import { type LongRunResults, longRunMarkdown, longRuns } from './long-runs.js';
 import { costModel, type LogVolume, PRICES } from './prices.js';
 import { type ScaleResult, scale } from './scale.js';
@@ -185,6 +191,7 @@ interface Results {
   targets: { target: string; measured: string; met: boolean }[];
   longRuns?: LongRunResults;
   dr?: DrResults;
+  load?: LoadResults;
 }
 
 const KB = 1024;
@@ -342,10 +349,11 @@ function markdown(r: Results): string {
     '',
     ...(r.longRuns ? [longRunMarkdown(r.longRuns)] : []),
     ...(r.dr ? [drMarkdown(r.dr)] : []),
+    ...(r.load ? [loadMarkdown(r.load)] : []),
   ].join('\n');
 }
 
-const SECTIONS = ['long-runs', 'dr'] as const;
+const SECTIONS = ['long-runs', 'dr', 'load'] as const;
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
 if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -367,6 +375,19 @@ const measureDr = (command: string) => {
   progress(`bench: failover (${drJobs} jobs)`);
   return dr({ jobs: drJobs, tiny, command: drCommand(command), progress });
 };
+/** The command that measured the load section, with whichever of its knobs were set. */
+const loadCommand = (command: string) =>
+  [
+    ...(tiny ? ['BENCH_SIZE=tiny'] : []),
+    ...Object.entries(process.env)
+      .filter(([name, value]) => name.startsWith('BENCH_LOAD_') && value)
+      .map(([name, value]) => `${name}=${value}`),
+    command,
+  ].join(' ');
+const measureLoad = (command: string) => {
+  progress('bench: load');
+  return load({ tiny, command: loadCommand(command), progress });
+};
 
 if (only !== undefined) {
   const file = join(out, 'benchmarks.json');
@@ -383,8 +404,10 @@ if (only !== undefined) {
       progress,
     });
     write({ ...previous, longRuns: measured });
-  } else {
+  } else if (only === 'dr') {
     write({ ...previous, dr: await measureDr('npm run bench -- --only dr') });
+  } else {
+    write({ ...previous, load: await measureLoad('npm run bench -- --only load') });
   }
 } else {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;
@@ -408,6 +431,7 @@ if (only !== undefined) {
   const fixedMonthly = fixedMonthlyCosts();
   const measuredLongRuns = await longRuns({ tiny, command: longRunCommand('npm run bench'), progress });
   const measuredDr = await measureDr('npm run bench');
+  const measuredLoad = await measureLoad('npm run bench');
   const partial: Omit<Results, 'targets'> = {
     date: new Date().toISOString().slice(0, 10),
     machine,
@@ -427,5 +451,11 @@ if (only !== undefined) {
     },
     fixedMonthly,
   };
-  write({ ...partial, targets: targets(partial), longRuns: measuredLongRuns, dr: measuredDr });
+  write({
+    ...partial,
+    targets: targets(partial),
+    longRuns: measuredLongRuns,
+    dr: measuredDr,
+    load: measuredLoad,
+  });
 }

@@ -11,7 +11,7 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
   const out = mkdtempSync(join(tmpdir(), 'sundial-bench-smoke-'));
   await promisify(execFile)('npx', ['tsx', 'bench/run.ts'], {
     env: { ...process.env, BENCH_SIZE: 'tiny', BENCH_OUT: out },
-    timeout: 420_000,
+    timeout: 540_000,
   });
   const json = JSON.parse(readFileSync(join(out, 'benchmarks.json'), 'utf8'));
   expect(json.size).toBe('tiny');
@@ -74,4 +74,10 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
   expect(report).toContain('## Scale');
   expect(report).toContain('## Long runs');
   expect(report).toContain("## Failover: enabling the standby's schedules");
-}, 420_000);
+  // Load: the mix over HTTP from a generator in another process, and the baseline straight to
+  // DynamoDB Local, every operation counted (test/e2e/load-bench.test.ts checks it in full).
+  expect(json.load.sundial[0].all.count).toBeGreaterThan(0);
+  expect(json.load.baseline[0].all.count).toBeGreaterThan(0);
+  expect(json.load.pids.sundialGenerator).not.toBe(json.load.pids.api);
+  expect(report).toContain('## Load: ');
+}, 540_000);
