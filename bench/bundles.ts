@@ -15,13 +15,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
 import { BUNDLE_MAIN_FIELDS, ESM_REQUIRE_BANNER, FUNCTION_NODE_OPTIONS } from '../lib/constructs/function.js';
+import { percentile } from './support.js';
 
 const ENTRIES = ['api', 'worker', 'completion', 'sync', 'deadletters', 'reconciler'];
 /** The name of the floor in the result: what every figure above it should be read against. */
 export const FLOOR = 'floor (one DynamoDB GetItem)';
 
-const percentile = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? 0;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** What the floor entry does: one client, one command, one call; nothing else. */

@@ -48,7 +48,7 @@ import {
   type Phase,
   type SeedRun,
 } from './load-generator.js';
-import { startTarget } from './support.js';
+import { percentile, startTarget } from './support.js';
 
 /** The targets for the API locally. */
 export const LOAD_TARGETS = { p95Ms: 200, p99Ms: 500 } as const;
@@ -202,14 +202,11 @@ const envNumber = (name: string, fallback: number) => {
 };
 
 function percentiles(xs: number[]): Percentiles {
-  if (xs.length === 0) return { p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0 };
-  const sorted = Float64Array.from(xs).sort();
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
   return {
-    p50Ms: round(at(50)),
-    p95Ms: round(at(95)),
-    p99Ms: round(at(99)),
-    maxMs: round(sorted[sorted.length - 1]!),
+    p50Ms: round(percentile(xs, 50)),
+    p95Ms: round(percentile(xs, 95)),
+    p99Ms: round(percentile(xs, 99)),
+    maxMs: round(percentile(xs, 100)),
   };
 }
 

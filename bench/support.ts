@@ -61,7 +61,8 @@ export function apiRequest(
 }
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
-const percentile = (xs: number[], p: number) =>
+/** The p-th percentile of `xs` by nearest rank (0 for none): every bench section's. */
+export const percentile = (xs: readonly number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 
 export interface Latency {
