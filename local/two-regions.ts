@@ -37,6 +37,8 @@ export interface TwoRegions {
   replication: ReplicaPair;
   /** What `sundial dr` is given: each region's jobs table, reached as an operator would. */
   dr: DrDeps;
+  /** Replication both ways, then each region's jobs stream and queues, until nothing moves. */
+  settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,15 @@ export async function startTwoRegions(
       standby,
       replication,
       dr: { regions, tables, clock: options.clock, staleSeconds: PEER_STALE_SECONDS },
+      settle: async () => {
+        for (let round = 0; round < 10; round++) {
+          const { applied } = await replication.pump();
+          const streamed = (await home.pollStreams()) + (await standby.pollStreams());
+          await home.drain();
+          await standby.drain();
+          if (applied === 0 && streamed === 0) return;
+        }
+      },
       stop: async () => {
         await replication.stop().catch(() => undefined);
         for (const c of clients) c.destroy();
