@@ -8,7 +8,9 @@
  *
  * Refusing costs little: a value that cannot be a key this module issued is refused
  * without a read, and a refused key is remembered for a minute (`RefusalCache`), so
- * presenting it again costs no read either.
+ * presenting it again costs no read either. Accepting costs little too: a key verified in
+ * the last `ACCEPTED_TTL_MS` is accepted again without a read, so a caller's steady stream
+ * of requests costs one read per instance every few seconds, not one per request.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -42,6 +44,15 @@ const lookupKey = (id: string) => ({ pk: `APIKEY#${id}`, sk: 'APIKEY' });
 const listingKey = (tenantId: string, id: string) => ({ pk: `TENANT#${tenantId}`, sk: `KEY#${id}` });
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest();
 
+/**
+ * How long a verified key is accepted again without reading it: the most a revocation can
+ * take to reach an API instance other than the one that revoked it (that one forgets the
+ * key at once). API Gateway's own authorizer cache defaults to 300 s; this is far shorter.
+ */
+export const ACCEPTED_TTL_MS = 10_000;
+/** Keys kept accepted per instance; the oldest goes first. */
+const MAX_ACCEPTED = 1_000;
+
 export function isApiKey(token: string): boolean {
   return token.startsWith('sk_');
 }
@@ -57,7 +68,7 @@ export function isWellFormedApiKey(token: string): boolean {
  * and each is final: an unknown value stays unknown (ids and secrets are random, so a
  * value refused now cannot become the key someone creates next; an id minted moments ago
  * is not remembered, see RECENT_ID_MS), a revoked key is never un-revoked, and a key's
- * secret never changes. A valid key is never cached, so a revocation takes effect at once.
+ * secret never changes.
  */
 export class RefusalCache {
   private readonly entries = new Map<string, number>();
@@ -92,6 +103,8 @@ export class RefusalCache {
 export class ApiKeyStore {
   private readonly refusals: RefusalCache;
   private readonly now: () => number;
+  /** Verified keys, by the SHA-256 of the whole presented key: the principal and until when. */
+  private readonly accepted = new Map<string, { principal: Principal; until: number }>();
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -132,6 +145,16 @@ export class ApiKeyStore {
     return { key, secretKey: `sk_${id}_${secret}` };
   }
 
+  /** The principal of a key verified in the last `ACCEPTED_TTL_MS`, without a read; else undefined. */
+  recentlyAccepted(presented: string): Principal | undefined {
+    const fingerprint = hashOf(presented).toString('base64url');
+    const entry = this.accepted.get(fingerprint);
+    if (!entry) return undefined;
+    if (entry.until > this.now()) return entry.principal;
+    this.accepted.delete(fingerprint);
+    return undefined;
+  }
+
   /** The principal a presented key stands for, or null when it is unknown, wrong or revoked. */
   async verify(presented: string): Promise<Principal | null> {
     const match = KEY_FORMAT.exec(presented);
@@ -139,6 +162,8 @@ export class ApiKeyStore {
     const [, id, secret] = match as unknown as [string, string, string];
     const fingerprint = hashOf(presented).toString('base64url');
     const now = this.now();
+    const recent = this.recentlyAccepted(presented);
+    if (recent) return recent;
     if (this.refusals.has(fingerprint, now)) return null;
     const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: lookupKey(id) }));
     if (!Item) {
@@ -151,7 +176,12 @@ export class ApiKeyStore {
       this.refusals.add(fingerprint, now);
       return null;
     }
-    return { tenantId: Item.tenantId as string, role: Item.role as Role, subject: `key:${id}` };
+    const principal = { tenantId: Item.tenantId as string, role: Item.role as Role, subject: `key:${id}` };
+    this.accepted.delete(fingerprint);
+    while (this.accepted.size >= MAX_ACCEPTED)
+      this.accepted.delete(this.accepted.keys().next().value as string);
+    this.accepted.set(fingerprint, { principal, until: now + ACCEPTED_TTL_MS });
+    return principal;
   }
 
   async list(
@@ -170,6 +200,9 @@ export class ApiKeyStore {
 
   /** Revokes one of the tenant's keys; false when the tenant has no such live key. */
   revoke(tenantId: string, id: string, now: Date): Promise<boolean> {
+    // This instance stops accepting the key at once; others within ACCEPTED_TTL_MS.
+    for (const [fingerprint, entry] of this.accepted)
+      if (entry.principal.subject === `key:${id}`) this.accepted.delete(fingerprint);
     const update = (key: Record<string, string>) => ({
       Update: {
         TableName: this.tableName,

@@ -7,7 +7,14 @@
  * checked reserves one failure from its source's bucket (`FailureLimiter`: 20 per 10 s per
  * source IP), given back when it authenticates; a source out of failures is answered 429
  * with Retry-After, touching neither the table nor the token's signature.
+ *
+ * Under load a caller's credential is checked once, not once per request: a key verified
+ * moments ago is accepted without a read (`ApiKeyStore.recentlyAccepted`) and without a
+ * reservation, and requests presenting the same credential while it is being checked wait
+ * for that one check, so a burst from one address with a valid credential takes one
+ * reservation, not one per request.
  */
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import {
   FailureLimiter,
@@ -76,11 +83,27 @@ export function createAuthenticator(
     return result;
   };
 
+  /** Checks in progress, by the SHA-256 of the credential: a second request shares the first's. */
+  const checking = new Map<string, Promise<Principal>>();
+
   return async (authorization, sourceIp) => {
     const credential = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
     if (!credential) {
       throw new UnauthorizedError('send Authorization: Bearer <API key or token>');
     }
+    if (isApiKey(credential) && isWellFormedApiKey(credential)) {
+      const recent = keys.recentlyAccepted(credential);
+      if (recent) return recent;
+    }
+    const fingerprint = createHash('sha256').update(credential).digest('base64url');
+    const pending = checking.get(fingerprint);
+    if (pending) return pending;
+    const check = authenticate(credential, sourceIp).finally(() => checking.delete(fingerprint));
+    checking.set(fingerprint, check);
+    return check;
+  };
+
+  async function authenticate(credential: string, sourceIp: string | undefined): Promise<Principal> {
     if (isApiKey(credential)) {
       if (!isWellFormedApiKey(credential)) {
         throw new UnauthorizedError(
@@ -107,7 +130,7 @@ export function createAuthenticator(
       );
     }
     return { tenantId, role, subject: String(claims.sub ?? 'unknown') };
-  };
+  }
 }
 
 /** The claims of an authentic, current token for this audience, or UnauthorizedError. */

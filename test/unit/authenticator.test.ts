@@ -9,7 +9,12 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyStore, isWellFormedApiKey, RefusalCache } from '../../functions/adapters/api-key-store.js';
+import {
+  ACCEPTED_TTL_MS,
+  ApiKeyStore,
+  isWellFormedApiKey,
+  RefusalCache,
+} from '../../functions/adapters/api-key-store.js';
 import { createAuthenticator, MAX_TOKEN_LIFETIME_SECONDS } from '../../functions/adapters/authenticator.js';
 import { FailureLimiter, sourceKey, UnauthorizedError } from '../../functions/domain/auth.js';
 import { QuotaExceededError } from '../../functions/domain/errors.js';
@@ -29,8 +34,15 @@ function memoryTable() {
         return { Item: items.get(`${key.pk}|${key.sk}`) };
       }
       if (name === 'TransactWriteCommand') {
-        for (const { Put } of command.input.TransactItems as { Put: { Item: Record<string, string> } }[]) {
-          items.set(`${Put.Item.pk}|${Put.Item.sk}`, { ...Put.Item });
+        type Write = {
+          Put?: { Item: Record<string, string> };
+          Update?: { Key: { pk: string; sk: string }; ExpressionAttributeValues: Record<string, string> };
+        };
+        for (const { Put, Update } of command.input.TransactItems as Write[]) {
+          if (Put) items.set(`${Put.Item.pk}|${Put.Item.sk}`, { ...Put.Item });
+          // Only a revocation updates a key.
+          const item = Update && items.get(`${Update.Key.pk}|${Update.Key.sk}`);
+          if (Update && item) item.revokedAt = Update.ExpressionAttributeValues[':now'];
         }
         return {};
       }
@@ -173,9 +185,10 @@ describe('ApiKeyStore.verify', () => {
     expect(calls.reads).toBe(4);
   });
 
-  it('never caches a valid key: it works at once, and stops at once when revoked', async () => {
+  it('accepts a verified key again for ACCEPTED_TTL_MS without a read, and forgets it at once when revoked here', async () => {
     const { db, items, calls } = memoryTable();
-    const store = new ApiKeyStore(db, 'jobs', { now: () => T0 });
+    let now = T0;
+    const store = new ApiKeyStore(db, 'jobs', { now: () => now });
     const { key, secretKey } = await store.create(
       { tenantId: 'dev', name: 'k', role: 'operator', createdBy: 'test' },
       new Date(T0),
@@ -185,12 +198,17 @@ describe('ApiKeyStore.verify', () => {
       role: 'operator',
       subject: `key:${key.id}`,
     });
-    expect(await store.verify(secretKey)).not.toBeNull();
-    expect(calls.reads).toBe(2);
+    for (let i = 0; i < 10; i++) expect(await store.verify(secretKey)).not.toBeNull();
+    expect(store.recentlyAccepted(secretKey)?.subject).toBe(`key:${key.id}`);
+    expect(calls.reads).toBe(1);
+    // Revoked by another instance: this one learns of it when its acceptance runs out.
     items.get(`APIKEY#${key.id}|APIKEY`)!.revokedAt = new Date(T0).toISOString();
+    expect(await store.verify(secretKey)).not.toBeNull();
+    now += ACCEPTED_TTL_MS;
+    expect(store.recentlyAccepted(secretKey)).toBeUndefined();
     expect(await store.verify(secretKey)).toBeNull();
     expect(await store.verify(secretKey)).toBeNull(); // revocation is final: remembered
-    expect(calls.reads).toBe(3);
+    expect(calls.reads).toBe(2);
     // A wrong secret for a real id is remembered by the whole key, not the id.
     const other = await store.create(
       { tenantId: 'dev', name: 'k2', role: 'viewer', createdBy: 'test' },
@@ -199,8 +217,22 @@ describe('ApiKeyStore.verify', () => {
     const wrong = `sk_${other.key.id}_${'A'.repeat(43)}`;
     expect(await store.verify(wrong)).toBeNull();
     expect(await store.verify(wrong)).toBeNull();
+    expect(store.recentlyAccepted(wrong)).toBeUndefined();
     expect(await store.verify(other.secretKey)).not.toBeNull();
-    expect(calls.reads).toBe(5);
+    expect(calls.reads).toBe(4);
+  });
+
+  it('stops accepting a key at once when this instance revokes it', async () => {
+    const { db } = memoryTable();
+    const store = new ApiKeyStore(db, 'jobs', { now: () => T0 });
+    const { key, secretKey } = await store.create(
+      { tenantId: 'dev', name: 'k', role: 'admin', createdBy: 'test' },
+      new Date(T0),
+    );
+    expect(await store.verify(secretKey)).not.toBeNull();
+    expect(await store.revoke('dev', key.id, new Date(T0))).toBe(true);
+    expect(store.recentlyAccepted(secretKey)).toBeUndefined();
+    expect(await store.verify(secretKey)).toBeNull();
   });
 });
 
@@ -260,6 +292,43 @@ describe('createAuthenticator with API keys', () => {
     );
     for (let i = 0; i < 50; i++) await authenticate(`Bearer ${secretKey}`, '192.0.2.8');
     expect(limiter.size).toBe(0);
+  });
+
+  it('lets a burst of 100 concurrent requests with one valid key through, with one read', async () => {
+    const { db, calls } = memoryTable();
+    const store = new ApiKeyStore(db, 'jobs', { now: () => T0 });
+    const authenticate = createAuthenticator(store, undefined, { now: () => T0 });
+    const { secretKey } = await store.create(
+      { tenantId: 'dev', name: 'k', role: 'viewer', createdBy: 'test' },
+      new Date(T0),
+    );
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, () => authenticate(`Bearer ${secretKey}`, '192.0.2.9')),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(100);
+    expect(calls.reads).toBe(1);
+  });
+
+  it('shares one check among concurrent requests with the same bad key: one read, one failure spent', async () => {
+    const { db, calls } = memoryTable();
+    const limiter = new FailureLimiter();
+    const authenticate = createAuthenticator(new ApiKeyStore(db, 'jobs', { now: () => T0 }), undefined, {
+      now: () => T0,
+      limiter,
+    });
+    const bad = unknownKey();
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, () => authenticate(`Bearer ${bad}`, '192.0.2.10')),
+    );
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof UnauthorizedError)).toBe(true);
+    expect(calls.reads).toBe(1);
+    // 19 of the source's 20 failures are left.
+    const more = await Promise.allSettled(
+      Array.from({ length: 20 }, () => authenticate(`Bearer ${unknownKey()}`, '192.0.2.10')),
+    );
+    expect(
+      more.filter((r) => r.status === 'rejected' && r.reason instanceof QuotaExceededError),
+    ).toHaveLength(1);
   });
 });
 
