@@ -267,10 +267,16 @@ export type ApiApp = ((event: APIGatewayProxyEvent) => Promise<APIGatewayProxyRe
 };
 
 export function createApiApp(deps: ApiDeps): ApiApp {
-  /** One more event against a tenant's limit, or 429 with Retry-After. */
   /** One more event against a limit (a tenant's, or an address's), or 429 with Retry-After. */
-  const limit = async (key: string, name: string, max: number, windowSeconds: number, refusal: string) => {
-    const taken = await deps.rateLimiter.take(key, name, max, windowSeconds, deps.clock.now());
+  const limit = async (
+    key: string,
+    name: string,
+    max: number,
+    windowSeconds: number,
+    refusal: string,
+    options: { lease?: boolean } = {},
+  ) => {
+    const taken = await deps.rateLimiter.take(key, name, max, windowSeconds, deps.clock.now(), options);
     if (!taken.allowed) throw new QuotaExceededError(refusal, taken.retryAfterSeconds);
   };
   const audit = (req: Request, action: string, target: string, details: Record<string, unknown> = {}) =>
@@ -300,15 +306,17 @@ export function createApiApp(deps: ApiDeps): ApiApp {
 
   // nextRunAt is computed and lastRun read (one single-item Query) as the job is shown, so
   // the worker writes nothing to the job per run and nextRunAt never shows a time past.
-  const present = async (job: Parameters<typeof toPublicJob>[0]) => ({
-    ...toPublicJob(job, await deps.runs.latest(job.tenantId, job.id)),
+  // A job just created has no run yet: no read for it.
+  const present = async (job: Parameters<typeof toPublicJob>[0], fresh = false) => ({
+    ...toPublicJob(job, fresh ? null : await deps.runs.latest(job.tenantId, job.id)),
     nextRunAt: computeNextRunAt(job, deps.clock.now()),
   });
   const jobResponse = async (
     status: number,
     job: Parameters<typeof toPublicJob>[0],
     headers: Record<string, string> = {},
-  ) => json(status, await present(job), { etag: etag(job.version), ...headers });
+    fresh = false,
+  ) => json(status, await present(job, fresh), { etag: etag(job.version), ...headers });
 
   const routes: Route[] = [
     route('/v1/health', {
@@ -367,10 +375,12 @@ export function createApiApp(deps: ApiDeps): ApiApp {
         const parsedKey =
           key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
         const { job, replayed } = await deps.jobs.create(req.principal.tenantId, req.body(), parsedKey);
-        return jobResponse(201, job, {
-          location: `/v1/jobs/${job.id}`,
-          ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
-        });
+        return jobResponse(
+          201,
+          job,
+          { location: `/v1/jobs/${job.id}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) },
+          !replayed,
+        );
       },
       GET: async (req) => {
         const q = parseOrThrow(listJobsQuery, req.query);
@@ -381,7 +391,10 @@ export function createApiApp(deps: ApiDeps): ApiApp {
           ...(q.state ? { state: q.state } : {}),
           ...(tagKey ? { tag: { key: tagKey, value: tagValue.join(':') } } : {}),
         });
-        return json(200, { items: await Promise.all(page.items.map(present)), nextCursor: page.nextCursor });
+        return json(200, {
+          items: await Promise.all(page.items.map((job) => present(job))),
+          nextCursor: page.nextCursor,
+        });
       },
     }),
     route('/v1/jobs/{jobId}', {
@@ -425,12 +438,15 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       GET: async (req) => {
         const q = parseOrThrow(listRunsQuery, req.query);
         const { tenantId } = req.principal;
-        await deps.jobs.get(tenantId, req.params.jobId!);
-        const page = await deps.runs.list(tenantId, req.params.jobId!, {
-          limit: q.limit,
-          ...(q.cursor ? { cursor: q.cursor } : {}),
-          ...(q.status ? { status: q.status } : {}),
-        });
+        // Both at once: the job's read only makes an unknown job a 404.
+        const [, page] = await Promise.all([
+          deps.jobs.get(tenantId, req.params.jobId!),
+          deps.runs.list(tenantId, req.params.jobId!, {
+            limit: q.limit,
+            ...(q.cursor ? { cursor: q.cursor } : {}),
+            ...(q.status ? { status: q.status } : {}),
+          }),
+        ]);
         return json(200, { items: page.items.map(toPublicRun), nextCursor: page.nextCursor });
       },
     }),
@@ -559,8 +575,10 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     route('/v1/jobs/{jobId}/runs/{runId}', {
       GET: async (req) => {
         const { tenantId } = req.principal;
-        await deps.jobs.get(tenantId, req.params.jobId!);
-        const run = await deps.runs.get(tenantId, req.params.jobId!, req.params.runId!);
+        const [, run] = await Promise.all([
+          deps.jobs.get(tenantId, req.params.jobId!),
+          deps.runs.get(tenantId, req.params.jobId!, req.params.runId!),
+        ]);
         if (!run) throw new NotFoundError(`run ${req.params.runId}`);
         return json(200, toPublicRun(run));
       },
@@ -607,6 +625,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
             deps.limits.requestsPerSecond,
             1,
             `the tenant's limit of ${deps.limits.requestsPerSecond} API requests per second is reached`,
+            { lease: true },
           );
         }
         // A passive region answers reads; every write belongs to the active region (issue 16).

@@ -170,7 +170,7 @@ export class JobService {
       };
     }
     const result = await this.deps.jobs.create(job, idempotency, this.deps.maxJobsPerTenant);
-    if (!result.replayed) await this.syncSafely(tenantId, job.id);
+    if (!result.replayed) await this.syncSafely(tenantId, job.id, result.job);
     return result;
   }
 
@@ -267,7 +267,7 @@ export class JobService {
       version: current.version + 1,
     };
     if (!(await this.deps.jobs.replace(tombstone, current.version, now))) return this.delete(tenantId, jobId);
-    await this.syncSafely(tenantId, jobId);
+    await this.syncSafely(tenantId, jobId, tombstone);
   }
 
   /** Seals an HTTP target's secret headers for this job; null when it has none. */
@@ -446,14 +446,14 @@ export class JobService {
       if (expectedVersion !== undefined) throw new PreconditionFailedError(latest.version);
       return this.change(tenantId, jobId, undefined, build, extra, options);
     }
-    await this.syncSafely(tenantId, jobId);
+    await this.syncSafely(tenantId, jobId, next);
     return { ...next };
   }
 
   /** The request path: a failed sync is logged and left to the sweeper, never lost. */
-  private async syncSafely(tenantId: string, jobId: string): Promise<void> {
+  private async syncSafely(tenantId: string, jobId: string, written: StoredJob): Promise<void> {
     try {
-      await this.sync.syncJob(tenantId, jobId);
+      await this.sync.syncJob(tenantId, jobId, written);
     } catch (error) {
       this.deps.logger.warn('schedule sync deferred to the sweeper', {
         tenantId,

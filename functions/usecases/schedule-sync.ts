@@ -4,6 +4,7 @@
  * set), by the sweeper. Needs only the jobs table and the Scheduler.
  */
 import { SYNC_SHARDS } from '../../lib/definitions.js';
+import type { StoredJob } from '../domain/job.js';
 import type { Clock, JobRepository, Logger, ScheduleWriter } from '../domain/ports.js';
 
 export interface ScheduleSyncDeps {
@@ -23,12 +24,20 @@ export class ScheduleSync {
    * Makes the schedule match the latest stored job. Safe to run any number of times from
    * anywhere: it re-reads the job, applies it, and clears the marker only for the version
    * it applied, looping if a newer write landed meanwhile.
+   *
+   * `written`: the job as the caller has just written it (marker set), to apply without
+   * reading it back. Safe: if anything wrote the job since, clearing the marker for this
+   * version fails and the next round reads what is there.
    */
-  async syncJob(tenantId: string, jobId: string): Promise<'synced' | 'deleted' | 'absent' | 'clean'> {
+  async syncJob(
+    tenantId: string,
+    jobId: string,
+    written?: StoredJob,
+  ): Promise<'synced' | 'deleted' | 'absent' | 'clean'> {
     for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
-      const job = await this.deps.jobs.get(tenantId, jobId);
+      const job = round === 0 && written ? written : await this.deps.jobs.get(tenantId, jobId);
       if (!job) return 'absent';
-      if (!job.syncPendingAt) return 'clean';
+      if (!job.syncPendingAt && job !== written) return 'clean';
       if (job.state === 'deleting') {
         await this.deps.schedules.remove(jobId);
         if (await this.deps.jobs.deleteIfVersion(job)) return 'deleted';
