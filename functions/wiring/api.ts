@@ -61,7 +61,7 @@ export function wireApi(config: ApiConfig, clients: ApiClients, platform: Platfo
     box,
     countCreation: async (tenantId) => {
       const max = config.limits.jobCreatesPerMinute;
-      const taken = await rateLimiter.take(tenantId, 'creates', max, 60, clock.now());
+      const taken = await rateLimiter.take(tenantId, 'creates', max, 60, clock.now(), { lease: true });
       if (!taken.allowed) {
         throw new QuotaExceededError(
           `the tenant's limit of ${max} job creations per minute is reached`,
