@@ -10,6 +10,7 @@ import { RUN_RETENTION_DAYS } from '../lib/definitions.js';
 import {
   parseAllowedHttpHosts,
   parseAllowedTargetArns,
+  parseCapacity,
   parseDrContext,
   parseEcsPassRoleArns,
   parseJwtContext,
@@ -34,6 +35,7 @@ const props = {
   ...(context('alarmEmail') ? { alarmEmail: String(context('alarmEmail')) } : {}),
   ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext(context)),
   workerTracing: parseWorkerTracing(context('workerTracing')),
+  capacity: parseCapacity(context),
 };
 const account = process.env.CDK_DEFAULT_ACCOUNT;
 const home = new SundialStack(app, `Sundial-${stage}`, {

@@ -166,10 +166,12 @@ export const SYNC_SWEEP_MINUTES = 1;
  * concurrency (rounded up), so one tenant can never hold every invocation of a queue —
  * an invocation lasts as long as the slowest run of its batch.
  */
-export function defaultTenantRunsInProgress(priority: Priority): number {
+export function defaultTenantRunsInProgress(priority: Priority, maxConcurrency?: number): number {
   const def = QUEUES.find((q) => q.priority === priority);
-  return Math.max(1, Math.ceil((def?.maxConcurrency ?? 2) / 2));
+  return Math.max(1, Math.ceil((maxConcurrency ?? def?.maxConcurrency ?? 2) / 2));
 }
+/** What SQS allows as an event source mapping's maximum concurrency. */
+export const QUEUE_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
 /**
  * Two regions (issue 16). Published every minute by each region's sync sweeper: how long ago

@@ -49,6 +49,8 @@ export const ENV = {
   tenantJobCreatesPerMinute: 'TENANT_JOB_CREATES_PER_MINUTE',
   tenantRequestsPerSecond: 'TENANT_REQUESTS_PER_SECOND',
   tenantRunsInProgress: 'TENANT_RUNS_IN_PROGRESS',
+  /** Worker concurrency per queue as deployed (`-c queueConcurrencyHigh=…`), JSON by priority; default per QUEUES. */
+  queueConcurrency: 'QUEUE_CONCURRENCY',
   jwtIssuer: 'JWT_ISSUER',
   jwtAudience: 'JWT_AUDIENCE',
   jwtJwksUri: 'JWT_JWKS_URI',
@@ -120,6 +122,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
       'runExpiry',
       'failureTopic',
       'tenantRunsInProgress',
+      'queueConcurrency',
       'drRegions',
       'region',
     ],

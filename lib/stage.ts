@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { PRIORITIES, type Priority, QUEUE_CONCURRENCY_RANGE, QUEUES } from './definitions.js';
 import type { EnvKey } from './environment.js';
 
 export const STAGES = ['dev', 'prod'] as const;
@@ -355,5 +356,74 @@ export function parseDrContext(
     consistency,
     ...(witnessRegion ? { witnessRegion } : {}),
     ...(thirdReplicaRegion ? { thirdReplicaRegion } : {}),
+  };
+}
+
+/** The stack's throughput knobs (issue 17): what to raise for more than a default deployment carries. */
+export interface Capacity {
+  /** API Gateway stage throttling: steady requests a second, and the burst (token bucket). */
+  apiRateLimit: number;
+  apiBurstLimit: number;
+  /** Concurrency reserved for the API and the worker functions; none (the account's shared pool) when unset. */
+  apiReservedConcurrency?: number;
+  workerReservedConcurrency?: number;
+  /** Worker invocations at once per queue (the event source mapping's maximum concurrency). */
+  queueConcurrency: Record<Priority, number>;
+}
+
+export const DEFAULT_CAPACITY: Capacity = {
+  apiRateLimit: 100,
+  apiBurstLimit: 200,
+  queueConcurrency: Object.fromEntries(QUEUES.map((q) => [q.priority, q.maxConcurrency])) as Record<
+    Priority,
+    number
+  >,
+};
+
+const capitalized = (p: Priority) => `${p[0]!.toUpperCase()}${p.slice(1)}`;
+
+/**
+ * The capacity knobs from `-c apiRateLimit=1000 -c apiBurstLimit=2000
+ * -c apiReservedConcurrency=200 -c workerReservedConcurrency=300 -c queueConcurrencyHigh=200
+ * -c queueConcurrencyDefault=100 -c queueConcurrencyLow=50`; each unset one keeps its default.
+ * A reserved worker concurrency below the queues' total would throttle the queues' pollers
+ * (AWS: keep the reserved concurrency at or above the maximum concurrencies), so it is refused.
+ */
+export function parseCapacity(get: (key: string) => unknown): Capacity {
+  const whole = (key: string, min: number, max: number): number | undefined => {
+    const value = get(key);
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`${key} must be a whole number from ${min} to ${max}, got "${String(value)}"`);
+    return n;
+  };
+  const queueConcurrency = { ...DEFAULT_CAPACITY.queueConcurrency };
+  for (const p of PRIORITIES) {
+    const n = whole(
+      `queueConcurrency${capitalized(p)}`,
+      QUEUE_CONCURRENCY_RANGE.min,
+      QUEUE_CONCURRENCY_RANGE.max,
+    );
+    if (n !== undefined) queueConcurrency[p] = n;
+  }
+  // API Gateway's account-level default is 10,000 a second with a burst of 5,000 (raisable).
+  const apiRateLimit = whole('apiRateLimit', 1, 1_000_000) ?? DEFAULT_CAPACITY.apiRateLimit;
+  const apiBurstLimit =
+    whole('apiBurstLimit', 1, 1_000_000) ?? Math.max(DEFAULT_CAPACITY.apiBurstLimit, apiRateLimit * 2);
+  const apiReservedConcurrency = whole('apiReservedConcurrency', 1, 100_000);
+  const workerReservedConcurrency = whole('workerReservedConcurrency', 1, 100_000);
+  const total = PRIORITIES.reduce((sum, p) => sum + queueConcurrency[p], 0);
+  if (workerReservedConcurrency !== undefined && workerReservedConcurrency < total) {
+    throw new Error(
+      `workerReservedConcurrency (${workerReservedConcurrency}) is below the queues' total concurrency (${total}: ${PRIORITIES.map((p) => `${p} ${queueConcurrency[p]}`).join(', ')}); the worker would be throttled while its queues wait: reserve at least ${total}, or lower queueConcurrencyHigh/Default/Low`,
+    );
+  }
+  return {
+    apiRateLimit,
+    apiBurstLimit,
+    ...(apiReservedConcurrency === undefined ? {} : { apiReservedConcurrency }),
+    ...(workerReservedConcurrency === undefined ? {} : { workerReservedConcurrency }),
+    queueConcurrency,
   };
 }

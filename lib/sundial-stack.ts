@@ -31,7 +31,7 @@ import { Scheduling } from './constructs/scheduling.js';
 import { wildcardTargetResources } from './constructs/targets.js';
 import { Worker } from './constructs/worker.js';
 import { RUN_RETENTION_DAYS, RUNS_TABLE, TABLES } from './definitions.js';
-import type { JwtContext, Stage, TenantLimits } from './stage.js';
+import { type Capacity, DEFAULT_CAPACITY, type JwtContext, type Stage, type TenantLimits } from './stage.js';
 
 export interface SundialStackProps extends StackProps {
   stage: Stage;
@@ -65,6 +65,8 @@ export interface SundialStackProps extends StackProps {
   alarmEmail?: string;
   /** X-Ray active tracing on the worker (every other function is always traced). Default true. */
   workerTracing?: boolean;
+  /** Stage throttling, reserved concurrency and queue concurrency (`parseCapacity`); the defaults when not given. */
+  capacity?: Capacity;
   /**
    * Two regions: which of the two stacks this is (its `env.region` must be that region) and
    * the regions. One region, as before, when not given.
@@ -121,8 +123,10 @@ export class SundialStack extends Stack {
             audience: readFromHome(this, dr, stage, 'jwtAudience'),
           }
         : undefined);
+    const capacity = props.capacity ?? DEFAULT_CAPACITY;
     const api = new Api(this, 'Api', {
       ...settings,
+      capacity,
       removalPolicy,
       data,
       scheduling,
@@ -140,6 +144,7 @@ export class SundialStack extends Stack {
       data,
       ecsPassRoleArns,
       callbackBaseUrl,
+      capacity,
       ...(props.workerTracing === undefined ? {} : { tracing: props.workerTracing }),
     });
     const completion = new Completion(this, 'Completion', { ...settings, data, callbackBaseUrl });

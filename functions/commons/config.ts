@@ -8,6 +8,7 @@ import {
   defaultTenantRunsInProgress,
   PRIORITIES,
   type Priority,
+  QUEUE_CONCURRENCY_RANGE,
   RUN_EXPIRIES,
   RUN_RETENTION_DAYS,
   type RunExpiry,
@@ -47,8 +48,12 @@ export const DEFAULT_LIMITS: TenantLimits = {
  * A tenant's places on a queue (fair share): runs in progress at once. Unset: half the
  * queue's worker concurrency. 0: no fair share.
  */
-export function runsInProgressLimit(configured: number | undefined, priority: Priority): number {
-  return configured ?? defaultTenantRunsInProgress(priority);
+export function runsInProgressLimit(
+  configured: number | undefined,
+  priority: Priority,
+  queueConcurrency: Partial<Record<Priority, number>> = {},
+): number {
+  return configured ?? defaultTenantRunsInProgress(priority, queueConcurrency[priority]);
 }
 
 /** Every setting any function has; each function's configuration is a part of it (ConfigOf). */
@@ -81,6 +86,8 @@ export interface Config {
   limits: TenantLimits;
   /** Runs in progress per tenant on each queue (fair share); unset: the default per queue. */
   tenantRunsInProgress?: number;
+  /** Each queue's worker concurrency as deployed, where it differs from QUEUES (fair share's default follows it). */
+  queueConcurrency: Partial<Record<Priority, number>>;
   /** The KMS key (id or ARN) that seals secrets at rest. */
   secretsKeyId: string;
   /** The API's base URL, which long-running HTTP targets call back to. */
@@ -184,6 +191,18 @@ const FIELDS: {
         ? integer(ENV.tenantRunsInProgress, read('tenantRunsInProgress'), 0)
         : undefined,
   },
+  queueConcurrency: {
+    keys: ['queueConcurrency'],
+    parse: (read) =>
+      json(
+        ENV.queueConcurrency,
+        z.partialRecord(
+          z.enum(PRIORITIES),
+          z.number().int().min(QUEUE_CONCURRENCY_RANGE.min).max(QUEUE_CONCURRENCY_RANGE.max),
+        ),
+        read('queueConcurrency') || '{}',
+      ),
+  },
   secretsKeyId: { keys: ['secretsKey'], parse: (read) => nonEmpty('secretsKey', read('secretsKey')) },
   region: { keys: ['region'], parse: (read) => read('region') || 'us-east-1' },
   jwt: {
@@ -278,7 +297,7 @@ export const CONFIG_FIELDS = {
     'drRegions',
     'region',
   ],
-  Worker: [...RUN_PATH_FIELDS, 'tenantRunsInProgress'],
+  Worker: [...RUN_PATH_FIELDS, 'tenantRunsInProgress', 'queueConcurrency'],
   // Settles what the worker started: the worker's settings but fair share's.
   Completion: RUN_PATH_FIELDS,
   DeadLetters: [

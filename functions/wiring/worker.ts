@@ -81,7 +81,7 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
     notifier: new WebhookAndTopicNotifier(clients.sns, config.failureTopicArn, clock, logger, urlGuard, box),
     metrics: platform.runMetrics ?? new InMemoryRunMetrics(),
     fairShare: new DynamoFairShare(db, config.runsTableName, (priority) =>
-      runsInProgressLimit(config.tenantRunsInProgress, priority),
+      runsInProgressLimit(config.tenantRunsInProgress, priority, config.queueConcurrency),
     ),
     firingSigner,
     region,

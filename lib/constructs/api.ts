@@ -23,7 +23,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { QUEUES } from '../definitions.js';
-import type { JwtContext, Stage, TenantLimits } from '../stage.js';
+import type { Capacity, JwtContext, Stage, TenantLimits } from '../stage.js';
 import { type Data, QUEUE_URL_KEYS } from './data.js';
 import { SundialFunction } from './function.js';
 import { StackPart } from './part.js';
@@ -41,6 +41,8 @@ export interface ApiProps {
   tenantLimits: TenantLimits;
   /** An external OIDC issuer; a Cognito user pool when not given. */
   jwt?: JwtContext;
+  /** Stage throttling and reserved concurrency. */
+  capacity: Pick<Capacity, 'apiRateLimit' | 'apiBurstLimit' | 'apiReservedConcurrency'>;
 }
 
 export class Api extends StackPart {
@@ -60,6 +62,9 @@ export class Api extends StackPart {
       description: 'Sundial job API and web console',
       timeout: Duration.seconds(29),
       stage,
+      ...(props.capacity.apiReservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrency: props.capacity.apiReservedConcurrency }),
       // The console's files go beside the handler, which serves them under /console/.
       afterBundling: (inputDir, outputDir) => [
         `cd "${inputDir}" && node_modules/.bin/tsx console/build.ts --out "${outputDir}/console"`,
@@ -105,8 +110,8 @@ export class Api extends StackPart {
         loggingLevel: MethodLoggingLevel.ERROR,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
-        throttlingRateLimit: 100,
-        throttlingBurstLimit: 200,
+        throttlingRateLimit: props.capacity.apiRateLimit,
+        throttlingBurstLimit: props.capacity.apiBurstLimit,
       },
     });
     new CfnOutput(this, 'ApiUrl', {

@@ -18,6 +18,8 @@ export interface SundialFunctionProps {
   stage: Stage;
   /** X-Ray active tracing (default). Off: Lambda passes an upstream decision through and Powertools Tracer is disabled. */
   tracing?: boolean;
+  /** Concurrency set aside for this function (and its ceiling); the account's unreserved pool when not set. */
+  reservedConcurrency?: number;
   /** Shell commands run after bundling, to add files to the package (e.g. the console's). */
   afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
@@ -92,6 +94,9 @@ export class SundialFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout,
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
       tracing: props.tracing === false ? Tracing.PASS_THROUGH : Tracing.ACTIVE,
       logGroup,
       environment: {

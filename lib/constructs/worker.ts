@@ -9,7 +9,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { QUEUES, WORKER_TIMEOUT_SECONDS } from '../definitions.js';
-import type { Stage, TenantLimits } from '../stage.js';
+import { type Capacity, DEFAULT_CAPACITY, type Stage, type TenantLimits } from '../stage.js';
 import { type Data, QUEUE_URL_KEYS } from './data.js';
 import { SundialFunction } from './function.js';
 import { StackPart } from './part.js';
@@ -32,6 +32,8 @@ export interface WorkerProps {
   tenantLimits: TenantLimits;
   /** X-Ray active tracing; default true. */
   tracing?: boolean;
+  /** Queue concurrency and reserved concurrency. */
+  capacity: Pick<Capacity, 'queueConcurrency' | 'workerReservedConcurrency'>;
 }
 
 export class Worker extends StackPart {
@@ -47,7 +49,18 @@ export class Worker extends StackPart {
       timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
       stage: props.stage,
       tracing: props.tracing ?? true,
+      ...(props.capacity.workerReservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrency: props.capacity.workerReservedConcurrency }),
     });
+    const { queueConcurrency } = props.capacity;
+    // Only what differs from the defaults: fair share's default follows each queue's concurrency.
+    const changed = Object.fromEntries(
+      QUEUES.filter(
+        (q) => queueConcurrency[q.priority] !== DEFAULT_CAPACITY.queueConcurrency[q.priority],
+      ).map((q) => [q.priority, queueConcurrency[q.priority]]),
+    );
+    if (Object.keys(changed).length > 0) this.handler.setEnv('queueConcurrency', JSON.stringify(changed));
     this.function = this.handler.function;
     this.handler
       // Query: the dependents of a job whose run succeeded.
@@ -76,7 +89,7 @@ export class Worker extends StackPart {
         new SqsEventSource(data.queues[def.priority].queue, {
           batchSize: def.batchSize,
           reportBatchItemFailures: true,
-          maxConcurrency: def.maxConcurrency,
+          maxConcurrency: queueConcurrency[def.priority],
         }),
       );
     }

@@ -19,6 +19,7 @@ import {
 import {
   parseAllowedHttpHosts,
   parseAllowedTargetArns,
+  parseCapacity,
   parseJwtContext,
   parseRetentionDays,
   parseStage,
@@ -756,6 +757,7 @@ describe('function environments (lib/environment.ts)', () => {
           roleClaim: 'role',
         },
         workerTracing: false,
+        capacity: parseCapacity((key) => ({ queueConcurrencyLow: '8' })[key]),
       }),
     );
   });

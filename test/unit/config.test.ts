@@ -55,6 +55,7 @@ const VALUES: Record<EnvKey, string> = {
   tenantJobCreatesPerMinute: '20',
   tenantRequestsPerSecond: '5',
   tenantRunsInProgress: '3',
+  queueConcurrency: JSON.stringify({ high: 40, low: 8 }),
   jwtIssuer: 'https://issuer.example.com',
   jwtAudience: 'sundial',
   jwtJwksUri: 'https://issuer.example.com/keys',
@@ -251,6 +252,25 @@ describe('the settings, parsed', () => {
     expect(loadConfig('DeadLetters', requiredOnly('DeadLetters')).runRetentionDays).toBe(RUN_RETENTION_DAYS);
     expect(loadConfig('Sync', requiredOnly('Sync')).region).toBe('us-east-1');
     expect(loadConfig('Reconciler', requiredOnly('Reconciler')).region).toBe('us-east-1');
+  });
+
+  it("follows each queue's deployed concurrency for fair share's default, and refuses a concurrency SQS would not take", () => {
+    const worker = loadConfig('Worker', {
+      ...requiredOnly('Worker'),
+      [ENV.queueConcurrency]: JSON.stringify({ high: 40, low: 7 }),
+    });
+    expect(worker.queueConcurrency).toEqual({ high: 40, low: 7 });
+    expect(runsInProgressLimit(worker.tenantRunsInProgress, 'high', worker.queueConcurrency)).toBe(20);
+    expect(runsInProgressLimit(worker.tenantRunsInProgress, 'low', worker.queueConcurrency)).toBe(4);
+    expect(runsInProgressLimit(worker.tenantRunsInProgress, 'default', worker.queueConcurrency)).toBe(
+      defaultTenantRunsInProgress('default'),
+    );
+    expect(() =>
+      loadConfig('Worker', {
+        ...requiredOnly('Worker'),
+        [ENV.queueConcurrency]: JSON.stringify({ high: 1 }),
+      }),
+    ).toThrow(/QUEUE_CONCURRENCY/);
   });
 
   it('takes TENANT_RUNS_IN_PROGRESS=0 as no fair share, not as unset', () => {
