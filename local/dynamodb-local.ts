@@ -64,12 +64,35 @@ async function launcherClasses(): Promise<string> {
   return target;
 }
 
+/** The launcher's exit status when the server could not start (its port taken): start again elsewhere. */
+const BIND_FAILED = 3;
+/** Starts on a fresh port after a lost port race, at most this many times. */
+const START_ATTEMPTS = 5;
+
+class PortTaken extends Error {}
+
+/**
+ * Starts DynamoDB Local and waits until it answers. Without `port`, a free port is chosen;
+ * another process can take it before Java binds it (parallel test files do), and then the
+ * start is tried again on another one.
+ */
 export async function startDynamoDbLocal(
-  options: { port?: number; dbPath?: string } = {},
+  options: { port?: number; dbPath?: string; choosePort?: () => Promise<number> } = {},
 ): Promise<DynamoDbLocal> {
-  const port = options.port ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await (options.choosePort ?? freePort)());
+    try {
+      return await startOn(port, options.dbPath);
+    } catch (error) {
+      if (!(error instanceof PortTaken) || options.port !== undefined || attempt >= START_ATTEMPTS)
+        throw error;
+    }
+  }
+}
+
+async function startOn(port: number, dbPath: string | undefined): Promise<DynamoDbLocal> {
   const dir = jarDirectory();
-  const storage = options.dbPath ? ['-dbPath', options.dbPath] : ['-inMemory'];
+  const storage = dbPath ? ['-dbPath', dbPath] : ['-inMemory'];
   const classes = await launcherClasses();
   const child: ChildProcess = spawn(
     'java',
@@ -106,14 +129,18 @@ export async function startDynamoDbLocal(
   const deadline = Date.now() + 60_000;
   try {
     for (;;) {
-      const attempt = client.send(new ListTablesCommand({ Limit: 1 })).then(
-        () => 'ready' as const,
-        () => 'retry' as const,
-      );
+      // Bounded: whatever holds the port may accept and never answer.
+      const attempt = client
+        .send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(2_000) })
+        .then(
+          () => 'ready' as const,
+          () => 'retry' as const,
+        );
       const result = await Promise.race([
         attempt,
         exited.then((code) => {
-          throw new Error(`DynamoDB Local exited with code ${code}: ${stderr}`);
+          const message = `DynamoDB Local exited with code ${code}: ${stderr}`;
+          throw code === BIND_FAILED ? new PortTaken(message) : new Error(message);
         }),
         spawnError.then((error) => {
           throw new Error(`cannot start DynamoDB Local (is Java 17+ on PATH?): ${error.message}`);

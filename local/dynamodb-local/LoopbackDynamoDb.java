@@ -15,6 +15,8 @@ import java.lang.reflect.Field;
 
 public final class LoopbackDynamoDb {
   private static final String HOST = "127.0.0.1";
+  /** Exit status when the server cannot start (e.g. its port is taken): local/dynamodb-local.ts retries. */
+  private static final int BIND_FAILED = 3;
 
   public static void main(String[] args) throws Exception {
     Class<?> runner = Class.forName("com.amazonaws.services.dynamodbv2.local.main.ServerRunner");
@@ -31,6 +33,13 @@ public final class LoopbackDynamoDb {
       Object host = connector.getClass().getMethod("getHost").invoke(connector);
       if (!HOST.equals(host)) throw new IllegalStateException("cannot bind DynamoDB Local to " + HOST);
     }
-    proxy.getClass().getMethod("start").invoke(proxy);
+    try {
+      proxy.getClass().getMethod("start").invoke(proxy);
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      // Jetty's threads are already running: without an exit the JVM would live on, listening
+      // nowhere (a port taken between choosing it and binding it). The caller starts again.
+      System.err.println("DynamoDB Local did not start: " + e.getCause());
+      System.exit(BIND_FAILED);
+    }
   }
 }
