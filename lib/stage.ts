@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { parseDegradationSettings } from '../functions/domain/degradation.js';
 import type { EnvKey } from './environment.js';
 
 export const STAGES = ['dev', 'prod'] as const;
@@ -356,4 +357,15 @@ export function parseDrContext(
     ...(witnessRegion ? { witnessRegion } : {}),
     ...(thirdReplicaRegion ? { thirdReplicaRegion } : {}),
   };
+}
+
+/**
+ * Graceful degradation's settings from `-c degradation='{"queueAgeSeconds":[60,180,300,600]}'`
+ * (or an object in cdk.json): checked at synth, naming the field, and passed on as JSON.
+ */
+export function parseDegradationContext(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const raw = typeof value === 'string' ? value : JSON.stringify(value);
+  parseDegradationSettings(raw);
+  return JSON.stringify(typeof value === 'string' ? JSON.parse(value) : value);
 }
