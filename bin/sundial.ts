@@ -10,6 +10,7 @@ import { RUN_RETENTION_DAYS } from '../lib/definitions.js';
 import {
   parseAllowedHttpHosts,
   parseAllowedTargetArns,
+  parseDegradationContext,
   parseDrContext,
   parseEcsPassRoleArns,
   parseJwtContext,
@@ -31,6 +32,7 @@ const props = {
   ecsPassRoleArns: parseEcsPassRoleArns(context('ecsPassRoleArns')),
   allowedHttpHosts: parseAllowedHttpHosts(context('allowedHttpHosts')),
   tenantLimits: parseTenantLimits(context),
+  ...((degradation) => (degradation ? { degradation } : {}))(parseDegradationContext(context('degradation'))),
   ...(context('alarmEmail') ? { alarmEmail: String(context('alarmEmail')) } : {}),
   ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext(context)),
   workerTracing: parseWorkerTracing(context('workerTracing')),
