@@ -21,6 +21,7 @@ import {
   parseDegradationSettings,
   secondsToStepDown,
 } from '../../functions/domain/degradation.js';
+import { oldestAgeSeconds } from '../../functions/handlers/worker.js';
 import { parseDegradationContext } from '../../lib/stage.js';
 import { ManualClock } from '../../local/manual-clock.js';
 
@@ -223,4 +224,20 @@ describe('DynamoDB throttles', () => {
     expect(counter.lastMinute()).toBe(0);
     client.destroy();
   }, 20_000);
+});
+
+describe('the queue age a worker measures', () => {
+  const record = (sentSecondsAgo: number, body: Record<string, unknown> = {}) =>
+    ({
+      body: JSON.stringify({ v: 1, ...body }),
+      attributes: { SentTimestamp: String(at(-sentSecondsAgo).getTime()) },
+    }) as unknown as Parameters<typeof oldestAgeSeconds>[0][number];
+
+  it("is the batch's oldest wait since SQS got the message, or since it was due when sent with a delay", () => {
+    expect(oldestAgeSeconds([record(5), record(90), record(30)], T0)).toBe(90);
+    // A retry sent 10 minutes ago to be due 20 s ago has waited 20 s, not 10 minutes.
+    expect(oldestAgeSeconds([record(600, { notBefore: at(-20).toISOString() })], T0)).toBe(20);
+    expect(oldestAgeSeconds([record(600, { notBefore: at(30).toISOString() })], T0)).toBe(0);
+    expect(oldestAgeSeconds([], T0)).toBe(0);
+  });
 });
