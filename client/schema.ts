@@ -193,7 +193,7 @@ export interface paths {
     };
     /**
      * A job's runs, newest first
-     * @description Needs the viewer role.
+     * @description While Sundial is degraded to level 2 or more (GET /v1/health), pages are at most 20 runs (the deployment may set another size), read eventually consistent, with Sundial-Degraded: run-history; the cursor pages on as usual. Needs the viewer role.
      */
     get: operations['listRuns'];
     put?: never;
@@ -762,6 +762,15 @@ export interface components {
       checks: {
         [key: string]: 'ok' | 'failing';
       };
+      /** @description This region's graceful degradation (issue 17): it rises with the pressure and falls by itself. */
+      degradation?: {
+        /** @description 0 calm; 1 low-priority firings deferred; 2 also run history read eventually consistent in small pages; 3 also dependency runs delayed; 4 also job creation refused (503). */
+        level: number;
+        /** @description The steps in force, in the order they are taken. */
+        steps: ('low-priority-deferred' | 'run-history-cheap' | 'dependents-delayed' | 'creates-refused')[];
+        /** @description Seconds until the level steps down by one if the pressure is not measured again. */
+        stepDownInSeconds: number;
+      };
     };
     Problem: {
       /**
@@ -779,6 +788,8 @@ export interface components {
       }[];
       /** @description With 412: the job's current version. */
       currentVersion?: number;
+      /** @description With 503 (type …/degraded): seconds until the degradation level steps down, as Retry-After. */
+      retryAfterSeconds?: number;
     };
     ValidationProblem: {
       /**
@@ -1379,6 +1390,16 @@ export interface components {
         'application/problem+json': components['schemas']['Problem'];
       };
     };
+    /** @description Sundial is overloaded (graceful degradation, level 4) and accepts no new jobs for now; existing jobs keep running, and reads, updates and deletes are served. Retry after Retry-After seconds (`retryAfterSeconds` in the body too). Nothing was changed. */
+    Degraded: {
+      headers: {
+        'Retry-After': components['headers']['RetryAfter'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
     /** @description In a two-region deployment, this region is passive and takes no writes; nothing was changed. `activeRegion` names the region to send it to (GET /v1/region says which too). */
     RegionPassive: {
       headers: {
@@ -1411,6 +1432,8 @@ export interface components {
     Location: string;
     /** @description Present when the answer is a replay of an earlier request with the same Idempotency-Key. */
     IdempotentReplayed: 'true';
+    /** @description Present (`run-history`) when Sundial is degraded and served this read by its cheaper path: eventually consistent, in smaller pages. */
+    SundialDegraded: 'run-history';
     /** @description Seconds to wait before trying again. */
     RetryAfter: number;
     /** @description How to authenticate. */
@@ -1594,6 +1617,7 @@ export interface operations {
       422: components['responses']['IdempotencyKeyReused'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
+      503: components['responses']['Degraded'];
     };
   };
   getJob: {
@@ -1793,6 +1817,7 @@ export interface operations {
       /** @description A page of runs. */
       200: {
         headers: {
+          'Sundial-Degraded': components['headers']['SundialDegraded'];
           [name: string]: unknown;
         };
         content: {
@@ -1855,6 +1880,7 @@ export interface operations {
       /** @description The run. */
       200: {
         headers: {
+          'Sundial-Degraded': components['headers']['SundialDegraded'];
           [name: string]: unknown;
         };
         content: {

@@ -6,10 +6,12 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
 import { createDocumentClient, createSchedulerClient, createSqsClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
+import { metrics } from './commons/metrics.js';
 import { traced, tracer } from './commons/tracer.js';
 import { createApiHandler } from './handlers/api.js';
 import { readConsoleFiles } from './http/console.js';
@@ -25,7 +27,8 @@ const app = createApiHandler(
       sqs: traced(createSqsClient()),
       kms: traced(new KMSClient({})),
     },
-    { clock: systemClock, logger },
+    // Only degradation's counters, each its own EMF line: no per-request flush to set up.
+    { clock: systemClock, logger, runMetrics: new PowertoolsRunMetrics(metrics) },
   ),
   {
     // Bundled beside this file by the stack (console/build.ts --out <bundle>/console), and

@@ -159,6 +159,19 @@ export const COMPLETION_TIMEOUT_SECONDS = 60;
 export const ATTEMPT_KEY_PREFIX = 'sundial-';
 /** Long runs whose deadline passed more than a sweep ago and still are not closed (alarm). */
 export const OVERDUE_RUNS_METRIC = 'LongRunsOverdue';
+/** The degradation level (0..4), published each minute by the completion function (issue 17). */
+export const DEGRADATION_LEVEL_METRIC = 'DegradationLevel';
+/** The alarm of each degradation step: in alarm while the level is at least `level`. */
+export const DEGRADATION_STEP_ALARMS = [
+  { level: 1, id: 'Degraded-1-LowPriorityDeferred', description: 'low-priority firings are deferred' },
+  {
+    level: 2,
+    id: 'Degraded-2-RunHistoryCheap',
+    description: 'run history is read eventually consistent, in small pages',
+  },
+  { level: 3, id: 'Degraded-3-DependentsDelayed', description: 'dependency runs are triggered late' },
+  { level: 4, id: 'Degraded-4-CreatesRefused', description: 'job creation is refused with 503' },
+] as const;
 /** How often the sync sweeper runs (minutes) in the stack. */
 export const SYNC_SWEEP_MINUTES = 1;
 /**

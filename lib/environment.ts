@@ -66,6 +66,11 @@ export const ENV = {
    * `["us-east-1","us-west-2"]`). Unset: one region, always active, no region checks.
    */
   drRegions: 'DR_REGIONS',
+  /**
+   * Graceful degradation's thresholds and step settings (functions/domain/degradation.ts), a
+   * JSON object of the fields to change, e.g. `{"queueAgeSeconds":[60,180,300,600]}`. Unset: the defaults.
+   */
+  degradationSettings: 'DEGRADATION_SETTINGS',
   /** Set by Lambda itself. */
   region: 'AWS_REGION',
 } as const;
@@ -111,6 +116,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
       ...jwt,
       'consoleSignInDomain',
       'drRegions',
+      'degradationSettings',
       'region',
     ],
   },
@@ -124,6 +130,7 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
       'tenantRunsInProgress',
       'queueConcurrency',
       'drRegions',
+      'degradationSettings',
       'region',
     ],
   },
@@ -133,7 +140,15 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
    */
   Completion: {
     required: runPath,
-    optional: ['sqsEndpoint', 'runRetentionDays', 'runExpiry', 'failureTopic', 'drRegions', 'region'],
+    optional: [
+      'sqsEndpoint',
+      'runRetentionDays',
+      'runExpiry',
+      'failureTopic',
+      'drRegions',
+      'degradationSettings',
+      'region',
+    ],
   },
   DeadLetters: {
     required: ['jobsTable', 'runsTable', 'secretsKey', 'deadLetterQueueArns'],

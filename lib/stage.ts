@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { parseDegradationSettings } from '../functions/domain/degradation.js';
 import { PRIORITIES, type Priority, QUEUE_CONCURRENCY_RANGE, QUEUES } from './definitions.js';
 import type { EnvKey } from './environment.js';
 
@@ -426,4 +427,15 @@ export function parseCapacity(get: (key: string) => unknown): Capacity {
     ...(workerReservedConcurrency === undefined ? {} : { workerReservedConcurrency }),
     queueConcurrency,
   };
+}
+
+/**
+ * Graceful degradation's settings from `-c degradation='{"queueAgeSeconds":[60,180,300,600]}'`
+ * (or an object in cdk.json): checked at synth, naming the field, and passed on as JSON.
+ */
+export function parseDegradationContext(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const raw = typeof value === 'string' ? value : JSON.stringify(value);
+  parseDegradationSettings(raw);
+  return JSON.stringify(typeof value === 'string' ? JSON.parse(value) : value);
 }

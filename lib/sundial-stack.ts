@@ -52,6 +52,11 @@ export interface SundialStackProps extends StackProps {
   /** Per-tenant limits; each goes to the function that reads it, the defaults apply to the rest. */
   tenantLimits?: TenantLimits;
   /**
+   * Graceful degradation's settings as JSON (DEGRADATION_SETTINGS: the fields to change, see
+   * functions/domain/degradation.ts), from `-c degradation=`; the defaults when unset.
+   */
+  degradation?: string;
+  /**
    * Hosts and ports (`host`, `host:port`, `host:low-high`; a bare host means 80 and 443)
    * HTTP targets and webhooks may reach even at internal addresses; none by default.
    */
@@ -167,6 +172,8 @@ export class SundialStack extends Stack {
     // A strongly consistent runs table has no TTL: every function writing runs gives them an
     // expiry shard, and the completion sweep deletes them (granted in lib/constructs/completion.ts).
     if (data.runExpiry === 'sweep') for (const fn of handlers) fn.setEnvWhereRead({ runExpiry: 'sweep' });
+    if (props.degradation)
+      for (const fn of handlers) fn.setEnvWhereRead({ degradationSettings: props.degradation });
     const monitoring = new Monitoring(this, 'Monitoring', {
       stage,
       queues: data.queues,

@@ -21,6 +21,7 @@ import { InMemoryRunMetrics, type RunEndedReport } from '../functions/adapters/r
 import { createDocumentClient, createSqsClient } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
 import { type Config, environmentFor, loadConfig, type TenantLimits } from '../functions/commons/config.js';
+import type { DegradationSettings } from '../functions/domain/degradation.js';
 import type { Logger as LoggerPort, ScheduleWriter, TargetCaller } from '../functions/domain/ports.js';
 import { createApiHandler } from '../functions/handlers/api.js';
 import { type CompletionEvent, createCompletionHandler } from '../functions/handlers/completion.js';
@@ -128,6 +129,8 @@ export interface LocalRuntimeOptions {
   strongRunsTable?: { endpoint: string };
   /** How old runs leave the runs table. Default `ttl`, or `sweep` with strongRunsTable. */
   runExpiry?: RunExpiry;
+  /** Graceful degradation's thresholds and steps (DEGRADATION_SETTINGS). Default: the deployed defaults. */
+  degradation?: Partial<DegradationSettings>;
 }
 
 /** Parts a test may swap in when it builds services on a runtime's resources. */
@@ -346,6 +349,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       new CreateTopicCommand({ Name: 'sundial-failures' }),
     );
     const queues = await createQueues(sqs);
+    // Under an injected clock a message's SentTimestamp must be on that clock too, or the
+    // queue age the worker measures (graceful degradation) would be wall-clock time.
+    const sentAt = manual ? recordSendTimes(sqs, clock) : undefined;
     const byArn = new Map<string, string>();
     for (const q of Object.values(queues)) {
       byArn.set(q.arn, q.url);
@@ -429,6 +435,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           }
         : {}),
       ...(options.drRegions ? { drRegions: JSON.stringify(options.drRegions) } : {}),
+      ...(options.degradation ? { degradationSettings: JSON.stringify(options.degradation) } : {}),
       region,
     };
     const environments = Object.fromEntries(
@@ -580,10 +587,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       arn: q.arn,
       batchSize: options.batchSize ?? q.definition.batchSize,
     });
-    const pollOptions =
-      options.failedVisibilityTimeoutSeconds === undefined
+    const pollOptions = {
+      ...(options.failedVisibilityTimeoutSeconds === undefined
         ? {}
-        : { failedVisibilityTimeoutSeconds: options.failedVisibilityTimeoutSeconds };
+        : { failedVisibilityTimeoutSeconds: options.failedVisibilityTimeoutSeconds }),
+      ...(sentAt ? { sentAt } : {}),
+    };
 
     const drain = async (): Promise<number> => {
       let total = 0;
@@ -685,4 +694,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await stop();
     throw error;
   }
+}
+
+/** Remembers, by message id, when (on `clock`) each message this client sent was sent. */
+function recordSendTimes(sqs: SQSClient, clock: Clock): (messageId: string) => number | undefined {
+  const sent = new Map<string, number>();
+  sqs.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      const output = result.output as {
+        MessageId?: string;
+        Successful?: { MessageId?: string }[];
+      };
+      const now = clock.now().getTime();
+      if (output.MessageId) sent.set(output.MessageId, now);
+      for (const entry of output.Successful ?? []) if (entry.MessageId) sent.set(entry.MessageId, now);
+      return result;
+    },
+    { step: 'initialize', name: 'sundialLocalSentTimes' },
+  );
+  return (messageId) => sent.get(messageId);
 }

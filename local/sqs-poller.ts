@@ -20,15 +20,21 @@ export interface PollerQueue {
   batchSize: number;
 }
 
-function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
+function toRecord(
+  message: Message,
+  queueArn: string,
+  region: string,
+  sentAt?: (messageId: string) => number | undefined,
+): SQSRecord {
   const attributes = message.Attributes ?? {};
+  const sent = sentAt?.(message.MessageId!);
   return {
     messageId: message.MessageId!,
     receiptHandle: message.ReceiptHandle!,
     body: message.Body ?? '',
     attributes: {
       ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SentTimestamp: sent !== undefined ? String(sent) : (attributes.SentTimestamp ?? String(Date.now())),
       SenderId: attributes.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
     },
@@ -58,6 +64,8 @@ export interface PollOptions {
    * this to make that time pass at once (0) instead of waiting minutes for a redelivery.
    */
   failedVisibilityTimeoutSeconds?: number;
+  /** When a message was sent, on an injected clock (the local runtime's manual mode); SQS's own otherwise. */
+  sentAt?: (messageId: string) => number | undefined;
 }
 
 /** Receives one batch and processes it; returns how many messages it received. */
@@ -77,7 +85,7 @@ export async function pollOnce(
     }),
   );
   if (Messages.length === 0) return 0;
-  const records = Messages.map((m) => toRecord(m, queue.arn, options.region ?? 'us-east-1'));
+  const records = Messages.map((m) => toRecord(m, queue.arn, options.region ?? 'us-east-1', options.sentAt));
   let failed = new Set<string>();
   try {
     const response = await handler({ Records: records });

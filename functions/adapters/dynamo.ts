@@ -38,6 +38,7 @@ export async function queryPage(
   input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limit'> & { pk: string; skPrefix: string },
   limit: number,
   cursor: string | undefined,
+  maxEvaluated = MAX_EVALUATED_PER_PAGE,
 ): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
   const { pk, skPrefix, ...query } = input;
   let startKey = cursor ? decodeCursor(pk, skPrefix, cursor) : undefined;
@@ -56,7 +57,7 @@ export async function queryPage(
     items.push(...(page.Items ?? []));
     evaluated += page.ScannedCount ?? 0;
     startKey = page.LastEvaluatedKey;
-  } while (startKey && items.length < limit && evaluated < MAX_EVALUATED_PER_PAGE);
+  } while (startKey && items.length < limit && evaluated < maxEvaluated);
   return {
     items,
     nextCursor: startKey

@@ -18,7 +18,7 @@ import {
 import { SYNC_SHARDS } from '../../lib/definitions.js';
 import { IdempotencyConflictError, QuotaExceededError, ValidationError } from '../domain/errors.js';
 import type { Job, StoredJob } from '../domain/job.js';
-import type { IdempotencyRecord, JobRepository, ListJobsQuery } from '../domain/ports.js';
+import type { IdempotencyRecord, JobRepository, ListJobsQuery, ReadOptions } from '../domain/ports.js';
 import { conditionally, queryPage } from './dynamo.js';
 
 /** Fields the worker and the dependency edges keep on the job; an edit of the job never overwrites them. */
@@ -106,12 +106,12 @@ export class JobStore implements JobRepository {
     private readonly tableName: string,
   ) {}
 
-  async get(tenantId: string, jobId: string): Promise<StoredJob | undefined> {
+  async get(tenantId: string, jobId: string, options?: ReadOptions): Promise<StoredJob | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.tableName,
         Key: { pk: tenantPk(tenantId), sk: jobSk(jobId) },
-        ConsistentRead: true,
+        ConsistentRead: options?.consistent ?? true,
       }),
     );
     return Item ? jobFromItem(Item) : undefined;

@@ -6,13 +6,15 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
+  DEGRADATION_LEVEL_METRIC,
   OVERDUE_RUNS_METRIC,
   PASSIVE_SKIPS_METRIC,
   PEER_HEARTBEAT_AGE_METRIC,
   type Priority,
   REGION_ACTIVE_METRIC,
 } from '../../lib/definitions.js';
-import type { EndedRun, EndedStatus, RunMetrics } from '../domain/ports.js';
+import type { DegradationLevel } from '../domain/degradation.js';
+import type { DegradationStepName, EndedRun, EndedStatus, RunMetrics } from '../domain/ports.js';
 
 export { METRICS_NAMESPACE } from '../../lib/definitions.js';
 
@@ -24,6 +26,14 @@ export const RUN_STATUS_METRICS = {
   missed: 'RunsMissed',
   cancelled: 'RunsCancelled',
 } as const satisfies Record<EndedStatus, string>;
+
+/** Each degradation step's counter (issue 17); DEGRADATION_LEVEL_METRIC is the level's gauge. */
+export const DEGRADATION_STEP_METRICS = {
+  'low-priority-deferred': 'LowPriorityDeferred',
+  'run-history-cheap': 'RunHistoryCheap',
+  'dependents-delayed': 'DependentsDelayed',
+  'creates-refused': 'CreatesRefused',
+} as const satisfies Record<DegradationStepName, string>;
 
 /** The metric of messages refused as not Sundial's; an alarm watches it. */
 export const FIRINGS_REJECTED_METRIC = 'FiringsRejected';
@@ -73,6 +83,15 @@ export class PowertoolsRunMetrics implements RunMetrics {
 
   passiveSkipped(): void {
     this.metrics.singleMetric().addMetric(PASSIVE_SKIPS_METRIC, MetricUnit.Count, 1);
+  }
+
+  degradationLevel(level: DegradationLevel): void {
+    this.metrics.singleMetric().addMetric(DEGRADATION_LEVEL_METRIC, MetricUnit.Count, level);
+  }
+
+  degraded(step: DegradationStepName, count = 1): void {
+    // Its own line (service dimension only): the API publishes these with no flush of its own.
+    this.metrics.singleMetric().addMetric(DEGRADATION_STEP_METRICS[step], MetricUnit.Count, count);
   }
 
   region(active: boolean, peerHeartbeatAgeSeconds: number | null): void {
@@ -125,6 +144,18 @@ export class InMemoryRunMetrics implements RunMetrics {
 
   passiveSkipped(): void {
     this.counts[PASSIVE_SKIPS_METRIC] = (this.counts[PASSIVE_SKIPS_METRIC] ?? 0) + 1;
+  }
+
+  /** The degradation levels published, oldest first. */
+  readonly degradationLevels: DegradationLevel[] = [];
+
+  degradationLevel(level: DegradationLevel): void {
+    this.degradationLevels.push(level);
+  }
+
+  degraded(step: DegradationStepName, count = 1): void {
+    const key = DEGRADATION_STEP_METRICS[step];
+    this.counts[key] = (this.counts[key] ?? 0) + count;
   }
 
   /** The latest region report. */

@@ -18,6 +18,7 @@ import type {
   ClaimResult,
   Heartbeat,
   LongWrite,
+  ReadOptions,
   RunExpectation,
   RunRepository,
 } from '../domain/ports.js';
@@ -533,12 +534,17 @@ export class RunStore implements RunRepository {
     };
   }
 
-  async get(tenantId: string, jobId: string, runId: string): Promise<StoredRun | undefined> {
+  async get(
+    tenantId: string,
+    jobId: string,
+    runId: string,
+    options?: ReadOptions,
+  ): Promise<StoredRun | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.tableName,
         Key: { pk: runPk(tenantId, jobId), sk: `${RUN_PREFIX}${runId}` },
-        ConsistentRead: true,
+        ConsistentRead: options?.consistent ?? true,
       }),
     );
     return Item ? fromItem(Item) : undefined;
@@ -574,7 +580,7 @@ export class RunStore implements RunRepository {
   async list(
     tenantId: string,
     jobId: string,
-    query: { limit: number; cursor?: string; status?: RunStatus },
+    query: { limit: number; cursor?: string; status?: RunStatus; maxEvaluated?: number },
   ): Promise<{ items: StoredRun[]; nextCursor: string | null }> {
     const page = await queryPage(
       this.db,
@@ -593,6 +599,7 @@ export class RunStore implements RunRepository {
       },
       query.limit,
       query.cursor,
+      query.maxEvaluated,
     );
     return { items: page.items.map(fromItem), nextCursor: page.nextCursor };
   }

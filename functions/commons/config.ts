@@ -22,6 +22,7 @@ import {
 } from '../../lib/environment.js';
 import type { JwtConfig } from '../adapters/authenticator.js';
 import { parseAllowedHosts } from '../adapters/url-guard.js';
+import { type DegradationSettings, parseDegradationSettings } from '../domain/degradation.js';
 import { REGION_NAME } from '../domain/region.js';
 import type { TargetAccess } from '../domain/target-access.js';
 
@@ -102,6 +103,8 @@ export interface Config {
   consoleSignInDomain?: string;
   /** A two-region deployment's regions, the home region first; empty for one region. */
   drRegions: string[];
+  /** Graceful degradation's thresholds and steps (issue 17). */
+  degradation: DegradationSettings;
 }
 
 type Field = keyof Config;
@@ -245,6 +248,16 @@ const FIELDS: {
       return regions;
     },
   },
+  degradation: {
+    keys: ['degradationSettings'],
+    parse: (read) => {
+      try {
+        return parseDegradationSettings(read('degradationSettings'));
+      } catch (error) {
+        throw new ConfigurationError(`${ENV.degradationSettings}: ${(error as Error).message}`);
+      }
+    },
+  },
   callbackBaseUrl: {
     keys: ['callbackBaseUrl'],
     parse: (read) => {
@@ -272,6 +285,7 @@ const RUN_PATH_FIELDS = [
   'failureTopicArn',
   'callbackBaseUrl',
   'drRegions',
+  'degradation',
   'region',
 ] as const satisfies readonly Field[];
 
@@ -295,6 +309,7 @@ export const CONFIG_FIELDS = {
     'jwt',
     'consoleSignInDomain',
     'drRegions',
+    'degradation',
     'region',
   ],
   Worker: [...RUN_PATH_FIELDS, 'tenantRunsInProgress', 'queueConcurrency'],

@@ -69,3 +69,14 @@ export class RegionPassiveError extends Error {
     this.name = 'RegionPassiveError';
   }
 }
+
+/** The system is degraded past the step that refuses this (issue 17): try again later. */
+export class DegradedError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = 'DegradedError';
+  }
+}

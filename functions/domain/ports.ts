@@ -5,6 +5,12 @@
  * fast tests. No AWS SDK types here.
  */
 import type { Priority } from '../../lib/definitions.js';
+import type {
+  DEGRADATION_STEP_NAMES,
+  DegradationLevel,
+  DegradationSettings,
+  PressureSignals,
+} from './degradation.js';
 import type { FiringMessage } from './firing.js';
 import type { JobState, RunSummary, StoredJob } from './job.js';
 import type { LongOutcome, PublicRun, RunResult, RunStatus, StoredRun } from './run.js';
@@ -30,6 +36,11 @@ export interface ListJobsQuery {
   tag?: { key: string; value: string };
 }
 
+/** A read may be eventually consistent when a degraded path asks for the cheaper read. */
+export interface ReadOptions {
+  consistent?: boolean;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -44,7 +55,8 @@ export interface IdempotencyRecord {
 
 /** The jobs table. Every read and write names the tenant (invariant 5). */
 export interface JobRepository {
-  get(tenantId: string, jobId: string): Promise<StoredJob | undefined>;
+  /** Strongly consistent unless `consistent: false` (degraded reads, issue 17). */
+  get(tenantId: string, jobId: string, options?: ReadOptions): Promise<StoredJob | undefined>;
   /**
    * Writes a new job with its sync marker, its dependency edges and, with `maxJobs`, the
    * tenant's job count, atomically. With an idempotency record, a replay returns the first job.
@@ -195,14 +207,15 @@ export interface RunRepository {
   ): Promise<StoredRun | undefined>;
   /** Writes a run's outcome if this worker still holds the claim. */
   finish(run: StoredRun, claimToken: string, now: Date): Promise<boolean>;
-  get(tenantId: string, jobId: string, runId: string): Promise<StoredRun | undefined>;
+  get(tenantId: string, jobId: string, runId: string, options?: ReadOptions): Promise<StoredRun | undefined>;
   /** The job's newest run, whatever its status. */
   latest(tenantId: string, jobId: string): Promise<RunSummary | null>;
   /** Newest first. */
   list(
     tenantId: string,
     jobId: string,
-    query: { limit: number; cursor?: string; status?: RunStatus },
+    /** `maxEvaluated`: how many records a status filter may read for one page (default 1000). */
+    query: { limit: number; cursor?: string; status?: RunStatus; maxEvaluated?: number },
   ): Promise<Page<StoredRun>>;
   /**
    * Takes (or extends) the job's overlap lock for `runId` until `leaseUntil`; false when
@@ -451,6 +464,27 @@ export interface RunMetrics {
   passiveSkipped?(): void;
   /** Each minute: whether this region is active, and how old the other region's heartbeat is. */
   region?(active: boolean, peerHeartbeatAgeSeconds: number | null): void;
+  /** Each minute: this region's degradation level (0..4). */
+  degradationLevel?(level: DegradationLevel): void;
+  /** What a degradation step did: a firing deferred, a read made cheaper, a dependent delayed, a create refused. */
+  degraded?(step: DegradationStepName, count?: number): void;
+}
+
+export type DegradationStepName = (typeof DEGRADATION_STEP_NAMES)[number];
+
+/** This region's degradation level (graceful degradation, issue 17). */
+export interface Degradation {
+  readonly settings: DegradationSettings;
+  /** The level now; read at most every few seconds, never fails (0 when it cannot be read). */
+  level(): Promise<DegradationLevel>;
+  /** The level now and how long until it steps down (a Retry-After for what it refuses). */
+  status(): Promise<{ level: DegradationLevel; stepDownInSeconds: number }>;
+  /**
+   * What this process measured. Calm signals cost nothing; a level past a threshold is
+   * written (one conditional write) unless it was written within the last half minute.
+   * Returns the level now.
+   */
+  report(signals: PressureSignals): Promise<DegradationLevel>;
 }
 
 /** Seals secrets at rest (KMS), bound to an encryption context. */

@@ -44,6 +44,12 @@ export function createCompletionHandler(services: CompletionServices) {
     if (services.region?.multiRegion && !(await services.region.current()).active) {
       return { detail: 'swept 0 (passive region)' };
     }
+    // The level each minute, traffic or not: its alarms see it rise and fall. Reporting it also
+    // counts the DynamoDB throttles this function met.
+    if (services.degradation) {
+      const level = await services.degradation.report({ queueAgeSeconds: 0, dynamoThrottles: 0 });
+      services.metrics.degradationLevel?.(level);
+    }
     const started = Date.now();
     const stopBy = () => Date.now() - started > SWEEP_BUDGET_MS;
     const result = await sweepWatches(services, { shards: WATCH_SHARDS, stopBy });

@@ -37,6 +37,33 @@ export function createWorkerHandler(
     const outcome = await executeFiring(deps, parsed.data);
     if (outcome.result === 'retry') throw new Error(outcome.detail);
   };
-  return (event) =>
-    processPartialResponse(event, processRecord, processor, { throwOnFullBatchFailure: false });
+  return async (event) => {
+    // One measurement per batch, before its firings run, so they see the level it makes.
+    // Calm batches write nothing (see Degradation.report).
+    if (services.degradation && event.Records.length > 0) {
+      await services.degradation.report({
+        queueAgeSeconds: oldestAgeSeconds(event.Records, services.clock.now()),
+        dynamoThrottles: 0,
+      });
+    }
+    return processPartialResponse(event, processRecord, processor, { throwOnFullBatchFailure: false });
+  };
+}
+
+/**
+ * How long the batch's oldest message waited to be worked on: since SQS got it, or since it
+ * was due when it was sent with a delay (a retry, a deferred firing). A throttled worker shows
+ * here too: its messages wait on the queue, or come back after the visibility timeout, older.
+ */
+export function oldestAgeSeconds(records: readonly SQSRecord[], now: Date): number {
+  let oldest = 0;
+  for (const record of records) {
+    const sent = Number(record.attributes.SentTimestamp);
+    if (!Number.isFinite(sent)) continue;
+    let due = sent;
+    const notBefore = /"notBefore":"([^"]+)"/.exec(record.body)?.[1];
+    if (notBefore) due = Math.max(due, Date.parse(notBefore) || 0);
+    oldest = Math.max(oldest, (now.getTime() - due) / 1000);
+  }
+  return Math.floor(oldest);
 }

@@ -19,8 +19,10 @@ import {
   type Role,
   UnauthorizedError,
 } from '../domain/auth.js';
+import { DEGRADATION_STEPS, DEGRADED_LEVELS } from '../domain/degradation.js';
 import {
   ConflictError,
+  DegradedError,
   IdempotencyConflictError,
   NotFoundError,
   PreconditionFailedError,
@@ -39,10 +41,12 @@ import { jsonPath, walkJson } from '../domain/json-walk.js';
 import type {
   Clock,
   DeadLetterRepository,
+  Degradation,
   FiringQueue,
   FiringSigner,
   Logger,
   RegionGate,
+  RunMetrics,
   RunRepository,
 } from '../domain/ports.js';
 import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
@@ -79,7 +83,16 @@ export interface ApiDeps {
   region?: RegionGate;
   /** The deployment's regions, home first (one for a one-region deployment). */
   regions?: readonly string[];
+  /** The degradation level (issue 17): cheaper run history from 2, no job creation at 4. */
+  degradation?: Degradation;
+  /** Counts what the degradation steps did. */
+  metrics?: Pick<RunMetrics, 'degraded'>;
 }
+
+/** At degradation level 2 a status filter reads at most this many runs for one page. */
+export const CHEAP_EVALUATED_PER_PAGE = 100;
+/** Tells a client its run history came by the cheaper path (eventually consistent, small pages). */
+export const DEGRADED_HEADER = 'sundial-degraded';
 
 /**
  * The least role each operation needs; anything not listed needs admin (closed by default).
@@ -318,6 +331,19 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     fresh = false,
   ) => json(status, await present(job, fresh), { etag: etag(job.version), ...headers });
 
+  /** The level, what it gives up, and when it steps down: what operators see on /v1/health. */
+  const degradationView = async () => {
+    if (!deps.degradation) return undefined;
+    const { level, stepDownInSeconds } = await deps.degradation.status();
+    return {
+      level,
+      steps: DEGRADED_LEVELS.filter((k) => k <= level).map((k) => DEGRADATION_STEPS[k].step),
+      stepDownInSeconds,
+    };
+  };
+  /** From level 2: run reads take the cheaper path (eventually consistent, pages capped). */
+  const cheapReads = async () => ((await deps.degradation?.level()) ?? 0) >= 2;
+
   const routes: Route[] = [
     route('/v1/health', {
       GET: async () => {
@@ -335,7 +361,12 @@ export function createApiApp(deps: ApiDeps): ApiApp {
             }
           }),
         );
-        return json(healthy ? 200 : 503, { status: healthy ? 'ok' : 'unhealthy', checks });
+        const degradation = await degradationView();
+        return json(healthy ? 200 : 503, {
+          status: healthy ? 'ok' : 'unhealthy',
+          checks,
+          ...(degradation ? { degradation } : {}),
+        });
       },
     }),
     route('/v1/openapi.json', { GET: async () => json(200, openApiDocument()) }),
@@ -371,6 +402,17 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/jobs', {
       POST: async (req) => {
+        // Degradation's last step: no new jobs (everything else goes on), before any work.
+        if (deps.degradation) {
+          const { level, stepDownInSeconds } = await deps.degradation.status();
+          if (level >= 4) {
+            deps.metrics?.degraded?.('creates-refused');
+            throw new DegradedError(
+              'Sundial is overloaded and is not accepting new jobs for now; existing jobs keep running',
+              stepDownInSeconds,
+            );
+          }
+        }
         const key = req.headers['idempotency-key'];
         const parsedKey =
           key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
@@ -438,16 +480,24 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       GET: async (req) => {
         const q = parseOrThrow(listRunsQuery, req.query);
         const { tenantId } = req.principal;
+        const cheap = await cheapReads();
         // Both at once: the job's read only makes an unknown job a 404.
         const [, page] = await Promise.all([
-          deps.jobs.get(tenantId, req.params.jobId!),
+          deps.jobs.get(tenantId, req.params.jobId!, cheap ? { consistent: false } : undefined),
           deps.runs.list(tenantId, req.params.jobId!, {
-            limit: q.limit,
+            // The cursor carries on either way: a client pages through the same history, in smaller steps.
+            limit: cheap ? Math.min(q.limit, deps.degradation!.settings.cheapPageSize) : q.limit,
             ...(q.cursor ? { cursor: q.cursor } : {}),
             ...(q.status ? { status: q.status } : {}),
+            ...(cheap ? { maxEvaluated: CHEAP_EVALUATED_PER_PAGE } : {}),
           }),
         ]);
-        return json(200, { items: page.items.map(toPublicRun), nextCursor: page.nextCursor });
+        if (cheap) deps.metrics?.degraded?.('run-history-cheap');
+        return json(
+          200,
+          { items: page.items.map(toPublicRun), nextCursor: page.nextCursor },
+          cheap ? { [DEGRADED_HEADER]: 'run-history' } : {},
+        );
       },
     }),
     route('/v1/dead-letters', {
@@ -575,12 +625,15 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     route('/v1/jobs/{jobId}/runs/{runId}', {
       GET: async (req) => {
         const { tenantId } = req.principal;
+        const cheap = await cheapReads();
+        const read = cheap ? { consistent: false } : undefined;
         const [, run] = await Promise.all([
-          deps.jobs.get(tenantId, req.params.jobId!),
-          deps.runs.get(tenantId, req.params.jobId!, req.params.runId!),
+          deps.jobs.get(tenantId, req.params.jobId!, read),
+          deps.runs.get(tenantId, req.params.jobId!, req.params.runId!, read),
         ]);
         if (!run) throw new NotFoundError(`run ${req.params.runId}`);
-        return json(200, toPublicRun(run));
+        if (cheap) deps.metrics?.degraded?.('run-history-cheap');
+        return json(200, toPublicRun(run), cheap ? { [DEGRADED_HEADER]: 'run-history' } : {});
       },
     }),
   ];
@@ -760,6 +813,16 @@ function toProblem(error: unknown, logger: Logger, path: string, method: string)
     });
   }
   if (error instanceof ConflictError) return problem(409, 'conflict', 'Conflict', error.message);
+  if (error instanceof DegradedError) {
+    return problem(
+      503,
+      'degraded',
+      'Degraded',
+      error.message,
+      { retryAfterSeconds: error.retryAfterSeconds },
+      { 'retry-after': String(error.retryAfterSeconds) },
+    );
+  }
   if (error instanceof IdempotencyConflictError) {
     return problem(422, 'idempotency-key-reused', 'Idempotency-Key reused', error.message);
   }

@@ -97,7 +97,7 @@ const regionSchemas = () => {
 };
 type RegionResponseName = keyof ReturnType<typeof regionSchemas>;
 
-type HeaderName = 'ETag' | 'Location' | 'IdempotentReplayed';
+type HeaderName = 'ETag' | 'Location' | 'IdempotentReplayed' | 'SundialDegraded';
 
 interface Success {
   description: string;
@@ -118,7 +118,7 @@ interface Operation {
   optionalBody?: boolean;
   responses: Record<number, Success>;
   /** Errors beyond those that follow from its inputs and credentials. */
-  errors?: ('404' | '409' | '412' | '422' | '429')[];
+  errors?: ('404' | '409' | '412' | '422' | '429' | '503')[];
 }
 
 /**
@@ -181,7 +181,7 @@ const operations = (): Record<string, Operation> => ({
     responses: {
       201: { description: 'The job.', body: 'Job', headers: ['ETag', 'Location', 'IdempotentReplayed'] },
     },
-    errors: ['422'],
+    errors: ['422', '503'],
   },
   'GET /v1/jobs/{jobId}': {
     operationId: 'getJob',
@@ -239,14 +239,18 @@ const operations = (): Record<string, Operation> => ({
     operationId: 'listRuns',
     summary: "A job's runs, newest first",
     tag: 'runs',
+    description:
+      'While Sundial is degraded to level 2 or more (GET /v1/health), pages are at most 20 runs (the ' +
+      'deployment may set another size), read eventually consistent, with Sundial-Degraded: run-history; ' +
+      'the cursor pages on as usual.',
     query: listRunsQuery,
-    responses: { 200: { description: 'A page of runs.', body: 'RunPage' } },
+    responses: { 200: { description: 'A page of runs.', body: 'RunPage', headers: ['SundialDegraded'] } },
   },
   'GET /v1/jobs/{jobId}/runs/{runId}': {
     operationId: 'getRun',
     summary: 'Get a run, with its attempts',
     tag: 'runs',
-    responses: { 200: { description: 'The run.', body: 'Run' } },
+    responses: { 200: { description: 'The run.', body: 'Run', headers: ['SundialDegraded'] } },
   },
   'POST /v1/jobs/{jobId}/runs/{runId}/cancel': {
     operationId: 'cancelRun',
@@ -440,6 +444,17 @@ const errorResponses = (): Record<string, { name: string; response: Json }> => (
       content: problemContent('Problem'),
     },
   },
+  '503': {
+    name: 'Degraded',
+    response: {
+      description:
+        'Sundial is overloaded (graceful degradation, level 4) and accepts no new jobs for now; existing ' +
+        'jobs keep running, and reads, updates and deletes are served. Retry after Retry-After seconds ' +
+        '(`retryAfterSeconds` in the body too). Nothing was changed.',
+      headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } },
+      content: problemContent('Problem'),
+    },
+  },
   '500': {
     name: 'InternalError',
     response: {
@@ -464,6 +479,12 @@ const HEADERS: Record<string, Json> = {
     description: 'Present when the answer is a replay of an earlier request with the same Idempotency-Key.',
     schema: { type: 'string', enum: ['true'] },
   },
+  SundialDegraded: {
+    description:
+      'Present (`run-history`) when Sundial is degraded and served this read by its cheaper path: ' +
+      'eventually consistent, in smaller pages.',
+    schema: { type: 'string', enum: ['run-history'] },
+  },
   RetryAfter: {
     description: 'Seconds to wait before trying again.',
     required: true,
@@ -480,6 +501,7 @@ const HEADER_NAMES: Record<HeaderName, string> = {
   ETag: 'ETag',
   Location: 'Location',
   IdempotentReplayed: 'Idempotent-Replayed',
+  SundialDegraded: 'Sundial-Degraded',
 };
 
 let cached: Json | undefined;

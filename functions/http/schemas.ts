@@ -12,6 +12,7 @@
 import * as z from 'zod';
 import { PRIORITIES } from '../../lib/definitions.js';
 import { ROLES } from '../domain/auth.js';
+import { DEGRADATION_STEP_NAMES } from '../domain/degradation.js';
 import { RUN_TRIGGERS } from '../domain/firing.js';
 import { JOB_ID, JOB_STATES, jobInputSchema, jobPatchSchema } from '../domain/job.js';
 import { type AttemptRecord, RUN_STATUSES } from '../domain/run.js';
@@ -207,6 +208,12 @@ function define() {
     ...problemFields,
     errors: z.array(fieldErrorSchema).optional().describe('With 400: each field refused and why.'),
     currentVersion: int.min(1).optional().describe("With 412: the job's current version."),
+    retryAfterSeconds: int
+      .min(0)
+      .optional()
+      .describe(
+        'With 503 (type …/degraded): seconds until the degradation level steps down, as Retry-After.',
+      ),
   });
 
   /** 400: the request was refused field by field. */
@@ -282,6 +289,26 @@ function define() {
   const healthSchema = z.strictObject({
     status: z.enum(['ok', 'unhealthy']),
     checks: z.record(z.string(), z.enum(['ok', 'failing'])).describe('Each dependency checked.'),
+    degradation: z
+      .strictObject({
+        level: int
+          .min(0)
+          .max(4)
+          .describe(
+            '0 calm; 1 low-priority firings deferred; 2 also run history read eventually consistent in ' +
+              'small pages; 3 also dependency runs delayed; 4 also job creation refused (503).',
+          ),
+        steps: z
+          .array(z.enum(DEGRADATION_STEP_NAMES))
+          .describe('The steps in force, in the order they are taken.'),
+        stepDownInSeconds: int
+          .min(0)
+          .describe('Seconds until the level steps down by one if the pressure is not measured again.'),
+      })
+      .optional()
+      .describe(
+        "This region's graceful degradation (issue 17): it rises with the pressure and falls by itself.",
+      ),
   });
 
   const fireTimesSchema = z.strictObject({ fireTimes: z.array(instant) });

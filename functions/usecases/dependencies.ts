@@ -9,7 +9,15 @@
  */
 import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
-import type { FiringQueue, JobRepository, Logger, RunRepository } from '../domain/ports.js';
+import type {
+  Clock,
+  Degradation,
+  FiringQueue,
+  JobRepository,
+  Logger,
+  RunMetrics,
+  RunRepository,
+} from '../domain/ports.js';
 import { scheduledRunId } from '../domain/run.js';
 
 export interface DependencyDeps {
@@ -17,6 +25,10 @@ export interface DependencyDeps {
   runs: Pick<RunRepository, 'latest'>;
   queue: FiringQueue;
   logger: Logger;
+  /** From degradation level 3, dependency runs are sent with a delay (issue 17); needs the clock. */
+  degradation?: Pick<Degradation, 'level' | 'settings'>;
+  clock?: Clock;
+  metrics?: Pick<RunMetrics, 'degraded'>;
 }
 
 /** The run a dependency satisfaction at `satisfiedAt` stands for. */
@@ -44,6 +56,12 @@ export async function triggerDependents(
   const dependents = await deps.jobs.listDependents(tenantId, jobId);
   if (dependents.length === 0) return 0;
   await deps.jobs.recordSuccess(tenantId, jobId, succeededAt);
+  // Degradation's third step: dependents still run, later. The run's identity is the
+  // satisfaction's, so a delayed message and a redelivery's prompt one are the same run.
+  const delayUntil =
+    deps.degradation && deps.clock && (await deps.degradation.level()) >= 3
+      ? new Date(deps.clock.now().getTime() + deps.degradation.settings.dependencyDelaySeconds * 1000)
+      : undefined;
   let queued = 0;
   for (const dependentId of dependents) {
     const dependent = await deps.jobs.get(tenantId, dependentId);
@@ -54,10 +72,18 @@ export async function triggerDependents(
     const runId = dependencyRunId(new Date(satisfiedAt));
     // The message goes first: a crash after it is healed by the run's claim, one before
     // it by the redelivery that calls this again.
-    await deps.queue.send(dependent.priority, firing.dependency(dependent, runId, satisfiedAt));
+    const message = firing.dependency(dependent, runId, satisfiedAt);
+    await deps.queue.send(dependent.priority, delayUntil ? firing.delayed(message, delayUntil) : message);
     await deps.jobs.advanceDependencyCursor(tenantId, dependent.id, satisfiedAt);
     queued++;
-    deps.logger.info('dependency run queued', { tenantId, jobId: dependent.id, runId, after: jobId });
+    if (delayUntil) deps.metrics?.degraded?.('dependents-delayed');
+    deps.logger.info('dependency run queued', {
+      tenantId,
+      jobId: dependent.id,
+      runId,
+      after: jobId,
+      ...(delayUntil ? { delayedUntil: delayUntil.toISOString() } : {}),
+    });
   }
   return queued;
 }

@@ -10,6 +10,7 @@ import { backlogMissReason, type StoredJob } from '../domain/job.js';
 import { startedAttempt } from '../domain/long-run.js';
 import type {
   Clock,
+  Degradation,
   FailureNotifier,
   FairShare,
   FiringQueue,
@@ -56,6 +57,8 @@ export interface ExecuteDeps {
   long?: LongRunParts;
   /** Which region is active; a passive region records what it receives as skipped (issue 16). */
   region?: RegionGate;
+  /** The degradation level (issue 17): low-priority firings wait from 1, dependents from 3. */
+  degradation?: Degradation;
 }
 
 /**
@@ -124,6 +127,18 @@ export async function executeFiring(deps: ExecuteDeps, received: FiringMessage):
     // A firing that waited its turn behind a running one (buffer_one) is not a backlog.
     const backlog = message.notBefore ? null : backlogMissReason(job, scheduledAt, now);
     if (backlog) return missed(deps, job, message, runId, now, backlog, log);
+  }
+
+  // Degradation's first step: low-priority work waits. A retry's run is already in progress
+  // (and may hold the job's lock), and a paused job's firing only records a skip: neither waits.
+  if (
+    job.priority === 'low' &&
+    message.trigger !== 'retry' &&
+    !(job.state === 'paused' && message.trigger === 'schedule') &&
+    deps.degradation &&
+    (await deps.degradation.level()) >= 1
+  ) {
+    return deferredForPressure(deps, deps.degradation, job, message, now, log);
   }
 
   const claimToken = randomUUID();
@@ -368,6 +383,31 @@ async function deferred(
     notBefore,
   });
   return { result: 'done', detail: 'deferred' };
+}
+
+/**
+ * The system is under pressure (degradation level 1 or more): a low-priority firing goes back
+ * for a while (jittered, up to the configured wait), recorded nowhere until it runs. Nothing
+ * is lost: it runs once the level is 0 again, subject to its misfire grace like any late firing.
+ */
+async function deferredForPressure(
+  deps: ExecuteDeps,
+  degradation: Degradation,
+  job: StoredJob,
+  message: RunFiring,
+  now: Date,
+  log: Record<string, unknown>,
+): Promise<FiringOutcome> {
+  const longest = degradation.settings.lowPriorityDeferSeconds;
+  const seconds = longest / 2 + (deps.random ?? Math.random)() * (longest / 2);
+  const notBefore = new Date(now.getTime() + seconds * 1000);
+  await deps.queue.send(job.priority, firing.delayed(message, notBefore));
+  deps.metrics?.degraded?.('low-priority-deferred');
+  deps.logger.info('low-priority run deferred: the system is degraded', {
+    ...log,
+    notBefore: notBefore.toISOString(),
+  });
+  return { result: 'done', detail: 'deferred (degraded)' };
 }
 
 /** Picked up too late to be worth running (misfire grace, or a backlog's catch-up rule): recorded, not run. */

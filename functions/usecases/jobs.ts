@@ -33,6 +33,7 @@ import type {
   JobRepository,
   ListJobsQuery,
   Logger,
+  ReadOptions,
   ScheduleWriter,
   SecretSealer,
   UrlPolicy,
@@ -174,8 +175,8 @@ export class JobService {
     return result;
   }
 
-  async get(tenantId: string, jobId: string): Promise<StoredJob> {
-    const job = await this.deps.jobs.get(tenantId, jobId);
+  async get(tenantId: string, jobId: string, options?: ReadOptions): Promise<StoredJob> {
+    const job = await this.deps.jobs.get(tenantId, jobId, options);
     if (!job || job.state === 'deleting') throw new NotFoundError(`job ${jobId}`);
     return job;
   }

@@ -7,6 +7,7 @@ import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
 import {
   type Clock,
+  type Degradation,
   ENDED_STATUSES,
   type EndedStatus,
   type FailureNotifier,
@@ -27,6 +28,8 @@ export interface EndingDeps {
   notifier?: FailureNotifier;
   metrics?: RunMetrics;
   logger: Logger;
+  /** From degradation level 3, dependents told of a success run later (issue 17). */
+  degradation?: Degradation;
 }
 
 const FAILED_STATUSES: ReadonlySet<string> = new Set(['failed', 'timed_out', 'missed']);

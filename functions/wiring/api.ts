@@ -13,6 +13,7 @@ import type { ApiDeps } from '../http/app.js';
 import { JobService } from '../usecases/jobs.js';
 import {
   newDeadLetterStore,
+  newDegradation,
   newFiringQueue,
   newFiringSigner,
   newJobStore,
@@ -97,6 +98,8 @@ export function wireApi(config: ApiConfig, clients: ApiClients, platform: Platfo
     limits: config.limits,
     signingSecrets: new SigningSecrets(db, config.jobsTableName, box),
     region,
+    degradation: newDegradation(db, config, platform),
+    ...(platform.runMetrics ? { metrics: platform.runMetrics } : {}),
     regions: config.drRegions.length > 0 ? config.drRegions : [config.region],
   };
 }

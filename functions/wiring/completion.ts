@@ -13,9 +13,10 @@ import { createLongTargets } from '../adapters/long-targets.js';
 import { ExpirySweeper } from '../adapters/record-expiry.js';
 import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
 import { type CompletionConfig, targetAccessOf } from '../commons/config.js';
-import type { Logger, RecordExpiry, RegionGate, RunMetrics } from '../domain/ports.js';
+import type { Degradation, Logger, RecordExpiry, RegionGate, RunMetrics } from '../domain/ports.js';
 import type { LongRunDeps } from '../usecases/long-runs.js';
 import {
+  newDegradation,
   newFiringQueue,
   newFiringSigner,
   newJobStore,
@@ -39,6 +40,8 @@ export type CompletionServices = LongRunDeps & {
   metrics: RunMetrics;
   logger: Logger;
   region?: RegionGate;
+  /** This region's degradation level: the minute sweep publishes it (and so it is seen with no traffic). */
+  degradation?: Degradation;
   /** `RUN_EXPIRY=sweep` only: the minute sweep deletes expired records too (no TTL). */
   expiry?: RecordExpiry;
 };
@@ -78,6 +81,7 @@ export function wireCompletion(
       callbackBaseUrl: config.callbackBaseUrl,
     },
     region,
+    degradation: newDegradation(db, config, platform),
     ...(config.runExpiry === 'sweep' ? { expiry: new ExpirySweeper(db, config.runsTableName) } : {}),
     clock,
     logger,

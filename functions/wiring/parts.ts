@@ -8,6 +8,7 @@ import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeadLetterStore } from '../adapters/dead-letter-store.js';
+import { CachedDegradation, DegradationStore, throttleCounterOf } from '../adapters/degradation.js';
 import { SqsFiringQueue } from '../adapters/firing-queue.js';
 import { KeyedFiringSigner } from '../adapters/firing-signer.js';
 import { JobStore } from '../adapters/job-store.js';
@@ -19,7 +20,7 @@ import { EventBridgeScheduleGateway } from '../adapters/schedule-gateway.js';
 import { SecretBox } from '../adapters/secret-box.js';
 import { UrlGuard } from '../adapters/url-guard.js';
 import type { Config } from '../commons/config.js';
-import type { FiringQueue, FiringSigner, RegionGate } from '../domain/ports.js';
+import type { Degradation, FiringQueue, FiringSigner, RegionGate } from '../domain/ports.js';
 import type { Platform } from './platform.js';
 
 export const newSecretBox = (kms: KMSClient, config: Pick<Config, 'secretsKeyId'>) =>
@@ -58,6 +59,23 @@ export const newRegionStore = (
   config: Pick<Config, 'jobsTableName' | 'drRegions' | 'region'>,
 ) =>
   new RegionStore(db, config.jobsTableName, config.drRegions.length > 0 ? config.drRegions : [config.region]);
+
+/**
+ * This region's degradation level (issue 17), over one item of the jobs table, with the
+ * DynamoDB throttles this process's client meets counted as one of its signals.
+ */
+export const newDegradation = (
+  db: DynamoDBDocumentClient,
+  config: Pick<Config, 'jobsTableName' | 'region' | 'degradation'>,
+  platform: Platform,
+): Degradation =>
+  new CachedDegradation(
+    new DegradationStore(db, config.jobsTableName, config.region),
+    config.degradation,
+    platform.clock,
+    platform.logger,
+    throttleCounterOf(db, platform.clock),
+  );
 
 export const newJobStore = (db: DynamoDBDocumentClient, config: Pick<Config, 'jobsTableName'>) =>
   new JobStore(db, config.jobsTableName);

@@ -17,6 +17,7 @@ import { runsInProgressLimit, targetAccessOf, type WorkerConfig } from '../commo
 import type { FiringSigner, Logger, RunMetrics } from '../domain/ports.js';
 import type { ExecuteDeps } from '../usecases/execute-firing.js';
 import {
+  newDegradation,
   newFiringQueue,
   newFiringSigner,
   newJobStore,
@@ -85,6 +86,7 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
     ),
     firingSigner,
     region,
+    degradation: newDegradation(db, config, platform),
     clock,
     logger,
   };

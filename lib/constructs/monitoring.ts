@@ -27,6 +27,8 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
+  DEGRADATION_LEVEL_METRIC,
+  DEGRADATION_STEP_ALARMS,
   METRICS_NAMESPACE,
   OVERDUE_RUNS_METRIC,
   PASSIVE_SKIPS_METRIC,
@@ -256,6 +258,22 @@ export class Monitoring extends Construct {
       threshold: 1,
       description: 'The dead-letter archiver failed: dead letters may not be listed.',
     });
+    // Graceful degradation (issue 17): one alarm per step, on the level the completion function
+    // publishes each minute; each clears by itself as the level steps back down.
+    const degradationLevel = new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: DEGRADATION_LEVEL_METRIC,
+      dimensionsMap: { service: 'sundial' },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    for (const { level, id, description } of DEGRADATION_STEP_ALARMS) {
+      this.alarm(id, {
+        metric: degradationLevel,
+        threshold: level,
+        description: `Sundial is degraded to level ${level} or more: ${description}. It steps back down by itself as the pressure (queue age, DynamoDB throttling) goes; see GET /v1/health.`,
+      });
+    }
     this.alarm('Api5xx', {
       metric: props.restApi.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
       threshold: 1,
@@ -316,6 +334,13 @@ export class Monitoring extends Construct {
           props.completionDlq.metricApproximateNumberOfMessagesVisible({ label: 'completion DLQ' }),
         ],
         24,
+      ),
+      graph('Degradation level (0 calm .. 4 creates refused)', [degradationLevel.with({ label: 'level' })]),
+      graph(
+        'Degradation steps taken',
+        (['LowPriorityDeferred', 'RunHistoryCheap', 'DependentsDelayed', 'CreatesRefused'] as const).map(
+          (name) => serviceSum(name, 1).with({ label: name }),
+        ),
       ),
       graph(
         'Lambda errors',

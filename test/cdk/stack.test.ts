@@ -749,6 +749,7 @@ describe('function environments (lib/environment.ts)', () => {
           tenantRequestsPerSecond: '20',
           tenantRunsInProgress: '3',
         },
+        degradation: '{"cheapPageSize":10}',
         jwt: {
           issuer: 'https://login.example.com/',
           audience: 'sundial',
@@ -800,6 +801,9 @@ describe('function environments (lib/environment.ts)', () => {
       [ENV.jwtJwksUri]: 'https://login.example.com/jwks',
       [ENV.jwtRoleClaim]: 'role',
     });
+    // -c degradation reaches the three functions that act on the level, as it was given.
+    for (const id of ['Api', 'Worker', 'Completion'] as const)
+      expect(environmentIn(full, id)[ENV.degradationSettings], id).toBe('{"cheapPageSize":10}');
     expect(environmentIn(full, 'Worker')).toMatchObject({
       [ENV.tenantRunsInProgress]: '3',
       [ENV.failureTopic]: { Ref: expect.stringMatching(/^FailureTopic/) },

@@ -985,7 +985,11 @@ describe('job API against the local runtime', () => {
 
     const health = await api<Health>('GET', '/v1/health');
     expect(health.status).toBe(200);
-    expect(health.body).toEqual({ status: 'ok', checks: { jobsTable: 'ok' } });
+    expect(health.body).toEqual({
+      status: 'ok',
+      checks: { jobsTable: 'ok' },
+      degradation: { level: 0, steps: [], stepDownInSeconds: 0 },
+    });
 
     const doc = await api<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(
       'GET',

@@ -190,6 +190,8 @@ export interface Preview {
 export interface Health {
   status: 'ok' | 'unhealthy';
   checks: Record<string, string>;
+  /** Graceful degradation: the level (0 calm .. 4), the steps in force, when it steps down. */
+  degradation?: { level: number; steps: string[]; stepDownInSeconds: number };
 }
 
 export interface ApiResponse<T = Record<string, unknown>> {

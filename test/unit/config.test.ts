@@ -14,6 +14,7 @@ import {
   loadConfig,
   runsInProgressLimit,
 } from '../../functions/commons/config.js';
+import { DEFAULT_DEGRADATION } from '../../functions/domain/degradation.js';
 import { defaultTenantRunsInProgress, PRIORITIES, RUN_RETENTION_DAYS } from '../../lib/definitions.js';
 import {
   ENV,
@@ -63,6 +64,7 @@ const VALUES: Record<EnvKey, string> = {
   jwtRoleClaim: 'sundial_role',
   consoleSignInDomain: 'https://sundial-prod.auth.eu-west-1.amazoncognito.com',
   drRegions: JSON.stringify([REGION, 'eu-central-1']),
+  degradationSettings: JSON.stringify({ queueAgeSeconds: [30, 90, 150, 300], cheapPageSize: 10 }),
   region: REGION,
 };
 
@@ -195,8 +197,20 @@ describe('the settings, parsed', () => {
       },
       consoleSignInDomain: VALUES.consoleSignInDomain,
       drRegions: [REGION, 'eu-central-1'],
+      degradation: { ...DEFAULT_DEGRADATION, queueAgeSeconds: [30, 90, 150, 300], cheapPageSize: 10 },
       region: REGION,
     });
+    // A bad degradation setting fails the cold start, naming the variable and the field.
+    for (const [bad, field] of [
+      ['{"queueAgeSeconds":[60,50,300,600]}', 'queueAgeSeconds'],
+      ['{"cheapPageSize":0}', 'cheapPageSize'],
+      ['{"stepDown":5}', '(value)'],
+      ['not json', 'not JSON'],
+    ] as const) {
+      expect(() => loadConfig('Worker', { ...fullEnvironment('Worker'), DEGRADATION_SETTINGS: bad })).toThrow(
+        new RegExp(`DEGRADATION_SETTINGS: .*${field.replace(/[()]/g, '\\$&')}`),
+      );
+    }
     for (const bad of ['["eu-west-1"]', '["eu-west-1","eu-west-1"]', '["eu-west-1","not a region"]', 'x']) {
       expect(() => loadConfig('Api', { ...fullEnvironment('Api'), DR_REGIONS: bad })).toThrow(/DR_REGIONS/);
     }
