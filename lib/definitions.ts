@@ -178,6 +178,10 @@ export function defaultTenantRunsInProgress(priority: Priority): number {
  */
 export const PEER_HEARTBEAT_AGE_METRIC = 'PeerRegionHeartbeatAgeSeconds';
 export const REGION_ACTIVE_METRIC = 'RegionActive';
+/** A tenant's circuit breaker for a target opened (issue 17): service dimension only; an alarm watches it. */
+export const CIRCUIT_OPENED_METRIC = 'CircuitOpened';
+/** Runs that waited because their target's circuit was open, per priority. */
+export const RUNS_DEFERRED_BY_CIRCUIT_METRIC = 'RunsDeferredByCircuit';
 /** Firings a passive region received and recorded as skipped without calling the target. */
 export const PASSIVE_SKIPS_METRIC = 'FiringsSkippedPassive';
 /** A peer heartbeat older than this means the peer cannot be told to stand down (seconds). */

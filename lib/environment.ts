@@ -49,6 +49,11 @@ export const ENV = {
   tenantJobCreatesPerMinute: 'TENANT_JOB_CREATES_PER_MINUTE',
   tenantRequestsPerSecond: 'TENANT_REQUESTS_PER_SECOND',
   tenantRunsInProgress: 'TENANT_RUNS_IN_PROGRESS',
+  /** Circuit breaker per tenant and target (issue 17): consecutive failures that open it (0: off). */
+  breakerFailures: 'BREAKER_FAILURES',
+  /** Its first cool-down, doubled after each failed probe up to the maximum. */
+  breakerCoolDownSeconds: 'BREAKER_COOL_DOWN_SECONDS',
+  breakerMaxCoolDownSeconds: 'BREAKER_MAX_COOL_DOWN_SECONDS',
   jwtIssuer: 'JWT_ISSUER',
   jwtAudience: 'JWT_AUDIENCE',
   jwtJwksUri: 'JWT_JWKS_URI',
@@ -120,6 +125,9 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
       'runExpiry',
       'failureTopic',
       'tenantRunsInProgress',
+      'breakerFailures',
+      'breakerCoolDownSeconds',
+      'breakerMaxCoolDownSeconds',
       'drRegions',
       'region',
     ],
