@@ -6,6 +6,9 @@
  * its success closes the breaker; a retry waiting on it keeps its attempt; another tenant
  * calling the same host is never held back.
  */
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { breakerId } from '../../functions/domain/breaker.js';
 import type { LocalRuntime } from '../../local/runtime.js';
@@ -204,5 +207,35 @@ describe('GET /v1/breakers and reset', () => {
 
     expect((await api('GET', '/v1/breakers/brk_!!')).status).toBe(404);
     expect((await api('GET', '/v1/breakers?limit=0')).status).toBe(400);
+  });
+});
+
+describe('sundial breakers', () => {
+  /** The CLI as a user runs it, against this runtime with the development key. */
+  async function sundial(...args: string[]): Promise<string> {
+    const { stdout } = await promisify(execFile)(process.execPath, [resolve('cli/sundial.mjs'), ...args], {
+      env: {
+        PATH: process.env.PATH,
+        SUNDIAL_URL: runtime.apiUrl,
+        SUNDIAL_API_KEY: runtime.devApiKey,
+        NO_COLOR: '1',
+      },
+    });
+    return stdout;
+  }
+
+  it('lists the open breaker with its failures and resets it by the host it guards', async () => {
+    const broken = await createJob(api, '/fail');
+    for (let i = 0; i < 2; i++) {
+      expect((await api('POST', `/v1/jobs/${broken.id}/runs`)).status).toBe(202);
+      await runtime.drain();
+    }
+    const listed = await sundial('breakers', 'list');
+    expect(listed).toMatch(/TARGET\s+STATE\s+FAILURES/);
+    expect(listed).toMatch(new RegExp(`${host().replace('.', '\\.')}\\s+open\\s+2\\s`));
+    const json = JSON.parse(await sundial('breakers', 'list', '--json')) as Page<Breaker>;
+    expect(json.items).toMatchObject([{ target: host(), state: 'open', lastError: 'HTTP 500' }]);
+    expect(await sundial('breakers', 'reset', host())).toContain(`Breaker for ${host()} is closed.`);
+    expect((await breakers(api))[0]).toMatchObject({ state: 'closed', failures: 0 });
   });
 });
