@@ -78,6 +78,10 @@ const STATUS_STYLE: Record<string, Style> = {
   enabled: 'green',
   dead: 'red',
   redriven: 'green',
+  // Circuit breakers.
+  closed: 'green',
+  open: 'red',
+  half_open: 'yellow',
 };
 
 export function status(text: string): string {

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { ApiError } from '../client/index.js';
 import { registerApply } from './commands/apply.js';
+import { registerBreakers } from './commands/breakers.js';
 import { registerDr } from './commands/dr.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerLogin } from './commands/login.js';
@@ -51,6 +52,7 @@ Examples:
   registerJobs(program);
   registerRuns(program);
   registerMisc(program);
+  registerBreakers(program);
   registerApply(program);
   registerLogin(program);
   registerDr(program);

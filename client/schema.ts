@@ -348,6 +348,66 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/breakers': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The tenant's circuit breakers, one per target that has failed
+     * @description A target with no failure yet has no breaker (it is closed). Breakers are per tenant: another tenant failing at the same host never shows here. Needs the viewer role.
+     */
+    get: operations['listBreakers'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/breakers/{breakerId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One circuit breaker
+     * @description Needs the viewer role.
+     */
+    get: operations['getBreaker'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/breakers/{breakerId}/reset': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Close a circuit breaker now
+     * @description Closed, its failures forgotten: runs waiting on it are tried at their next look (at most the cool-down they were given). Audited as breaker.reset. Needs the operator role.
+     */
+    post: operations['resetBreaker'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/keys': {
     parameters: {
       query?: never;
@@ -719,8 +779,10 @@ export interface components {
       skipReason: string | null;
       /** @description Every attempt so far, oldest first. */
       attempts: components['schemas']['Attempt'][];
-      /** @description When a failed attempt is retried; null when no retry is pending. */
+      /** @description When a failed attempt is retried, or a run waiting on an open circuit is tried; null when nothing is pending. */
       nextAttemptAt: components['schemas']['Instant'] | null;
+      /** @description Why a queued run waits: its target's circuit is open (with the failures and the next try); null otherwise. */
+      waitReason: string | null;
       /** @description A long attempt: when it ends timed out if no outcome came (runTimeoutSeconds). */
       deadlineAt: components['schemas']['Instant'] | null;
       /** @description A long attempt's latest heartbeat. */
@@ -874,7 +936,7 @@ export interface components {
       id: string;
       at: components['schemas']['Instant'];
       actor: string;
-      /** @description e.g. key.create, key.revoke, dead-letters.redrive, signing-secret.rotate */
+      /** @description e.g. key.create, key.revoke, dead-letters.redrive, breaker.reset, signing-secret.rotate */
       action: string;
       /** @description What it was done to: a key id, dead-letter ids, a secret id. */
       target: string;
@@ -902,6 +964,35 @@ export interface components {
     BackfillResult: {
       /** @description Occurrences queued now; those that already ran are not counted. */
       runs: number;
+    };
+    /** @description The tenant's circuit breaker for one target: after repeated failures it stops calls for a cool-down, then lets one attempt probe. */
+    Breaker: {
+      /** @description The breaker, in URLs: brk_<base64url of the target>. */
+      id: string;
+      /** @description The target it guards: an HTTP target's host[:port], an AWS target's ARN (SQS: its queue URL). */
+      target: string;
+      /**
+       * @description closed: calls go; open: none go until retryAt; half_open: one attempt probes the target.
+       * @enum {string}
+       */
+      state: 'closed' | 'open' | 'half_open';
+      /** @description Consecutive failures since the last success. */
+      failures: number;
+      /** @description When it last opened; null while closed. */
+      openedAt: components['schemas']['Instant'] | null;
+      /** @description Open: when the cool-down ends and one attempt may probe; half-open: when the probe ends at the latest. */
+      retryAt: components['schemas']['Instant'] | null;
+      /** @description What the latest failure was. */
+      lastError: string | null;
+      lastFailureAt: components['schemas']['Instant'] | null;
+      /** @description When a success (or a reset) last closed it after failures. */
+      closedAt: components['schemas']['Instant'] | null;
+      updatedAt: components['schemas']['Instant'];
+    };
+    BreakerPage: {
+      items: components['schemas']['Breaker'][];
+      /** @description Pass as `cursor` to get the next page; null on the last page. */
+      nextCursor: string | null;
     };
     /** @description In a two-region deployment, which region this API is in and which one is active: writes (every POST, PATCH and DELETE) go to the active region; a passive region answers reads. */
     Region: {
@@ -1419,6 +1510,8 @@ export interface components {
     keyId: string;
     /** @description The callback's id. Anything that cannot be one is a 404. */
     token: string;
+    /** @description The breaker's id. Anything that cannot be one is a 404. */
+    breakerId: string;
     /** @description Makes a retried create safe: the same key and body within 24 hours answer the same job. */
     IdempotencyKey: string;
     /** @description The job's ETag: the change is made only if the job is still at that version. */
@@ -2083,6 +2176,95 @@ export interface operations {
       404: components['responses']['NotFound'];
       409: components['responses']['RegionPassive'];
       413: components['responses']['PayloadTooLarge'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  listBreakers: {
+    parameters: {
+      query?: {
+        /** @description Items per page. */
+        limit?: number;
+        /** @description The previous page's nextCursor. */
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of breakers, by target. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BreakerPage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  getBreaker: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The breaker's id. Anything that cannot be one is a 404. */
+        breakerId: components['parameters']['breakerId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The breaker. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Breaker'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  resetBreaker: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The breaker's id. Anything that cannot be one is a 404. */
+        breakerId: components['parameters']['breakerId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The breaker, closed. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Breaker'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['RegionPassive'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
     };

@@ -193,6 +193,10 @@ export const QUEUE_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
  */
 export const PEER_HEARTBEAT_AGE_METRIC = 'PeerRegionHeartbeatAgeSeconds';
 export const REGION_ACTIVE_METRIC = 'RegionActive';
+/** A tenant's circuit breaker for a target opened (issue 17): service dimension only; an alarm watches it. */
+export const CIRCUIT_OPENED_METRIC = 'CircuitOpened';
+/** Runs that waited because their target's circuit was open, per priority. */
+export const RUNS_DEFERRED_BY_CIRCUIT_METRIC = 'RunsDeferredByCircuit';
 /** Firings a passive region received and recorded as skipped without calling the target. */
 export const PASSIVE_SKIPS_METRIC = 'FiringsSkippedPassive';
 /** A peer heartbeat older than this means the peer cannot be told to stand down (seconds). */

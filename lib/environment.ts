@@ -51,6 +51,11 @@ export const ENV = {
   tenantRunsInProgress: 'TENANT_RUNS_IN_PROGRESS',
   /** Worker concurrency per queue as deployed (`-c queueConcurrencyHigh=…`), JSON by priority; default per QUEUES. */
   queueConcurrency: 'QUEUE_CONCURRENCY',
+  /** Circuit breaker per tenant and target (issue 17): consecutive failures that open it (0: off). */
+  breakerFailures: 'BREAKER_FAILURES',
+  /** Its first cool-down, doubled after each failed probe up to the maximum. */
+  breakerCoolDownSeconds: 'BREAKER_COOL_DOWN_SECONDS',
+  breakerMaxCoolDownSeconds: 'BREAKER_MAX_COOL_DOWN_SECONDS',
   jwtIssuer: 'JWT_ISSUER',
   jwtAudience: 'JWT_AUDIENCE',
   jwtJwksUri: 'JWT_JWKS_URI',
@@ -129,6 +134,9 @@ export const FUNCTION_ENVIRONMENT: Record<FunctionId, FunctionEnvironment> = {
       'failureTopic',
       'tenantRunsInProgress',
       'queueConcurrency',
+      'breakerFailures',
+      'breakerCoolDownSeconds',
+      'breakerMaxCoolDownSeconds',
       'drRegions',
       'degradationSettings',
       'region',

@@ -113,18 +113,27 @@ export function parseEcsPassRoleArns(value: unknown): string[] {
   return arns;
 }
 
-/** The per-tenant limits an operator may set, by their key in lib/environment.ts (and in context). */
+/**
+ * The per-tenant limits an operator may set, by their key in lib/environment.ts (and in
+ * context), with the circuit breaker's thresholds (per tenant and target, issue 17).
+ */
 export const TENANT_LIMIT_KEYS = [
   'tenantMaxJobs',
   'tenantJobCreatesPerMinute',
   'tenantRequestsPerSecond',
   'tenantRunsInProgress',
+  'breakerFailures',
+  'breakerCoolDownSeconds',
+  'breakerMaxCoolDownSeconds',
 ] as const satisfies readonly EnvKey[];
+/** The limits that may be 0: no fair share, no circuit breaker. */
+const ZERO_MEANS_OFF: ReadonlySet<string> = new Set(['tenantRunsInProgress', 'breakerFailures']);
 export type TenantLimits = Partial<Record<(typeof TENANT_LIMIT_KEYS)[number], string>>;
 
 /**
  * Per-tenant limits from `-c tenantMaxJobs= -c tenantJobCreatesPerMinute=
- * -c tenantRequestsPerSecond= -c tenantRunsInProgress=` (the last may be 0: no fair share).
+ * -c tenantRequestsPerSecond= -c tenantRunsInProgress=` (0: no fair share), and the circuit
+ * breaker's `-c breakerFailures=` (0: off) `-c breakerCoolDownSeconds= -c breakerMaxCoolDownSeconds=`.
  */
 export function parseTenantLimits(get: (key: string) => unknown): TenantLimits {
   const limits: TenantLimits = {};
@@ -132,11 +141,15 @@ export function parseTenantLimits(get: (key: string) => unknown): TenantLimits {
     const value = get(key);
     if (value === undefined) continue;
     const n = Number(value);
-    const least = key === 'tenantRunsInProgress' ? 0 : 1;
+    const least = ZERO_MEANS_OFF.has(key) ? 0 : 1;
     if (!Number.isInteger(n) || n < least)
       throw new Error(`${key} must be a whole number of at least ${least}, got "${String(value)}"`);
     limits[key] = String(n);
   }
+  const first = Number(limits.breakerCoolDownSeconds ?? 60);
+  const max = Number(limits.breakerMaxCoolDownSeconds ?? Math.max(900, first));
+  if (max < first)
+    throw new Error(`breakerMaxCoolDownSeconds (${max}) must be at least breakerCoolDownSeconds (${first})`);
   return limits;
 }
 

@@ -97,6 +97,11 @@ export interface LocalRuntimeOptions {
   instrument?: (client: { middlewareStack: { add: (...args: never[]) => void } }) => void;
   /** Per-tenant quotas and rate limits (fair share's runsInProgress included). Default: the deployed defaults. */
   limits?: Partial<TenantLimits & { runsInProgress: number }>;
+  /**
+   * The circuit breaker per tenant and target: consecutive failures that open it (0: off),
+   * its first cool-down and the longest. Default: the deployed defaults (5, 60 s, 900 s).
+   */
+  circuitBreaker?: { failures?: number; coolDownSeconds?: number; maxCoolDownSeconds?: number };
   /** Accept tokens from this OIDC issuer besides API keys. */
   jwt?: JwtConfig;
   /** Sweep interval in real-clock mode. Default 10 s. */
@@ -385,6 +390,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const byPriority = (f: (p: Priority) => string) =>
       JSON.stringify(Object.fromEntries(PRIORITIES.map((p) => [p, f(p)])));
     const limits = options.limits ?? {};
+    const breaker = options.circuitBreaker ?? {};
     const jwt = options.jwt;
     // The values the stack sets, here for the local resources; each function gets its share.
     const values: Partial<Record<EnvKey, string>> = {
@@ -425,6 +431,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         ? { tenantRequestsPerSecond: String(limits.requestsPerSecond) }
         : {}),
       ...(limits.runsInProgress !== undefined ? { tenantRunsInProgress: String(limits.runsInProgress) } : {}),
+      ...(breaker.failures !== undefined ? { breakerFailures: String(breaker.failures) } : {}),
+      ...(breaker.coolDownSeconds !== undefined
+        ? { breakerCoolDownSeconds: String(breaker.coolDownSeconds) }
+        : {}),
+      ...(breaker.maxCoolDownSeconds !== undefined
+        ? { breakerMaxCoolDownSeconds: String(breaker.maxCoolDownSeconds) }
+        : {}),
       ...(jwt
         ? {
             jwtIssuer: jwt.issuer,

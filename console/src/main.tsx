@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { clientFor, must } from './api.js';
 import { AppContext, type AppContextValue, useApp } from './hooks.js';
 import { AuditPage } from './pages/audit.js';
+import { BreakersPage } from './pages/breakers.js';
 import { DeadLettersPage } from './pages/dead-letters.js';
 import { JobPage } from './pages/job.js';
 import { JobsPage } from './pages/jobs.js';
@@ -155,6 +156,9 @@ function Shell({ message }: { message: string }) {
             <NavLink to={href.deadLetters()} current={route.name === 'dead-letters'}>
               Dead letters
             </NavLink>
+            <NavLink to={href.breakers()} current={route.name === 'breakers'}>
+              Breakers
+            </NavLink>
             {app.isAdmin && (
               <>
                 <NavLink to={href.keys()} current={route.name === 'keys'}>
@@ -214,6 +218,8 @@ function Page({ route }: { route: Route }) {
       return <RunPage key={`${route.jobId}/${route.runId}`} jobId={route.jobId} runId={route.runId} />;
     case 'dead-letters':
       return <DeadLettersPage />;
+    case 'breakers':
+      return <BreakersPage />;
     case 'keys':
       return <KeysPage />;
     case 'audit':

@@ -5,6 +5,7 @@ export type Route =
   | { name: 'job'; jobId: string }
   | { name: 'run'; jobId: string; runId: string }
   | { name: 'dead-letters' }
+  | { name: 'breakers' }
   | { name: 'keys' }
   | { name: 'audit' }
   | { name: 'not-found'; path: string };
@@ -30,6 +31,7 @@ export function parseRoute(hash: string): Route {
     if (first === 'jobs' && second && third === 'runs' && fourth)
       return { name: 'run', jobId: second, runId: fourth };
     if (first === 'dead-letters' && second === undefined) return { name: 'dead-letters' };
+    if (first === 'breakers' && second === undefined) return { name: 'breakers' };
     if (first === 'keys' && second === undefined) return { name: 'keys' };
     if (first === 'audit' && second === undefined) return { name: 'audit' };
   }
@@ -46,6 +48,7 @@ export const href = {
   job: (jobId: string) => `#/jobs/${seg(jobId)}`,
   run: (jobId: string, runId: string) => `#/jobs/${seg(jobId)}/runs/${seg(runId)}`,
   deadLetters: () => '#/dead-letters',
+  breakers: () => '#/breakers',
   keys: () => '#/keys',
   audit: () => '#/audit',
 };

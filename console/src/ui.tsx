@@ -20,6 +20,10 @@ const GLYPHS: Record<string, string> = {
   redriven: '↻',
   revoked: '⊘',
   active: '●',
+  // Circuit breakers.
+  closed: '●',
+  open: '✕',
+  half_open: '◐',
 };
 
 export function StatusBadge({ status }: { status: string }) {

@@ -6,12 +6,14 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
+  CIRCUIT_OPENED_METRIC,
   DEGRADATION_LEVEL_METRIC,
   OVERDUE_RUNS_METRIC,
   PASSIVE_SKIPS_METRIC,
   PEER_HEARTBEAT_AGE_METRIC,
   type Priority,
   REGION_ACTIVE_METRIC,
+  RUNS_DEFERRED_BY_CIRCUIT_METRIC,
 } from '../../lib/definitions.js';
 import type { DegradationLevel } from '../domain/degradation.js';
 import type { DegradationStepName, EndedRun, EndedStatus, RunMetrics } from '../domain/ports.js';
@@ -94,6 +96,15 @@ export class PowertoolsRunMetrics implements RunMetrics {
     this.metrics.singleMetric().addMetric(DEGRADATION_STEP_METRICS[step], MetricUnit.Count, count);
   }
 
+  circuitOpened(): void {
+    // No tenant or target dimension: each would be a metric of its own (and a bill); the log line names them.
+    this.metrics.singleMetric().addMetric(CIRCUIT_OPENED_METRIC, MetricUnit.Count, 1);
+  }
+
+  deferredByCircuit(priority: Priority): void {
+    this.withPriority(priority).addMetric(RUNS_DEFERRED_BY_CIRCUIT_METRIC, MetricUnit.Count, 1);
+  }
+
   region(active: boolean, peerHeartbeatAgeSeconds: number | null): void {
     const line = this.metrics.singleMetric();
     line.addMetric(REGION_ACTIVE_METRIC, MetricUnit.Count, active ? 1 : 0);
@@ -156,6 +167,15 @@ export class InMemoryRunMetrics implements RunMetrics {
   degraded(step: DegradationStepName, count = 1): void {
     const key = DEGRADATION_STEP_METRICS[step];
     this.counts[key] = (this.counts[key] ?? 0) + count;
+  }
+
+  circuitOpened(): void {
+    this.counts[CIRCUIT_OPENED_METRIC] = (this.counts[CIRCUIT_OPENED_METRIC] ?? 0) + 1;
+  }
+
+  deferredByCircuit(priority: Priority): void {
+    const key = `${RUNS_DEFERRED_BY_CIRCUIT_METRIC}/${priority}`;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
   }
 
   /** The latest region report. */

@@ -94,6 +94,27 @@ export class RunStore implements RunRepository {
     );
   }
 
+  /** Why a run not yet running waits: a new queued record, or a queued one's wait updated. */
+  async markWaiting(run: StoredRun, now: Date): Promise<boolean> {
+    if (await this.putQueued(run, now)) return true;
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(run.tenantId, run.jobId), sk: `${RUN_PREFIX}${run.id}` },
+          UpdateExpression: 'SET nextAttemptAt = :next, waitReason = :reason',
+          ConditionExpression: '#status = :queued',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':next': run.nextAttemptAt,
+            ':reason': run.waitReason ?? null,
+            ':queued': 'queued',
+          },
+        }),
+      ),
+    );
+  }
+
   /**
    * Claims attempt `attempt` of a run: one waiting for its retry (`queued` at attempt-1), or
    * one whose worker died during attempt `from.attempt` (`running`, lease run out). Returns
@@ -115,7 +136,7 @@ export class RunStore implements RunRepository {
           TableName: this.tableName,
           Key: { pk: runPk(tenantId, jobId), sk: `${RUN_PREFIX}${runId}` },
           UpdateExpression:
-            'SET #status = :running, attempt = :attempt, claimToken = :token, leaseUntil = :lease, startedAt = :started, nextAttemptAt = :null',
+            'SET #status = :running, attempt = :attempt, claimToken = :token, leaseUntil = :lease, startedAt = :started, nextAttemptAt = :null REMOVE waitReason',
           ConditionExpression:
             from.status === 'queued'
               ? '#status = :queued AND attempt = :previous'

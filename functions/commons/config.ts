@@ -22,6 +22,7 @@ import {
 } from '../../lib/environment.js';
 import type { JwtConfig } from '../adapters/authenticator.js';
 import { parseAllowedHosts } from '../adapters/url-guard.js';
+import { type BreakerSettings, DEFAULT_BREAKER_SETTINGS } from '../domain/breaker.js';
 import { type DegradationSettings, parseDegradationSettings } from '../domain/degradation.js';
 import { REGION_NAME } from '../domain/region.js';
 import type { TargetAccess } from '../domain/target-access.js';
@@ -89,6 +90,8 @@ export interface Config {
   tenantRunsInProgress?: number;
   /** Each queue's worker concurrency as deployed, where it differs from QUEUES (fair share's default follows it). */
   queueConcurrency: Partial<Record<Priority, number>>;
+  /** The circuit breaker per tenant and target: when it opens, for how long. */
+  breaker: BreakerSettings;
   /** The KMS key (id or ARN) that seals secrets at rest. */
   secretsKeyId: string;
   /** The API's base URL, which long-running HTTP targets call back to. */
@@ -206,6 +209,33 @@ const FIELDS: {
         read('queueConcurrency') || '{}',
       ),
   },
+  breaker: {
+    keys: ['breakerFailures', 'breakerCoolDownSeconds', 'breakerMaxCoolDownSeconds'],
+    parse: (read) => {
+      const d = DEFAULT_BREAKER_SETTINGS;
+      const coolDownSeconds = integer(
+        ENV.breakerCoolDownSeconds,
+        read('breakerCoolDownSeconds'),
+        1,
+        d.coolDownSeconds,
+      );
+      const maxCoolDownSeconds = integer(
+        ENV.breakerMaxCoolDownSeconds,
+        read('breakerMaxCoolDownSeconds'),
+        1,
+        Math.max(d.maxCoolDownSeconds, coolDownSeconds),
+      );
+      if (maxCoolDownSeconds < coolDownSeconds)
+        throw new ConfigurationError(
+          `${ENV.breakerMaxCoolDownSeconds} (${maxCoolDownSeconds}) must be at least ${ENV.breakerCoolDownSeconds} (${coolDownSeconds})`,
+        );
+      return {
+        failureThreshold: integer(ENV.breakerFailures, read('breakerFailures'), 0, d.failureThreshold),
+        coolDownSeconds,
+        maxCoolDownSeconds,
+      };
+    },
+  },
   secretsKeyId: { keys: ['secretsKey'], parse: (read) => nonEmpty('secretsKey', read('secretsKey')) },
   region: { keys: ['region'], parse: (read) => read('region') || 'us-east-1' },
   jwt: {
@@ -312,7 +342,7 @@ export const CONFIG_FIELDS = {
     'degradation',
     'region',
   ],
-  Worker: [...RUN_PATH_FIELDS, 'tenantRunsInProgress', 'queueConcurrency'],
+  Worker: [...RUN_PATH_FIELDS, 'tenantRunsInProgress', 'queueConcurrency', 'breaker'],
   // Settles what the worker started: the worker's settings but fair share's.
   Completion: RUN_PATH_FIELDS,
   DeadLetters: [

@@ -24,6 +24,11 @@ const base = {
   correlationId: z.string().max(128).optional(),
   /** How often fair share has put it back (its next wait grows with it). */
   deferrals: z.number().int().min(0).max(10_000).optional(),
+  /**
+   * How often it waited on its target's open circuit: a scheduled firing that did then
+   * follows the job's catch-up rule when it is finally picked up (issue 17).
+   */
+  circuitWaits: z.number().int().min(0).max(100_000).optional(),
   /** Proves Sundial sent it (invariant 8); checked before anything else. */
   mac: z.string().max(128).optional(),
 };

@@ -5,6 +5,7 @@
  * fast tests. No AWS SDK types here.
  */
 import type { Priority } from '../../lib/definitions.js';
+import type { Breaker } from './breaker.js';
 import type {
   DEGRADATION_STEP_NAMES,
   DegradationLevel,
@@ -193,6 +194,12 @@ export interface RunRepository {
   /** Records a run waiting for its first attempt, unless one exists already (false then). */
   putQueued(run: StoredRun, now: Date): Promise<boolean>;
   /**
+   * Records why a run not yet running waits and when it will be tried (an open circuit):
+   * creates it as `run` (queued) when none exists, or updates a queued run's nextAttemptAt and
+   * waitReason; false when the run is running or has ended.
+   */
+  markWaiting(run: StoredRun, now: Date): Promise<boolean>;
+  /**
    * Claims attempt `attempt`: of a run queued for its retry (`queued` at attempt-1), or of
    * one whose worker died during attempt `from.attempt` (`running`, lease run out).
    */
@@ -251,6 +258,18 @@ export interface RunRepository {
   bufferBehindLock(tenantId: string, jobId: string, runId: string, now: Date): Promise<boolean>;
   releaseLock(tenantId: string, jobId: string, runId: string): Promise<void>;
   clearBuffered(tenantId: string, jobId: string, runId: string): Promise<void>;
+}
+
+/**
+ * The circuit breakers (issue 17): one record per tenant and target, under the tenant's own
+ * partition, so one tenant's failures never touch another's breaker (invariant 5).
+ */
+export interface BreakerStore {
+  /** `consistent`: a strongly consistent read (before a write); the calm path reads eventually. */
+  get(tenantId: string, target: string, consistent?: boolean): Promise<Breaker | undefined>;
+  /** Writes the breaker if it is still at `expectedVersion` (0: none exists); false when it changed. */
+  save(breaker: Breaker, expectedVersion: number): Promise<boolean>;
+  list(tenantId: string, query: { limit: number; cursor?: string }): Promise<Page<Breaker>>;
 }
 
 export interface DeadLetter {
@@ -462,6 +481,10 @@ export interface RunMetrics {
   overdue?(count: number): void;
   /** A firing reached a passive region: recorded as skipped, its target not called. */
   passiveSkipped?(): void;
+  /** A tenant's breaker for a target opened (or opened again after a failed probe). */
+  circuitOpened?(): void;
+  /** A run waited: its target's breaker was open. */
+  deferredByCircuit?(priority: Priority): void;
   /** Each minute: whether this region is active, and how old the other region's heartbeat is. */
   region?(active: boolean, peerHeartbeatAgeSeconds: number | null): void;
   /** Each minute: this region's degradation level (0..4). */

@@ -11,7 +11,8 @@
  *     │                ├──give_up────▶ failed (lost attempt, none left)
  *     │                └──skip───────▶ skipped (paused before a retry)
  *     ├──skip──▶ skipped (job paused, or overlap)      ├──miss──▶ missed (misfire grace, backlog)
- *     └──buffer──▶ queued (waits behind the running run; claim takes it)
+ *     ├──buffer──▶ queued (waits behind the running run; claim takes it)
+ *     └──wait────▶ queued (its target's circuit is open; claim takes it when it is tried)
  *
  * Long runs (ECS, Step Functions, HTTP callbacks): running ──start_long──▶ running (no
  * worker waits: the attempt is watched until an event, a callback, a poll or its deadline
@@ -52,6 +53,12 @@ export const LIFECYCLE = {
     from: [NEW],
     to: ['queued'],
     needs: "the job's single waiting place behind its overlap lock (buffer_one)",
+  },
+  wait: {
+    from: [NEW, 'queued'],
+    to: ['queued'],
+    needs:
+      "its target's circuit is open: the reason, and when it will be tried (nextAttemptAt); the attempt number unchanged",
   },
   succeed: { from: ['running'], to: ['succeeded'], needs: 'the claim token of the attempt' },
   fail: { from: ['running'], to: ['failed'], needs: 'the claim token of the attempt' },

@@ -82,8 +82,10 @@ export interface Run {
   skipReason: string | null;
   /** Every attempt so far, oldest first; the run's own fields describe the latest. */
   attempts: AttemptRecord[];
-  /** When a failed attempt will be retried; null when no retry is pending. */
+  /** When a failed attempt will be retried, or a waiting run tried; null when nothing is pending. */
   nextAttemptAt: string | null;
+  /** Why a queued run waits (its target's circuit is open); null when it does not. */
+  waitReason?: string | null;
   /** A long attempt: when it must have ended (runTimeoutSeconds). */
   deadlineAt?: string | null;
   /** A long attempt's latest heartbeat, and what it said. */
@@ -156,6 +158,7 @@ export function toPublicRun(run: StoredRun): PublicRun {
     skipReason: run.skipReason,
     attempts: run.attempts ?? [],
     nextAttemptAt: run.nextAttemptAt ?? null,
+    waitReason: run.status === 'queued' ? (run.waitReason ?? null) : null,
     deadlineAt: run.deadlineAt ?? null,
     heartbeatAt: run.heartbeatAt ?? null,
     progress: run.progress ?? null,
@@ -167,7 +170,10 @@ export function toPublicRun(run: StoredRun): PublicRun {
 
 export type PublicRun = Omit<Run, 'tenantId'> &
   Required<
-    Pick<Run, 'deadlineAt' | 'heartbeatAt' | 'progress' | 'progressMessage' | 'output' | 'cancelledBy'>
+    Pick<
+      Run,
+      'waitReason' | 'deadlineAt' | 'heartbeatAt' | 'progress' | 'progressMessage' | 'output' | 'cancelledBy'
+    >
   >;
 
 /** A run with nothing yet known beyond what identifies it. */

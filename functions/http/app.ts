@@ -19,6 +19,7 @@ import {
   type Role,
   UnauthorizedError,
 } from '../domain/auth.js';
+import { breakerTargetFromId, toPublicBreaker } from '../domain/breaker.js';
 import { DEGRADATION_STEPS, DEGRADED_LEVELS } from '../domain/degradation.js';
 import {
   ConflictError,
@@ -39,6 +40,7 @@ import {
 } from '../domain/job.js';
 import { jsonPath, walkJson } from '../domain/json-walk.js';
 import type {
+  BreakerStore,
   Clock,
   DeadLetterRepository,
   Degradation,
@@ -54,6 +56,7 @@ import { nextFireTimes } from '../domain/schedule/index.js';
 import { backfill, backfillBody } from '../usecases/backfill.js';
 import { callbackBody, heartbeatBody, recordHeartbeat, reportOutcome } from '../usecases/callbacks.js';
 import { cancelRun } from '../usecases/cancel.js';
+import { resetBreaker } from '../usecases/circuit.js';
 import { redriveDeadLetters } from '../usecases/dead-letters.js';
 import { type JobService, toPublicJob } from '../usecases/jobs.js';
 import { runNow } from '../usecases/run-now.js';
@@ -68,6 +71,8 @@ export interface ApiDeps {
   /** Checks a dead letter was Sundial's before it is redriven (invariant 8). */
   firingSigner: FiringSigner;
   deadLetters: DeadLetterRepository;
+  /** The tenant's circuit breakers per target (issue 17). */
+  breakers: BreakerStore;
   clock: Clock;
   logger: Logger;
   /** Cheap dependency checks for /v1/health; each resolves or throws. */
@@ -121,6 +126,9 @@ export const ACCESS: Record<string, Role | 'public'> = {
   'POST /v1/callbacks/{token}/heartbeat': 'public',
   'GET /v1/dead-letters': 'viewer',
   'POST /v1/dead-letters/redrive': 'operator',
+  'GET /v1/breakers': 'viewer',
+  'GET /v1/breakers/{breakerId}': 'viewer',
+  'POST /v1/breakers/{breakerId}/reset': 'operator',
   'GET /v1/keys': 'admin',
   'POST /v1/keys': 'admin',
   'DELETE /v1/keys/{keyId}': 'admin',
@@ -155,6 +163,8 @@ export const PATH_PARAMS: Record<string, { resource: string; pattern: RegExp }> 
   keyId: { resource: 'key', pattern: /^[0-9A-Za-z]{1,64}$/ },
   // <base64url of the attempt's ids>.<MAC>
   token: { resource: 'callback', pattern: /^[A-Za-z0-9_-]{1,1000}\.[A-Za-z0-9_-]{43}$/ },
+  // brk_<base64url of the target>
+  breakerId: { resource: 'breaker', pattern: /^brk_[A-Za-z0-9_-]{1,2048}$/ },
 };
 
 /** Callbacks and heartbeats per second from one address: a target reports rarely. */
@@ -216,6 +226,11 @@ export const listDeadLettersQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
   status: z.enum(['dead', 'redriven']).optional(),
+});
+
+export const listBreakersQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(2048).optional(),
 });
 
 export const redriveBody = z.strictObject({
@@ -512,6 +527,36 @@ export function createApiApp(deps: ApiDeps): ApiApp {
           items: page.items.map(({ tenantId: _t, ...letter }) => letter),
           nextCursor: page.nextCursor,
         });
+      },
+    }),
+    route('/v1/breakers', {
+      GET: async (req) => {
+        const q = parseOrThrow(listBreakersQuery, req.query);
+        const page = await deps.breakers.list(req.principal.tenantId, {
+          limit: q.limit,
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+        });
+        return json(200, { items: page.items.map(toPublicBreaker), nextCursor: page.nextCursor });
+      },
+    }),
+    route('/v1/breakers/{breakerId}', {
+      GET: async (req) => {
+        const target = breakerTargetFromId(req.params.breakerId!);
+        // Looked up under the caller's tenant only: another tenant's breaker is not found.
+        const breaker = target ? await deps.breakers.get(req.principal.tenantId, target, true) : undefined;
+        if (!breaker) throw new NotFoundError(`breaker ${req.params.breakerId}`);
+        return json(200, toPublicBreaker(breaker));
+      },
+    }),
+    route('/v1/breakers/{breakerId}/reset', {
+      POST: async (req) => {
+        const target = breakerTargetFromId(req.params.breakerId!);
+        const breaker = target
+          ? await resetBreaker({ store: deps.breakers, clock: deps.clock }, req.principal.tenantId, target)
+          : undefined;
+        if (!breaker) throw new NotFoundError(`breaker ${req.params.breakerId}`);
+        await audit(req, 'breaker.reset', req.params.breakerId!, { target: breaker.target });
+        return json(200, toPublicBreaker(breaker));
       },
     }),
     route('/v1/dead-letters/redrive', {

@@ -20,6 +20,7 @@ import {
   ACCESS,
   createKeyBody,
   idempotencyKey,
+  listBreakersQuery,
   listDeadLettersQuery,
   listJobsQuery,
   listRunsQuery,
@@ -309,6 +310,29 @@ const operations = (): Record<string, Operation> => ({
     responses: { 200: { description: 'What was redriven.', body: 'RedriveResult' } },
     errors: ['404'],
   },
+  'GET /v1/breakers': {
+    operationId: 'listBreakers',
+    summary: "The tenant's circuit breakers, one per target that has failed",
+    description:
+      'A target with no failure yet has no breaker (it is closed). Breakers are per tenant: another tenant failing at the same host never shows here.',
+    tag: 'breakers',
+    query: listBreakersQuery,
+    responses: { 200: { description: 'A page of breakers, by target.', body: 'BreakerPage' } },
+  },
+  'GET /v1/breakers/{breakerId}': {
+    operationId: 'getBreaker',
+    summary: 'One circuit breaker',
+    tag: 'breakers',
+    responses: { 200: { description: 'The breaker.', body: 'Breaker' } },
+  },
+  'POST /v1/breakers/{breakerId}/reset': {
+    operationId: 'resetBreaker',
+    summary: 'Close a circuit breaker now',
+    description:
+      'Closed, its failures forgotten: runs waiting on it are tried at their next look (at most the cool-down they were given). Audited as breaker.reset.',
+    tag: 'breakers',
+    responses: { 200: { description: 'The breaker, closed.', body: 'Breaker' } },
+  },
   'GET /v1/keys': {
     operationId: 'listApiKeys',
     summary: "List the tenant's API keys, without the keys themselves",
@@ -555,6 +579,11 @@ function build(): Json {
       { name: 'runs' },
       { name: 'schedules' },
       { name: 'dead letters' },
+      {
+        name: 'breakers',
+        description:
+          'Circuit breakers per tenant and target: after repeated failures a target is not called for a cool-down; runs wait, queued, with the reason.',
+      },
       { name: 'keys' },
       { name: 'tenant' },
       { name: 'audit' },

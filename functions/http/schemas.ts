@@ -12,6 +12,7 @@
 import * as z from 'zod';
 import { PRIORITIES } from '../../lib/definitions.js';
 import { ROLES } from '../domain/auth.js';
+import { BREAKER_STATES } from '../domain/breaker.js';
 import { DEGRADATION_STEP_NAMES } from '../domain/degradation.js';
 import { RUN_TRIGGERS } from '../domain/firing.js';
 import { JOB_ID, JOB_STATES, jobInputSchema, jobPatchSchema } from '../domain/job.js';
@@ -166,7 +167,15 @@ function define() {
     attempts: z.array(attemptSchema).describe('Every attempt so far, oldest first.'),
     nextAttemptAt: instant
       .nullable()
-      .describe('When a failed attempt is retried; null when no retry is pending.'),
+      .describe(
+        'When a failed attempt is retried, or a run waiting on an open circuit is tried; null when nothing is pending.',
+      ),
+    waitReason: z
+      .string()
+      .nullable()
+      .describe(
+        "Why a queued run waits: its target's circuit is open (with the failures and the next try); null otherwise.",
+      ),
     deadlineAt: instant
       .nullable()
       .describe('A long attempt: when it ends timed out if no outcome came (runTimeoutSeconds).'),
@@ -187,6 +196,36 @@ function define() {
       .describe('What a callback target reported with its outcome (JSON, at most 64 KiB).'),
     cancelledBy: z.string().nullable().describe('Who cancelled the run: `key:<id>` or a token subject.'),
   });
+
+  const breakerSchema = z
+    .strictObject({
+      id: z
+        .string()
+        .regex(/^brk_[A-Za-z0-9_-]+$/)
+        .describe('The breaker, in URLs: brk_<base64url of the target>.'),
+      target: z
+        .string()
+        .describe(
+          "The target it guards: an HTTP target's host[:port], an AWS target's ARN (SQS: its queue URL).",
+        ),
+      state: z
+        .enum(BREAKER_STATES)
+        .describe('closed: calls go; open: none go until retryAt; half_open: one attempt probes the target.'),
+      failures: int.min(0).describe('Consecutive failures since the last success.'),
+      openedAt: instant.nullable().describe('When it last opened; null while closed.'),
+      retryAt: instant
+        .nullable()
+        .describe(
+          'Open: when the cool-down ends and one attempt may probe; half-open: when the probe ends at the latest.',
+        ),
+      lastError: z.string().nullable().describe('What the latest failure was.'),
+      lastFailureAt: instant.nullable(),
+      closedAt: instant.nullable().describe('When a success (or a reset) last closed it after failures.'),
+      updatedAt: instant,
+    })
+    .describe(
+      "The tenant's circuit breaker for one target: after repeated failures it stops calls for a cool-down, then lets one attempt probe.",
+    );
 
   const backfillResultSchema = z
     .strictObject({
@@ -269,7 +308,9 @@ function define() {
     id: ulid,
     at: instant,
     actor: z.string(),
-    action: z.string().describe('e.g. key.create, key.revoke, dead-letters.redrive, signing-secret.rotate'),
+    action: z
+      .string()
+      .describe('e.g. key.create, key.revoke, dead-letters.redrive, breaker.reset, signing-secret.rotate'),
     target: z.string().describe('What it was done to: a key id, dead-letter ids, a secret id.'),
     details: z.record(z.string(), z.unknown()),
   });
@@ -355,6 +396,8 @@ function define() {
       AuditPage: page(auditEntrySchema),
       SigningSecret: signingSecretSchema,
       BackfillResult: backfillResultSchema,
+      Breaker: breakerSchema,
+      BreakerPage: page(breakerSchema),
     },
     jobPatch: jobPatchDocSchema,
   };

@@ -34,6 +34,7 @@ import {
   transition,
 } from '../domain/run-lifecycle.js';
 import { isLongTarget, type LongTarget } from '../domain/target.js';
+import { admitAttempt, type CircuitDeps, type CircuitPass, recordAttempt, releaseProbe } from './circuit.js';
 import { triggerDependents } from './dependencies.js';
 import { type LongRunParts, settleFromMessage, startLongAttempt } from './long-runs.js';
 import { afterEnded, continueBackfill, ended, wakeBuffered } from './run-ending.js';
@@ -59,6 +60,14 @@ export interface ExecuteDeps {
   region?: RegionGate;
   /** The degradation level (issue 17): low-priority firings wait from 1, dependents from 3. */
   degradation?: Degradation;
+  /** The circuit breakers per tenant and target (issue 17); no breaker without it. */
+  circuit?: CircuitDeps;
+}
+
+/** The breaker's pass for this message's attempt, and whether its outcome was recorded. */
+interface CircuitTurn {
+  pass: CircuitPass | undefined;
+  recorded: boolean;
 }
 
 /**
@@ -124,8 +133,11 @@ export async function executeFiring(deps: ExecuteDeps, received: FiringMessage):
       const reason = `picked up ${lateSeconds}s after its scheduled time, past the misfire grace of ${grace}s`;
       return missed(deps, job, message, runId, now, reason, log);
     }
-    // A firing that waited its turn behind a running one (buffer_one) is not a backlog.
-    const backlog = message.notBefore ? null : backlogMissReason(job, scheduledAt, now);
+    // A firing that waited its turn behind a running one (buffer_one) is not a backlog; one
+    // that waited on an open circuit is, so a circuit's recovery runs what the catch-up rule
+    // says (the latest only, or all within the window), not every firing of the outage at once.
+    const backlog =
+      message.notBefore && !message.circuitWaits ? null : backlogMissReason(job, scheduledAt, now);
     if (backlog) return missed(deps, job, message, runId, now, backlog, log);
   }
 
@@ -146,12 +158,27 @@ export async function executeFiring(deps: ExecuteDeps, received: FiringMessage):
   // Fair share: a tenant over its places on this queue waits, and others go first. A
   // paused job's firing only records a skip, so it needs no place.
   const share = job.state === 'paused' && message.trigger === 'schedule' ? undefined : deps.fairShare;
+  // The circuit: a firing or retry of a paused job is recorded, not run, so it needs no pass.
+  const calls = !(job.state === 'paused' && (message.trigger === 'schedule' || message.trigger === 'retry'));
+  const turn: CircuitTurn = { pass: undefined, recorded: false };
+  if (calls && deps.circuit) {
+    const admission = await admitAttempt(deps.circuit, tenantId, job.target, claimToken, leaseUntil, now);
+    if (admission.kind === 'wait') return circuitWait(deps, job, message, runId, admission, now, log);
+    if (admission.kind === 'pass') turn.pass = admission.pass;
+  }
   if (share && !(await share.take(tenantId, job.priority, claimToken, leaseUntil, now))) {
+    if (turn.pass && deps.circuit) await releaseProbe(deps.circuit, turn.pass, now);
     return deferred(deps, job, message, now, log);
   }
   try {
-    return await claimAndRun(deps, job, message, runId, claimToken, leaseUntil, now, log);
+    return await claimAndRun(deps, job, message, runId, claimToken, leaseUntil, now, log, turn);
   } finally {
+    if (turn.pass && !turn.recorded && deps.circuit) {
+      // Let through as the probe, but no attempt was made (a duplicate, a run elsewhere).
+      await releaseProbe(deps.circuit, turn.pass, deps.clock.now()).catch((error: unknown) => {
+        deps.logger.warn('circuit probe not released; its lease frees it', { ...log, error: String(error) });
+      });
+    }
     await share?.give(tenantId, job.priority, claimToken).catch((error: unknown) => {
       // The place's lease frees it anyway.
       deps.logger.warn('fair-share place not given back', { ...log, error: String(error) });
@@ -169,6 +196,7 @@ async function claimAndRun(
   leaseUntil: Date,
   now: Date,
   log: Record<string, unknown>,
+  turn: CircuitTurn,
 ): Promise<FiringOutcome> {
   const { tenantId, jobId } = message;
   const exclusive =
@@ -289,8 +317,12 @@ async function claimAndRun(
         log,
         resuming,
       );
-      // Started: no worker waits; the run holds the lock until it is settled.
-      if ('started' in long) return long.started;
+      // Started: no worker waits; the run holds the lock until it is settled. To the
+      // circuit, a start the target accepted is a success (how the task ends is the job's).
+      if ('started' in long) {
+        await noteOutcome(deps, turn, { kind: 'delivered', statusCode: null, bodyExcerpt: '' }, log);
+        return long.started;
+      }
       outcome = long.failed;
     }
   } else {
@@ -312,6 +344,7 @@ async function claimAndRun(
       );
   }
   const finished = deps.clock.now();
+  await noteOutcome(deps, turn, outcome, log);
   const attempt = attemptOf(run.attempt, outcome, started, finished);
   const attempted = transition(run, attemptEvent(attempt.status), {
     startedAt: started.toISOString(),
@@ -353,6 +386,67 @@ async function claimAndRun(
   await release();
   if (exclusive) await wakeBuffered(deps, job);
   return result;
+}
+
+/** Tells the target's breaker what the attempt came to; a breaker that cannot be written never fails the run. */
+async function noteOutcome(
+  deps: ExecuteDeps,
+  turn: CircuitTurn,
+  outcome: TargetOutcome,
+  log: Record<string, unknown>,
+): Promise<void> {
+  if (!turn.pass || !deps.circuit) return;
+  turn.recorded = true;
+  await recordAttempt(
+    { ...deps.circuit, metrics: deps.metrics, logger: deps.logger },
+    turn.pass,
+    outcome,
+    deps.clock.now(),
+  ).catch((error: unknown) => {
+    deps.logger.warn('circuit breaker not updated', { ...log, error: String(error) });
+  });
+}
+
+/**
+ * The target's circuit is open: the message goes back until the breaker's next try, and the
+ * run is recorded `queued` with the reason and that time, so it is visible, not failed. The
+ * attempt number does not move (a retry waiting here uses up nothing); when it is tried,
+ * misfire grace and the job's catch-up rule apply to a scheduled firing.
+ */
+async function circuitWait(
+  deps: ExecuteDeps,
+  job: StoredJob,
+  message: RunFiring,
+  runId: string,
+  wait: { until: Date; reason: string },
+  now: Date,
+  log: Record<string, unknown>,
+): Promise<FiringOutcome> {
+  const until = wait.until.getTime() > now.getTime() ? wait.until : now;
+  const nextAttemptAt = until.toISOString();
+  await deps.queue.send(job.priority, {
+    ...firing.delayed(message, until),
+    circuitWaits: (message.circuitWaits ?? 0) + 1,
+  });
+  const changes = { nextAttemptAt, waitReason: wait.reason };
+  if (message.trigger === 'retry') {
+    // The run waits for its next attempt already: only its wait changes.
+    const run = await deps.runs.get(job.tenantId, job.id, runId);
+    if (run?.status === 'queued') await deps.runs.markWaiting(transition(run, 'wait', changes), now);
+    if (job.overlapPolicy !== 'allow') {
+      // Still in progress while it waits: it keeps the job's overlap lock, as a retry does.
+      const lockUntil = until.getTime() + (job.target.timeoutSeconds + LEASE_MARGIN_SECONDS) * 1000;
+      await deps.runs.acquireLock(job.tenantId, job.id, runId, new Date(lockUntil).toISOString(), now);
+    }
+  } else {
+    await deps.runs.markWaiting(
+      transition(unrecorded(job, message, runId), 'wait', changes, { isNew: true }),
+      now,
+    );
+  }
+  deps.metrics?.deferredByCircuit?.(job.priority);
+  deps.logger.info('run deferred: circuit open', { ...log, reason: wait.reason, nextAttemptAt });
+  return { result: 'done', detail: 'circuit open' };
 }
 
 /** The first wait of a message put back by fair share, and the longest. */

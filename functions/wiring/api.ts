@@ -12,6 +12,7 @@ import { QuotaExceededError } from '../domain/errors.js';
 import type { ApiDeps } from '../http/app.js';
 import { JobService } from '../usecases/jobs.js';
 import {
+  newBreakerStore,
   newDeadLetterStore,
   newDegradation,
   newFiringQueue,
@@ -78,6 +79,7 @@ export function wireApi(config: ApiConfig, clients: ApiClients, platform: Platfo
     schedules,
     jobs,
     runs: newRunStore(db, config),
+    breakers: newBreakerStore(db, config),
     queue,
     deadLetters: newDeadLetterStore(db, config),
     clock,

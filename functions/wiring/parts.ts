@@ -3,10 +3,12 @@
  * wiring (api.ts, worker.ts, …) composes these; the Lambda entries and the local runtime
  * both call those wirings, so what the end-to-end tests run is what deploys.
  */
+
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoBreakerStore } from '../adapters/breaker-store.js';
 import { DeadLetterStore } from '../adapters/dead-letter-store.js';
 import { CachedDegradation, DegradationStore, throttleCounterOf } from '../adapters/degradation.js';
 import { SqsFiringQueue } from '../adapters/firing-queue.js';
@@ -84,6 +86,10 @@ export const newRunStore = (
   db: DynamoDBDocumentClient,
   config: Pick<Config, 'runsTableName' | 'runRetentionDays' | 'runExpiry'>,
 ) => new RunStore(db, config.runsTableName, config.runRetentionDays, config.runExpiry);
+
+/** The circuit breakers live in the runs table, under each tenant's own partition. */
+export const newBreakerStore = (db: DynamoDBDocumentClient, config: Pick<Config, 'runsTableName'>) =>
+  new DynamoBreakerStore(db, config.runsTableName);
 
 export const newDeadLetterStore = (
   db: DynamoDBDocumentClient,

@@ -17,6 +17,7 @@ import { runsInProgressLimit, targetAccessOf, type WorkerConfig } from '../commo
 import type { FiringSigner, Logger, RunMetrics } from '../domain/ports.js';
 import type { ExecuteDeps } from '../usecases/execute-firing.js';
 import {
+  newBreakerStore,
   newDegradation,
   newFiringQueue,
   newFiringSigner,
@@ -84,6 +85,7 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
     fairShare: new DynamoFairShare(db, config.runsTableName, (priority) =>
       runsInProgressLimit(config.tenantRunsInProgress, priority, config.queueConcurrency),
     ),
+    circuit: { store: newBreakerStore(db, config), settings: config.breaker },
     firingSigner,
     region,
     degradation: newDegradation(db, config, platform),

@@ -27,6 +27,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
+  CIRCUIT_OPENED_METRIC,
   DEGRADATION_LEVEL_METRIC,
   DEGRADATION_STEP_ALARMS,
   METRICS_NAMESPACE,
@@ -37,6 +38,7 @@ import {
   PRIORITIES,
   type Priority,
   REGION_ACTIVE_METRIC,
+  RUNS_DEFERRED_BY_CIRCUIT_METRIC,
 } from '../definitions.js';
 import type { Stage } from '../stage.js';
 
@@ -253,6 +255,14 @@ export class Monitoring extends Construct {
       description:
         "A message on Sundial's queues was not signed by Sundial (invariant 8) and was dropped: something other than Sundial can send to them.",
     });
+    // Published as FiringsRejected is: one count per opening, whichever tenant and target.
+    const circuitsOpened = serviceSum(CIRCUIT_OPENED_METRIC, 5);
+    this.alarm('CircuitOpened', {
+      metric: circuitsOpened,
+      threshold: 1,
+      description:
+        "A tenant's circuit breaker opened: a target failed repeatedly and is not called for a cool-down; its runs wait, queued. The worker's 'circuit opened' log line names the tenant, the target and the last error; GET /v1/breakers shows the tenant's breakers.",
+    });
     this.alarm('DeadLetterArchiverErrors', {
       metric: fns.deadLetters.metricErrors({ period: Duration.minutes(5) }),
       threshold: 1,
@@ -342,6 +352,10 @@ export class Monitoring extends Construct {
           (name) => serviceSum(name, 1).with({ label: name }),
         ),
       ),
+      graph('Circuit breakers: openings, runs deferred by an open circuit', [
+        circuitsOpened.with({ label: 'circuits opened' }),
+        sumOverPriorities(RUNS_DEFERRED_BY_CIRCUIT_METRIC, 'runs deferred by circuit'),
+      ]),
       graph(
         'Lambda errors',
         lambdas.map(([, fn]) => fn.metricErrors()),

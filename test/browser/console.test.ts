@@ -2,7 +2,7 @@
  * The web console in a real browser against the local runtime (real clock): sign in with
  * the dev key (by keyboard), find a job made through the API, run it and watch the run
  * end, pause it with a reason, show an API error with its field, redrive a dead letter,
- * manage keys and read the audit log. Every page is checked with axe-core, every request
+ * manage keys, read the audit log and reset an open circuit breaker. Every page is checked with axe-core, every request
  * the page makes must go to the runtime's origin, and the page must break no rule of its
  * Content-Security-Policy. Screenshots land in test-results/console/.
  */
@@ -33,6 +33,8 @@ async function startTarget(): Promise<{ url: string; server: Server; calls: stri
       const answer = () =>
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
       if (req.url?.startsWith('/slow')) setTimeout(answer, 4000);
+      else if (req.url?.startsWith('/down'))
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('maintenance');
       else if (req.url?.startsWith('/mixed')) {
         const n = calls.filter((c) => c.startsWith('/mixed')).length;
         const fail = () => res.writeHead(503, { 'content-type': 'text/plain' }).end('ledger locked');
@@ -322,6 +324,36 @@ describe('the console', () => {
     expect(text).toContain('dead-letters.redrive');
     await checkA11y(page, 'audit');
     await shot('audit');
+  });
+
+  it('shows an open circuit breaker and resets it', async () => {
+    const job = await must(
+      api.POST('/v1/jobs', {
+        body: { name: 'down-target', target: { type: 'http', url: `${target.url}/down`, method: 'GET' } },
+      }),
+    );
+    // Five failures in a row at the host (the default threshold) open its breaker.
+    for (let i = 0; i < 5; i++) {
+      await must(api.POST('/v1/jobs/{jobId}/runs', { params: { path: { jobId: job.id } } }));
+      await eventually(
+        async () => {
+          const runs = await must(api.GET('/v1/jobs/{jobId}/runs', { params: { path: { jobId: job.id } } }));
+          return runs.items.filter((r) => r.status === 'failed').length === i + 1 ? true : undefined;
+        },
+        { what: `failed run ${i + 1}` },
+      );
+    }
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Breakers' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Circuit breakers' }).waitFor();
+    const host = new URL(target.url).host;
+    const row = page.getByRole('row', { name: new RegExp(host.replace('.', '\\.')) });
+    await poll(() => row.textContent()).toMatch(/open.*5.*HTTP 503/);
+    await checkA11y(page, 'breakers');
+    await shot('breakers');
+    await row.getByRole('button', { name: `Reset the breaker for ${host}` }).click();
+    await poll(() => page.getByRole('status').last().textContent()).toContain(`Breaker for ${host} closed.`);
+    await poll(() => row.textContent()).toMatch(/closed/);
+    await must(api.DELETE('/v1/jobs/{jobId}', { params: { path: { jobId: job.id } } }));
   });
 
   it('charts a backfilled history of successes and failures', async () => {

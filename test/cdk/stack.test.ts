@@ -7,7 +7,15 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONSTRUCT_ENVIRONMENT } from '../../lib/constructs/function.js';
-import { JOBS_TABLE, QUEUES, RUNS_TABLE, WORKER_TIMEOUT_SECONDS } from '../../lib/definitions.js';
+import {
+  CIRCUIT_OPENED_METRIC,
+  JOBS_TABLE,
+  METRICS_NAMESPACE,
+  QUEUES,
+  RUNS_DEFERRED_BY_CIRCUIT_METRIC,
+  RUNS_TABLE,
+  WORKER_TIMEOUT_SECONDS,
+} from '../../lib/definitions.js';
 import {
   ENV,
   type EnvKey,
@@ -474,6 +482,14 @@ describe('functions', () => {
     expect(parseTenantLimits(context({ tenantRunsInProgress: '0' }))).toEqual({ tenantRunsInProgress: '0' });
     expect(() => parseTenantLimits(context({ tenantRunsInProgress: '-1' }))).toThrow(/at least 0/);
     expect(() => parseTenantLimits(context({ tenantMaxJobs: '0' }))).toThrow(/at least 1/);
+    // The circuit breaker: off with 0 failures; a cool-down of at least a second, within its maximum.
+    expect(parseTenantLimits(context({ breakerFailures: '0' }))).toEqual({ breakerFailures: '0' });
+    expect(() => parseTenantLimits(context({ breakerCoolDownSeconds: '0' }))).toThrow(
+      /breakerCoolDownSeconds must be a whole number of at least 1/,
+    );
+    expect(() =>
+      parseTenantLimits(context({ breakerCoolDownSeconds: '300', breakerMaxCoolDownSeconds: '120' })),
+    ).toThrow(/breakerMaxCoolDownSeconds \(120\) must be at least breakerCoolDownSeconds \(300\)/);
   });
 
   it('opens internal HTTP hosts and ports only as configured, validated', () => {
@@ -748,6 +764,9 @@ describe('function environments (lib/environment.ts)', () => {
           tenantJobCreatesPerMinute: '60',
           tenantRequestsPerSecond: '20',
           tenantRunsInProgress: '3',
+          breakerFailures: '3',
+          breakerCoolDownSeconds: '30',
+          breakerMaxCoolDownSeconds: '600',
         },
         degradation: '{"cheapPageSize":10}',
         jwt: {
@@ -806,6 +825,9 @@ describe('function environments (lib/environment.ts)', () => {
       expect(environmentIn(full, id)[ENV.degradationSettings], id).toBe('{"cheapPageSize":10}');
     expect(environmentIn(full, 'Worker')).toMatchObject({
       [ENV.tenantRunsInProgress]: '3',
+      [ENV.breakerFailures]: '3',
+      [ENV.breakerCoolDownSeconds]: '30',
+      [ENV.breakerMaxCoolDownSeconds]: '600',
       [ENV.failureTopic]: { Ref: expect.stringMatching(/^FailureTopic/) },
     });
     // Without context, no limit is set: the functions' defaults apply.
@@ -1096,6 +1118,24 @@ describe('monitoring', () => {
     }
     const rate = alarms().find(([, a]) => a.Properties.AlarmName === 'sundial-dev-RunFailureRate')![1];
     expect(rate.Properties).toMatchObject({ Threshold: 5, EvaluationPeriods: 2 });
+  });
+
+  it('alarms when a circuit breaker opens, and graphs openings and the runs they deferred', () => {
+    const opened = alarms().find(([, a]) => a.Properties.AlarmName === 'sundial-dev-CircuitOpened')![1];
+    expect(opened.Properties).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: CIRCUIT_OPENED_METRIC,
+      Dimensions: [{ Name: 'service', Value: 'sundial' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    expect(String(opened.Properties.AlarmDescription)).toMatch(/GET \/v1\/breakers/);
+    const [[, dashboard]] = ofType('AWS::CloudWatch::Dashboard') as [[string, Resource]];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    expect(body).toContain(CIRCUIT_OPENED_METRIC);
+    expect(body).toContain(RUNS_DEFERRED_BY_CIRCUIT_METRIC);
   });
 
   it('builds a dashboard and puts its URL and the alarm topic in the outputs', () => {

@@ -26,6 +26,8 @@ beforeAll(async () => {
     failedVisibilityTimeoutSeconds: 0,
     // The recording target listens on a random port of this machine: allow exactly it.
     allowedHttpHosts: ['127.0.0.1', `127.0.0.1:${port}`],
+    // Every job here fails on purpose to send its webhook: no breaker may hold them back.
+    circuitBreaker: { failures: 0 },
   });
   api = apiClient(runtime.apiUrl, runtime.devApiKey);
 });

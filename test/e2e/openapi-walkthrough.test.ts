@@ -508,6 +508,15 @@ describe('the OpenAPI document, against the running API', () => {
     await runtime.drain();
     await expectStatus(404, 'POST', '/v1/dead-letters/redrive', { body: { ids: ['no-such-letter'] } });
 
+    // ---- Circuit breakers: the target host failed (flaky-1), so the tenant has its breaker ----
+    const breakers = await expectStatus<Schemas['BreakerPage']>(200, 'GET', '/v1/breakers?limit=10');
+    const breaker = breakers.body.items.find((b) => b.target === new URL(target.url).host);
+    expect(breaker).toBeDefined();
+    await expectStatus<Schemas['Breaker']>(200, 'GET', `/v1/breakers/${breaker!.id}`);
+    const reset = await expectStatus<Schemas['Breaker']>(200, 'POST', `/v1/breakers/${breaker!.id}/reset`);
+    expect(reset.body).toMatchObject({ state: 'closed', failures: 0 });
+    await expectStatus(404, 'GET', '/v1/breakers/brk_bm8tc3VjaC10YXJnZXQ');
+
     // ---- The audit log ----
     const audit = await expectStatus<Schemas['AuditPage']>(200, 'GET', '/v1/audit?limit=20');
     expect(audit.body.items.map((e) => e.action)).toEqual(
@@ -516,6 +525,7 @@ describe('the OpenAPI document, against the running API', () => {
         'key.revoke',
         'signing-secret.rotate',
         'dead-letters.redrive',
+        'breaker.reset',
         'run.cancel',
         'job.backfill',
       ]),

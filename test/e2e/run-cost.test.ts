@@ -2,7 +2,8 @@
  * What a run costs, counted on the real emulators by the benchmark's SDK middleware: the
  * figures the cost model multiplies by prices. A plain scheduled run writes exactly its
  * run record twice (the claim, then the outcome), takes and gives back its tenant's
- * fair-share place (two small updates), and writes nothing on the job.
+ * fair-share place (two small updates), and writes nothing on the job. Its target's circuit
+ * breaker, closed with no failures, costs one eventually consistent read and no write.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CallCounter, countCalls } from '../../bench/counter.js';
@@ -73,7 +74,7 @@ async function firstRunsOfNewJobs() {
 }
 
 describe('the cost of a scheduled run', () => {
-  it('writes two items and two fair-share updates per run at batch size 10, reads only the job, and touches SQS 0.2 times', async () => {
+  it('writes two items and two fair-share updates per run at batch size 10, reads the job and its target’s breaker, and touches SQS 0.2 times', async () => {
     const { perRun } = await firstRunsOfNewJobs();
 
     expect(target.callsTo('/ok')).toHaveLength(JOBS);
@@ -82,6 +83,9 @@ describe('the cost of a scheduled run', () => {
     expect(perRun.byCommand['DynamoDBClient.UpdateItemCommand']).toBe(2);
     // Nobody depends on these jobs: no Query for dependents, so one read, the job's.
     expect(perRun.byCommand['DynamoDBClient.QueryCommand']).toBeUndefined();
+    // The job and its target's circuit breaker (none yet: calm, so nothing is written), and
+    // what a batch reads once (a tenth of a read per run at ten a batch).
+    expect(perRun.byCommand['DynamoDBClient.GetItemCommand']).toBeCloseTo(2.1, 5);
     expect(perRun.dynamoWcu).toBeLessThanOrEqual(4);
     // One receive and one batch delete per ten messages; empty polls are not per run.
     expect(perRun.sqsRequests).toBeLessThanOrEqual(0.2);

@@ -11,6 +11,7 @@
  * up a world and asserting on it.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Breaker } from '../../functions/domain/breaker.js';
 import {
   IdempotencyConflictError,
   QuotaExceededError,
@@ -22,6 +23,7 @@ import { watchShardKey, watchShardOf } from '../../functions/domain/long-run.js'
 import type {
   AttemptClaim,
   AttemptPointer,
+  BreakerStore,
   ClaimResult,
   Clock,
   DeadLetter,
@@ -546,6 +548,16 @@ export class InMemoryRuns implements RunRepository {
     return true;
   }
 
+  async markWaiting(run: StoredRun, now: Date): Promise<boolean> {
+    this.count('markWaiting');
+    if (await this.putQueued(run, now)) return true;
+    // 'SET nextAttemptAt = :next, waitReason = :reason' if '#status = :queued'
+    const existing = this.partition(run.tenantId, run.jobId).get(run.id);
+    if (existing?.status !== 'queued') return false;
+    Object.assign(existing, { nextAttemptAt: run.nextAttemptAt, waitReason: run.waitReason ?? null });
+    return true;
+  }
+
   async claimAttempt(
     tenantId: string,
     jobId: string,
@@ -576,6 +588,8 @@ export class InMemoryRuns implements RunRepository {
       startedAt: claim.startedAt,
       nextAttemptAt: null,
     } satisfies Partial<StoredRun>);
+    // 'REMOVE waitReason'
+    delete run.waitReason;
     return marshal(run);
   }
 
@@ -1392,6 +1406,44 @@ export class RecordingNotifier implements FailureNotifier {
  * Each tenant's places on each queue (functions/adapters/fair-share.ts): a place is free
  * while fewer than the limit are held, or when a holder's lease ran out; 0 turns it off.
  */
+/** The breakers as the DynamoDB store keeps them: one per tenant and target, writes conditional on the version. */
+export class InMemoryBreakers implements BreakerStore {
+  private readonly items = new Map<string, Breaker>();
+  readonly calls: Record<string, number> = {};
+
+  private count(method: string) {
+    this.calls[method] = (this.calls[method] ?? 0) + 1;
+  }
+
+  private key(tenantId: string, target: string) {
+    return `${tenantId}\u0000${target}`;
+  }
+
+  async get(tenantId: string, target: string, _consistent?: boolean): Promise<Breaker | undefined> {
+    this.count('get');
+    const item = this.items.get(this.key(tenantId, target));
+    return item ? structuredClone(item) : undefined;
+  }
+
+  async save(breaker: Breaker, expectedVersion: number): Promise<boolean> {
+    this.count('save');
+    const key = this.key(breaker.tenantId, breaker.target);
+    // 'attribute_not_exists(pk)' or 'version = :expected'
+    if ((this.items.get(key)?.version ?? 0) !== expectedVersion) return false;
+    this.items.set(key, structuredClone(breaker));
+    return true;
+  }
+
+  async list(tenantId: string, query: { limit: number; cursor?: string }): Promise<Page<Breaker>> {
+    const all = [...this.items.values()]
+      .filter((b) => b.tenantId === tenantId)
+      .sort((a, b) => (a.target < b.target ? -1 : 1));
+    const start = query.cursor ? Number(query.cursor) : 0;
+    const items = all.slice(start, start + query.limit).map((b) => structuredClone(b));
+    return { items, nextCursor: start + query.limit < all.length ? String(start + query.limit) : null };
+  }
+}
+
 export class InMemoryFairShare implements FairShare {
   private readonly places = new Map<string, Map<string, number>>();
 
@@ -1457,6 +1509,17 @@ export class RecordingMetrics implements RunMetrics {
 
   deferred(priority: Priority): void {
     this.deferrals.push(priority);
+  }
+
+  circuitOpenings = 0;
+  readonly circuitDeferrals: Priority[] = [];
+
+  circuitOpened(): void {
+    this.circuitOpenings++;
+  }
+
+  deferredByCircuit(priority: Priority): void {
+    this.circuitDeferrals.push(priority);
   }
 
   /** Each sweep's count of long runs found past their deadline and not yet closed. */

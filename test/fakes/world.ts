@@ -3,6 +3,7 @@
  * the queues, a scripted target, and jobs built as the job service would store them.
  */
 
+import type { BreakerSettings } from '../../functions/domain/breaker.js';
 import type { StoredJob } from '../../functions/domain/job.js';
 import type { ExecuteDeps } from '../../functions/usecases/execute-firing.js';
 import type { LongRunDeps, LongRunParts } from '../../functions/usecases/long-runs.js';
@@ -11,6 +12,7 @@ import { ManualClock } from '../../local/manual-clock.js';
 import {
   FakeLongTargets,
   FakeTarget,
+  InMemoryBreakers,
   InMemoryFairShare,
   InMemoryFiringSigner,
   InMemoryJobs,
@@ -80,6 +82,8 @@ export interface WorkerWorld {
   metrics: RecordingMetrics;
   logger: RecordingLogger;
   fairShare: InMemoryFairShare;
+  /** The circuit breakers (off unless `breaker` settings are given). */
+  breakers: InMemoryBreakers;
   schedules: InMemorySchedules;
   /** The long targets (ECS, Step Functions, callback targets), the callback signer and base URL. */
   long: LongRunParts & { targets: FakeLongTargets; signer: InMemoryFiringSigner };
@@ -93,7 +97,13 @@ export interface WorkerWorld {
  * of `placesPerQueue` per tenant and queue (0: off).
  */
 export function workerWorld(
-  options: { start?: string; targetMs?: number; random?: () => number; placesPerQueue?: number } = {},
+  options: {
+    start?: string;
+    targetMs?: number;
+    random?: () => number;
+    placesPerQueue?: number;
+    breaker?: BreakerSettings;
+  } = {},
 ): WorkerWorld {
   const clock = new ManualClock(options.start ?? '2027-03-01T10:00:00.000Z');
   const jobs = new InMemoryJobs();
@@ -105,6 +115,7 @@ export function workerWorld(
   const logger = new RecordingLogger();
   const places = options.placesPerQueue ?? 0;
   const fairShare = new InMemoryFairShare((_p: Priority) => places);
+  const breakers = new InMemoryBreakers();
   const signer = new InMemoryFiringSigner();
   const schedules = new InMemorySchedules({ clock, signer });
   const long = { targets: new FakeLongTargets(), signer, callbackBaseUrl: CALLBACK_BASE_URL };
@@ -118,6 +129,7 @@ export function workerWorld(
     metrics,
     logger,
     fairShare,
+    breakers,
     schedules,
     long,
     deps: {
@@ -132,6 +144,7 @@ export function workerWorld(
       random: options.random ?? (() => 0),
       fairShare,
       long,
+      ...(options.breaker ? { circuit: { store: breakers, settings: options.breaker } } : {}),
     },
   };
 }

@@ -120,6 +120,8 @@ export interface Run {
   skipReason: string | null;
   attempts: Attempt[];
   nextAttemptAt: string | null;
+  /** Why a queued run waits (an open circuit); null otherwise. */
+  waitReason: string | null;
   deadlineAt: string | null;
   heartbeatAt: string | null;
   progress: number | null;

@@ -29,6 +29,8 @@ describe('sundial --help', () => {
         'jobs list',
         'runs watch',
         'dlq',
+        'breakers list',
+        'breakers reset',
         'apply',
         'dr status',
         'dr failover',

@@ -57,6 +57,9 @@ const VALUES: Record<EnvKey, string> = {
   tenantRequestsPerSecond: '5',
   tenantRunsInProgress: '3',
   queueConcurrency: JSON.stringify({ high: 40, low: 8 }),
+  breakerFailures: '3',
+  breakerCoolDownSeconds: '30',
+  breakerMaxCoolDownSeconds: '600',
   jwtIssuer: 'https://issuer.example.com',
   jwtAudience: 'sundial',
   jwtJwksUri: 'https://issuer.example.com/keys',
@@ -223,6 +226,7 @@ describe('the settings, parsed', () => {
     const worker = loadConfig('Worker', fullEnvironment('Worker'));
     expect(worker.failureTopicArn).toBe(VALUES.failureTopic);
     expect(worker.tenantRunsInProgress).toBe(3);
+    expect(worker.breaker).toEqual({ failureThreshold: 3, coolDownSeconds: 30, maxCoolDownSeconds: 600 });
     expect(worker.callbackBaseUrl).toBe(VALUES.callbackBaseUrl);
     const completion = loadConfig('Completion', fullEnvironment('Completion'));
     expect(completion.callbackBaseUrl).toBe(VALUES.callbackBaseUrl);
@@ -253,6 +257,8 @@ describe('the settings, parsed', () => {
     expect(worker).not.toHaveProperty('failureTopicArn');
     expect(worker).not.toHaveProperty('tenantRunsInProgress');
     expect(worker).not.toHaveProperty('sqsEndpoint');
+    // The circuit breaker: 5 consecutive failures open it for 60 s, growing to 15 min.
+    expect(worker.breaker).toEqual({ failureThreshold: 5, coolDownSeconds: 60, maxCoolDownSeconds: 900 });
     // Unset: half the queue's worker concurrency, per queue.
     for (const p of PRIORITIES) {
       expect(runsInProgressLimit(worker.tenantRunsInProgress, p)).toBe(defaultTenantRunsInProgress(p));
@@ -285,6 +291,20 @@ describe('the settings, parsed', () => {
         [ENV.queueConcurrency]: JSON.stringify({ high: 1 }),
       }),
     ).toThrow(/QUEUE_CONCURRENCY/);
+  });
+
+  it('takes BREAKER_FAILURES=0 as no circuit breaker, and a long first cool-down as raising the default maximum', () => {
+    const off = loadConfig('Worker', { ...requiredOnly('Worker'), [ENV.breakerFailures]: '0' });
+    expect(off.breaker.failureThreshold).toBe(0);
+    const long = loadConfig('Worker', { ...requiredOnly('Worker'), [ENV.breakerCoolDownSeconds]: '1800' });
+    expect(long.breaker).toMatchObject({ coolDownSeconds: 1800, maxCoolDownSeconds: 1800 });
+    expect(() =>
+      loadConfig('Worker', {
+        ...requiredOnly('Worker'),
+        [ENV.breakerCoolDownSeconds]: '120',
+        [ENV.breakerMaxCoolDownSeconds]: '60',
+      }),
+    ).toThrow(/BREAKER_MAX_COOL_DOWN_SECONDS \(60\) must be at least BREAKER_COOL_DOWN_SECONDS \(120\)/);
   });
 
   it('takes TENANT_RUNS_IN_PROGRESS=0 as no fair share, not as unset', () => {
@@ -347,6 +367,10 @@ describe('a malformed value fails the load, naming the variable', () => {
     ['tenantRunsInProgress', '-1'],
     ['tenantRunsInProgress', '1.5'],
     ['tenantRunsInProgress', 'many'],
+    ['breakerFailures', '-1'],
+    ['breakerFailures', 'five'],
+    ['breakerCoolDownSeconds', '0'],
+    ['breakerMaxCoolDownSeconds', '1.5'],
     ['tenantMaxJobs', '0'],
     ['tenantJobCreatesPerMinute', '1e400'],
     ['tenantRequestsPerSecond', 'fast'],

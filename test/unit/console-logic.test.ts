@@ -31,6 +31,7 @@ describe('routes', () => {
     expect(parseRoute('#/jobs/job_1/runs/run_2')).toEqual({ name: 'run', jobId: 'job_1', runId: 'run_2' });
     expect(parseRoute('#/jobs/a%2Fb')).toEqual({ name: 'job', jobId: 'a/b' });
     expect(parseRoute('#/dead-letters')).toEqual({ name: 'dead-letters' });
+    expect(parseRoute('#/breakers')).toEqual({ name: 'breakers' });
     expect(parseRoute('#/keys')).toEqual({ name: 'keys' });
     expect(parseRoute('#/audit')).toEqual({ name: 'audit' });
     expect(parseRoute('#/jobs/job_1/runs')).toEqual({ name: 'not-found', path: '/jobs/job_1/runs' });

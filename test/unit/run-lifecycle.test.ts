@@ -29,6 +29,7 @@ const EXPECTED: Record<RunEvent, { from: From[]; to: RunStatus }> = {
   skip: { from: ['new', 'queued', 'running'], to: 'skipped' },
   miss: { from: ['new'], to: 'missed' },
   buffer: { from: ['new'], to: 'queued' },
+  wait: { from: ['new', 'queued'], to: 'queued' },
   succeed: { from: ['running'], to: 'succeeded' },
   fail: { from: ['running'], to: 'failed' },
   time_out: { from: ['running'], to: 'timed_out' },

@@ -147,6 +147,7 @@ function Summary({ run, zone }: { run: Run; zone: string }) {
         <Relative at={run.nextAttemptAt} />
       </>,
     ]);
+  if (run.waitReason) rows.push(['Waiting', run.waitReason]);
   if (run.deadlineAt) rows.push(['Deadline', <Time key="d" at={run.deadlineAt} zone={zone} />]);
   if (run.heartbeatAt)
     rows.push([
