@@ -16,6 +16,7 @@ import {
   parseRetentionDays,
   parseStage,
   parseTenantLimits,
+  parseTraceSampling,
   parseWorkerTracing,
 } from '../lib/stage.js';
 import { SundialStack } from '../lib/sundial-stack.js';
@@ -34,6 +35,7 @@ const props = {
   ...(context('alarmEmail') ? { alarmEmail: String(context('alarmEmail')) } : {}),
   ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext(context)),
   workerTracing: parseWorkerTracing(context('workerTracing')),
+  apiTraceSampling: parseTraceSampling(context),
 };
 const account = process.env.CDK_DEFAULT_ACCOUNT;
 const home = new SundialStack(app, `Sundial-${stage}`, {

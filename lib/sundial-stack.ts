@@ -31,7 +31,7 @@ import { Scheduling } from './constructs/scheduling.js';
 import { wildcardTargetResources } from './constructs/targets.js';
 import { Worker } from './constructs/worker.js';
 import { RUN_RETENTION_DAYS, RUNS_TABLE, TABLES } from './definitions.js';
-import type { JwtContext, Stage, TenantLimits } from './stage.js';
+import type { JwtContext, Stage, TenantLimits, TraceSampling } from './stage.js';
 
 export interface SundialStackProps extends StackProps {
   stage: Stage;
@@ -65,6 +65,8 @@ export interface SundialStackProps extends StackProps {
   alarmEmail?: string;
   /** X-Ray active tracing on the worker (every other function is always traced). Default true. */
   workerTracing?: boolean;
+  /** Which API requests X-Ray traces (a sampling rule for the stage); 1 a second, then 5%, by default. */
+  apiTraceSampling?: TraceSampling;
   /**
    * Two regions: which of the two stacks this is (its `env.region` must be that region) and
    * the regions. One region, as before, when not given.
@@ -127,6 +129,7 @@ export class SundialStack extends Stack {
       data,
       scheduling,
       ...(jwt ? { jwt } : {}),
+      ...(props.apiTraceSampling ? { traceSampling: props.apiTraceSampling } : {}),
     });
     if (dr?.role === 'home' && !props.jwt) {
       publishForStandby(this, stage, 'jwtIssuer', api.jwt.issuer, "the user pool's token issuer");
