@@ -5,6 +5,10 @@
  * the design allows, one DynamoDB GetItem with the SDK bundled. No entry can be smaller than
  * the floor, so it is what the size figures are to be read against.
  *
+ * The bundles are imported round by round, each once a round, so that other load on the machine
+ * touches them alike: each figure is also given over the floor's from the same rounds, and as
+ * CPU time (user + system), which that load moves less than wall time.
+ *
  * `sdkExternal` is the same entry with `@aws-sdk/*` left to the Lambda runtime (here: loaded
  * from node_modules). The bundle is smaller but initialises slower, as Node then resolves and
  * compiles hundreds of SDK files; the stack bundles the SDK.
@@ -38,6 +42,11 @@ export interface BundleFigures {
   /** Median of `samples` fresh Node processes importing the bundle, ms. */
   coldInitMsMedian: number;
   coldInitMsP90: number;
+  /** The median cold init over the floor's, both measured in the same rounds. */
+  coldInitVsFloor: number;
+  /** CPU time (user + system) of the same imports, median, ms: less moved by other load on the machine. */
+  coldInitCpuMsMedian: number;
+  coldInitCpuVsFloor: number;
   samples: number;
   /** The same entry with `@aws-sdk/*` external, as the Lambda runtime would provide it. */
   sdkExternal: { bytes: number; coldInitMsMedian: number };
@@ -91,20 +100,25 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     await build({ ...common, entryPoints: [entry], outfile });
     return statSync(outfile).size;
   };
-  const coldInit = (file: string) =>
-    Number(
-      execFileSync(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          `const t=performance.now();await import(${JSON.stringify(file)});console.log(performance.now()-t)`,
-        ],
-        { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-      ).trim(),
-    );
+  /** Wall and CPU time of importing the bundle in a fresh Node process, ms. */
+  const coldInit = (file: string) => {
+    const [wall, cpu] = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const t=performance.now();const c=process.cpuUsage();await import(${JSON.stringify(file)});const u=process.cpuUsage(c);console.log(performance.now()-t,(u.user+u.system)/1000)`,
+      ],
+      { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    )
+      .trim()
+      .split(' ')
+      .map(Number);
+    return { wall: wall ?? Number.NaN, cpu: cpu ?? Number.NaN };
+  };
 
-  const results: Record<string, BundleFigures> = {};
+  const built: { name: string; file: string; externalFile: string; bytes: number; externalBytes: number }[] =
+    [];
   const entries: [string, string][] = [
     ...ENTRIES.map((e): [string, string] => [e, `functions/${e}.ts`]),
     [FLOOR, floorEntry],
@@ -114,23 +128,43 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     const file = join(dir, `${slug}.mjs`);
     // The external variant must sit where `@aws-sdk/*` resolves: inside the project.
     const externalFile = resolve('node_modules', '.cache', 'sundial-bench', `${slug}.sdk-external.mjs`);
-    const bytes = await bundle(entry, file, false);
-    const sourceMapBytes = statSync(`${file}.map`).size;
-    const externalBytes = await bundle(entry, externalFile, true);
-    // Interleaved, so that a change in the machine's load touches both alike.
-    const samples: number[] = [];
-    const externalSamples: number[] = [];
-    for (let i = 0; i < options.samples; i++) {
-      samples.push(coldInit(file));
-      externalSamples.push(coldInit(externalFile));
+    built.push({
+      name,
+      file,
+      externalFile,
+      bytes: await bundle(entry, file, false),
+      externalBytes: await bundle(entry, externalFile, true),
+    });
+  }
+  // Round by round, every bundle (the floor too) and its external variant once each, so a
+  // change in the machine's load touches them all alike and the ratios to the floor hold.
+  const wall = new Map<string, number[]>(built.map((b) => [b.name, []]));
+  const cpu = new Map<string, number[]>(built.map((b) => [b.name, []]));
+  const external = new Map<string, number[]>(built.map((b) => [b.name, []]));
+  for (let i = 0; i < options.samples; i++) {
+    for (const b of built) {
+      const t = coldInit(b.file);
+      wall.get(b.name)?.push(t.wall);
+      cpu.get(b.name)?.push(t.cpu);
+      external.get(b.name)?.push(coldInit(b.externalFile).wall);
     }
-    results[name] = {
-      bytes,
-      sourceMapBytes,
-      coldInitMsMedian: round(percentile(samples, 50)),
+  }
+  const median = (xs: number[] | undefined) => percentile(xs ?? [], 50);
+  const floorWall = median(wall.get(FLOOR));
+  const floorCpu = median(cpu.get(FLOOR));
+  const results: Record<string, BundleFigures> = {};
+  for (const b of built) {
+    const samples = wall.get(b.name) ?? [];
+    results[b.name] = {
+      bytes: b.bytes,
+      sourceMapBytes: statSync(`${b.file}.map`).size,
+      coldInitMsMedian: round(median(samples)),
       coldInitMsP90: round(percentile(samples, 90)),
+      coldInitVsFloor: round(median(samples) / floorWall),
+      coldInitCpuMsMedian: round(median(cpu.get(b.name))),
+      coldInitCpuVsFloor: round(median(cpu.get(b.name)) / floorCpu),
       samples: samples.length,
-      sdkExternal: { bytes: externalBytes, coldInitMsMedian: round(percentile(externalSamples, 50)) },
+      sdkExternal: { bytes: b.externalBytes, coldInitMsMedian: round(median(external.get(b.name))) },
     };
   }
   return results;

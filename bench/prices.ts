@@ -54,12 +54,38 @@ export const ASSUMPTIONS = {
   workerSecondsPerInvocation: 0.2,
   /** START, END and REPORT lines Lambda writes per invocation (plus the X-Ray line when traced). */
   platformLogBytesPerInvocation: 420,
-  /**
-   * Lambda traces the first invocation each second and 5% of the rest (its fixed sampling);
-   * below one worker invocation a second that is every invocation, the case priced here.
-   */
-  tracedShareOfInvocations: 1,
+  /** Runs a month the default case is priced at, spread evenly over the month. */
+  runsPerMonth: 1_000_000,
 };
+
+/**
+ * Which worker invocations X-Ray records. A Scheduler firing's SQS message carries no trace
+ * decision, so Lambda (active tracing) decides by its fixed rule: the first invocation each
+ * second and 5% of the rest. AWS documents that rule as not configurable for a function
+ * ("You can't configure the X-Ray sampling rate for your functions", Lambda developer guide,
+ * services-xray); X-Ray sampling rules are honoured by API Gateway, AppSync, Step Functions
+ * and the X-Ray SDK on EC2, ECS and Beanstalk, not by Lambda's own decision.
+ */
+export const LAMBDA_SAMPLING = {
+  reservoirPerSecond: 1,
+  fixedRate: 0.05,
+  source: 'https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html',
+} as const;
+
+/**
+ * The share of invocations the rule traces at `perSecond` invocations a second, spread evenly:
+ * the most it can be at that rate (firings that bunch at the top of a minute share a second's
+ * reservoir, so fewer are traced).
+ */
+export function tracedShare(
+  perSecond: number,
+  rule: { reservoirPerSecond: number; fixedRate: number } = LAMBDA_SAMPLING,
+) {
+  if (perSecond <= rule.reservoirPerSecond) return 1;
+  return (rule.reservoirPerSecond + rule.fixedRate * (perSecond - rule.reservoirPerSecond)) / perSecond;
+}
+
+const MONTH_SECONDS = 30 * 24 * 3600;
 
 export interface CallsPerRun {
   dynamoRcu: number;
@@ -86,12 +112,20 @@ const round = (n: number) => Math.round(n * 100) / 100;
  * The cost of a million scheduled runs of HTTP jobs at `batchSize`: every per-run count
  * (DynamoDB units, SQS and KMS requests) is measured; Scheduler is one invocation per run.
  */
-export function costModel(e: EndToEnd, logs: LogVolume, batchSize: number, tracing: boolean) {
+export function costModel(
+  e: EndToEnd,
+  logs: LogVolume,
+  batchSize: number,
+  tracing: boolean,
+  runsPerMonth = ASSUMPTIONS.runsPerMonth,
+) {
   const fired = e.perOperation['scheduled run (scheduler fires into SQS)'];
   const worked = e.perOperation['scheduled run (worker: claim, call, record)'];
   const per = (x: keyof CallsPerRun) => (fired?.[x] ?? 0) + (worked?.[x] ?? 0);
   const million = 1_000_000;
   const invocations = million / batchSize;
+  const invocationsPerSecond = runsPerMonth / batchSize / MONTH_SECONDS;
+  const traced = tracing ? tracedShare(invocationsPerSecond) : 0;
   const logBytes =
     million * logs.appBytesPerRun +
     invocations * (logs.emfBytesPerInvocation + ASSUMPTIONS.platformLogBytesPerInvocation);
@@ -107,13 +141,17 @@ export function costModel(e: EndToEnd, logs: LogVolume, batchSize: number, traci
         PRICES.lambdaGbSecond.usd,
     logs: (logBytes / 2 ** 30) * PRICES.logs.usd,
     kms: per('kmsRequests') * PRICES.kms.usd,
-    xray: tracing ? (invocations * ASSUMPTIONS.tracedShareOfInvocations * PRICES.xray.usd) / million : 0,
+    xray: (invocations * traced * PRICES.xray.usd) / million,
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0);
   const monthlyRuns = 1000 * 24 * 30;
   return {
     batchSize,
     tracing,
+    runsPerMonth,
+    /** Worker invocations a second at that volume, and the share of them X-Ray records. */
+    invocationsPerSecond: Math.round(invocationsPerSecond * 1000) / 1000,
+    tracedShareOfInvocations: Math.round(traced * 10_000) / 10_000,
     perRun: {
       dynamoWcu: round(per('dynamoWcu')),
       dynamoRcu: round(per('dynamoRcu')),
@@ -180,8 +218,8 @@ export const LONG_RUN_ASSUMPTIONS = {
       responseLength: '0',
     }),
   ),
-  /** As the run model: below one invocation a second, Lambda traces every one (API Gateway traces every request). */
-  tracedShareOfInvocations: ASSUMPTIONS.tracedShareOfInvocations,
+  /** Below one invocation a second Lambda's rule traces every one (API Gateway's default rule the same). */
+  tracedShareOfInvocations: 1,
 };
 
 /** What one long run made, by function: invocations (or requests, or sweep looks), calls, log bytes. */

@@ -17,12 +17,12 @@
  *    (bench/load.ts; BENCH_LOAD_RPS, BENCH_LOAD_SECONDS, BENCH_LOAD_PEAK, BENCH_LOAD_PEAK_SECONDS,
  *    BENCH_LOAD_JOBS, BENCH_LOAD_STEPS, BENCH_LOAD_STEP_SECONDS change it).
  *
- * `--only long-runs` measures part 7 alone, `--only dr` part 8 alone, `--only load` part 9
+ * `--only bundles` measures part 1 alone, `--only cost` prices the stored counts again (part 6), `--only long-runs` part 7 alone, `--only dr` part 8 alone, `--only load` part 9
  * alone, and writes it into the reports already in BENCH_OUT (docs/ by default), the other
  * sections as they were.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -35,7 +35,7 @@ import { fixedMonthlyCosts, MONTHLY_PRICES } from './fixed-costs.js';
 import { LAMBDA_CONTEXT, loggedBytes, withRuntime } from './harness.js';
 import { type LoadResults, load, loadMarkdown } from './load.js';
 import { type LongRunResults, longRunMarkdown, longRuns } from './long-runs.js';
-import { costModel, type LogVolume, PRICES } from './prices.js';
+import { costModel, LAMBDA_SAMPLING, type LogVolume, PRICES } from './prices.js';
 import { type ScaleResult, scale } from './scale.js';
 import { apiRequest, type Latency, latencyOf } from './support.js';
 
@@ -45,6 +45,10 @@ const out = process.env.BENCH_OUT ?? 'docs';
 const scaleJobs = tiny ? 200 : Number(process.env.BENCH_SCALE_JOBS ?? 100_000);
 const drJobs = tiny ? 200 : Number(process.env.BENCH_DR_JOBS ?? 100_000);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
+/** Fresh processes per bundle: enough for a median that holds on a shared machine. */
+const BUNDLE_SAMPLES = 15;
+/** The volume at which the tracing rule's 5% dominates its one-a-second reservoir. */
+const HIGH_VOLUME_RUNS = 100_000_000;
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -174,6 +178,16 @@ async function apiLatency(): Promise<Record<string, Latency>> {
 }
 
 type EndToEnd = Awaited<ReturnType<typeof endToEnd>>;
+
+/** 6. The cost cases, from the measured counts and log volume alone (`--only cost` redoes just this). */
+function costs(e2e: Record<'1' | '10', EndToEnd>, logs: LogVolume) {
+  return {
+    batch10: costModel(e2e['10'], logs, 10, true),
+    batch10HighVolume: costModel(e2e['10'], logs, 10, true, HIGH_VOLUME_RUNS),
+    batch10NoWorkerTracing: costModel(e2e['10'], logs, 10, false),
+    batch1: costModel(e2e['1'], logs, 1, true),
+  };
+}
 type Cost = ReturnType<typeof costModel>;
 
 interface Results {
@@ -182,11 +196,15 @@ interface Results {
   size: 'tiny' | 'full';
   commands: string[];
   bundles: Record<string, BundleFigures>;
+  /** The command that last measured the bundles (`--only bundles` measures them alone). */
+  bundlesCommand?: string;
+  /** The machine's 1-minute load average when the bundles' measurement began and ended. */
+  bundlesLoad?: [number, number];
   apiLatency: Record<string, Latency>;
   endToEnd: Record<'1' | '10', EndToEnd>;
   logVolume: LogVolume;
   scale: ScaleResult;
-  cost: { batch10: Cost; batch10NoWorkerTracing: Cost; batch1: Cost };
+  cost: { batch10: Cost; batch10HighVolume?: Cost; batch10NoWorkerTracing: Cost; batch1: Cost };
   fixedMonthly: ReturnType<typeof fixedMonthlyCosts>;
   targets: { target: string; measured: string; met: boolean }[];
   longRuns?: LongRunResults;
@@ -201,6 +219,7 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
   const entries = Object.entries(r.bundles).filter(([name]) => name !== FLOOR);
   const largest = Math.max(...entries.map(([, b]) => b.bytes));
   const slowest = Math.max(...entries.map(([, b]) => b.coldInitMsMedian));
+  const [worstName, worst] = entries.reduce((a, b) => (b[1].coldInitVsFloor > a[1].coldInitVsFloor ? b : a));
   const [small, large] = r.scale.at;
   const listGrowth = small && large ? large.listFirstPage.p50Ms / small.listFirstPage.p50Ms : 0;
   const sqsTotal = r.cost.batch10.perRun.sqsRequests;
@@ -226,6 +245,11 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
       met: slowest <= 150,
     },
     {
+      target: "each function's cold initialisation at most 1.5× the floor's (one GetItem, SDK bundled)",
+      measured: `worst ${worstName} at ${worst?.coldInitVsFloor}× (${worst?.coldInitMsMedian} ms against ${r.bundles[FLOOR]?.coldInitMsMedian} ms; CPU ${worst?.coldInitCpuVsFloor}×)`,
+      met: entries.every(([, b]) => b.coldInitVsFloor <= 1.5),
+    },
+    {
       target: `list latency flat from ${small?.jobs ?? 0} to ${large?.jobs ?? 0} jobs`,
       measured: `first page p50 ${small?.listFirstPage.p50Ms} ms -> ${large?.listFirstPage.p50Ms} ms`,
       // Flat: within noise of the smaller figure, not proportional to the job count.
@@ -237,6 +261,21 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
       met: r.cost.batch10.perMillionRuns.total <= 3,
     },
   ];
+}
+
+/** How the X-Ray line is made, and what is left of the $3 without it. */
+function xrayArithmetic(c: Results['cost']): string {
+  const perMillion = (x: Cost) => 1_000_000 / x.batchSize;
+  const line = (x: Cost) =>
+    `${perMillion(x).toLocaleString('en')} invocations × ${round(x.tracedShareOfInvocations * 100, 2)}% traced × $${PRICES.xray.usd} per million traces = $${x.perMillionRuns.parts.xray}`;
+  const rest = round(c.batch10.perMillionRuns.total - (c.batch10.perMillionRuns.parts.xray ?? 0));
+  const high = c.batch10HighVolume;
+  return [
+    `X-Ray, per million runs at batch 10: ${line(c.batch10)} at ${c.batch10.runsPerMonth.toLocaleString('en')} runs a month`,
+    high ? `; ${line(high)} at ${high.runsPerMonth.toLocaleString('en')}` : '',
+    `. The traced share is Lambda's fixed rule for a function with active tracing (the first invocation each second and ${LAMBDA_SAMPLING.fixedRate * 100}% of the rest, ${LAMBDA_SAMPLING.source}), which AWS documents as not configurable for functions and which no X-Ray sampling rule changes for the worker: its SQS messages come from Scheduler with no trace decision. Spread evenly is the most it traces at a volume; firings that bunch in the same second share one reservoir. `,
+    `Without X-Ray the rest is $${rest}, over $3 by itself: the fair share's two writes a run ($${round(2 * PRICES.dynamoWrite.usd)}) are the largest part above the floor below.`,
+  ].join('');
 }
 
 function markdown(r: Results): string {
@@ -260,14 +299,16 @@ function markdown(r: Results): string {
     '',
     '## Bundles and cold initialisation',
     '',
-    'Each entry bundled as the stack bundles it (minified ESM, SDK bundled); cold init is the median of fresh Node processes importing it.',
+    `Each entry bundled as the stack bundles it (minified ESM, SDK bundled); cold init is the median of ${r.bundles[FLOOR]?.samples ?? 0} fresh Node processes importing it, every bundle once a round so that the machine's other load touches them alike (\`${r.bundlesCommand ?? 'npm run bench'}\`). CPU is the same imports' user + system time.${r.bundlesLoad ? ` Load average on this machine's ${cpus().length} cores: ${r.bundlesLoad[0]} at the start, ${r.bundlesLoad[1]} at the end.` : ''}`,
     '',
-    '| function | minified bundle | cold init median | p90 | with `@aws-sdk/*` external: bundle | cold init |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| function | minified bundle | cold init median | p90 | × floor | CPU | CPU × floor | with `@aws-sdk/*` external: bundle | cold init |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...Object.entries(r.bundles).map(
       ([f, b]) =>
-        `| ${f} | ${round(b.bytes / KB, 0)} KB | ${b.coldInitMsMedian} ms | ${b.coldInitMsP90} ms | ${round(b.sdkExternal.bytes / KB, 0)} KB | ${b.sdkExternal.coldInitMsMedian} ms |`,
+        `| ${f} | ${round(b.bytes / KB, 0)} KB | ${b.coldInitMsMedian} ms | ${b.coldInitMsP90} ms | ${b.coldInitVsFloor ?? 'n/a'} | ${b.coldInitCpuMsMedian ?? 'n/a'} ms | ${b.coldInitCpuVsFloor ?? 'n/a'} | ${round(b.sdkExternal.bytes / KB, 0)} KB | ${b.sdkExternal.coldInitMsMedian} ms |`,
     ),
+    '',
+    'Not on the init path: Powertools Tracer and the X-Ray SDK, evaluated at the first invocation Lambda samples (`Sampled=1` in `_X_AMZN_TRACE_ID`) and never for one it did not (functions/commons/tracer.ts). They stay in the bundle: without code splitting a module imported later is still parsed at load, and parsing is most of a cold init here, so a target client imported at its first use made the worker slower to load than importing it at once.',
     '',
     '## AWS calls per operation',
     '',
@@ -316,9 +357,22 @@ function markdown(r: Results): string {
     `| --- | --- | ${Object.keys(r.cost.batch10.perMillionRuns.parts)
       .map(() => '---')
       .join(' | ')} | --- |`,
-    costLine('batch 10, worker tracing on (default)', r.cost.batch10),
+    costLine(
+      `batch 10, worker tracing on (default), ${r.cost.batch10.runsPerMonth.toLocaleString('en')} runs a month spread evenly: ${r.cost.batch10.invocationsPerSecond} invocations a second, ${round(r.cost.batch10.tracedShareOfInvocations * 100, 1)}% traced`,
+      r.cost.batch10,
+    ),
+    ...(r.cost.batch10HighVolume
+      ? [
+          costLine(
+            `batch 10, worker tracing on, ${r.cost.batch10HighVolume.runsPerMonth.toLocaleString('en')} runs a month: ${r.cost.batch10HighVolume.invocationsPerSecond} invocations a second, ${round(r.cost.batch10HighVolume.tracedShareOfInvocations * 100, 1)}% traced`,
+            r.cost.batch10HighVolume,
+          ),
+        ]
+      : []),
     costLine('batch 10, worker tracing off (`-c workerTracing=false`)', r.cost.batch10NoWorkerTracing),
     costLine('batch 1 (a lone firing: no other message to share the batch)', r.cost.batch1),
+    '',
+    xrayArithmetic(r.cost),
     '',
     `What this shape cannot go below: the Scheduler invocation, its SQS message with the worker's share of receive and delete, and the two writes that claim a run and record its outcome: **$${r.cost.batch10.floorPerMillionRuns}** per million runs at batch 10. Per run at batch 10: ${r.cost.batch10.perRun.dynamoWcu} WCU, ${r.cost.batch10.perRun.dynamoRcu} RCU, ${r.cost.batch10.perRun.sqsRequests} SQS requests, ${r.cost.batch10.perRun.logBytes} bytes of logs.`,
     '',
@@ -353,7 +407,7 @@ function markdown(r: Results): string {
   ].join('\n');
 }
 
-const SECTIONS = ['long-runs', 'dr', 'load'] as const;
+const SECTIONS = ['bundles', 'cost', 'long-runs', 'dr', 'load'] as const;
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
 if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -395,8 +449,23 @@ if (only !== undefined) {
     console.error(`${file} is missing: run the whole bench (npm run bench) once before --only ${only}`);
     process.exit(2);
   }
-  const previous = JSON.parse(readFileSync(file, 'utf8')) as Results;
-  if (only === 'long-runs') {
+  const stored = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  // The cost is a function of counts already measured: priced again by the current model.
+  const previous = { ...stored, cost: costs(stored.endToEnd, stored.logVolume) };
+  if (only === 'cost') {
+    write({ ...previous, targets: targets(previous) });
+  } else if (only === 'bundles') {
+    progress('bench: bundles and cold init');
+    const load = round(loadavg()[0] ?? 0);
+    const measured = await bundles({ samples: tiny ? 2 : BUNDLE_SAMPLES });
+    const next = {
+      ...previous,
+      bundles: measured,
+      bundlesCommand: longRunCommand('npm run bench -- --only bundles'),
+      bundlesLoad: [load, round(loadavg()[0] ?? 0)] as [number, number],
+    };
+    write({ ...next, targets: targets(next) });
+  } else if (only === 'long-runs') {
     progress('bench: long runs');
     const measured = await longRuns({
       tiny,
@@ -412,7 +481,9 @@ if (only !== undefined) {
 } else {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${round(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}`;
   progress('bench: bundles and cold init');
-  const bundleFigures = await bundles({ samples: tiny ? 2 : 10 });
+  const bundlesLoadBefore = round(loadavg()[0] ?? 0);
+  const bundleFigures = await bundles({ samples: tiny ? 2 : BUNDLE_SAMPLES });
+  const bundlesLoad: [number, number] = [bundlesLoadBefore, round(loadavg()[0] ?? 0)];
   progress('bench: API latency');
   const latency = await apiLatency();
   progress('bench: end to end at batch 1 and 10');
@@ -440,15 +511,12 @@ if (only !== undefined) {
       scaleJobs === 100_000 || tiny ? 'npm run bench' : `BENCH_SCALE_JOBS=${scaleJobs} npm run bench`,
     ],
     bundles: bundleFigures,
+    bundlesLoad,
     apiLatency: latency,
     endToEnd: e2e,
     logVolume: logs,
     scale: scaled,
-    cost: {
-      batch10: costModel(e2e['10'], logs, 10, true),
-      batch10NoWorkerTracing: costModel(e2e['10'], logs, 10, false),
-      batch1: costModel(e2e['1'], logs, 1, true),
-    },
+    cost: costs(e2e, logs),
     fixedMonthly,
   };
   write({

@@ -18,6 +18,7 @@ import {
   parseRetentionDays,
   parseStage,
   parseTenantLimits,
+  parseTraceSampling,
   parseWorkerTracing,
 } from '../lib/stage.js';
 import { SundialStack } from '../lib/sundial-stack.js';
@@ -38,6 +39,8 @@ const props = {
   ...((jwt) => (jwt ? { jwt } : {}))(parseJwtContext(context)),
   workerTracing: parseWorkerTracing(context('workerTracing')),
   capacity: parseCapacity(context),
+
+  apiTraceSampling: parseTraceSampling(context),
 };
 const account = process.env.CDK_DEFAULT_ACCOUNT;
 const home = new SundialStack(app, `Sundial-${stage}`, {

@@ -2,7 +2,6 @@
 
 import { fileURLToPath } from 'node:url';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -12,7 +11,7 @@ import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
-import { traced, tracer } from './commons/tracer.js';
+import { sampledTracing, traced } from './commons/tracer.js';
 import { createApiHandler } from './handlers/api.js';
 import { readConsoleFiles } from './http/console.js';
 import { wireApi } from './wiring/api.js';
@@ -42,7 +41,7 @@ const app = createApiHandler(
 );
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-  .use(captureLambdaHandler(tracer))
+  .use(sampledTracing())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler((event) => {
     // API Gateway's request id is every log line's correlation id, and travels with run-now.

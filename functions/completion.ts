@@ -5,7 +5,6 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -17,7 +16,7 @@ import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
-import { traced, tracer } from './commons/tracer.js';
+import { sampledTracing, traced } from './commons/tracer.js';
 import { type CompletionEvent, createCompletionHandler } from './handlers/completion.js';
 import { wireCompletion } from './wiring/completion.js';
 
@@ -37,7 +36,7 @@ const complete = createCompletionHandler(
 );
 
 export const handler = middy<CompletionEvent, { detail: string }>()
-  .use(captureLambdaHandler(tracer))
+  .use(sampledTracing())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler((event) => complete(event));

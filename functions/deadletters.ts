@@ -1,6 +1,5 @@
 /** Dead-letter Lambda entry: archives what the priority queues gave up on. */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -8,7 +7,7 @@ import { createDocumentClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
-import { traced, tracer } from './commons/tracer.js';
+import { sampledTracing, traced } from './commons/tracer.js';
 import { createDeadLetterHandler } from './handlers/dead-letters.js';
 import { wireDeadLetters } from './wiring/maintenance.js';
 
@@ -21,6 +20,6 @@ const archive = createDeadLetterHandler(
 );
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(captureLambdaHandler(tracer))
+  .use(sampledTracing())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler((event) => archive(event));

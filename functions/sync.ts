@@ -6,7 +6,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
@@ -17,7 +16,7 @@ import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
-import { traced, tracer } from './commons/tracer.js';
+import { sampledTracing, traced } from './commons/tracer.js';
 import { createSyncHandler, createSyncStreamHandler } from './handlers/sync.js';
 import { wireSync } from './wiring/maintenance.js';
 
@@ -38,7 +37,7 @@ const isStream = (event: unknown): event is DynamoDBStreamEvent =>
   Array.isArray((event as DynamoDBStreamEvent | undefined)?.Records);
 
 export const handler = middy()
-  .use(captureLambdaHandler(tracer))
+  .use(sampledTracing())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (event: unknown) => {

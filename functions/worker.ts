@@ -2,7 +2,6 @@
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -17,7 +16,7 @@ import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
-import { traced, tracer } from './commons/tracer.js';
+import { sampledTracing, traced } from './commons/tracer.js';
 import { createWorkerHandler } from './handlers/worker.js';
 import { wireWorker } from './wiring/worker.js';
 
@@ -39,7 +38,7 @@ const work = createWorkerHandler(
 );
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(captureLambdaHandler(tracer))
+  .use(sampledTracing())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler((event) => work(event));

@@ -34,6 +34,39 @@ export function parseWorkerTracing(value: unknown): boolean {
   throw new Error(`workerTracing must be true or false, got "${String(value)}"`);
 }
 
+/**
+ * Which API requests X-Ray traces: an `AWS::XRay::SamplingRule` for the API's stage, which API
+ * Gateway honours and the API function (active tracing) follows. Lambda's own decision for the
+ * functions SQS and EventBridge invoke is a fixed rule no sampling rule changes.
+ */
+export interface TraceSampling {
+  /** Share of the requests past the reservoir, 0 to 1. */
+  rate: number;
+  /** Requests a second traced before the rate applies, across the API. */
+  reservoirPerSecond: number;
+}
+
+/** X-Ray's own default: one request a second, then 5%. */
+export const API_TRACE_SAMPLING: TraceSampling = { rate: 0.05, reservoirPerSecond: 1 };
+
+/** `-c apiTraceRate=0.05 -c apiTraceReservoir=1`; X-Ray's defaults when not given. */
+export function parseTraceSampling(get: (key: string) => unknown): TraceSampling {
+  const rateValue = get('apiTraceRate');
+  const reservoirValue = get('apiTraceReservoir');
+  const rate = rateValue === undefined ? API_TRACE_SAMPLING.rate : Number(rateValue);
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1) {
+    throw new Error(`apiTraceRate must be a share from 0 to 1 (0.05 is 5%), got "${String(rateValue)}"`);
+  }
+  const reservoir =
+    reservoirValue === undefined ? API_TRACE_SAMPLING.reservoirPerSecond : Number(reservoirValue);
+  if (!Number.isInteger(reservoir) || reservoir < 0) {
+    throw new Error(
+      `apiTraceReservoir must be a whole number of requests a second (0 or more), got "${String(reservoirValue)}"`,
+    );
+  }
+  return { rate, reservoirPerSecond: reservoir };
+}
+
 const PARTITION = '(aws|aws-cn|aws-us-gov|\\*)';
 const REGION = '([a-z0-9-]+|\\*)';
 const ACCOUNT = '(\\d{12}|\\*)';

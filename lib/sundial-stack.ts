@@ -31,7 +31,14 @@ import { Scheduling } from './constructs/scheduling.js';
 import { wildcardTargetResources } from './constructs/targets.js';
 import { Worker } from './constructs/worker.js';
 import { RUN_RETENTION_DAYS, RUNS_TABLE, TABLES } from './definitions.js';
-import { type Capacity, DEFAULT_CAPACITY, type JwtContext, type Stage, type TenantLimits } from './stage.js';
+import {
+  type Capacity,
+  DEFAULT_CAPACITY,
+  type JwtContext,
+  type Stage,
+  type TenantLimits,
+  type TraceSampling,
+} from './stage.js';
 
 export interface SundialStackProps extends StackProps {
   stage: Stage;
@@ -72,6 +79,8 @@ export interface SundialStackProps extends StackProps {
   workerTracing?: boolean;
   /** Stage throttling, reserved concurrency and queue concurrency (`parseCapacity`); the defaults when not given. */
   capacity?: Capacity;
+  /** Which API requests X-Ray traces (a sampling rule for the stage); 1 a second, then 5%, by default. */
+  apiTraceSampling?: TraceSampling;
   /**
    * Two regions: which of the two stacks this is (its `env.region` must be that region) and
    * the regions. One region, as before, when not given.
@@ -136,6 +145,7 @@ export class SundialStack extends Stack {
       data,
       scheduling,
       ...(jwt ? { jwt } : {}),
+      ...(props.apiTraceSampling ? { traceSampling: props.apiTraceSampling } : {}),
     });
     if (dr?.role === 'home' && !props.jwt) {
       publishForStandby(this, stage, 'jwtIssuer', api.jwt.issuer, "the user pool's token issuer");

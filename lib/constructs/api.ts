@@ -21,9 +21,17 @@ import {
 } from 'aws-cdk-lib/aws-cognito';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnSamplingRule } from 'aws-cdk-lib/aws-xray';
 import type { Construct } from 'constructs';
 import { QUEUES } from '../definitions.js';
-import type { Capacity, JwtContext, Stage, TenantLimits } from '../stage.js';
+import {
+  API_TRACE_SAMPLING,
+  type Capacity,
+  type JwtContext,
+  type Stage,
+  type TenantLimits,
+  type TraceSampling,
+} from '../stage.js';
 import { type Data, QUEUE_URL_KEYS } from './data.js';
 import { SundialFunction } from './function.js';
 import { StackPart } from './part.js';
@@ -43,6 +51,8 @@ export interface ApiProps {
   jwt?: JwtContext;
   /** Stage throttling and reserved concurrency. */
   capacity: Pick<Capacity, 'apiRateLimit' | 'apiBurstLimit' | 'apiReservedConcurrency'>;
+  /** Which requests X-Ray traces; X-Ray's default (1 a second, then 5%) when not given. */
+  traceSampling?: TraceSampling;
 }
 
 export class Api extends StackPart {
@@ -112,6 +122,26 @@ export class Api extends StackPart {
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
         throttlingRateLimit: props.capacity.apiRateLimit,
         throttlingBurstLimit: props.capacity.apiBurstLimit,
+      },
+    });
+    // API Gateway decides which requests are traced by this rule (the API function follows its
+    // decision), so the share is set here, per deployment, not left to the account's default.
+    const sampling = props.traceSampling ?? API_TRACE_SAMPLING;
+    new CfnSamplingRule(this, 'TraceSampling', {
+      samplingRule: {
+        ruleName: `sundial-${stage}-api`,
+        // Before the account's Default rule (10000), after rules an operator adds at 1-999.
+        priority: 1000,
+        fixedRate: sampling.rate,
+        reservoirSize: sampling.reservoirPerSecond,
+        // API Gateway names a stage's segments `<api name>/<stage>`.
+        serviceName: `sundial-${stage}/${stage}`,
+        serviceType: 'AWS::ApiGateway::Stage',
+        host: '*',
+        httpMethod: '*',
+        urlPath: '*',
+        resourceArn: '*',
+        version: 1,
       },
     });
     new CfnOutput(this, 'ApiUrl', {

@@ -32,6 +32,7 @@ import {
   parseRetentionDays,
   parseStage,
   parseTenantLimits,
+  parseTraceSampling,
   parseWorkerTracing,
 } from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
@@ -301,6 +302,50 @@ describe('functions', () => {
     expect(modes.filter((m) => !m.worker).every((m) => m.mode === 'Active' && m.tracer === undefined)).toBe(
       true,
     );
+  });
+
+  it('samples API traces by an X-Ray rule for its stage: 1 a second then 5%, or -c apiTraceRate / apiTraceReservoir', () => {
+    const [rule, ...others] = ofType('AWS::XRay::SamplingRule');
+    expect(others).toEqual([]);
+    const [, api] = ofType('AWS::ApiGateway::RestApi')[0]!;
+    const [, stage] = ofType('AWS::ApiGateway::Stage')[0]!;
+    // API Gateway matches a rule by `<api name>/<stage>` and its own service type.
+    expect(rule![1].Properties.SamplingRule).toEqual({
+      RuleName: `${api.Properties.Name}-api`,
+      ServiceName: `${api.Properties.Name}/${stage.Properties.StageName}`,
+      ServiceType: 'AWS::ApiGateway::Stage',
+      FixedRate: 0.05,
+      ReservoirSize: 1,
+      Priority: 1000,
+      Host: '*',
+      HTTPMethod: '*',
+      URLPath: '*',
+      ResourceARN: '*',
+      Version: 1,
+    });
+    expect(stage.Properties.TracingEnabled).toBe(true);
+
+    const context = (values: Record<string, string>) => (key: string) => values[key];
+    expect(parseTraceSampling(context({}))).toEqual({ rate: 0.05, reservoirPerSecond: 1 });
+    expect(parseTraceSampling(context({ apiTraceRate: '0.01', apiTraceReservoir: '0' }))).toEqual({
+      rate: 0.01,
+      reservoirPerSecond: 0,
+    });
+    expect(() => parseTraceSampling(context({ apiTraceRate: '5' }))).toThrow(
+      /apiTraceRate must be a share from 0 to 1/,
+    );
+    expect(() => parseTraceSampling(context({ apiTraceReservoir: '1.5' }))).toThrow(
+      /apiTraceReservoir must be a whole number/,
+    );
+    const sampled = Template.fromStack(
+      new SundialStack(unbundledApp(), 'Sundial-sampled', {
+        stage: 'dev',
+        apiTraceSampling: { rate: 0.01, reservoirPerSecond: 0 },
+      }),
+    );
+    sampled.hasResourceProperties('AWS::XRay::SamplingRule', {
+      SamplingRule: Match.objectLike({ FixedRate: 0.01, ReservoirSize: 0 }),
+    });
   });
 
   it('feeds the worker from each queue with partial batch responses and a concurrency cap', () => {

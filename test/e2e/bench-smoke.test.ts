@@ -31,7 +31,16 @@ it('writes BENCHMARKS.md and benchmarks.json with measured figures', async () =>
   expect(json.scale.at.map((a: { jobs: number }) => a.jobs)).toEqual([50, 200]);
   expect(json.scale.at[1].reconcile.report.jobs).toBe(200);
   expect(json.scale.creation.jobsPerSecond).toBeGreaterThan(0);
-  expect(json.targets).toHaveLength(6);
+  expect(json.targets).toHaveLength(7);
+  // Cold init is read against the floor's, measured in the same rounds.
+  expect(json.bundles['floor (one DynamoDB GetItem)'].coldInitVsFloor).toBe(1);
+  expect(json.bundles.worker.coldInitCpuVsFloor).toBeGreaterThan(1);
+  // X-Ray is priced from Lambda's rule: every invocation below one a second, less above.
+  expect(json.cost.batch10.tracedShareOfInvocations).toBe(1);
+  expect(json.cost.batch10HighVolume.tracedShareOfInvocations).toBeLessThan(1);
+  expect(json.cost.batch10HighVolume.perMillionRuns.parts.xray).toBeLessThan(
+    json.cost.batch10.perMillionRuns.parts.xray,
+  );
   // Fixed costs are counted from the synthesized stack: every alarm has a price.
   expect(json.fixedMonthly.counted.alarms).toBeGreaterThan(10);
   expect(json.fixedMonthly.total).toBeGreaterThan(json.fixedMonthly.parts.dashboard);
