@@ -1209,7 +1209,7 @@ export function diagnose(r: Omit<LoadResults, 'diagnosis'>): string[] {
     );
     const every = (op: Operation, name: string) => at.server![op].callsPerRequest[name] ?? 0;
     out.push(
-      `Calls Sundial makes beyond the operation's own read or write: on every request a GetItem of the API key (verified anew each time, never cached) and an UpdateItem of the tenant's per-second counter; ${round(every('list jobs', 'DynamoDB.Query') - 1, 0)} Queries in a list of 20 jobs, one per job for its latest run; in a create or an update, the schedule sync's GetItem of the job just written and the response's Query of the job's latest run (a new job's too, which has none); in a read of a run or of a job's runs, a GetItem of the job first. Together ${round(at.dynamoCallsPerRequest - 1, 1)} of the ${at.dynamoCallsPerRequest} DynamoDB calls of an average request (at ${at.rps} a second).`,
+      `Calls Sundial makes beyond the operation's own read or write: on every request about a tenth of an UpdateItem (the tenant's rate-limit counter, counted in leases) and, once every 10 s per API instance and key, the key's GetItem; ${round(every('list jobs', 'DynamoDB.Query') - 1, 0)} Queries in a list of 20 jobs, one per job for its latest run; in a create or an update, the UpdateItem that clears the job's sync marker once its schedule is written, and in an update the response's Query of the job's latest run; in a read of a run or of a job's runs, a GetItem of the job (at the same time as the run's read, so it adds no latency). Together ${round(at.dynamoCallsPerRequest - 1, 1)} of the ${at.dynamoCallsPerRequest} DynamoDB calls of an average request (at ${at.rps} a second).`,
     );
   }
   const kinds = Object.entries(r.throttleKinds).sort((x, y) => y[1] - x[1]);
@@ -1347,7 +1347,8 @@ export function loadMarkdown(r: LoadResults): string {
       : []),
     '### Where the time goes',
     '',
-    ...r.diagnosis.flatMap((d) => [d, '']),
+    // Diagnosed again from the figures, so a report re-rendered (`--only cost`) says what the code does now.
+    ...diagnose(r).flatMap((d) => [d, '']),
     "In the API process, each request is timed from the moment Node parsed it to its response's end (the `http.server.request.start` and `response.finish` diagnostics channels), each AWS call it made is timed and counted (an SDK middleware; an AsyncLocalStorage ties a call to its request), and the rest is Sundial's own code. \"Before the handler\" is the request's latency less its time in the handler: the connection waiting to be accepted and read while the process served the requests ahead of it, and the way back.",
     '',
     ...(sustained ? server(sustained) : []),
