@@ -83,9 +83,10 @@ describe('the cost of a scheduled run', () => {
     expect(perRun.byCommand['DynamoDBClient.UpdateItemCommand']).toBe(2);
     // Nobody depends on these jobs: no Query for dependents, so one read, the job's.
     expect(perRun.byCommand['DynamoDBClient.QueryCommand']).toBeUndefined();
-    // The job and its target's circuit breaker (none yet: calm, so nothing is written), and
-    // what a batch reads once (a tenth of a read per run at ten a batch).
-    expect(perRun.byCommand['DynamoDBClient.GetItemCommand']).toBeCloseTo(2.1, 5);
+    // The job and its target's circuit breaker (none yet: calm, so nothing is written), what
+    // a batch reads once (a tenth of a read per run at ten a batch), and the degradation
+    // level, read once per 15 s per process (once for these two batches: 1/20 a run).
+    expect(perRun.byCommand['DynamoDBClient.GetItemCommand']).toBeCloseTo(2.15, 5);
     expect(perRun.dynamoWcu).toBeLessThanOrEqual(4);
     // One receive and one batch delete per ten messages; empty polls are not per run.
     expect(perRun.sqsRequests).toBeLessThanOrEqual(0.2);
