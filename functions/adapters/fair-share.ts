@@ -97,6 +97,80 @@ export class DynamoFairShare implements FairShare {
     return false;
   }
 
+  async takeAll(
+    tenantId: string,
+    priority: Priority,
+    holders: readonly string[],
+    leaseUntil: Date,
+    _now: Date,
+  ): Promise<boolean> {
+    const limit = this.limitOf(priority);
+    if (limit <= 0) return true;
+    if (holders.length === 0) return true;
+    if (holders.length > limit) return false;
+    const Key = key(tenantId, priority);
+    const names = Object.fromEntries(holders.map((h, i) => [`#h${i}`, h]));
+    const update = () =>
+      conditionally(() =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key,
+            UpdateExpression: `SET ${holders.map((_, i) => `holders.#h${i} = :lease`).join(', ')}`,
+            // Room for all of them: size + n <= limit.
+            ConditionExpression: 'size(holders) <= :room',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':lease': leaseUntil.getTime(), ':room': limit - holders.length },
+          }),
+        ),
+      );
+    for (let round = 0; round < 2; round++) {
+      const added = await update().catch((error: Error) => {
+        if (error.name === 'ValidationException') return false;
+        throw error;
+      });
+      if (added) return true;
+      if (round > 0) return false;
+      // Full, or no item yet (the condition fails on a missing map), or made meanwhile by
+      // another taker: try once more unless it is full.
+      const { Item } = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
+      );
+      const held = Item?.holders as Record<string, number> | undefined;
+      if (held) {
+        if (Object.keys(held).length + holders.length > limit) return false;
+        continue;
+      }
+      await conditionally(() =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key,
+            UpdateExpression: 'SET holders = :empty',
+            ConditionExpression: 'attribute_not_exists(holders)',
+            ExpressionAttributeValues: { ':empty': {} },
+          }),
+        ),
+      );
+    }
+    return false;
+  }
+
+  async giveAll(tenantId: string, priority: Priority, holders: readonly string[]): Promise<void> {
+    if (this.limitOf(priority) <= 0 || holders.length === 0) return;
+    await conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key(tenantId, priority),
+          UpdateExpression: `REMOVE ${holders.map((_, i) => `holders.#h${i}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(holders)',
+          ExpressionAttributeNames: Object.fromEntries(holders.map((h, i) => [`#h${i}`, h])),
+        }),
+      ),
+    );
+  }
+
   async give(tenantId: string, priority: Priority, holder: string): Promise<void> {
     if (this.limitOf(priority) <= 0) return;
     await conditionally(() =>

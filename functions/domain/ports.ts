@@ -454,6 +454,19 @@ export interface FairShare {
   take(tenantId: string, priority: Priority, holder: string, leaseUntil: Date, now: Date): Promise<boolean>;
   /** Gives the place back. */
   give(tenantId: string, priority: Priority, holder: string): Promise<void>;
+  /**
+   * Takes a place for every one of `holders` in one write, or none: false when they do not
+   * all fit (the caller then takes them one by one, which also clears expired leases).
+   */
+  takeAll(
+    tenantId: string,
+    priority: Priority,
+    holders: readonly string[],
+    leaseUntil: Date,
+    now: Date,
+  ): Promise<boolean>;
+  /** Gives every one of `holders` back in one write. */
+  giveAll(tenantId: string, priority: Priority, holders: readonly string[]): Promise<void>;
 }
 
 export const ENDED_STATUSES = ['succeeded', 'failed', 'timed_out', 'skipped', 'missed', 'cancelled'] as const;

@@ -1,16 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { firingMessageSchema } from '../domain/firing.js';
+import { WORKER_TIMEOUT_SECONDS } from '../../lib/definitions.js';
+import { type FiringMessage, firingMessageSchema } from '../domain/firing.js';
+import { BatchPlaces } from '../usecases/batch-places.js';
 import { executeFiring } from '../usecases/execute-firing.js';
 import type { WorkerServices } from '../wiring/worker.js';
+
+/** Pooled places outlive the longest a worker invocation can run by this much. */
+const POOL_LEASE_MARGIN_SECONDS = 30;
 
 /** The worker over injected services: one firing per record, partial batch failures. */
 export function createWorkerHandler(
   services: WorkerServices,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
-  const deps = services;
   const processor = new BatchProcessor(EventType.SQS);
-  const processRecord = async (record: SQSRecord): Promise<void> => {
+  /** A record's firing when it is well formed and Sundial's; a reason to drop or fail it otherwise. */
+  const check = async (record: SQSRecord): Promise<FiringMessage | 'malformed' | 'forged'> => {
     let body: unknown;
     try {
       body = JSON.parse(record.body);
@@ -18,24 +24,16 @@ export function createWorkerHandler(
       body = undefined;
     }
     const parsed = firingMessageSchema.safeParse(body);
-    if (!parsed.success) {
-      // Not ours to guess at: fail it so SQS moves it to the DLQ after maxReceiveCount.
-      services.logger.error('malformed firing message', { messageId: record.messageId });
-      throw new Error('malformed firing message');
-    }
+    if (!parsed.success) return 'malformed';
     if (!(await services.firingSigner.verify(parsed.data))) {
-      // Not sent by Sundial (invariant 8): a body naming a tenant proves nothing. Dropped,
-      // not failed, so it can never become a dead letter of the tenant it names.
       services.logger.error('firing message rejected: not signed by Sundial', {
         messageId: record.messageId,
         namedTenantId: parsed.data.tenantId,
         namedJobId: parsed.data.jobId,
       });
-      services.metrics.rejected();
-      return;
+      return 'forged';
     }
-    const outcome = await executeFiring(deps, parsed.data);
-    if (outcome.result === 'retry') throw new Error(outcome.detail);
+    return parsed.data;
   };
   return async (event) => {
     // One measurement per batch, before its firings run, so they see the level it makes.
@@ -46,6 +44,43 @@ export function createWorkerHandler(
         dynamoThrottles: 0,
       });
     }
+    const checked = new Map(
+      await Promise.all(
+        event.Records.map(async (record) => [record.messageId, await check(record)] as const),
+      ),
+    );
+    // Fair-share places a tenant at a time for the batch: one write to take, one to give back.
+    const firings = [...checked.values()].filter((c): c is FiringMessage => typeof c === 'object');
+    const places = services.fairShare
+      ? new BatchPlaces(
+          services.fairShare,
+          firings.map((f) => f.tenantId),
+          randomUUID().slice(0, 13),
+          (WORKER_TIMEOUT_SECONDS + POOL_LEASE_MARGIN_SECONDS) * 1000,
+          services.logger,
+        )
+      : undefined;
+    const deps = places ? { ...services, fairShare: places } : services;
+    const processRecord = async (record: SQSRecord): Promise<void> => {
+      const firing = checked.get(record.messageId);
+      if (firing === 'malformed' || firing === undefined) {
+        // Not ours to guess at: fail it so SQS moves it to the DLQ after maxReceiveCount.
+        services.logger.error('malformed firing message', { messageId: record.messageId });
+        throw new Error('malformed firing message');
+      }
+      if (firing === 'forged') {
+        // Not sent by Sundial (invariant 8): a body naming a tenant proves nothing. Dropped,
+        // not failed, so it can never become a dead letter of the tenant it names.
+        services.metrics.rejected();
+        return;
+      }
+      try {
+        const outcome = await executeFiring(deps, firing);
+        if (outcome.result === 'retry') throw new Error(outcome.detail);
+      } finally {
+        await places?.settled(firing.tenantId);
+      }
+    };
     return processPartialResponse(event, processRecord, processor, { throwOnFullBatchFailure: false });
   };
 }

@@ -66,4 +66,38 @@ describe('fair-share places', () => {
     await share(1).give('never', 'default', 'a');
     expect(await share(1).take('never', 'default', 'b', later(10), now)).toBe(true);
   });
+
+  it("takes a batch's places in one write, on a new item too, or none when they do not all fit", async () => {
+    const places = share(5);
+    const batchOf = (name: string, n: number) => Array.from({ length: n }, (_, i) => `${name}.${i}`);
+    expect(await places.takeAll('batchy', 'default', batchOf('b1', 3), later(90), now)).toBe(true);
+    // Three of five taken: a batch of three more does not fit, and takes nothing.
+    expect(await places.takeAll('batchy', 'default', batchOf('b2', 3), later(90), now)).toBe(false);
+    expect(await places.take('batchy', 'default', 'lone1', later(60), now)).toBe(true);
+    expect(await places.take('batchy', 'default', 'lone2', later(60), now)).toBe(true);
+    expect(await places.take('batchy', 'default', 'lone3', later(60), now)).toBe(false);
+    // Given back in one write, the three are free again.
+    await places.giveAll('batchy', 'default', batchOf('b1', 3));
+    expect(await places.takeAll('batchy', 'default', batchOf('b3', 3), later(90), now)).toBe(true);
+  });
+
+  it('never lets concurrent batches past the limit', async () => {
+    const places = share(10);
+    const taken = await Promise.all(
+      Array.from({ length: 6 }, (_, b) =>
+        places.takeAll(
+          'crowded',
+          'high',
+          Array.from({ length: 4 }, (_, i) => `b${b}.${i}`),
+          later(90),
+          now,
+        ),
+      ),
+    );
+    // Four places each: two batches fit in ten, a third does not.
+    expect(taken.filter(Boolean)).toHaveLength(2);
+    expect(await places.take('crowded', 'high', 'x', later(60), now)).toBe(true);
+    expect(await places.take('crowded', 'high', 'y', later(60), now)).toBe(true);
+    expect(await places.take('crowded', 'high', 'z', later(60), now)).toBe(false);
+  });
 });

@@ -1446,6 +1446,8 @@ export class InMemoryBreakers implements BreakerStore {
 
 export class InMemoryFairShare implements FairShare {
   private readonly places = new Map<string, Map<string, number>>();
+  /** Writes made, as DynamoDB would count them (a take or give of one holder or many is one). */
+  writes = 0;
 
   constructor(private readonly limitOf: (priority: Priority) => number = () => 1) {}
 
@@ -1467,6 +1469,7 @@ export class InMemoryFairShare implements FairShare {
   ): Promise<boolean> {
     const limit = this.limitOf(priority);
     if (limit <= 0) return true;
+    this.writes++;
     const key = this.key(tenantId, priority);
     const holders = this.places.get(key) ?? new Map<string, number>();
     this.places.set(key, holders);
@@ -1485,7 +1488,33 @@ export class InMemoryFairShare implements FairShare {
 
   async give(tenantId: string, priority: Priority, holder: string): Promise<void> {
     if (this.limitOf(priority) <= 0) return;
+    this.writes++;
     this.places.get(this.key(tenantId, priority))?.delete(holder);
+  }
+
+  async takeAll(
+    tenantId: string,
+    priority: Priority,
+    holders: readonly string[],
+    leaseUntil: Date,
+  ): Promise<boolean> {
+    const limit = this.limitOf(priority);
+    if (limit <= 0 || holders.length === 0) return true;
+    this.writes++;
+    const key = this.key(tenantId, priority);
+    const held = this.places.get(key) ?? new Map<string, number>();
+    this.places.set(key, held);
+    // 'size(holders) <= :room' → SET holders.#h0 = :lease, …
+    if (held.size + holders.length > limit) return false;
+    for (const holder of holders) held.set(holder, leaseUntil.getTime());
+    return true;
+  }
+
+  async giveAll(tenantId: string, priority: Priority, holders: readonly string[]): Promise<void> {
+    if (this.limitOf(priority) <= 0 || holders.length === 0) return;
+    this.writes++;
+    const held = this.places.get(this.key(tenantId, priority));
+    for (const holder of holders) held?.delete(holder);
   }
 }
 

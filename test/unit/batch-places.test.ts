@@ -1,0 +1,118 @@
+/**
+ * Fair share a batch at a time: a tenant's runs in one worker batch take their places in one
+ * write and give them back in one, and the cap on runs in progress is what it was.
+ */
+import { describe, expect, it } from 'vitest';
+import { type FiringMessage, firing, firingMessageSchema } from '../../functions/domain/firing.js';
+import type { StoredJob } from '../../functions/domain/job.js';
+import { BatchPlaces } from '../../functions/usecases/batch-places.js';
+import { executeFiring } from '../../functions/usecases/execute-firing.js';
+import { outcomes } from '../fakes/in-memory.js';
+import { aJob, TENANT, type WorkerWorld, workerWorld } from '../fakes/world.js';
+
+const fired = (job: Pick<StoredJob, 'tenantId' | 'id'>): FiringMessage =>
+  firingMessageSchema.parse({ ...firing.scheduleTemplate(job), scheduledTime: '2027-03-01T10:00:00.000Z' });
+
+const POOL_LEASE_MS = 90_000;
+
+/** One batch as the worker handler runs it: every firing at once, each settled when done. */
+async function batch(w: WorkerWorld, messages: FiringMessage[]) {
+  const places = new BatchPlaces(
+    w.fairShare,
+    messages.map((m) => m.tenantId),
+    'batch1',
+    POOL_LEASE_MS,
+    w.logger,
+  );
+  const deps = { ...w.deps, fairShare: places };
+  const results = Promise.all(
+    messages.map(async (message) => {
+      try {
+        return await executeFiring(deps, message);
+      } finally {
+        await places.settled(message.tenantId);
+      }
+    }),
+  );
+  return results;
+}
+
+/** Lets started firings get as far as they can (no timers, only the event loop). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((resolve) => setImmediate(resolve));
+  if (!condition()) throw new Error('the worker never got there');
+}
+
+describe('fair-share places for a batch', () => {
+  it("takes one tenant's ten places in one write and gives them back in one, holding each while its run is in progress", async () => {
+    const w = workerWorld({ placesPerQueue: 20 });
+    const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
+    for (let i = 0; i < 10; i++) w.target.hold();
+    const done = batch(w, jobs.map(fired));
+    await until(() => w.target.held.length === 10);
+    // All ten calls in progress, each holding a place.
+    expect(w.fairShare.holders(TENANT, 'default')).toHaveLength(10);
+    for (const call of w.target.held) call.answer(outcomes.ok());
+    const ran = await done;
+    expect(ran.map((o) => o.detail)).toEqual(Array(10).fill('succeeded'));
+    expect(w.fairShare.holders(TENANT, 'default')).toEqual([]);
+    // Per run: a fifth of a write, where taking and giving back one by one was two.
+    expect(w.fairShare.writes).toBe(2);
+  });
+
+  it('a tenant near its share is admitted run by run and never over it; the rest wait their turn', async () => {
+    const w = workerWorld({ placesPerQueue: 3 });
+    const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
+    for (let i = 0; i < 10; i++) w.target.hold();
+    const done = batch(w, jobs.map(fired));
+    await until(() => w.target.held.length === 3 && w.queue.peek().length === 7);
+    expect(w.fairShare.holders(TENANT, 'default')).toHaveLength(3);
+    for (const call of w.target.held) call.answer(outcomes.ok());
+    const ran = await done;
+    expect(ran.filter((o) => o.detail === 'succeeded')).toHaveLength(3);
+    // The other seven are put back with a delay, not lost.
+    expect(w.queue.take().map((m) => m.jobId)).toHaveLength(7);
+    expect(ran.filter((o) => o.detail === 'deferred')).toHaveLength(7);
+    expect(w.fairShare.holders(TENANT, 'default')).toEqual([]);
+  });
+
+  it('each tenant in a mixed batch takes its own places, one write each way', async () => {
+    const w = workerWorld({ placesPerQueue: 10 });
+    const mine = Array.from({ length: 5 }, (_, i) => w.jobs.seed(aJob({ id: `job_a${i}` })));
+    const theirs = Array.from({ length: 5 }, (_, i) =>
+      w.jobs.seed(aJob({ id: `job_b${i}`, tenantId: 'globex' })),
+    );
+    const ran = await batch(w, [...mine, ...theirs].map(fired));
+    expect(ran.map((o) => o.detail)).toEqual(Array(10).fill('succeeded'));
+    expect(w.fairShare.writes).toBe(4);
+    expect(w.fairShare.holders(TENANT, 'default')).toEqual([]);
+    expect(w.fairShare.holders('globex', 'default')).toEqual([]);
+  });
+
+  it('a lone message of a tenant takes and gives its place as before', async () => {
+    const w = workerWorld({ placesPerQueue: 10 });
+    const job = w.jobs.seed(aJob());
+    expect((await batch(w, [fired(job)]))[0]).toMatchObject({ detail: 'succeeded' });
+    expect(w.fairShare.writes).toBe(2);
+    expect(w.fairShare.holders(TENANT, 'default')).toEqual([]);
+  });
+
+  it('pooled places last as long as a worker invocation can, so a worker that dies frees them then', async () => {
+    const w = workerWorld({ placesPerQueue: 2 });
+    const jobs = Array.from({ length: 2 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
+    w.target.hold();
+    w.target.hold();
+    // The worker dies mid-call: nothing is given back.
+    void batch(w, jobs.map(fired));
+    await until(() => w.target.held.length === 2);
+    expect(w.fairShare.holders(TENANT, 'default')).toHaveLength(2);
+    // Within the pool's lease the tenant's places are taken: its next run waits.
+    w.clock.advance(POOL_LEASE_MS - 1000);
+    const waiting = w.jobs.seed(aJob({ id: 'job_waiting' }));
+    expect((await batch(w, [fired(waiting)]))[0]).toMatchObject({ detail: 'deferred' });
+    // After it, the next taker clears the dead worker's places and runs.
+    w.clock.advance(2000);
+    const next = w.jobs.seed(aJob({ id: 'job_next' }));
+    expect((await batch(w, [fired(next)]))[0]).toMatchObject({ detail: 'succeeded' });
+  });
+});
