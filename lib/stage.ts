@@ -24,13 +24,14 @@ export function parseRetentionDays(value: unknown, fallback: number): number {
 }
 
 /**
- * Whether the worker is traced with X-Ray, from `-c workerTracing=true|false`; on by default.
- * Lambda traces up to one invocation a second plus 5% of the rest: at a batch of 10 that is
- * up to $0.50 per million runs (`npm run bench`), the one line of the run cost to switch off.
+ * Whether the worker is traced with X-Ray, from `-c workerTracing=true|false`; off by default.
+ * Lambda traces up to one invocation a second plus 5% of the rest, a rule no sampling rule
+ * changes for it: at a batch of 10 that is up to $0.50 per million runs (`npm run bench`),
+ * a sixth of the bill. Runs are followed by their records, logs and metrics without it.
  */
 export function parseWorkerTracing(value: unknown): boolean {
-  if (value === undefined || value === true || value === 'true') return true;
-  if (value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  if (value === undefined || value === false || value === 'false') return false;
   throw new Error(`workerTracing must be true or false, got "${String(value)}"`);
 }
 

@@ -75,7 +75,7 @@ export interface SundialStackProps extends StackProps {
   jwt?: JwtContext;
   /** Subscribed to the alarm topic. */
   alarmEmail?: string;
-  /** X-Ray active tracing on the worker (every other function is always traced). Default true. */
+  /** X-Ray active tracing on the worker (every other function is always traced). Default false. */
   workerTracing?: boolean;
   /** Stage throttling, reserved concurrency and queue concurrency (`parseCapacity`); the defaults when not given. */
   capacity?: Capacity;

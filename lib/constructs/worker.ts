@@ -48,7 +48,8 @@ export class Worker extends StackPart {
       description: 'Sundial worker: runs firings and records their runs',
       timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
       stage: props.stage,
-      tracing: props.tracing ?? true,
+      // Untraced unless asked for (`-c workerTracing=true`): see lib/stage.ts.
+      tracing: props.tracing ?? false,
       ...(props.capacity.workerReservedConcurrency === undefined
         ? {}
         : { reservedConcurrency: props.capacity.workerReservedConcurrency }),

@@ -279,25 +279,36 @@ describe('functions', () => {
       const fn = resources[sundialFunction(id)]!;
       expect(fn.Properties.Runtime, id).toBe('nodejs24.x');
       expect(fn.Properties.Architectures, id).toEqual(['arm64']);
-      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      // Every function but the worker is traced (see the tracing test below).
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: id === 'Worker' ? 'PassThrough' : 'Active' });
       expect(fn.Properties.LoggingConfig, id).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
     }
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  it('traces the worker unless -c workerTracing=false, and always the other functions', () => {
-    expect(parseWorkerTracing(undefined)).toBe(true);
+  it('traces the worker only with -c workerTracing=true, and always the other functions', () => {
+    expect(parseWorkerTracing(undefined)).toBe(false);
     expect(parseWorkerTracing('false')).toBe(false);
+    expect(parseWorkerTracing('true')).toBe(true);
     expect(() => parseWorkerTracing('sometimes')).toThrow(/workerTracing must be true or false/);
-    const untraced = Template.fromStack(
-      new SundialStack(unbundledApp(), 'Sundial-untraced', { stage: 'dev', workerTracing: false }),
+    const modesOf = (template: Template) =>
+      ofTypeIn(template, 'AWS::Lambda::Function').map(([, fn]) => ({
+        worker: String(fn.Properties.Description).startsWith('Sundial worker'),
+        mode: (fn.Properties.TracingConfig as { Mode: string }).Mode,
+        tracer: (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables
+          .POWERTOOLS_TRACE_ENABLED,
+      }));
+    const traced = Template.fromStack(
+      new SundialStack(unbundledApp(), 'Sundial-traced', { stage: 'dev', workerTracing: true }),
     );
-    const modes = ofTypeIn(untraced, 'AWS::Lambda::Function').map(([, fn]) => ({
-      worker: String(fn.Properties.Description).startsWith('Sundial worker'),
-      mode: (fn.Properties.TracingConfig as { Mode: string }).Mode,
-      tracer: (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables
-        .POWERTOOLS_TRACE_ENABLED,
-    }));
+    expect(modesOf(traced).filter((m) => m.worker)).toEqual([
+      { worker: true, mode: 'Active', tracer: undefined },
+    ]);
+    // The default stack, as `cdk deploy` makes it without the flag.
+    const untraced = Template.fromStack(
+      new SundialStack(unbundledApp(), 'Sundial-untraced', { stage: 'dev' }),
+    );
+    const modes = modesOf(untraced);
     expect(modes.filter((m) => m.worker)).toEqual([{ worker: true, mode: 'PassThrough', tracer: 'false' }]);
     expect(modes.filter((m) => !m.worker).every((m) => m.mode === 'Active' && m.tracer === undefined)).toBe(
       true,
@@ -821,7 +832,7 @@ describe('function environments (lib/environment.ts)', () => {
           tenantClaim: 'org',
           roleClaim: 'role',
         },
-        workerTracing: false,
+        workerTracing: true,
         capacity: parseCapacity((key) => ({ queueConcurrencyLow: '8' })[key]),
       }),
     );
