@@ -17,7 +17,7 @@
  *    (bench/load.ts; BENCH_LOAD_RPS, BENCH_LOAD_SECONDS, BENCH_LOAD_PEAK, BENCH_LOAD_PEAK_SECONDS,
  *    BENCH_LOAD_JOBS, BENCH_LOAD_STEPS, BENCH_LOAD_STEP_SECONDS change it).
  *
- * `--only bundles` measures part 1 alone, `--only cost` prices the stored counts again (part 6), `--only long-runs` part 7 alone, `--only dr` part 8 alone, `--only load` part 9
+ * `--only bundles` measures part 1 alone, `--only counts` parts 2 and 4 (calls per operation, end to end, log volume) and prices them, `--only cost` prices the stored counts again (part 6), `--only long-runs` part 7 alone, `--only dr` part 8 alone, `--only load` part 9
  * alone, and writes it into the reports already in BENCH_OUT (docs/ by default), the other
  * sections as they were.
  */
@@ -182,10 +182,11 @@ type EndToEnd = Awaited<ReturnType<typeof endToEnd>>;
 /** 6. The cost cases, from the measured counts and log volume alone (`--only cost` redoes just this). */
 function costs(e2e: Record<'1' | '10', EndToEnd>, logs: LogVolume) {
   return {
-    batch10: costModel(e2e['10'], logs, 10, true),
-    batch10HighVolume: costModel(e2e['10'], logs, 10, true, HIGH_VOLUME_RUNS),
-    batch10NoWorkerTracing: costModel(e2e['10'], logs, 10, false),
-    batch1: costModel(e2e['1'], logs, 1, true),
+    // The stack's default: the worker untraced (`-c workerTracing=true` turns it on).
+    batch10: costModel(e2e['10'], logs, 10, false),
+    batch10Traced: costModel(e2e['10'], logs, 10, true),
+    batch10TracedHighVolume: costModel(e2e['10'], logs, 10, true, HIGH_VOLUME_RUNS),
+    batch1: costModel(e2e['1'], logs, 1, false),
   };
 }
 type Cost = ReturnType<typeof costModel>;
@@ -198,13 +199,15 @@ interface Results {
   bundles: Record<string, BundleFigures>;
   /** The command that last measured the bundles (`--only bundles` measures them alone). */
   bundlesCommand?: string;
+  /** The command that last measured the calls per operation (`--only counts` measures them alone). */
+  countsCommand?: string;
   /** The machine's 1-minute load average when the bundles' measurement began and ended. */
   bundlesLoad?: [number, number];
   apiLatency: Record<string, Latency>;
   endToEnd: Record<'1' | '10', EndToEnd>;
   logVolume: LogVolume;
   scale: ScaleResult;
-  cost: { batch10: Cost; batch10HighVolume?: Cost; batch10NoWorkerTracing: Cost; batch1: Cost };
+  cost: { batch10: Cost; batch10Traced: Cost; batch10TracedHighVolume: Cost; batch1: Cost };
   fixedMonthly: ReturnType<typeof fixedMonthlyCosts>;
   targets: { target: string; measured: string; met: boolean }[];
   longRuns?: LongRunResults;
@@ -226,7 +229,7 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
   return [
     {
       target: 'at most 2 DynamoDB write units per run (batch 10)',
-      measured: `${worker.dynamoWcu} WCU: 2 to claim and record the run, 2 to take and give back its tenant's fair-share place`,
+      measured: `${worker.dynamoWcu} WCU: 2 to claim and record the run, ${round(worker.dynamoWcu - 2, 2)} to take and give back its tenant's fair-share places (one write each way for the tenant's runs in a batch)`,
       met: worker.dynamoWcu <= 2,
     },
     {
@@ -257,7 +260,7 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
     },
     {
       target: 'at most $3 per million runs (batch 10)',
-      measured: `$${r.cost.batch10.perMillionRuns.total} (worker tracing on), $${r.cost.batch10NoWorkerTracing.perMillionRuns.total} (off)`,
+      measured: `$${r.cost.batch10.perMillionRuns.total} (default: worker untraced), $${r.cost.batch10Traced.perMillionRuns.total} (\`-c workerTracing=true\`)`,
       met: r.cost.batch10.perMillionRuns.total <= 3,
     },
   ];
@@ -268,13 +271,13 @@ function xrayArithmetic(c: Results['cost']): string {
   const perMillion = (x: Cost) => 1_000_000 / x.batchSize;
   const line = (x: Cost) =>
     `${perMillion(x).toLocaleString('en')} invocations × ${round(x.tracedShareOfInvocations * 100, 2)}% traced × $${PRICES.xray.usd} per million traces = $${x.perMillionRuns.parts.xray}`;
-  const rest = round(c.batch10.perMillionRuns.total - (c.batch10.perMillionRuns.parts.xray ?? 0));
-  const high = c.batch10HighVolume;
+  const traced = c.batch10Traced;
+  const high = c.batch10TracedHighVolume;
   return [
-    `X-Ray, per million runs at batch 10: ${line(c.batch10)} at ${c.batch10.runsPerMonth.toLocaleString('en')} runs a month`,
-    high ? `; ${line(high)} at ${high.runsPerMonth.toLocaleString('en')}` : '',
+    `X-Ray, per million runs at batch 10 with \`-c workerTracing=true\`: ${line(traced)} at ${traced.runsPerMonth.toLocaleString('en')} runs a month`,
+    `; ${line(high)} at ${high.runsPerMonth.toLocaleString('en')}`,
     `. The traced share is Lambda's fixed rule for a function with active tracing (the first invocation each second and ${LAMBDA_SAMPLING.fixedRate * 100}% of the rest, ${LAMBDA_SAMPLING.source}), which AWS documents as not configurable for functions and which no X-Ray sampling rule changes for the worker: its SQS messages come from Scheduler with no trace decision. Spread evenly is the most it traces at a volume; firings that bunch in the same second share one reservoir. `,
-    `Without X-Ray the rest is $${rest}, over $3 by itself: the fair share's two writes a run ($${round(2 * PRICES.dynamoWrite.usd)}) are the largest part above the floor below.`,
+    "So the worker is untraced by default: its runs are followed by their run records, logs and metrics, and X-Ray is for the API (sampled by the stage's rule) and for a deployment that turns the worker's on.",
   ].join('');
 }
 
@@ -312,7 +315,7 @@ function markdown(r: Results): string {
     '',
     '## AWS calls per operation',
     '',
-    'DynamoDB units as DynamoDB Local reports them; a read that finds nothing is billed its minimum (0.5, or 1 if strongly consistent). SQS requests leave out empty polls (a fixed cost per queue, not per run).',
+    `DynamoDB units as DynamoDB Local reports them; a read that finds nothing is billed its minimum (0.5, or 1 if strongly consistent). SQS requests leave out empty polls (a fixed cost per queue, not per run). Measured by \`${r.countsCommand ?? 'npm run bench'}\`; at batch 10 the bench fires one tenant's jobs together, so their fair-share places are taken in one write and given back in one.`,
     '',
     ...(['1', '10'] as const).flatMap((batch) => [
       `### Worker batch size ${batch}`,
@@ -357,19 +360,15 @@ function markdown(r: Results): string {
     `| --- | --- | ${Object.keys(r.cost.batch10.perMillionRuns.parts)
       .map(() => '---')
       .join(' | ')} | --- |`,
+    costLine('batch 10 (default: the worker untraced)', r.cost.batch10),
     costLine(
-      `batch 10, worker tracing on (default), ${r.cost.batch10.runsPerMonth.toLocaleString('en')} runs a month spread evenly: ${r.cost.batch10.invocationsPerSecond} invocations a second, ${round(r.cost.batch10.tracedShareOfInvocations * 100, 1)}% traced`,
-      r.cost.batch10,
+      `batch 10, worker traced (\`-c workerTracing=true\`), ${r.cost.batch10Traced.runsPerMonth.toLocaleString('en')} runs a month spread evenly: ${r.cost.batch10Traced.invocationsPerSecond} invocations a second, ${round(r.cost.batch10Traced.tracedShareOfInvocations * 100, 1)}% traced`,
+      r.cost.batch10Traced,
     ),
-    ...(r.cost.batch10HighVolume
-      ? [
-          costLine(
-            `batch 10, worker tracing on, ${r.cost.batch10HighVolume.runsPerMonth.toLocaleString('en')} runs a month: ${r.cost.batch10HighVolume.invocationsPerSecond} invocations a second, ${round(r.cost.batch10HighVolume.tracedShareOfInvocations * 100, 1)}% traced`,
-            r.cost.batch10HighVolume,
-          ),
-        ]
-      : []),
-    costLine('batch 10, worker tracing off (`-c workerTracing=false`)', r.cost.batch10NoWorkerTracing),
+    costLine(
+      `batch 10, worker traced, ${r.cost.batch10TracedHighVolume.runsPerMonth.toLocaleString('en')} runs a month: ${r.cost.batch10TracedHighVolume.invocationsPerSecond} invocations a second, ${round(r.cost.batch10TracedHighVolume.tracedShareOfInvocations * 100, 1)}% traced`,
+      r.cost.batch10TracedHighVolume,
+    ),
     costLine('batch 1 (a lone firing: no other message to share the batch)', r.cost.batch1),
     '',
     xrayArithmetic(r.cost),
@@ -407,7 +406,7 @@ function markdown(r: Results): string {
   ].join('\n');
 }
 
-const SECTIONS = ['bundles', 'cost', 'long-runs', 'dr', 'load'] as const;
+const SECTIONS = ['bundles', 'counts', 'cost', 'long-runs', 'dr', 'load'] as const;
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
 if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -454,6 +453,20 @@ if (only !== undefined) {
   const previous = { ...stored, cost: costs(stored.endToEnd, stored.logVolume) };
   if (only === 'cost') {
     write({ ...previous, targets: targets(previous) });
+  } else if (only === 'counts') {
+    // The calls per run and per operation, and the log volume, measured again; then priced.
+    progress('bench: end to end at batch 1 and 10');
+    const e2e = { '1': await endToEnd(1), '10': await endToEnd(10) };
+    progress('bench: log volume');
+    const logs = await logVolume(10);
+    const next = {
+      ...previous,
+      endToEnd: e2e,
+      logVolume: logs,
+      cost: costs(e2e, logs),
+      countsCommand: longRunCommand('npm run bench -- --only counts'),
+    };
+    write({ ...next, targets: targets(next) });
   } else if (only === 'bundles') {
     progress('bench: bundles and cold init');
     const load = round(loadavg()[0] ?? 0);
