@@ -7,6 +7,12 @@ import { BatchPlaces } from '../usecases/batch-places.js';
 import { executeFiring } from '../usecases/execute-firing.js';
 import type { WorkerServices } from '../wiring/worker.js';
 
+type Checked =
+  | { kind: 'firing'; firing: FiringMessage }
+  | { kind: 'malformed' }
+  | { kind: 'forged' }
+  | { kind: 'error'; error: unknown };
+
 /** Pooled places outlive the longest a worker invocation can run by this much. */
 const POOL_LEASE_MARGIN_SECONDS = 30;
 
@@ -16,7 +22,7 @@ export function createWorkerHandler(
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const processor = new BatchProcessor(EventType.SQS);
   /** A record's firing when it is well formed and Sundial's; a reason to drop or fail it otherwise. */
-  const check = async (record: SQSRecord): Promise<FiringMessage | 'malformed' | 'forged'> => {
+  const check = async (record: SQSRecord): Promise<Checked> => {
     let body: unknown;
     try {
       body = JSON.parse(record.body);
@@ -24,16 +30,16 @@ export function createWorkerHandler(
       body = undefined;
     }
     const parsed = firingMessageSchema.safeParse(body);
-    if (!parsed.success) return 'malformed';
+    if (!parsed.success) return { kind: 'malformed' };
     if (!(await services.firingSigner.verify(parsed.data))) {
       services.logger.error('firing message rejected: not signed by Sundial', {
         messageId: record.messageId,
         namedTenantId: parsed.data.tenantId,
         namedJobId: parsed.data.jobId,
       });
-      return 'forged';
+      return { kind: 'forged' };
     }
-    return parsed.data;
+    return { kind: 'firing', firing: parsed.data };
   };
   return async (event) => {
     // One measurement per batch, before its firings run, so they see the level it makes.
@@ -44,17 +50,25 @@ export function createWorkerHandler(
         dynamoThrottles: 0,
       });
     }
+    // Checked before any run starts, so the batch's tenants are known; a check that throws
+    // (the signing key unreadable) fails its own record only.
     const checked = new Map(
       await Promise.all(
-        event.Records.map(async (record) => [record.messageId, await check(record)] as const),
+        event.Records.map(
+          async (record) =>
+            [
+              record.messageId,
+              await check(record).catch((error: unknown): Checked => ({ kind: 'error', error })),
+            ] as const,
+        ),
       ),
     );
     // Fair-share places a tenant at a time for the batch: one write to take, one to give back.
-    const firings = [...checked.values()].filter((c): c is FiringMessage => typeof c === 'object');
+    const tenants = [...checked.values()].flatMap((c) => (c.kind === 'firing' ? [c.firing.tenantId] : []));
     const places = services.fairShare
       ? new BatchPlaces(
           services.fairShare,
-          firings.map((f) => f.tenantId),
+          tenants,
           randomUUID().slice(0, 13),
           (WORKER_TIMEOUT_SECONDS + POOL_LEASE_MARGIN_SECONDS) * 1000,
           services.logger,
@@ -62,18 +76,20 @@ export function createWorkerHandler(
       : undefined;
     const deps = places ? { ...services, fairShare: places } : services;
     const processRecord = async (record: SQSRecord): Promise<void> => {
-      const firing = checked.get(record.messageId);
-      if (firing === 'malformed' || firing === undefined) {
+      const checkedRecord = checked.get(record.messageId) ?? { kind: 'malformed' };
+      if (checkedRecord.kind === 'error') throw checkedRecord.error;
+      if (checkedRecord.kind === 'malformed') {
         // Not ours to guess at: fail it so SQS moves it to the DLQ after maxReceiveCount.
         services.logger.error('malformed firing message', { messageId: record.messageId });
         throw new Error('malformed firing message');
       }
-      if (firing === 'forged') {
+      if (checkedRecord.kind === 'forged') {
         // Not sent by Sundial (invariant 8): a body naming a tenant proves nothing. Dropped,
         // not failed, so it can never become a dead letter of the tenant it names.
         services.metrics.rejected();
         return;
       }
+      const { firing } = checkedRecord;
       try {
         const outcome = await executeFiring(deps, firing);
         if (outcome.result === 'retry') throw new Error(outcome.detail);
