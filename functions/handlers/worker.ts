@@ -3,6 +3,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { WORKER_TIMEOUT_SECONDS } from '../../lib/definitions.js';
 import { type FiringMessage, firingMessageSchema } from '../domain/firing.js';
+import { BatchBreakerReads } from '../usecases/batch-breakers.js';
 import { BatchPlaces } from '../usecases/batch-places.js';
 import { executeFiring } from '../usecases/execute-firing.js';
 import type { WorkerServices } from '../wiring/worker.js';
@@ -74,7 +75,14 @@ export function createWorkerHandler(
           services.logger,
         )
       : undefined;
-    const deps = places ? { ...services, fairShare: places } : services;
+    const deps = {
+      ...services,
+      ...(places ? { fairShare: places } : {}),
+      // The calm path's breaker read, once per tenant and target for the batch.
+      ...(services.circuit
+        ? { circuit: { ...services.circuit, store: new BatchBreakerReads(services.circuit.store) } }
+        : {}),
+    };
     const processRecord = async (record: SQSRecord): Promise<void> => {
       const checkedRecord = checked.get(record.messageId) ?? { kind: 'malformed' };
       if (checkedRecord.kind === 'error') throw checkedRecord.error;
