@@ -262,6 +262,9 @@ export class Monitoring extends Construct {
       threshold: 1,
       description:
         "A tenant's circuit breaker opened: a target failed repeatedly and is not called for a cool-down; its runs wait, queued. The worker's 'circuit opened' log line names the tenant, the target and the last error; GET /v1/breakers shows the tenant's breakers.",
+      // A tenant's endpoint being down is not Sundial being unhealthy: Sundial is doing
+      // what it should. Notified, but not part of the composite.
+      sundialHealth: false,
     });
     this.alarm('DeadLetterArchiverErrors', {
       metric: fns.deadLetters.metricErrors({ period: Duration.minutes(5) }),
@@ -400,6 +403,11 @@ export class Monitoring extends Construct {
       comparisonOperator?: ComparisonOperator;
       /** No data means nothing happened (the default), or that something stopped. */
       treatMissingData?: TreatMissingData;
+      /**
+       * False for an alarm about a tenant's own systems, not Sundial's: it notifies the topic
+       * but is left out of the `unhealthy` composite.
+       */
+      sundialHealth?: boolean;
     },
   ): Alarm {
     const alarm = new Alarm(this, id, {
@@ -414,7 +422,7 @@ export class Monitoring extends Construct {
       alarmDescription: props.description,
     });
     alarm.addAlarmAction(new SnsAction(this.topic));
-    this.alarms.push(alarm);
+    if (props.sundialHealth !== false) this.alarms.push(alarm);
     return alarm;
   }
 
