@@ -10,10 +10,22 @@ import { conditionally, queryPage } from './dynamo.js';
 
 const pk = (tenantId: string) => `TENANT#${tenantId}#BREAKER`;
 const SK_PREFIX = 'TARGET#';
+/**
+ * A closed breaker is kept this long after its last write, then left to the runs table's
+ * Time to Live: a target that stopped failing (or that the tenant stopped using) leaves no
+ * item behind. An open or half-open breaker never expires.
+ */
+export const CLOSED_BREAKER_TTL_SECONDS = 30 * 24 * 3600;
 
 function fromItem(item: Record<string, unknown>): Breaker {
-  const { pk: _pk, sk: _sk, ...breaker } = item;
+  const { pk: _pk, sk: _sk, expiresAt: _expiresAt, ...breaker } = item;
   return breaker as unknown as Breaker;
+}
+
+/** Epoch seconds when a breaker written now may go, or none while it is not closed. */
+function expiryOf(breaker: Breaker): { expiresAt?: number } {
+  if (breaker.state !== 'closed') return {};
+  return { expiresAt: Math.floor(Date.parse(breaker.updatedAt) / 1000) + CLOSED_BREAKER_TTL_SECONDS };
 }
 
 export class DynamoBreakerStore implements BreakerStore {
@@ -38,7 +50,12 @@ export class DynamoBreakerStore implements BreakerStore {
       this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: pk(breaker.tenantId), sk: `${SK_PREFIX}${breaker.target}`, ...breaker },
+          Item: {
+            pk: pk(breaker.tenantId),
+            sk: `${SK_PREFIX}${breaker.target}`,
+            ...breaker,
+            ...expiryOf(breaker),
+          },
           ...(expectedVersion === 0
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : {

@@ -1,7 +1,8 @@
 /** The breaker store on DynamoDB Local: version-conditional writes, so concurrent workers agree; one tenant's partition only. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoBreakerStore } from '../../functions/adapters/breaker-store.js';
+import { CLOSED_BREAKER_TTL_SECONDS, DynamoBreakerStore } from '../../functions/adapters/breaker-store.js';
 import { createDocumentClient } from '../../functions/commons/clients.js';
 import { admit, afterFailure, DEFAULT_BREAKER_SETTINGS, newBreaker } from '../../functions/domain/breaker.js';
 import {
@@ -14,12 +15,15 @@ import { createTables } from '../../local/resources.js';
 
 let dynamo: DynamoDbLocal;
 let store: DynamoBreakerStore;
+let config: { endpoint: string; region: string; credentials: typeof LOCAL_CREDENTIALS };
+let runsTable: string;
 const now = new Date('2027-05-01T00:00:00.000Z');
 
 beforeAll(async () => {
   dynamo = await startDynamoDbLocal();
-  const config = { endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  config = { endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const tables = await createTables(new DynamoDBClient(config));
+  runsTable = tables.Runs;
   store = new DynamoBreakerStore(createDocumentClient(config), tables.Runs);
 }, 90_000);
 afterAll(async () => {
@@ -76,5 +80,38 @@ describe('the breaker store', () => {
     expect(page.nextCursor).not.toBeNull();
     const rest = await store.list('acme', { limit: 1, cursor: page.nextCursor! });
     expect(rest.items.map((b) => b.target)).not.toEqual(page.items.map((b) => b.target));
+  });
+
+  it('lets a closed breaker expire 30 days after its last write, and never an open one', async () => {
+    const raw = async (target: string) =>
+      (
+        await createDocumentClient(config).send(
+          new GetCommand({ TableName: runsTable, Key: { pk: 'TENANT#ttl#BREAKER', sk: `TARGET#${target}` } }),
+        )
+      ).Item;
+    const failing = afterFailure(
+      undefined,
+      'ttl',
+      'closed.example.com',
+      'h',
+      'HTTP 500',
+      DEFAULT_BREAKER_SETTINGS,
+      now,
+    );
+    expect(failing.state).toBe('closed');
+    expect(await store.save(failing, 0)).toBe(true);
+    expect((await raw('closed.example.com'))?.expiresAt).toBe(
+      now.getTime() / 1000 + CLOSED_BREAKER_TTL_SECONDS,
+    );
+    // Neither the API nor the worker sees the expiry.
+    expect(await store.get('ttl', 'closed.example.com', true)).not.toHaveProperty('expiresAt');
+
+    let open = failing;
+    for (let i = 1; i < DEFAULT_BREAKER_SETTINGS.failureThreshold; i++) {
+      open = afterFailure(open, 'ttl', 'closed.example.com', 'h', 'HTTP 500', DEFAULT_BREAKER_SETTINGS, now);
+    }
+    expect(open.state).toBe('open');
+    expect(await store.save(open, failing.version)).toBe(true);
+    expect(await raw('closed.example.com')).not.toHaveProperty('expiresAt');
   });
 });
