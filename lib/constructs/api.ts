@@ -8,6 +8,7 @@ import {
   LambdaRestApi,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  ResponseType,
 } from 'aws-cdk-lib/aws-apigateway';
 import {
   ClientAttributes,
@@ -24,6 +25,10 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnSamplingRule } from 'aws-cdk-lib/aws-xray';
 import type { Construct } from 'constructs';
 import { QUEUES } from '../definitions.js';
+
+/** Seconds a client throttled by the stage is told to wait: its token bucket refills each second. */
+export const STAGE_THROTTLE_RETRY_AFTER_SECONDS = 1;
+
 import {
   API_TRACE_SAMPLING,
   type Capacity,
@@ -124,6 +129,29 @@ export class Api extends StackPart {
         throttlingBurstLimit: props.capacity.apiBurstLimit,
       },
     });
+    // The stage's own refusals (its throttle, past apiRateLimit/apiBurstLimit) answer as the
+    // api's do: problem+json with Retry-After, so clients back off the same way for both.
+    for (const [id, type] of [
+      ['Throttled', ResponseType.THROTTLED],
+      ['QuotaExceeded', ResponseType.QUOTA_EXCEEDED],
+    ] as const) {
+      this.restApi.addGatewayResponse(id, {
+        type,
+        statusCode: '429',
+        responseHeaders: {
+          'Content-Type': "'application/problem+json'",
+          'Retry-After': `'${STAGE_THROTTLE_RETRY_AFTER_SECONDS}'`,
+        },
+        templates: {
+          'application/json': JSON.stringify({
+            type: 'https://sundial.dev/problems/quota-exceeded',
+            title: 'Too many requests',
+            status: 429,
+            detail: 'the API stage is throttling requests: retry after the Retry-After header',
+          }),
+        },
+      });
+    }
     // API Gateway decides which requests are traced by this rule (the API function follows its
     // decision), so the share is set here, per deployment, not left to the account's default.
     const sampling = props.traceSampling ?? API_TRACE_SAMPLING;

@@ -5,6 +5,8 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { PROBLEM_BASE } from '../../functions/http/problem.js';
+import { STAGE_THROTTLE_RETRY_AFTER_SECONDS } from '../../lib/constructs/api.js';
 import { QUEUES } from '../../lib/definitions.js';
 import { DEFAULT_CAPACITY, parseCapacity } from '../../lib/stage.js';
 import { SundialStack } from '../../lib/sundial-stack.js';
@@ -94,5 +96,29 @@ describe('capacity context values', () => {
     );
     expect(parse({ workerReservedConcurrency: '35' })().workerReservedConcurrency).toBe(35);
     expect(parse({})()).toEqual(DEFAULT_CAPACITY);
+  });
+});
+
+describe("the stage's own throttling", () => {
+  it('answers 429 as the api does: problem+json with Retry-After', () => {
+    const responses = synth({}).filter((r) => r.Type === 'AWS::ApiGateway::GatewayResponse');
+    expect(responses.map((r) => r.Properties.ResponseType).sort()).toEqual(['QUOTA_EXCEEDED', 'THROTTLED']);
+    for (const r of responses) {
+      expect(r.Properties).toMatchObject({
+        StatusCode: '429',
+        ResponseParameters: {
+          'gatewayresponse.header.Content-Type': "'application/problem+json'",
+          'gatewayresponse.header.Retry-After': `'${STAGE_THROTTLE_RETRY_AFTER_SECONDS}'`,
+        },
+      });
+      const body = JSON.parse(
+        (r.Properties.ResponseTemplates as Record<string, string>)['application/json']!,
+      );
+      expect(body).toMatchObject({
+        type: `${PROBLEM_BASE}quota-exceeded`,
+        status: 429,
+        title: 'Too many requests',
+      });
+    }
   });
 });
