@@ -129,6 +129,9 @@ function bundledCode(props: SundialFunctionProps): Code {
     bundling: {
       // Required by the API, never pulled: local bundling below always succeeds or throws.
       image: DockerImage.fromRegistry('dummy'),
+      // Never run either, but part of the key CDK caches bundles by within a synth: without
+      // the entry in it, every function of the stack would get the first one's bundle.
+      command: ['bundleFunction', props.entry],
       local: {
         tryBundle(outputDir) {
           bundleFunction(props.entry, outputDir);

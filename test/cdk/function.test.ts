@@ -165,4 +165,31 @@ describe('bundleFunction', () => {
     expect(imports).not.toContain('node:http');
     expect(imports).not.toContain('http');
   });
+
+  it('gives each function its own bundle, its entry as the handler module', () => {
+    // Bundling on (the other tests skip it): CDK caches bundles within a synth by a key that
+    // must name the entry, or every function would get the first one's code.
+    const app = new App();
+    const stack = new Stack(app, 'BundleTest');
+    for (const [id, entry] of [
+      ['DeadLetters', 'functions/deadletters.ts'],
+      ['Reconciler', 'functions/reconciler.ts'],
+    ] as const) {
+      const fn = new SundialFunction(stack, id, {
+        entry,
+        description: id,
+        timeout: Duration.seconds(10),
+        stage: 'dev',
+      });
+      bindTheRest(fn, []);
+    }
+    const functions = Object.values(
+      Template.fromStack(stack).findResources('AWS::Lambda::Function') as Record<
+        string,
+        { Properties: { Handler: string; Code: { S3Key: string } } }
+      >,
+    );
+    expect(functions.map((f) => f.Properties.Handler)).toEqual(['index.handler', 'index.handler']);
+    expect(new Set(functions.map((f) => f.Properties.Code.S3Key)).size).toBe(2);
+  });
 });
