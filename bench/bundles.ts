@@ -1,9 +1,11 @@
 /**
- * Bundle size and cold initialisation of each Lambda entry, bundled as the stack bundles it
- * (lib/constructs/function.ts: minified ESM from the packages' ES module builds, a source map
- * without sources, run with the stack's NODE_OPTIONS), and of the floor: the smallest function
- * the design allows, one DynamoDB GetItem with the SDK bundled. No entry can be smaller than
- * the floor, so it is what the size figures are to be read against.
+ * Bundle size and cold initialisation of each Lambda entry, bundled by the stack's own
+ * `bundleFunction` (lib/constructs/function.ts: minified ESM from the packages' ES module
+ * builds, split into chunks, a source map without sources, run with the stack's NODE_OPTIONS),
+ * and of the floor, bundled the same way: the smallest function the design allows, one
+ * DynamoDB GetItem with the SDK bundled. No entry can be smaller than the floor, so it is what
+ * the size figures are to be read against. A bundle's size is what its cold start loads: the
+ * entry and the chunks it imports statically, not those only a dynamic `import()` loads.
  *
  * The bundles are imported round by round, each once a round, so that other load on the machine
  * touches them alike: each figure is also given over the floor's from the same rounds, and as
@@ -14,11 +16,11 @@
  * compiles hundreds of SDK files; the stack bundles the SDK.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BuildOptions, build } from 'esbuild';
-import { BUNDLE_MAIN_FIELDS, ESM_REQUIRE_BANNER, FUNCTION_NODE_OPTIONS } from '../lib/constructs/function.js';
+import type { Metafile } from 'esbuild';
+import { bundleFunction, FUNCTION_ENTRY_FILE, FUNCTION_NODE_OPTIONS } from '../lib/constructs/function.js';
 import { percentile } from './support.js';
 
 const ENTRIES = ['api', 'worker', 'completion', 'sync', 'deadletters', 'reconciler'];
@@ -35,9 +37,11 @@ export const handler = async () =>
 `;
 
 export interface BundleFigures {
-  /** Minified bundle, bytes. */
+  /** What a cold start loads, minified, bytes: the entry and the chunks it imports statically. */
   bytes: number;
-  /** Its source map (a separate file, read at cold start), bytes. */
+  /** The whole package's JavaScript, bytes: with the chunks loaded only by a dynamic `import()`. */
+  packageBytes: number;
+  /** The source maps of what a cold start loads (separate files, read at load), bytes. */
   sourceMapBytes: number;
   /** Median of `samples` fresh Node processes importing the bundle, ms. */
   coldInitMsMedian: number;
@@ -50,6 +54,23 @@ export interface BundleFigures {
   samples: number;
   /** The same entry with `@aws-sdk/*` external, as the Lambda runtime would provide it. */
   sdkExternal: { bytes: number; coldInitMsMedian: number };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The entry and every chunk it imports statically, transitively: what its cold start loads. */
+function loadedAtInit(metafile: Metafile, entry: string): string[] {
+  const outputs = new Map(Object.entries(metafile.outputs).map(([f, o]) => [resolve(f), o]));
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const i of outputs.get(file)?.imports ?? []) {
+      if (i.kind === 'import-statement' && !i.external) visit(resolve(i.path));
+    }
+  };
+  visit(resolve(entry));
+  return [...seen];
 }
 
 /** Cold init = importing the bundle in a fresh Node process; the median of `samples` processes. */
@@ -81,24 +102,24 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
   const floorEntry = join(dir, 'floor.ts');
   writeFileSync(floorEntry, FLOOR_SOURCE);
 
-  const bundle = async (entry: string, outfile: string, sdkExternal: boolean) => {
-    const common: BuildOptions = {
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node24',
-      mainFields: [...BUNDLE_MAIN_FIELDS],
-      sourcemap: true,
-      sourcesContent: false,
-      banner: { js: ESM_REQUIRE_BANNER },
-      external: sdkExternal ? ['@aws-sdk/*'] : [],
+  /** Bundles as the stack does; what the entry loads at cold start, and the whole package, bytes. */
+  const bundle = (entry: string, outdir: string, sdkExternal: boolean) => {
+    rmSync(outdir, { recursive: true, force: true });
+    const { metafile } = bundleFunction(entry, outdir, {
+      metafile: true,
+      ...(sdkExternal ? { external: ['@aws-sdk/*'] } : {}),
       // The floor lives in a temporary directory; resolve its packages from here.
       nodePaths: [resolve('node_modules')],
       logLevel: 'silent',
+    });
+    const loaded = loadedAtInit(metafile as Metafile, join(outdir, FUNCTION_ENTRY_FILE));
+    const js = Object.keys((metafile as Metafile).outputs).filter((f) => f.endsWith('.mjs'));
+    return {
+      file: join(outdir, FUNCTION_ENTRY_FILE),
+      bytes: sum(loaded.map((f) => statSync(f).size)),
+      sourceMapBytes: sum(loaded.map((f) => statSync(`${f}.map`).size)),
+      packageBytes: sum(js.map((f) => statSync(resolve(f)).size)),
     };
-    await build({ ...common, entryPoints: [entry], outfile });
-    return statSync(outfile).size;
   };
   /** Wall and CPU time of importing the bundle in a fresh Node process, ms. */
   const coldInit = (file: string) => {
@@ -117,24 +138,29 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     return { wall: wall ?? Number.NaN, cpu: cpu ?? Number.NaN };
   };
 
-  const built: { name: string; file: string; externalFile: string; bytes: number; externalBytes: number }[] =
-    [];
+  const built: {
+    name: string;
+    file: string;
+    bytes: number;
+    packageBytes: number;
+    sourceMapBytes: number;
+    externalFile: string;
+    externalBytes: number;
+  }[] = [];
   const entries: [string, string][] = [
     ...ENTRIES.map((e): [string, string] => [e, `functions/${e}.ts`]),
     [FLOOR, floorEntry],
   ];
   for (const [name, entry] of entries) {
     const slug = name === FLOOR ? 'floor' : name;
-    const file = join(dir, `${slug}.mjs`);
+    const deployed = bundle(entry, join(dir, slug), false);
     // The external variant must sit where `@aws-sdk/*` resolves: inside the project.
-    const externalFile = resolve('node_modules', '.cache', 'sundial-bench', `${slug}.sdk-external.mjs`);
-    built.push({
-      name,
-      file,
-      externalFile,
-      bytes: await bundle(entry, file, false),
-      externalBytes: await bundle(entry, externalFile, true),
-    });
+    const external = bundle(
+      entry,
+      resolve('node_modules', '.cache', 'sundial-bench', `${slug}.sdk-external`),
+      true,
+    );
+    built.push({ name, ...deployed, externalFile: external.file, externalBytes: external.bytes });
   }
   // Round by round, every bundle (the floor too) and its external variant once each, so a
   // change in the machine's load touches them all alike and the ratios to the floor hold.
@@ -157,7 +183,8 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     const samples = wall.get(b.name) ?? [];
     results[b.name] = {
       bytes: b.bytes,
-      sourceMapBytes: statSync(`${b.file}.map`).size,
+      packageBytes: b.packageBytes,
+      sourceMapBytes: b.sourceMapBytes,
       coldInitMsMedian: round(median(samples)),
       coldInitMsP90: round(percentile(samples, 90)),
       coldInitVsFloor: round(median(samples) / floorWall),

@@ -5,15 +5,13 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { ECSClient } from '@aws-sdk/client-ecs';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
 import { createDocumentClient, createSqsClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
+import { lazy } from './commons/lazy.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
 import { sampledTracing, traced } from './commons/tracer.js';
@@ -26,10 +24,11 @@ const complete = createCompletionHandler(
     {
       db: traced(createDocumentClient()),
       sqs: traced(createSqsClient()),
-      sns: traced(new SNSClient({})),
       kms: traced(new KMSClient({})),
-      ecs: traced(new ECSClient({})),
-      sfn: traced(new SFNClient({})),
+      // Each made, its SDK code loaded (a chunk of its own), when work first needs it.
+      sns: lazy(async () => traced(new (await import('@aws-sdk/client-sns')).SNSClient({}))),
+      ecs: lazy(async () => traced(new (await import('@aws-sdk/client-ecs')).ECSClient({}))),
+      sfn: lazy(async () => traced(new (await import('@aws-sdk/client-sfn')).SFNClient({}))),
     },
     { clock: systemClock, logger, runMetrics: new PowertoolsRunMetrics(metrics) },
   ),

@@ -2,18 +2,14 @@
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
 import { createDocumentClient, createSqsClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
+import { lazy } from './commons/lazy.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
 import { sampledTracing, traced } from './commons/tracer.js';
@@ -26,12 +22,16 @@ const work = createWorkerHandler(
     {
       db: traced(createDocumentClient()),
       sqs: traced(createSqsClient()),
-      sns: traced(new SNSClient({})),
       kms: traced(new KMSClient({})),
-      lambda: traced(new LambdaClient({})),
-      eventBridge: traced(new EventBridgeClient({})),
-      ecs: traced(new ECSClient({})),
-      sfn: traced(new SFNClient({})),
+      // Each made, its SDK code loaded (a chunk of its own), when work first needs it: a cold
+      // start pays only for the clients every batch uses.
+      sns: lazy(async () => traced(new (await import('@aws-sdk/client-sns')).SNSClient({}))),
+      lambda: lazy(async () => traced(new (await import('@aws-sdk/client-lambda')).LambdaClient({}))),
+      eventBridge: lazy(async () =>
+        traced(new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient({})),
+      ),
+      ecs: lazy(async () => traced(new (await import('@aws-sdk/client-ecs')).ECSClient({}))),
+      sfn: lazy(async () => traced(new (await import('@aws-sdk/client-sfn')).SFNClient({}))),
     },
     { clock: systemClock, logger, runMetrics: new PowertoolsRunMetrics(metrics) },
   ),

@@ -21,6 +21,7 @@ import { InMemoryRunMetrics, type RunEndedReport } from '../functions/adapters/r
 import { createDocumentClient, createSqsClient } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
 import { type Config, environmentFor, loadConfig, type TenantLimits } from '../functions/commons/config.js';
+import { ready } from '../functions/commons/lazy.js';
 import type { DegradationSettings } from '../functions/domain/degradation.js';
 import type { Logger as LoggerPort, ScheduleWriter, TargetCaller } from '../functions/domain/ports.js';
 import { createApiHandler } from '../functions/handlers/api.js';
@@ -516,13 +517,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const api = wireApi(configs.Api, { db, scheduler, sqs, kms }, platform);
       const worker = wireWorker(
         configs.Worker,
-        { db, sqs, sns, kms, lambda, eventBridge, ecs, sfn },
+        {
+          db,
+          sqs,
+          sns: ready(sns),
+          kms,
+          lambda: ready(lambda),
+          eventBridge: ready(eventBridge),
+          ecs: ready(ecs),
+          sfn: ready(sfn),
+        },
         platform,
       );
       return {
         api,
         worker,
-        completion: wireCompletion(configs.Completion, { db, sqs, sns, kms, ecs, sfn }, platform),
+        completion: wireCompletion(
+          configs.Completion,
+          { db, sqs, sns: ready(sns), kms, ecs: ready(ecs), sfn: ready(sfn) },
+          platform,
+        ),
         sync: wireSync(configs.Sync, { ...maintenance, sqs }, { ...platform, pace: async () => undefined }),
         reconciler: wireReconciler(configs.Reconciler, maintenance, platform),
         deadLetters: wireDeadLetters(configs.DeadLetters, maintenance, platform),

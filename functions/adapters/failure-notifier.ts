@@ -3,7 +3,8 @@
  * stack-wide SNS topic that receives every final failure. The webhook secret is stored
  * sealed with KMS and opened only here, just before a webhook is signed.
  */
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { Lazy } from '../commons/lazy.js';
 import { notifySecretContext, type StoredJob } from '../domain/job.js';
 import type { Clock, FailureNotifier, SecretSealer } from '../domain/ports.js';
 import type { PublicRun } from '../domain/run.js';
@@ -15,7 +16,8 @@ const WEBHOOK_TIMEOUT_SECONDS = 5;
 
 export class WebhookAndTopicNotifier implements FailureNotifier {
   constructor(
-    private readonly sns: SNSClient,
+    /** Made, and its code loaded, when the first failure is published. */
+    private readonly sns: Lazy<SNSClient>,
     private readonly topicArn: string | undefined,
     private readonly clock: Clock,
     private readonly logger: { warn(message: string, ...extra: Record<string, unknown>[]): void },
@@ -95,7 +97,8 @@ export class WebhookAndTopicNotifier implements FailureNotifier {
   private async publish(job: StoredJob, run: PublicRun, body: string): Promise<void> {
     if (!this.topicArn) return;
     try {
-      await this.sns.send(
+      const [sns, { PublishCommand }] = await Promise.all([this.sns(), import('@aws-sdk/client-sns')]);
+      await sns.send(
         new PublishCommand({
           TopicArn: this.topicArn,
           Subject: `Sundial: ${job.name} ${run.status}`.slice(0, 100),

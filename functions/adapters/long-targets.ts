@@ -5,45 +5,48 @@
  * client token and the execution's name, so a worker that stopped after starting one finds
  * it instead of starting another. The same parsers read a task or an execution from a
  * describe call and from its EventBridge state-change event.
+ *
+ * The ECS and Step Functions calls, and their SDK clients, are loaded the first time a run of
+ * that type needs them (ecs-calls.ts, sfn-calls.ts): a cold start that starts none pays for neither.
  */
-import {
-  DescribeTaskDefinitionCommand,
-  DescribeTasksCommand,
-  type ECSClient,
-  type KeyValuePair,
-  ListTasksCommand,
-  RunTaskCommand,
-  StopTaskCommand,
-  type Task,
-} from '@aws-sdk/client-ecs';
-import {
-  DescribeExecutionCommand,
-  type SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import type { ECSClient, Task } from '@aws-sdk/client-ecs';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { Lazy } from '../commons/lazy.js';
 import type { LongHandle, LongStart, LongStartContext, LongTargets, TargetCaller } from '../domain/ports.js';
 import { BODY_EXCERPT_CHARS, type LongOutcome, type RunResult } from '../domain/run.js';
-import type { EcsTarget, LongTarget, StepFunctionsTarget } from '../domain/target.js';
+import type { LongTarget } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
 import { awsFailure, notAllowed } from './aws-outcomes.js';
+import type { ContainerLogs } from './ecs-calls.js';
+
+const ecsCalls = () => import('./ecs-calls.js');
+const sfnCalls = () => import('./sfn-calls.js');
 
 export interface LongTargetOptions {
-  ecs: ECSClient;
-  sfn: SFNClient;
+  ecs: Lazy<ECSClient>;
+  sfn: Lazy<SFNClient>;
   /** Calls a callback target (signing, secret headers, the URL guard: the HTTP caller's). */
   callHttp: TargetCaller;
   access: TargetAccess;
 }
 
 export function createLongTargets(options: LongTargetOptions): LongTargets {
-  const { ecs, sfn } = options;
+  const ecs = async () => {
+    const [client, calls] = await Promise.all([options.ecs(), ecsCalls()]);
+    return { client, ...calls };
+  };
+  const sfn = async () => {
+    const [client, calls] = await Promise.all([options.sfn(), sfnCalls()]);
+    return { client, ...calls };
+  };
   // Task definitions change only by new revisions: what one logs to is read once per process.
   const logConfigs = new Map<string, Promise<ContainerLogs[]>>();
   const logsOf = (taskDefinition: string) => {
     let found = logConfigs.get(taskDefinition);
     if (!found) {
-      found = describeLogs(ecs, taskDefinition).catch(() => []);
+      found = ecs()
+        .then(({ client, describeLogs }) => describeLogs(client, taskDefinition))
+        .catch(() => []);
       logConfigs.set(taskDefinition, found);
     }
     return found;
@@ -66,9 +69,12 @@ export function createLongTargets(options: LongTargetOptions): LongTargets {
       if (refusal) return notAllowed(refusal.message);
       const abortSignal = AbortSignal.timeout(target.timeoutSeconds * 1000);
       try {
-        return target.type === 'ecs'
-          ? await startTask(ecs, target, context, await logsOf(target.taskDefinition), abortSignal)
-          : await startExecution(sfn, target, context, abortSignal);
+        if (target.type === 'ecs') {
+          const { client, startTask } = await ecs();
+          return await startTask(client, target, context, await logsOf(target.taskDefinition), abortSignal);
+        }
+        const { client, startExecution } = await sfn();
+        return await startExecution(client, target, context, abortSignal);
       } catch (error) {
         return awsFailure(error, `no answer to the start call within ${target.timeoutSeconds}s`);
       }
@@ -77,9 +83,8 @@ export function createLongTargets(options: LongTargetOptions): LongTargets {
     async describe(handle: LongHandle): Promise<LongOutcome | null> {
       if (handle.ref === null || handle.kind === 'callback') return null;
       if (handle.kind === 'ecs') {
-        const { tasks, failures } = await ecs.send(
-          new DescribeTasksCommand({ cluster: handle.cluster, tasks: [handle.ref] }),
-        );
+        const { client, describeTask } = await ecs();
+        const { tasks, failures } = await describeTask(client, handle.cluster, handle.ref);
         const task = tasks?.[0];
         if (task) return ecsOutcome(task);
         if (failures?.some((f) => f.reason === 'MISSING')) {
@@ -92,7 +97,8 @@ export function createLongTargets(options: LongTargetOptions): LongTargets {
         }
         return null;
       }
-      const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: handle.ref }));
+      const { client, describeExecution } = await sfn();
+      const execution = await describeExecution(client, handle.ref);
       return executionOutcome({
         executionArn: handle.ref,
         status: execution.status,
@@ -105,174 +111,19 @@ export function createLongTargets(options: LongTargetOptions): LongTargets {
     async stop(handle: LongHandle, reason: string): Promise<void> {
       if (handle.ref === null || handle.kind === 'callback') return;
       if (handle.kind === 'ecs') {
-        await ecs.send(
-          new StopTaskCommand({ cluster: handle.cluster, task: handle.ref, reason: reason.slice(0, 255) }),
-        );
+        const { client, stopTask } = await ecs();
+        await stopTask(client, handle.cluster, handle.ref, reason);
         return;
       }
       try {
-        await sfn.send(
-          new StopExecutionCommand({
-            executionArn: handle.ref,
-            error: 'Sundial.Stopped',
-            cause: reason.slice(0, 32_768),
-          }),
-        );
+        const { client, stopExecution } = await sfn();
+        await stopExecution(client, handle.ref, reason);
       } catch (error) {
         // Stopping an execution that already ended is not a failure to stop it.
         if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
       }
     },
   };
-}
-
-interface ContainerLogs {
-  container: string;
-  group: string;
-  region: string;
-  prefix: string;
-}
-
-async function describeLogs(ecs: ECSClient, taskDefinition: string): Promise<ContainerLogs[]> {
-  const { taskDefinition: definition } = await ecs.send(
-    new DescribeTaskDefinitionCommand({ taskDefinition }),
-  );
-  return (definition?.containerDefinitions ?? []).flatMap((container) => {
-    const config = container.logConfiguration;
-    const options = config?.options ?? {};
-    const group = options['awslogs-group'];
-    const region = options['awslogs-region'];
-    const prefix = options['awslogs-stream-prefix'];
-    if (config?.logDriver !== 'awslogs' || !group || !region || !prefix || !container.name) return [];
-    return [{ container: container.name, group, region, prefix }];
-  });
-}
-
-/** What Sundial gives every container of the task: which run it is, and where to heartbeat. */
-function sundialEnvironment(context: LongStartContext): KeyValuePair[] {
-  return [
-    { name: 'SUNDIAL_JOB_ID', value: context.jobId },
-    { name: 'SUNDIAL_RUN_ID', value: context.runId },
-    { name: 'SUNDIAL_ATTEMPT', value: String(context.attempt) },
-    { name: 'SUNDIAL_SCHEDULED_TIME', value: context.scheduledAt },
-    // POST $SUNDIAL_CALLBACK_URL/heartbeat { progress, message }; the task's exit is its outcome.
-    { name: 'SUNDIAL_CALLBACK_URL', value: context.callbackUrl },
-  ];
-}
-
-async function startTask(
-  ecs: ECSClient,
-  target: EcsTarget,
-  context: LongStartContext,
-  logs: ContainerLogs[],
-  abortSignal: AbortSignal,
-): Promise<LongStart> {
-  const key = context.attemptKey;
-  // A worker that stopped after RunTask left its task behind, named by startedBy: find it.
-  // (A first start needs no look: the client token makes a retried RunTask the same task.)
-  for (const desiredStatus of context.resuming ? (['RUNNING', 'STOPPED'] as const) : []) {
-    const { taskArns } = await ecs.send(
-      new ListTasksCommand({ cluster: target.cluster, startedBy: key, desiredStatus }),
-      { abortSignal },
-    );
-    const found = taskArns?.[0];
-    if (found) return { kind: 'started', ref: found, result: taskResult(found, logs) };
-  }
-  const names = new Set([...target.containerOverrides.map((o) => o.name), ...logs.map((l) => l.container)]);
-  const overrides = [...names].map((name) => {
-    const given = target.containerOverrides.find((o) => o.name === name);
-    return {
-      name,
-      ...(given?.command ? { command: given.command } : {}),
-      environment: [
-        ...Object.entries(given?.environment ?? {}).map(([n, value]) => ({ name: n, value })),
-        ...sundialEnvironment(context),
-      ],
-    };
-  });
-  const { tasks, failures } = await ecs.send(
-    new RunTaskCommand({
-      cluster: target.cluster,
-      taskDefinition: target.taskDefinition,
-      launchType: target.launchType,
-      count: 1,
-      startedBy: key,
-      // ECS keeps a client token for a while: a retried call returns the same task.
-      clientToken: key,
-      ...(target.network
-        ? {
-            networkConfiguration: {
-              awsvpcConfiguration: {
-                subnets: target.network.subnets,
-                securityGroups: target.network.securityGroups,
-                assignPublicIp: target.network.assignPublicIp ? 'ENABLED' : 'DISABLED',
-              },
-            },
-          }
-        : {}),
-      overrides: { containerOverrides: overrides },
-    }),
-    { abortSignal },
-  );
-  const task = tasks?.[0];
-  if (!task?.taskArn) {
-    const failure = failures?.[0];
-    return {
-      kind: 'rejected',
-      type: 'run_task_failed',
-      message:
-        `ECS did not start the task: ${failure?.reason ?? 'no reason given'}${failure?.detail ? ` (${failure.detail})` : ''}`.slice(
-          0,
-          500,
-        ),
-      statusCode: null,
-      bodyExcerpt: null,
-    };
-  }
-  return { kind: 'started', ref: task.taskArn, result: taskResult(task.taskArn, logs) };
-}
-
-/** The task and, when its definition logs with awslogs, where its first such container's output goes. */
-function taskResult(taskArn: string, logs: ContainerLogs[]): Partial<RunResult> {
-  const taskId = taskArn.split('/').pop() ?? taskArn;
-  const first = logs[0];
-  return {
-    taskArn,
-    ...(first
-      ? {
-          logs: {
-            group: first.group,
-            region: first.region,
-            stream: `${first.prefix}/${first.container}/${taskId}`,
-          },
-        }
-      : {}),
-  };
-}
-
-async function startExecution(
-  sfn: SFNClient,
-  target: StepFunctionsTarget,
-  context: LongStartContext,
-  abortSignal: AbortSignal,
-): Promise<LongStart> {
-  const name = context.attemptKey;
-  try {
-    const { executionArn } = await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: target.stateMachineArn,
-        name,
-        input: JSON.stringify(target.input),
-      }),
-      { abortSignal },
-    );
-    return { kind: 'started', ref: executionArn ?? null, result: executionArn ? { executionArn } : {} };
-  } catch (error) {
-    // Started before (the same name): that execution is this attempt's, whatever became of it.
-    if ((error as Error).name !== 'ExecutionAlreadyExists') throw error;
-    const executionArn = `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-    return { kind: 'started', ref: executionArn, result: { executionArn } };
-  }
 }
 
 /** A task as DescribeTasks or its state-change event shows it: its outcome once it stopped. */

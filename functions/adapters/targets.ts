@@ -2,22 +2,25 @@
  * Calls a job's target, whatever its type, within its timeout, and reports what happened.
  * AWS targets are checked against the configured allowlist again at call time, so a job
  * created under an older configuration cannot reach what the current one forbids.
+ *
+ * Lambda and EventBridge calls, and their SDK clients, are loaded the first time a job of that
+ * type runs (lambda-calls.ts, eventbridge-calls.ts). SQS is not: the worker needs it anyway.
  */
-import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Lazy } from '../commons/lazy.js';
 import type { Clock, SecretSealer, TargetCallContext, TargetCaller, TargetOutcome } from '../domain/ports.js';
-import { BODY_EXCERPT_CHARS } from '../domain/run.js';
-import type { EventBridgeTarget, LambdaTarget, SqsTarget } from '../domain/target.js';
+import type { SqsTarget } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
 import { awsFailure, notAllowed } from './aws-outcomes.js';
 import { callHttpTarget } from './http-target.js';
 import type { UrlGuard } from './url-guard.js';
 
 export interface AwsTargetClients {
-  lambda: LambdaClient;
+  lambda: Lazy<LambdaClient>;
   sqs: SQSClient;
-  eventBridge: EventBridgeClient;
+  eventBridge: Lazy<EventBridgeClient>;
 }
 
 export interface TargetCallerOptions {
@@ -64,64 +67,27 @@ export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
     const abortSignal = AbortSignal.timeout(target.timeoutSeconds * 1000);
     try {
       switch (target.type) {
-        case 'lambda':
-          return await invokeLambda(clients.lambda, target, context, abortSignal);
+        case 'lambda': {
+          const [client, { invokeLambda }] = await Promise.all([
+            clients.lambda(),
+            import('./lambda-calls.js'),
+          ]);
+          return await invokeLambda(client, target, context, abortSignal);
+        }
         case 'sqs':
           return await sendToQueue(clients.sqs, target, context, abortSignal);
-        case 'eventbridge':
-          return await putEvent(clients.eventBridge, target, abortSignal);
+        case 'eventbridge': {
+          const [client, { putEvent }] = await Promise.all([
+            clients.eventBridge(),
+            import('./eventbridge-calls.js'),
+          ]);
+          return await putEvent(client, target, abortSignal);
+        }
       }
     } catch (error) {
       return awsFailure(error, `no response within ${target.timeoutSeconds}s`);
     }
   };
-}
-
-async function invokeLambda(
-  lambda: LambdaClient,
-  target: LambdaTarget,
-  context: TargetCallContext,
-  abortSignal: AbortSignal,
-): Promise<TargetOutcome> {
-  const response = await lambda.send(
-    new InvokeCommand({
-      FunctionName: target.functionArn,
-      InvocationType: 'RequestResponse',
-      Payload: Buffer.from(JSON.stringify(target.payload)),
-      // The function reads these from context.clientContext.custom to deduplicate.
-      ClientContext: Buffer.from(
-        JSON.stringify({
-          custom: {
-            'sundial-job-id': context.jobId,
-            'sundial-run-id': context.runId,
-            'sundial-scheduled-time': context.scheduledAt,
-          },
-        }),
-      ).toString('base64'),
-    }),
-    { abortSignal },
-  );
-  const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
-  const bodyExcerpt = text.slice(0, BODY_EXCERPT_CHARS);
-  if (response.FunctionError) {
-    return {
-      kind: 'rejected',
-      type: 'function_error',
-      message: `the function failed (${response.FunctionError}): ${errorMessageOf(text)}`,
-      statusCode: response.StatusCode ?? null,
-      bodyExcerpt,
-    };
-  }
-  return { kind: 'delivered', statusCode: response.StatusCode ?? 200, bodyExcerpt };
-}
-
-function errorMessageOf(payload: string): string {
-  try {
-    const parsed = JSON.parse(payload) as { errorType?: string; errorMessage?: string };
-    return [parsed.errorType, parsed.errorMessage].filter(Boolean).join(': ').slice(0, 500) || 'no message';
-  } catch {
-    return payload.slice(0, 500) || 'no message';
-  }
 }
 
 async function sendToQueue(
@@ -151,36 +117,4 @@ async function sendToQueue(
     { abortSignal },
   );
   return { kind: 'delivered', statusCode: null, bodyExcerpt: JSON.stringify({ messageId: MessageId }) };
-}
-
-async function putEvent(
-  eventBridge: EventBridgeClient,
-  target: EventBridgeTarget,
-  abortSignal: AbortSignal,
-): Promise<TargetOutcome> {
-  const response = await eventBridge.send(
-    new PutEventsCommand({
-      Entries: [
-        {
-          EventBusName: target.eventBusArn,
-          Source: target.source,
-          DetailType: target.detailType,
-          Detail: JSON.stringify(target.detail),
-        },
-      ],
-    }),
-    { abortSignal },
-  );
-  const entry = response.Entries?.[0];
-  if ((response.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
-    return {
-      kind: 'rejected',
-      type: 'put_events_failed',
-      message:
-        `the event was not accepted: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`.trim(),
-      statusCode: null,
-      bodyExcerpt: null,
-    };
-  }
-  return { kind: 'delivered', statusCode: null, bodyExcerpt: JSON.stringify({ eventId: entry.EventId }) };
 }

@@ -60,7 +60,6 @@ import { resetBreaker } from '../usecases/circuit.js';
 import { redriveDeadLetters } from '../usecases/dead-letters.js';
 import { type JobService, toPublicJob } from '../usecases/jobs.js';
 import { runNow } from '../usecases/run-now.js';
-import { openApiDocument } from './openapi.js';
 import { json, problem } from './problem.js';
 
 export interface ApiDeps {
@@ -384,7 +383,10 @@ export function createApiApp(deps: ApiDeps): ApiApp {
         });
       },
     }),
-    route('/v1/openapi.json', { GET: async () => json(200, openApiDocument()) }),
+    // Its own chunk, loaded when the document is first asked for: no other request needs it.
+    route('/v1/openapi.json', {
+      GET: async () => json(200, (await import('./openapi.js')).openApiDocument()),
+    }),
     route('/v1/region', {
       GET: async () => {
         const gate = deps.region;

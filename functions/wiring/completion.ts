@@ -13,6 +13,7 @@ import { createLongTargets } from '../adapters/long-targets.js';
 import { ExpirySweeper } from '../adapters/record-expiry.js';
 import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
 import { type CompletionConfig, targetAccessOf } from '../commons/config.js';
+import type { Lazy } from '../commons/lazy.js';
 import type { Degradation, Logger, RecordExpiry, RegionGate, RunMetrics } from '../domain/ports.js';
 import type { LongRunDeps } from '../usecases/long-runs.js';
 import {
@@ -27,13 +28,16 @@ import {
 } from './parts.js';
 import type { Platform } from './platform.js';
 
+/** The lazy ones are made (and their code loaded) only when work needs them: see commons/lazy.ts. */
 export interface CompletionClients {
   db: DynamoDBDocumentClient;
   sqs: SQSClient;
-  sns: SNSClient;
+  /** For the failure topic: only when a run finally fails. */
+  sns: Lazy<SNSClient>;
   kms: KMSClient;
-  ecs: ECSClient;
-  sfn: SFNClient;
+  /** Only for the runs of that type the function settles. */
+  ecs: Lazy<ECSClient>;
+  sfn: Lazy<SFNClient>;
 }
 
 export type CompletionServices = LongRunDeps & {

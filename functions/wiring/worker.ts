@@ -14,6 +14,7 @@ import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
 import { SigningSecrets } from '../adapters/signing-secrets.js';
 import { createTargetCaller } from '../adapters/targets.js';
 import { runsInProgressLimit, targetAccessOf, type WorkerConfig } from '../commons/config.js';
+import type { Lazy } from '../commons/lazy.js';
 import type { FiringSigner, Logger, RunMetrics } from '../domain/ports.js';
 import type { ExecuteDeps } from '../usecases/execute-firing.js';
 import {
@@ -29,17 +30,19 @@ import {
 } from './parts.js';
 import type { Platform } from './platform.js';
 
+/** The lazy ones are made (and their code loaded) only when work needs them: see commons/lazy.ts. */
 export interface WorkerClients {
   db: DynamoDBDocumentClient;
   sqs: SQSClient;
-  sns: SNSClient;
+  /** For the failure topic: only when a run finally fails. */
+  sns: Lazy<SNSClient>;
   kms: KMSClient;
   /** For Lambda and EventBridge targets. */
-  lambda: LambdaClient;
-  eventBridge: EventBridgeClient;
+  lambda: Lazy<LambdaClient>;
+  eventBridge: Lazy<EventBridgeClient>;
   /** For long runs: ECS tasks and Step Functions executions. */
-  ecs: ECSClient;
-  sfn: SFNClient;
+  ecs: Lazy<ECSClient>;
+  sfn: Lazy<SFNClient>;
 }
 
 export type WorkerServices = ExecuteDeps & {

@@ -20,7 +20,7 @@ import {
   type UserPoolDomain,
   UserPoolGroup,
 } from 'aws-cdk-lib/aws-cognito';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { Function as LambdaFn } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnSamplingRule } from 'aws-cdk-lib/aws-xray';
 import type { Construct } from 'constructs';
@@ -62,7 +62,7 @@ export interface ApiProps {
 
 export class Api extends StackPart {
   readonly handler: SundialFunction;
-  readonly function: NodejsFunction;
+  readonly function: LambdaFn;
   readonly restApi: LambdaRestApi;
   /** Whose tokens the API accepts: the given issuer, or the stack's own user pool. */
   readonly jwt: JwtContext;

@@ -9,8 +9,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { Function as LambdaFn } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import {
   ATTEMPT_KEY_PREFIX,
@@ -48,7 +48,7 @@ const SWEEP_DELIVERY = { retryAttempts: 2, maxEventAge: Duration.minutes(5) };
 
 export class Completion extends StackPart {
   readonly handler: SundialFunction;
-  readonly function: NodejsFunction;
+  readonly function: LambdaFn;
   readonly sweepRule: Rule;
   /** Only when an ECS cluster is allowed. */
   readonly ecsRule?: Rule;

@@ -1,11 +1,21 @@
-import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AssetHashType, DockerImage, type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Architecture, type IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture,
+  Code,
+  type IFunction,
+  Function as LambdaFn,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { type BuildOptions, type BuildResult, buildSync } from 'esbuild';
 import { ENV, type EnvKey, FUNCTION_ENVIRONMENT, type FunctionId } from '../environment.js';
 import type { Stage } from '../stage.js';
 
@@ -39,6 +49,50 @@ export const FUNCTION_NODE_OPTIONS = '--enable-source-maps';
 export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
 
+/** The repository root: entries are given relative to it. */
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The bundle's entry module in the function's package (`index.mjs`); the handler is its `handler` export. */
+const ENTRY_NAME = 'index';
+export const FUNCTION_ENTRY_FILE = `${ENTRY_NAME}.mjs`;
+
+/**
+ * How every function is bundled, by the stack and by `npm run bench` alike: minified ESM with
+ * the SDK bundled (the exact versions the tests ran), split into chunks. A dynamic `import()`
+ * becomes a chunk of its own, loaded and parsed only when that code first runs: the tracer
+ * (sampled invocations only) and each AWS target's SDK client (the first job of that type) do
+ * not cost a cold start that does not use them. Code shared by the entry and such a chunk is
+ * in chunks the entry imports statically, so it is loaded once. (NodejsFunction bundles to one
+ * `--outfile` and cannot split, hence esbuild's own API here.)
+ */
+export const FUNCTION_BUILD_OPTIONS: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node24',
+  minify: true,
+  splitting: true,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  sourcemap: true,
+  sourcesContent: false,
+  external: [],
+  mainFields: [...BUNDLE_MAIN_FIELDS],
+  banner: { js: ESM_REQUIRE_BANNER },
+  logLevel: 'warning',
+};
+
+/** Bundles a function's entry (relative to the repository root) into `outdir`, as deployed. */
+export function bundleFunction(entry: string, outdir: string, overrides: BuildOptions = {}): BuildResult {
+  return buildSync({
+    ...FUNCTION_BUILD_OPTIONS,
+    absWorkingDir: PROJECT_ROOT,
+    ...overrides,
+    entryPoints: { [ENTRY_NAME]: resolve(PROJECT_ROOT, entry) },
+    outdir,
+  });
+}
+
 /**
  * The variables the construct sets on every function itself, outside lib/environment.ts:
  * Powertools' and Node's own, read by libraries rather than by Sundial's configuration.
@@ -66,13 +120,42 @@ export const functionNamePrefix = (stage: Stage) => `sundial-${stage}-`;
 export type Grant = (fn: IFunction) => unknown;
 
 /**
+ * The function's package: its entry bundled with esbuild (`bundleFunction`) on the machine that
+ * synthesizes, never in Docker; the asset's hash is the bundle's, as NodejsFunction's is.
+ */
+function bundledCode(props: SundialFunctionProps): Code {
+  return Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the API, never pulled: local bundling below always succeeds or throws.
+      image: DockerImage.fromRegistry('dummy'),
+      // Never run either, but part of the key CDK caches bundles by within a synth: without
+      // the entry in it, every function of the stack would get the first one's bundle.
+      command: ['bundleFunction', props.entry],
+      local: {
+        tryBundle(outputDir) {
+          bundleFunction(props.entry, outputDir);
+          for (const command of props.afterBundling?.(PROJECT_ROOT, outputDir) ?? []) {
+            execFileSync('bash', ['-c', command], {
+              cwd: PROJECT_ROOT,
+              stdio: ['ignore', process.stderr, 'inherit'],
+            });
+          }
+          return true;
+        },
+      },
+    },
+  });
+}
+
+/**
  * Sundial's Lambda defaults in one place: Node.js 24 on arm64, bundled ESM, own log group.
  * Its environment is exactly what its configuration reads (lib/environment.ts): each
  * variable is set with `bind`, together with the permission that goes with it, a variable
  * the function does not read is refused, and the synth fails if a required one is missing.
  */
 export class SundialFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFn;
   private readonly bound = new Map<EnvKey, string>();
 
   constructor(
@@ -85,10 +168,10 @@ export class SundialFunction extends Construct {
       retention: props.stage === 'prod' ? RetentionDays.ONE_YEAR : RetentionDays.ONE_MONTH,
       removalPolicy: props.stage === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    this.function = new NodejsFunction(this, 'Function', {
+    this.function = new LambdaFn(this, 'Function', {
       functionName: `${functionNamePrefix(props.stage)}${id}`,
-      entry: props.entry,
-      handler: 'handler',
+      code: bundledCode(props),
+      handler: `${ENTRY_NAME}.handler`,
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -103,29 +186,6 @@ export class SundialFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: 'sundial',
         NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
         ...(props.tracing === false ? { POWERTOOLS_TRACE_ENABLED: 'false' } : {}),
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The SDK is bundled (not taken from the runtime) so the deployed code runs the
-        // exact versions the tests ran; tree-shaken, it stays small. `npm run bench` measures
-        // each bundle against the floor (one DynamoDB GetItem) and the SDK-external variant.
-        externalModules: [],
-        mainFields: [...BUNDLE_MAIN_FIELDS],
-        forceDockerBundling: false,
-        banner: ESM_REQUIRE_BANNER,
-        ...(props.afterBundling
-          ? {
-              commandHooks: {
-                beforeBundling: () => [],
-                beforeInstall: () => [],
-                afterBundling: props.afterBundling,
-              },
-            }
-          : {}),
       },
     });
     // Checked when the app is synthesized, after every part has bound what it binds.

@@ -9,9 +9,13 @@ import { Duration } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import {
+  FilterCriteria,
+  FilterRule,
+  type Function as LambdaFn,
+  StartingPosition,
+} from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { QUEUES, RECONCILE_MINUTES, SYNC_SWEEP_MINUTES } from '../definitions.js';
 import type { Stage } from '../stage.js';
@@ -45,9 +49,9 @@ export const SYNC_STREAM_BATCH_SIZE = 100;
 export const SYNC_STREAM_MAX_RECORD_AGE = Duration.hours(24);
 
 export class Maintenance extends StackPart {
-  readonly deadLetters: NodejsFunction;
-  readonly sync: NodejsFunction;
-  readonly reconciler: NodejsFunction;
+  readonly deadLetters: LambdaFn;
+  readonly sync: LambdaFn;
+  readonly reconciler: LambdaFn;
   /** Every function of this part, to set what they all read (DR_REGIONS). */
   readonly handlers: SundialFunction[];
 

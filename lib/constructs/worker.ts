@@ -5,8 +5,8 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { Function as LambdaFn } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { QUEUES, WORKER_TIMEOUT_SECONDS } from '../definitions.js';
 import { type Capacity, DEFAULT_CAPACITY, type Stage, type TenantLimits } from '../stage.js';
@@ -38,7 +38,7 @@ export interface WorkerProps {
 
 export class Worker extends StackPart {
   readonly handler: SundialFunction;
-  readonly function: NodejsFunction;
+  readonly function: LambdaFn;
 
   constructor(scope: Construct, id: string, props: WorkerProps) {
     super(scope, id);

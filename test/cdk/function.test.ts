@@ -1,10 +1,14 @@
 /** The function construct's environment: set with its grant, only what the function reads, never short. */
+
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
-import { SundialFunction } from '../../lib/constructs/function.js';
+import { bundleFunction, FUNCTION_ENTRY_FILE, SundialFunction } from '../../lib/constructs/function.js';
 import { ENV, type EnvKey, FUNCTION_ENVIRONMENT, type FunctionId } from '../../lib/environment.js';
 
 /** A stack with one Sundial function, unbundled (the construct, not the code, is under test). */
@@ -112,5 +116,80 @@ describe('SundialFunction.bind', () => {
       .bindKey('secretsKey', key, 'kms:Decrypt')
       .setEnv('deadLetterQueueArns', '{}');
     expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('bundleFunction', () => {
+  /** The inputs of the entry and of every chunk it imports statically: what a cold start loads. */
+  const loadedAtInit = (entry: string) => {
+    const outdir = mkdtempSync(join(tmpdir(), 'sundial-bundle-'));
+    const { metafile } = bundleFunction(entry, outdir, { metafile: true, logLevel: 'silent' });
+    const outputs = metafile?.outputs ?? {};
+    const files = new Set<string>();
+    const visit = (file: string) => {
+      if (files.has(file)) return;
+      files.add(file);
+      for (const i of outputs[file]?.imports ?? [])
+        if (i.kind === 'import-statement' && !i.external) visit(i.path);
+    };
+    const index = Object.keys(outputs).find((f) => f.endsWith(`/${FUNCTION_ENTRY_FILE}`));
+    if (index) visit(index);
+    const inputs = [...files].flatMap((f) => Object.keys(outputs[f]?.inputs ?? {}));
+    const imports = [...files].flatMap((f) =>
+      (outputs[f]?.imports ?? []).filter((i) => i.kind === 'import-statement').map((i) => i.path),
+    );
+    return { outdir, outputs: Object.keys(outputs), inputs, imports };
+  };
+
+  it("splits the worker: the tracer and each target type's SDK client are chunks its cold start does not load", () => {
+    const { outdir, outputs, inputs, imports } = loadedAtInit('functions/worker.ts');
+    expect(existsSync(join(outdir, FUNCTION_ENTRY_FILE))).toBe(true);
+    expect(existsSync(join(outdir, `${FUNCTION_ENTRY_FILE}.map`))).toBe(true);
+    expect(outputs.filter((o) => o.includes('/chunks/')).length).toBeGreaterThan(0);
+    const loads = (pkg: string) => inputs.some((i) => i.includes(`node_modules/${pkg}/`));
+    for (const pkg of [
+      '@aws-sdk/client-lambda',
+      '@aws-sdk/client-eventbridge',
+      '@aws-sdk/client-ecs',
+      '@aws-sdk/client-sfn',
+      '@aws-sdk/client-sns',
+      '@aws-lambda-powertools/tracer',
+      'aws-xray-sdk-core',
+    ]) {
+      expect(loads(pkg), pkg).toBe(false);
+    }
+    // What every batch uses is loaded at once.
+    expect(loads('@aws-sdk/client-sqs')).toBe(true);
+    expect(loads('@aws-sdk/client-dynamodb')).toBe(true);
+    // node:http is taken at the first HTTP call, not imported (an import loads Node's undici).
+    expect(imports).not.toContain('node:http');
+    expect(imports).not.toContain('http');
+  });
+
+  it('gives each function its own bundle, its entry as the handler module', () => {
+    // Bundling on (the other tests skip it): CDK caches bundles within a synth by a key that
+    // must name the entry, or every function would get the first one's code.
+    const app = new App();
+    const stack = new Stack(app, 'BundleTest');
+    for (const [id, entry] of [
+      ['DeadLetters', 'functions/deadletters.ts'],
+      ['Reconciler', 'functions/reconciler.ts'],
+    ] as const) {
+      const fn = new SundialFunction(stack, id, {
+        entry,
+        description: id,
+        timeout: Duration.seconds(10),
+        stage: 'dev',
+      });
+      bindTheRest(fn, []);
+    }
+    const functions = Object.values(
+      Template.fromStack(stack).findResources('AWS::Lambda::Function') as Record<
+        string,
+        { Properties: { Handler: string; Code: { S3Key: string } } }
+      >,
+    );
+    expect(functions.map((f) => f.Properties.Handler)).toEqual(['index.handler', 'index.handler']);
+    expect(new Set(functions.map((f) => f.Properties.Code.S3Key)).size).toBe(2);
   });
 });
