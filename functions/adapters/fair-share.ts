@@ -54,24 +54,8 @@ export class DynamoFairShare implements FairShare {
         throw error;
       });
       if (added) return true;
-      const { Item } = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
-      );
-      const holders = (Item?.holders ?? undefined) as Record<string, number> | undefined;
-      if (!holders) {
-        await conditionally(() =>
-          this.db.send(
-            new UpdateCommand({
-              TableName: this.tableName,
-              Key,
-              UpdateExpression: 'SET holders = :empty',
-              ConditionExpression: 'attribute_not_exists(holders)',
-              ExpressionAttributeValues: { ':empty': {} },
-            }),
-          ),
-        );
-        continue;
-      }
+      const holders = await this.holdersOrNewMap(Key);
+      if (!holders) continue;
       // Made or emptied meanwhile: there is room again, so try the plain update once more.
       if (Object.keys(holders).length < limit) continue;
       const expired = Object.entries(holders).filter(([, lease]) => lease < now.getTime());
@@ -133,27 +117,31 @@ export class DynamoFairShare implements FairShare {
       if (round > 0) return false;
       // Full, or no item yet (the condition fails on a missing map), or made meanwhile by
       // another taker: try once more unless it is full.
-      const { Item } = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
-      );
-      const held = Item?.holders as Record<string, number> | undefined;
-      if (held) {
-        if (Object.keys(held).length + holders.length > limit) return false;
-        continue;
-      }
-      await conditionally(() =>
-        this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key,
-            UpdateExpression: 'SET holders = :empty',
-            ConditionExpression: 'attribute_not_exists(holders)',
-            ExpressionAttributeValues: { ':empty': {} },
-          }),
-        ),
-      );
+      const held = await this.holdersOrNewMap(Key);
+      if (held && Object.keys(held).length + holders.length > limit) return false;
     }
     return false;
+  }
+
+  /** The places' holders, read strongly; when there is no map yet, it is made (and undefined returned). */
+  private async holdersOrNewMap(Key: ReturnType<typeof key>): Promise<Record<string, number> | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
+    );
+    const holders = Item?.holders as Record<string, number> | undefined;
+    if (holders) return holders;
+    await conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key,
+          UpdateExpression: 'SET holders = :empty',
+          ConditionExpression: 'attribute_not_exists(holders)',
+          ExpressionAttributeValues: { ':empty': {} },
+        }),
+      ),
+    );
+    return undefined;
   }
 
   async giveAll(tenantId: string, priority: Priority, holders: readonly string[]): Promise<void> {
