@@ -125,16 +125,21 @@ export function failureOf(outcome: TargetOutcome): string | null {
   }
 }
 
+/** What closing a breaker resets: a new breaker starts so, and a success or a reset returns to it. */
+const CLOSED_STATE = {
+  state: 'closed',
+  failures: 0,
+  opens: 0,
+  openedAt: null,
+  retryAt: null,
+  probe: null,
+} as const satisfies Partial<Breaker>;
+
 export function newBreaker(tenantId: string, target: string, now: Date): Breaker {
   return {
     tenantId,
     target,
-    state: 'closed',
-    failures: 0,
-    opens: 0,
-    openedAt: null,
-    retryAt: null,
-    probe: null,
+    ...CLOSED_STATE,
     lastError: null,
     lastFailureAt: null,
     closedAt: null,
@@ -241,12 +246,7 @@ export function afterSuccess(current: Breaker | undefined, now: Date): Breaker |
 export function closed(breaker: Breaker, now: Date): Breaker {
   return {
     ...breaker,
-    state: 'closed',
-    failures: 0,
-    opens: 0,
-    openedAt: null,
-    retryAt: null,
-    probe: null,
+    ...CLOSED_STATE,
     closedAt: now.toISOString(),
     updatedAt: now.toISOString(),
     version: breaker.version + 1,

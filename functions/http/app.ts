@@ -227,11 +227,6 @@ export const listDeadLettersQuery = z.strictObject({
   status: z.enum(['dead', 'redriven']).optional(),
 });
 
-export const listBreakersQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).max(2048).optional(),
-});
-
 export const redriveBody = z.strictObject({
   ids: z
     .array(z.string().min(1).max(128), { error: 'is required: the ids of the dead letters to redrive' })
@@ -533,7 +528,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/breakers', {
       GET: async (req) => {
-        const q = parseOrThrow(listBreakersQuery, req.query);
+        const q = parseOrThrow(pageQuery, req.query);
         const page = await deps.breakers.list(req.principal.tenantId, {
           limit: q.limit,
           ...(q.cursor ? { cursor: q.cursor } : {}),

@@ -20,7 +20,6 @@ import {
   ACCESS,
   createKeyBody,
   idempotencyKey,
-  listBreakersQuery,
   listDeadLettersQuery,
   listJobsQuery,
   listRunsQuery,
@@ -316,7 +315,7 @@ const operations = (): Record<string, Operation> => ({
     description:
       'A target with no failure yet has no breaker (it is closed). Breakers are per tenant: another tenant failing at the same host never shows here.',
     tag: 'breakers',
-    query: listBreakersQuery,
+    query: pageQuery,
     responses: { 200: { description: 'A page of breakers, by target.', body: 'BreakerPage' } },
   },
   'GET /v1/breakers/{breakerId}': {
