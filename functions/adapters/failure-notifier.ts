@@ -5,7 +5,8 @@
  */
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Lazy } from '../commons/lazy.js';
-import { notifySecretContext, type StoredJob } from '../domain/job.js';
+import type { StoredJob } from '../domain/job.js';
+import { notifySecretContext } from '../domain/job-rules.js';
 import type { Clock, FailureNotifier, SecretSealer } from '../domain/ports.js';
 import type { PublicRun } from '../domain/run.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../domain/signature.js';

@@ -3,7 +3,9 @@
  * function reads only the variables `lib/environment.ts` lists for it (the table the CDK
  * stack sets them from); a missing one fails the load, naming it.
  */
-import * as z from 'zod';
+// zod/mini: the same checks without classic zod's method-per-schema objects, whose code and
+// construction are most of a small function's cold start (issue 17).
+import * as z from 'zod/mini';
 import {
   defaultTenantRunsInProgress,
   PRIORITIES,
@@ -28,8 +30,8 @@ import { REGION_NAME } from '../domain/region.js';
 import type { TargetAccess } from '../domain/target-access.js';
 
 const byPriority = z.object(
-  Object.fromEntries(PRIORITIES.map((p) => [p, z.string().min(1)])) as {
-    [K in Priority]: z.ZodString;
+  Object.fromEntries(PRIORITIES.map((p) => [p, z.string().check(z.minLength(1))])) as {
+    [K in Priority]: z.ZodMiniString;
   },
 );
 
@@ -204,7 +206,7 @@ const FIELDS: {
         ENV.queueConcurrency,
         z.partialRecord(
           z.enum(PRIORITIES),
-          z.number().int().min(QUEUE_CONCURRENCY_RANGE.min).max(QUEUE_CONCURRENCY_RANGE.max),
+          z.int().check(z.minimum(QUEUE_CONCURRENCY_RANGE.min), z.maximum(QUEUE_CONCURRENCY_RANGE.max)),
         ),
         read('queueConcurrency') || '{}',
       ),
@@ -271,7 +273,11 @@ const FIELDS: {
     parse: (read) => {
       const value = read('drRegions');
       if (!value) return [];
-      const regions = json(ENV.drRegions, z.array(z.string().regex(REGION_NAME)).length(2), value);
+      const regions = json(
+        ENV.drRegions,
+        z.array(z.string().check(z.regex(REGION_NAME))).check(z.length(2)),
+        value,
+      );
       if (regions[0] === regions[1]) {
         throw new ConfigurationError(`${ENV.drRegions} must name two different regions, got "${value}"`);
       }
@@ -422,14 +428,14 @@ export function loadConfig<F extends FunctionId>(fn: F, env: Env = process.env):
   return config as ConfigOf<F>;
 }
 
-const arnList = z.array(z.string().startsWith('arn:'));
+const arnList = z.array(z.string().check(z.startsWith('arn:')));
 
 function nonEmpty(key: EnvKey, value: string | undefined): string {
   if (!value) throw new ConfigurationError(`${ENV[key]} is empty`);
   return value;
 }
 
-function json<T>(name: string, schema: z.ZodType<T>, value: string | undefined): T {
+function json<T>(name: string, schema: z.ZodMiniType<T>, value: string | undefined): T {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value ?? '');

@@ -13,7 +13,8 @@
  * hysteresis (a signal hovering at a threshold does not flap), and it needs no traffic and
  * no write to happen.
  */
-import * as z from 'zod';
+// zod/mini: loaded by every function at cold start (issue 17).
+import * as z from 'zod/mini';
 
 export type DegradationLevel = 0 | 1 | 2 | 3 | 4;
 export const DEGRADED_LEVELS = [1, 2, 3, 4] as const;
@@ -59,22 +60,22 @@ export const DEFAULT_DEGRADATION: DegradationSettings = {
   dependencyDelaySeconds: 60,
 };
 
-const seconds = (max: number) => z.number().int().min(1).max(max);
+const seconds = (max: number) => z.int().check(z.minimum(1), z.maximum(max));
 
 /** What an operator may set (every field optional: the rest keep their defaults). */
-export const degradationSettingsSchema = z
-  .strictObject({
+export const degradationSettingsSchema = z.partial(
+  z.strictObject({
     queueAgeSeconds: z
       .tuple([seconds(86_400), seconds(86_400), seconds(86_400), seconds(86_400)])
-      .refine((t) => t.every((v, i) => i === 0 || v > t[i - 1]!), 'must rise: level 1 < 2 < 3 < 4'),
-    dynamoThrottlesPerMinute: z.number().int().min(0).max(1_000_000),
+      .check(z.refine((t) => t.every((v, i) => i === 0 || v > t[i - 1]!), 'must rise: level 1 < 2 < 3 < 4')),
+    dynamoThrottlesPerMinute: z.int().check(z.minimum(0), z.maximum(1_000_000)),
     stepDownSeconds: seconds(3600),
-    cheapPageSize: z.number().int().min(1).max(100),
+    cheapPageSize: z.int().check(z.minimum(1), z.maximum(100)),
     // Under SQS's 15-minute message delay, so one send is one wait.
     lowPriorityDeferSeconds: seconds(900),
     dependencyDelaySeconds: seconds(900),
-  })
-  .partial();
+  }),
+);
 
 /** The settings from their JSON form (`DEGRADATION_SETTINGS`, `-c degradation=`); throws naming the field. */
 export function parseDegradationSettings(value: unknown): DegradationSettings {

@@ -3,7 +3,8 @@
  * worker to run. One schema, one type, one constructor per trigger; every sender builds it
  * here and every receiver parses it here, so the shapes can never drift apart.
  */
-import * as z from 'zod';
+// zod/mini, not classic zod: every function loads this schema at cold start (issue 17).
+import * as z from 'zod/mini';
 import { scheduledRunId } from './run.js';
 
 /** Why a run exists. */
@@ -15,22 +16,22 @@ export const SCHEDULED_TIME_PLACEHOLDER = '<aws.scheduler.scheduled-time>';
 
 const base = {
   v: z.literal(1),
-  tenantId: z.string().min(1),
-  jobId: z.string().min(1),
+  tenantId: z.string().check(z.minLength(1)),
+  jobId: z.string().check(z.minLength(1)),
   scheduledTime: z.iso.datetime({ offset: true }),
   /** Not to be worked on before this instant (retry delays, a firing waiting its turn). */
-  notBefore: z.iso.datetime({ offset: true }).optional(),
+  notBefore: z.optional(z.iso.datetime({ offset: true })),
   /** The API request that caused it (run now), for following one request through the logs. */
-  correlationId: z.string().max(128).optional(),
+  correlationId: z.optional(z.string().check(z.maxLength(128))),
   /** How often fair share has put it back (its next wait grows with it). */
-  deferrals: z.number().int().min(0).max(10_000).optional(),
+  deferrals: z.optional(z.int().check(z.minimum(0), z.maximum(10_000))),
   /**
    * How often it waited on its target's open circuit: a scheduled firing that did then
    * follows the job's catch-up rule when it is finally picked up (issue 17).
    */
-  circuitWaits: z.number().int().min(0).max(100_000).optional(),
+  circuitWaits: z.optional(z.int().check(z.minimum(0), z.maximum(100_000))),
   /** Proves Sundial sent it (invariant 8); checked before anything else. */
-  mac: z.string().max(128).optional(),
+  mac: z.optional(z.string().check(z.maxLength(128))),
 };
 
 export const firingMessageSchema = z.discriminatedUnion('trigger', [
@@ -42,7 +43,7 @@ export const firingMessageSchema = z.discriminatedUnion('trigger', [
      * Record the occurrence as missed with this reason instead of running it: an occurrence
      * of a failover's gap that the job's catch-up policy does not run (issue 16).
      */
-    missReason: z.string().min(1).max(512).optional(),
+    missReason: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
   }),
   // An occurrence run on request by the backfill API, with the occurrence's identity.
   z.object({ ...base, trigger: z.literal('backfill') }),
@@ -54,17 +55,17 @@ export const firingMessageSchema = z.discriminatedUnion('trigger', [
   z.object({
     ...base,
     trigger: z.literal('settle'),
-    runId: z.string().min(1),
-    attempt: z.number().int().min(1),
+    runId: z.string().check(z.minLength(1)),
+    attempt: z.int().check(z.minimum(1)),
   }),
   z.object({
     ...base,
     trigger: z.literal('retry'),
-    runId: z.string().min(1),
-    attempt: z.number().int().min(2),
+    runId: z.string().check(z.minLength(1)),
+    attempt: z.int().check(z.minimum(2)),
   }),
-  z.object({ ...base, trigger: z.literal('manual'), runId: z.string().min(1) }),
-  z.object({ ...base, trigger: z.literal('dependency'), runId: z.string().min(1) }),
+  z.object({ ...base, trigger: z.literal('manual'), runId: z.string().check(z.minLength(1)) }),
+  z.object({ ...base, trigger: z.literal('dependency'), runId: z.string().check(z.minLength(1)) }),
 ]);
 export type FiringMessage = z.infer<typeof firingMessageSchema>;
 

@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { PRIORITIES, type Priority } from '../../lib/definitions.js';
 import { type FieldError, ValidationError } from './errors.js';
+import { fireOptions } from './job-rules.js';
 import { jsonPath, walkJson } from './json-walk.js';
 import {
   isValidTimeZone,
@@ -292,59 +293,7 @@ export function validateSchedule(
   return result.schedule;
 }
 
-export function fireOptions(s: JobSchedule, after: Date, createdAt: Date) {
-  return {
-    timezone: s.timezone,
-    after,
-    count: 1,
-    createdAt,
-    ...(s.startAt ? { startAt: new Date(s.startAt) } : {}),
-    ...(s.endAt ? { endAt: new Date(s.endAt) } : {}),
-  };
-}
-
-/** The next time EventBridge Scheduler will fire this job, or null when it won't. */
-export function computeNextRunAt(
-  job: Pick<Job, 'schedule' | 'createdAt'> & { state: StoredJobState },
-  now: Date,
-  after: Date = now,
-): string | null {
-  if (job.state !== 'enabled' || !job.schedule) return null;
-  const result = parseScheduleExpression(job.schedule.expression);
-  if (!result.ok) return null;
-  const [next] = nextFireTimes(result.schedule, {
-    ...fireOptions(job.schedule, after, new Date(job.createdAt)),
-  });
-  return next ? next.toISOString() : null;
-}
-
-/**
- * Why a firing picked up behind a backlog is not run, or null to run it. With catchUp
- * `none` or `latest`, a firing that a later occurrence has already overtaken (that
- * occurrence's flexible window included) is missed, so only the latest runs; with `all`,
- * one older than catchUpWindowMinutes is.
- */
-export function backlogMissReason(
-  job: Pick<Job, 'schedule' | 'catchUp' | 'catchUpWindowMinutes' | 'createdAt'>,
-  scheduledAt: Date,
-  now: Date,
-): string | null {
-  if (!job.schedule) return null;
-  if (job.catchUp === 'all') {
-    const lateMinutes = (now.getTime() - scheduledAt.getTime()) / 60_000;
-    return lateMinutes > job.catchUpWindowMinutes
-      ? `picked up ${Math.round(lateMinutes)} min after its scheduled time, outside the catch-up window of ${job.catchUpWindowMinutes} min`
-      : null;
-  }
-  const result = parseScheduleExpression(job.schedule.expression);
-  if (!result.ok) return null;
-  const [next] = nextFireTimes(
-    result.schedule,
-    fireOptions(job.schedule, scheduledAt, new Date(job.createdAt)),
-  );
-  if (!next || next.getTime() + job.schedule.flexibleWindowMinutes * 60_000 > now.getTime()) return null;
-  return `overtaken by the occurrence at ${next.toISOString()}: with catchUp "${job.catchUp}" only the latest of a backlog runs`;
-}
+export { backlogMissReason, computeNextRunAt, fireOptions, notifySecretContext } from './job-rules.js';
 
 /** Merges a validated patch into a job's input fields (objects one level deep). */
 export function mergePatch(
@@ -426,9 +375,4 @@ export interface StoredJob extends Omit<Job, 'state'> {
    * existed carry the secret in `notify.secret` instead, until their next edit seals it.
    */
   sealedNotifySecret?: string | null;
-}
-
-/** The KMS encryption context of a job's sealed webhook secret: its tenant, its job, its use. */
-export function notifySecretContext(tenantId: string, jobId: string): Record<string, string> {
-  return { tenantId, jobId, purpose: 'notify-secret' };
 }

@@ -8,6 +8,11 @@
  */
 import * as z from 'zod';
 import { MAX_TARGET_TIMEOUT_SECONDS } from '../../lib/definitions.js';
+import {
+  DEFAULT_RUN_TIMEOUT_SECONDS,
+  MAX_RUN_TIMEOUT_SECONDS,
+  MIN_RUN_TIMEOUT_SECONDS,
+} from './job-rules.js';
 
 export const TARGET_TYPES = ['http', 'lambda', 'sqs', 'eventbridge', 'ecs', 'stepfunctions'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
@@ -17,10 +22,6 @@ const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const timeoutSeconds = z.number().int().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).default(30);
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
 
-/** A long run's attempt: at least a minute, at most 24 hours. */
-export const MIN_RUN_TIMEOUT_SECONDS = 60;
-export const MAX_RUN_TIMEOUT_SECONDS = 86_400;
-export const DEFAULT_RUN_TIMEOUT_SECONDS = 3_600;
 const runTimeoutSeconds = z
   .number()
   .int()
@@ -369,23 +370,15 @@ export type StepFunctionsTarget = Extract<Target, { type: 'stepfunctions' }>;
 /** A target that finishes later than it starts: its run is tracked to its end. */
 export type LongTarget = EcsTarget | StepFunctionsTarget | (HttpTarget & { completion: 'callback' });
 
-export function isLongTarget(target: Target): target is LongTarget {
-  return (
-    target.type === 'ecs' ||
-    target.type === 'stepfunctions' ||
-    (target.type === 'http' && target.completion === 'callback')
-  );
-}
-
-/** How long an attempt of a long target may run. */
-export function runTimeoutOf(target: LongTarget): number {
-  return target.runTimeoutSeconds ?? DEFAULT_RUN_TIMEOUT_SECONDS;
-}
-
-/** How long a long target's heartbeats may stop, or null when they are not watched. */
-export function heartbeatTimeoutOf(target: LongTarget): number | null {
-  return target.type === 'stepfunctions' ? null : (target.heartbeatTimeoutSeconds ?? null);
-}
+// What runs need of a target, kept where the worker can load it without these schemas.
+export {
+  DEFAULT_RUN_TIMEOUT_SECONDS,
+  heartbeatTimeoutOf,
+  isLongTarget,
+  MAX_RUN_TIMEOUT_SECONDS,
+  MIN_RUN_TIMEOUT_SECONDS,
+  runTimeoutOf,
+} from './job-rules.js';
 
 /** The field that names an AWS target, for error messages. */
 export function targetArnField(target: Target): string {

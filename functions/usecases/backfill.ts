@@ -8,7 +8,8 @@
 import * as z from 'zod';
 import { ConflictError, ValidationError } from '../domain/errors.js';
 import { firing } from '../domain/firing.js';
-import { fireOptions, type StoredJob } from '../domain/job.js';
+import type { StoredJob } from '../domain/job.js';
+import { fireOptions } from '../domain/job-rules.js';
 import type { Clock, FiringQueue, RunRepository } from '../domain/ports.js';
 import { newRun, scheduledRunId } from '../domain/run.js';
 import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';

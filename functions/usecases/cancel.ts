@@ -7,11 +7,11 @@
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
+import { isLongTarget } from '../domain/job-rules.js';
 import { longAttemptRecord, startedAttempt, watchShardOf } from '../domain/long-run.js';
 import type { Clock, FiringQueue, RunExpectation, RunRepository } from '../domain/ports.js';
 import { type AttemptRecord, type StoredRun, TERMINAL_STATUSES } from '../domain/run.js';
 import { transition } from '../domain/run-lifecycle.js';
-import { isLongTarget } from '../domain/target.js';
 
 export interface CancelDeps {
   runs: RunRepository;

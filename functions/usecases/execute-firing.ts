@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type FiringMessage, firing, type RunFiring, runIdOf } from '../domain/firing.js';
-import { backlogMissReason, type StoredJob } from '../domain/job.js';
+import type { StoredJob } from '../domain/job.js';
+import { backlogMissReason, isLongTarget } from '../domain/job-rules.js';
 import { startedAttempt } from '../domain/long-run.js';
 import type {
   Clock,
@@ -33,7 +34,7 @@ import {
   resultOf,
   transition,
 } from '../domain/run-lifecycle.js';
-import { isLongTarget, type LongTarget } from '../domain/target.js';
+import type { LongTarget } from '../domain/target.js';
 import { admitAttempt, type CircuitDeps, type CircuitPass, recordAttempt, releaseProbe } from './circuit.js';
 import { triggerDependents } from './dependencies.js';
 import { type LongRunParts, settleFromMessage, startLongAttempt } from './long-runs.js';

@@ -9,6 +9,7 @@
 import type { SettleMessage } from '../domain/firing.js';
 import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
+import { heartbeatTimeoutOf, runTimeoutOf } from '../domain/job-rules.js';
 import {
   attemptKey,
   callbackIdentity,
@@ -31,7 +32,7 @@ import type {
 import { hasAttemptsLeft, retryDelaySeconds } from '../domain/retry.js';
 import { type LongAttempt, type LongOutcome, type StoredRun, TERMINAL_STATUSES } from '../domain/run.js';
 import { attemptEvent, transition } from '../domain/run-lifecycle.js';
-import { heartbeatTimeoutOf, type LongTarget, runTimeoutOf } from '../domain/target.js';
+import type { LongTarget } from '../domain/target.js';
 import { afterFinal, continueBackfill, type EndingDeps, ended, isExclusive } from './run-ending.js';
 
 /** What starting and settling long runs needs besides the run path's own parts. */

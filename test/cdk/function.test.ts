@@ -166,6 +166,20 @@ describe('bundleFunction', () => {
     expect(imports).not.toContain('http');
   });
 
+  it.each(['worker', 'completion', 'sync', 'deadletters', 'reconciler'])(
+    'loads no classic zod in the %s: its schemas are zod/mini, the job and target schemas stay with the API',
+    (name) => {
+      const { inputs } = loadedAtInit(`functions/${name}.ts`);
+      const zod = inputs.filter((i) => i.includes('node_modules/zod/'));
+      // It still validates its configuration and its messages (zod/mini and zod's core)…
+      expect(zod.some((i) => i.includes('/v4/mini/'))).toBe(true);
+      // …but not with classic zod's code, most of a small function's cold start.
+      expect(zod.filter((i) => i.includes('/v4/classic/'))).toEqual([]);
+      expect(inputs.some((i) => i.endsWith('functions/domain/job.ts'))).toBe(false);
+      expect(inputs.some((i) => i.endsWith('functions/domain/target.ts'))).toBe(false);
+    },
+  );
+
   it('gives each function its own bundle, its entry as the handler module', () => {
     // Bundling on (the other tests skip it): CDK caches bundles within a synth by a key that
     // must name the entry, or every function would get the first one's code.
