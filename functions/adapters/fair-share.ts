@@ -24,6 +24,10 @@ export class DynamoFairShare implements FairShare {
     private readonly limitOf: (priority: Priority) => number,
   ) {}
 
+  limit(priority: Priority): number {
+    return this.limitOf(priority);
+  }
+
   async take(
     tenantId: string,
     priority: Priority,

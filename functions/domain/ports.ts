@@ -450,6 +450,8 @@ export interface FailureNotifier {
 
 /** Each tenant's places on a queue (fair share). */
 export interface FairShare {
+  /** The tenant's places on the queue of `priority`; 0: fair share is off there. */
+  limit(priority: Priority): number;
   /** Takes a place for `holder` until `leaseUntil`; false when the tenant has none free. */
   take(tenantId: string, priority: Priority, holder: string, leaseUntil: Date, now: Date): Promise<boolean>;
   /** Gives the place back. */

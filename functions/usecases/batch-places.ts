@@ -6,9 +6,12 @@
  * holds up to ten messages, often of one tenant (its jobs fire at the same minute), so the
  * first run of a tenant in the batch takes a place for each of that tenant's messages in one
  * write, and they are given back in one write when the last of them is done. The cap is the
- * same: every run still holds a place while it is in progress. When the places do not all
- * fit, each run takes its own as before (which also clears leases that ran out), so a tenant
- * near its share is admitted run by run, never over it.
+ * same: every run still holds a place while it is in progress. A tenant with more messages
+ * in the batch than its share takes the whole share in that one write, and its other runs
+ * wait (deferred) without a write of their own: nothing else can hold a place of it until
+ * the pool is given back. When the places do not all fit, each run takes its own as before
+ * (which also clears leases that ran out), so a tenant near its share is admitted run by
+ * run, never over it.
  */
 import type { Priority } from '../../lib/definitions.js';
 import type { FairShare, Logger } from '../domain/ports.js';
@@ -18,6 +21,8 @@ interface Pool {
   leaseUntil: number;
   holders: string[];
   free: string[];
+  /** The pool is the tenant's whole share on the queue: once it is used up, no place is free. */
+  whole: boolean;
 }
 
 interface Group {
@@ -64,11 +69,19 @@ export class BatchPlaces implements FairShare {
     group.pool ??= this.fill(tenantId, group, priority, leaseUntil, now);
     const pool = await group.pool;
     // A run of another queue's priority (its job moved) or with a longer lease takes its own.
-    const place =
-      pool && pool.priority === priority && leaseUntil.getTime() <= pool.leaseUntil && pool.free.pop();
-    if (!place) return this.inner.take(tenantId, priority, holder, leaseUntil, now);
+    const fits = pool && pool.priority === priority && leaseUntil.getTime() <= pool.leaseUntil;
+    const place = fits && pool.free.pop();
+    if (!place) {
+      // The whole share is this batch's and in use: a take could only fail.
+      if (fits && pool.whole) return false;
+      return this.inner.take(tenantId, priority, holder, leaseUntil, now);
+    }
     group.pooled.add(holder);
     return true;
+  }
+
+  limit(priority: Priority): number {
+    return this.inner.limit(priority);
   }
 
   async give(tenantId: string, priority: Priority, holder: string): Promise<void> {
@@ -104,7 +117,10 @@ export class BatchPlaces implements FairShare {
     leaseUntil: Date,
     now: Date,
   ): Promise<Pool | undefined> {
-    const holders = Array.from({ length: group.size }, (_, i) => `${this.batchId}.${i}`);
+    const limit = this.inner.limit(priority);
+    // No more places than the share: beyond it a run waits anyway.
+    const size = limit > 0 ? Math.min(group.size, limit) : group.size;
+    const holders = Array.from({ length: size }, (_, i) => `${this.batchId}.${i}`);
     const until = Math.max(leaseUntil.getTime(), now.getTime() + this.poolLeaseMs);
     const taken = await this.inner
       .takeAll(tenantId, priority, holders, new Date(until), now)
@@ -113,6 +129,8 @@ export class BatchPlaces implements FairShare {
         this.logger.warn('fair-share places not taken for the batch', { tenantId, error: String(error) });
         return false;
       });
-    return taken ? { priority, leaseUntil: until, holders, free: [...holders] } : undefined;
+    return taken
+      ? { priority, leaseUntil: until, holders, free: [...holders], whole: limit > 0 && size === limit }
+      : undefined;
   }
 }

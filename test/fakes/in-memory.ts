@@ -46,6 +46,7 @@ import type {
   LongTargets,
   LongWrite,
   Page,
+  ReadOptions,
   RunExpectation,
   RunMetrics,
   RunRepository,
@@ -164,8 +165,10 @@ export class InMemoryJobs implements JobRepository {
   private readonly idempotency = new Map<string, IdempotencyItem>();
   /** Every successful write, in order. */
   readonly writes: JobWrite[] = [];
-  /** Every call, by method. */
+  /** Every call, by method (`get` also by consistency: `get:strong`, `get:eventual`). */
   readonly calls: Record<string, number> = {};
+  /** What a lagging replica serves eventually consistent reads (null: not there yet). */
+  private readonly lagging = new Map<string, StoredJob | null>();
 
   private count(method: string) {
     this.calls[method] = (this.calls[method] ?? 0) + 1;
@@ -185,6 +188,17 @@ export class InMemoryJobs implements JobRepository {
   peek(tenantId: string, jobId: string): StoredJob | undefined {
     const job = this.jobs.get(jobKey(tenantId, jobId));
     return job && marshal(job);
+  }
+
+  /**
+   * Eventually consistent reads of this job see it as it is now (or absent) until `caughtUp`:
+   * a replica that has not had the writes made after this call.
+   */
+  lag(tenantId: string, jobId: string): { caughtUp(): void } {
+    const key = jobKey(tenantId, jobId);
+    const job = this.jobs.get(key);
+    this.lagging.set(key, job ? marshal(job) : null);
+    return { caughtUp: () => this.lagging.delete(key) };
   }
 
   /** Every stored job. */
@@ -233,8 +247,15 @@ export class InMemoryJobs implements JobRepository {
 
   // --- the port ----------------------------------------------------------------------
 
-  async get(tenantId: string, jobId: string): Promise<StoredJob | undefined> {
+  async get(tenantId: string, jobId: string, options?: ReadOptions): Promise<StoredJob | undefined> {
     this.count('get');
+    const consistent = options?.consistent ?? true;
+    this.count(consistent ? 'get:strong' : 'get:eventual');
+    const key = jobKey(tenantId, jobId);
+    if (!consistent && this.lagging.has(key)) {
+      const stale = this.lagging.get(key);
+      return stale ? marshal(stale) : undefined;
+    }
     return this.peek(tenantId, jobId);
   }
 
@@ -1453,6 +1474,10 @@ export class InMemoryFairShare implements FairShare {
 
   private key(tenantId: string, priority: Priority) {
     return `${tenantId}\u0000${priority}`;
+  }
+
+  limit(priority: Priority): number {
+    return this.limitOf(priority);
   }
 
   /** Who holds the tenant's places on the queue. */

@@ -60,7 +60,7 @@ describe('fair-share places for a batch', () => {
     expect(w.fairShare.writes).toBe(2);
   });
 
-  it('a tenant near its share is admitted run by run and never over it; the rest wait their turn', async () => {
+  it("a batch holding more of a tenant's runs than its share takes the whole share in one write; the rest wait without a write", async () => {
     const w = workerWorld({ placesPerQueue: 3 });
     const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
     for (let i = 0; i < 10; i++) w.target.hold();
@@ -74,6 +74,26 @@ describe('fair-share places for a batch', () => {
     expect(w.queue.take().map((m) => m.jobId)).toHaveLength(7);
     expect(ran.filter((o) => o.detail === 'deferred')).toHaveLength(7);
     expect(w.fairShare.holders(TENANT, 'default')).toEqual([]);
+    // One write to take the three places, one to give them back; none for the seven.
+    expect(w.fairShare.writes).toBe(2);
+  });
+
+  it('a tenant near its share (a place held elsewhere) is admitted run by run and never over it', async () => {
+    const w = workerWorld({ placesPerQueue: 3 });
+    const now = w.clock.now();
+    expect(
+      await w.fairShare.take(TENANT, 'default', 'elsewhere', new Date(now.getTime() + 60_000), now),
+    ).toBe(true);
+    const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
+    for (let i = 0; i < 10; i++) w.target.hold();
+    const done = batch(w, jobs.map(fired));
+    await until(() => w.target.held.length === 2 && w.queue.peek().length === 8);
+    expect(w.fairShare.holders(TENANT, 'default')).toHaveLength(3);
+    for (const call of w.target.held) call.answer(outcomes.ok());
+    const ran = await done;
+    expect(ran.filter((o) => o.detail === 'succeeded')).toHaveLength(2);
+    expect(ran.filter((o) => o.detail === 'deferred')).toHaveLength(8);
+    expect(w.fairShare.holders(TENANT, 'default')).toEqual(['elsewhere']);
   });
 
   it('each tenant in a mixed batch takes its own places, one write each way', async () => {
