@@ -26,9 +26,12 @@ export function scheduleName(jobId: string): string {
   return jobId;
 }
 
-/** A schedule's Input: the firing message, signed (invariant 8); Scheduler fills in the time. */
+/**
+ * A schedule's Input: the firing message, signed (invariant 8); Scheduler fills in the time.
+ * It names the job's version, so every change to the job rewrites it.
+ */
 export async function scheduleInput(
-  job: Pick<StoredJob, 'tenantId' | 'id'>,
+  job: Pick<StoredJob, 'tenantId' | 'id' | 'version'>,
   signer: FiringSigner,
 ): Promise<string> {
   return JSON.stringify(await signer.sign(firing.scheduleTemplate(job)));

@@ -21,6 +21,11 @@ const base = {
   scheduledTime: z.iso.datetime({ offset: true }),
   /** Not to be worked on before this instant (retry delays, a firing waiting its turn). */
   notBefore: z.optional(z.iso.datetime({ offset: true })),
+  /**
+   * The job's version the sender made it from: the worker reads the job eventually consistent
+   * (half a strong read's price) and reads it again, strongly, if that copy is older.
+   */
+  jobVersion: z.optional(z.int().check(z.minimum(1))),
   /** The API request that caused it (run now), for following one request through the logs. */
   correlationId: z.optional(z.string().check(z.maxLength(128))),
   /** How often fair share has put it back (its next wait grows with it). */
@@ -69,14 +74,16 @@ export const firingMessageSchema = z.discriminatedUnion('trigger', [
 ]);
 export type FiringMessage = z.infer<typeof firingMessageSchema>;
 
-/** The job a firing is for. */
+/** The job a firing is for, at the version it was read (if the sender has it). */
 export interface FiringJob {
   tenantId: string;
   id: string;
+  version?: number;
 }
 
 type Extras = Pick<FiringMessage, 'correlationId'>;
 const extras = (e: Extras = {}) => (e.correlationId ? { correlationId: e.correlationId } : {});
+const versionOf = (job: FiringJob) => (job.version ? { jobVersion: job.version } : {});
 
 /** The constructors: every firing Sundial sends is made by one of these. */
 export const firing = {
@@ -89,6 +96,7 @@ export const firing = {
       v: 1,
       tenantId: job.tenantId,
       jobId: job.id,
+      ...versionOf(job),
       trigger: 'schedule',
       scheduledTime: SCHEDULED_TIME_PLACEHOLDER,
     };
@@ -103,6 +111,7 @@ export const firing = {
       v: 1,
       tenantId: job.tenantId,
       jobId: job.id,
+      ...versionOf(job),
       trigger: 'catch_up',
       scheduledTime: scheduledAt.toISOString(),
       missReason: reason,
@@ -119,6 +128,7 @@ export const firing = {
       v: 1,
       tenantId: job.tenantId,
       jobId: job.id,
+      ...versionOf(job),
       trigger,
       scheduledTime: scheduledAt.toISOString(),
       ...extras(e),
@@ -130,6 +140,7 @@ export const firing = {
       v: 1,
       tenantId: job.tenantId,
       jobId: job.id,
+      ...versionOf(job),
       trigger: 'manual',
       scheduledTime: requestedAt.toISOString(),
       runId,
@@ -142,6 +153,7 @@ export const firing = {
       v: 1,
       tenantId: job.tenantId,
       jobId: job.id,
+      ...versionOf(job),
       trigger: 'dependency',
       scheduledTime: satisfiedAt,
       runId,
@@ -149,7 +161,7 @@ export const firing = {
   },
   /** The next attempt of a run, not before `notBefore`. */
   retry(
-    of: Pick<FiringMessage, 'tenantId' | 'jobId' | 'scheduledTime'> & Extras,
+    of: Pick<FiringMessage, 'tenantId' | 'jobId' | 'scheduledTime' | 'jobVersion'> & Extras,
     runId: string,
     attempt: number,
     notBefore: Date,
@@ -158,6 +170,7 @@ export const firing = {
       v: 1,
       tenantId: of.tenantId,
       jobId: of.jobId,
+      ...(of.jobVersion ? { jobVersion: of.jobVersion } : {}),
       trigger: 'retry',
       scheduledTime: of.scheduledTime,
       runId,

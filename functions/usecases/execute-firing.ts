@@ -111,7 +111,7 @@ export async function executeFiring(deps: ExecuteDeps, received: FiringMessage):
     scheduledTime: message.scheduledTime,
   };
 
-  const job = await deps.jobs.get(tenantId, jobId);
+  const job = await readJob(deps, message);
   if (!job || job.state === 'deleting') {
     deps.logger.info('message dropped: job no longer exists', log);
     return { result: 'done', detail: 'job deleted' };
@@ -185,6 +185,22 @@ export async function executeFiring(deps: ExecuteDeps, received: FiringMessage):
       deps.logger.warn('fair-share place not given back', { ...log, error: String(error) });
     });
   }
+}
+
+/**
+ * The job a firing is for. A message that names the job's version it was made from reads
+ * the job eventually consistent, half a strong read's price; a copy older than that version
+ * (or none, for a job just created) is stale, so the job is read again, strongly. A firing
+ * therefore never runs an older definition than the one it was sent for; a pause or delete
+ * made in the second before its read may not be seen yet, as the firing was sent before it.
+ * A message without a version (a schedule written before versions were carried) reads strongly.
+ */
+async function readJob(deps: ExecuteDeps, message: RunFiring): Promise<StoredJob | undefined> {
+  const { tenantId, jobId, jobVersion } = message;
+  if (jobVersion === undefined) return deps.jobs.get(tenantId, jobId);
+  const seen = await deps.jobs.get(tenantId, jobId, { consistent: false });
+  if (seen && seen.version >= jobVersion) return seen;
+  return deps.jobs.get(tenantId, jobId);
 }
 
 /** Claims the run (taking over a lost one), calls the target, and records what happened. */
@@ -360,7 +376,7 @@ async function claimAndRun(
     const delay = retryDelaySeconds(job.retryPolicy, run.attempt, deps.random);
     const retryAt = new Date(finished.getTime() + delay * 1000);
     const notBefore = retryAt.toISOString();
-    const retry = firing.retry(message, runId, run.attempt + 1, retryAt);
+    const retry = firing.retry({ ...message, jobVersion: job.version }, runId, run.attempt + 1, retryAt);
     // The message goes first: if we crash after it, the retry still happens; if we crash
     // before it, this attempt's message is redelivered and the lease lets it run again.
     await deps.queue.send(job.priority, retry);

@@ -229,7 +229,7 @@ export async function settle(
     await deps.queue.send(
       job.priority,
       firing.retry(
-        { tenantId: run.tenantId, jobId: run.jobId, scheduledTime: run.scheduledAt },
+        { tenantId: run.tenantId, jobId: run.jobId, scheduledTime: run.scheduledAt, jobVersion: job.version },
         run.id,
         run.attempt + 1,
         retryAt,

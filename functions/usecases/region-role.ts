@@ -318,7 +318,7 @@ function redrive(job: StoredJob, run: StoredRun) {
     // Waiting for its next attempt: the retry the old region's queue held.
     const notBefore = run.nextAttemptAt ? new Date(run.nextAttemptAt) : scheduledAt;
     return firing.retry(
-      { tenantId: job.tenantId, jobId: job.id, scheduledTime: run.scheduledAt },
+      { tenantId: job.tenantId, jobId: job.id, scheduledTime: run.scheduledAt, jobVersion: job.version },
       run.id,
       run.attempt + 1,
       notBefore,

@@ -849,6 +849,8 @@ describe('job API against the local runtime', () => {
       jobId: res.body.id,
       scheduledTime: '<aws.scheduler.scheduled-time>',
       trigger: 'schedule',
+      // The job's version: the worker reads the job eventually consistent, strongly if older.
+      jobVersion: 1,
       // Sundial's MAC over the tenant and job: a firing it did not sign never runs.
       mac: expect.stringMatching(/^[\w-]{43}$/),
     });
@@ -954,7 +956,9 @@ describe('job API against the local runtime', () => {
     expect(updated.status).toBe(200);
     expect(updated.body.version).toBe(2);
     expect(updated.headers.get('etag')).toBe('"2"');
-    expect((await schedule(job.id)).ScheduleExpression).toBe('rate(15 minutes)');
+    const followed = await schedule(job.id);
+    expect(followed.ScheduleExpression).toBe('rate(15 minutes)');
+    expect(JSON.parse(followed.Target?.Input ?? '{}')).toMatchObject({ jobId: job.id, jobVersion: 2 });
 
     const stale = await api('PATCH', `/v1/jobs/${job.id}`, { name: 'renamed' }, { 'if-match': '"1"' });
     expect(stale.status).toBe(412);

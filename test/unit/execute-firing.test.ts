@@ -38,6 +38,77 @@ async function startHeld(w: WorkerWorld, message: FiringMessage) {
   return { pending, answer: held.answer };
 }
 
+describe('reading the job', () => {
+  it('reads the job eventually consistent when that copy is as new as the version the firing names', async () => {
+    const w = workerWorld();
+    const job = w.jobs.seed(aJob({ version: 3 }));
+    w.clock.set(at('10:00:01'));
+
+    const outcome = await executeFiring(w.deps, fired(job, '10:00:00'));
+
+    expect(outcome).toMatchObject({ result: 'done', detail: 'succeeded' });
+    expect(w.jobs.calls).toMatchObject({ 'get:eventual': 1 });
+    expect(w.jobs.calls['get:strong']).toBeUndefined();
+  });
+
+  it('reads again, strongly, when the eventually consistent copy is older than the firing: the new target is called', async () => {
+    const w = workerWorld();
+    const v1 = w.jobs.seed(aJob({ version: 1 }));
+    const replica = w.jobs.lag(TENANT, v1.id);
+    if (v1.target.type !== 'http') throw new Error('an HTTP job');
+    const v2 = w.jobs.seed({
+      ...v1,
+      version: 2,
+      target: { ...v1.target, url: 'https://reports.example.com/v2' },
+    });
+    w.clock.set(at('10:00:01'));
+
+    const outcome = await executeFiring(w.deps, fired(v2, '10:00:00'));
+
+    expect(outcome).toMatchObject({ result: 'done', detail: 'succeeded' });
+    expect(w.target.calls.map((c) => c.target)).toEqual([v2.target]);
+    expect(w.jobs.calls).toMatchObject({ 'get:eventual': 1, 'get:strong': 1 });
+    replica.caughtUp();
+  });
+
+  it('reads strongly when the eventually consistent read does not find a job just created', async () => {
+    const w = workerWorld();
+    w.jobs.lag(TENANT, 'job_A');
+    const job = w.jobs.seed(aJob());
+    w.clock.set(at('10:00:01'));
+
+    const outcome = await executeFiring(w.deps, firing.manual(job, 'run_manual_1', new Date(at('10:00:00'))));
+
+    expect(outcome).toMatchObject({ result: 'done', detail: 'succeeded' });
+    expect(w.jobs.calls).toMatchObject({ 'get:eventual': 1, 'get:strong': 1 });
+  });
+
+  it('reads strongly a firing that names no version (a schedule written before versions were carried)', async () => {
+    const w = workerWorld();
+    const job = w.jobs.seed(aJob({ version: 4 }));
+    w.clock.set(at('10:00:01'));
+    const { jobVersion: _none, ...legacy } = fired(job, '10:00:00');
+
+    const outcome = await executeFiring(w.deps, legacy as FiringMessage);
+
+    expect(outcome).toMatchObject({ result: 'done', detail: 'succeeded' });
+    expect(w.jobs.calls).toMatchObject({ 'get:strong': 1 });
+    expect(w.jobs.calls['get:eventual']).toBeUndefined();
+  });
+
+  it('names the version of the job it ran in the retry it sends', async () => {
+    const w = workerWorld();
+    w.target.answers(outcomes.http(500));
+    const job = w.jobs.seed(aJob({ version: 7, retryPolicy: { ...aJob().retryPolicy, maxAttempts: 2 } }));
+    w.clock.set(at('10:00:01'));
+    const { jobVersion: _none, ...legacy } = fired(job, '10:00:00');
+
+    await executeFiring(w.deps, legacy as FiringMessage);
+
+    expect(w.queue.peek().map((m) => [m.message.trigger, m.message.jobVersion])).toEqual([['retry', 7]]);
+  });
+});
+
 describe('a scheduled firing', () => {
   it('runs the target once and records a succeeded run', async () => {
     const w = workerWorld({ targetMs: 1500 });
@@ -154,13 +225,19 @@ describe('a failing target', () => {
     expect(sent).toEqual([
       {
         priority: 'default',
-        message: firing.retry(message, runIdAt('10:00:00'), 2, new Date(at('10:00:15'))),
+        message: firing.retry(
+          { ...message, jobVersion: job.version },
+          runIdAt('10:00:00'),
+          2,
+          new Date(at('10:00:15')),
+        ),
       },
     ]);
     expect(sent[0]!.message).toEqual({
       v: 1,
       tenantId: TENANT,
       jobId: job.id,
+      jobVersion: job.version,
       trigger: 'retry',
       scheduledTime: at('10:00:00'),
       runId: runIdAt('10:00:00'),

@@ -378,11 +378,13 @@ describe('pausing and resuming', () => {
       await service.setState(TENANT, job.id, 'paused');
       clock.set(at('10:01:00'));
 
-      await service.setState(TENANT, job.id, 'enabled');
+      const resumed = await service.setState(TENANT, job.id, 'enabled');
 
       const sent = queue.peek();
       expect(sent.map((m) => m.priority)).toEqual(missed.map(() => 'high'));
-      expect(sent.map((m) => m.message)).toEqual(missed.map((t) => firing.catchUp(job, new Date(at(t)))));
+      // Each names the resumed job's version, so the worker never runs an older copy of it.
+      expect(sent.map((m) => m.message)).toEqual(missed.map((t) => firing.catchUp(resumed, new Date(at(t)))));
+      expect(sent.map((m) => m.message.jobVersion)).toEqual(missed.map(() => job.version + 2));
       // Each stands for its occurrence: it has that occurrence's run id, so it can never run twice.
       expect(sent.map((m) => m.message.trigger)).toEqual(missed.map(() => 'catch_up'));
     },

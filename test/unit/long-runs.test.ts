@@ -419,7 +419,7 @@ describe('settling a long attempt', () => {
       {
         priority: 'default',
         message: firing.retry(
-          { tenantId: TENANT, jobId: job.id, scheduledTime: at('10:00:00') },
+          { tenantId: TENANT, jobId: job.id, scheduledTime: at('10:00:00'), jobVersion: job.version },
           runId,
           2,
           new Date(retryAt),
