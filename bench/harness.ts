@@ -17,6 +17,14 @@ import { type BenchTarget, startTarget } from './support.js';
 
 export const BENCH_START = '2027-01-01T00:00:00.000Z';
 
+/** One tenant, measured for a run's own calls: a share wide enough that none is deferred. */
+export const WIDE_LIMITS = {
+  requestsPerSecond: 1_000_000,
+  jobCreatesPerMinute: 1_000_000,
+  maxJobs: 1_000_000,
+  runsInProgress: 1_000_000,
+} as const;
+
 export async function withRuntime<T>(
   batchSize: number,
   fn: (
@@ -37,13 +45,7 @@ export async function withRuntime<T>(
     logLevel: 'SILENT',
     batchSize,
     instrument: counter.instrument,
-    // One tenant, measured for a run's own calls: a share wide enough that none is deferred.
-    limits: {
-      requestsPerSecond: 1_000_000,
-      jobCreatesPerMinute: 1_000_000,
-      maxJobs: 1_000_000,
-      runsInProgress: 1_000_000,
-    },
+    limits: WIDE_LIMITS,
     ...options,
   }).catch(async (error) => {
     await target.close();

@@ -144,6 +144,7 @@ export function costModel(
     xray: (invocations * traced * PRICES.xray.usd) / million,
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0);
+  const floor = PRICES.scheduler.usd + per('sqsRequests') * PRICES.sqs.usd + 2 * PRICES.dynamoWrite.usd;
   const monthlyRuns = 1000 * 24 * 30;
   return {
     batchSize,
@@ -164,8 +165,13 @@ export function costModel(
     },
     per1000JobsMonthly: { runs: monthlyRuns, total: round((total * monthlyRuns) / million) },
     /** What no design on this shape avoids: the firing, its message, the claim and the outcome. */
-    floorPerMillionRuns: round(
-      PRICES.scheduler.usd + per('sqsRequests') * PRICES.sqs.usd + 2 * PRICES.dynamoWrite.usd,
+    floorPerMillionRuns: round(floor),
+    /**
+     * The floor with what the default deployment adds and cannot shed: fair share's places
+     * (the writes beyond the claim and the outcome) and the worker's invocations.
+     */
+    floorWithFairSharePerMillionRuns: round(
+      floor + Math.max(0, per('dynamoWcu') - 2) * PRICES.dynamoWrite.usd + parts.lambda,
     ),
     assumptions: ASSUMPTIONS,
   };

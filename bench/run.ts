@@ -28,11 +28,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE, PowertoolsRunMetrics } from '../functions/adapters/run-metrics.js';
 import { createApiHandler } from '../functions/handlers/api.js';
+import type { LocalRuntimeOptions } from '../local/runtime.js';
 import { type BundleFigures, bundles, FLOOR } from './bundles.js';
 import type { CallCounter } from './counter.js';
 import { type DrResults, dr, drMarkdown } from './dr.js';
 import { fixedMonthlyCosts, MONTHLY_PRICES } from './fixed-costs.js';
-import { LAMBDA_CONTEXT, loggedBytes, withRuntime } from './harness.js';
+import { LAMBDA_CONTEXT, loggedBytes, WIDE_LIMITS, withRuntime } from './harness.js';
 import { type LoadResults, load, loadMarkdown } from './load.js';
 import { type LongRunResults, longRunMarkdown, longRuns } from './long-runs.js';
 import { costModel, LAMBDA_SAMPLING, type LogVolume, PRICES } from './prices.js';
@@ -59,76 +60,92 @@ const jobBody = (target: string, n: number) => ({
 });
 
 /** 2 and 4: calls per operation, and runs per second end to end, at one batch size. */
-async function endToEnd(batchSize: number) {
-  return withRuntime(batchSize, async (runtime, counter, clock, target) => {
-    const api = createApiHandler(runtime.services.api);
-    const key = runtime.devApiKey;
-    const perOperation: Record<string, ReturnType<CallCounter['snapshot']>> = {};
-    const measure = async (name: string, times: number, op: (i: number) => Promise<unknown>) => {
+async function endToEnd(batchSize: number, options: Partial<LocalRuntimeOptions> = {}) {
+  return withRuntime(
+    batchSize,
+    async (runtime, counter, clock, target) => {
+      const api = createApiHandler(runtime.services.api);
+      const key = runtime.devApiKey;
+      const perOperation: Record<string, ReturnType<CallCounter['snapshot']>> = {};
+      const measure = async (name: string, times: number, op: (i: number) => Promise<unknown>) => {
+        counter.reset();
+        for (let i = 0; i < times; i++) await op(i);
+        perOperation[name] = counter.snapshot(times);
+      };
+      // One run first, not counted: what a worker instance reads once and keeps (the tenant's
+      // signing secret, opened with KMS) is a cold start's cost, not a run's, as on AWS where an
+      // instance serves many batches. A yearly schedule, so it does not fire with the others.
+      const warmUp = await api(
+        apiRequest(key, 'POST', '/v1/jobs', {
+          ...jobBody(target, -1),
+          schedule: { expression: 'cron(0 0 1 1 ? *)' },
+        }),
+      );
+      await api(apiRequest(key, 'POST', `/v1/jobs/${JSON.parse(warmUp.body).id}/runs`));
+      await runtime.drain();
+      const ids: string[] = [];
+      const jobs = tiny ? 20 : 200;
+      await measure('create job', jobs, async (i) => {
+        const res = await api(apiRequest(key, 'POST', '/v1/jobs', jobBody(target, i)));
+        ids.push(JSON.parse(res.body).id);
+      });
+      await measure('get job', 20, (i) => api(apiRequest(key, 'GET', `/v1/jobs/${ids[i % ids.length]}`)));
+      await measure('list jobs (page of 20)', 20, () => api(apiRequest(key, 'GET', '/v1/jobs?limit=20')));
+      // One minute on: every job fires once; the worker takes them in batches.
+      clock.advance(60_000);
       counter.reset();
-      for (let i = 0; i < times; i++) await op(i);
-      perOperation[name] = counter.snapshot(times);
-    };
-    // One run first, not counted: what a worker instance reads once and keeps (the tenant's
-    // signing secret, opened with KMS) is a cold start's cost, not a run's, as on AWS where an
-    // instance serves many batches. A yearly schedule, so it does not fire with the others.
-    const warmUp = await api(
-      apiRequest(key, 'POST', '/v1/jobs', {
-        ...jobBody(target, -1),
-        schedule: { expression: 'cron(0 0 1 1 ? *)' },
-      }),
-    );
-    await api(apiRequest(key, 'POST', `/v1/jobs/${JSON.parse(warmUp.body).id}/runs`));
-    await runtime.drain();
-    const ids: string[] = [];
-    const jobs = tiny ? 20 : 200;
-    await measure('create job', jobs, async (i) => {
-      const res = await api(apiRequest(key, 'POST', '/v1/jobs', jobBody(target, i)));
-      ids.push(JSON.parse(res.body).id);
-    });
-    await measure('get job', 20, (i) => api(apiRequest(key, 'GET', `/v1/jobs/${ids[i % ids.length]}`)));
-    await measure('list jobs (page of 20)', 20, () => api(apiRequest(key, 'GET', '/v1/jobs?limit=20')));
-    // One minute on: every job fires once; the worker takes them in batches.
-    clock.advance(60_000);
-    counter.reset();
-    await runtime.fire();
-    const fired = counter.snapshot(jobs);
-    counter.reset();
-    const started = performance.now();
-    await runtime.drain();
-    const seconds = (performance.now() - started) / 1000;
-    const worked = counter.snapshot(jobs);
-    perOperation['scheduled run (scheduler fires into SQS)'] = fired;
-    perOperation['scheduled run (worker: claim, call, record)'] = worked;
-    // The other API operations, each on jobs of its own so that none sees another's work.
-    const n = 20;
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await api(apiRequest(key, method, path, body));
-      if (res.statusCode >= 300) throw new Error(`${method} ${path} -> ${res.statusCode}: ${res.body}`);
-      return JSON.parse(res.body || 'null');
-    };
-    const runIds: string[] = [];
-    const byId = (i: number) => ids[i % ids.length]!;
-    const other: [string, (i: number) => Promise<unknown>][] = [
-      ['update job (PATCH)', (i) => call('PATCH', `/v1/jobs/${byId(i)}`, { description: `updated ${i}` })],
-      ['pause job', (i) => call('POST', `/v1/jobs/${byId(n + i)}/pause`)],
-      ['resume job', (i) => call('POST', `/v1/jobs/${byId(n + i)}/resume`)],
-      [
-        'run now',
-        async (i) => runIds.push((await call('POST', `/v1/jobs/${byId(2 * n + i)}/runs`)).id as string),
-      ],
-      ['list runs (page of 20)', (i) => call('GET', `/v1/jobs/${byId(i)}/runs?limit=20`)],
-      ['get run', (i) => call('GET', `/v1/jobs/${byId(2 * n + i)}/runs/${runIds[i]}`)],
-      ['delete job', (i) => call('DELETE', `/v1/jobs/${byId(3 * n + i)}`)],
-      [
-        'preview schedule',
-        () => call('POST', '/v1/schedules/preview', { expression: 'cron(0 2 ? * MON-FRI *)', count: 5 }),
-      ],
-      ['health', () => call('GET', '/v1/health')],
-    ];
-    for (const [name, op] of other) await measure(name, n, op);
-    return { perOperation, runsPerSecond: round(jobs / seconds, 1), runs: jobs };
-  });
+      await runtime.fire();
+      const fired = counter.snapshot(jobs);
+      counter.reset();
+      const started = performance.now();
+      await runtime.drain();
+      const seconds = (performance.now() - started) / 1000;
+      const worked = counter.snapshot(jobs);
+      perOperation['scheduled run (scheduler fires into SQS)'] = fired;
+      perOperation['scheduled run (worker: claim, call, record)'] = worked;
+      // The other API operations, each on jobs of its own so that none sees another's work.
+      const n = 20;
+      const call = async (method: string, path: string, body?: unknown) => {
+        const res = await api(apiRequest(key, method, path, body));
+        if (res.statusCode >= 300) throw new Error(`${method} ${path} -> ${res.statusCode}: ${res.body}`);
+        return JSON.parse(res.body || 'null');
+      };
+      const runIds: string[] = [];
+      const byId = (i: number) => ids[i % ids.length]!;
+      const other: [string, (i: number) => Promise<unknown>][] = [
+        ['update job (PATCH)', (i) => call('PATCH', `/v1/jobs/${byId(i)}`, { description: `updated ${i}` })],
+        ['pause job', (i) => call('POST', `/v1/jobs/${byId(n + i)}/pause`)],
+        ['resume job', (i) => call('POST', `/v1/jobs/${byId(n + i)}/resume`)],
+        [
+          'run now',
+          async (i) => runIds.push((await call('POST', `/v1/jobs/${byId(2 * n + i)}/runs`)).id as string),
+        ],
+        ['list runs (page of 20)', (i) => call('GET', `/v1/jobs/${byId(i)}/runs?limit=20`)],
+        ['get run', (i) => call('GET', `/v1/jobs/${byId(2 * n + i)}/runs/${runIds[i]}`)],
+        ['delete job', (i) => call('DELETE', `/v1/jobs/${byId(3 * n + i)}`)],
+        [
+          'preview schedule',
+          () => call('POST', '/v1/schedules/preview', { expression: 'cron(0 2 ? * MON-FRI *)', count: 5 }),
+        ],
+        ['health', () => call('GET', '/v1/health')],
+      ];
+      for (const [name, op] of other) await measure(name, n, op);
+      return { perOperation, runsPerSecond: round(jobs / seconds, 1), runs: jobs };
+    },
+    options,
+  );
+}
+
+/** Batch 10 as a one-team deployment runs it: `-c tenantRunsInProgress=0`, no fair share. */
+const NO_FAIR_SHARE: Partial<LocalRuntimeOptions> = { limits: { ...WIDE_LIMITS, runsInProgress: 0 } };
+
+/** Every end-to-end count the cost model prices. */
+async function endToEndAll(): Promise<EndToEndCounts> {
+  return {
+    '1': await endToEnd(1),
+    '10': await endToEnd(10),
+    '10-no-fair-share': await endToEnd(10, NO_FAIR_SHARE),
+  };
 }
 
 /**
@@ -190,16 +207,31 @@ async function apiLatency(): Promise<Record<string, Latency>> {
 
 type EndToEnd = Awaited<ReturnType<typeof endToEnd>>;
 
+/** The floor with fair share's places and the worker's invocations, and what it leaves of $3. */
+function floorWithFairShare(c: ReturnType<typeof costModel>): string {
+  const target = 3;
+  const floor = c.floorWithFairSharePerMillionRuns;
+  const places = round(c.perRun.dynamoWcu - 2, 2);
+  const verdict =
+    floor > target
+      ? `over $${target} before the job is read or a byte is logged: with fair share on, $${target} is out of reach unless the worker costs less than assumed; \`-c tenantRunsInProgress=0\` (no fair share) removes the places`
+      : `$${round(target - floor, 2)} under $${target}, left for the job's read, the shared reads and the logs`;
+  return `Add what the default deployment cannot shed, fair share's places (${places} WCU per run at batch 10) and the worker's invocations (assumed as below), and the floor is **$${floor}** per million runs: ${verdict}.`;
+}
+
 /** 6. The cost cases, from the measured counts and log volume alone (`--only cost` redoes just this). */
-function costs(e2e: Record<'1' | '10', EndToEnd>, logs: LogVolume) {
+function costs(e2e: EndToEndCounts, logs: LogVolume) {
+  const noFairShare = e2e['10-no-fair-share'];
   return {
     // The stack's default: the worker untraced (`-c workerTracing=true` turns it on).
     batch10: costModel(e2e['10'], logs, 10, false),
     batch10Traced: costModel(e2e['10'], logs, 10, true),
     batch10TracedHighVolume: costModel(e2e['10'], logs, 10, true, HIGH_VOLUME_RUNS),
     batch1: costModel(e2e['1'], logs, 1, false),
+    ...(noFairShare ? { batch10NoFairShare: costModel(noFairShare, logs, 10, false) } : {}),
   };
 }
+type EndToEndCounts = Record<'1' | '10', EndToEnd> & { '10-no-fair-share'?: EndToEnd };
 type Cost = ReturnType<typeof costModel>;
 
 interface Results {
@@ -215,10 +247,10 @@ interface Results {
   /** The machine's 1-minute load average when the bundles' measurement began and ended. */
   bundlesLoad?: [number, number];
   apiLatency: Record<string, Latency>;
-  endToEnd: Record<'1' | '10', EndToEnd>;
+  endToEnd: EndToEndCounts;
   logVolume: LogVolume;
   scale: ScaleResult;
-  cost: { batch10: Cost; batch10Traced: Cost; batch10TracedHighVolume: Cost; batch1: Cost };
+  cost: ReturnType<typeof costs>;
   fixedMonthly: ReturnType<typeof fixedMonthlyCosts>;
   targets: { target: string; measured: string; met: boolean }[];
   longRuns?: LongRunResults;
@@ -271,7 +303,7 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
     },
     {
       target: 'at most $3 per million runs (batch 10)',
-      measured: `$${r.cost.batch10.perMillionRuns.total} (default: worker untraced), $${r.cost.batch10Traced.perMillionRuns.total} (\`-c workerTracing=true\`)`,
+      measured: `$${r.cost.batch10.perMillionRuns.total} (default: worker untraced), $${r.cost.batch10Traced.perMillionRuns.total} (\`-c workerTracing=true\`)${r.cost.batch10NoFairShare ? `, $${r.cost.batch10NoFairShare.perMillionRuns.total} (\`-c tenantRunsInProgress=0\`)` : ''}`,
       met: r.cost.batch10.perMillionRuns.total <= 3,
     },
   ];
@@ -381,10 +413,20 @@ function markdown(r: Results): string {
       r.cost.batch10TracedHighVolume,
     ),
     costLine('batch 1 (a lone firing: no other message to share the batch)', r.cost.batch1),
+    ...(r.cost.batch10NoFairShare
+      ? [
+          costLine(
+            'batch 10, fair share off (`-c tenantRunsInProgress=0`: a one-team deployment)',
+            r.cost.batch10NoFairShare,
+          ),
+        ]
+      : []),
     '',
     xrayArithmetic(r.cost),
     '',
     `What this shape cannot go below: the Scheduler invocation, its SQS message with the worker's share of receive and delete, and the two writes that claim a run and record its outcome: **$${r.cost.batch10.floorPerMillionRuns}** per million runs at batch 10. Per run at batch 10: ${r.cost.batch10.perRun.dynamoWcu} WCU, ${r.cost.batch10.perRun.dynamoRcu} RCU, ${r.cost.batch10.perRun.sqsRequests} SQS requests, ${r.cost.batch10.perRun.logBytes} bytes of logs.`,
+    '',
+    floorWithFairShare(r.cost.batch10),
     '',
     `Assumptions: ${Object.entries(r.cost.batch10.assumptions)
       .map(([k, v]) => `${k} = ${v}`)
@@ -467,7 +509,7 @@ if (only !== undefined) {
   } else if (only === 'counts') {
     // The calls per run and per operation, and the log volume, measured again; then priced.
     progress('bench: end to end at batch 1 and 10');
-    const e2e = { '1': await endToEnd(1), '10': await endToEnd(10) };
+    const e2e = await endToEndAll();
     progress('bench: log volume');
     const logs = await logVolume(10);
     const next = {
@@ -511,7 +553,7 @@ if (only !== undefined) {
   progress('bench: API latency');
   const latency = await apiLatency();
   progress('bench: end to end at batch 1 and 10');
-  const e2e = { '1': await endToEnd(1), '10': await endToEnd(10) };
+  const e2e = await endToEndAll();
   progress('bench: log volume');
   const logs = await logVolume(10);
   progress(`bench: scale (${scaleJobs} jobs)`);
