@@ -34,6 +34,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { RegionStore } from '../functions/adapters/region-store.js';
 import { createDocumentClient } from '../functions/commons/clients.js';
+import { ready } from '../functions/commons/lazy.js';
 import { type Job, type StoredJob, validateJobInput } from '../functions/domain/job.js';
 import type { RoleChange } from '../functions/domain/region.js';
 import { type StoredRun, scheduledRunId } from '../functions/domain/run.js';
@@ -243,7 +244,7 @@ export async function dr(options: DrOptions): Promise<DrResults> {
       const homeSigner = newFiringSigner(
         operatorDb,
         runtime.config,
-        newSecretBox(operatorKms, runtime.config),
+        newSecretBox(ready(operatorKms), runtime.config),
       );
       await homeSigner.sign({ v: 1, tenantId: DEV_TENANT, jobId: 'bench-firing-key', trigger: 'schedule' });
     } finally {

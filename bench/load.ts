@@ -30,9 +30,9 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchWriteCommand, type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createDocumentClient, createSqsClient } from '../functions/commons/clients.js';
+import { createDocumentClient, sqsConfig } from '../functions/commons/clients.js';
 import { DEFAULT_LIMITS, type TenantLimits } from '../functions/commons/config.js';
 import { tablesFor } from '../lib/definitions.js';
 import { LOCAL_CREDENTIALS } from '../local/dynamodb-local.js';
@@ -809,11 +809,9 @@ export async function load(options: LoadOptions): Promise<LoadResults> {
     credentials: LOCAL_CREDENTIALS,
     endpoint: runtime.endpoints.dynamodb,
   });
-  const operatorSqs = createSqsClient({
-    region: runtime.region,
-    credentials: LOCAL_CREDENTIALS,
-    endpoint: runtime.endpoints.sqs,
-  });
+  const operatorSqs = new SQSClient(
+    sqsConfig({ region: runtime.region, credentials: LOCAL_CREDENTIALS, endpoint: runtime.endpoints.sqs }),
+  );
   const children: ChildProcess[] = [];
   try {
     // 1. Seed: jobs through the API, and a run of a quarter of them, each left to finish.

@@ -2,11 +2,15 @@
 
 import { fileURLToPath } from 'node:url';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
-import { createDocumentClient, createSchedulerClient, createSqsClient } from './commons/clients.js';
+import {
+  createDocumentClient,
+  createLazyKmsClient,
+  createLazySqsClient,
+  createSchedulerClient,
+} from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
@@ -23,8 +27,8 @@ const app = createApiHandler(
     {
       db: traced(createDocumentClient()),
       scheduler: traced(createSchedulerClient()),
-      sqs: traced(createSqsClient()),
-      kms: traced(new KMSClient({})),
+      sqs: createLazySqsClient(traced),
+      kms: createLazyKmsClient(traced),
     },
     // Only degradation's counters, each its own EMF line: no per-request flush to set up.
     { clock: systemClock, logger, runMetrics: new PowertoolsRunMetrics(metrics) },

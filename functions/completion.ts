@@ -5,10 +5,9 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
-import { createDocumentClient, createSqsClient } from './commons/clients.js';
+import { createDocumentClient, createLazyKmsClient, createLazySqsClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { lazy } from './commons/lazy.js';
@@ -23,8 +22,8 @@ const complete = createCompletionHandler(
     loadConfig('Completion'),
     {
       db: traced(createDocumentClient()),
-      sqs: traced(createSqsClient()),
-      kms: traced(new KMSClient({})),
+      sqs: createLazySqsClient(traced),
+      kms: createLazyKmsClient(traced),
       // Each made, its SDK code loaded (a chunk of its own), when work first needs it.
       sns: lazy(async () => traced(new (await import('@aws-sdk/client-sns')).SNSClient({}))),
       ecs: lazy(async () => traced(new (await import('@aws-sdk/client-ecs')).ECSClient({}))),

@@ -1,9 +1,8 @@
 /** Dead-letter Lambda entry: archives what the priority queues gave up on. */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createDocumentClient } from './commons/clients.js';
+import { createDocumentClient, createLazyKmsClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
@@ -14,7 +13,7 @@ import { wireDeadLetters } from './wiring/maintenance.js';
 const archive = createDeadLetterHandler(
   wireDeadLetters(
     loadConfig('DeadLetters'),
-    { db: traced(createDocumentClient()), kms: traced(new KMSClient({})) },
+    { db: traced(createDocumentClient()), kms: createLazyKmsClient(traced) },
     { clock: systemClock, logger },
   ),
 );

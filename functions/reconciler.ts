@@ -2,9 +2,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
-import { createDocumentClient, createSchedulerClient } from './commons/clients.js';
+import { createDocumentClient, createLazyKmsClient, createSchedulerClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
@@ -19,7 +18,7 @@ const run = createReconcileHandler(
     {
       db: traced(createDocumentClient()),
       scheduler: traced(createSchedulerClient()),
-      kms: traced(new KMSClient({})),
+      kms: createLazyKmsClient(traced),
     },
     { clock: systemClock, logger },
   ),

@@ -6,12 +6,16 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { SYNC_GRACE_SECONDS } from '../lib/definitions.js';
 import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
-import { createDocumentClient, createSchedulerClient, createSqsClient } from './commons/clients.js';
+import {
+  createDocumentClient,
+  createLazyKmsClient,
+  createLazySqsClient,
+  createSchedulerClient,
+} from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { logger } from './commons/logger.js';
@@ -25,8 +29,8 @@ const services = wireSync(
   {
     db: traced(createDocumentClient()),
     scheduler: traced(createSchedulerClient()),
-    kms: traced(new KMSClient({})),
-    sqs: traced(createSqsClient()),
+    kms: createLazyKmsClient(traced),
+    sqs: createLazySqsClient(traced),
   },
   { clock: systemClock, logger, runMetrics: new PowertoolsRunMetrics(metrics) },
 );

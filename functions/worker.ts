@@ -2,11 +2,10 @@
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
-import { createDocumentClient, createSqsClient } from './commons/clients.js';
+import { createDocumentClient, createLazyKmsClient, createLazySqsClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
 import { lazy } from './commons/lazy.js';
@@ -21,8 +20,8 @@ const work = createWorkerHandler(
     loadConfig('Worker'),
     {
       db: traced(createDocumentClient()),
-      sqs: traced(createSqsClient()),
-      kms: traced(new KMSClient({})),
+      sqs: createLazySqsClient(traced),
+      kms: createLazyKmsClient(traced),
       // Each made, its SDK code loaded (a chunk of its own), when work first needs it: a cold
       // start pays only for the clients every batch uses.
       sns: lazy(async () => traced(new (await import('@aws-sdk/client-sns')).SNSClient({}))),

@@ -13,12 +13,12 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import type { JwtConfig } from '../functions/adapters/authenticator.js';
 import { SqsFiringQueue } from '../functions/adapters/firing-queue.js';
 import { InMemoryRunMetrics, type RunEndedReport } from '../functions/adapters/run-metrics.js';
-import { createDocumentClient, createSqsClient } from '../functions/commons/clients.js';
+import { createDocumentClient, sqsConfig } from '../functions/commons/clients.js';
 import { type Clock, systemClock } from '../functions/commons/clock.js';
 import { type Config, environmentFor, loadConfig, type TenantLimits } from '../functions/commons/config.js';
 import { ready } from '../functions/commons/lazy.js';
@@ -279,7 +279,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
     const common = { region, credentials: LOCAL_CREDENTIALS };
     const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamo.endpoint });
-    const sqs = createSqsClient({ ...common, endpoint: sqsEndpoint });
+    const sqs = new SQSClient(sqsConfig({ ...common, endpoint: sqsEndpoint }));
     // fauxqs speaks SNS too: the failure topic lives beside the queues.
     const sns = new SNSClient({ ...common, endpoint: sqsEndpoint });
     stops.push(async () => {
@@ -493,10 +493,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const delayLine = manual
       ? new DelayLine(
           new SqsFiringQueue(
-            sqs,
+            ready(sqs),
             config.queueUrls,
             clock,
-            newFiringSigner(db, config, newSecretBox(kms, config)),
+            newFiringSigner(db, config, newSecretBox(ready(kms), config)),
           ),
           clock,
         )
@@ -513,15 +513,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           ...(overrides.callHttpTarget ? { callHttpTarget: overrides.callHttpTarget } : {}),
         },
       };
-      const maintenance = { db, scheduler, kms };
-      const api = wireApi(configs.Api, { db, scheduler, sqs, kms }, platform);
+      const maintenance = { db, scheduler, kms: ready(kms) };
+      const api = wireApi(configs.Api, { db, scheduler, sqs: ready(sqs), kms: ready(kms) }, platform);
       const worker = wireWorker(
         configs.Worker,
         {
           db,
-          sqs,
+          sqs: ready(sqs),
           sns: ready(sns),
-          kms,
+          kms: ready(kms),
           lambda: ready(lambda),
           eventBridge: ready(eventBridge),
           ecs: ready(ecs),
@@ -534,10 +534,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         worker,
         completion: wireCompletion(
           configs.Completion,
-          { db, sqs, sns: ready(sns), kms, ecs: ready(ecs), sfn: ready(sfn) },
+          { db, sqs: ready(sqs), sns: ready(sns), kms: ready(kms), ecs: ready(ecs), sfn: ready(sfn) },
           platform,
         ),
-        sync: wireSync(configs.Sync, { ...maintenance, sqs }, { ...platform, pace: async () => undefined }),
+        sync: wireSync(
+          configs.Sync,
+          { ...maintenance, sqs: ready(sqs) },
+          { ...platform, pace: async () => undefined },
+        ),
         reconciler: wireReconciler(configs.Reconciler, maintenance, platform),
         deadLetters: wireDeadLetters(configs.DeadLetters, maintenance, platform),
         jobService: api.jobs,

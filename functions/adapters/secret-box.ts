@@ -2,10 +2,12 @@
  * Secrets at rest (signing secrets, secret target headers) are KMS-encrypted, bound to
  * their tenant and owner by the encryption context, so a ciphertext copied to another
  * tenant's item does not decrypt. Decryptions are cached in memory: a run does not pay
- * a KMS call for a secret its worker has already opened.
+ * a KMS call for a secret its worker has already opened. The KMS client and its SDK code are
+ * loaded at the first secret sealed or opened (commons/lazy.ts), not at cold start.
  */
 
-import { DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { Lazy } from '../commons/lazy.js';
 import type { SecretSealer } from '../domain/ports.js';
 
 const CACHE_LIMIT = 1000;
@@ -14,12 +16,13 @@ export class SecretBox implements SecretSealer {
   private readonly cache = new Map<string, string>();
 
   constructor(
-    private readonly kms: KMSClient,
+    private readonly kms: Lazy<KMSClient>,
     private readonly keyId: string,
   ) {}
 
   async seal(plaintext: string, context: Record<string, string>): Promise<string> {
-    const { CiphertextBlob } = await this.kms.send(
+    const [kms, { EncryptCommand }] = await Promise.all([this.kms(), import('@aws-sdk/client-kms')]);
+    const { CiphertextBlob } = await kms.send(
       new EncryptCommand({
         KeyId: this.keyId,
         Plaintext: Buffer.from(plaintext, 'utf8'),
@@ -33,7 +36,8 @@ export class SecretBox implements SecretSealer {
     const cacheKey = `${JSON.stringify(Object.entries(context).sort())}:${ciphertext}`;
     const cached = this.cache.get(cacheKey);
     if (cached !== undefined) return cached;
-    const { Plaintext } = await this.kms.send(
+    const [kms, { DecryptCommand }] = await Promise.all([this.kms(), import('@aws-sdk/client-kms')]);
+    const { Plaintext } = await kms.send(
       new DecryptCommand({ CiphertextBlob: Buffer.from(ciphertext, 'base64'), EncryptionContext: context }),
     );
     const plaintext = Buffer.from(Plaintext!).toString('utf8');

@@ -8,7 +8,7 @@
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { MessageAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
 import type { Lazy } from '../commons/lazy.js';
 import type { Clock, SecretSealer, TargetCallContext, TargetCaller, TargetOutcome } from '../domain/ports.js';
 import type { SqsTarget } from '../domain/target.js';
@@ -19,7 +19,7 @@ import type { UrlGuard } from './url-guard.js';
 
 export interface AwsTargetClients {
   lambda: Lazy<LambdaClient>;
-  sqs: SQSClient;
+  sqs: Lazy<SQSClient>;
   eventBridge: Lazy<EventBridgeClient>;
 }
 
@@ -75,7 +75,7 @@ export function createTargetCaller(options: TargetCallerOptions): TargetCaller {
           return await invokeLambda(client, target, context, abortSignal);
         }
         case 'sqs':
-          return await sendToQueue(clients.sqs, target, context, abortSignal);
+          return await sendToQueue(await clients.sqs(), target, context, abortSignal);
         case 'eventbridge': {
           const [client, { putEvent }] = await Promise.all([
             clients.eventBridge(),
@@ -104,6 +104,7 @@ async function sendToQueue(
   attributes['sundial-run-id'] = { DataType: 'String', StringValue: context.runId };
   attributes['sundial-scheduled-time'] = { DataType: 'String', StringValue: context.scheduledAt };
   const fifo = target.queueUrl.endsWith('.fifo');
+  const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
   const { MessageId } = await sqs.send(
     new SendMessageCommand({
       QueueUrl: target.queueUrl,

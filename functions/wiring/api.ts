@@ -8,6 +8,7 @@ import { AuditLog } from '../adapters/audit-log.js';
 import { createAuthenticator } from '../adapters/authenticator.js';
 import { SigningSecrets } from '../adapters/signing-secrets.js';
 import { type ApiConfig, targetAccessOf } from '../commons/config.js';
+import type { Lazy } from '../commons/lazy.js';
 import { QuotaExceededError } from '../domain/errors.js';
 import type { ApiDeps } from '../http/app.js';
 import { JobService } from '../usecases/jobs.js';
@@ -30,8 +31,8 @@ import type { Platform } from './platform.js';
 export interface ApiClients {
   db: DynamoDBDocumentClient;
   scheduler: SchedulerClient;
-  sqs: SQSClient;
-  kms: KMSClient;
+  sqs: Lazy<SQSClient>;
+  kms: Lazy<KMSClient>;
 }
 
 export type ApiServices = ApiDeps & {

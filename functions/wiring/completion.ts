@@ -31,10 +31,10 @@ import type { Platform } from './platform.js';
 /** The lazy ones are made (and their code loaded) only when work needs them: see commons/lazy.ts. */
 export interface CompletionClients {
   db: DynamoDBDocumentClient;
-  sqs: SQSClient;
+  sqs: Lazy<SQSClient>;
   /** For the failure topic: only when a run finally fails. */
   sns: Lazy<SNSClient>;
-  kms: KMSClient;
+  kms: Lazy<KMSClient>;
   /** Only for the runs of that type the function settles. */
   ecs: Lazy<ECSClient>;
   sfn: Lazy<SFNClient>;

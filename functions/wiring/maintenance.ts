@@ -7,6 +7,7 @@ import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DeadLettersConfig, ReconcilerConfig, SyncConfig } from '../commons/config.js';
+import type { Lazy } from '../commons/lazy.js';
 import type { Clock, DeadLetterRepository, FiringSigner, Logger, RunRepository } from '../domain/ports.js';
 import { pacer } from '../handlers/reconcile.js';
 import type { RegionRoleDeps } from '../usecases/region-role.js';
@@ -27,7 +28,7 @@ import type { Platform } from './platform.js';
 export interface MaintenanceClients {
   db: DynamoDBDocumentClient;
   scheduler: SchedulerClient;
-  kms: KMSClient;
+  kms: Lazy<KMSClient>;
 }
 
 export interface SyncServices {
@@ -46,7 +47,7 @@ export const ROLE_CHANGE_SCHEDULER_CALLS_PER_SECOND = 500;
 
 export function wireSync(
   config: SyncConfig,
-  clients: MaintenanceClients & { sqs: SQSClient },
+  clients: MaintenanceClients & { sqs: Lazy<SQSClient> },
   platform: Platform & { pace?: () => Promise<void> },
 ): SyncServices {
   const region = newRegionGate(clients.db, config, platform);

@@ -22,10 +22,11 @@ import { EventBridgeScheduleGateway } from '../adapters/schedule-gateway.js';
 import { SecretBox } from '../adapters/secret-box.js';
 import { UrlGuard } from '../adapters/url-guard.js';
 import type { Config } from '../commons/config.js';
+import type { Lazy } from '../commons/lazy.js';
 import type { Degradation, FiringQueue, FiringSigner, RegionGate } from '../domain/ports.js';
 import type { Platform } from './platform.js';
 
-export const newSecretBox = (kms: KMSClient, config: Pick<Config, 'secretsKeyId'>) =>
+export const newSecretBox = (kms: Lazy<KMSClient>, config: Pick<Config, 'secretsKeyId'>) =>
   new SecretBox(kms, config.secretsKeyId);
 
 /** The deployment's firing key lives in the jobs table, sealed with the secrets key (invariant 8). */
@@ -116,7 +117,7 @@ export const newScheduleGateway = (
 
 /** Retries, manual, catch-up and dependency runs: signed on the way (or a local seam in front). */
 export const newFiringQueue = (
-  sqs: SQSClient,
+  sqs: Lazy<SQSClient>,
   config: Pick<Config, 'queueUrls'>,
   platform: Platform,
   signer: FiringSigner,

@@ -33,10 +33,10 @@ import type { Platform } from './platform.js';
 /** The lazy ones are made (and their code loaded) only when work needs them: see commons/lazy.ts. */
 export interface WorkerClients {
   db: DynamoDBDocumentClient;
-  sqs: SQSClient;
+  sqs: Lazy<SQSClient>;
   /** For the failure topic: only when a run finally fails. */
   sns: Lazy<SNSClient>;
-  kms: KMSClient;
+  kms: Lazy<KMSClient>;
   /** For Lambda and EventBridge targets. */
   lambda: Lazy<LambdaClient>;
   eventBridge: Lazy<EventBridgeClient>;

@@ -153,18 +153,33 @@ describe('bundleFunction', () => {
       '@aws-sdk/client-ecs',
       '@aws-sdk/client-sfn',
       '@aws-sdk/client-sns',
+      // A batch whose runs succeed at once sends no message and opens no secret it has not kept.
+      '@aws-sdk/client-sqs',
+      '@aws-sdk/client-kms',
       '@aws-lambda-powertools/tracer',
       'aws-xray-sdk-core',
     ]) {
       expect(loads(pkg), pkg).toBe(false);
     }
     // What every batch uses is loaded at once.
-    expect(loads('@aws-sdk/client-sqs')).toBe(true);
     expect(loads('@aws-sdk/client-dynamodb')).toBe(true);
     // node:http is taken at the first HTTP call, not imported (an import loads Node's undici).
     expect(imports).not.toContain('node:http');
     expect(imports).not.toContain('http');
   });
+
+  it.each(['api', 'worker', 'completion', 'sync', 'deadletters', 'reconciler'])(
+    "loads neither KMS nor SQS at the %s's cold start: they come with the first secret or message",
+    (name) => {
+      const { inputs } = loadedAtInit(`functions/${name}.ts`);
+      for (const pkg of ['@aws-sdk/client-kms', '@aws-sdk/client-sqs']) {
+        expect(
+          inputs.some((i) => i.includes(`node_modules/${pkg}/`)),
+          pkg,
+        ).toBe(false);
+      }
+    },
+  );
 
   it.each(['worker', 'completion', 'sync', 'deadletters', 'reconciler'])(
     'loads no classic zod in the %s: its schemas are zod/mini, the job and target schemas stay with the API',

@@ -7,9 +7,10 @@ import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SqsFiringQueue } from '../../functions/adapters/firing-queue.js';
 import { createLongTargets } from '../../functions/adapters/long-targets.js';
 import { createTargetCaller } from '../../functions/adapters/targets.js';
 import { lazy, ready } from '../../functions/commons/lazy.js';
@@ -67,7 +68,7 @@ describe('AWS target clients, made at the first job of their type', () => {
     const call = createTargetCaller({
       clients: {
         lambda: lambda.client,
-        sqs: new SQSClient({ region: REGION }),
+        sqs: ready(new SQSClient({ region: REGION })),
         eventBridge: eventBridge.client,
       },
       access,
@@ -132,5 +133,30 @@ describe('AWS target clients, made at the first job of their type', () => {
   it('takes an already made client as it is (the local runtime)', async () => {
     const client = new LambdaClient({ region: REGION });
     expect(await ready(client)()).toBe(client);
+  });
+
+  it('makes the SQS client at the first message sent, once, and sends signed messages with it', async () => {
+    const sqsMock = mockClient(SQSClient).on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    const sqs = counted(() => new SQSClient({ region: REGION }));
+    const queue = new SqsFiringQueue(
+      sqs.client,
+      { high: 'https://sqs/high', default: 'https://sqs/default', low: 'https://sqs/low' },
+      { now: () => new Date('2026-12-01T00:00:00Z') },
+      { sign: async (m) => ({ ...m, mac: 'signed' }), verify: async () => true },
+    );
+    expect(sqs.made).not.toHaveBeenCalled();
+    const message = {
+      v: 1,
+      tenantId: 't',
+      jobId: 'job_1',
+      trigger: 'schedule',
+      scheduledTime: '2026-12-01T00:00:00Z',
+    } as const;
+    await queue.send('high', message);
+    await queue.send('low', message);
+    expect(sqs.made).toHaveBeenCalledTimes(1);
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(sent.map((i) => i.QueueUrl)).toEqual(['https://sqs/high', 'https://sqs/low']);
+    expect(JSON.parse(sent[0]?.MessageBody ?? '{}')).toMatchObject({ jobId: 'job_1', mac: 'signed' });
   });
 });
