@@ -93,6 +93,8 @@ export interface CallsPerRun {
   sqsRequests: number;
   schedulerCalls: number;
   kmsRequests?: number;
+  /** Calls by `Service.Command`, per run. */
+  byCommand?: Record<string, number>;
 }
 
 export interface EndToEnd {
@@ -121,10 +123,14 @@ export function costModel(
 ) {
   const fired = e.perOperation['scheduled run (scheduler fires into SQS)'];
   const worked = e.perOperation['scheduled run (worker: claim, call, record)'];
-  const per = (x: keyof CallsPerRun) => (fired?.[x] ?? 0) + (worked?.[x] ?? 0);
+  const per = (x: Exclude<keyof CallsPerRun, 'byCommand'>) => (fired?.[x] ?? 0) + (worked?.[x] ?? 0);
   const million = 1_000_000;
-  const invocations = million / batchSize;
-  const invocationsPerSecond = runsPerMonth / batchSize / MONTH_SECONDS;
+  // One batch delete per worker invocation, as measured: more than runs / batch size when
+  // runs are put back (fair share) and delivered again in batches of their own.
+  const deletesPerRun = worked?.byCommand?.['SQSClient.DeleteMessageBatchCommand'];
+  const invocationsPerRun = Math.max(1 / batchSize, deletesPerRun ?? 0);
+  const invocations = million * invocationsPerRun;
+  const invocationsPerSecond = (runsPerMonth * invocationsPerRun) / MONTH_SECONDS;
   const traced = tracing ? tracedShare(invocationsPerSecond) : 0;
   const logBytes =
     million * logs.appBytesPerRun +

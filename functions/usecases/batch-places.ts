@@ -8,12 +8,14 @@
  * write, and they are given back in one write when the last of them is done. The cap is the
  * same: every run still holds a place while it is in progress. A tenant with more messages
  * in the batch than its share takes the whole share in that one write, and its other runs
- * wait (deferred) without a write of their own: nothing else can hold a place of it until
- * the pool is given back. When the places do not all fit, each run takes its own as before
+ * wait in the batch for one of those places, handed on by the run that held it (no write):
+ * nothing else can hold a place of the share until the pool is given back. A run waits only
+ * a few seconds, and only while it would still finish inside the invocation; then it is
+ * deferred as before. When the places do not all fit, each run takes its own as before
  * (which also clears leases that ran out), so a tenant near its share is admitted run by
  * run, never over it.
  */
-import type { Priority } from '../../lib/definitions.js';
+import { MAX_TARGET_TIMEOUT_SECONDS, type Priority, WORKER_TIMEOUT_SECONDS } from '../../lib/definitions.js';
 import type { FairShare, Logger } from '../domain/ports.js';
 
 interface Pool {
@@ -25,13 +27,33 @@ interface Pool {
   whole: boolean;
 }
 
+/** How long a run beyond its tenant's share waits in the batch for one of the pool's places. */
+export interface PlaceWaits {
+  maxWaitMs: number;
+  /** What a run started late must still leave of the pool's lease, beyond its own. */
+  headroomMs: number;
+  /** Resolves after `ms`: a timer, injected by tests. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** A few seconds: a fast target's run frees a place well within it, a slow one's does not. */
+export const DEFAULT_PLACE_WAITS: PlaceWaits = {
+  maxWaitMs: 5_000,
+  // The room the worker's timeout keeps above the longest target timeout, kept for a late start.
+  headroomMs: (WORKER_TIMEOUT_SECONDS - MAX_TARGET_TIMEOUT_SECONDS) * 1000,
+  // Unref'd: a wait already handed its place keeps no process alive.
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+};
+
 interface Group {
   /** The tenant's messages in this batch not yet done. */
   pending: number;
   size: number;
   pool?: Promise<Pool | undefined>;
-  /** The run holders that were given a pooled place: their own give is the pool's. */
-  pooled: Set<string>;
+  /** The run holders given a pooled place, and which: their give hands it on, or back to the pool. */
+  pooled: Map<string, string>;
+  /** Runs waiting for a pooled place, first come first served. */
+  waiting: ((place: string) => void)[];
 }
 
 export class BatchPlaces implements FairShare {
@@ -48,9 +70,15 @@ export class BatchPlaces implements FairShare {
     private readonly batchId: string,
     private readonly poolLeaseMs: number,
     private readonly logger: Logger,
+    private readonly waits: PlaceWaits = DEFAULT_PLACE_WAITS,
   ) {
     for (const tenantId of tenants) {
-      const group = this.groups.get(tenantId) ?? { pending: 0, size: 0, pooled: new Set<string>() };
+      const group = this.groups.get(tenantId) ?? {
+        pending: 0,
+        size: 0,
+        pooled: new Map<string, string>(),
+        waiting: [],
+      };
       group.pending++;
       group.size++;
       this.groups.set(tenantId, group);
@@ -70,14 +98,35 @@ export class BatchPlaces implements FairShare {
     const pool = await group.pool;
     // A run of another queue's priority (its job moved) or with a longer lease takes its own.
     const fits = pool && pool.priority === priority && leaseUntil.getTime() <= pool.leaseUntil;
-    const place = fits && pool.free.pop();
+    let place = fits ? pool.free.pop() : undefined;
     if (!place) {
-      // The whole share is this batch's and in use: a take could only fail.
-      if (fits && pool.whole) return false;
-      return this.inner.take(tenantId, priority, holder, leaseUntil, now);
+      if (!fits || !pool.whole) return this.inner.take(tenantId, priority, holder, leaseUntil, now);
+      // The whole share is this batch's and in use: a take could only fail, so wait for one
+      // of its places, as long as this run, started late, still ends inside the pool's lease
+      // with the worker's headroom to spare. Its own lease, from before the wait, still
+      // covers its timeout: a wait is shorter than the lease's margin.
+      const runMs = leaseUntil.getTime() - now.getTime();
+      const latestStart = pool.leaseUntil - this.waits.headroomMs - runMs;
+      const waitMs = Math.min(this.waits.maxWaitMs, latestStart - now.getTime());
+      place = waitMs > 0 ? await this.handedOn(group, waitMs) : undefined;
+      if (!place) return false;
     }
-    group.pooled.add(holder);
+    group.pooled.set(holder, place);
     return true;
+  }
+
+  /** The next pooled place a run of the group gives back, or undefined after `waitMs`. */
+  private handedOn(group: Group, waitMs: number): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const waiter = (place: string) => resolve(place);
+      group.waiting.push(waiter);
+      void this.waits.sleep(waitMs).then(() => {
+        const at = group.waiting.indexOf(waiter);
+        if (at < 0) return; // already handed a place
+        group.waiting.splice(at, 1);
+        resolve(undefined);
+      });
+    });
   }
 
   limit(priority: Priority): number {
@@ -85,9 +134,17 @@ export class BatchPlaces implements FairShare {
   }
 
   async give(tenantId: string, priority: Priority, holder: string): Promise<void> {
-    // A pooled place goes back with its pool, when the tenant's last message is done.
-    if (this.groups.get(tenantId)?.pooled.has(holder)) return;
-    await this.inner.give(tenantId, priority, holder);
+    const group = this.groups.get(tenantId);
+    const place = group?.pooled.get(holder);
+    if (!group || place === undefined) return this.inner.give(tenantId, priority, holder);
+    // A pooled place goes to the next run waiting for one, or back to the pool; the pool is
+    // given back in one write when the tenant's last message is done.
+    group.pooled.delete(holder);
+    const pool = await group.pool;
+    // No await from here on: a run that finds no free place starts waiting before this ends.
+    const next = group.waiting.shift();
+    if (next) next(place);
+    else pool?.free.push(place);
   }
 
   takeAll(tenantId: string, priority: Priority, holders: readonly string[], leaseUntil: Date, now: Date) {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { type FiringMessage, firing, firingMessageSchema } from '../../functions/domain/firing.js';
 import type { StoredJob } from '../../functions/domain/job.js';
-import { BatchPlaces } from '../../functions/usecases/batch-places.js';
+import { BatchPlaces, type PlaceWaits } from '../../functions/usecases/batch-places.js';
 import { executeFiring } from '../../functions/usecases/execute-firing.js';
 import { outcomes } from '../fakes/in-memory.js';
 import { aJob, TENANT, type WorkerWorld, workerWorld } from '../fakes/world.js';
@@ -15,14 +15,18 @@ const fired = (job: Pick<StoredJob, 'tenantId' | 'id'>): FiringMessage =>
 
 const POOL_LEASE_MS = 90_000;
 
+/** A wait for a place that no timer ends: only a place handed on does. */
+const NO_TIMEOUT: PlaceWaits = { maxWaitMs: 5_000, headroomMs: 10_000, sleep: () => new Promise(() => {}) };
+
 /** One batch as the worker handler runs it: every firing at once, each settled when done. */
-async function batch(w: WorkerWorld, messages: FiringMessage[]) {
+async function batch(w: WorkerWorld, messages: FiringMessage[], waits: PlaceWaits = NO_TIMEOUT) {
   const places = new BatchPlaces(
     w.fairShare,
     messages.map((m) => m.tenantId),
     'batch1',
     POOL_LEASE_MS,
     w.logger,
+    waits,
   );
   const deps = { ...w.deps, fairShare: places };
   const results = Promise.all(
@@ -60,12 +64,36 @@ describe('fair-share places for a batch', () => {
     expect(w.fairShare.writes).toBe(2);
   });
 
-  it("a batch holding more of a tenant's runs than its share takes the whole share in one write; the rest wait without a write", async () => {
+  it("a batch holding more of a tenant's runs than its share takes the whole share in one write; the rest wait in the batch for a place handed on", async () => {
     const w = workerWorld({ placesPerQueue: 3 });
     const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
     for (let i = 0; i < 10; i++) w.target.hold();
     const done = batch(w, jobs.map(fired));
+    await until(() => w.target.held.length === 3);
+    // Answered one at a time: each answer hands its place to the next run, never more than three.
+    for (let answered = 0; answered < 10; answered++) {
+      expect(w.target.held.length - answered).toBe(Math.min(3, 10 - answered));
+      expect(w.fairShare.holders(TENANT, 'default')).toHaveLength(3);
+      w.target.held[answered]?.answer(outcomes.ok());
+      await until(() => w.target.held.length === Math.min(10, answered + 4));
+    }
+    const ran = await done;
+    expect(ran.map((o) => o.detail)).toEqual(Array(10).fill('succeeded'));
+    // None put back on the queue, and one write to take the three places, one to give them back.
+    expect(w.queue.peek()).toEqual([]);
+    expect(w.fairShare.holders(TENANT, 'default')).toEqual([]);
+    expect(w.fairShare.writes).toBe(2);
+  });
+
+  it('the runs beyond the share are deferred, without a write, when no place is handed on within the wait', async () => {
+    const w = workerWorld({ placesPerQueue: 3 });
+    const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
+    for (let i = 0; i < 10; i++) w.target.hold();
+    const slept: number[] = [];
+    const timedOut: PlaceWaits = { ...NO_TIMEOUT, sleep: async (ms) => void slept.push(ms) };
+    const done = batch(w, jobs.map(fired), timedOut);
     await until(() => w.target.held.length === 3 && w.queue.peek().length === 7);
+    expect(slept).toEqual(Array(7).fill(5_000));
     expect(w.fairShare.holders(TENANT, 'default')).toHaveLength(3);
     for (const call of w.target.held) call.answer(outcomes.ok());
     const ran = await done;
@@ -74,8 +102,26 @@ describe('fair-share places for a batch', () => {
     expect(w.queue.take().map((m) => m.jobId)).toHaveLength(7);
     expect(ran.filter((o) => o.detail === 'deferred')).toHaveLength(7);
     expect(w.fairShare.holders(TENANT, 'default')).toEqual([]);
-    // One write to take the three places, one to give them back; none for the seven.
     expect(w.fairShare.writes).toBe(2);
+  });
+
+  it("a run whose timeout would, started late, end past the worker's headroom does not wait", async () => {
+    const w = workerWorld({ placesPerQueue: 1 });
+    const slow = (id: string) => {
+      const job = aJob({ id });
+      return w.jobs.seed({ ...job, target: { ...job.target, timeoutSeconds: 50 } as StoredJob['target'] });
+    };
+    w.target.hold();
+    w.target.hold();
+    const slept: number[] = [];
+    const done = batch(w, [slow('job_1'), slow('job_2')].map(fired), {
+      ...NO_TIMEOUT,
+      sleep: async (ms) => void slept.push(ms),
+    });
+    await until(() => w.target.held.length === 1 && w.queue.peek().length === 1);
+    expect(slept).toEqual([]);
+    w.target.held[0]?.answer(outcomes.ok());
+    expect((await done).map((o) => o.detail).sort()).toEqual(['deferred', 'succeeded']);
   });
 
   it('a tenant near its share (a place held elsewhere) is admitted run by run and never over it', async () => {
