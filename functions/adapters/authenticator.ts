@@ -15,7 +15,8 @@
  * reservation, not one per request.
  */
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
+import { lazy } from '../commons/lazy.js';
 import {
   FailureLimiter,
   ForbiddenError,
@@ -63,8 +64,13 @@ export function createAuthenticator(
   jwt?: JwtConfig,
   options: AuthenticatorOptions = {},
 ): Authenticate {
+  // jose (a chunk of its own) is loaded at the first token: an API key never needs it.
   const jwks = jwt
-    ? createRemoteJWKSet(new URL(jwt.jwksUri ?? `${jwt.issuer.replace(/\/$/, '')}/.well-known/jwks.json`))
+    ? lazy(async () =>
+        (await import('jose')).createRemoteJWKSet(
+          new URL(jwt.jwksUri ?? `${jwt.issuer.replace(/\/$/, '')}/.well-known/jwks.json`),
+        ),
+      )
     : undefined;
   const now = options.now ?? Date.now;
   const limiter = options.limiter ?? new FailureLimiter();
@@ -117,7 +123,7 @@ export function createAuthenticator(
       });
     }
     if (!jwt || !jwks) throw new UnauthorizedError('tokens are not accepted here; use an API key');
-    const claims = await limited(sourceIp, () => verifyToken(credential, jwt, jwks, now()));
+    const claims = await limited(sourceIp, async () => verifyToken(credential, jwt, await jwks(), now()));
     const tenantId = claims[jwt.tenantClaim ?? 'custom:tenant'];
     if (typeof tenantId !== 'string' || !TENANT_ID.test(tenantId)) {
       throw new ForbiddenError(`the token carries no tenant (claim ${jwt.tenantClaim ?? 'custom:tenant'})`);
@@ -141,6 +147,7 @@ async function verifyToken(
   nowMs: number,
 ): Promise<JWTPayload> {
   let claims: JWTPayload;
+  const { jwtVerify } = await import('jose');
   try {
     ({ payload: claims } = await jwtVerify(credential, jwks, {
       issuer: jwt.issuer,

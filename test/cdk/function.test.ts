@@ -181,6 +181,11 @@ describe('bundleFunction', () => {
     },
   );
 
+  it("loads jose at the api's first token, not at its cold start: an API key never needs it", () => {
+    const { inputs } = loadedAtInit('functions/api.ts');
+    expect(inputs.some((i) => i.includes('node_modules/jose/'))).toBe(false);
+  });
+
   it.each(['worker', 'completion', 'sync', 'deadletters', 'reconciler'])(
     'loads no classic zod in the %s: its schemas are zod/mini, the job and target schemas stay with the API',
     (name) => {
