@@ -3,7 +3,7 @@
  * worker to run. One schema, one type, one constructor per trigger; every sender builds it
  * here and every receiver parses it here, so the shapes can never drift apart.
  */
-// zod/mini, not classic zod: every function loads this schema at cold start (issue 17).
+// zod/mini, not classic zod: every function loads this module at cold start (issue 17).
 import * as z from 'zod/mini';
 import { scheduledRunId } from './run.js';
 
@@ -14,7 +14,7 @@ export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 /** What Scheduler writes into a schedule's Input at each firing: the occurrence's time. */
 export const SCHEDULED_TIME_PLACEHOLDER = '<aws.scheduler.scheduled-time>';
 
-const base = {
+const fields = () => ({
   v: z.literal(1),
   tenantId: z.string().check(z.minLength(1)),
   jobId: z.string().check(z.minLength(1)),
@@ -37,42 +37,58 @@ const base = {
   circuitWaits: z.optional(z.int().check(z.minimum(0), z.maximum(100_000))),
   /** Proves Sundial sent it (invariant 8); checked before anything else. */
   mac: z.optional(z.string().check(z.maxLength(128))),
-};
+});
 
-export const firingMessageSchema = z.discriminatedUnion('trigger', [
-  z.object({ ...base, trigger: z.literal('schedule') }),
-  z.object({
-    ...base,
-    trigger: z.literal('catch_up'),
+/** The schema, built when first used (see firingMessageSchema). */
+function buildSchema() {
+  const base = fields();
+  return z.discriminatedUnion('trigger', [
+    z.object({ ...base, trigger: z.literal('schedule') }),
+    z.object({
+      ...base,
+      trigger: z.literal('catch_up'),
+      /**
+       * Record the occurrence as missed with this reason instead of running it: an occurrence
+       * of a failover's gap that the job's catch-up policy does not run (issue 16).
+       */
+      missReason: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
+    }),
+    // An occurrence run on request by the backfill API, with the occurrence's identity.
+    z.object({ ...base, trigger: z.literal('backfill') }),
     /**
-     * Record the occurrence as missed with this reason instead of running it: an occurrence
-     * of a failover's gap that the job's catch-up policy does not run (issue 16).
+     * Not a run: the news that a long attempt's outcome was reported (a callback) or that a run
+     * was cancelled, for the worker to settle what follows (a retry, the lock, dependents, a
+     * stopped task). The sweep settles it too if this message is lost.
      */
-    missReason: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
-  }),
-  // An occurrence run on request by the backfill API, with the occurrence's identity.
-  z.object({ ...base, trigger: z.literal('backfill') }),
-  /**
-   * Not a run: the news that a long attempt's outcome was reported (a callback) or that a run
-   * was cancelled, for the worker to settle what follows (a retry, the lock, dependents, a
-   * stopped task). The sweep settles it too if this message is lost.
-   */
-  z.object({
-    ...base,
-    trigger: z.literal('settle'),
-    runId: z.string().check(z.minLength(1)),
-    attempt: z.int().check(z.minimum(1)),
-  }),
-  z.object({
-    ...base,
-    trigger: z.literal('retry'),
-    runId: z.string().check(z.minLength(1)),
-    attempt: z.int().check(z.minimum(2)),
-  }),
-  z.object({ ...base, trigger: z.literal('manual'), runId: z.string().check(z.minLength(1)) }),
-  z.object({ ...base, trigger: z.literal('dependency'), runId: z.string().check(z.minLength(1)) }),
-]);
-export type FiringMessage = z.infer<typeof firingMessageSchema>;
+    z.object({
+      ...base,
+      trigger: z.literal('settle'),
+      runId: z.string().check(z.minLength(1)),
+      attempt: z.int().check(z.minimum(1)),
+    }),
+    z.object({
+      ...base,
+      trigger: z.literal('retry'),
+      runId: z.string().check(z.minLength(1)),
+      attempt: z.int().check(z.minimum(2)),
+    }),
+    z.object({ ...base, trigger: z.literal('manual'), runId: z.string().check(z.minLength(1)) }),
+    z.object({ ...base, trigger: z.literal('dependency'), runId: z.string().check(z.minLength(1)) }),
+  ]);
+}
+
+let schema: ReturnType<typeof buildSchema> | undefined;
+/**
+ * Built at the first message parsed, not at load: zod builds a schema's objects when it is
+ * declared, and the completion function, sync and the reconciler make firings but never parse
+ * one. (The worker and the archiver parse at their first message: for them it moves from
+ * the cold start to the first invocation.)
+ */
+export const firingMessageSchema = {
+  parse: (value: unknown) => (schema ??= buildSchema()).parse(value),
+  safeParse: (value: unknown) => (schema ??= buildSchema()).safeParse(value),
+};
+export type FiringMessage = z.infer<ReturnType<typeof buildSchema>>;
 
 /** The job a firing is for, at the version it was read (if the sender has it). */
 export interface FiringJob {
