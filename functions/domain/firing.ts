@@ -85,9 +85,13 @@ let schema: ReturnType<typeof buildSchema> | undefined;
  * the cold start to the first invocation.)
  */
 export const firingMessageSchema = {
-  parse: (value: unknown) => (schema ??= buildSchema()).parse(value),
-  safeParse: (value: unknown) => (schema ??= buildSchema()).safeParse(value),
+  parse: (value: unknown) => built().parse(value),
+  safeParse: (value: unknown) => built().safeParse(value),
 };
+function built() {
+  schema ??= buildSchema();
+  return schema;
+}
 export type FiringMessage = z.infer<ReturnType<typeof buildSchema>>;
 
 /** The job a firing is for, at the version it was read (if the sender has it). */
