@@ -14,7 +14,8 @@ export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 /** What Scheduler writes into a schedule's Input at each firing: the occurrence's time. */
 export const SCHEDULED_TIME_PLACEHOLDER = '<aws.scheduler.scheduled-time>';
 
-const fields = () => ({
+/** The fields every firing has, built with the schema (see firingMessageSchema). */
+const baseFields = () => ({
   v: z.literal(1),
   tenantId: z.string().check(z.minLength(1)),
   jobId: z.string().check(z.minLength(1)),
@@ -41,7 +42,7 @@ const fields = () => ({
 
 /** The schema, built when first used (see firingMessageSchema). */
 function buildSchema() {
-  const base = fields();
+  const base = baseFields();
   return z.discriminatedUnion('trigger', [
     z.object({ ...base, trigger: z.literal('schedule') }),
     z.object({

@@ -41,6 +41,13 @@ async function batch(w: WorkerWorld, messages: FiringMessage[], waits: PlaceWait
   return results;
 }
 
+/** `count` jobs of the tenant, each of whose target calls hangs until the test answers it. */
+function heldJobs(w: WorkerWorld, count: number) {
+  const jobs = Array.from({ length: count }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
+  for (let i = 0; i < count; i++) w.target.hold();
+  return jobs;
+}
+
 /** Lets started firings get as far as they can (no timers, only the event loop). */
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !condition(); i++) await new Promise((resolve) => setImmediate(resolve));
@@ -50,8 +57,7 @@ async function until(condition: () => boolean): Promise<void> {
 describe('fair-share places for a batch', () => {
   it("takes one tenant's ten places in one write and gives them back in one, holding each while its run is in progress", async () => {
     const w = workerWorld({ placesPerQueue: 20 });
-    const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
-    for (let i = 0; i < 10; i++) w.target.hold();
+    const jobs = heldJobs(w, 10);
     const done = batch(w, jobs.map(fired));
     await until(() => w.target.held.length === 10);
     // All ten calls in progress, each holding a place.
@@ -66,8 +72,7 @@ describe('fair-share places for a batch', () => {
 
   it("a batch holding more of a tenant's runs than its share takes the whole share in one write; the rest wait in the batch for a place handed on", async () => {
     const w = workerWorld({ placesPerQueue: 3 });
-    const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
-    for (let i = 0; i < 10; i++) w.target.hold();
+    const jobs = heldJobs(w, 10);
     const done = batch(w, jobs.map(fired));
     await until(() => w.target.held.length === 3);
     // Answered one at a time: each answer hands its place to the next run, never more than three.
@@ -87,8 +92,7 @@ describe('fair-share places for a batch', () => {
 
   it('the runs beyond the share are deferred, without a write, when no place is handed on within the wait', async () => {
     const w = workerWorld({ placesPerQueue: 3 });
-    const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
-    for (let i = 0; i < 10; i++) w.target.hold();
+    const jobs = heldJobs(w, 10);
     const slept: number[] = [];
     const timedOut: PlaceWaits = { ...NO_TIMEOUT, sleep: async (ms) => void slept.push(ms) };
     const done = batch(w, jobs.map(fired), timedOut);
@@ -130,8 +134,7 @@ describe('fair-share places for a batch', () => {
     expect(
       await w.fairShare.take(TENANT, 'default', 'elsewhere', new Date(now.getTime() + 60_000), now),
     ).toBe(true);
-    const jobs = Array.from({ length: 10 }, (_, i) => w.jobs.seed(aJob({ id: `job_${i}` })));
-    for (let i = 0; i < 10; i++) w.target.hold();
+    const jobs = heldJobs(w, 10);
     const done = batch(w, jobs.map(fired));
     await until(() => w.target.held.length === 2 && w.queue.peek().length === 8);
     expect(w.fairShare.holders(TENANT, 'default')).toHaveLength(3);
