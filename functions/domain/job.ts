@@ -3,7 +3,6 @@
  * Pure domain code — no AWS SDK — shared by the API, the worker and the sync sweeper.
  */
 
-import * as z from 'zod';
 import { PRIORITIES, type Priority } from '../../lib/definitions.js';
 import { type FieldError, ValidationError } from './errors.js';
 import { fireOptions } from './job-rules.js';
@@ -15,6 +14,7 @@ import {
   parseScheduleExpression,
 } from './schedule/index.js';
 import { targetSchema } from './target.js';
+import * as z from './zod.js';
 
 /** Dependencies per job; a run that completes checks each of its dependents. */
 export const MAX_DEPENDENCIES = 10;
@@ -35,12 +35,11 @@ const scheduleSchema = z.strictObject({
     .string({
       error: 'is required, e.g. "cron(0 2 * * ? *)", "rate(5 minutes)" or "at(2026-12-24T18:00:00)"',
     })
-    .min(1, 'must not be empty')
-    .max(256, 'must be at most 256 characters'),
-  timezone: z.string().min(1).max(64).default('UTC'),
-  startAt: isoDateTime.nullable().default(null),
-  endAt: isoDateTime.nullable().default(null),
-  flexibleWindowMinutes: z.number().int().min(0).max(1440).default(0),
+    .check(z.minLength(1, 'must not be empty'), z.maxLength(256, 'must be at most 256 characters')),
+  timezone: z._default(z.string().check(z.minLength(1), z.maxLength(64)), 'UTC'),
+  startAt: z._default(z.nullable(isoDateTime), null),
+  endAt: z._default(z.nullable(isoDateTime), null),
+  flexibleWindowMinutes: z._default(z.int().check(z.minimum(0), z.maximum(1440)), 0),
 });
 
 /** A job id as Sundial makes them (`job_<ULID>`); nothing else can name a job. */
@@ -60,14 +59,14 @@ const LEVELS_ABOVE_TARGET_FIELDS = 3;
 
 const tagsSchema = z
   .record(
-    z
-      .string()
-      .min(1)
-      .max(128)
-      .refine((k) => !RESERVED_NAMES.has(k), 'tag names must not be __proto__, constructor or prototype'),
-    z.string().max(256),
+    z.string().check(
+      z.minLength(1),
+      z.maxLength(128),
+      z.refine((k) => !RESERVED_NAMES.has(k), 'tag names must not be __proto__, constructor or prototype'),
+    ),
+    z.string().check(z.maxLength(256)),
   )
-  .refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
+  .check(z.refine((t) => Object.keys(t).length <= 50, 'at most 50 tags'));
 
 /**
  * Why DynamoDB cannot store a JSON value as sent, and where in it; null when it can. Checks
@@ -105,78 +104,93 @@ export function storageProblem(value: unknown, levels: number): { path: string[]
 }
 
 /** The target, with its JSON fields (payload, detail) as a stored job can hold them. */
-const storableTargetSchema = targetSchema.superRefine((target, ctx) => {
-  for (const [field, value] of Object.entries(target)) {
-    const problem = storageProblem(value, MAX_STORED_DEPTH - LEVELS_ABOVE_TARGET_FIELDS);
-    if (problem) ctx.addIssue({ code: 'custom', path: [field, ...problem.path], message: problem.message });
-  }
-});
+const storableTargetSchema = targetSchema.check(
+  z.superRefine((target, ctx) => {
+    for (const [field, value] of Object.entries(target)) {
+      const problem = storageProblem(value, MAX_STORED_DEPTH - LEVELS_ABOVE_TARGET_FIELDS);
+      if (problem) ctx.addIssue({ code: 'custom', path: [field, ...problem.path], message: problem.message });
+    }
+  }),
+);
 
 const retryPolicySchema = z
   .strictObject({
-    maxAttempts: z.number().int().min(1).max(10).default(1),
-    initialDelaySeconds: z.number().int().min(1).max(86_400).default(30),
-    multiplier: z.number().min(1).max(10).default(2),
-    maxDelaySeconds: z.number().int().min(1).max(86_400).default(900),
+    maxAttempts: z._default(z.int().check(z.minimum(1), z.maximum(10)), 1),
+    initialDelaySeconds: z._default(z.int().check(z.minimum(1), z.maximum(86_400)), 30),
+    multiplier: z._default(z.number().check(z.minimum(1), z.maximum(10)), 2),
+    maxDelaySeconds: z._default(z.int().check(z.minimum(1), z.maximum(86_400)), 900),
   })
-  .refine((p) => p.maxDelaySeconds >= p.initialDelaySeconds, {
-    message: 'maxDelaySeconds must be at least initialDelaySeconds',
-    path: ['maxDelaySeconds'],
-  });
+  .check(
+    z.refine((p) => p.maxDelaySeconds >= p.initialDelaySeconds, {
+      message: 'maxDelaySeconds must be at least initialDelaySeconds',
+      path: ['maxDelaySeconds'],
+    }),
+  );
 
 const notifySchema = z
   .strictObject({
-    onFailure: z
-      .array(
-        z.strictObject({
-          url: z
-            .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
-            .max(2048),
-        }),
-      )
-      .max(5, 'at most 5 webhooks')
-      .default([]),
+    onFailure: z._default(
+      z
+        .array(
+          z.strictObject({
+            url: z
+              .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
+              .check(z.maxLength(2048)),
+          }),
+        )
+        .check(z.maxLength(5, 'at most 5 webhooks')),
+      [],
+    ),
     // Write-only: used to sign webhook calls, never returned by the API.
-    secret: z.string().min(16, 'must be at least 16 characters').max(256).nullable().default(null),
+    secret: z._default(
+      z.nullable(z.string().check(z.minLength(16, 'must be at least 16 characters'), z.maxLength(256))),
+      null,
+    ),
   })
-  .refine((n) => n.onFailure.length === 0 || n.secret !== null, {
-    message: 'is required when onFailure webhooks are set: they are signed with it',
-    path: ['secret'],
-  });
+  .check(
+    z.refine((n) => n.onFailure.length === 0 || n.secret !== null, {
+      message: 'is required when onFailure webhooks are set: they are signed with it',
+      path: ['secret'],
+    }),
+  );
 
 /** Fields a client may send when creating a job. */
 export const jobInputSchema = z.strictObject({
   name: z
     .string({ error: 'is required' })
-    .min(1, 'must not be empty')
-    .max(128, 'must be at most 128 characters'),
-  description: z.string().max(1024, 'must be at most 1024 characters').nullable().default(null),
+    .check(z.minLength(1, 'must not be empty'), z.maxLength(128, 'must be at most 128 characters')),
+  description: z._default(
+    z.nullable(z.string().check(z.maxLength(1024, 'must be at most 1024 characters'))),
+    null,
+  ),
   // None for a job that runs only on demand or when its dependencies succeed.
-  schedule: scheduleSchema.nullable().default(null),
+  schedule: z._default(z.nullable(scheduleSchema), null),
   target: storableTargetSchema,
   // Runs (trigger "dependency") once each of these jobs has succeeded since its own last run.
-  dependsOn: z
-    .array(z.string().regex(JOB_ID, 'must be a job id, e.g. "job_01JD6Z..."'))
-    .max(MAX_DEPENDENCIES, `at most ${MAX_DEPENDENCIES} dependencies`)
-    .refine((ids) => new Set(ids).size === ids.length, 'must not list a job twice')
-    .default([]),
-  retryPolicy: retryPolicySchema.default({
+  dependsOn: z._default(
+    z.array(z.string().check(z.regex(JOB_ID, 'must be a job id, e.g. "job_01JD6Z..."'))).check(
+      z.maxLength(MAX_DEPENDENCIES, `at most ${MAX_DEPENDENCIES} dependencies`),
+      z.refine((ids) => new Set(ids).size === ids.length, 'must not list a job twice'),
+    ),
+    [],
+  ),
+  retryPolicy: z._default(retryPolicySchema, {
     maxAttempts: 1,
     initialDelaySeconds: 30,
     multiplier: 2,
     maxDelaySeconds: 900,
   }),
   // What a firing does while the job's previous run is still running.
-  overlapPolicy: z.enum(OVERLAP_POLICIES).default('allow'),
+  overlapPolicy: z._default(z.enum(OVERLAP_POLICIES), 'allow'),
   // A firing picked up later than this after its scheduled time is recorded as missed, not run.
-  misfireGraceSeconds: z.number().int().min(1).max(86_400).nullable().default(null),
-  notify: notifySchema.default({ onFailure: [], secret: null }),
+  misfireGraceSeconds: z._default(z.nullable(z.int().check(z.minimum(1), z.maximum(86_400))), null),
+  notify: z._default(notifySchema, { onFailure: [], secret: null }),
   // On resume after a pause: run none, the latest, or all occurrences missed in the window.
-  catchUp: z.enum(['none', 'latest', 'all']).default('none'),
-  catchUpWindowMinutes: z.number().int().min(1).max(10_080).default(60),
-  priority: z.enum(PRIORITIES).default('default'),
-  state: z.enum(JOB_STATES).default('enabled'),
-  tags: tagsSchema.default({}),
+  catchUp: z._default(z.enum(['none', 'latest', 'all']), 'none'),
+  catchUpWindowMinutes: z._default(z.int().check(z.minimum(1), z.maximum(10_080)), 60),
+  priority: z._default(z.enum(PRIORITIES), 'default'),
+  state: z._default(z.enum(JOB_STATES), 'enabled'),
+  tags: z._default(tagsSchema, {}),
 });
 
 export type JobInput = z.infer<typeof jobInputSchema>;
@@ -185,21 +199,21 @@ export type { HttpTarget, Target } from './target.js';
 
 /** The changeable fields of a job; objects are merged one level deep. */
 export const jobPatchSchema = z.strictObject({
-  name: z.unknown().optional(),
-  description: z.unknown().optional(),
-  schedule: z.record(z.string(), z.unknown()).nullable().optional(),
-  target: z.record(z.string(), z.unknown()).optional(),
-  dependsOn: z.unknown().optional(),
-  retryPolicy: z.unknown().optional(),
-  overlapPolicy: z.unknown().optional(),
-  priority: z.unknown().optional(),
-  state: z.unknown().optional(),
-  tags: z.record(z.string(), z.unknown()).optional(),
-  notify: z.record(z.string(), z.unknown()).optional(),
-  misfireGraceSeconds: z.unknown().optional(),
-  catchUp: z.unknown().optional(),
-  catchUpWindowMinutes: z.unknown().optional(),
-  version: z.number().int().min(1).optional(),
+  name: z.optional(z.unknown()),
+  description: z.optional(z.unknown()),
+  schedule: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+  target: z.optional(z.record(z.string(), z.unknown())),
+  dependsOn: z.optional(z.unknown()),
+  retryPolicy: z.optional(z.unknown()),
+  overlapPolicy: z.optional(z.unknown()),
+  priority: z.optional(z.unknown()),
+  state: z.optional(z.unknown()),
+  tags: z.optional(z.record(z.string(), z.unknown())),
+  notify: z.optional(z.record(z.string(), z.unknown())),
+  misfireGraceSeconds: z.optional(z.unknown()),
+  catchUp: z.optional(z.unknown()),
+  catchUpWindowMinutes: z.optional(z.unknown()),
+  version: z.optional(z.int().check(z.minimum(1))),
 });
 
 export interface RunSummary {
@@ -223,7 +237,7 @@ export interface Job extends JobInput {
   version: number;
 }
 
-export function zodIssuesToFieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
+export function zodIssuesToFieldErrors(error: z.core.$ZodError, prefix = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const issue of error.issues) {
     const base = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');

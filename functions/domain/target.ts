@@ -6,37 +6,45 @@
  * targets finish later than they start: a long run, tracked to its end (DESIGN.md,
  * "Long-running runs").
  */
-import * as z from 'zod';
+
 import { MAX_TARGET_TIMEOUT_SECONDS } from '../../lib/definitions.js';
 import {
   DEFAULT_RUN_TIMEOUT_SECONDS,
   MAX_RUN_TIMEOUT_SECONDS,
   MIN_RUN_TIMEOUT_SECONDS,
 } from './job-rules.js';
+import * as z from './zod.js';
 
 export const TARGET_TYPES = ['http', 'lambda', 'sqs', 'eventbridge', 'ecs', 'stepfunctions'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 
 const MAX_PAYLOAD_BYTES = 65_536;
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const timeoutSeconds = z.number().int().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).default(30);
+const timeoutSeconds = z._default(z.int().check(z.minimum(1), z.maximum(MAX_TARGET_TIMEOUT_SECONDS)), 30);
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+/** A JSON value sent as given (a Lambda payload, an execution input); {} when left out. */
+const jsonUpTo64KiB = () =>
+  z
+    ._default(z.json(), {})
+    .check(z.refine((p) => jsonBytes(p) <= MAX_PAYLOAD_BYTES, 'must be at most 64 KiB as JSON'));
 
 const runTimeoutSeconds = z
-  .number()
   .int()
-  .min(MIN_RUN_TIMEOUT_SECONDS, `must be at least ${MIN_RUN_TIMEOUT_SECONDS} (a minute)`)
-  .max(MAX_RUN_TIMEOUT_SECONDS, `must be at most ${MAX_RUN_TIMEOUT_SECONDS} (24 hours)`);
+  .check(
+    z.minimum(MIN_RUN_TIMEOUT_SECONDS, `must be at least ${MIN_RUN_TIMEOUT_SECONDS} (a minute)`),
+    z.maximum(MAX_RUN_TIMEOUT_SECONDS, `must be at most ${MAX_RUN_TIMEOUT_SECONDS} (24 hours)`),
+  );
 const heartbeatTimeoutSeconds = z
-  .number()
   .int()
-  .min(10, 'must be at least 10')
-  .max(MAX_RUN_TIMEOUT_SECONDS, `must be at most ${MAX_RUN_TIMEOUT_SECONDS} (24 hours)`);
+  .check(
+    z.minimum(10, 'must be at least 10'),
+    z.maximum(MAX_RUN_TIMEOUT_SECONDS, `must be at most ${MAX_RUN_TIMEOUT_SECONDS} (24 hours)`),
+  );
 
 /** A heartbeat timeout longer than the run's own would never fire. */
 function heartbeatWithinRun(
   t: { runTimeoutSeconds?: number | null | undefined; heartbeatTimeoutSeconds?: number | null | undefined },
-  ctx: z.RefinementCtx,
+  ctx: z.core.$RefinementCtx,
 ): void {
   const run = t.runTimeoutSeconds ?? DEFAULT_RUN_TIMEOUT_SECONDS;
   if (typeof t.heartbeatTimeoutSeconds === 'number' && t.heartbeatTimeoutSeconds > run) {
@@ -102,20 +110,22 @@ function headerNameProblem(name: string, secret: boolean): string | null {
 function headersSchema(options: { secret: boolean; maxHeaders: number; maxValue: number }) {
   const { secret, maxHeaders, maxValue } = options;
   const label = secret ? 'secret header' : 'header';
-  return z.record(z.string(), z.string()).superRefine((headers, ctx) => {
-    const entries = Object.entries(headers);
-    if (entries.length > maxHeaders) {
-      ctx.addIssue({ code: 'custom', message: `at most ${maxHeaders} ${label}s` });
-    }
-    for (const [name, value] of entries) {
-      const problem =
-        headerNameProblem(name, secret) ??
-        (secret && value.length === 0 ? 'secret header values must not be empty' : null) ??
-        (value.length > maxValue ? `${label} values must be at most ${maxValue} characters` : null) ??
-        headerValueProblem(value, secret);
-      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
-    }
-  });
+  return z.record(z.string(), z.string()).check(
+    z.superRefine((headers, ctx) => {
+      const entries = Object.entries(headers);
+      if (entries.length > maxHeaders) {
+        ctx.addIssue({ code: 'custom', message: `at most ${maxHeaders} ${label}s` });
+      }
+      for (const [name, value] of entries) {
+        const problem =
+          headerNameProblem(name, secret) ??
+          (secret && value.length === 0 ? 'secret header values must not be empty' : null) ??
+          (value.length > maxValue ? `${label} values must be at most ${maxValue} characters` : null) ??
+          headerValueProblem(value, secret);
+        if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+      }
+    }),
+  );
 }
 
 const httpTargetSchema = z
@@ -123,47 +133,53 @@ const httpTargetSchema = z
     type: z.literal('http'),
     url: z
       .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
-      .max(2048, 'must be at most 2048 characters'),
-    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-    headers: headersSchema({ secret: false, maxHeaders: 50, maxValue: 4096 }).default({}),
-    body: z.string().max(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB').nullable().default(null),
+      .check(z.maxLength(2048, 'must be at most 2048 characters')),
+    method: z._default(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']), 'POST'),
+    headers: z._default(headersSchema({ secret: false, maxHeaders: 50, maxValue: 4096 }), {}),
+    body: z._default(
+      z.nullable(z.string().check(z.maxLength(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB'))),
+      null,
+    ),
     // Write-only: stored encrypted with KMS, sent with every call, never returned or logged.
-    secretHeaders: headersSchema({ secret: true, maxHeaders: 10, maxValue: 2048 }).default({}),
+    secretHeaders: z._default(headersSchema({ secret: true, maxHeaders: 10, maxValue: 2048 }), {}),
     /** For a callback target: how long the first call may take to be accepted. */
     timeoutSeconds,
     /**
      * `response`: the answer is the outcome. `callback`: a 2xx answer only accepts the run;
      * the target reports its outcome to the Sundial-Callback-Url it was given.
      */
-    completion: z
-      .enum(['response', 'callback'], { error: 'must be "response" or "callback"' })
-      .default('response'),
+    completion: z._default(
+      z.enum(['response', 'callback'], { error: 'must be "response" or "callback"' }),
+      'response',
+    ),
     /** Callback targets only: how long an attempt may run (default 3,600); null unsets it. */
-    runTimeoutSeconds: runTimeoutSeconds.nullable().optional(),
+    runTimeoutSeconds: z.optional(z.nullable(runTimeoutSeconds)),
     /** Callback targets only: an attempt whose heartbeats stop this long ends timed out. */
-    heartbeatTimeoutSeconds: heartbeatTimeoutSeconds.nullable().optional(),
+    heartbeatTimeoutSeconds: z.optional(z.nullable(heartbeatTimeoutSeconds)),
   })
-  // Checked on the merged target too, so a PATCH to GET with a body still stored is refused.
-  .refine((t) => t.method !== 'GET' || t.body === null, {
-    message: 'a GET request has no body',
-    path: ['body'],
-  })
-  .superRefine((t, ctx) => {
-    if (t.completion !== 'callback') {
-      for (const field of ['runTimeoutSeconds', 'heartbeatTimeoutSeconds'] as const) {
-        if (t[field] !== undefined && t[field] !== null) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [field],
-            message:
-              'applies only to targets that finish later than they answer (completion: "callback"); a response target is bounded by timeoutSeconds',
-          });
+  .check(
+    // Checked on the merged target too, so a PATCH to GET with a body still stored is refused.
+    z.refine((t) => t.method !== 'GET' || t.body === null, {
+      message: 'a GET request has no body',
+      path: ['body'],
+    }),
+    z.superRefine((t, ctx) => {
+      if (t.completion !== 'callback') {
+        for (const field of ['runTimeoutSeconds', 'heartbeatTimeoutSeconds'] as const) {
+          if (t[field] !== undefined && t[field] !== null) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [field],
+              message:
+                'applies only to targets that finish later than they answer (completion: "callback"); a response target is bounded by timeoutSeconds',
+            });
+          }
         }
+        return;
       }
-      return;
-    }
-    heartbeatWithinRun(t, ctx);
-  });
+      heartbeatWithinRun(t, ctx);
+    }),
+  );
 
 const LAMBDA_ARN =
   /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;
@@ -172,15 +188,14 @@ const lambdaTargetSchema = z.strictObject({
   type: z.literal('lambda'),
   functionArn: z
     .string({ error: 'is required, e.g. "arn:aws:lambda:eu-west-1:123456789012:function:report"' })
-    .regex(
-      LAMBDA_ARN,
-      'must be a Lambda function ARN, e.g. arn:aws:lambda:eu-west-1:123456789012:function:report',
+    .check(
+      z.regex(
+        LAMBDA_ARN,
+        'must be a Lambda function ARN, e.g. arn:aws:lambda:eu-west-1:123456789012:function:report',
+      ),
     ),
   // Sent as the function's event, as given.
-  payload: z
-    .json()
-    .default({})
-    .refine((p) => jsonBytes(p) <= MAX_PAYLOAD_BYTES, 'must be at most 64 KiB as JSON'),
+  payload: jsonUpTo64KiB(),
   timeoutSeconds,
 });
 
@@ -194,31 +209,38 @@ const sqsTargetSchema = z.strictObject({
   type: z.literal('sqs'),
   queueUrl: z
     .string({ error: 'is required, e.g. "https://sqs.eu-west-1.amazonaws.com/123456789012/reports"' })
-    .regex(
-      QUEUE_URL,
-      'must be an SQS queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/reports',
+    .check(
+      z.regex(
+        QUEUE_URL,
+        'must be an SQS queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/reports',
+      ),
     ),
   body: z
     .string({ error: 'is required: the message body' })
-    .min(1, 'must not be empty')
-    .max(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB'),
-  messageAttributes: z
-    .record(
-      z
-        .string()
-        .regex(
-          ATTRIBUTE_NAME,
-          'attribute names are letters, digits, _ - . and may not start with aws., amazon. or sundial-',
+    .check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_PAYLOAD_BYTES, 'must be at most 64 KiB')),
+  messageAttributes: z._default(
+    z
+      .record(
+        z
+          .string()
+          .check(
+            z.regex(
+              ATTRIBUTE_NAME,
+              'attribute names are letters, digits, _ - . and may not start with aws., amazon. or sundial-',
+            ),
+          ),
+        z.string().check(z.minLength(1, 'attribute values must not be empty'), z.maxLength(1024)),
+      )
+      .check(
+        z.refine(
+          (a) => Object.keys(a).length <= 10 - SUNDIAL_SQS_ATTRIBUTES,
+          `at most ${10 - SUNDIAL_SQS_ATTRIBUTES} attributes (SQS allows 10; Sundial adds ${SUNDIAL_SQS_ATTRIBUTES})`,
         ),
-      z.string().min(1, 'attribute values must not be empty').max(1024),
-    )
-    .refine(
-      (a) => Object.keys(a).length <= 10 - SUNDIAL_SQS_ATTRIBUTES,
-      `at most ${10 - SUNDIAL_SQS_ATTRIBUTES} attributes (SQS allows 10; Sundial adds ${SUNDIAL_SQS_ATTRIBUTES})`,
-    )
-    .default({}),
+      ),
+    {},
+  ),
   // FIFO queues only; the job id when unset.
-  messageGroupId: z.string().min(1).max(128).nullable().default(null),
+  messageGroupId: z._default(z.nullable(z.string().check(z.minLength(1), z.maxLength(128))), null),
   timeoutSeconds,
 });
 
@@ -228,20 +250,21 @@ const eventBridgeTargetSchema = z.strictObject({
   type: z.literal('eventbridge'),
   eventBusArn: z
     .string({ error: 'is required, e.g. "arn:aws:events:eu-west-1:123456789012:event-bus/default"' })
-    .regex(
-      EVENT_BUS_ARN,
-      'must be an event bus ARN, e.g. arn:aws:events:eu-west-1:123456789012:event-bus/default',
+    .check(
+      z.regex(
+        EVENT_BUS_ARN,
+        'must be an event bus ARN, e.g. arn:aws:events:eu-west-1:123456789012:event-bus/default',
+      ),
     ),
-  source: z
-    .string({ error: 'is required, e.g. "com.example.reports"' })
-    .min(1, 'must not be empty')
-    .max(256)
-    .refine((s) => !s.startsWith('aws.'), 'must not start with "aws." (reserved for AWS services)'),
-  detailType: z.string({ error: 'is required' }).min(1, 'must not be empty').max(128),
+  source: z.string({ error: 'is required, e.g. "com.example.reports"' }).check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(256),
+    z.refine((s) => !s.startsWith('aws.'), 'must not start with "aws." (reserved for AWS services)'),
+  ),
+  detailType: z.string({ error: 'is required' }).check(z.minLength(1, 'must not be empty'), z.maxLength(128)),
   detail: z
-    .record(z.string(), z.json(), { error: 'must be a JSON object' })
-    .default({})
-    .refine((d) => jsonBytes(d) <= MAX_PAYLOAD_BYTES, 'must be at most 64 KiB as JSON'),
+    ._default(z.record(z.string(), z.json(), { error: 'must be a JSON object' }), {})
+    .check(z.refine((d) => jsonBytes(d) <= MAX_PAYLOAD_BYTES, 'must be at most 64 KiB as JSON')),
   timeoutSeconds,
 });
 
@@ -257,24 +280,29 @@ export const SUNDIAL_ENV_PREFIX = 'SUNDIAL_';
 const MAX_OVERRIDES_BYTES = 8_192;
 
 const containerOverrideSchema = z.strictObject({
-  name: z.string({ error: 'is required: the container of the task definition to override' }).min(1).max(255),
-  command: z
-    .array(z.string().max(4096), { error: 'must be an array of strings, e.g. ["python", "x.py"]' })
-    .min(1, 'must have at least the program to run')
-    .max(256)
-    .optional(),
-  environment: z
-    .record(
-      z
-        .string()
-        .regex(ENV_NAME, 'environment names are letters, digits and _, not starting with a digit')
-        .refine(
+  name: z
+    .string({ error: 'is required: the container of the task definition to override' })
+    .check(z.minLength(1), z.maxLength(255)),
+  command: z.optional(
+    z
+      .array(z.string().check(z.maxLength(4096)), {
+        error: 'must be an array of strings, e.g. ["python", "x.py"]',
+      })
+      .check(z.minLength(1, 'must have at least the program to run'), z.maxLength(256)),
+  ),
+  environment: z._default(
+    z.record(
+      z.string().check(
+        z.regex(ENV_NAME, 'environment names are letters, digits and _, not starting with a digit'),
+        z.refine(
           (name) => !name.toUpperCase().startsWith(SUNDIAL_ENV_PREFIX),
           `names starting with ${SUNDIAL_ENV_PREFIX} are set by Sundial`,
         ),
-      z.string().max(4096),
-    )
-    .default({}),
+      ),
+      z.string().check(z.maxLength(4096)),
+    ),
+    {},
+  ),
 });
 
 const ecsTargetSchema = z
@@ -282,44 +310,57 @@ const ecsTargetSchema = z
     type: z.literal('ecs'),
     cluster: z
       .string({ error: 'is required, e.g. "arn:aws:ecs:eu-west-1:123456789012:cluster/batch"' })
-      .regex(
-        ECS_CLUSTER_ARN,
-        'must be an ECS cluster ARN, e.g. arn:aws:ecs:eu-west-1:123456789012:cluster/batch',
+      .check(
+        z.regex(
+          ECS_CLUSTER_ARN,
+          'must be an ECS cluster ARN, e.g. arn:aws:ecs:eu-west-1:123456789012:cluster/batch',
+        ),
       ),
     taskDefinition: z
       .string({ error: 'is required, e.g. "arn:aws:ecs:eu-west-1:123456789012:task-definition/import:3"' })
-      .regex(
-        ECS_TASK_DEFINITION_ARN,
-        'must be an ECS task definition ARN, e.g. arn:aws:ecs:eu-west-1:123456789012:task-definition/import:3',
+      .check(
+        z.regex(
+          ECS_TASK_DEFINITION_ARN,
+          'must be an ECS task definition ARN, e.g. arn:aws:ecs:eu-west-1:123456789012:task-definition/import:3',
+        ),
       ),
-    launchType: z.enum(['FARGATE', 'EC2'], { error: 'must be "FARGATE" or "EC2"' }).default('FARGATE'),
+    launchType: z._default(z.enum(['FARGATE', 'EC2'], { error: 'must be "FARGATE" or "EC2"' }), 'FARGATE'),
     /** Required on AWS for Fargate (awsvpc); optional locally. */
-    network: z
-      .strictObject({
-        subnets: z
-          .array(z.string().regex(SUBNET_ID, 'subnet ids look like subnet-0123456789abcdef0'))
-          .min(1, 'at least one subnet')
-          .max(16),
-        securityGroups: z
-          .array(z.string().regex(SECURITY_GROUP_ID, 'security group ids look like sg-0123456789abcdef0'))
-          .max(5)
-          .default([]),
-        assignPublicIp: z.boolean({ error: 'must be true or false' }).default(false),
-      })
-      .nullable()
-      .default(null),
-    containerOverrides: z.array(containerOverrideSchema).max(10).default([]),
+    network: z._default(
+      z.nullable(
+        z.strictObject({
+          subnets: z
+            .array(z.string().check(z.regex(SUBNET_ID, 'subnet ids look like subnet-0123456789abcdef0')))
+            .check(z.minLength(1, 'at least one subnet'), z.maxLength(16)),
+          securityGroups: z._default(
+            z
+              .array(
+                z
+                  .string()
+                  .check(z.regex(SECURITY_GROUP_ID, 'security group ids look like sg-0123456789abcdef0')),
+              )
+              .check(z.maxLength(5)),
+            [],
+          ),
+          assignPublicIp: z._default(z.boolean({ error: 'must be true or false' }), false),
+        }),
+      ),
+      null,
+    ),
+    containerOverrides: z._default(z.array(containerOverrideSchema).check(z.maxLength(10)), []),
     /** How long RunTask may take to answer. */
     timeoutSeconds,
-    runTimeoutSeconds: runTimeoutSeconds.default(DEFAULT_RUN_TIMEOUT_SECONDS),
+    runTimeoutSeconds: z._default(runTimeoutSeconds, DEFAULT_RUN_TIMEOUT_SECONDS),
     /** The container heartbeats to $SUNDIAL_CALLBACK_URL/heartbeat; none by default. */
-    heartbeatTimeoutSeconds: heartbeatTimeoutSeconds.nullable().default(null),
+    heartbeatTimeoutSeconds: z._default(z.nullable(heartbeatTimeoutSeconds), null),
   })
-  .refine((t) => jsonBytes(t.containerOverrides) <= MAX_OVERRIDES_BYTES, {
-    message: 'must be at most 8 KiB as JSON (ECS refuses larger overrides)',
-    path: ['containerOverrides'],
-  })
-  .superRefine(heartbeatWithinRun);
+  .check(
+    z.refine((t) => jsonBytes(t.containerOverrides) <= MAX_OVERRIDES_BYTES, {
+      message: 'must be at most 8 KiB as JSON (ECS refuses larger overrides)',
+      path: ['containerOverrides'],
+    }),
+    z.superRefine(heartbeatWithinRun),
+  );
 
 const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
 
@@ -327,24 +368,23 @@ const stepFunctionsTargetSchema = z.strictObject({
   type: z.literal('stepfunctions'),
   stateMachineArn: z
     .string({ error: 'is required, e.g. "arn:aws:states:eu-west-1:123456789012:stateMachine:pipeline"' })
-    .regex(
-      STATE_MACHINE_ARN,
-      'must be a Standard state machine ARN, e.g. arn:aws:states:eu-west-1:123456789012:stateMachine:pipeline',
+    .check(
+      z.regex(
+        STATE_MACHINE_ARN,
+        'must be a Standard state machine ARN, e.g. arn:aws:states:eu-west-1:123456789012:stateMachine:pipeline',
+      ),
     ),
   /** The execution's input, as given. */
-  input: z
-    .json()
-    .default({})
-    .refine((p) => jsonBytes(p) <= MAX_PAYLOAD_BYTES, 'must be at most 64 KiB as JSON'),
+  input: jsonUpTo64KiB(),
   /** How long StartExecution may take to answer. */
   timeoutSeconds,
-  runTimeoutSeconds: runTimeoutSeconds.default(DEFAULT_RUN_TIMEOUT_SECONDS),
-  heartbeatTimeoutSeconds: z
-    .null({
+  runTimeoutSeconds: z._default(runTimeoutSeconds, DEFAULT_RUN_TIMEOUT_SECONDS),
+  heartbeatTimeoutSeconds: z.optional(
+    z.null({
       error:
         'Step Functions executions do not heartbeat to Sundial; set HeartbeatSeconds on the task states of the state machine',
-    })
-    .optional(),
+    }),
+  ),
 });
 
 export const targetSchema = z.discriminatedUnion(

@@ -1,5 +1,7 @@
 /**
  * The OpenAPI 3.1 document of the API, served at GET /v1/openapi.json without credentials.
+ * The API serves it from functions/http/openapi.json, which test/unit/openapi.test.ts writes
+ * from this module and holds equal to it, so that no function loads classic zod.
  *
  * Every schema in it is generated from the zod schemas the code uses: request bodies and
  * query parameters from the domain's and app.ts's (as inputs: a field with a default may be
@@ -50,7 +52,7 @@ const requestSchemas = () =>
     PauseRequest: pauseBody,
     CallbackRequest: callbackBody,
     HeartbeatRequest: heartbeatBody,
-  }) satisfies Record<string, z.ZodType>;
+  }) satisfies Record<string, z.core.$ZodType>;
 type RequestName = keyof ReturnType<typeof requestSchemas>;
 
 /**
@@ -93,7 +95,7 @@ const regionSchemas = () => {
         'A write sent to a passive region of a two-region deployment: nothing was changed. ' +
           "Send it to the active region's API (GET /v1/region names it too).",
       ),
-  } satisfies Record<string, z.ZodType>;
+  } satisfies Record<string, z.core.$ZodType>;
 };
 type RegionResponseName = keyof ReturnType<typeof regionSchemas>;
 
@@ -110,7 +112,7 @@ interface Operation {
   summary: string;
   description?: string;
   tag: string;
-  query?: z.ZodObject;
+  query?: { shape: z.core.$ZodShape };
   /** Request headers it reads, by parameter component name. */
   headers?: ('IdempotencyKey' | 'IfMatch')[];
   body?: RequestName;
@@ -690,7 +692,7 @@ function operationObject(
 }
 
 /** A zod schema as a standalone JSON Schema, without the dialect line. */
-function fieldSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
+function fieldSchema(schema: z.core.$ZodType, io: 'input' | 'output'): Json {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io });
   return rest;
 }
@@ -704,14 +706,14 @@ const QUERY_DESCRIPTIONS: Record<string, string> = {
 };
 
 /** A query's fields as query parameters; a field with a default or optional is not required. */
-function queryParameters(query: z.ZodObject): Json[] {
+function queryParameters(query: { shape: z.core.$ZodShape }): Json[] {
   return Object.entries(query.shape).map(([name, field]) => ({
     name,
     in: 'query',
-    required: !(field as z.ZodType).safeParse(undefined).success,
+    required: !z.safeParse(field, undefined).success,
     ...(QUERY_DESCRIPTIONS[name] ? { description: QUERY_DESCRIPTIONS[name] } : {}),
     // As the API reads it: a query string's numbers are coerced.
-    schema: fieldSchema(field as z.ZodType, 'output'),
+    schema: fieldSchema(field, 'output'),
   }));
 }
 
@@ -753,7 +755,7 @@ function parameterComponents(): Record<string, Json> {
 function componentSchemas(): Record<string, Json> {
   const components: Record<string, Json> = {};
   const shared: Json[] = [];
-  const passes: [Record<string, z.ZodType>, 'input' | 'output'][] = [
+  const passes: [Record<string, z.core.$ZodType>, 'input' | 'output'][] = [
     [{ ...apiSchemas().responses, ...regionSchemas() }, 'output'],
     [requestSchemas(), 'input'],
   ];

@@ -20,26 +20,29 @@ import { type AttemptRecord, RUN_STATUSES } from '../domain/run.js';
 import { targetSchema } from '../domain/target.js';
 import { PROBLEM_BASE } from './problem.js';
 
-const withoutDefault = (schema: z.ZodType): z.ZodType =>
-  schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : schema;
+// The domain's schemas are zod/mini (functions/domain/zod.ts), so they are taken apart by
+// their definitions; classic zod composes them as they are.
+const withoutDefault = (schema: z.core.$ZodType): z.core.$ZodType =>
+  schema._zod.def.type === 'default' ? (schema._zod.def as z.core.$ZodDefaultDef).innerType : schema;
 
 /** An object's fields, each optional and without its default: what a patch of it may send. */
-const partialObject = (schema: z.ZodObject) =>
+const partialObject = (schema: { shape: z.core.$ZodShape }) =>
   z.strictObject(
     Object.fromEntries(
-      Object.entries(schema.shape).map(([key, value]) => [key, withoutDefault(value).optional()]),
+      Object.entries(schema.shape).map(([key, value]) => [key, z.optional(withoutDefault(value))]),
     ),
   );
 
 /** A patch's shape of one job field: schedule, target and notify are merged one level deep. */
-function patchField(key: string, input: typeof jobInputSchema.shape): z.ZodType {
+function patchField(key: string, input: typeof jobInputSchema.shape): z.core.$ZodType {
   if (key === 'version') return jobPatchSchema.shape.version;
-  if (key === 'schedule') return partialObject(input.schedule.unwrap().unwrap()).nullable().optional();
-  if (key === 'notify') return partialObject(input.notify.unwrap()).optional();
-  if (key === 'target') return z.union(targetSchema.options.map(partialObject)).optional();
+  if (key === 'schedule')
+    return partialObject(input.schedule.def.innerType.def.innerType).nullable().optional();
+  if (key === 'notify') return partialObject(input.notify.def.innerType).optional();
+  if (key === 'target') return z.union(targetSchema.def.options.map(partialObject)).optional();
   // A key that is no job field (none today; the unit test says so) is shown as the API checks it.
   if (!Object.hasOwn(input, key)) return jobPatchSchema.shape[key as keyof typeof jobPatchSchema.shape];
-  return withoutDefault(input[key as keyof typeof input]).optional();
+  return z.optional(withoutDefault(input[key as keyof typeof input]));
 }
 
 function define() {
@@ -55,7 +58,7 @@ function define() {
 
   const input = jobInputSchema.shape;
   const [httpTarget, lambdaTarget, sqsTarget, eventBridgeTarget, ecsTarget, stepFunctionsTarget] =
-    targetSchema.options;
+    targetSchema.def.options;
   const { secretHeaders: _writeOnly, ...httpTargetShown } = httpTarget.shape;
 
   /** A target as shown: an HTTP target's secret header values are write-only; their names are shown. */
@@ -93,7 +96,7 @@ function define() {
       overlapPolicy: input.overlapPolicy,
       misfireGraceSeconds: input.misfireGraceSeconds,
       notify: z.strictObject({
-        onFailure: input.notify.unwrap().shape.onFailure,
+        onFailure: input.notify.def.innerType.shape.onFailure,
         secretSet: z.boolean().describe('Whether a webhook signing secret is set (it is never shown).'),
       }),
       catchUp: input.catchUp,

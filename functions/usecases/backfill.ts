@@ -5,7 +5,7 @@
  * overlap (`allow`) gets them all at once, within its tenant's fair share; any other runs
  * them one after another, in order, through the job's backfill line.
  */
-import * as z from 'zod';
+
 import { ConflictError, ValidationError } from '../domain/errors.js';
 import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
@@ -13,6 +13,7 @@ import { fireOptions } from '../domain/job-rules.js';
 import type { Clock, FiringQueue, RunRepository } from '../domain/ports.js';
 import { newRun, scheduledRunId } from '../domain/run.js';
 import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index.js';
+import * as z from '../domain/zod.js';
 import { isExclusive } from './run-ending.js';
 
 export const MAX_BACKFILL_RUNS = 1_000;
@@ -29,9 +30,11 @@ export const backfillBody = z
       offset: true,
       error: 'is required: an ISO 8601 instant, e.g. 2026-11-02T00:00:00Z',
     }),
-    maxRuns: z.number().int().min(1).max(MAX_BACKFILL_RUNS).default(MAX_BACKFILL_RUNS),
+    maxRuns: z._default(z.int().check(z.minimum(1), z.maximum(MAX_BACKFILL_RUNS)), MAX_BACKFILL_RUNS),
   })
-  .refine((b) => Date.parse(b.to) > Date.parse(b.from), { message: 'must be after from', path: ['to'] });
+  .check(
+    z.refine((b) => Date.parse(b.to) > Date.parse(b.from), { message: 'must be after from', path: ['to'] }),
+  );
 
 export interface BackfillDeps {
   runs: RunRepository;

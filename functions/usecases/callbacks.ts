@@ -4,7 +4,7 @@
  * one run, made with the deployment's firing key. A token Sundial never made, or one of an
  * attempt no longer in progress, is a 404; an attempt that has ended is a 409.
  */
-import * as z from 'zod';
+
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { firing } from '../domain/firing.js';
 import { type AttemptIds, callbackIdentity, parseCallbackToken } from '../domain/long-run.js';
@@ -17,6 +17,7 @@ import type {
   RunRepository,
 } from '../domain/ports.js';
 import { type StoredRun, TERMINAL_STATUSES } from '../domain/run.js';
+import * as z from '../domain/zod.js';
 
 export interface CallbackDeps {
   runs: RunRepository;
@@ -32,18 +33,21 @@ const MAX_OUTPUT_BYTES = 65_536;
 export const callbackBody = z.strictObject({
   status: z.enum(['succeeded', 'failed'], { error: 'is required: "succeeded" or "failed"' }),
   output: z
-    .json()
-    .optional()
-    .refine(
-      (o) => o === undefined || Buffer.byteLength(JSON.stringify(o), 'utf8') <= MAX_OUTPUT_BYTES,
-      'must be at most 64 KiB as JSON',
+    .optional(z.json())
+    .check(
+      z.refine(
+        (o) => o === undefined || Buffer.byteLength(JSON.stringify(o), 'utf8') <= MAX_OUTPUT_BYTES,
+        'must be at most 64 KiB as JSON',
+      ),
     ),
-  error: z.strictObject({ message: z.string().min(1).max(1024) }).optional(),
+  error: z.optional(z.strictObject({ message: z.string().check(z.minLength(1), z.maxLength(1024)) })),
 });
 
 export const heartbeatBody = z.strictObject({
-  progress: z.number().min(0, 'must be from 0 to 1').max(1, 'must be from 0 to 1').optional(),
-  message: z.string().max(256, 'must be at most 256 characters').optional(),
+  progress: z.optional(
+    z.number().check(z.minimum(0, 'must be from 0 to 1'), z.maximum(1, 'must be from 0 to 1')),
+  ),
+  message: z.optional(z.string().check(z.maxLength(256, 'must be at most 256 characters'))),
 });
 
 /** The attempt a token names, if Sundial made it; 404 otherwise (nothing says which part failed). */

@@ -186,6 +186,15 @@ describe('bundleFunction', () => {
     expect(inputs.some((i) => i.includes('node_modules/jose/'))).toBe(false);
   });
 
+  it("validates the api's requests with zod/mini and serves a committed OpenAPI document: no classic zod, no JSON Schema generator at its cold start", () => {
+    const { inputs } = loadedAtInit('functions/api.ts');
+    const zod = inputs.filter((i) => i.includes('node_modules/zod/'));
+    expect(zod.some((i) => i.includes('/v4/mini/'))).toBe(true);
+    expect(zod.filter((i) => i.includes('/v4/classic/') || i.includes('json-schema'))).toEqual([]);
+    // The document is read at its first request.
+    expect(inputs.some((i) => i.endsWith('functions/http/openapi.json'))).toBe(false);
+  });
+
   it.each(['worker', 'completion', 'sync', 'deadletters', 'reconciler'])(
     'loads no classic zod in the %s: its schemas are zod/mini, the job and target schemas stay with the API',
     (name) => {

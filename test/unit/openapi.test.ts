@@ -329,6 +329,17 @@ describe('the OpenAPI document', () => {
   });
 });
 
+describe('the document the API serves', () => {
+  it('is committed as functions/http/openapi.json (npx vitest run test/unit/openapi.test.ts -u rewrites it)', async () => {
+    const formatted = execFileSync(
+      'node_modules/.bin/biome',
+      ['format', '--stdin-file-path=functions/http/openapi.json'],
+      { input: JSON.stringify(doc), encoding: 'utf8' },
+    );
+    await expect(formatted).toMatchFileSnapshot('../../functions/http/openapi.json');
+  });
+});
+
 describe('the client types generated from the document', () => {
   it('are committed as client/schema.ts (npx vitest run test/unit/openapi.test.ts -u rewrites it)', async () => {
     const ast = await openapiTS(structuredClone(doc) as unknown as OpenAPI3, {
