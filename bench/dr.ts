@@ -35,7 +35,8 @@ import {
 import { RegionStore } from '../functions/adapters/region-store.js';
 import { createDocumentClient } from '../functions/commons/clients.js';
 import { ready } from '../functions/commons/lazy.js';
-import { type Job, type StoredJob, validateJobInput } from '../functions/domain/job.js';
+import type { Job, StoredJob } from '../functions/domain/job.js';
+import { validateJobInput } from '../functions/domain/job-input.js';
 import type { RoleChange } from '../functions/domain/region.js';
 import { type StoredRun, scheduledRunId } from '../functions/domain/run.js';
 import { changeRole, passiveView } from '../functions/usecases/region-role.js';

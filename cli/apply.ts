@@ -7,7 +7,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { Job, SundialClient } from '../client/index.js';
 import { ValidationError } from '../functions/domain/errors.js';
-import { JOB_ID, validateJobInput, validateSchedule } from '../functions/domain/job.js';
+import { JOB_ID, validateSchedule } from '../functions/domain/job.js';
+import { validateJobInput } from '../functions/domain/job-input.js';
 import { jobBody, must, UsageError } from './context.js';
 import { parseDocument } from './files.js';
 import {

@@ -8,8 +8,8 @@ import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
 import {
   createDocumentClient,
   createLazyKmsClient,
+  createLazySchedulerClient,
   createLazySqsClient,
-  createSchedulerClient,
 } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
@@ -26,7 +26,7 @@ const app = createApiHandler(
     config,
     {
       db: traced(createDocumentClient()),
-      scheduler: traced(createSchedulerClient()),
+      scheduler: createLazySchedulerClient(traced),
       sqs: createLazySqsClient(traced),
       kms: createLazyKmsClient(traced),
     },

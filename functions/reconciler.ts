@@ -2,10 +2,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import middy from '@middy/core';
-import { createDocumentClient, createLazyKmsClient, createSchedulerClient } from './commons/clients.js';
+import { createDocumentClient, createLazyKmsClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
+import { ready } from './commons/lazy.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
 import { sampledTracing, traced } from './commons/tracer.js';
@@ -17,7 +19,8 @@ const run = createReconcileHandler(
     loadConfig('Reconciler'),
     {
       db: traced(createDocumentClient()),
-      scheduler: traced(createSchedulerClient()),
+      // Made at init: every invocation reads or writes schedules.
+      scheduler: ready(traced(new SchedulerClient({}))),
       kms: createLazyKmsClient(traced),
     },
     { clock: systemClock, logger },

@@ -6,18 +6,15 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import middy from '@middy/core';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { SYNC_GRACE_SECONDS } from '../lib/definitions.js';
 import { PowertoolsRunMetrics } from './adapters/run-metrics.js';
-import {
-  createDocumentClient,
-  createLazyKmsClient,
-  createLazySqsClient,
-  createSchedulerClient,
-} from './commons/clients.js';
+import { createDocumentClient, createLazyKmsClient, createLazySqsClient } from './commons/clients.js';
 import { systemClock } from './commons/clock.js';
 import { loadConfig } from './commons/config.js';
+import { ready } from './commons/lazy.js';
 import { logger } from './commons/logger.js';
 import { metrics } from './commons/metrics.js';
 import { sampledTracing, traced } from './commons/tracer.js';
@@ -28,7 +25,8 @@ const services = wireSync(
   loadConfig('Sync'),
   {
     db: traced(createDocumentClient()),
-    scheduler: traced(createSchedulerClient()),
+    // Made at init: every invocation reads or writes schedules.
+    scheduler: ready(traced(new SchedulerClient({}))),
     kms: createLazyKmsClient(traced),
     sqs: createLazySqsClient(traced),
   },

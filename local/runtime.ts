@@ -513,8 +513,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           ...(overrides.callHttpTarget ? { callHttpTarget: overrides.callHttpTarget } : {}),
         },
       };
-      const maintenance = { db, scheduler, kms: ready(kms) };
-      const api = wireApi(configs.Api, { db, scheduler, sqs: ready(sqs), kms: ready(kms) }, platform);
+      const maintenance = { db, scheduler: ready(scheduler), kms: ready(kms) };
+      const api = wireApi(
+        configs.Api,
+        { db, scheduler: ready(scheduler), sqs: ready(sqs), kms: ready(kms) },
+        platform,
+      );
       const worker = wireWorker(
         configs.Worker,
         {

@@ -3,23 +3,18 @@
  * (invariant 1): `apply` makes it match the job whatever state it was in, `remove` makes
  * it gone (as does applying a job that has no schedule); both are idempotent, so the sync loop and the sweeper can repeat them freely.
  */
-import {
-  ConflictException,
-  CreateScheduleCommand,
-  type CreateScheduleCommandInput,
-  DeleteScheduleCommand,
-  GetScheduleCommand,
-  ListSchedulesCommand,
-  ResourceNotFoundException,
-  type SchedulerClient,
-  UpdateScheduleCommand,
-} from '@aws-sdk/client-scheduler';
+import type { CreateScheduleCommandInput, SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { Priority } from '../../lib/definitions.js';
+import type { Lazy } from '../commons/lazy.js';
 import { firing } from '../domain/firing.js';
 import type { StoredJob } from '../domain/job.js';
 import type { FiringSigner, ListedSchedule, ScheduleGateway, ScheduleView } from '../domain/ports.js';
 
 type Scheduled = StoredJob & { schedule: NonNullable<StoredJob['schedule']> };
+/** The SDK's commands, loaded with the client: an API cold start that only reads needs neither. */
+const commands = () => import('@aws-sdk/client-scheduler');
+/** The SDK's error of that name (ConflictException, ResourceNotFoundException). */
+const isError = (error: unknown, name: string) => error instanceof Error && error.name === name;
 const iso = (d: Date | undefined) => (d ? new Date(d).toISOString() : null);
 
 export function scheduleName(jobId: string): string {
@@ -47,7 +42,7 @@ export interface SchedulerGatewayOptions {
 
 export class EventBridgeScheduleGateway implements ScheduleGateway {
   constructor(
-    private readonly client: SchedulerClient,
+    private readonly client: Lazy<SchedulerClient>,
     private readonly options: SchedulerGatewayOptions,
   ) {}
 
@@ -95,7 +90,8 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
   }
 
   async list(nextToken?: string): Promise<{ schedules: ListedSchedule[]; nextToken?: string }> {
-    const page = await this.client.send(
+    const { ListSchedulesCommand } = await commands();
+    const page = await (await this.client()).send(
       new ListSchedulesCommand({ GroupName: this.options.groupName, MaxResults: 100, NextToken: nextToken }),
     );
     const schedules: ListedSchedule[] = [];
@@ -112,8 +108,10 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
   }
 
   async get(name: string): Promise<ScheduleView | undefined> {
+    const { GetScheduleCommand } = await commands();
+    const client = await this.client();
     try {
-      const got = await this.client.send(
+      const got = await client.send(
         new GetScheduleCommand({ Name: name, GroupName: this.options.groupName }),
       );
       return {
@@ -133,7 +131,7 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
         ...(got.LastModificationDate ? { modifiedAt: iso(got.LastModificationDate)! } : {}),
       };
     } catch (error) {
-      if (error instanceof ResourceNotFoundException) return undefined;
+      if (isError(error, 'ResourceNotFoundException')) return undefined;
       throw error;
     }
   }
@@ -142,20 +140,22 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
     // A job without a schedule (on demand, or dependencies only) has no EventBridge schedule.
     if (!job.schedule) return this.remove(job.id);
     const input = await this.toScheduleInput({ ...job, schedule: job.schedule });
-    const create = () => this.client.send(new CreateScheduleCommand(input));
-    const update = () => this.client.send(new UpdateScheduleCommand(input));
+    const { CreateScheduleCommand, UpdateScheduleCommand } = await commands();
+    const client = await this.client();
+    const create = () => client.send(new CreateScheduleCommand(input));
+    const update = () => client.send(new UpdateScheduleCommand(input));
     // A new job almost never has a schedule yet, so try the likely call first and fall
     // back: both orders converge on the same schedule. A region's change of role knows its
     // schedules exist (`exists`): one UpdateSchedule each, not a refused CreateSchedule first.
     try {
       await (job.version === 1 && !hint.exists ? create() : update());
     } catch (error) {
-      if (error instanceof ConflictException) await update();
-      else if (error instanceof ResourceNotFoundException) {
+      if (isError(error, 'ConflictException')) await update();
+      else if (isError(error, 'ResourceNotFoundException')) {
         try {
           await create();
         } catch (createError) {
-          if (!(createError instanceof ConflictException)) throw createError;
+          if (!isError(createError, 'ConflictException')) throw createError;
           await update();
         }
       } else throw error;
@@ -163,12 +163,14 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
   }
 
   async remove(jobId: string): Promise<void> {
+    const { DeleteScheduleCommand } = await commands();
+    const client = await this.client();
     try {
-      await this.client.send(
+      await client.send(
         new DeleteScheduleCommand({ Name: scheduleName(jobId), GroupName: this.options.groupName }),
       );
     } catch (error) {
-      if (!(error instanceof ResourceNotFoundException)) throw error;
+      if (!isError(error, 'ResourceNotFoundException')) throw error;
     }
   }
 }

@@ -4,7 +4,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { SchedulerClient, type SchedulerClientConfig } from '@aws-sdk/client-scheduler';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Lazy, lazy } from './lazy.js';
@@ -15,8 +15,12 @@ export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoD
   });
 }
 
-export function createSchedulerClient(config: SchedulerClientConfig = {}): SchedulerClient {
-  return new SchedulerClient(config);
+/**
+ * EventBridge Scheduler, made and its SDK code loaded at the first schedule read or written:
+ * the api's reads never touch one (the sync function and the reconciler do at every run).
+ */
+export function createLazySchedulerClient(wrap: <T extends object>(client: T) => T): Lazy<SchedulerClient> {
+  return lazy(async () => wrap(new (await import('@aws-sdk/client-scheduler')).SchedulerClient({})));
 }
 
 /**

@@ -14,7 +14,7 @@
  * whether it writes (a passive region refuses every write with 409 region-passive).
  */
 import * as z from 'zod';
-import { jobInputSchema } from '../domain/job.js';
+import { jobInputSchema } from '../domain/job-input.js';
 import { backfillBody } from '../usecases/backfill.js';
 import { callbackBody, heartbeatBody } from '../usecases/callbacks.js';
 // app.ts imports this module too; its schemas are read only when the document is built.

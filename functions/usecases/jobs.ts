@@ -17,13 +17,12 @@ import {
   computeNextRunAt,
   isPlainObject,
   type Job,
+  type JobInput,
   type JobState,
-  jobPatchSchema,
   mergePatch,
   notifySecretContext,
   type RunSummary,
   type StoredJob,
-  validateJobInput,
   zodIssuesToFieldErrors,
 } from '../domain/job.js';
 import type {
@@ -42,6 +41,9 @@ import { nextFireTimes, parseScheduleExpression } from '../domain/schedule/index
 import type { Target } from '../domain/target.js';
 import { awsTargetRefusal, type TargetAccess } from '../domain/target-access.js';
 import { ScheduleSync } from './schedule-sync.js';
+
+/** The input schemas: loaded at the first create, change or apply, not at a cold start. */
+const jobInput = () => import('../domain/job-input.js');
 
 export interface JobServiceDeps {
   jobs: JobRepository;
@@ -138,7 +140,7 @@ export class JobService {
     idempotencyKey?: string,
   ): Promise<{ job: StoredJob; replayed: boolean }> {
     const now = this.deps.clock.now();
-    const { input } = validateJobInput(body, now);
+    const { input } = (await jobInput()).validateJobInput(body, now);
     await this.checkTargetAllowed(input);
     const id = this.newJobId();
     await this.checkDependencies(tenantId, id, input.dependsOn);
@@ -186,7 +188,7 @@ export class JobService {
   }
 
   async update(tenantId: string, jobId: string, body: unknown, ifMatch?: number): Promise<StoredJob> {
-    const patch = jobPatchSchema.safeParse(body);
+    const patch = (await jobInput()).jobPatchSchema.safeParse(body);
     if (!patch.success) throw new ValidationError(zodIssuesToFieldErrors(patch.error));
     const expected = ifMatch ?? patch.data.version;
     return this.change(tenantId, jobId, expected, (current) => mergePatch(current, patch.data));
@@ -395,7 +397,8 @@ export class JobService {
     });
     // Pausing a job whose one-time firing has passed is fine; a new schedule must fire again.
     const scheduleChanged = JSON.stringify(candidate.schedule) !== JSON.stringify(current.schedule);
-    let input: ReturnType<typeof validateJobInput>['input'];
+    const { validateJobInput } = await jobInput();
+    let input: JobInput;
     try {
       ({ input } = validateJobInput(candidate, now, { requireFutureFire: scheduleChanged }));
     } catch (error) {

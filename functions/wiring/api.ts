@@ -30,7 +30,7 @@ import type { Platform } from './platform.js';
 
 export interface ApiClients {
   db: DynamoDBDocumentClient;
-  scheduler: SchedulerClient;
+  scheduler: Lazy<SchedulerClient>;
   sqs: Lazy<SQSClient>;
   kms: Lazy<KMSClient>;
 }

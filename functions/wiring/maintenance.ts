@@ -27,7 +27,7 @@ import type { Platform } from './platform.js';
 
 export interface MaintenanceClients {
   db: DynamoDBDocumentClient;
-  scheduler: SchedulerClient;
+  scheduler: Lazy<SchedulerClient>;
   kms: Lazy<KMSClient>;
 }
 

@@ -104,7 +104,7 @@ export const newUrlGuard = (config: Pick<Config, 'allowedHttpHosts'>, platform: 
   new UrlGuard({ allowedHosts: config.allowedHttpHosts, ownPorts: platform.ownPorts ?? [] });
 
 export const newScheduleGateway = (
-  scheduler: SchedulerClient,
+  scheduler: Lazy<SchedulerClient>,
   config: Pick<Config, 'scheduleGroupName' | 'schedulerRoleArn' | 'queueArns'>,
   signer: FiringSigner,
 ) =>

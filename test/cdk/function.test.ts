@@ -195,6 +195,17 @@ describe('bundleFunction', () => {
     expect(inputs.some((i) => i.endsWith('functions/http/openapi.json'))).toBe(false);
   });
 
+  it("loads the job schemas and the Scheduler client at the api's first write, not at its cold start: reads need neither", () => {
+    const { inputs } = loadedAtInit('functions/api.ts');
+    for (const file of ['functions/domain/job-input.ts', 'functions/domain/target.ts']) {
+      expect(
+        inputs.some((i) => i.endsWith(file)),
+        file,
+      ).toBe(false);
+    }
+    expect(inputs.some((i) => i.includes('node_modules/@aws-sdk/client-scheduler/'))).toBe(false);
+  });
+
   it.each(['worker', 'completion', 'sync', 'deadletters', 'reconciler'])(
     'loads no classic zod in the %s: its schemas are zod/mini, the job and target schemas stay with the API',
     (name) => {

@@ -10,8 +10,8 @@ import {
   MAX_STORED_DEPTH,
   mergePatch,
   storageProblem,
-  validateJobInput,
 } from '../../functions/domain/job.js';
+import { validateJobInput } from '../../functions/domain/job-input.js';
 
 const now = new Date('2026-11-23T10:00:00Z');
 const lambda = { type: 'lambda', functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:report' };

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/domain/errors.js';
-import {
-  backlogMissReason,
-  computeNextRunAt,
-  type Job,
-  mergePatch,
-  validateJobInput,
-} from '../../functions/domain/job.js';
+import { backlogMissReason, computeNextRunAt, type Job, mergePatch } from '../../functions/domain/job.js';
+import { validateJobInput } from '../../functions/domain/job-input.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
 
 const now = new Date('2026-11-23T10:00:00Z');

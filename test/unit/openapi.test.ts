@@ -15,12 +15,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type * as z from 'zod';
 import type { components } from '../../client/schema.js';
 import { UnauthorizedError } from '../../functions/domain/auth.js';
-import {
-  computeNextRunAt,
-  type jobInputSchema,
-  jobPatchSchema,
-  validateJobInput,
-} from '../../functions/domain/job.js';
+import { computeNextRunAt } from '../../functions/domain/job.js';
+import { type jobInputSchema, jobPatchSchema, validateJobInput } from '../../functions/domain/job-input.js';
 import type { toPublicRun } from '../../functions/domain/run.js';
 import {
   ACCESS,

@@ -19,6 +19,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { FixedKeyFiringSigner } from '../../functions/adapters/firing-signer.js';
 import type { JobStore } from '../../functions/adapters/job-store.js';
 import { EventBridgeScheduleGateway } from '../../functions/adapters/schedule-gateway.js';
+import { ready } from '../../functions/commons/lazy.js';
 import type { StoredJob } from '../../functions/domain/job.js';
 import { type ReconcileDeps, reconcile } from '../../functions/usecases/reconcile.js';
 import { ManualClock } from '../../local/manual-clock.js';
@@ -85,7 +86,7 @@ function job(id: string, extra: Partial<StoredJob> = {}): StoredJob {
 
 const client = new SchedulerClient({ region: 'eu-west-1' });
 const scheduler = mockClient(client);
-const gateway = new EventBridgeScheduleGateway(client, {
+const gateway = new EventBridgeScheduleGateway(ready(client), {
   groupName: GROUP,
   roleArn: 'arn:aws:iam::123456789012:role/scheduler',
   queueArns: QUEUES,

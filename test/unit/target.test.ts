@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/domain/errors.js';
-import { type Job, mergePatch, validateJobInput } from '../../functions/domain/job.js';
+import { type Job, mergePatch } from '../../functions/domain/job.js';
+import { validateJobInput } from '../../functions/domain/job-input.js';
 
 const now = new Date('2026-11-23T10:00:00Z');
 const FUNCTION = 'arn:aws:lambda:eu-west-1:123456789012:function:report';
