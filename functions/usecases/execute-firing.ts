@@ -37,7 +37,7 @@ import {
 import type { LongTarget } from '../domain/target.js';
 import { admitAttempt, type CircuitDeps, type CircuitPass, recordAttempt, releaseProbe } from './circuit.js';
 import { triggerDependents } from './dependencies.js';
-import { type LongRunParts, settleFromMessage, startLongAttempt } from './long-runs.js';
+import type { LongRunParts } from './long-runs.js';
 import { afterEnded, continueBackfill, ended, wakeBuffered } from './run-ending.js';
 
 export interface ExecuteDeps {
@@ -87,6 +87,9 @@ export type FiringOutcome =
  */
 const LEASE_MARGIN_SECONDS = 30;
 
+/** Starting and settling long runs: loaded at the first ECS, Step Functions or callback job. */
+const longRuns = () => import('./long-runs.js');
+
 export async function executeFiring(deps: ExecuteDeps, received: FiringMessage): Promise<FiringOutcome> {
   if (deps.region?.multiRegion) {
     const { active, activeRegion } = await deps.region.current();
@@ -97,7 +100,7 @@ export async function executeFiring(deps: ExecuteDeps, received: FiringMessage):
       deps.logger.error('settle message dropped: long runs are not wired here', { runId: received.runId });
       return { result: 'done', detail: 'no long runs' };
     }
-    return settleFromMessage({ ...deps, long: deps.long }, received);
+    return (await longRuns()).settleFromMessage({ ...deps, long: deps.long }, received);
   }
   const message: RunFiring = received;
   const { tenantId, jobId } = message;
@@ -326,7 +329,7 @@ async function claimAndRun(
     if (!deps.long) {
       outcome = { kind: 'error', message: 'long-running targets are not configured for this worker' };
     } else {
-      const long = await startLongAttempt(
+      const long = await (await longRuns()).startLongAttempt(
         { ...deps, long: deps.long },
         job as StoredJob & { target: LongTarget },
         run,

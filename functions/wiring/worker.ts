@@ -9,13 +9,13 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebhookAndTopicNotifier } from '../adapters/failure-notifier.js';
 import { DynamoFairShare } from '../adapters/fair-share.js';
-import { createLongTargets } from '../adapters/long-targets.js';
+import type { LongTargetOptions } from '../adapters/long-targets.js';
 import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
 import { SigningSecrets } from '../adapters/signing-secrets.js';
 import { createTargetCaller } from '../adapters/targets.js';
 import { runsInProgressLimit, targetAccessOf, type WorkerConfig } from '../commons/config.js';
-import type { Lazy } from '../commons/lazy.js';
-import type { FiringSigner, Logger, RunMetrics } from '../domain/ports.js';
+import { type Lazy, lazy } from '../commons/lazy.js';
+import type { FiringSigner, Logger, LongTargets, RunMetrics } from '../domain/ports.js';
 import type { ExecuteDeps } from '../usecases/execute-firing.js';
 import {
   newBreakerStore,
@@ -51,6 +51,19 @@ export type WorkerServices = ExecuteDeps & {
   logger: Logger;
 };
 
+/**
+ * ECS tasks, Step Functions executions and callback calls, with their code loaded at the first
+ * long run: most workers only ever call short targets.
+ */
+function lazyLongTargets(options: LongTargetOptions): LongTargets {
+  const made = lazy(async () => (await import('../adapters/long-targets.js')).createLongTargets(options));
+  return {
+    start: async (target, context) => (await made()).start(target, context),
+    describe: async (handle) => (await made()).describe(handle),
+    stop: async (handle, reason) => (await made()).stop(handle, reason),
+  };
+}
+
 export function wireWorker(config: WorkerConfig, clients: WorkerClients, platform: Platform): WorkerServices {
   const { db, sqs } = clients;
   const { clock, logger } = platform;
@@ -74,7 +87,7 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
     queue: newFiringQueue(sqs, config, platform, firingSigner),
     callTarget,
     long: {
-      targets: createLongTargets({
+      targets: lazyLongTargets({
         ecs: clients.ecs,
         sfn: clients.sfn,
         callHttp: callTarget,

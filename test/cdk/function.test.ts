@@ -161,6 +161,10 @@ describe('bundleFunction', () => {
     ]) {
       expect(loads(pkg), pkg).toBe(false);
     }
+    // Starting, tracking and settling long runs (ECS, Step Functions, callbacks) come with the first.
+    for (const file of ['functions/usecases/long-runs.ts', 'functions/adapters/long-targets.ts']) {
+      expect(inputs.some((i) => i.endsWith(file)), file).toBe(false);
+    }
     // What every batch uses is loaded at once.
     expect(loads('@aws-sdk/client-dynamodb')).toBe(true);
     // node:http is taken at the first HTTP call, not imported (an import loads Node's undici).
