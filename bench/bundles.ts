@@ -54,12 +54,30 @@ export interface BundleFigures {
   samples: number;
   /** The same entry with `@aws-sdk/*` external, as the Lambda runtime would provide it. */
   sdkExternal: { bytes: number; coldInitMsMedian: number };
+  /** What a kind of first request loads beyond the cold start (FIRST_USE), and how long it takes. */
+  firstUse?: { what: string; bytes: number; msMedian: number };
 }
+
+/**
+ * Code a cold start leaves to the first request that needs it, measured after the init: for
+ * the api, the first create or change of a job loads the job schemas and the Scheduler client.
+ */
+const FIRST_USE: Record<string, { what: string; inputs: string[] }> = {
+  api: {
+    what: 'first create or change of a job (the job and target schemas, the Scheduler client)',
+    inputs: ['functions/domain/job-input.ts', 'node_modules/@aws-sdk/client-scheduler/'],
+  },
+};
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** The entry and every chunk it imports statically, transitively: what its cold start loads. */
 function loadedAtInit(metafile: Metafile, entry: string): string[] {
+  return loadedFrom(metafile, [entry]);
+}
+
+/** The files and every chunk they import statically, transitively. */
+function loadedFrom(metafile: Metafile, files: string[]): string[] {
   const outputs = new Map(Object.entries(metafile.outputs).map(([f, o]) => [resolve(f), o]));
   const seen = new Set<string>();
   const visit = (file: string) => {
@@ -69,8 +87,19 @@ function loadedAtInit(metafile: Metafile, entry: string): string[] {
       if (i.kind === 'import-statement' && !i.external) visit(resolve(i.path));
     }
   };
-  visit(resolve(entry));
+  for (const file of files) visit(resolve(file));
   return [...seen];
+}
+
+/** The chunks that hold any of `inputs`, with what they import, less what the cold start loaded. */
+function loadedAtFirstUse(metafile: Metafile, initial: string[], inputs: string[]): string[] {
+  const holding = Object.entries(metafile.outputs)
+    .filter(
+      ([f, o]) => f.endsWith('.mjs') && Object.keys(o.inputs).some((i) => inputs.some((n) => i.includes(n))),
+    )
+    .map(([f]) => f);
+  const loaded = new Set(initial);
+  return loadedFrom(metafile, holding).filter((f) => !loaded.has(f));
 }
 
 /** Cold init = importing the bundle in a fresh Node process; the median of `samples` processes. */
@@ -103,7 +132,7 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
   writeFileSync(floorEntry, FLOOR_SOURCE);
 
   /** Bundles as the stack does; what the entry loads at cold start, and the whole package, bytes. */
-  const bundle = (entry: string, outdir: string, sdkExternal: boolean) => {
+  const bundle = (entry: string, outdir: string, sdkExternal: boolean, firstUse: string[] = []) => {
     rmSync(outdir, { recursive: true, force: true });
     const { metafile } = bundleFunction(entry, outdir, {
       metafile: true,
@@ -114,28 +143,34 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     });
     const loaded = loadedAtInit(metafile as Metafile, join(outdir, FUNCTION_ENTRY_FILE));
     const js = Object.keys((metafile as Metafile).outputs).filter((f) => f.endsWith('.mjs'));
+    const later = firstUse.length > 0 ? loadedAtFirstUse(metafile as Metafile, loaded, firstUse) : [];
     return {
       file: join(outdir, FUNCTION_ENTRY_FILE),
+      later,
+      laterBytes: sum(later.map((f) => statSync(f).size)),
       bytes: sum(loaded.map((f) => statSync(f).size)),
       sourceMapBytes: sum(loaded.map((f) => statSync(`${f}.map`).size)),
       packageBytes: sum(js.map((f) => statSync(resolve(f)).size)),
     };
   };
-  /** Wall and CPU time of importing the bundle in a fresh Node process, ms. */
-  const coldInit = (file: string) => {
-    const [wall, cpu] = execFileSync(
+  /**
+   * Wall and CPU time of importing the bundle in a fresh Node process, ms; with `later`, the
+   * wall time of importing those chunks after it, as the first request that needs them does.
+   */
+  const coldInit = (file: string, later: string[] = []) => {
+    const [wall, cpu, after] = execFileSync(
       process.execPath,
       [
         '--input-type=module',
         '-e',
-        `const t=performance.now();const c=process.cpuUsage();await import(${JSON.stringify(file)});const u=process.cpuUsage(c);console.log(performance.now()-t,(u.user+u.system)/1000)`,
+        `const t=performance.now();const c=process.cpuUsage();await import(${JSON.stringify(file)});const u=process.cpuUsage(c);const l=performance.now();for(const f of ${JSON.stringify(later)})await import(f);console.log(l-t,(u.user+u.system)/1000,performance.now()-l)`,
       ],
       { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
     )
       .trim()
       .split(' ')
       .map(Number);
-    return { wall: wall ?? Number.NaN, cpu: cpu ?? Number.NaN };
+    return { wall: wall ?? Number.NaN, cpu: cpu ?? Number.NaN, later: after ?? Number.NaN };
   };
 
   const built: {
@@ -146,6 +181,8 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     sourceMapBytes: number;
     externalFile: string;
     externalBytes: number;
+    later: string[];
+    laterBytes: number;
   }[] = [];
   const entries: [string, string][] = [
     ...ENTRIES.map((e): [string, string] => [e, `functions/${e}.ts`]),
@@ -153,7 +190,7 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
   ];
   for (const [name, entry] of entries) {
     const slug = name === FLOOR ? 'floor' : name;
-    const deployed = bundle(entry, join(dir, slug), false);
+    const deployed = bundle(entry, join(dir, slug), false, FIRST_USE[name]?.inputs);
     // The external variant must sit where `@aws-sdk/*` resolves: inside the project.
     const external = bundle(
       entry,
@@ -167,11 +204,20 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
   const wall = new Map<string, number[]>(built.map((b) => [b.name, []]));
   const cpu = new Map<string, number[]>(built.map((b) => [b.name, []]));
   const external = new Map<string, number[]>(built.map((b) => [b.name, []]));
+  const later = new Map<string, number[]>(built.map((b) => [b.name, []]));
   for (let i = 0; i < options.samples; i++) {
     for (const b of built) {
       const t = coldInit(b.file);
       wall.get(b.name)?.push(t.wall);
       cpu.get(b.name)?.push(t.cpu);
+      // In a process of its own, so the cold init above is not also the first use's.
+      if (b.later.length > 0)
+        later.get(b.name)?.push(
+          coldInit(
+            b.file,
+            b.later.map((f) => resolve(f)),
+          ).later,
+        );
       external.get(b.name)?.push(coldInit(b.externalFile).wall);
     }
   }
@@ -192,6 +238,15 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
       coldInitCpuVsFloor: round(median(cpu.get(b.name)) / floorCpu),
       samples: samples.length,
       sdkExternal: { bytes: b.externalBytes, coldInitMsMedian: round(median(external.get(b.name))) },
+      ...(b.later.length > 0
+        ? {
+            firstUse: {
+              what: FIRST_USE[b.name]!.what,
+              bytes: b.laterBytes,
+              msMedian: round(median(later.get(b.name))),
+            },
+          }
+        : {}),
     };
   }
   return results;

@@ -381,7 +381,15 @@ function markdown(r: Results): string {
         `| ${f} | ${round(b.bytes / KB, 0)} KB (${round((b.packageBytes ?? b.bytes) / KB, 0)} KB) | ${b.coldInitMsMedian} ms | ${b.coldInitMsP90} ms | ${b.coldInitVsFloor ?? 'n/a'} | ${b.coldInitCpuMsMedian ?? 'n/a'} ms | ${b.coldInitCpuVsFloor ?? 'n/a'} | ${round(b.sdkExternal.bytes / KB, 0)} KB | ${b.sdkExternal.coldInitMsMedian} ms |`,
     ),
     '',
-    "Not on the init path, each a chunk of its own loaded by a dynamic `import()` when first needed: Powertools Tracer and the X-Ray SDK, at the first invocation Lambda samples (`Sampled=1` in `_X_AMZN_TRACE_ID`; functions/commons/tracer.ts); the Lambda, EventBridge, ECS and Step Functions clients and their calls, at the first job of that target type, SNS at the first failure to announce, KMS at the first secret a function seals or opens (an instance keeps what it opened), and SQS at the first message it sends: a retry, a deferral, a dependent, a run-now or an SQS target (functions/commons/lazy.ts); jose at the api's first token; the firing message schema is built at the first message parsed, so the worker and the archiver build it in their first invocation; Node's `node:http`, taken with `process.getBuiltinModule` at the first HTTP call, as an ES module import of it loads Node's fetch implementation (undici) at once. Without splitting a module imported later is still parsed at load, and parsing is most of a cold init here.",
+    ...Object.entries(r.bundles).flatMap(([f, b]) =>
+      b.firstUse
+        ? [
+            `What the ${f}'s cold start leaves to the request that needs it, measured in the same rounds (a fresh process each, importing those chunks after the entry): its ${b.firstUse.what} loads ${round(b.firstUse.bytes / KB, 0)} KB more, ${b.firstUse.msMedian} ms (median).`,
+            '',
+          ]
+        : [],
+    ),
+    "Not on the init path, each a chunk of its own loaded by a dynamic `import()` when first needed: Powertools Tracer and the X-Ray SDK, at the first invocation Lambda samples (`Sampled=1` in `_X_AMZN_TRACE_ID`; functions/commons/tracer.ts); the Lambda, EventBridge, ECS and Step Functions clients and their calls, at the first job of that target type, SNS at the first failure to announce, KMS at the first secret a function seals or opens (an instance keeps what it opened), and SQS at the first message it sends: a retry, a deferral, a dependent, a run-now or an SQS target (functions/commons/lazy.ts); jose at the api's first token; the job and target schemas and the Scheduler client at the api's first create or change of a job (the api validates with zod/mini, and serves its OpenAPI document from a committed file, so it loads no classic zod); the worker's long-run code at its first ECS, Step Functions or callback job; the firing message schema is built at the first message parsed, so the worker and the archiver build it in their first invocation; Node's `node:http`, taken with `process.getBuiltinModule` at the first HTTP call, as an ES module import of it loads Node's fetch implementation (undici) at once. Without splitting a module imported later is still parsed at load, and parsing is most of a cold init here.",
     '',
     '## AWS calls per operation',
     '',
