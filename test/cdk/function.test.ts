@@ -163,7 +163,10 @@ describe('bundleFunction', () => {
     }
     // Starting, tracking and settling long runs (ECS, Step Functions, callbacks) come with the first.
     for (const file of ['functions/usecases/long-runs.ts', 'functions/adapters/long-targets.ts']) {
-      expect(inputs.some((i) => i.endsWith(file)), file).toBe(false);
+      expect(
+        inputs.some((i) => i.endsWith(file)),
+        file,
+      ).toBe(false);
     }
     // What every batch uses is loaded at once.
     expect(loads('@aws-sdk/client-dynamodb')).toBe(true);
