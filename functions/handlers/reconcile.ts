@@ -1,6 +1,9 @@
+import { pacer } from '../commons/pace.js';
 import { type ReconcileReport, reconcile } from '../usecases/reconcile.js';
-import { passiveJobs } from '../usecases/region-role.js';
 import type { ReconcilerServices } from '../wiring/maintenance.js';
+
+/** Two regions' roles: loaded only where a deployment has two (most have one). */
+const regionRole = () => import('../usecases/region-role.js');
 
 /**
  * Scheduler's default request-rate quotas are per account and shared with the API and the
@@ -8,21 +11,6 @@ import type { ReconcilerServices } from '../wiring/maintenance.js';
  * reconciler stays far under them, and under ListSchedules' lower one.
  */
 const SCHEDULER_CALLS_PER_SECOND = 20;
-
-/**
- * Spaces calls at most `perSecond` apart: a caller waits only for what is left of the
- * interval since the previous call, so the time a call itself takes counts toward it.
- */
-export function pacer(perSecond: number): () => Promise<void> {
-  const interval = 1000 / perSecond;
-  let next = 0;
-  return async () => {
-    const now = performance.now();
-    const wait = next - now;
-    next = Math.max(now, next) + interval;
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  };
-}
 
 export interface ReconcileRunOptions {
   /** Milliseconds the run may still take: on Lambda, `context.getRemainingTimeInMillis`. */
@@ -41,7 +29,7 @@ export function createReconcileHandler(
     const passive = services.region.multiRegion && !(await services.region.current()).active;
     return reconcile({
       ...services,
-      ...(passive ? { jobs: passiveJobs(services.jobs), listingOnly: true } : {}),
+      ...(passive ? { jobs: (await regionRole()).passiveJobs(services.jobs), listingOnly: true } : {}),
       pace,
       ...(options.timeLeftMs ? { timeLeftMs: options.timeLeftMs } : {}),
       ...(options.reserveMs !== undefined ? { reserveMs: options.reserveMs } : {}),

@@ -2,7 +2,6 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { jobFromItem } from '../adapters/job-store.js';
-import { heartbeat, onJobsTableChange } from '../usecases/region-role.js';
 import type { SyncServices } from '../wiring/maintenance.js';
 
 /**
@@ -10,11 +9,14 @@ import type { SyncServices } from '../wiring/maintenance.js';
  * in a two-region deployment writes this region's heartbeat. A passive region repairs
  * nothing: the sync markers are the active region's (its sweeper clears them).
  */
+/** Two regions' roles: loaded only where a deployment has two (most have one). */
+const regionRole = () => import('../usecases/region-role.js');
+
 export function createSyncHandler(services: SyncServices, graceSeconds: number) {
   return async (): Promise<{ repaired: number; failed: number }> => {
     let passive = false;
     if (services.role) {
-      const beat = await heartbeat(services.role);
+      const beat = await (await regionRole()).heartbeat(services.role);
       passive = beat.role === 'passive';
     }
     if (passive) return { repaired: 0, failed: 0 };
@@ -33,6 +35,7 @@ export function createSyncStreamHandler(services: SyncServices) {
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const role = services.role;
     if (!role) return { batchItemFailures: [] };
+    const { onJobsTableChange } = await regionRole();
     for (const record of event.Records) {
       const keys = record.dynamodb?.Keys;
       const pk = keys?.pk?.S;

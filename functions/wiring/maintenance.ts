@@ -8,8 +8,8 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DeadLettersConfig, ReconcilerConfig, SyncConfig } from '../commons/config.js';
 import type { Lazy } from '../commons/lazy.js';
+import { pacer } from '../commons/pace.js';
 import type { Clock, DeadLetterRepository, FiringSigner, Logger, RunRepository } from '../domain/ports.js';
-import { pacer } from '../handlers/reconcile.js';
 import type { RegionRoleDeps } from '../usecases/region-role.js';
 import { ScheduleSync } from '../usecases/schedule-sync.js';
 import {

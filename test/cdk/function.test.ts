@@ -213,6 +213,14 @@ describe('bundleFunction', () => {
     expect(inputs.some((i) => i.includes('node_modules/@aws-sdk/client-scheduler/'))).toBe(false);
   });
 
+  it.each(['sync', 'reconciler'])(
+    "loads two regions' role changes at the %s's first passive or two-region run, not at its cold start",
+    (name) => {
+      const { inputs } = loadedAtInit(`functions/${name}.ts`);
+      expect(inputs.some((i) => i.endsWith('functions/usecases/region-role.ts'))).toBe(false);
+    },
+  );
+
   it.each(['worker', 'completion', 'sync', 'deadletters', 'reconciler'])(
     'loads no classic zod in the %s: its schemas are zod/mini, the job and target schemas stay with the API',
     (name) => {
