@@ -11,8 +11,6 @@ import type { StoredJob } from '../domain/job.js';
 import type { FiringSigner, ListedSchedule, ScheduleGateway, ScheduleView } from '../domain/ports.js';
 
 type Scheduled = StoredJob & { schedule: NonNullable<StoredJob['schedule']> };
-/** The SDK's commands, loaded with the client: an API cold start that only reads needs neither. */
-const commands = () => import('@aws-sdk/client-scheduler');
 /** The SDK's error of that name (ConflictException, ResourceNotFoundException). */
 const isError = (error: unknown, name: string) => error instanceof Error && error.name === name;
 const iso = (d: Date | undefined) => (d ? new Date(d).toISOString() : null);
@@ -45,6 +43,12 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
     private readonly client: Lazy<SchedulerClient>,
     private readonly options: SchedulerGatewayOptions,
   ) {}
+
+  /** The client and the SDK's commands, loaded together: an API cold start that only reads needs neither. */
+  private async sdk() {
+    const [client, commands] = await Promise.all([this.client(), import('@aws-sdk/client-scheduler')]);
+    return { client, ...commands };
+  }
 
   async toScheduleInput(job: Scheduled): Promise<CreateScheduleCommandInput> {
     const { schedule } = job;
@@ -90,8 +94,8 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
   }
 
   async list(nextToken?: string): Promise<{ schedules: ListedSchedule[]; nextToken?: string }> {
-    const { ListSchedulesCommand } = await commands();
-    const page = await (await this.client()).send(
+    const { client, ListSchedulesCommand } = await this.sdk();
+    const page = await client.send(
       new ListSchedulesCommand({ GroupName: this.options.groupName, MaxResults: 100, NextToken: nextToken }),
     );
     const schedules: ListedSchedule[] = [];
@@ -108,8 +112,7 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
   }
 
   async get(name: string): Promise<ScheduleView | undefined> {
-    const { GetScheduleCommand } = await commands();
-    const client = await this.client();
+    const { client, GetScheduleCommand } = await this.sdk();
     try {
       const got = await client.send(
         new GetScheduleCommand({ Name: name, GroupName: this.options.groupName }),
@@ -140,8 +143,7 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
     // A job without a schedule (on demand, or dependencies only) has no EventBridge schedule.
     if (!job.schedule) return this.remove(job.id);
     const input = await this.toScheduleInput({ ...job, schedule: job.schedule });
-    const { CreateScheduleCommand, UpdateScheduleCommand } = await commands();
-    const client = await this.client();
+    const { client, CreateScheduleCommand, UpdateScheduleCommand } = await this.sdk();
     const create = () => client.send(new CreateScheduleCommand(input));
     const update = () => client.send(new UpdateScheduleCommand(input));
     // A new job almost never has a schedule yet, so try the likely call first and fall
@@ -163,8 +165,7 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
   }
 
   async remove(jobId: string): Promise<void> {
-    const { DeleteScheduleCommand } = await commands();
-    const client = await this.client();
+    const { client, DeleteScheduleCommand } = await this.sdk();
     try {
       await client.send(
         new DeleteScheduleCommand({ Name: scheduleName(jobId), GroupName: this.options.groupName }),
