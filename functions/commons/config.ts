@@ -3,9 +3,8 @@
  * function reads only the variables `lib/environment.ts` lists for it (the table the CDK
  * stack sets them from); a missing one fails the load, naming it.
  */
-// zod/mini: the same checks without classic zod's method-per-schema objects, whose code and
-// construction are most of a small function's cold start (issue 17).
-import * as z from 'zod/mini';
+// Checked by hand, not with zod: these few JSON values are read once per cold start, and
+// zod/mini's code and schemas cost about 7 ms of it (issue 17), a tenth of the floor.
 import {
   defaultTenantRunsInProgress,
   PRIORITIES,
@@ -28,12 +27,6 @@ import { type BreakerSettings, DEFAULT_BREAKER_SETTINGS } from '../domain/breake
 import { type DegradationSettings, parseDegradationSettings } from '../domain/degradation.js';
 import { REGION_NAME } from '../domain/region.js';
 import type { TargetAccess } from '../domain/target-access.js';
-
-const byPriority = z.object(
-  Object.fromEntries(PRIORITIES.map((p) => [p, z.string().check(z.minLength(1))])) as {
-    [K in Priority]: z.ZodMiniString;
-  },
-);
 
 /** Per-tenant quotas and rate limits of the API. */
 export interface TenantLimits {
@@ -131,7 +124,7 @@ const FIELDS: {
   },
   queueArns: {
     keys: ['queueArns'],
-    parse: (read) => json(ENV.queueArns, byPriority, read('queueArns')),
+    parse: (read) => byPriority(ENV.queueArns, read('queueArns')),
   },
   queueUrls: {
     keys: ['queueUrlHigh', 'queueUrlDefault', 'queueUrlLow'],
@@ -143,7 +136,7 @@ const FIELDS: {
   },
   deadLetterQueueArns: {
     keys: ['deadLetterQueueArns'],
-    parse: (read) => json(ENV.deadLetterQueueArns, byPriority, read('deadLetterQueueArns')),
+    parse: (read) => byPriority(ENV.deadLetterQueueArns, read('deadLetterQueueArns')),
   },
   runRetentionDays: {
     keys: ['runRetentionDays'],
@@ -163,7 +156,7 @@ const FIELDS: {
   },
   allowedTargetArns: {
     keys: ['allowedTargetArns'],
-    parse: (read) => json(ENV.allowedTargetArns, arnList, read('allowedTargetArns') || '[]'),
+    parse: (read) => arnList(ENV.allowedTargetArns, read('allowedTargetArns') || '[]'),
   },
   allowedHttpHosts: {
     keys: ['allowedHttpHosts'],
@@ -171,7 +164,7 @@ const FIELDS: {
   },
   protectedArns: {
     keys: ['protectedArns'],
-    parse: (read) => json(ENV.protectedArns, arnList, read('protectedArns') || '[]'),
+    parse: (read) => arnList(ENV.protectedArns, read('protectedArns') || '[]'),
   },
   sqsEndpoint: { keys: ['sqsEndpoint'], parse: (read) => read('sqsEndpoint') || undefined },
   limits: {
@@ -201,15 +194,7 @@ const FIELDS: {
   },
   queueConcurrency: {
     keys: ['queueConcurrency'],
-    parse: (read) =>
-      json(
-        ENV.queueConcurrency,
-        z.partialRecord(
-          z.enum(PRIORITIES),
-          z.int().check(z.minimum(QUEUE_CONCURRENCY_RANGE.min), z.maximum(QUEUE_CONCURRENCY_RANGE.max)),
-        ),
-        read('queueConcurrency') || '{}',
-      ),
+    parse: (read) => queueConcurrency(ENV.queueConcurrency, read('queueConcurrency') || '{}'),
   },
   breaker: {
     keys: ['breakerFailures', 'breakerCoolDownSeconds', 'breakerMaxCoolDownSeconds'],
@@ -273,11 +258,16 @@ const FIELDS: {
     parse: (read) => {
       const value = read('drRegions');
       if (!value) return [];
-      const regions = json(
-        ENV.drRegions,
-        z.array(z.string().check(z.regex(REGION_NAME))).check(z.length(2)),
-        value,
-      );
+      const regions = json(ENV.drRegions, value);
+      if (
+        !Array.isArray(regions) ||
+        regions.length !== 2 ||
+        !regions.every((r) => typeof r === 'string' && REGION_NAME.test(r))
+      ) {
+        throw new ConfigurationError(
+          `${ENV.drRegions} must be a JSON array of two region names, got "${value}"`,
+        );
+      }
       if (regions[0] === regions[1]) {
         throw new ConfigurationError(`${ENV.drRegions} must name two different regions, got "${value}"`);
       }
@@ -428,23 +418,62 @@ export function loadConfig<F extends FunctionId>(fn: F, env: Env = process.env):
   return config as ConfigOf<F>;
 }
 
-const arnList = z.array(z.string().check(z.startsWith('arn:')));
-
 function nonEmpty(key: EnvKey, value: string | undefined): string {
   if (!value) throw new ConfigurationError(`${ENV[key]} is empty`);
   return value;
 }
 
-function json<T>(name: string, schema: z.ZodMiniType<T>, value: string | undefined): T {
-  let parsed: unknown;
+function json(name: string, value: string | undefined): unknown {
   try {
-    parsed = JSON.parse(value ?? '');
+    return JSON.parse(value ?? '');
   } catch {
     throw new ConfigurationError(`${name} is not JSON`);
   }
-  const result = schema.safeParse(parsed);
-  if (!result.success) throw new ConfigurationError(`${name}: ${z.prettifyError(result.error)}`);
-  return result.data;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A JSON object with a non-empty string for each priority (other keys are ignored). */
+function byPriority(name: string, value: string | undefined): Record<Priority, string> {
+  const parsed = json(name, value);
+  if (!isObject(parsed)) throw new ConfigurationError(`${name} must be a JSON object by priority`);
+  const out = {} as Record<Priority, string>;
+  for (const p of PRIORITIES) {
+    const v = parsed[p];
+    if (typeof v !== 'string' || v === '')
+      throw new ConfigurationError(`${name}: ${p} must be a non-empty string`);
+    out[p] = v;
+  }
+  return out;
+}
+
+/** A JSON array of ARN patterns. */
+function arnList(name: string, value: string): string[] {
+  const parsed = json(name, value);
+  if (!Array.isArray(parsed)) throw new ConfigurationError(`${name} must be a JSON array of ARNs`);
+  parsed.forEach((v, i) => {
+    if (typeof v !== 'string' || !v.startsWith('arn:'))
+      throw new ConfigurationError(`${name}: [${i}] must be an ARN (arn:…), got ${JSON.stringify(v)}`);
+  });
+  return parsed as string[];
+}
+
+/** A JSON object of some priorities' worker concurrency, each within what SQS's event source takes. */
+function queueConcurrency(name: string, value: string): Partial<Record<Priority, number>> {
+  const parsed = json(name, value);
+  if (!isObject(parsed)) throw new ConfigurationError(`${name} must be a JSON object by priority`);
+  const { min, max } = QUEUE_CONCURRENCY_RANGE;
+  for (const [key, v] of Object.entries(parsed)) {
+    if (!(PRIORITIES as readonly string[]).includes(key))
+      throw new ConfigurationError(`${name}: "${key}" is not a priority (${PRIORITIES.join(', ')})`);
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max)
+      throw new ConfigurationError(
+        `${name}: ${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
+      );
+  }
+  return parsed as Partial<Record<Priority, number>>;
 }
 
 function integer(name: string, value: string | undefined, min: number, fallback?: number): number {

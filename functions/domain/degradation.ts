@@ -13,9 +13,6 @@
  * hysteresis (a signal hovering at a threshold does not flap), and it needs no traffic and
  * no write to happen.
  */
-// zod/mini: loaded by every function at cold start (issue 17).
-import * as z from 'zod/mini';
-
 export type DegradationLevel = 0 | 1 | 2 | 3 | 4;
 export const DEGRADED_LEVELS = [1, 2, 3, 4] as const;
 export type DegradedLevel = (typeof DEGRADED_LEVELS)[number];
@@ -60,22 +57,19 @@ export const DEFAULT_DEGRADATION: DegradationSettings = {
   dependencyDelaySeconds: 60,
 };
 
-const seconds = (max: number) => z.int().check(z.minimum(1), z.maximum(max));
-
-/** What an operator may set (every field optional: the rest keep their defaults). */
-export const degradationSettingsSchema = z.partial(
-  z.strictObject({
-    queueAgeSeconds: z
-      .tuple([seconds(86_400), seconds(86_400), seconds(86_400), seconds(86_400)])
-      .check(z.refine((t) => t.every((v, i) => i === 0 || v > t[i - 1]!), 'must rise: level 1 < 2 < 3 < 4')),
-    dynamoThrottlesPerMinute: z.int().check(z.minimum(0), z.maximum(1_000_000)),
-    stepDownSeconds: seconds(3600),
-    cheapPageSize: z.int().check(z.minimum(1), z.maximum(100)),
-    // Under SQS's 15-minute message delay, so one send is one wait.
-    lowPriorityDeferSeconds: seconds(900),
-    dependencyDelaySeconds: seconds(900),
-  }),
-);
+/**
+ * What an operator may set, each field's range (every field optional: the rest keep their
+ * defaults). Checked by hand, not with zod: every function reads them at cold start (issue 17).
+ */
+const SETTING_RANGES: Record<Exclude<keyof DegradationSettings, 'queueAgeSeconds'>, [number, number]> = {
+  dynamoThrottlesPerMinute: [0, 1_000_000],
+  stepDownSeconds: [1, 3600],
+  cheapPageSize: [1, 100],
+  // Under SQS's 15-minute message delay, so one send is one wait.
+  lowPriorityDeferSeconds: [1, 900],
+  dependencyDelaySeconds: [1, 900],
+};
+const QUEUE_AGE_RANGE: [number, number] = [1, 86_400];
 
 /** The settings from their JSON form (`DEGRADATION_SETTINGS`, `-c degradation=`); throws naming the field. */
 export function parseDegradationSettings(value: unknown): DegradationSettings {
@@ -89,17 +83,34 @@ export function parseDegradationSettings(value: unknown): DegradationSettings {
     }
   }
   if (raw === undefined || raw === null) return DEFAULT_DEGRADATION;
-  const parsed = degradationSettingsSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`degradation settings: ${issue.path.join('.') || '(value)'} ${issue.message}`);
+  const fail = (message: string): never => {
+    throw new Error(`degradation settings: ${message}`);
+  };
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail('(value) must be a JSON object of settings');
+  const settings: DegradationSettings = { ...DEFAULT_DEGRADATION };
+  for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (key === 'queueAgeSeconds') {
+      const [min, max] = QUEUE_AGE_RANGE;
+      if (!Array.isArray(v) || v.length !== 4 || !v.every((n) => inRange(n, min, max)))
+        fail(`queueAgeSeconds must be four integers from ${min} to ${max}`);
+      const ages = v as number[];
+      if (!ages.every((n, i) => i === 0 || n > ages[i - 1]!))
+        fail('queueAgeSeconds must rise: level 1 < 2 < 3 < 4');
+      settings.queueAgeSeconds = ages as DegradationSettings['queueAgeSeconds'];
+    } else if (Object.hasOwn(SETTING_RANGES, key)) {
+      const field = key as keyof typeof SETTING_RANGES;
+      const [min, max] = SETTING_RANGES[field];
+      if (!inRange(v, min, max)) fail(`${key} must be an integer from ${min} to ${max}`);
+      settings[field] = v as number;
+    } else {
+      fail(`${key} is not a setting (${['queueAgeSeconds', ...Object.keys(SETTING_RANGES)].join(', ')})`);
+    }
   }
-  const settings = { ...DEFAULT_DEGRADATION, ...stripUndefined(parsed.data) };
   return settings;
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+function inRange(value: unknown, min: number, max: number): value is number {
+  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 }
 
 /** What a process measured: the oldest message it received, and its throttled DynamoDB requests in the last minute. */

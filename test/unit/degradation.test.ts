@@ -87,6 +87,21 @@ describe('the settings', () => {
       /dependencyDelaySeconds/,
     );
     expect(() => parseDegradationSettings('[1')).toThrow(/not JSON/);
+    expect(() => parseDegradationSettings('{"cheapPage":5}')).toThrow(/cheapPage is not a setting/);
+    expect(() => parseDegradationSettings('{"queueAgeSeconds":[60,180,300]}')).toThrow(
+      /queueAgeSeconds must be four integers from 1 to 86400/,
+    );
+    expect(() => parseDegradationSettings('[60]')).toThrow(/must be a JSON object/);
+    // Every field at once, each at an end of its range.
+    const edges = {
+      queueAgeSeconds: [1, 2, 3, 86_400],
+      dynamoThrottlesPerMinute: 0,
+      stepDownSeconds: 3600,
+      cheapPageSize: 1,
+      lowPriorityDeferSeconds: 900,
+      dependencyDelaySeconds: 1,
+    };
+    expect(parseDegradationSettings(JSON.stringify(edges))).toEqual(edges);
   });
 
   it('come from CDK context as JSON text or an object (cdk.json), checked at synth', () => {
