@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { WORKER_TIMEOUT_SECONDS } from '../../lib/definitions.js';
-import { type FiringMessage, firingMessageSchema } from '../domain/firing.js';
+import { type FiringMessage, firingMessageSchema } from '../domain/firing-schema.js';
 import { BatchBreakerReads } from '../usecases/batch-breakers.js';
 import { BatchPlaces } from '../usecases/batch-places.js';
 import { executeFiring } from '../usecases/execute-firing.js';

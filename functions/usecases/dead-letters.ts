@@ -4,7 +4,8 @@
  */
 import { type Priority, QUEUES } from '../../lib/definitions.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { type FiringMessage, firingMessageSchema, runIdOf } from '../domain/firing.js';
+import { type FiringMessage, runIdOf } from '../domain/firing.js';
+import { firingMessageSchema } from '../domain/firing-schema.js';
 import {
   type Clock,
   type DeadLetter,

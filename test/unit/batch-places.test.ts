@@ -3,7 +3,8 @@
  * write and give them back in one, and the cap on runs in progress is what it was.
  */
 import { describe, expect, it } from 'vitest';
-import { type FiringMessage, firing, firingMessageSchema } from '../../functions/domain/firing.js';
+import { type FiringMessage, firing } from '../../functions/domain/firing.js';
+import { firingMessageSchema } from '../../functions/domain/firing-schema.js';
 import type { StoredJob } from '../../functions/domain/job.js';
 import { BatchPlaces, type PlaceWaits } from '../../functions/usecases/batch-places.js';
 import { executeFiring } from '../../functions/usecases/execute-firing.js';

@@ -7,7 +7,8 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DEGRADATION, type DegradationLevel } from '../../functions/domain/degradation.js';
-import { type FiringMessage, firing, firingMessageSchema } from '../../functions/domain/firing.js';
+import { type FiringMessage, firing } from '../../functions/domain/firing.js';
+import { firingMessageSchema } from '../../functions/domain/firing-schema.js';
 import type { StoredJob } from '../../functions/domain/job.js';
 import type { Degradation, DegradationStepName } from '../../functions/domain/ports.js';
 import { type ApiDeps, createApiApp } from '../../functions/http/app.js';

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type BreakerSettings, breakerTargetOf } from '../../functions/domain/breaker.js';
-import { type FiringMessage, firing, firingMessageSchema } from '../../functions/domain/firing.js';
+import { type FiringMessage, firing } from '../../functions/domain/firing.js';
+import { firingMessageSchema } from '../../functions/domain/firing-schema.js';
 import type { StoredJob } from '../../functions/domain/job.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
 import { executeFiring } from '../../functions/usecases/execute-firing.js';

@@ -4,7 +4,8 @@
  * given back.
  */
 import { describe, expect, it } from 'vitest';
-import { type FiringMessage, firing, firingMessageSchema } from '../../functions/domain/firing.js';
+import { type FiringMessage, firing } from '../../functions/domain/firing.js';
+import { firingMessageSchema } from '../../functions/domain/firing-schema.js';
 import type { StoredJob } from '../../functions/domain/job.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
 import { executeFiring } from '../../functions/usecases/execute-firing.js';

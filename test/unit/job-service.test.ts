@@ -10,7 +10,8 @@ import {
   PreconditionFailedError,
   ValidationError,
 } from '../../functions/domain/errors.js';
-import { firing, firingMessageSchema } from '../../functions/domain/firing.js';
+import { firing } from '../../functions/domain/firing.js';
+import { firingMessageSchema } from '../../functions/domain/firing-schema.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
 import { executeFiring } from '../../functions/usecases/execute-firing.js';
 import { JobService, toPublicJob } from '../../functions/usecases/jobs.js';

@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '../../functions/domain/errors.js';
-import { type FiringMessage, firing, firingMessageSchema } from '../../functions/domain/firing.js';
+import { type FiringMessage, firing } from '../../functions/domain/firing.js';
+import { firingMessageSchema } from '../../functions/domain/firing-schema.js';
 import type { StoredJob } from '../../functions/domain/job.js';
 import {
   attemptKey,
