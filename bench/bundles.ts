@@ -54,19 +54,26 @@ export interface BundleFigures {
   samples: number;
   /** The same entry with `@aws-sdk/*` external, as the Lambda runtime would provide it. */
   sdkExternal: { bytes: number; coldInitMsMedian: number };
-  /** What a kind of first request loads beyond the cold start (FIRST_USE), and how long it takes. */
-  firstUse?: { what: string; bytes: number; msMedian: number };
+  /** What each kind of first request loads beyond the cold start (FIRST_USE), and how long it takes. */
+  firstUse?: { what: string; bytes: number; msMedian: number }[];
 }
 
 /**
  * Code a cold start leaves to the first request that needs it, measured after the init: for
- * the api, the first create or change of a job loads the job schemas and the Scheduler client.
+ * the api, the first request with a query or a body loads zod and the request schemas, and
+ * the first create or change of a job the job schemas and the Scheduler client too.
  */
-const FIRST_USE: Record<string, { what: string; inputs: string[] }> = {
-  api: {
-    what: 'first create or change of a job (the job and target schemas, the Scheduler client)',
-    inputs: ['functions/domain/job-input.ts', 'node_modules/@aws-sdk/client-scheduler/'],
-  },
+const FIRST_USE: Record<string, { what: string; inputs: string[] }[]> = {
+  api: [
+    {
+      what: 'first request with a query or a body to check (a list, a preview; zod and the request schemas)',
+      inputs: ['functions/http/requests.ts'],
+    },
+    {
+      what: 'first create or change of a job (zod, the job and target schemas, the Scheduler client)',
+      inputs: ['functions/domain/job-input.ts', 'node_modules/@aws-sdk/client-scheduler/'],
+    },
+  ],
 };
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -132,7 +139,12 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
   writeFileSync(floorEntry, FLOOR_SOURCE);
 
   /** Bundles as the stack does; what the entry loads at cold start, and the whole package, bytes. */
-  const bundle = (entry: string, outdir: string, sdkExternal: boolean, firstUse: string[] = []) => {
+  const bundle = (
+    entry: string,
+    outdir: string,
+    sdkExternal: boolean,
+    firstUses: { inputs: string[] }[] = [],
+  ) => {
     rmSync(outdir, { recursive: true, force: true });
     const { metafile } = bundleFunction(entry, outdir, {
       metafile: true,
@@ -143,11 +155,13 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     });
     const loaded = loadedAtInit(metafile as Metafile, join(outdir, FUNCTION_ENTRY_FILE));
     const js = Object.keys((metafile as Metafile).outputs).filter((f) => f.endsWith('.mjs'));
-    const later = firstUse.length > 0 ? loadedAtFirstUse(metafile as Metafile, loaded, firstUse) : [];
+    const later = firstUses.map((use) => {
+      const files = loadedAtFirstUse(metafile as Metafile, loaded, use.inputs);
+      return { files, bytes: sum(files.map((f) => statSync(f).size)) };
+    });
     return {
       file: join(outdir, FUNCTION_ENTRY_FILE),
       later,
-      laterBytes: sum(later.map((f) => statSync(f).size)),
       bytes: sum(loaded.map((f) => statSync(f).size)),
       sourceMapBytes: sum(loaded.map((f) => statSync(`${f}.map`).size)),
       packageBytes: sum(js.map((f) => statSync(resolve(f)).size)),
@@ -181,8 +195,7 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
     sourceMapBytes: number;
     externalFile: string;
     externalBytes: number;
-    later: string[];
-    laterBytes: number;
+    later: { files: string[]; bytes: number }[];
   }[] = [];
   const entries: [string, string][] = [
     ...ENTRIES.map((e): [string, string] => [e, `functions/${e}.ts`]),
@@ -190,7 +203,7 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
   ];
   for (const [name, entry] of entries) {
     const slug = name === FLOOR ? 'floor' : name;
-    const deployed = bundle(entry, join(dir, slug), false, FIRST_USE[name]?.inputs);
+    const deployed = bundle(entry, join(dir, slug), false, FIRST_USE[name]);
     // The external variant must sit where `@aws-sdk/*` resolves: inside the project.
     const external = bundle(
       entry,
@@ -204,20 +217,22 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
   const wall = new Map<string, number[]>(built.map((b) => [b.name, []]));
   const cpu = new Map<string, number[]>(built.map((b) => [b.name, []]));
   const external = new Map<string, number[]>(built.map((b) => [b.name, []]));
-  const later = new Map<string, number[]>(built.map((b) => [b.name, []]));
+  // Per function, per kind of first use: its samples.
+  const later = new Map<string, number[][]>(built.map((b) => [b.name, b.later.map(() => [])]));
   for (let i = 0; i < options.samples; i++) {
     for (const b of built) {
       const t = coldInit(b.file);
       wall.get(b.name)?.push(t.wall);
       cpu.get(b.name)?.push(t.cpu);
-      // In a process of its own, so the cold init above is not also the first use's.
-      if (b.later.length > 0)
-        later.get(b.name)?.push(
+      // Each in a process of its own, so the cold init above is not also the first use's.
+      b.later.forEach((use, k) => {
+        later.get(b.name)?.[k]?.push(
           coldInit(
             b.file,
-            b.later.map((f) => resolve(f)),
+            use.files.map((f) => resolve(f)),
           ).later,
         );
+      });
       external.get(b.name)?.push(coldInit(b.externalFile).wall);
     }
   }
@@ -240,11 +255,11 @@ export async function bundles(options: { samples: number }): Promise<Record<stri
       sdkExternal: { bytes: b.externalBytes, coldInitMsMedian: round(median(external.get(b.name))) },
       ...(b.later.length > 0
         ? {
-            firstUse: {
-              what: FIRST_USE[b.name]!.what,
-              bytes: b.laterBytes,
-              msMedian: round(median(later.get(b.name))),
-            },
+            firstUse: b.later.map((use, k) => ({
+              what: FIRST_USE[b.name]![k]!.what,
+              bytes: use.bytes,
+              msMedian: round(median(later.get(b.name)?.[k])),
+            })),
           }
         : {}),
     };

@@ -10,14 +10,7 @@ import type { Authenticate } from '../adapters/authenticator.js';
 import type { RateLimiter } from '../adapters/rate-limiter.js';
 import type { SigningSecrets } from '../adapters/signing-secrets.js';
 import type { TenantLimits } from '../commons/config.js';
-import {
-  ForbiddenError,
-  hasRole,
-  type Principal,
-  ROLES,
-  type Role,
-  UnauthorizedError,
-} from '../domain/auth.js';
+import { ForbiddenError, hasRole, type Principal, type Role, UnauthorizedError } from '../domain/auth.js';
 import { breakerTargetFromId, toPublicBreaker } from '../domain/breaker.js';
 import { DEGRADATION_STEPS, DEGRADED_LEVELS } from '../domain/degradation.js';
 import {
@@ -30,13 +23,7 @@ import {
   RegionPassiveError,
   ValidationError,
 } from '../domain/errors.js';
-import {
-  computeNextRunAt,
-  JOB_ID,
-  JOB_STATES,
-  validateSchedule,
-  zodIssuesToFieldErrors,
-} from '../domain/job.js';
+import { computeNextRunAt, JOB_ID, validateSchedule, zodIssuesToFieldErrors } from '../domain/job.js';
 import { jsonPath, walkJson } from '../domain/json-walk.js';
 import type {
   BreakerStore,
@@ -50,14 +37,11 @@ import type {
   RunMetrics,
   RunRepository,
 } from '../domain/ports.js';
-import { RUN_STATUSES, toPublicRun } from '../domain/run.js';
+import { toPublicRun } from '../domain/run.js';
 import { nextFireTimes } from '../domain/schedule/index.js';
-import * as z from '../domain/zod.js';
-import { backfill, backfillBody } from '../usecases/backfill.js';
-import { callbackBody, heartbeatBody, recordHeartbeat, reportOutcome } from '../usecases/callbacks.js';
+import type * as z from '../domain/zod.js';
 import { cancelRun } from '../usecases/cancel.js';
 import { resetBreaker } from '../usecases/circuit.js';
-import { redriveDeadLetters } from '../usecases/dead-letters.js';
 import { type JobService, toPublicJob } from '../usecases/jobs.js';
 import { runNow } from '../usecases/run-now.js';
 import { json, problem } from './problem.js';
@@ -201,83 +185,10 @@ function route(path: string, methods: Partial<Record<string, Handler>>): Route {
   return { template: path, pattern, keys, methods };
 }
 
-/** A page's size, from a query string: 20 unless asked, at most 100. */
-const limit = () => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 20);
-const cursor = () => z.optional(z.string().check(z.minLength(1), z.maxLength(2048)));
-
-export const listJobsQuery = z.strictObject({
-  limit: limit(),
-  cursor: cursor(),
-  state: z.optional(z.enum(JOB_STATES)),
-  // As tags are: a name of 1-128 characters, a value of at most 256.
-  tag: z.optional(
-    z
-      .string()
-      .check(
-        z.regex(
-          /^[^:]{1,128}:[\s\S]{0,256}$/,
-          'must be key:value, e.g. team:billing (a name of at most 128 characters, a value of at most 256)',
-        ),
-      ),
-  ),
-});
-
-export const listRunsQuery = z.strictObject({
-  limit: limit(),
-  cursor: cursor(),
-  status: z.optional(z.enum(RUN_STATUSES)),
-});
-
-export const listDeadLettersQuery = z.strictObject({
-  limit: limit(),
-  cursor: cursor(),
-  status: z.optional(z.enum(['dead', 'redriven'])),
-});
-
-export const redriveBody = z.strictObject({
-  ids: z
-    .array(z.string().check(z.minLength(1), z.maxLength(128)), {
-      error: 'is required: the ids of the dead letters to redrive',
-    })
-    .check(
-      z.minLength(1, 'name at least one dead letter'),
-      z.maxLength(50, 'at most 50 dead letters per request'),
-    ),
-});
-
-export const pauseBody = z.strictObject({
-  reason: z.optional(
-    z
-      .string({ error: 'must be a string, e.g. "the upstream API is down"' })
-      .check(
-        z.minLength(1, 'must not be empty (leave it out instead)'),
-        z.maxLength(256, 'must be at most 256 characters'),
-      ),
-  ),
-});
-
-export const pageQuery = z.strictObject({ limit: limit(), cursor: cursor() });
-
-export const createKeyBody = z.strictObject({
-  name: z.string({ error: 'is required, e.g. "billing-service"' }).check(z.minLength(1), z.maxLength(128)),
-  role: z.enum(ROLES, { error: 'must be one of viewer, operator, admin' }),
-});
-
-export const previewBody = z.strictObject({
-  expression: z.string({ error: 'is required' }).check(z.minLength(1), z.maxLength(256)),
-  timezone: z._default(z.string().check(z.minLength(1), z.maxLength(64)), 'UTC'),
-  startAt: z._default(z.nullable(z.iso.datetime({ offset: true })), null),
-  endAt: z._default(z.nullable(z.iso.datetime({ offset: true })), null),
-  count: z._default(z.int().check(z.minimum(1), z.maximum(100)), 10),
-});
-
-export const idempotencyKey = z
-  .string()
-  .check(
-    z.minLength(1),
-    z.maxLength(255),
-    z.regex(/^[\x21-\x7e]+$/, 'must be 1-255 visible ASCII characters'),
-  );
+/** The request schemas: loaded at the first request with a query or a body. */
+const requests = () => import('./requests.js');
+/** Long runs' callbacks: only HTTP jobs that call back use them. */
+const callbacks = () => import('../usecases/callbacks.js');
 
 function parseOrThrow<T>(schema: z.ZodMiniType<T>, value: unknown, prefix = ''): T {
   const parsed = schema.safeParse(value);
@@ -413,7 +324,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/schedules/preview', {
       POST: async (req) => {
-        const body = parseOrThrow(previewBody, req.body());
+        const body = parseOrThrow((await requests()).previewBody, req.body());
         const now = deps.clock.now();
         const schedule = validateSchedule({ ...body, flexibleWindowMinutes: 0 }, now, '', false);
         const fireTimes = nextFireTimes(schedule, {
@@ -442,7 +353,9 @@ export function createApiApp(deps: ApiDeps): ApiApp {
         }
         const key = req.headers['idempotency-key'];
         const parsedKey =
-          key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
+          key === undefined
+            ? undefined
+            : parseOrThrow((await requests()).idempotencyKey, key, 'Idempotency-Key');
         const { job, replayed } = await deps.jobs.create(req.principal.tenantId, req.body(), parsedKey);
         return jobResponse(
           201,
@@ -452,7 +365,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
         );
       },
       GET: async (req) => {
-        const q = parseOrThrow(listJobsQuery, req.query);
+        const q = parseOrThrow((await requests()).listJobsQuery, req.query);
         const [tagKey, ...tagValue] = q.tag?.split(':') ?? [];
         const page = await deps.jobs.list(req.principal.tenantId, {
           limit: q.limit,
@@ -483,7 +396,9 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     route('/v1/jobs/{jobId}/pause', {
       POST: async (req) => {
         // The body is optional: a pause may say why.
-        const { reason } = req.event.body?.trim() ? parseOrThrow(pauseBody, req.body()) : {};
+        const { reason } = req.event.body?.trim()
+          ? parseOrThrow((await requests()).pauseBody, req.body())
+          : {};
         return jobResponse(
           200,
           await deps.jobs.setState(req.principal.tenantId, req.params.jobId!, 'paused', reason),
@@ -505,7 +420,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
         return json(202, toPublicRun(run), { location: `/v1/jobs/${run.jobId}/runs/${run.id}` });
       },
       GET: async (req) => {
-        const q = parseOrThrow(listRunsQuery, req.query);
+        const q = parseOrThrow((await requests()).listRunsQuery, req.query);
         const { tenantId } = req.principal;
         const cheap = await cheapReads();
         // Both at once: the job's read only makes an unknown job a 404.
@@ -529,7 +444,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/dead-letters', {
       GET: async (req) => {
-        const q = parseOrThrow(listDeadLettersQuery, req.query);
+        const q = parseOrThrow((await requests()).listDeadLettersQuery, req.query);
         const page = await deps.deadLetters.list(req.principal.tenantId, {
           limit: q.limit,
           ...(q.cursor ? { cursor: q.cursor } : {}),
@@ -543,7 +458,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/breakers', {
       GET: async (req) => {
-        const q = parseOrThrow(pageQuery, req.query);
+        const q = parseOrThrow((await requests()).pageQuery, req.query);
         const page = await deps.breakers.list(req.principal.tenantId, {
           limit: q.limit,
           ...(q.cursor ? { cursor: q.cursor } : {}),
@@ -573,7 +488,8 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/dead-letters/redrive', {
       POST: async (req) => {
-        const { ids } = parseOrThrow(redriveBody, req.body());
+        const { ids } = parseOrThrow((await requests()).redriveBody, req.body());
+        const { redriveDeadLetters } = await import('../usecases/dead-letters.js');
         const result = await redriveDeadLetters(
           { deadLetters: deps.deadLetters, queue: deps.queue, clock: deps.clock, signer: deps.firingSigner },
           req.principal.tenantId,
@@ -586,7 +502,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/keys', {
       POST: async (req) => {
-        const body = parseOrThrow(createKeyBody, req.body());
+        const body = parseOrThrow((await requests()).createKeyBody, req.body());
         const { key, secretKey } = await deps.apiKeys.create(
           {
             tenantId: req.principal.tenantId,
@@ -602,7 +518,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
         return json(201, { ...shown, key: secretKey }, { location: `/v1/keys/${key.id}` });
       },
       GET: async (req) => {
-        const q = parseOrThrow(pageQuery, req.query);
+        const q = parseOrThrow((await requests()).pageQuery, req.query);
         const page = await deps.apiKeys.list(req.principal.tenantId, q.limit, q.cursor);
         return json(200, {
           items: page.items.map(({ tenantId: _t, ...key }) => key),
@@ -632,7 +548,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/audit', {
       GET: async (req) => {
-        const q = parseOrThrow(pageQuery, req.query);
+        const q = parseOrThrow((await requests()).pageQuery, req.query);
         return json(200, await deps.audit.list(req.principal.tenantId, q.limit, q.cursor));
       },
     }),
@@ -652,6 +568,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     }),
     route('/v1/jobs/{jobId}/backfill', {
       POST: async (req) => {
+        const { backfill, backfillBody } = await import('../usecases/backfill.js');
         const body = parseOrThrow(backfillBody, req.body());
         const job = await deps.jobs.get(req.principal.tenantId, req.params.jobId!);
         const result = await backfill(
@@ -667,6 +584,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     route('/v1/callbacks/{token}', {
       POST: async (req) => {
         await limitCallbacks(req);
+        const { callbackBody, reportOutcome } = await callbacks();
         await reportOutcome(callbackDeps, req.params.token!, parseOrThrow(callbackBody, req.body()));
         return { statusCode: 204, headers: {}, body: '' };
       },
@@ -674,6 +592,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     route('/v1/callbacks/{token}/heartbeat', {
       POST: async (req) => {
         await limitCallbacks(req);
+        const { heartbeatBody, recordHeartbeat } = await callbacks();
         const body = req.event.body ? parseOrThrow(heartbeatBody, req.body()) : {};
         await recordHeartbeat(callbackDeps, req.params.token!, body);
         return { statusCode: 204, headers: {}, body: '' };

@@ -17,22 +17,19 @@ import * as z from 'zod';
 import { jobInputSchema } from '../domain/job-input.js';
 import { backfillBody } from '../usecases/backfill.js';
 import { callbackBody, heartbeatBody } from '../usecases/callbacks.js';
-// app.ts imports this module too; its schemas are read only when the document is built.
+import { ACCESS, MAX_BODY_BYTES, PATH_PARAMS } from './app.js';
+import { PROBLEM_BASE } from './problem.js';
 import {
-  ACCESS,
   createKeyBody,
   idempotencyKey,
   listDeadLettersQuery,
   listJobsQuery,
   listRunsQuery,
-  MAX_BODY_BYTES,
-  PATH_PARAMS,
   pageQuery,
   pauseBody,
   previewBody,
   redriveBody,
-} from './app.js';
-import { PROBLEM_BASE } from './problem.js';
+} from './requests.js';
 import { apiSchemas, type ResponseName } from './schemas.js';
 
 type Json = Record<string, unknown>;

@@ -138,7 +138,9 @@ describe('bundleFunction', () => {
     const imports = [...files].flatMap((f) =>
       (outputs[f]?.imports ?? []).filter((i) => i.kind === 'import-statement').map((i) => i.path),
     );
-    return { outdir, outputs: Object.keys(outputs), inputs, imports };
+    // Every input of the package, loaded at init or later.
+    const packaged = Object.values(outputs).flatMap((o) => Object.keys(o.inputs));
+    return { outdir, outputs: Object.keys(outputs), inputs, imports, packaged };
   };
 
   it("splits the worker: the tracer and each target type's SDK client are chunks its cold start does not load", () => {
@@ -193,13 +195,30 @@ describe('bundleFunction', () => {
     expect(inputs.some((i) => i.includes('node_modules/jose/'))).toBe(false);
   });
 
-  it("validates the api's requests with zod/mini and serves a committed OpenAPI document: no classic zod, no JSON Schema generator at its cold start", () => {
+  it("loads no zod and no OpenAPI document at the api's cold start: a read of a job or a run checks no query or body", () => {
     const { inputs } = loadedAtInit('functions/api.ts');
-    const zod = inputs.filter((i) => i.includes('node_modules/zod/'));
+    expect(inputs.filter((i) => i.includes('node_modules/zod/'))).toEqual([]);
+    for (const file of [
+      'functions/http/requests.ts',
+      // The document is read at its first request.
+      'functions/http/openapi.json',
+      // Rare routes: their code (and their body schemas) come with their first request.
+      'functions/usecases/backfill.ts',
+      'functions/usecases/callbacks.ts',
+      'functions/usecases/dead-letters.ts',
+    ]) {
+      expect(
+        inputs.some((i) => i.endsWith(file)),
+        file,
+      ).toBe(false);
+    }
+  });
+
+  it("checks the api's queries and bodies with zod/mini, never classic zod or its JSON Schema code", () => {
+    const { packaged } = loadedAtInit('functions/api.ts');
+    const zod = packaged.filter((i) => i.includes('node_modules/zod/'));
     expect(zod.some((i) => i.includes('/v4/mini/'))).toBe(true);
     expect(zod.filter((i) => i.includes('/v4/classic/') || i.includes('json-schema'))).toEqual([]);
-    // The document is read at its first request.
-    expect(inputs.some((i) => i.endsWith('functions/http/openapi.json'))).toBe(false);
   });
 
   it("loads the job schemas and the Scheduler client at the api's first write, not at its cold start: reads need neither", () => {
@@ -221,15 +240,24 @@ describe('bundleFunction', () => {
     },
   );
 
-  it.each(['worker', 'completion', 'sync', 'deadletters', 'reconciler'])(
-    'loads no classic zod in the %s: its schemas are zod/mini, the job and target schemas stay with the API',
+  it.each(['worker', 'deadletters'])(
+    'parses firings in the %s with zod/mini, never classic zod; the job and target schemas stay with the API',
     (name) => {
       const { inputs } = loadedAtInit(`functions/${name}.ts`);
       const zod = inputs.filter((i) => i.includes('node_modules/zod/'));
-      // It still validates its configuration and its messages (zod/mini and zod's core)…
       expect(zod.some((i) => i.includes('/v4/mini/'))).toBe(true);
-      // …but not with classic zod's code, most of a small function's cold start.
+      // Not classic zod's code, most of a small function's cold start.
       expect(zod.filter((i) => i.includes('/v4/classic/'))).toEqual([]);
+      expect(inputs.some((i) => i.endsWith('functions/domain/job.ts'))).toBe(false);
+      expect(inputs.some((i) => i.endsWith('functions/domain/target.ts'))).toBe(false);
+    },
+  );
+
+  it.each(['completion', 'sync', 'reconciler'])(
+    'loads no zod at all in the %s: it parses no firing, and every function checks its environment by hand',
+    (name) => {
+      const { inputs } = loadedAtInit(`functions/${name}.ts`);
+      expect(inputs.filter((i) => i.includes('node_modules/zod/'))).toEqual([]);
       expect(inputs.some((i) => i.endsWith('functions/domain/job.ts'))).toBe(false);
       expect(inputs.some((i) => i.endsWith('functions/domain/target.ts'))).toBe(false);
     },

@@ -18,16 +18,14 @@ import { UnauthorizedError } from '../../functions/domain/auth.js';
 import { computeNextRunAt } from '../../functions/domain/job.js';
 import { type jobInputSchema, jobPatchSchema, validateJobInput } from '../../functions/domain/job-input.js';
 import type { toPublicRun } from '../../functions/domain/run.js';
+import { ACCESS, type ApiDeps, createApiApp } from '../../functions/http/app.js';
+import { openApiDocument } from '../../functions/http/openapi.js';
 import {
-  ACCESS,
-  type ApiDeps,
-  createApiApp,
   listDeadLettersQuery,
   listJobsQuery,
   listRunsQuery,
   pageQuery,
-} from '../../functions/http/app.js';
-import { openApiDocument } from '../../functions/http/openapi.js';
+} from '../../functions/http/requests.js';
 import { apiSchemas, type ResponseBody, type ResponseSchemas } from '../../functions/http/schemas.js';
 import type { redriveDeadLetters } from '../../functions/usecases/dead-letters.js';
 import { toPublicJob } from '../../functions/usecases/jobs.js';
