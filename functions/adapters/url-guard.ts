@@ -9,9 +9,16 @@
  * allowlist says (invariant 9).
  */
 
-import { lookup as dnsLookup } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import type { UrlPolicy } from '../domain/ports.js';
+
+/**
+ * Taken from Node at the first lookup, not imported: loading node:dns is about 2 ms of
+ * every cold start, and the api and the config check hosts without resolving any (issue 17).
+ */
+const dnsLookup: typeof import('node:dns').lookup = ((
+  ...args: Parameters<typeof import('node:dns').lookup>
+) => process.getBuiltinModule('node:dns').lookup(...args)) as typeof import('node:dns').lookup;
 
 const blocked = new BlockList();
 for (const [network, prefix] of [

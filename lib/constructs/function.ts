@@ -78,6 +78,8 @@ export const FUNCTION_BUILD_OPTIONS: BuildOptions = {
   sourcesContent: false,
   external: [],
   mainFields: [...BUNDLE_MAIN_FIELDS],
+  // @middy/core's one use of Node's web streams, answered without loading them (see the file).
+  alias: { 'node:stream/web': './functions/commons/stream-web.ts' },
   banner: { js: ESM_REQUIRE_BANNER },
   logLevel: 'warning',
 };

@@ -1,5 +1,6 @@
 /** The function construct's environment: set with its grant, only what the function reads, never short. */
 
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
 import { bundleFunction, FUNCTION_ENTRY_FILE, SundialFunction } from '../../lib/constructs/function.js';
 import { ENV, type EnvKey, FUNCTION_ENVIRONMENT, type FunctionId } from '../../lib/environment.js';
+import { apiGatewayEvent } from '../support/events.js';
 
 /** A stack with one Sundial function, unbundled (the construct, not the code, is under test). */
 function withFunction(id: FunctionId) {
@@ -142,6 +144,74 @@ describe('bundleFunction', () => {
     const packaged = Object.values(outputs).flatMap((o) => Object.keys(o.inputs));
     return { outdir, outputs: Object.keys(outputs), inputs, imports, packaged };
   };
+
+  /** Imports the bundle in a fresh Node process, as Lambda does, and invokes its handler once. */
+  const invokeBundle = (outdir: string, event: unknown) => {
+    const env = {
+      PATH: process.env.PATH,
+      JOBS_TABLE_NAME: 'j',
+      RUNS_TABLE_NAME: 'r',
+      SCHEDULE_GROUP_NAME: 'g',
+      SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/r',
+      QUEUE_ARNS: '{"high":"a","default":"b","low":"c"}',
+      QUEUE_URL_HIGH: 'u',
+      QUEUE_URL_DEFAULT: 'u',
+      QUEUE_URL_LOW: 'u',
+      SECRETS_KEY_ID: 'k',
+      ALLOWED_TARGET_ARNS: '[]',
+      PROTECTED_ARNS: '[]',
+      ALLOWED_HTTP_HOSTS: '',
+      CALLBACK_BASE_URL: 'https://api.example.com/prod',
+      AWS_REGION: 'us-east-1',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    };
+    const context = { functionName: 'f', awsRequestId: 'r', getRemainingTimeInMillis: () => 30_000 };
+    const script = `const { handler } = await import(${JSON.stringify(join(outdir, FUNCTION_ENTRY_FILE))});
+const out = await handler(${JSON.stringify(event)}, { ...${JSON.stringify(context)}, getRemainingTimeInMillis: () => 30000 });
+const loaded = process.moduleLoadList;
+console.log(JSON.stringify({ out, streams: loaded.filter((m) => m.includes('webstreams')).length, dns: loaded.includes('NativeModule dns') }));`;
+    const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env,
+      encoding: 'utf8',
+    });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as { out: unknown; streams: number; dns: boolean };
+  };
+
+  it("runs as deployed: the api's bundle answers a request through middy, loading neither web streams nor DNS for it", () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'sundial-bundle-'));
+    bundleFunction('functions/api.ts', outdir, { logLevel: 'silent' });
+    const { out, streams, dns } = invokeBundle(
+      outdir,
+      apiGatewayEvent({ method: 'GET', path: '/v1/openapi.json' }),
+    );
+    const response = out as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ openapi: expect.stringMatching(/^3\./) });
+    // node:stream/web is @middy/core's, for response streaming only: aliased, never loaded.
+    expect(streams).toBe(0);
+    // The allowlist is checked at load without resolving anything: node:dns waits for a lookup.
+    expect(dns).toBe(false);
+  });
+
+  it('answers node:stream/web for @middy/core alone, and its ReadableStream check as Node would', async () => {
+    for (const name of ['api', 'worker', 'completion', 'sync', 'deadletters', 'reconciler']) {
+      const outdir = mkdtempSync(join(tmpdir(), 'sundial-bundle-'));
+      const { metafile } = bundleFunction(`functions/${name}.ts`, outdir, {
+        metafile: true,
+        logLevel: 'silent',
+      });
+      const importers = Object.entries(metafile?.inputs ?? {})
+        .filter(([, input]) => input.imports.some((i) => i.path.endsWith('functions/commons/stream-web.ts')))
+        .map(([file]) => file);
+      // Another importer would get the one-class stand-in instead of Node's web streams.
+      expect(importers, name).toEqual(['node_modules/@middy/core/index.js']);
+    }
+    const { ReadableStream } = await import('../../functions/commons/stream-web.js');
+    expect(new globalThis.ReadableStream() instanceof ReadableStream).toBe(true);
+    const { Readable } = await import('node:stream');
+    expect(Readable.from(['x']) instanceof ReadableStream).toBe(false);
+    expect({} instanceof ReadableStream).toBe(false);
+  });
 
   it("splits the worker: the tracer and each target type's SDK client are chunks its cold start does not load", () => {
     const { outdir, outputs, inputs, imports } = loadedAtInit('functions/worker.ts');
