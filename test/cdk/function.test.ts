@@ -310,21 +310,8 @@ console.log(JSON.stringify({ out, streams: loaded.filter((m) => m.includes('webs
     },
   );
 
-  it.each(['worker', 'deadletters'])(
-    'parses firings in the %s with zod/mini, never classic zod; the job and target schemas stay with the API',
-    (name) => {
-      const { inputs } = loadedAtInit(`functions/${name}.ts`);
-      const zod = inputs.filter((i) => i.includes('node_modules/zod/'));
-      expect(zod.some((i) => i.includes('/v4/mini/'))).toBe(true);
-      // Not classic zod's code, most of a small function's cold start.
-      expect(zod.filter((i) => i.includes('/v4/classic/'))).toEqual([]);
-      expect(inputs.some((i) => i.endsWith('functions/domain/job.ts'))).toBe(false);
-      expect(inputs.some((i) => i.endsWith('functions/domain/target.ts'))).toBe(false);
-    },
-  );
-
-  it.each(['completion', 'sync', 'reconciler'])(
-    'loads no zod at all in the %s: it parses no firing, and every function checks its environment by hand',
+  it.each(['worker', 'deadletters', 'completion', 'sync', 'reconciler'])(
+    'loads no zod at all in the %s: the firing parser and the environment checks are written by hand',
     (name) => {
       const { inputs } = loadedAtInit(`functions/${name}.ts`);
       expect(inputs.filter((i) => i.includes('node_modules/zod/'))).toEqual([]);
