@@ -1,7 +1,8 @@
 /**
  * The firing message: what the Scheduler, the API and the worker put on a queue for the
- * worker to run. One schema, one type, one constructor per trigger; every sender builds it
- * here and every receiver parses it here, so the shapes can never drift apart.
+ * worker to run. One type, one constructor per trigger: every sender builds it here, and
+ * every receiver parses it with firing-schema.ts's parser of that same type, so the shapes
+ * cannot drift apart.
  */
 import type { FiringMessage } from './firing-schema.js';
 import { scheduledRunId } from './run.js';
