@@ -109,28 +109,33 @@ function loadedAtFirstUse(metafile: Metafile, initial: string[], inputs: string[
   return loadedFrom(metafile, holding).filter((f) => !loaded.has(f));
 }
 
+/** Every variable a function requires, with placeholder values: enough to load any bundle outside AWS. */
+export const PLACEHOLDER_ENV = {
+  JOBS_TABLE_NAME: 'j',
+  RUNS_TABLE_NAME: 'r',
+  SCHEDULE_GROUP_NAME: 'g',
+  SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/r',
+  QUEUE_ARNS: '{"high":"a","default":"b","low":"c"}',
+  DEAD_LETTER_QUEUE_ARNS: '{"high":"a","default":"b","low":"c"}',
+  QUEUE_URL_HIGH: 'u',
+  QUEUE_URL_DEFAULT: 'u',
+  QUEUE_URL_LOW: 'u',
+  SECRETS_KEY_ID: 'k',
+  // As the stack sets them by default: allow no AWS target and no internal host.
+  ALLOWED_TARGET_ARNS: '[]',
+  PROTECTED_ARNS: '[]',
+  ALLOWED_HTTP_HOSTS: '',
+  // The worker and the completion function make callback URLs under the API's address.
+  CALLBACK_BASE_URL: 'https://api.example.com/prod',
+  AWS_REGION: 'us-east-1',
+};
+
 /** Cold init = importing the bundle in a fresh Node process; the median of `samples` processes. */
 export async function bundles(options: { samples: number }): Promise<Record<string, BundleFigures>> {
   const dir = mkdtempSync(join(tmpdir(), 'sundial-bench-'));
   const env = {
     ...process.env,
-    JOBS_TABLE_NAME: 'j',
-    RUNS_TABLE_NAME: 'r',
-    SCHEDULE_GROUP_NAME: 'g',
-    SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/r',
-    QUEUE_ARNS: '{"high":"a","default":"b","low":"c"}',
-    DEAD_LETTER_QUEUE_ARNS: '{"high":"a","default":"b","low":"c"}',
-    QUEUE_URL_HIGH: 'u',
-    QUEUE_URL_DEFAULT: 'u',
-    QUEUE_URL_LOW: 'u',
-    SECRETS_KEY_ID: 'k',
-    // As the stack sets them by default: allow no AWS target and no internal host.
-    ALLOWED_TARGET_ARNS: '[]',
-    PROTECTED_ARNS: '[]',
-    ALLOWED_HTTP_HOSTS: '',
-    // The worker and the completion function make callback URLs under the API's address.
-    CALLBACK_BASE_URL: 'https://api.example.com/prod',
-    AWS_REGION: 'us-east-1',
+    ...PLACEHOLDER_ENV,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     // As on Lambda: Node loads the bundle's source map at cold start.
     NODE_OPTIONS: FUNCTION_NODE_OPTIONS,

@@ -25,6 +25,7 @@ import type { JwtConfig } from '../adapters/authenticator.js';
 import { parseAllowedHosts } from '../adapters/url-guard.js';
 import { type BreakerSettings, DEFAULT_BREAKER_SETTINGS } from '../domain/breaker.js';
 import { type DegradationSettings, parseDegradationSettings } from '../domain/degradation.js';
+import { isPlainObject } from '../domain/json-walk.js';
 import { REGION_NAME } from '../domain/region.js';
 import type { TargetAccess } from '../domain/target-access.js';
 
@@ -431,14 +432,10 @@ function json(name: string, value: string | undefined): unknown {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** A JSON object with a non-empty string for each priority (other keys are ignored). */
 function byPriority(name: string, value: string | undefined): Record<Priority, string> {
   const parsed = json(name, value);
-  if (!isObject(parsed)) throw new ConfigurationError(`${name} must be a JSON object by priority`);
+  if (!isPlainObject(parsed)) throw new ConfigurationError(`${name} must be a JSON object by priority`);
   const out = {} as Record<Priority, string>;
   for (const p of PRIORITIES) {
     const v = parsed[p];
@@ -463,7 +460,7 @@ function arnList(name: string, value: string): string[] {
 /** A JSON object of some priorities' worker concurrency, each within what SQS's event source takes. */
 function queueConcurrency(name: string, value: string): Partial<Record<Priority, number>> {
   const parsed = json(name, value);
-  if (!isObject(parsed)) throw new ConfigurationError(`${name} must be a JSON object by priority`);
+  if (!isPlainObject(parsed)) throw new ConfigurationError(`${name} must be a JSON object by priority`);
   const { min, max } = QUEUE_CONCURRENCY_RANGE;
   for (const [key, v] of Object.entries(parsed)) {
     if (!(PRIORITIES as readonly string[]).includes(key))

@@ -13,6 +13,8 @@
  * hysteresis (a signal hovering at a threshold does not flap), and it needs no traffic and
  * no write to happen.
  */
+import { isPlainObject } from './json-walk.js';
+
 export type DegradationLevel = 0 | 1 | 2 | 3 | 4;
 export const DEGRADED_LEVELS = [1, 2, 3, 4] as const;
 export type DegradedLevel = (typeof DEGRADED_LEVELS)[number];
@@ -86,7 +88,7 @@ export function parseDegradationSettings(value: unknown): DegradationSettings {
   const fail = (message: string): never => {
     throw new Error(`degradation settings: ${message}`);
   };
-  if (typeof raw !== 'object' || Array.isArray(raw)) fail('(value) must be a JSON object of settings');
+  if (!isPlainObject(raw)) fail('(value) must be a JSON object of settings');
   const settings: DegradationSettings = { ...DEFAULT_DEGRADATION };
   for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
     if (key === 'queueAgeSeconds') {

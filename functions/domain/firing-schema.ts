@@ -8,6 +8,8 @@
  * this parser to the zod schema it replaced, input for input.
  */
 
+import { isPlainObject } from './json-walk.js';
+
 /** The fields every firing has. */
 interface FiringBase {
   v: 1;
@@ -104,8 +106,8 @@ export type FiringParse = { success: true; data: FiringMessage } | { success: fa
 
 function safeParse(value: unknown): FiringParse {
   const fail = (why: string): FiringParse => ({ success: false, error: new Error(`not a firing: ${why}`) });
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not an object');
-  const input = value as Record<string, unknown>;
+  if (!isPlainObject(value)) return fail('not an object');
+  const input = value;
   const trigger = input.trigger;
   if (typeof trigger !== 'string' || !Object.hasOwn(BY_TRIGGER, trigger)) return fail('trigger');
   // Only the trigger's own fields, base first: anything else in the body is dropped.

@@ -7,7 +7,7 @@ import type { Priority } from '../../lib/definitions.js';
 import { type FieldError, ValidationError } from './errors.js';
 import type { jobInputSchema } from './job-input.js';
 import { fireOptions } from './job-rules.js';
-import { jsonPath, walkJson } from './json-walk.js';
+import { isPlainObject, jsonPath, walkJson } from './json-walk.js';
 import {
   isValidTimeZone,
   nextFireTimes,
@@ -197,11 +197,8 @@ export function mergePatch(
   return current;
 }
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 export type { Priority };
+export { isPlainObject };
 
 /** A job as stored: its public fields and the bookkeeping Sundial keeps on it. */
 export interface StoredJob extends Omit<Job, 'state'> {

@@ -1,5 +1,10 @@
 /** Walking a JSON document without recursion, so no nesting a client sends can overflow the stack. */
 
+/** A JSON object: not null, not an array. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 export interface JsonNode {
   value: unknown;
   /** 1 for the document itself. */

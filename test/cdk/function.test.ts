@@ -9,6 +9,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
+import { PLACEHOLDER_ENV } from '../../bench/bundles.js';
 import { bundleFunction, FUNCTION_ENTRY_FILE, SundialFunction } from '../../lib/constructs/function.js';
 import { ENV, type EnvKey, FUNCTION_ENVIRONMENT, type FunctionId } from '../../lib/environment.js';
 import { apiGatewayEvent } from '../support/events.js';
@@ -147,27 +148,9 @@ describe('bundleFunction', () => {
 
   /** Imports the bundle in a fresh Node process, as Lambda does, and invokes its handler once. */
   const invokeBundle = (outdir: string, event: unknown) => {
-    const env = {
-      PATH: process.env.PATH,
-      JOBS_TABLE_NAME: 'j',
-      RUNS_TABLE_NAME: 'r',
-      SCHEDULE_GROUP_NAME: 'g',
-      SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/r',
-      QUEUE_ARNS: '{"high":"a","default":"b","low":"c"}',
-      QUEUE_URL_HIGH: 'u',
-      QUEUE_URL_DEFAULT: 'u',
-      QUEUE_URL_LOW: 'u',
-      SECRETS_KEY_ID: 'k',
-      ALLOWED_TARGET_ARNS: '[]',
-      PROTECTED_ARNS: '[]',
-      ALLOWED_HTTP_HOSTS: '',
-      CALLBACK_BASE_URL: 'https://api.example.com/prod',
-      AWS_REGION: 'us-east-1',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-    };
-    const context = { functionName: 'f', awsRequestId: 'r', getRemainingTimeInMillis: () => 30_000 };
+    const env = { PATH: process.env.PATH, ...PLACEHOLDER_ENV, POWERTOOLS_METRICS_DISABLED: 'true' };
     const script = `const { handler } = await import(${JSON.stringify(join(outdir, FUNCTION_ENTRY_FILE))});
-const out = await handler(${JSON.stringify(event)}, { ...${JSON.stringify(context)}, getRemainingTimeInMillis: () => 30000 });
+const out = await handler(${JSON.stringify(event)}, { functionName: 'f', awsRequestId: 'r', getRemainingTimeInMillis: () => 30000 });
 const loaded = process.moduleLoadList;
 console.log(JSON.stringify({ out, streams: loaded.filter((m) => m.includes('webstreams')).length, dns: loaded.includes('NativeModule dns') }));`;
     const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
