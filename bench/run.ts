@@ -28,7 +28,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE, PowertoolsRunMetrics } from '../functions/adapters/run-metrics.js';
 import { createApiHandler } from '../functions/handlers/api.js';
-import type { LocalRuntimeOptions } from '../local/runtime.js';
+import { DEV_TENANT, type LocalRuntimeOptions } from '../local/runtime.js';
 import { type BundleFigures, bundles, FLOOR } from './bundles.js';
 import type { CallCounter } from './counter.js';
 import { type DrResults, dr, drMarkdown } from './dr.js';
@@ -65,10 +65,14 @@ async function endToEnd(
   options: Partial<LocalRuntimeOptions> = {},
   /** Fair share puts runs back: move the clock past their waits until every one has run. */
   untilAllRan = false,
+  /** Another tenant has run before: the queues are shared, so fair share at its default is on. */
+  shared = false,
 ) {
   return withRuntime(
     batchSize,
     async (runtime, counter, clock, target) => {
+      if (shared)
+        await runtime.services.worker.tenancy?.shared([DEV_TENANT, 'bench-second-team'], clock.now());
       const api = createApiHandler(runtime.services.api);
       const key = runtime.devApiKey;
       const perOperation: Record<string, ReturnType<CallCounter['snapshot']>> = {};
@@ -149,9 +153,11 @@ async function endToEnd(
   );
 }
 
-/** Batch 10 as a one-team deployment runs it: `-c tenantRunsInProgress=0`, no fair share. */
-const NO_FAIR_SHARE: Partial<LocalRuntimeOptions> = { limits: { ...WIDE_LIMITS, runsInProgress: 0 } };
-/** The default share (5 runs at once on the default queue): a batch of ten runs five at once. */
+/**
+ * The share at its default (5 runs at once on the default queue), as a deployment is made:
+ * for one team's runs, no fair share; once a second tenant has run, a batch of ten of one
+ * tenant's runs five at once.
+ */
 const DEFAULT_SHARE: Partial<LocalRuntimeOptions> = {
   limits: {
     requestsPerSecond: WIDE_LIMITS.requestsPerSecond,
@@ -163,10 +169,12 @@ const DEFAULT_SHARE: Partial<LocalRuntimeOptions> = {
 /** Every end-to-end count the cost model prices. */
 async function endToEndAll(): Promise<EndToEndCounts> {
   return {
-    '1': await endToEnd(1),
-    '10': await endToEnd(10),
-    '10-no-fair-share': await endToEnd(10, NO_FAIR_SHARE),
-    '10-default-share': await endToEnd(10, DEFAULT_SHARE, true),
+    // The default deployment, one team.
+    '1': await endToEnd(1, DEFAULT_SHARE),
+    '10': await endToEnd(10, DEFAULT_SHARE),
+    // Several teams, with a share wide enough that none of the ten waits: fair share's writes alone.
+    '10-shared': await endToEnd(10),
+    '10-default-share': await endToEnd(10, DEFAULT_SHARE, true, true),
   };
 }
 
@@ -229,21 +237,24 @@ async function apiLatency(): Promise<Record<string, Latency>> {
 
 type EndToEnd = Awaited<ReturnType<typeof endToEnd>>;
 
-/** The floor with fair share's places and the worker's invocations, and what it leaves of $3. */
-function floorWithFairShare(c: ReturnType<typeof costModel>): string {
+/** The floor with the worker's invocations, and with fair share's places too, and what each leaves of $3. */
+function floorWithFairShare(oneTeam: Cost, shared: Cost | undefined): string {
   const target = 3;
-  const floor = c.floorWithFairSharePerMillionRuns;
-  const places = round(c.perRun.dynamoWcu - 2, 2);
-  const verdict =
+  const verdict = (floor: number) =>
     floor > target
-      ? `over $${target} before the job is read or a byte is logged: with fair share on, $${target} is out of reach unless the worker costs less than assumed; \`-c tenantRunsInProgress=0\` (no fair share) removes the places`
+      ? `over $${target} before the job is read or a byte is logged`
       : `$${round(target - floor, 2)} under $${target}, left for the job's read, the shared reads and the logs`;
-  return `Add what the default deployment cannot shed, fair share's places (${places} WCU per run at batch 10) and the worker's invocations (assumed as below), and the floor is **$${floor}** per million runs: ${verdict}.`;
+  const floor = oneTeam.floorWithFairSharePerMillionRuns;
+  const own = `Add the worker's invocations (assumed as below) and the floor of the default deployment serving one team is **$${floor}** per million runs: ${verdict(floor)}.`;
+  if (!shared) return own;
+  const places = round(shared.perRun.dynamoWcu - 2, 2);
+  const sharedFloor = shared.floorWithFairSharePerMillionRuns;
+  return `${own} Shared by several teams, fair share's places add ${places} WCU per run at batch 10 (one write each way for a tenant's runs in a batch) and the floor is **$${sharedFloor}**: ${verdict(sharedFloor)}; \`-c tenantRunsInProgress=0\` (no fair share) removes the places.`;
 }
 
 /** 6. The cost cases, from the measured counts and log volume alone (`--only cost` redoes just this). */
 function costs(e2e: EndToEndCounts, logs: LogVolume) {
-  const noFairShare = e2e['10-no-fair-share'];
+  const shared = e2e['10-shared'];
   const defaultShare = e2e['10-default-share'];
   return {
     // The stack's default: the worker untraced (`-c workerTracing=true` turns it on).
@@ -251,12 +262,12 @@ function costs(e2e: EndToEndCounts, logs: LogVolume) {
     batch10Traced: costModel(e2e['10'], logs, 10, true),
     batch10TracedHighVolume: costModel(e2e['10'], logs, 10, true, HIGH_VOLUME_RUNS),
     batch1: costModel(e2e['1'], logs, 1, false),
-    ...(noFairShare ? { batch10NoFairShare: costModel(noFairShare, logs, 10, false) } : {}),
+    ...(shared ? { batch10Shared: costModel(shared, logs, 10, false) } : {}),
     ...(defaultShare ? { batch10DefaultShare: costModel(defaultShare, logs, 10, false) } : {}),
   };
 }
 type EndToEndCounts = Record<'1' | '10', EndToEnd> & {
-  '10-no-fair-share'?: EndToEnd;
+  '10-shared'?: EndToEnd;
   '10-default-share'?: EndToEnd;
 };
 type Cost = ReturnType<typeof costModel>;
@@ -289,6 +300,7 @@ const KB = 1024;
 
 function targets(r: Omit<Results, 'targets'>): Results['targets'] {
   const worker = r.endToEnd['10'].perOperation['scheduled run (worker: claim, call, record)']!;
+  const sharedWorker = r.endToEnd['10-shared']?.perOperation['scheduled run (worker: claim, call, record)'];
   const entries = Object.entries(r.bundles).filter(([name]) => name !== FLOOR);
   const largest = Math.max(...entries.map(([, b]) => b.bytes));
   const slowest = Math.max(...entries.map(([, b]) => b.coldInitMsMedian));
@@ -299,7 +311,7 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
   return [
     {
       target: 'at most 2 DynamoDB write units per run (batch 10)',
-      measured: `${worker.dynamoWcu} WCU: 2 to claim and record the run, ${round(worker.dynamoWcu - 2, 2)} to take and give back its tenant's fair-share places (one write each way for the tenant's runs in a batch)`,
+      measured: `${worker.dynamoWcu} WCU for one team's run: to claim and record it${sharedWorker ? `; ${sharedWorker.dynamoWcu} once several teams share the queues, ${round(sharedWorker.dynamoWcu - 2, 2)} of it to take and give back the tenant's fair-share places (one write each way for the tenant's runs in a batch)` : ''}`,
       met: worker.dynamoWcu <= 2,
     },
     {
@@ -330,7 +342,7 @@ function targets(r: Omit<Results, 'targets'>): Results['targets'] {
     },
     {
       target: 'at most $3 per million runs (batch 10)',
-      measured: `$${r.cost.batch10.perMillionRuns.total} (default: worker untraced), $${r.cost.batch10Traced.perMillionRuns.total} (\`-c workerTracing=true\`)${r.cost.batch10NoFairShare ? `, $${r.cost.batch10NoFairShare.perMillionRuns.total} (\`-c tenantRunsInProgress=0\`)` : ''}${r.cost.batch10DefaultShare ? `, $${r.cost.batch10DefaultShare.perMillionRuns.total} (one tenant's ten a batch at the default share)` : ''}`,
+      measured: `$${r.cost.batch10.perMillionRuns.total} (default, one team: worker untraced, no fair share), $${r.cost.batch10Traced.perMillionRuns.total} (\`-c workerTracing=true\`)${r.cost.batch10Shared ? `, $${r.cost.batch10Shared.perMillionRuns.total} (several teams: fair share's places)` : ''}${r.cost.batch10DefaultShare ? `, $${r.cost.batch10DefaultShare.perMillionRuns.total} (several teams, one tenant's ten a batch at the default share)` : ''}`,
       met: r.cost.batch10.perMillionRuns.total <= 3,
     },
   ];
@@ -393,18 +405,24 @@ function markdown(r: Results): string {
     '',
     '## AWS calls per operation',
     '',
-    `DynamoDB units as DynamoDB Local reports them; a read that finds nothing is billed its minimum (0.5, or 1 if strongly consistent). SQS requests leave out empty polls (a fixed cost per queue, not per run). Counted after one uncounted run, so that what a worker instance reads once and keeps (the tenant's signing secret, one KMS Decrypt) is left out as the cold start's cost it is on AWS. Measured by \`${r.countsCommand ?? 'npm run bench'}\`; at batch 10 the bench fires one tenant's jobs together, so their fair-share places are taken in one write and given back in one.`,
+    `DynamoDB units as DynamoDB Local reports them; a read that finds nothing is billed its minimum (0.5, or 1 if strongly consistent). SQS requests leave out empty polls (a fixed cost per queue, not per run). Counted after one uncounted run, so that what a worker instance reads once and keeps (the tenant's signing secret, one KMS Decrypt), and what a deployment writes once (the record of its first tenant), are left out as the one-off costs they are on AWS. Measured by \`${r.countsCommand ?? 'npm run bench'}\`, with the share at its default and one tenant, as a deployment one team uses: no fair share. Several teams' runs: the last table, where another tenant has run and the bench fires one tenant's jobs together, so their fair-share places are taken in one write and given back in one.`,
     '',
-    ...(['1', '10'] as const).flatMap((batch) => [
-      `### Worker batch size ${batch}`,
-      '',
-      '| operation | DynamoDB RCU | DynamoDB WCU | DynamoDB requests | SQS requests | Scheduler calls | KMS requests | other calls |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
-      ...Object.entries(r.endToEnd[batch].perOperation).map(([op, c]) => callRow(op, c)),
-      '',
-      `End to end: ${r.endToEnd[batch].runsPerSecond} runs per second.`,
-      '',
-    ]),
+    ...(['1', '10', '10-shared'] as const).flatMap((batch) => {
+      const counts = r.endToEnd[batch];
+      if (!counts) return [];
+      return [
+        batch === '10-shared'
+          ? '### Worker batch size 10, several teams (fair share on)'
+          : `### Worker batch size ${batch}`,
+        '',
+        '| operation | DynamoDB RCU | DynamoDB WCU | DynamoDB requests | SQS requests | Scheduler calls | KMS requests | other calls |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+        ...Object.entries(counts.perOperation).map(([op, c]) => callRow(op, c)),
+        '',
+        `End to end: ${counts.runsPerSecond} runs per second.`,
+        '',
+      ];
+    }),
     `Worker log volume at INFO: ${r.logVolume.appBytesPerRun} bytes of log lines per run, ${r.logVolume.emfBytesPerInvocation} bytes of EMF metrics per invocation.`,
     '',
     '## API latency (in process)',
@@ -438,7 +456,10 @@ function markdown(r: Results): string {
     `| --- | --- | ${Object.keys(r.cost.batch10.perMillionRuns.parts)
       .map(() => '---')
       .join(' | ')} | --- |`,
-    costLine('batch 10 (default: the worker untraced)', r.cost.batch10),
+    costLine(
+      'batch 10 (default, one team: the worker untraced; no fair share until a second tenant has run)',
+      r.cost.batch10,
+    ),
     costLine(
       `batch 10, worker traced (\`-c workerTracing=true\`), ${r.cost.batch10Traced.runsPerMonth.toLocaleString('en')} runs a month spread evenly: ${r.cost.batch10Traced.invocationsPerSecond} invocations a second, ${round(r.cost.batch10Traced.tracedShareOfInvocations * 100, 1)}% traced`,
       r.cost.batch10Traced,
@@ -448,18 +469,18 @@ function markdown(r: Results): string {
       r.cost.batch10TracedHighVolume,
     ),
     costLine('batch 1 (a lone firing: no other message to share the batch)', r.cost.batch1),
-    ...(r.cost.batch10NoFairShare
+    ...(r.cost.batch10Shared
       ? [
           costLine(
-            'batch 10, fair share off (`-c tenantRunsInProgress=0`: a one-team deployment)',
-            r.cost.batch10NoFairShare,
+            "batch 10, several teams (fair share on: from a second tenant's first run, or with `-c tenantRunsInProgress=N`), a share wide enough that all ten of a tenant's batch run at once",
+            r.cost.batch10Shared,
           ),
         ]
       : []),
     ...(r.cost.batch10DefaultShare
       ? [
           costLine(
-            "batch 10, one tenant's ten at once at the default share (5 on the default queue): five run at once, five wait in the batch for their places",
+            "batch 10, several teams, one tenant's ten at once at the default share (5 on the default queue): five run at once, five wait in the batch for their places",
             r.cost.batch10DefaultShare,
           ),
         ]
@@ -469,7 +490,7 @@ function markdown(r: Results): string {
     '',
     `What this shape cannot go below: the Scheduler invocation, its SQS message with the worker's share of receive and delete, and the two writes that claim a run and record its outcome: **$${r.cost.batch10.floorPerMillionRuns}** per million runs at batch 10. Per run at batch 10: ${r.cost.batch10.perRun.dynamoWcu} WCU, ${r.cost.batch10.perRun.dynamoRcu} RCU, ${r.cost.batch10.perRun.sqsRequests} SQS requests, ${r.cost.batch10.perRun.logBytes} bytes of logs.`,
     '',
-    floorWithFairShare(r.cost.batch10),
+    floorWithFairShare(r.cost.batch10, r.cost.batch10Shared),
     '',
     `Assumptions: ${Object.entries(r.cost.batch10.assumptions)
       .map(([k, v]) => `${k} = ${v}`)

@@ -471,6 +471,15 @@ export interface FairShare {
   giveAll(tenantId: string, priority: Priority, holders: readonly string[]): Promise<void>;
 }
 
+/**
+ * Whether the deployment's queues are shared by tenants: fair share has someone to be fair
+ * to only once runs of a second tenant have been worked on.
+ */
+export interface Tenancy {
+  /** True once runs of more than one tenant have been worked on, `tenants` (a batch's) included. */
+  shared(tenants: readonly string[], now: Date): Promise<boolean>;
+}
+
 export const ENDED_STATUSES = ['succeeded', 'failed', 'timed_out', 'skipped', 'missed', 'cancelled'] as const;
 export type EndedStatus = (typeof ENDED_STATUSES)[number];
 

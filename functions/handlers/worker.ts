@@ -64,19 +64,22 @@ export function createWorkerHandler(
         ),
       ),
     );
-    // Fair-share places a tenant at a time for the batch: one write to take, one to give back.
+    // Fair-share places a tenant at a time for the batch: one write to take, one to give back;
+    // none while only one tenant has ever run, with the share at its default.
     const tenants = [...checked.values()].flatMap((c) => (c.kind === 'firing' ? [c.firing.tenantId] : []));
-    const places = services.fairShare
-      ? new BatchPlaces(
-          services.fairShare,
-          tenants,
-          randomUUID().slice(0, 13),
-          (WORKER_TIMEOUT_SECONDS + POOL_LEASE_MARGIN_SECONDS) * 1000,
-          services.logger,
-        )
-      : undefined;
+    const { fairShare, ...rest } = services;
+    const places =
+      fairShare && (await shared(services, tenants))
+        ? new BatchPlaces(
+            fairShare,
+            tenants,
+            randomUUID().slice(0, 13),
+            (WORKER_TIMEOUT_SECONDS + POOL_LEASE_MARGIN_SECONDS) * 1000,
+            services.logger,
+          )
+        : undefined;
     const deps = {
-      ...services,
+      ...rest,
       ...(places ? { fairShare: places } : {}),
       // The calm path's breaker read, once per tenant and target for the batch.
       ...(services.circuit
@@ -107,6 +110,17 @@ export function createWorkerHandler(
     };
     return processPartialResponse(event, processRecord, processor, { throwOnFullBatchFailure: false });
   };
+}
+
+/** Whether the batch's runs take fair-share places: when in doubt, they do. */
+async function shared(services: WorkerServices, tenants: readonly string[]): Promise<boolean> {
+  if (!services.tenancy) return true;
+  return services.tenancy.shared(tenants, services.clock.now()).catch((error: unknown) => {
+    services.logger.warn('could not tell whether tenants share the queues: fair share on', {
+      error: String(error),
+    });
+    return true;
+  });
 }
 
 /**

@@ -13,9 +13,10 @@ import type { LongTargetOptions } from '../adapters/long-targets.js';
 import { InMemoryRunMetrics } from '../adapters/run-metrics.js';
 import { SigningSecrets } from '../adapters/signing-secrets.js';
 import { createTargetCaller } from '../adapters/targets.js';
+import { DynamoTenancy } from '../adapters/tenancy.js';
 import { runsInProgressLimit, targetAccessOf, type WorkerConfig } from '../commons/config.js';
 import { type Lazy, lazy } from '../commons/lazy.js';
-import type { FiringSigner, Logger, LongTargets, RunMetrics } from '../domain/ports.js';
+import type { FiringSigner, Logger, LongTargets, RunMetrics, Tenancy } from '../domain/ports.js';
 import type { ExecuteDeps } from '../usecases/execute-firing.js';
 import {
   newBreakerStore,
@@ -49,6 +50,11 @@ export type WorkerServices = ExecuteDeps & {
   firingSigner: FiringSigner;
   metrics: RunMetrics;
   logger: Logger;
+  /**
+   * With the share left at its default: fair share starts once a second tenant has run.
+   * Absent when a share is set (`tenantRunsInProgress`), which holds from the first run.
+   */
+  tenancy?: Tenancy;
 };
 
 /**
@@ -101,6 +107,9 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
     fairShare: new DynamoFairShare(db, config.runsTableName, (priority) =>
       runsInProgressLimit(config.tenantRunsInProgress, priority, config.queueConcurrency),
     ),
+    ...(config.tenantRunsInProgress === undefined
+      ? { tenancy: new DynamoTenancy(db, config.runsTableName) }
+      : {}),
     circuit: { store: newBreakerStore(db, config), settings: config.breaker },
     firingSigner,
     region,
