@@ -14,7 +14,7 @@
  * nothing once it is shared.
  */
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Tenancy } from '../domain/ports.js';
+import type { Logger, Tenancy } from '../domain/ports.js';
 import { conditionally } from './dynamo.js';
 
 /** How long a process trusts its read that the deployment is not shared. */
@@ -34,6 +34,7 @@ export class DynamoTenancy implements Tenancy {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly logger?: Logger,
   ) {}
 
   async shared(tenants: readonly string[], now: Date): Promise<boolean> {
@@ -64,7 +65,8 @@ export class DynamoTenancy implements Tenancy {
       if (this.known.shared) return true;
       first = this.known.first ?? someone;
     }
-    if (tenants.every((t) => t === first)) return false;
+    const second = tenants.find((t) => t !== first);
+    if (second === undefined) return false;
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -74,6 +76,12 @@ export class DynamoTenancy implements Tenancy {
       }),
     );
     this.known = { first, shared: true, readAt: now.getTime() };
+    // Once in a deployment's life (or a few times, if processes see it at once): say why
+    // fair share began.
+    this.logger?.info('a second tenant ran: the queues are shared, fair share is on', {
+      firstTenantId: first,
+      tenantId: second,
+    });
     return true;
   }
 

@@ -108,7 +108,7 @@ export function wireWorker(config: WorkerConfig, clients: WorkerClients, platfor
       runsInProgressLimit(config.tenantRunsInProgress, priority, config.queueConcurrency),
     ),
     ...(config.tenantRunsInProgress === undefined
-      ? { tenancy: new DynamoTenancy(db, config.runsTableName) }
+      ? { tenancy: new DynamoTenancy(db, config.runsTableName, logger) }
       : {}),
     circuit: { store: newBreakerStore(db, config), settings: config.breaker },
     firingSigner,

@@ -15,6 +15,7 @@ import {
   startDynamoDbLocal,
 } from '../../local/dynamodb-local.js';
 import { createTables } from '../../local/resources.js';
+import { RecordingLogger } from '../fakes/in-memory.js';
 
 let dynamo: DynamoDbLocal;
 let raw: DynamoDBClient;
@@ -23,7 +24,7 @@ const counter = countCalls();
 /** Every DynamoDB call since the last reset, refused conditional writes included. */
 const calls = () => Object.values(counter.commands()).reduce((n, c) => n + c.calls, 0);
 /** A worker process of its own: its own client (counted) and its own memory of what it read. */
-let processOf: () => DynamoTenancy;
+let processOf: (logger?: RecordingLogger) => DynamoTenancy;
 const now = new Date('2027-05-01T00:00:00.000Z');
 const later = (ms: number) => new Date(now.getTime() + ms);
 
@@ -33,10 +34,10 @@ beforeAll(async () => {
   raw = new DynamoDBClient(config);
   const tables = await createTables(raw);
   tableName = tables.Runs;
-  processOf = () => {
+  processOf = (logger) => {
     const db = createDocumentClient(config);
     counter.instrument(db);
-    return new DynamoTenancy(db, tableName);
+    return new DynamoTenancy(db, tableName, logger);
   };
 }, 90_000);
 afterAll(async () => {
@@ -64,9 +65,18 @@ describe('tenancy', () => {
   });
 
   it('is shared from the batch that holds a second tenant, and stays so', async () => {
-    const worker = processOf();
+    const logger = new RecordingLogger();
+    const worker = processOf(logger);
     expect(await worker.shared(['acme'], now)).toBe(false);
+    expect(logger.lines).toEqual([]);
     expect(await worker.shared(['acme', 'globex'], later(1000))).toBe(true);
+    // Said once, naming both.
+    expect(logger.lines).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        extra: { firstTenantId: 'acme', tenantId: 'globex' },
+      }),
+    ]);
     counter.reset();
     expect(await worker.shared(['acme'], later(2000))).toBe(true);
     expect(await worker.shared(['acme'], later(10 * TENANCY_READ_EVERY_MS))).toBe(true);
