@@ -1,28 +1,21 @@
 /** The breaker store on DynamoDB Local: version-conditional writes, so concurrent workers agree; one tenant's partition only. */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSED_BREAKER_TTL_SECONDS, DynamoBreakerStore } from '../../functions/adapters/breaker-store.js';
 import { createDocumentClient } from '../../functions/commons/clients.js';
 import { admit, afterFailure, DEFAULT_BREAKER_SETTINGS, newBreaker } from '../../functions/domain/breaker.js';
-import {
-  type DynamoDbLocal,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  startDynamoDbLocal,
-} from '../../local/dynamodb-local.js';
-import { createTables } from '../../local/resources.js';
+import { startLocalTables } from './support.js';
 
-let dynamo: DynamoDbLocal;
+let dynamo: Awaited<ReturnType<typeof startLocalTables>>;
 let store: DynamoBreakerStore;
-let config: { endpoint: string; region: string; credentials: typeof LOCAL_CREDENTIALS };
+let config: typeof dynamo.config;
 let runsTable: string;
 const now = new Date('2027-05-01T00:00:00.000Z');
 
 beforeAll(async () => {
-  dynamo = await startDynamoDbLocal();
-  config = { endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const tables = await createTables(new DynamoDBClient(config));
+  dynamo = await startLocalTables();
+  config = dynamo.config;
+  const { tables } = dynamo;
   runsTable = tables.Runs;
   store = new DynamoBreakerStore(createDocumentClient(config), tables.Runs);
 }, 90_000);

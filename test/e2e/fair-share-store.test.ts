@@ -1,25 +1,17 @@
 /** The fair-share places on DynamoDB Local: at most N holders, taken concurrently, freed by give or by lease. */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoFairShare } from '../../functions/adapters/fair-share.js';
 import { createDocumentClient } from '../../functions/commons/clients.js';
-import {
-  type DynamoDbLocal,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  startDynamoDbLocal,
-} from '../../local/dynamodb-local.js';
-import { createTables } from '../../local/resources.js';
+import { startLocalTables } from './support.js';
 
-let dynamo: DynamoDbLocal;
+let dynamo: Awaited<ReturnType<typeof startLocalTables>>;
 let share: (limit: number) => DynamoFairShare;
 const now = new Date('2027-05-01T00:00:00.000Z');
 const later = (seconds: number) => new Date(now.getTime() + seconds * 1000);
 
 beforeAll(async () => {
-  dynamo = await startDynamoDbLocal();
-  const config = { endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const tables = await createTables(new DynamoDBClient(config));
+  dynamo = await startLocalTables();
+  const { config, tables } = dynamo;
   const db = createDocumentClient(config);
   share = (limit) => new DynamoFairShare(db, tables.Runs, () => limit);
 }, 90_000);

@@ -3,20 +3,13 @@
  * instances count it, and, with leases, about one write per ten requests at a busy
  * instance's rate, refusing no earlier than about 90 % of the limit when spread out.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../functions/adapters/rate-limiter.js';
 import { createDocumentClient } from '../../functions/commons/clients.js';
-import {
-  type DynamoDbLocal,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  startDynamoDbLocal,
-} from '../../local/dynamodb-local.js';
-import { createTables } from '../../local/resources.js';
+import { startLocalTables } from './support.js';
 
-let dynamo: DynamoDbLocal;
+let dynamo: Awaited<ReturnType<typeof startLocalTables>>;
 let db: DynamoDBDocumentClient;
 let table = '';
 /** UpdateItem calls the limiters made. */
@@ -25,10 +18,9 @@ const T0 = Date.parse('2027-05-01T00:00:00.000Z');
 const at = (second: number, ms = 0) => new Date(T0 + second * 1000 + ms);
 
 beforeAll(async () => {
-  dynamo = await startDynamoDbLocal();
-  const config = { endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  table = (await createTables(new DynamoDBClient(config))).Jobs;
-  db = createDocumentClient(config);
+  dynamo = await startLocalTables();
+  table = dynamo.tables.Jobs;
+  db = createDocumentClient(dynamo.config);
   db.middlewareStack.add(
     (next) => async (args) => {
       writes++;

@@ -3,13 +3,16 @@
  * manual clock with its per-test bookkeeping, and the API calls many tests make.
  */
 import { createServer, type Server } from 'node:http';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { exportJWK, generateKeyPair } from 'jose';
 import { expect } from 'vitest';
 import type { Clock } from '../../functions/commons/clock.js';
 import { scheduledRunId } from '../../functions/domain/run.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { listenForTargets } from '../../local/ports.js';
+import { createTables } from '../../local/resources.js';
 import {
   LOCAL_SCHEDULE_GROUP,
   type LocalRuntime,
@@ -20,6 +23,14 @@ import { type ApiClient, apiClient, type Page, type Run } from '../support/api.j
 import { TestClock } from '../support/clock.js';
 
 export { type ApiClient, type ApiResponse, apiClient } from '../support/api.js';
+
+/** DynamoDB Local with Sundial's tables, for a store's own tests: the client config and the table names. */
+export async function startLocalTables() {
+  const dynamo = await startDynamoDbLocal();
+  const config = { endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const tables = await createTables(new DynamoDBClient(config));
+  return { config, tables, stop: () => dynamo.stop() };
+}
 
 export interface TargetCall {
   method: string;

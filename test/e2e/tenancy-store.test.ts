@@ -8,16 +8,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { countCalls } from '../../bench/counter.js';
 import { DynamoTenancy, TENANCY_READ_EVERY_MS } from '../../functions/adapters/tenancy.js';
 import { createDocumentClient } from '../../functions/commons/clients.js';
-import {
-  type DynamoDbLocal,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  startDynamoDbLocal,
-} from '../../local/dynamodb-local.js';
-import { createTables } from '../../local/resources.js';
 import { RecordingLogger } from '../fakes/in-memory.js';
+import { startLocalTables } from './support.js';
 
-let dynamo: DynamoDbLocal;
+let dynamo: Awaited<ReturnType<typeof startLocalTables>>;
 let raw: DynamoDBClient;
 let tableName = '';
 const counter = countCalls();
@@ -29,10 +23,9 @@ const now = new Date('2027-05-01T00:00:00.000Z');
 const later = (ms: number) => new Date(now.getTime() + ms);
 
 beforeAll(async () => {
-  dynamo = await startDynamoDbLocal();
-  const config = { endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  dynamo = await startLocalTables();
+  const { config, tables } = dynamo;
   raw = new DynamoDBClient(config);
-  const tables = await createTables(raw);
   tableName = tables.Runs;
   processOf = (logger) => {
     const db = createDocumentClient(config);
